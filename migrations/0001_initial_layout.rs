@@ -1,0 +1,14 @@
+//! Format 1: the initial layout. Records the names of the trees this format uses, so later migrations (and
+//! operators inspecting a data directory) can tell which layout a directory has.
+
+use crate::storage::migrate::{Migration, MigrationTx};
+
+pub const MIGRATION: Migration = Migration {
+    version: 1,
+    name: "initial layout",
+    apply,
+};
+
+fn apply(tx: &MigrationTx) -> Result<(), String> {
+    tx.meta_put(b"layout", b"meta,core,tokens,token_accessors")
+}

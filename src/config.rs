@@ -1,0 +1,334 @@
+//! Server configuration from an HCL file in Vault's format. Unknown blocks or keys and wrong types are errors that
+//! name the file and the key, so a typo never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hcl::{Body, Value};
+
+pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(768 * 3600);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMinVersion {
+    Tls12,
+    Tls13,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    pub address: String,
+    pub tls_disable: bool,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub tls_min_version: TlsMinVersion,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        ListenerConfig {
+            address: "127.0.0.1:8200".into(),
+            tls_disable: false,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_min_version: TlsMinVersion::Tls12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listeners: Vec<ListenerConfig>,
+    /// Data directory of the `sled` storage; `None` only in dev mode.
+    pub storage_path: Option<PathBuf>,
+    pub api_addr: Option<String>,
+    pub cluster_addr: Option<String>,
+    pub cluster_name: Option<String>,
+    pub ui: bool,
+    pub default_lease_ttl: Duration,
+    pub max_lease_ttl: Duration,
+    pub log_level: Option<String>,
+    pub disable_mlock: bool,
+    /// Bytes; 0 means no limit.
+    pub max_request_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listeners: vec![],
+            storage_path: None,
+            api_addr: None,
+            cluster_addr: None,
+            cluster_name: None,
+            ui: false,
+            default_lease_ttl: DEFAULT_LEASE_TTL,
+            max_lease_ttl: DEFAULT_LEASE_TTL,
+            log_level: None,
+            disable_mlock: false,
+            max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("error loading configuration from {file}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub message: String,
+}
+
+/// Parse a Go-style duration: bare seconds (`300`) or units (`768h`, `30m`, `1h30m`, `90s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: format!("cannot read file: {e}"),
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError { file, message })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let body: Body = hcl::from_str(text).map_err(|e| format!("invalid HCL: {e}"))?;
+        let mut config = Config::default();
+        for attr in body.attributes() {
+            let key = attr.key();
+            let value = Value::from(attr.expr().clone());
+            match key {
+                "api_addr" => config.api_addr = Some(as_string(key, &value)?),
+                "cluster_addr" => config.cluster_addr = Some(as_string(key, &value)?),
+                "cluster_name" => config.cluster_name = Some(as_string(key, &value)?),
+                "ui" => config.ui = as_bool(key, &value)?,
+                "default_lease_ttl" => config.default_lease_ttl = as_duration(key, &value)?,
+                "max_lease_ttl" => config.max_lease_ttl = as_duration(key, &value)?,
+                "log_level" => config.log_level = Some(as_log_level(key, &value)?),
+                "disable_mlock" => config.disable_mlock = as_bool(key, &value)?,
+                "max_request_size" => {
+                    let n = as_i64(key, &value)?;
+                    config.max_request_size = if n < 0 {
+                        0
+                    } else if n == 0 {
+                        DEFAULT_MAX_REQUEST_SIZE
+                    } else {
+                        n as usize
+                    };
+                }
+                other => return Err(format!("unknown key {other:?}")),
+            }
+        }
+        let mut storage_seen = false;
+        for block in body.blocks() {
+            let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+            match block.identifier() {
+                "listener" => {
+                    if labels != ["tcp"] {
+                        return Err(format!(
+                            "unsupported listener type {labels:?}; only listener \"tcp\" exists"
+                        ));
+                    }
+                    config.listeners.push(parse_listener(block.body())?);
+                }
+                "storage" | "backend" => {
+                    if storage_seen {
+                        return Err("only one storage block may be given".into());
+                    }
+                    storage_seen = true;
+                    if labels != ["sled"] {
+                        return Err(format!(
+                            "unsupported storage backend {labels:?}; this server stores data in storage \"sled\""
+                        ));
+                    }
+                    config.storage_path = Some(parse_storage(block.body())?);
+                }
+                other => return Err(format!("unknown block {other:?}")),
+            }
+        }
+        if config.listeners.is_empty() {
+            return Err("no listener \"tcp\" block".into());
+        }
+        if config.storage_path.is_none() {
+            return Err("no storage \"sled\" block".into());
+        }
+        if config.default_lease_ttl > config.max_lease_ttl {
+            return Err("default_lease_ttl cannot be greater than max_lease_ttl".into());
+        }
+        Ok(config)
+    }
+}
+
+fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
+    no_blocks("listener \"tcp\"", body)?;
+    let mut listener = ListenerConfig::default();
+    for attr in body.attributes() {
+        let key = attr.key();
+        let value = Value::from(attr.expr().clone());
+        let qualified = format!("listener.tcp.{key}");
+        match key {
+            "address" => listener.address = as_string(&qualified, &value)?,
+            "tls_disable" => listener.tls_disable = as_bool(&qualified, &value)?,
+            "tls_cert_file" => listener.tls_cert_file = Some(PathBuf::from(as_string(&qualified, &value)?)),
+            "tls_key_file" => listener.tls_key_file = Some(PathBuf::from(as_string(&qualified, &value)?)),
+            "tls_min_version" => {
+                listener.tls_min_version = match as_string(&qualified, &value)?.as_str() {
+                    "tls12" => TlsMinVersion::Tls12,
+                    "tls13" => TlsMinVersion::Tls13,
+                    other => {
+                        return Err(format!(
+                            "{qualified}: unsupported TLS version {other:?} (use tls12 or tls13)"
+                        ))
+                    }
+                }
+            }
+            other => return Err(format!("unknown key {other:?} in listener \"tcp\" block")),
+        }
+    }
+    if !listener.tls_disable && (listener.tls_cert_file.is_none() || listener.tls_key_file.is_none()) {
+        return Err("listener \"tcp\": tls_cert_file and tls_key_file are required unless tls_disable = true".into());
+    }
+    Ok(listener)
+}
+
+fn parse_storage(body: &Body) -> Result<PathBuf, String> {
+    no_blocks("storage \"sled\"", body)?;
+    let mut path = None;
+    for attr in body.attributes() {
+        let key = attr.key();
+        let value = Value::from(attr.expr().clone());
+        match key {
+            "path" => path = Some(PathBuf::from(as_string("storage.sled.path", &value)?)),
+            other => return Err(format!("unknown key {other:?} in storage \"sled\" block")),
+        }
+    }
+    path.ok_or_else(|| "storage \"sled\": missing required key \"path\"".to_string())
+}
+
+fn no_blocks(owner: &str, body: &Body) -> Result<(), String> {
+    match body.blocks().next() {
+        Some(b) => Err(format!("unknown block {:?} in {owner} block", b.identifier())),
+        None => Ok(()),
+    }
+}
+
+fn type_error(key: &str, expected: &str, value: &Value) -> String {
+    format!("key {key:?} must be {expected}, got {value}")
+}
+
+fn as_string(key: &str, value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(type_error(key, "a string", other)),
+    }
+}
+
+fn as_bool(key: &str, value: &Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) if n.as_i64() == Some(1) => Ok(true),
+        Value::Number(n) if n.as_i64() == Some(0) => Ok(false),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(type_error(key, "a boolean", value)),
+        },
+        other => Err(type_error(key, "a boolean", other)),
+    }
+}
+
+fn as_i64(key: &str, value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Number(n) => n.as_i64().ok_or_else(|| type_error(key, "an integer", value)),
+        Value::String(s) => s.trim().parse().map_err(|_| type_error(key, "an integer", value)),
+        other => Err(type_error(key, "an integer", other)),
+    }
+}
+
+fn as_duration(key: &str, value: &Value) -> Result<Duration, String> {
+    match value {
+        Value::Number(n) => n
+            .as_u64()
+            .map(Duration::from_secs)
+            .ok_or_else(|| type_error(key, "a non-negative duration", value)),
+        Value::String(s) => parse_duration(s).map_err(|e| format!("key {key:?}: {e}")),
+        other => Err(type_error(key, "a duration", other)),
+    }
+}
+
+fn as_log_level(key: &str, value: &Value) -> Result<String, String> {
+    let level = as_string(key, value)?.to_ascii_lowercase();
+    match level.as_str() {
+        "trace" | "debug" | "info" | "warn" | "error" | "off" => Ok(level),
+        "warning" | "err" => Ok(if level == "err" { "error".into() } else { "warn".into() }),
+        _ => Err(format!(
+            "key {key:?}: unknown log level {level:?} (trace, debug, info, warn, error)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+        ui = true
+        api_addr = "http://127.0.0.1:8200"
+        default_lease_ttl = "1h"
+        max_lease_ttl = "768h"
+        log_level = "debug"
+        disable_mlock = true
+        max_request_size = 1024
+        listener "tcp" {
+          address = "127.0.0.1:9200"
+          tls_disable = 1
+        }
+        storage "sled" {
+          path = "./data"
+        }
+    "#;
+
+    #[test]
+    fn parses_full_config() {
+        let c = Config::parse(FULL).unwrap();
+        assert!(c.ui);
+        assert_eq!(c.default_lease_ttl, Duration::from_secs(3600));
+        assert_eq!(c.max_lease_ttl, Duration::from_secs(768 * 3600));
+        assert_eq!(c.listeners[0].address, "127.0.0.1:9200");
+        assert!(c.listeners[0].tls_disable);
+        assert_eq!(c.storage_path, Some(PathBuf::from("./data")));
+        assert_eq!(c.max_request_size, 1024);
+        assert_eq!(c.log_level.as_deref(), Some("debug"));
+    }
+
+    #[test]
+    fn rejects_unknown_and_wrong_types() {
+        let e = Config::parse(&FULL.replace("ui = true", "uii = true")).unwrap_err();
+        assert!(e.contains("unknown key \"uii\""), "{e}");
+        let e = Config::parse(&FULL.replace("tls_disable = 1", "tls_disable = 1\n bogus = 2")).unwrap_err();
+        assert!(e.contains("unknown key \"bogus\" in listener"), "{e}");
+        let e = Config::parse(&FULL.replace("ui = true", "ui = [1]")).unwrap_err();
+        assert!(e.contains("\"ui\" must be a boolean"), "{e}");
+        let e = Config::parse(&FULL.replace("max_lease_ttl = \"768h\"", "max_lease_ttl = \"forever\"")).unwrap_err();
+        assert!(e.contains("max_lease_ttl"), "{e}");
+        let e = Config::parse(&format!("{FULL}\ntelemetry {{\n}}\n")).unwrap_err();
+        assert!(e.contains("unknown block \"telemetry\""), "{e}");
+        let e = Config::parse(&FULL.replace("storage \"sled\"", "storage \"raft\"")).unwrap_err();
+        assert!(e.contains("raft"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("-1m").is_err());
+        assert!(parse_duration("abc").is_err());
+    }
+}

@@ -1,0 +1,34 @@
+use crate::seal::SealError;
+use crate::storage::StorageError;
+
+/// Every way a request can fail in the core. `http::error` maps each variant to a status once.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("Vault is sealed")]
+    Sealed,
+    #[error("Vault is not initialized")]
+    NotInitialized,
+    #[error("Vault is already initialized")]
+    AlreadyInitialized,
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A read of something absent: 404 with an empty error list, as Vault does.
+    #[error("not found")]
+    NotFound,
+    #[error("no handler for route \"{0}\". route entry not found.")]
+    NoHandler(String),
+    #[error("unsupported operation")]
+    UnsupportedOperation,
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<crate::storage::BarrierError> for CoreError {
+    fn from(e: crate::storage::BarrierError) -> Self {
+        CoreError::Storage(StorageError::Barrier(e))
+    }
+}

@@ -1,0 +1,343 @@
+//! The core: seal state, initialization, and the request pipeline. Free of HTTP types.
+
+pub mod error;
+pub mod pipeline;
+pub mod request;
+pub mod response;
+pub mod router;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub use error::CoreError;
+pub use request::{ClientToken, Operation, Request};
+pub use response::Response;
+use router::Router;
+
+use crate::auth::token::{self, TokenEntry, TokenSalt};
+use crate::seal::{self, SealConfig, Share};
+use crate::storage::{barrier, Keyring, Storage, Tree, TxError, KEY_LEN};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+const SEAL_CONFIG_KEY: &[u8] = b"seal_config";
+const KEYRING_KEY: &[u8] = b"keyring";
+const SALT_KEY: &[u8] = b"token_salt";
+const CLUSTER_KEY: &[u8] = b"cluster";
+
+/// Settings from the server configuration that the core needs.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub default_lease_ttl: Duration,
+    pub max_lease_ttl: Duration,
+    pub storage_type: &'static str,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            default_lease_ttl: Duration::from_secs(768 * 3600),
+            max_lease_ttl: Duration::from_secs(768 * 3600),
+            storage_type: "sled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterIdentity {
+    pub name: String,
+    pub id: String,
+}
+
+/// What exists only while unsealed.
+pub struct Unsealed {
+    pub token_salt: TokenSalt,
+    pub cluster: ClusterIdentity,
+    pub active_since: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct UnsealProgress {
+    nonce: String,
+    shares: Vec<Share>,
+}
+
+pub struct InitResult {
+    pub shares: Vec<Share>,
+    pub root_token: Zeroizing<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SealStatus {
+    #[serde(rename = "type")]
+    pub seal_type: &'static str,
+    pub initialized: bool,
+    pub sealed: bool,
+    pub t: u32,
+    pub n: u32,
+    pub progress: usize,
+    pub nonce: String,
+    pub recovery_seal: bool,
+    pub version: &'static str,
+    pub commit_date: &'static str,
+    pub migration: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    pub storage_type: &'static str,
+}
+
+pub struct Core {
+    pub storage: Arc<Storage>,
+    pub settings: CoreSettings,
+    unsealed: RwLock<Option<Arc<Unsealed>>>,
+    progress: Mutex<UnsealProgress>,
+    router: Router,
+}
+
+impl Core {
+    pub fn new(storage: Arc<Storage>, settings: CoreSettings) -> Self {
+        let mut router = Router::default();
+        router.mount("sys/", Arc::new(crate::engines::system::SystemBackend));
+        Core {
+            storage,
+            settings,
+            unsealed: RwLock::new(None),
+            progress: Mutex::new(UnsealProgress::default()),
+            router,
+        }
+    }
+
+    pub fn seal_config(&self) -> Result<Option<SealConfig>, CoreError> {
+        match self.storage.meta_get(SEAL_CONFIG_KEY)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| CoreError::Storage(crate::storage::StorageError::Codec(e.to_string()))),
+        }
+    }
+
+    pub fn is_initialized(&self) -> Result<bool, CoreError> {
+        Ok(self.seal_config()?.is_some())
+    }
+
+    /// The unsealed state, or `Sealed`.
+    pub fn unsealed(&self) -> Result<Arc<Unsealed>, CoreError> {
+        self.unsealed
+            .read()
+            .ok()
+            .and_then(|u| u.clone())
+            .ok_or(CoreError::Sealed)
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        self.unsealed().is_err()
+    }
+
+    /// Initialize: generate the root key and keyring, split the root key, write the sealed keyring, salt, cluster
+    /// identity and root token in one transaction, flush, and stay sealed.
+    pub async fn init(&self, config: SealConfig, root_token_id: Option<&str>) -> Result<InitResult, CoreError> {
+        config.validate()?;
+        if self.is_initialized()? {
+            return Err(CoreError::AlreadyInitialized);
+        }
+        let root_key = barrier::random_key();
+        let keyring = Arc::new(Keyring::generate());
+        let shares = seal::split(&root_key, config)?;
+        let sealed_keyring = keyring.seal(&root_key, &barrier::aad(crate::storage::META_TREE, KEYRING_KEY))?;
+        let salt = barrier::random_key();
+        let cluster = ClusterIdentity {
+            name: format!("vault-cluster-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        let root_token = match root_token_id {
+            Some(id) if !id.is_empty() => Zeroizing::new(id.to_string()),
+            _ => token::generate_token_id(),
+        };
+        let token_hash = TokenSalt(salt.clone()).hash(&root_token);
+        let root_entry = TokenEntry::root(token::generate_accessor(), Utc::now().timestamp());
+        let config_json = serde_json::to_vec(&config).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
+
+        let storage = self.storage.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            storage.transact_with(&keyring, |tx| {
+                if tx.meta_get(SEAL_CONFIG_KEY)?.is_some() {
+                    return Err(TxError::Abort(CoreError::AlreadyInitialized));
+                }
+                tx.meta_put(SEAL_CONFIG_KEY, &config_json)?;
+                tx.meta_put(KEYRING_KEY, &sealed_keyring)?;
+                tx.put_raw(Tree::Core, SALT_KEY, &salt[..])?;
+                tx.put(Tree::Core, CLUSTER_KEY, &cluster)?;
+                token::insert(tx, &token_hash, &root_entry)?;
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| CoreError::Storage(crate::storage::StorageError::Io(e.to_string())))??;
+        outcome?;
+        self.storage.wait_durable().await?;
+        log::info!(
+            "core: initialized with {} key shares, threshold {}",
+            config.secret_shares,
+            config.secret_threshold
+        );
+        Ok(InitResult { shares, root_token })
+    }
+
+    pub fn seal_status(&self) -> Result<SealStatus, CoreError> {
+        let config = self.seal_config()?;
+        let unsealed = self.unsealed().ok();
+        let (nonce, progress) = match self.progress.lock() {
+            Ok(p) if unsealed.is_none() => (p.nonce.clone(), p.shares.len()),
+            _ => (String::new(), 0),
+        };
+        Ok(SealStatus {
+            seal_type: "shamir",
+            initialized: config.is_some(),
+            sealed: unsealed.is_none(),
+            t: config.map(|c| c.secret_threshold).unwrap_or(0),
+            n: config.map(|c| c.secret_shares).unwrap_or(0),
+            progress,
+            nonce,
+            recovery_seal: false,
+            version: VERSION,
+            commit_date: "",
+            migration: false,
+            cluster_name: unsealed.as_ref().map(|u| u.cluster.name.clone()),
+            cluster_id: unsealed.as_ref().map(|u| u.cluster.id.clone()),
+            storage_type: self.settings.storage_type,
+        })
+    }
+
+    /// Submit one unseal key share (or reset progress). Reaching the threshold opens the keyring; a wrong set of
+    /// shares fails the keyring's integrity check and resets progress.
+    pub fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus, CoreError> {
+        let config = self.seal_config()?.ok_or(CoreError::NotInitialized)?;
+        if reset {
+            self.reset_progress();
+            return self.seal_status();
+        }
+        let key = match key {
+            Some(k) if !k.is_empty() => k,
+            _ => {
+                return Err(CoreError::InvalidRequest(
+                    "'key' must be specified in request body as JSON, or 'reset' set to true".into(),
+                ))
+            }
+        };
+        if !self.is_sealed() {
+            return self.seal_status();
+        }
+        let share = seal::parse_key(key)?;
+        let ready = {
+            let mut progress = self.progress.lock().map_err(|_| CoreError::Sealed)?;
+            if seal::contains_share(&progress.shares, &share) {
+                None
+            } else {
+                if progress.shares.is_empty() {
+                    progress.nonce = uuid::Uuid::new_v4().to_string();
+                }
+                progress.shares.push(share);
+                if progress.shares.len() >= config.secret_threshold as usize {
+                    let shares = std::mem::take(&mut progress.shares);
+                    progress.nonce.clear();
+                    Some(shares)
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(shares) = ready {
+            self.unseal_with(&shares)?;
+        }
+        self.seal_status()
+    }
+
+    fn reset_progress(&self) {
+        if let Ok(mut progress) = self.progress.lock() {
+            *progress = UnsealProgress::default();
+        }
+    }
+
+    fn unseal_with(&self, shares: &[Share]) -> Result<(), CoreError> {
+        let root_key = seal::combine(shares)?;
+        let sealed = self.storage.meta_get(KEYRING_KEY)?.ok_or(CoreError::NotInitialized)?;
+        let keyring = Keyring::open(
+            &root_key,
+            &barrier::aad(crate::storage::META_TREE, KEYRING_KEY),
+            &sealed,
+        )
+        .map_err(|_| seal::SealError::WrongKey)?;
+        self.storage.set_keyring(Some(Arc::new(keyring)));
+        match self.load_unsealed_state() {
+            Ok(state) => {
+                if let Ok(mut slot) = self.unsealed.write() {
+                    *slot = Some(Arc::new(state));
+                }
+                log::info!("core: vault is unsealed");
+                Ok(())
+            }
+            Err(e) => {
+                self.storage.set_keyring(None);
+                Err(e)
+            }
+        }
+    }
+
+    fn load_unsealed_state(&self) -> Result<Unsealed, CoreError> {
+        let salt: Zeroizing<Vec<u8>> = self
+            .storage
+            .get_raw(Tree::Core, SALT_KEY)?
+            .ok_or_else(|| CoreError::Storage(crate::storage::StorageError::Codec("token salt missing".into())))?;
+        if salt.len() != KEY_LEN {
+            return Err(CoreError::Storage(crate::storage::StorageError::Codec(
+                "token salt malformed".into(),
+            )));
+        }
+        let mut salt_key = Zeroizing::new([0u8; KEY_LEN]);
+        salt_key.copy_from_slice(&salt);
+        let cluster: ClusterIdentity = self.storage.get(Tree::Core, CLUSTER_KEY)?.ok_or_else(|| {
+            CoreError::Storage(crate::storage::StorageError::Codec("cluster identity missing".into()))
+        })?;
+        Ok(Unsealed {
+            token_salt: TokenSalt(salt_key),
+            cluster,
+            active_since: Utc::now(),
+        })
+    }
+
+    /// Drop every key from memory. In-flight requests that already hold the state finish; new ones see sealed.
+    pub fn seal(&self) {
+        if let Ok(mut slot) = self.unsealed.write() {
+            *slot = None;
+        }
+        self.storage.set_keyring(None);
+        self.reset_progress();
+        log::info!("core: vault is sealed");
+    }
+
+    /// Dev mode: initialize with one share, unseal, and return the key and root token.
+    pub async fn dev_init(&self, root_token_id: Option<&str>) -> Result<InitResult, CoreError> {
+        let result = self
+            .init(
+                SealConfig {
+                    secret_shares: 1,
+                    secret_threshold: 1,
+                },
+                root_token_id,
+            )
+            .await?;
+        self.unseal_with(&result.shares)?;
+        Ok(result)
+    }
+
+    /// Look up a client token's entry.
+    pub fn lookup_token(&self, unsealed: &Unsealed, token: &ClientToken) -> Result<Option<TokenEntry>, CoreError> {
+        let hash = unsealed.token_salt.hash(token.as_str());
+        Ok(self.storage.get(Tree::Tokens, &hash)?)
+    }
+}

@@ -1,0 +1,73 @@
+//! The core's view of a request: no HTTP types.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Create,
+    Read,
+    Update,
+    Patch,
+    Delete,
+    List,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Read => "read",
+            Operation::Update => "update",
+            Operation::Patch => "patch",
+            Operation::Delete => "delete",
+            Operation::List => "list",
+        }
+    }
+}
+
+/// A client token. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientToken(pub Zeroizing<String>);
+
+impl ClientToken {
+    pub fn new(value: &str) -> Self {
+        ClientToken(Zeroizing::new(value.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientToken(<redacted>)")
+    }
+}
+
+pub struct Request {
+    pub id: String,
+    pub operation: Operation,
+    /// Path below `/v1/`, without a leading slash.
+    pub path: String,
+    pub data: Map<String, Value>,
+    pub client_token: Option<ClientToken>,
+    pub wrap_ttl: Option<Duration>,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Request data may hold secrets: show only its keys.
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("data_keys", &self.data.keys().collect::<Vec<_>>())
+            .field("client_token", &self.client_token)
+            .finish()
+    }
+}

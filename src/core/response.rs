@@ -1,0 +1,32 @@
+//! The core's response; `http::response` turns it into Vault's envelope.
+
+use serde_json::{Map, Value};
+
+#[derive(Debug, Default, Clone)]
+pub struct Response {
+    pub data: Option<Map<String, Value>>,
+    pub warnings: Vec<String>,
+    pub auth: Option<Value>,
+    pub lease_id: String,
+    pub lease_duration: u64,
+    pub renewable: bool,
+    pub wrap_info: Option<Value>,
+}
+
+impl Response {
+    /// An empty success: answered with 204.
+    pub fn no_content() -> Self {
+        Response::default()
+    }
+
+    pub fn with_data(data: Map<String, Value>) -> Self {
+        Response {
+            data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_none() && self.auth.is_none() && self.wrap_info.is_none() && self.warnings.is_empty()
+    }
+}

@@ -1,0 +1,42 @@
+//! The one table from core errors to HTTP statuses and Vault's `{"errors":[...]}` body.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde_json::json;
+
+use crate::core::CoreError;
+use crate::storage::StorageError;
+
+pub fn status_of(error: &CoreError) -> StatusCode {
+    match error {
+        CoreError::Sealed => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::NotInitialized
+        | CoreError::AlreadyInitialized
+        | CoreError::InvalidRequest(_)
+        | CoreError::Seal(_) => StatusCode::BAD_REQUEST,
+        CoreError::PermissionDenied => StatusCode::FORBIDDEN,
+        CoreError::NotFound | CoreError::NoHandler(_) => StatusCode::NOT_FOUND,
+        CoreError::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
+        CoreError::Storage(StorageError::Sealed) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Render an error. Internal errors are logged with the request id and answered with a generic text.
+pub fn render(error: &CoreError, request_id: &str) -> HttpResponse {
+    let status = status_of(error);
+    let errors: Vec<String> = match error {
+        CoreError::NotFound | CoreError::UnsupportedOperation => vec![],
+        CoreError::Storage(StorageError::Sealed) => vec!["Vault is sealed".into()],
+        CoreError::Storage(e) => {
+            log::error!("request {request_id}: internal error: {e}");
+            vec!["internal error".into()]
+        }
+        other => vec![other.to_string()],
+    };
+    errors_response(status, errors)
+}
+
+pub fn errors_response(status: StatusCode, errors: Vec<String>) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "errors": errors }))
+}

@@ -1,0 +1,247 @@
+//! The only module that knows actix-web. Seal-state endpoints (which work while sealed) are served here straight
+//! from the core; every other `/v1/` path goes through `Core::handle_request`.
+
+pub mod error;
+pub mod request;
+pub mod response;
+
+use std::sync::Arc;
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use crate::core::{Core, CoreError};
+use crate::seal::SealConfig;
+
+pub struct AppState {
+    pub core: Arc<Core>,
+    /// Bytes; 0 means no limit.
+    pub max_request_size: usize,
+}
+
+/// Register every route. Shared by the server and the in-process tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/sys/init").to(sys_init))
+        .service(web::resource("/v1/sys/seal-status").to(sys_seal_status))
+        .service(web::resource("/v1/sys/unseal").to(sys_unseal))
+        .service(web::resource("/v1/sys/health").to(sys_health))
+        .service(web::resource("/v1/sys/leader").to(sys_leader))
+        .service(web::resource("/v1/{path:.*}").to(dispatch))
+        .default_service(web::to(|| async {
+            error::errors_response(StatusCode::NOT_FOUND, vec![])
+        }));
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn fail(e: CoreError) -> HttpResponse {
+    error::render(&e, "")
+}
+
+fn method_not_allowed() -> HttpResponse {
+    error::errors_response(StatusCode::METHOD_NOT_ALLOWED, vec![])
+}
+
+/// Read the body, refusing more than `max_request_size` bytes with Vault's 413.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResponse> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            error::errors_response(
+                StatusCode::BAD_REQUEST,
+                vec![format!("failed to read request body: {e}")],
+            )
+        })?;
+        if limit > 0 && body.len() + chunk.len() > limit {
+            return Err(error::errors_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                vec!["http: request body too large".into()],
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+async fn dispatch(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let body = match read_body(payload, state.max_request_size).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let request_id = new_request_id();
+    let core_req = match request::to_core_request(&req, &path, &body, request_id.clone()) {
+        Ok(r) => r,
+        Err(e) => return error::render(&e, &request_id),
+    };
+    match state.core.handle_request(core_req).await {
+        Ok(resp) => response::render(resp, &request_id),
+        Err(e) => error::render(&e, &request_id),
+    }
+}
+
+async fn sys_init(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    match *req.method() {
+        Method::GET => match state.core.is_initialized() {
+            Ok(initialized) => HttpResponse::Ok().json(json!({ "initialized": initialized })),
+            Err(e) => fail(e),
+        },
+        Method::PUT | Method::POST => {
+            let body = match read_body(payload, state.max_request_size).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            match init(&state.core, &body).await {
+                Ok(v) => HttpResponse::Ok().json(v),
+                Err(e) => fail(e),
+            }
+        }
+        _ => method_not_allowed(),
+    }
+}
+
+fn uint_field(data: &serde_json::Map<String, Value>, key: &str) -> Result<u32, CoreError> {
+    match data.get(key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| CoreError::InvalidRequest(format!("{key} must be a non-negative integer"))),
+        Some(_) => Err(CoreError::InvalidRequest(format!(
+            "{key} must be a non-negative integer"
+        ))),
+    }
+}
+
+async fn init(core: &Core, body: &[u8]) -> Result<Value, CoreError> {
+    let data = request::json_object(body)?;
+    for unsupported in ["pgp_keys", "root_token_pgp_key", "recovery_shares", "recovery_pgp_keys"] {
+        let given = match data.get(unsupported) {
+            None | Some(Value::Null) => false,
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(Value::Number(n)) => n.as_u64() != Some(0),
+            Some(_) => true,
+        };
+        if given {
+            return Err(CoreError::InvalidRequest(format!(
+                "{unsupported} is not supported by this server"
+            )));
+        }
+    }
+    let config = SealConfig {
+        secret_shares: uint_field(&data, "secret_shares")?,
+        secret_threshold: uint_field(&data, "secret_threshold")?,
+    };
+    let result = core.init(config, None).await?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ok(json!({
+        "keys": result.shares.iter().map(hex::encode).collect::<Vec<_>>(),
+        "keys_base64": result.shares.iter().map(|s| b64.encode(&s[..])).collect::<Vec<_>>(),
+        "root_token": result.root_token.as_str(),
+    }))
+}
+
+async fn sys_seal_status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if req.method() != Method::GET {
+        return method_not_allowed();
+    }
+    match state.core.seal_status() {
+        Ok(s) => HttpResponse::Ok().json(s),
+        Err(e) => fail(e),
+    }
+}
+
+async fn sys_unseal(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    if req.method() != Method::PUT && req.method() != Method::POST {
+        return method_not_allowed();
+    }
+    let body = match read_body(payload, state.max_request_size).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let data = match request::json_object(&body) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let key = data.get("key").and_then(Value::as_str);
+    let reset = data.get("reset").and_then(Value::as_bool).unwrap_or(false);
+    match state.core.unseal(key, reset) {
+        Ok(s) => HttpResponse::Ok().json(s),
+        Err(e) => fail(e),
+    }
+}
+
+/// Vault's health codes, each overridable by a query parameter.
+fn health_code(query: &[(String, String)], key: &str, default: u16) -> Result<u16, String> {
+    match query.iter().find(|(k, _)| k == key) {
+        None => Ok(default),
+        Some((_, v)) => v
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (100..=999).contains(c))
+            .ok_or_else(|| format!("bad code: {v}")),
+    }
+}
+
+async fn sys_health(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return method_not_allowed();
+    }
+    let query = request::query_pairs(&req);
+    let status = match state.core.seal_status() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let code = if !status.initialized {
+        health_code(&query, "uninitcode", 501)
+    } else if status.sealed {
+        health_code(&query, "sealedcode", 503)
+    } else {
+        health_code(&query, "activecode", 200)
+    };
+    let code = match code {
+        Ok(c) => c,
+        Err(message) => return error::errors_response(StatusCode::BAD_REQUEST, vec![message]),
+    };
+    let status_code = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+    if req.method() == Method::HEAD {
+        return HttpResponse::build(status_code)
+            .content_type("application/json")
+            .finish();
+    }
+    let mut body = json!({
+        "initialized": status.initialized,
+        "sealed": status.sealed,
+        "standby": status.sealed,
+        "replication_performance_mode": if status.sealed { "unknown" } else { "disabled" },
+        "replication_dr_mode": if status.sealed { "unknown" } else { "disabled" },
+        "server_time_utc": chrono::Utc::now().timestamp(),
+        "version": status.version,
+    });
+    if let (Some(name), Some(id)) = (status.cluster_name, status.cluster_id) {
+        body["cluster_name"] = json!(name);
+        body["cluster_id"] = json!(id);
+    }
+    HttpResponse::build(status_code).json(body)
+}
+
+async fn sys_leader(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if req.method() != Method::GET {
+        return method_not_allowed();
+    }
+    match state.core.unsealed() {
+        // A single server without HA, like OpenBao's non-HA storage backends.
+        Ok(_) => HttpResponse::Ok().json(json!({ "ha_enabled": false })),
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,27 @@
+//! Core `Response` -> Vault's JSON envelope; 204 for an empty success.
+
+use actix_web::HttpResponse;
+use serde_json::{json, Value};
+
+use crate::core::Response;
+
+pub fn render(resp: Response, request_id: &str) -> HttpResponse {
+    if resp.is_empty() {
+        return HttpResponse::NoContent().finish();
+    }
+    let warnings = if resp.warnings.is_empty() {
+        Value::Null
+    } else {
+        json!(resp.warnings)
+    };
+    HttpResponse::Ok().json(json!({
+        "request_id": request_id,
+        "lease_id": resp.lease_id,
+        "renewable": resp.renewable,
+        "lease_duration": resp.lease_duration,
+        "data": resp.data,
+        "wrap_info": resp.wrap_info,
+        "warnings": warnings,
+        "auth": resp.auth,
+    }))
+}

@@ -1,0 +1,123 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vault::config::Config;
+use vault::server::{dev_config, DevOptions, ServerOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "vault",
+    version,
+    about = "A secrets server speaking the Vault / OpenBao HTTP API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Server(ServerArgs),
+    /// Print the version.
+    Version,
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Path to the HCL configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Development mode: temporary storage, initialized and unsealed, root token printed.
+    #[arg(long)]
+    dev: bool,
+    /// Root token id in dev mode (random when absent).
+    #[arg(long = "dev-root-token-id", env = "VAULT_DEV_ROOT_TOKEN_ID")]
+    dev_root_token_id: Option<String>,
+    /// Address the dev server listens on.
+    #[arg(
+        long = "dev-listen-address",
+        env = "VAULT_DEV_LISTEN_ADDRESS",
+        default_value = "127.0.0.1:8200"
+    )]
+    dev_listen_address: String,
+    /// Log level: trace, debug, info, warn, error (overrides the configuration's log_level).
+    #[arg(long = "log-level", env = "VAULT_LOG_LEVEL")]
+    log_level: Option<String>,
+}
+
+/// Vault's flags are single-dash (`-dev`, `-config=FILE`); accept them as clap's double-dash long flags.
+fn normalize_args() -> Vec<String> {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.len() > 2 && a.starts_with('-') && !a.starts_with("--") {
+                format!("-{a}")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+fn init_logging(level: &str) {
+    let filter = level.parse().unwrap_or(log::LevelFilter::Info);
+    let _ = env_logger::Builder::new()
+        .filter_level(filter)
+        .filter_module("sled", log::LevelFilter::Warn)
+        .format_timestamp_millis()
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(normalize_args());
+    match cli.command {
+        Command::Version => {
+            println!("vault v{}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Server(args) => server(args),
+    }
+}
+
+fn server(args: ServerArgs) -> ExitCode {
+    let options = if args.dev {
+        if args.config.is_some() {
+            eprintln!("error: -dev and -config cannot be combined");
+            return ExitCode::FAILURE;
+        }
+        ServerOptions {
+            config: dev_config(&args.dev_listen_address),
+            dev: Some(DevOptions {
+                root_token_id: args.dev_root_token_id,
+                listen_address: args.dev_listen_address,
+            }),
+        }
+    } else {
+        let Some(path) = args.config else {
+            eprintln!("error: no configuration given: use -config FILE, or -dev for a development server");
+            return ExitCode::FAILURE;
+        };
+        match Config::load(&path) {
+            Ok(config) => ServerOptions { config, dev: None },
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let level = args
+        .log_level
+        .or_else(|| options.config.log_level.clone())
+        .unwrap_or_else(|| "info".into());
+    init_logging(&level);
+    let result = actix_web::rt::System::new().block_on(vault::server::run(options));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

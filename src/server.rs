@@ -1,0 +1,180 @@
+//! `vault server`: open storage, build the core, serve HTTP(S) until SIGINT/SIGTERM, then flush and exit.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::{Config, ListenerConfig, TlsMinVersion};
+use crate::core::{Core, CoreSettings};
+use crate::http::{self, AppState};
+use crate::storage::Storage;
+
+pub struct DevOptions {
+    pub root_token_id: Option<String>,
+    pub listen_address: String,
+}
+
+pub struct ServerOptions {
+    pub config: Config,
+    pub dev: Option<DevOptions>,
+}
+
+/// Dev mode's configuration: one plain-HTTP listener and a temporary data directory.
+pub fn dev_config(listen_address: &str) -> Config {
+    Config {
+        listeners: vec![ListenerConfig {
+            address: listen_address.to_string(),
+            tls_disable: true,
+            ..ListenerConfig::default()
+        }],
+        ..Config::default()
+    }
+}
+
+fn tls_config(listener: &ListenerConfig) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert_file), Some(key_file)) = (&listener.tls_cert_file, &listener.tls_key_file) else {
+        return Err("listener \"tcp\": tls_cert_file and tls_key_file are required".into());
+    };
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("reading TLS certificate {}: {e}", cert_file.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate found in {}", cert_file.display()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key_file).map_err(|e| format!("reading TLS key {}: {e}", key_file.display()))?;
+    let versions: &[&rustls::SupportedProtocolVersion] = match listener.tls_min_version {
+        TlsMinVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsMinVersion::Tls13 => &[&rustls::version::TLS13],
+    };
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("TLS configuration: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("TLS certificate/key: {e}"))
+}
+
+pub async fn run(options: ServerOptions) -> Result<(), String> {
+    let config = options.config;
+    // Dev mode keeps its data in a temporary directory removed at exit.
+    let temp_dir = match options.dev {
+        Some(_) => Some(
+            tempfile::Builder::new()
+                .prefix("vault-dev-")
+                .tempdir()
+                .map_err(|e| format!("creating a temporary data directory: {e}"))?,
+        ),
+        None => None,
+    };
+    let data_path = match (&temp_dir, &config.storage_path) {
+        (Some(dir), _) => dir.path().to_path_buf(),
+        (None, Some(path)) => path.clone(),
+        (None, None) => return Err("no storage \"sled\" block in the configuration".into()),
+    };
+    let storage = Arc::new(Storage::open(&data_path).map_err(|e| e.to_string())?);
+    let settings = CoreSettings {
+        default_lease_ttl: config.default_lease_ttl,
+        max_lease_ttl: config.max_lease_ttl,
+        storage_type: "sled",
+    };
+    let core = Arc::new(Core::new(storage.clone(), settings));
+
+    // Bind every listener before announcing anything, so a taken port is a clean startup error.
+    let mut bound = Vec::new();
+    for listener in &config.listeners {
+        let socket =
+            TcpListener::bind(&listener.address).map_err(|e| format!("error binding to {}: {e}", listener.address))?;
+        let tls = if listener.tls_disable {
+            None
+        } else {
+            Some(tls_config(listener)?)
+        };
+        bound.push((socket, tls));
+    }
+
+    let dev_result = match &options.dev {
+        Some(dev) => Some(
+            core.dev_init(dev.root_token_id.as_deref())
+                .await
+                .map_err(|e| format!("dev init: {e}"))?,
+        ),
+        None => None,
+    };
+
+    let state = web::Data::new(AppState {
+        core: core.clone(),
+        max_request_size: config.max_request_size,
+    });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
+            .configure(http::configure)
+    })
+    .shutdown_timeout(30);
+
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "==> Vault server configuration:\n");
+    let _ = writeln!(
+        out,
+        "             Storage: sled (path: {:?})",
+        data_path.display().to_string()
+    );
+    let _ = writeln!(out, "             Version: vault v{}", crate::core::VERSION);
+    for (i, (socket, tls)) in bound.into_iter().enumerate() {
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        let _ = writeln!(
+            out,
+            "          Listener {}: tcp (addr: \"{addr}\", tls: \"{}\")",
+            i + 1,
+            if tls.is_some() { "enabled" } else { "disabled" }
+        );
+        server = match tls {
+            None => server.listen(socket),
+            Some(cfg) => server.listen_rustls_0_23(socket, cfg),
+        }
+        .map_err(|e| format!("error listening on {addr}: {e}"))?;
+    }
+    if let (Some(result), Some(dev)) = (&dev_result, &options.dev) {
+        use base64::Engine;
+        let key = base64::engine::general_purpose::STANDARD.encode(&result.shares[0][..]);
+        let _ = writeln!(
+            out,
+            "\n==> Vault server started! Log data will stream in below:\n\n\
+             WARNING! dev mode is enabled! In this mode, Vault runs with its data in a temporary directory\n\
+             and starts unsealed with a single unseal key. The root token is already\n\
+             authenticated, so you can immediately begin using Vault.\n\n\
+             You may need to set the following environment variables:\n\n    \
+             $ export VAULT_ADDR='http://{}'\n    $ export BAO_ADDR='http://{}'\n\n\
+             The unseal key and root token are displayed below in case you want to\n\
+             seal/unseal the Vault or re-authenticate.\n\n\
+             Unseal Key: {key}\nRoot Token: {}\n\n\
+             Development mode should NOT be used in production installations!\n",
+            dev.listen_address,
+            dev.listen_address,
+            result.root_token.as_str()
+        );
+    } else {
+        let _ = writeln!(out, "\n==> Vault server started! Log data will stream in below:\n");
+    }
+    let _ = out.flush();
+    drop(out);
+    drop(dev_result);
+
+    // actix handles SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then return.
+    let result = server.run().await.map_err(|e| format!("server error: {e}"));
+    log::info!("shutting down: flushing storage");
+    if let Err(e) = storage.flush() {
+        log::error!("final flush failed: {e}");
+    }
+    drop(core);
+    drop(storage);
+    drop(temp_dir);
+    result
+}

@@ -1,0 +1,242 @@
+//! The encryption barrier: every value stored outside the plain `meta` tree is sealed with AES-256-GCM under the
+//! active key of the keyring. The tree name and the key are the associated data, so a ciphertext copied to another
+//! key or tree fails to decrypt instead of answering with the wrong secret.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+/// Layout version of one sealed value: `[VERSION][term: u32 BE][nonce: 12][ciphertext + tag]`.
+const CIPHERTEXT_VERSION: u8 = 1;
+const NONCE_LEN: usize = 12;
+const HEADER_LEN: usize = 1 + 4 + NONCE_LEN;
+pub const KEY_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BarrierError {
+    #[error("stored value failed its integrity check (wrong key or corrupted data)")]
+    Integrity,
+    #[error("stored value was sealed under unknown key term {0}")]
+    UnknownTerm(u32),
+    #[error("encryption failed")]
+    Encrypt,
+}
+
+/// A 256-bit key that is wiped from memory when dropped.
+pub type SecretKey = Zeroizing<[u8; KEY_LEN]>;
+
+pub fn random_key() -> SecretKey {
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    rand::fill(&mut key[..]);
+    key
+}
+
+/// Associated data binding a ciphertext to where it is stored.
+pub fn aad(tree: &str, key: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(tree.len() + 1 + key.len());
+    aad.extend_from_slice(tree.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(key);
+    aad
+}
+
+/// Seal `plaintext` with a single key (used for the keyring itself, under the root key).
+pub fn seal_with(key: &[u8; KEY_LEN], term: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, BarrierError> {
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| BarrierError::Encrypt)?;
+    seal_with_cipher(&cipher, term, aad, plaintext)
+}
+
+/// Open a value sealed by [`seal_with`] under `key`.
+pub fn open_with(key: &[u8; KEY_LEN], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| BarrierError::Encrypt)?;
+    let (_, nonce, body) = split_header(sealed)?;
+    open_with_cipher(&cipher, nonce, aad, body)
+}
+
+fn seal_with_cipher(cipher: &Aes256Gcm, term: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, BarrierError> {
+    let mut nonce_bytes = [0u8; NONCE_LEN];
+    rand::fill(&mut nonce_bytes);
+    let nonce = Nonce::from(nonce_bytes);
+    let body = cipher
+        .encrypt(&nonce, Payload { msg: plaintext, aad })
+        .map_err(|_| BarrierError::Encrypt)?;
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.push(CIPHERTEXT_VERSION);
+    out.extend_from_slice(&term.to_be_bytes());
+    out.extend_from_slice(&nonce_bytes);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn split_header(sealed: &[u8]) -> Result<(u32, [u8; NONCE_LEN], &[u8]), BarrierError> {
+    if sealed.len() < HEADER_LEN + 16 || sealed[0] != CIPHERTEXT_VERSION {
+        return Err(BarrierError::Integrity);
+    }
+    let term = u32::from_be_bytes([sealed[1], sealed[2], sealed[3], sealed[4]]);
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(&sealed[5..HEADER_LEN]);
+    Ok((term, nonce, &sealed[HEADER_LEN..]))
+}
+
+fn open_with_cipher(
+    cipher: &Aes256Gcm,
+    nonce: [u8; NONCE_LEN],
+    aad: &[u8],
+    body: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
+    cipher
+        .decrypt(&Nonce::from(nonce), Payload { msg: body, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| BarrierError::Integrity)
+}
+
+/// The data-encryption keys, by term. New values are sealed under the active (highest) term; older terms stay
+/// readable so a key rotation never needs a stop-the-world rewrite.
+pub struct Keyring {
+    active_term: u32,
+    keys: BTreeMap<u32, SecretKey>,
+    ciphers: BTreeMap<u32, Aes256Gcm>,
+}
+
+/// Serialized keyring; only ever exists inside a zeroizing buffer or sealed under the root key.
+#[derive(Serialize, Deserialize)]
+struct KeyringRecord {
+    active_term: u32,
+    keys: Vec<(u32, [u8; KEY_LEN])>,
+}
+
+impl Drop for KeyringRecord {
+    fn drop(&mut self) {
+        for (_, key) in self.keys.iter_mut() {
+            key.zeroize();
+        }
+    }
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("active_term", &self.active_term)
+            .field("terms", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// A fresh keyring with one random key at term 1.
+    pub fn generate() -> Self {
+        let mut keyring = Keyring {
+            active_term: 0,
+            keys: BTreeMap::new(),
+            ciphers: BTreeMap::new(),
+        };
+        keyring.add_term(1, random_key());
+        keyring
+    }
+
+    fn add_term(&mut self, term: u32, key: SecretKey) {
+        // A 32-byte key is always a valid AES-256 key, so this cannot fail.
+        if let Ok(cipher) = Aes256Gcm::new_from_slice(&key[..]) {
+            self.ciphers.insert(term, cipher);
+            self.keys.insert(term, key);
+            self.active_term = self.active_term.max(term);
+        }
+    }
+
+    pub fn active_term(&self) -> u32 {
+        self.active_term
+    }
+
+    pub fn encrypt(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, BarrierError> {
+        let cipher = self
+            .ciphers
+            .get(&self.active_term)
+            .ok_or(BarrierError::UnknownTerm(self.active_term))?;
+        seal_with_cipher(cipher, self.active_term, aad, plaintext)
+    }
+
+    pub fn decrypt(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
+        let (term, nonce, body) = split_header(sealed)?;
+        let cipher = self.ciphers.get(&term).ok_or(BarrierError::UnknownTerm(term))?;
+        open_with_cipher(cipher, nonce, aad, body)
+    }
+
+    /// The keyring sealed under the root key, for storage.
+    pub fn seal(&self, root_key: &[u8; KEY_LEN], aad: &[u8]) -> Result<Vec<u8>, BarrierError> {
+        let record = KeyringRecord {
+            active_term: self.active_term,
+            keys: self.keys.iter().map(|(term, key)| (*term, **key)).collect(),
+        };
+        let plain = Zeroizing::new(bincode::serialize(&record).map_err(|_| BarrierError::Encrypt)?);
+        seal_with(root_key, 0, aad, &plain)
+    }
+
+    /// Open a keyring sealed by [`Keyring::seal`]; a wrong root key fails the GCM tag.
+    pub fn open(root_key: &[u8; KEY_LEN], aad: &[u8], sealed: &[u8]) -> Result<Self, BarrierError> {
+        let plain = open_with(root_key, aad, sealed)?;
+        let record: KeyringRecord = bincode::deserialize(&plain).map_err(|_| BarrierError::Integrity)?;
+        let mut keyring = Keyring {
+            active_term: 0,
+            keys: BTreeMap::new(),
+            ciphers: BTreeMap::new(),
+        };
+        for (term, key) in record.keys.iter() {
+            keyring.add_term(*term, Zeroizing::new(*key));
+        }
+        if keyring.keys.is_empty() || keyring.active_term != record.active_term {
+            return Err(BarrierError::Integrity);
+        }
+        Ok(keyring)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_aad_binding() {
+        let keyring = Keyring::generate();
+        let sealed = keyring.encrypt(&aad("core", b"a"), b"secret value").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(
+            &keyring.decrypt(&aad("core", b"a"), &sealed).unwrap()[..],
+            b"secret value"
+        );
+        assert_eq!(
+            keyring.decrypt(&aad("core", b"b"), &sealed),
+            Err(BarrierError::Integrity)
+        );
+        assert_eq!(
+            keyring.decrypt(&aad("tokens", b"a"), &sealed),
+            Err(BarrierError::Integrity)
+        );
+        let mut flipped = sealed.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert_eq!(
+            keyring.decrypt(&aad("core", b"a"), &flipped),
+            Err(BarrierError::Integrity)
+        );
+        assert_eq!(
+            keyring.decrypt(&aad("core", b"a"), &sealed[..10]),
+            Err(BarrierError::Integrity)
+        );
+    }
+
+    #[test]
+    fn keyring_seals_under_root_key() {
+        let root = random_key();
+        let keyring = Keyring::generate();
+        let sealed = keyring.seal(&root, b"keyring").unwrap();
+        let opened = Keyring::open(&root, b"keyring", &sealed).unwrap();
+        let value = keyring.encrypt(b"x", b"v").unwrap();
+        assert_eq!(&opened.decrypt(b"x", &value).unwrap()[..], b"v");
+        let other = random_key();
+        assert!(Keyring::open(&other, b"keyring", &sealed).is_err());
+    }
+}

@@ -1,0 +1,137 @@
+//! Group commit: a write is acknowledged only after a `sled` flush that began after the write committed.
+//! Concurrent writers share one flush; a single flusher thread does the synchronous `Db::flush` (sled's
+//! `flush_async` deadlocks with several concurrent callers, see crates.md).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+use super::StorageError;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Flushed {
+    /// Every write ticket up to this one is on disk.
+    durable: u64,
+    /// The last flush covering tickets up to this one failed.
+    failed: u64,
+}
+
+#[derive(Default)]
+struct Wake {
+    pending: bool,
+    shutdown: bool,
+}
+
+struct Shared {
+    requested: AtomicU64,
+    wake: Mutex<Wake>,
+    wake_cv: Condvar,
+    flushes: AtomicU64,
+}
+
+pub struct GroupCommit {
+    shared: Arc<Shared>,
+    done: watch::Receiver<Flushed>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl GroupCommit {
+    pub fn start(db: sled::Db) -> Self {
+        let shared = Arc::new(Shared {
+            requested: AtomicU64::new(0),
+            wake: Mutex::new(Wake::default()),
+            wake_cv: Condvar::new(),
+            flushes: AtomicU64::new(0),
+        });
+        let (tx, rx) = watch::channel(Flushed::default());
+        let thread_shared = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("vault-flusher".into())
+            .spawn(move || flusher_loop(db, thread_shared, tx))
+            .ok();
+        GroupCommit {
+            shared,
+            done: rx,
+            flusher: Mutex::new(handle),
+        }
+    }
+
+    /// Wait until everything committed before this call is on disk.
+    pub async fn wait_durable(&self) -> Result<(), StorageError> {
+        let ticket = self.shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut rx = self.done.clone();
+        self.signal();
+        loop {
+            let state = *rx.borrow_and_update();
+            if state.durable >= ticket {
+                return Ok(());
+            }
+            if state.failed >= ticket {
+                return Err(StorageError::Io("flushing to disk failed".into()));
+            }
+            if rx.changed().await.is_err() {
+                return Err(StorageError::Io("storage flusher stopped".into()));
+            }
+        }
+    }
+
+    /// How many flushes have run (for the group-commit benchmark).
+    pub fn flush_count(&self) -> u64 {
+        self.shared.flushes.load(Ordering::Relaxed)
+    }
+
+    fn signal(&self) {
+        if let Ok(mut wake) = self.shared.wake.lock() {
+            wake.pending = true;
+            self.shared.wake_cv.notify_one();
+        }
+    }
+
+    pub fn stop(&self) {
+        if let Ok(mut wake) = self.shared.wake.lock() {
+            wake.shutdown = true;
+            self.shared.wake_cv.notify_one();
+        }
+        if let Some(handle) = self.flusher.lock().ok().and_then(|mut h| h.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn flusher_loop(db: sled::Db, shared: Arc<Shared>, done: watch::Sender<Flushed>) {
+    loop {
+        {
+            let Ok(mut wake) = shared.wake.lock() else { return };
+            while !wake.pending && !wake.shutdown {
+                wake = match shared.wake_cv.wait(wake) {
+                    Ok(w) => w,
+                    Err(_) => return,
+                };
+            }
+            if wake.shutdown && !wake.pending {
+                let _ = db.flush();
+                return;
+            }
+            wake.pending = false;
+        }
+        // Every ticket taken so far belongs to a write that committed before taking it.
+        let target = shared.requested.load(Ordering::SeqCst);
+        let result = db.flush();
+        shared.flushes.fetch_add(1, Ordering::Relaxed);
+        done.send_modify(|state| match result {
+            Ok(_) => state.durable = state.durable.max(target),
+            Err(ref e) => {
+                log::error!("storage flush failed: {e}");
+                state.failed = state.failed.max(target);
+            }
+        });
+    }
+}

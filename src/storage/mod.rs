@@ -1,0 +1,344 @@
+//! Storage: named sled trees opened once, an encryption barrier over every tree but `meta`, atomic multi-tree
+//! transactions, and group-committed durability. No business rules live here.
+
+pub mod barrier;
+pub mod commit;
+pub mod migrate;
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sled::Transactional;
+use zeroize::Zeroizing;
+
+pub use barrier::{BarrierError, Keyring, SecretKey, KEY_LEN};
+use commit::GroupCommit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage is sealed")]
+    Sealed,
+    #[error("storage I/O error: {0}")]
+    Io(String),
+    #[error("data directory {0} is in use by another process (its lock is held); stop that server first")]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Barrier(#[from] BarrierError),
+    #[error("stored record could not be decoded: {0}")]
+    Codec(String),
+    #[error(
+        "data directory format version {found} is newer than this server supports ({supported}); use a newer server"
+    )]
+    FormatTooNew { found: u32, supported: u32 },
+    #[error("storage migration {version} ({name}) failed: {reason}")]
+    Migration {
+        version: u32,
+        name: &'static str,
+        reason: String,
+    },
+}
+
+impl From<sled::Error> for StorageError {
+    fn from(e: sled::Error) -> Self {
+        StorageError::Io(e.to_string())
+    }
+}
+
+/// The encrypted trees. Every record in them is sealed by the barrier with `(tree name, key)` as associated data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tree {
+    /// Core records: salt, cluster identity, and later the mount table.
+    Core,
+    /// Token entries under a salted hash of the token id.
+    Tokens,
+    /// Accessor -> token hash index, written in the same transaction as the token.
+    TokenAccessors,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 3] = [Tree::Core, Tree::Tokens, Tree::TokenAccessors];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Core => "core",
+            Tree::Tokens => "tokens",
+            Tree::TokenAccessors => "token_accessors",
+        }
+    }
+
+    /// Position in a transaction's tree list (index 0 is the plain `meta` tree).
+    fn slot(self) -> usize {
+        1 + Tree::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// Name of the plain (unencrypted) tree: format version, migrations, seal configuration, sealed keyring.
+pub const META_TREE: &str = "meta";
+
+pub struct Storage {
+    db: sled::Db,
+    path: PathBuf,
+    /// `meta` first, then `Tree::ALL` in order.
+    trees: Vec<sled::Tree>,
+    keyring: RwLock<Option<Arc<Keyring>>>,
+    commit: GroupCommit,
+}
+
+/// Outcome of a transaction closure that did not commit.
+pub enum TxError<E> {
+    /// A domain outcome: nothing was written, the caller gets `Ok(Err(e))`.
+    Abort(E),
+    Storage(StorageError),
+    Sled(UnabortableTransactionError),
+}
+
+impl<E> From<UnabortableTransactionError> for TxError<E> {
+    fn from(e: UnabortableTransactionError) -> Self {
+        TxError::Sled(e)
+    }
+}
+
+impl<E> From<StorageError> for TxError<E> {
+    fn from(e: StorageError) -> Self {
+        TxError::Storage(e)
+    }
+}
+
+enum Aborted<E> {
+    Domain(E),
+    Storage(StorageError),
+}
+
+/// A view of every tree inside one sled transaction. Reads see the transaction's own writes.
+/// The closure using it may run more than once, so it must not have side effects.
+pub struct Txn<'a, E> {
+    trees: &'a [TransactionalTree],
+    keyring: &'a Keyring,
+    _abort: PhantomData<E>,
+}
+
+impl<E> Txn<'_, E> {
+    pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, TxError<E>> {
+        match self.trees[tree.slot()].get(key)? {
+            None => Ok(None),
+            Some(sealed) => {
+                let plain = self
+                    .keyring
+                    .decrypt(&barrier::aad(tree.name(), key), &sealed)
+                    .map_err(StorageError::from)?;
+                Ok(Some(plain))
+            }
+        }
+    }
+
+    pub fn put_raw(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<(), TxError<E>> {
+        let sealed = self
+            .keyring
+            .encrypt(&barrier::aad(tree.name(), key), value)
+            .map_err(StorageError::from)?;
+        self.trees[tree.slot()].insert(key, sealed)?;
+        Ok(())
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, tree: Tree, key: &[u8]) -> Result<Option<T>, TxError<E>> {
+        match self.get_raw(tree, key)? {
+            None => Ok(None),
+            Some(plain) => Ok(Some(decode(&plain)?)),
+        }
+    }
+
+    pub fn put<T: Serialize>(&self, tree: Tree, key: &[u8], value: &T) -> Result<(), TxError<E>> {
+        let plain = encode(value)?;
+        self.put_raw(tree, key, &plain)
+    }
+
+    pub fn remove(&self, tree: Tree, key: &[u8]) -> Result<bool, TxError<E>> {
+        Ok(self.trees[tree.slot()].remove(key)?.is_some())
+    }
+
+    pub fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TxError<E>> {
+        Ok(self.trees[0].get(key)?.map(|v| v.to_vec()))
+    }
+
+    pub fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), TxError<E>> {
+        self.trees[0].insert(key, value)?;
+        Ok(())
+    }
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, StorageError> {
+    bincode::serialize(value)
+        .map(Zeroizing::new)
+        .map_err(|e| StorageError::Codec(e.to_string()))
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
+    bincode::deserialize(bytes).map_err(|e| StorageError::Codec(e.to_string()))
+}
+
+impl Storage {
+    /// Open (or create) the data directory, run pending migrations, and start the group-commit flusher.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| StorageError::Io(format!("creating data directory {}: {e}", path.display())))?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(128 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StorageError::Locked(path.to_path_buf())
+                }
+                other => StorageError::Io(format!("opening data directory {}: {other}", path.display())),
+            })?;
+        let mut trees = vec![db.open_tree(META_TREE)?];
+        for tree in Tree::ALL {
+            trees.push(db.open_tree(tree.name())?);
+        }
+        migrate::run_pending(&db, &trees)?;
+        let commit = GroupCommit::start(db.clone());
+        Ok(Storage {
+            db,
+            path: path.to_path_buf(),
+            trees,
+            keyring: RwLock::new(None),
+            commit,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Install the keyring (unseal) or remove it (seal).
+    pub fn set_keyring(&self, keyring: Option<Arc<Keyring>>) {
+        if let Ok(mut slot) = self.keyring.write() {
+            *slot = keyring;
+        }
+    }
+
+    pub fn keyring(&self) -> Result<Arc<Keyring>, StorageError> {
+        self.keyring
+            .read()
+            .ok()
+            .and_then(|k| k.clone())
+            .ok_or(StorageError::Sealed)
+    }
+
+    pub fn is_unsealed(&self) -> bool {
+        self.keyring.read().map(|k| k.is_some()).unwrap_or(false)
+    }
+
+    pub fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.trees[0].get(key)?.map(|v| v.to_vec()))
+    }
+
+    /// Read and decrypt one record's bytes outside a transaction.
+    pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
+        let keyring = self.keyring()?;
+        match self.trees[tree.slot()].get(key)? {
+            None => Ok(None),
+            Some(sealed) => Ok(Some(keyring.decrypt(&barrier::aad(tree.name(), key), &sealed)?)),
+        }
+    }
+
+    /// Read and decrypt one record outside a transaction.
+    pub fn get<T: DeserializeOwned>(&self, tree: Tree, key: &[u8]) -> Result<Option<T>, StorageError> {
+        match self.get_raw(tree, key)? {
+            None => Ok(None),
+            Some(plain) => Ok(Some(decode(&plain)?)),
+        }
+    }
+
+    /// Run `f` atomically over every tree with the installed keyring. Blocking: call it off the async executor.
+    pub fn transact<R, E>(&self, f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>) -> Result<Result<R, E>, StorageError> {
+        let keyring = self.keyring()?;
+        self.transact_with(&keyring, f)
+    }
+
+    /// Like [`Storage::transact`] with an explicit keyring (initialization writes before the barrier is unsealed).
+    pub fn transact_with<R, E>(
+        &self,
+        keyring: &Keyring,
+        f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>,
+    ) -> Result<Result<R, E>, StorageError> {
+        let result = self.trees[..].transaction(|trees| {
+            let txn = Txn {
+                trees: &trees[..],
+                keyring,
+                _abort: PhantomData,
+            };
+            f(&txn).map_err(|e| match e {
+                TxError::Abort(domain) => ConflictableTransactionError::Abort(Aborted::Domain(domain)),
+                TxError::Storage(s) => ConflictableTransactionError::Abort(Aborted::Storage(s)),
+                TxError::Sled(u) => ConflictableTransactionError::from(u),
+            })
+        });
+        match result {
+            Ok(r) => Ok(Ok(r)),
+            Err(TransactionError::Abort(Aborted::Domain(e))) => Ok(Err(e)),
+            Err(TransactionError::Abort(Aborted::Storage(s))) => Err(s),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Wait until every transaction committed so far is on disk (shared with concurrent writers).
+    pub async fn wait_durable(&self) -> Result<(), StorageError> {
+        self.commit.wait_durable().await
+    }
+
+    /// Synchronous flush for start-up and shutdown paths.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn flush_count(&self) -> u64 {
+        self.commit.flush_count()
+    }
+
+    /// Atomically write one transaction and wait until it is durable. The transaction runs on the blocking pool.
+    pub async fn write<R, E>(
+        self: &Arc<Self>,
+        f: impl Fn(&Txn<E>) -> Result<R, TxError<E>> + Send + 'static,
+    ) -> Result<Result<R, E>, StorageError>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let storage = self.clone();
+        let outcome = tokio::task::spawn_blocking(move || storage.transact(f))
+            .await
+            .map_err(|e| StorageError::Io(format!("storage task failed: {e}")))??;
+        if outcome.is_ok() {
+            self.wait_durable().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Every raw value in a tree, as stored (tests use this to check nothing is in clear text).
+    pub fn raw_values(&self, tree: Tree) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.trees[tree.slot()].iter() {
+            let (_, v) = item?;
+            out.push(v.to_vec());
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        self.commit.stop();
+        if let Err(e) = self.db.flush() {
+            log::error!("final storage flush failed: {e}");
+        }
+    }
+}
