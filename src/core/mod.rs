@@ -23,6 +23,8 @@ use crate::seal::{self, SealConfig, Share};
 use crate::storage::{barrier, Keyring, Storage, Tree, TxError, KEY_LEN};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Date of the commit this binary was built from (empty outside a git checkout).
+pub const COMMIT_DATE: &str = env!("VAULT_COMMIT_DATE");
 const SEAL_CONFIG_KEY: &[u8] = b"seal_config";
 const KEYRING_KEY: &[u8] = b"keyring";
 const SALT_KEY: &[u8] = b"token_salt";
@@ -205,7 +207,7 @@ impl Core {
             nonce,
             recovery_seal: false,
             version: VERSION,
-            commit_date: "",
+            commit_date: COMMIT_DATE,
             migration: false,
             cluster_name: unsealed.as_ref().map(|u| u.cluster.name.clone()),
             cluster_id: unsealed.as_ref().map(|u| u.cluster.id.clone()),

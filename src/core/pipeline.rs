@@ -16,6 +16,10 @@ impl Core {
 
         let entry = self.check_token(&unsealed, &req)?;
         self.check_acl(&entry, &req)?;
+        if req.wrap_ttl.is_some() {
+            // Answering unwrapped would hand the secret to whoever holds this response.
+            return Err(CoreError::InvalidRequest("response wrapping is not supported by this server yet".into()));
+        }
 
         let (backend, relative) = self
             .router

@@ -193,7 +193,10 @@ impl Storage {
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                // sled reports the file lock as an I/O error whose kind depends on how it wrapped it.
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock") =>
+                {
                     StorageError::Locked(path.to_path_buf())
                 }
                 other => StorageError::Io(format!("opening data directory {}: {other}", path.display())),

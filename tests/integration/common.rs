@@ -1,0 +1,214 @@
+//! Test support: run the built `vault` binary on a temporary data directory and talk to it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub fn vault_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vault")
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    pub base: String,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        Client::with_tls(base, None)
+    }
+
+    pub fn with_tls(base: &str, ca_pem: Option<&[u8]>) -> Self {
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .allow_non_standard_methods(true)
+            .timeout_global(Some(Duration::from_secs(30)));
+        if let Some(pem) = ca_pem {
+            let cert = ureq::tls::Certificate::from_pem(pem).unwrap().to_owned();
+            let roots = ureq::tls::RootCerts::new_with_certs(&[cert]);
+            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        Client { agent: config.build().new_agent(), base: base.to_string() }
+    }
+
+    /// Send a request; returns the status and the JSON body (`Null` when empty).
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> (u16, Value) {
+        let url = format!("{}/v1/{}", self.base, path.trim_start_matches('/'));
+        let mut builder = ureq::http::Request::builder().method(method).uri(url);
+        if let Some(t) = token {
+            builder = builder.header("X-Vault-Token", t);
+        }
+        let request = builder.body(body.unwrap_or_default()).unwrap();
+        let mut response = self.agent.run(request).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        (status, value)
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.call("GET", path, token, None)
+    }
+
+    pub fn put(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.call("PUT", path, token, Some(body.to_string().into_bytes()))
+    }
+
+    /// Initialize with `shares`/`threshold`; returns (hex keys, root token).
+    pub fn init(&self, shares: u32, threshold: u32) -> (Vec<String>, String) {
+        let (status, body) = self.put("sys/init", None, json!({"secret_shares": shares, "secret_threshold": threshold}));
+        assert_eq!(status, 200, "{body}");
+        let keys = body["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
+        (keys, body["root_token"].as_str().unwrap().to_string())
+    }
+
+    pub fn unseal_with(&self, keys: &[String]) -> Value {
+        let mut last = Value::Null;
+        for key in keys {
+            let (status, body) = self.put("sys/unseal", None, json!({ "key": key }));
+            assert_eq!(status, 200, "{body}");
+            last = body;
+        }
+        last
+    }
+}
+
+/// A running server process on a temporary data directory. Killed (SIGKILL) on drop unless stopped first.
+pub struct TestServer {
+    child: Option<Child>,
+    pub addr: String,
+    pub client: Client,
+    pub stderr_path: PathBuf,
+}
+
+pub fn write_config(dir: &Path, data: &Path, extra: &str, listener_extra: &str) -> PathBuf {
+    let config = format!(
+        "{extra}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n{listener_extra}\n}}\nstorage \"sled\" {{\n  path = \"{}\"\n}}\n",
+        data.display()
+    );
+    let path = dir.join("vault.hcl");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+impl TestServer {
+    /// Start with a plain-HTTP listener on a free port and data in `dir/data`.
+    pub fn start(dir: &Path) -> TestServer {
+        let config = write_config(dir, &dir.join("data"), "", "  tls_disable = true");
+        Self::start_with_config(dir, &config, "http", None)
+    }
+
+    pub fn start_with_config(dir: &Path, config: &Path, scheme: &str, ca_pem: Option<&[u8]>) -> TestServer {
+        Self::try_start(dir, config, scheme, ca_pem).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn try_start(dir: &Path, config: &Path, scheme: &str, ca_pem: Option<&[u8]>) -> Result<TestServer, String> {
+        let stderr_path = dir.join(format!("stderr-{}.log", std::process::id()));
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut child = Command::new(vault_bin())
+            .args(["server", &format!("-config={}", config.display())])
+            .env("VAULT_LOG_LEVEL", "info")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let addr = match read_listener_addr(&mut child) {
+            Some(a) => a,
+            None => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                return Err(format!("server did not start ({status:?}): {log}"));
+            }
+        };
+        let client = Client::with_tls(&format!("{scheme}://{addr}"), ca_pem);
+        let server = TestServer { child: Some(child), addr, client, stderr_path };
+        server.wait_healthy();
+        Ok(server)
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let (status, _) = self.client.get("sys/seal-status", None);
+            if status == 200 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server never answered sys/seal-status");
+    }
+
+    /// SIGKILL: no chance to flush.
+    pub fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Read stdout until the server announces it started; return its first listener address.
+fn read_listener_addr(child: &mut Child) -> Option<String> {
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut addr = None;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if addr.is_none() {
+                if let Some(rest) = line.split("addr: \"").nth(1) {
+                    addr = rest.split('"').next().map(str::to_string);
+                }
+            }
+            if line.contains("Vault server started") {
+                let _ = tx.send(addr.clone());
+            }
+        }
+        let _ = tx.send(None);
+    });
+    rx.recv_timeout(Duration::from_secs(30)).ok().flatten()
+}
+
+/// Run the binary to completion with `args`; returns (exit code, stdout, stderr).
+pub fn run_vault(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(vault_bin()).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("vault-test-").tempdir().unwrap()
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, a module per feature. Every test runs the real server on a temporary sled
+//! directory.
+
+mod common;
+mod tools;
+
+mod bao_cli;
+mod config;
+mod durability;
+mod http_conventions;
+mod seal;
+mod tls;

