@@ -164,9 +164,8 @@ impl Core {
         let root_entry = TokenEntry::root(token::generate_accessor(), Utc::now().timestamp());
         let config_json = serde_json::to_vec(&config).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
 
-        let storage = self.storage.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            storage.transact_with(&keyring, |tx| {
+        self.storage
+            .write_with(keyring, move |tx| {
                 if tx.meta_get(SEAL_CONFIG_KEY)?.is_some() {
                     return Err(TxError::Abort(CoreError::AlreadyInitialized));
                 }
@@ -177,11 +176,7 @@ impl Core {
                 token::insert(tx, &token_hash, &root_entry)?;
                 Ok(())
             })
-        })
-        .await
-        .map_err(|e| CoreError::Storage(crate::storage::StorageError::Io(e.to_string())))??;
-        outcome?;
-        self.storage.wait_durable().await?;
+            .await??;
         log::info!(
             "core: initialized with {} key shares, threshold {}",
             config.secret_shares,

@@ -18,7 +18,9 @@ impl Core {
         self.check_acl(&entry, &req)?;
         if req.wrap_ttl.is_some() {
             // Answering unwrapped would hand the secret to whoever holds this response.
-            return Err(CoreError::InvalidRequest("response wrapping is not supported by this server yet".into()));
+            return Err(CoreError::InvalidRequest(
+                "response wrapping is not supported by this server yet".into(),
+            ));
         }
 
         let (backend, relative) = self

@@ -195,7 +195,8 @@ impl Storage {
             .map_err(|e| match e {
                 // sled reports the file lock as an I/O error whose kind depends on how it wrapped it.
                 sled::Error::Io(ref io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock") =>
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
                 {
                     StorageError::Locked(path.to_path_buf())
                 }
@@ -316,8 +317,22 @@ impl Storage {
         R: Send + 'static,
         E: Send + 'static,
     {
+        let keyring = self.keyring()?;
+        self.write_with(keyring, f).await
+    }
+
+    /// [`Storage::write`] with an explicit keyring (initialization writes before the barrier is unsealed).
+    pub async fn write_with<R, E>(
+        self: &Arc<Self>,
+        keyring: Arc<Keyring>,
+        f: impl Fn(&Txn<E>) -> Result<R, TxError<E>> + Send + 'static,
+    ) -> Result<Result<R, E>, StorageError>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+    {
         let storage = self.clone();
-        let outcome = tokio::task::spawn_blocking(move || storage.transact(f))
+        let outcome = tokio::task::spawn_blocking(move || storage.transact_with(&keyring, f))
             .await
             .map_err(|e| StorageError::Io(format!("storage task failed: {e}")))??;
         if outcome.is_ok() {

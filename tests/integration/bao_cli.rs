@@ -29,13 +29,27 @@ fn operator_flow(addr: &str) -> Vec<(String, i32, Vec<String>)> {
     let fields = status_fields(&out.1);
     record("status uninitialized", out, fields);
 
-    let out = run_bao(addr, None, &["operator", "init", "-key-shares=3", "-key-threshold=2", "-format=json"]);
+    let out = run_bao(
+        addr,
+        None,
+        &["operator", "init", "-key-shares=3", "-key-threshold=2", "-format=json"],
+    );
     assert_eq!(out.0, 0, "init failed at {addr}: {}", out.2);
     let init: Value = serde_json::from_str(&out.1).unwrap();
     let mut keys: Vec<String> = init.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    let b64: Vec<String> = init["unseal_keys_b64"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().into()).collect();
-    let hex: Vec<String> = init["unseal_keys_hex"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().into()).collect();
+    let b64: Vec<String> = init["unseal_keys_b64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().into())
+        .collect();
+    let hex: Vec<String> = init["unseal_keys_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().into())
+        .collect();
     let root = init["root_token"].as_str().unwrap().to_string();
     record("operator init", out, keys);
 
@@ -89,5 +103,9 @@ fn bao_operator_flow_matches_reference() {
     // Sanity: the flow really went through sealed and unsealed states.
     assert_eq!(expected[2].1, 2, "bao status exits 2 while sealed");
     assert_eq!(expected[5].1, 0);
-    assert!(expected[0].2.len() >= 8 && expected[5].2.contains(&"Cluster ID".to_string()), "{:?}", expected);
+    assert!(
+        expected[0].2.len() >= 8 && expected[5].2.contains(&"Cluster ID".to_string()),
+        "{:?}",
+        expected
+    );
 }

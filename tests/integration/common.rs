@@ -32,7 +32,10 @@ impl Client {
             let roots = ureq::tls::RootCerts::new_with_certs(&[cert]);
             config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
         }
-        Client { agent: config.build().new_agent(), base: base.to_string() }
+        Client {
+            agent: config.build().new_agent(),
+            base: base.to_string(),
+        }
     }
 
     /// Send a request; returns the status and the JSON body (`Null` when empty).
@@ -46,7 +49,11 @@ impl Client {
         let mut response = self.agent.run(request).unwrap();
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        let value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        let value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
         (status, value)
     }
 
@@ -60,9 +67,18 @@ impl Client {
 
     /// Initialize with `shares`/`threshold`; returns (hex keys, root token).
     pub fn init(&self, shares: u32, threshold: u32) -> (Vec<String>, String) {
-        let (status, body) = self.put("sys/init", None, json!({"secret_shares": shares, "secret_threshold": threshold}));
+        let (status, body) = self.put(
+            "sys/init",
+            None,
+            json!({"secret_shares": shares, "secret_threshold": threshold}),
+        );
         assert_eq!(status, 200, "{body}");
-        let keys = body["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
+        let keys = body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
         (keys, body["root_token"].as_str().unwrap().to_string())
     }
 
@@ -126,7 +142,12 @@ impl TestServer {
             }
         };
         let client = Client::with_tls(&format!("{scheme}://{addr}"), ca_pem);
-        let server = TestServer { child: Some(child), addr, client, stderr_path };
+        let server = TestServer {
+            child: Some(child),
+            addr,
+            client,
+            stderr_path,
+        };
         server.wait_healthy();
         Ok(server)
     }

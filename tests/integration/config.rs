@@ -19,13 +19,25 @@ const GOOD: &str = "listener \"tcp\" {\n  address = \"127.0.0.1:0\"\n  tls_disab
 #[test]
 fn unknown_keys_blocks_and_types_are_errors() {
     start_fails(&format!("colour = \"red\"\n{GOOD}"), &["unknown key \"colour\""]);
-    start_fails(&GOOD.replace("tls_disable = true", "tls_disable = true\n  tls_cipher = 1"), &["unknown key \"tls_cipher\" in listener"]);
-    start_fails(&format!("{GOOD}\nseal \"awskms\" {{\n}}\n"), &["unknown block \"seal\""]);
+    start_fails(
+        &GOOD.replace("tls_disable = true", "tls_disable = true\n  tls_cipher = 1"),
+        &["unknown key \"tls_cipher\" in listener"],
+    );
+    start_fails(
+        &format!("{GOOD}\nseal \"awskms\" {{\n}}\n"),
+        &["unknown block \"seal\""],
+    );
     start_fails(&format!("ui = \"maybe\"\n{GOOD}"), &["\"ui\" must be a boolean"]);
     start_fails(&format!("max_lease_ttl = \"ten days\"\n{GOOD}"), &["max_lease_ttl"]);
     start_fails(&GOOD.replace("sled", "raft"), &["raft"]);
-    start_fails("listener \"tcp\" {\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}\n", &["no storage \"sled\" block"]);
-    start_fails(&GOOD.replace("tls_disable = true", "tls_disable = false"), &["tls_cert_file"]);
+    start_fails(
+        "listener \"tcp\" {\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}\n",
+        &["no storage \"sled\" block"],
+    );
+    start_fails(
+        &GOOD.replace("tls_disable = true", "tls_disable = false"),
+        &["tls_cert_file"],
+    );
     start_fails("this is { not hcl", &["invalid HCL"]);
 }
 
@@ -33,7 +45,10 @@ fn unknown_keys_blocks_and_types_are_errors() {
 fn missing_file_and_no_arguments() {
     let (code, _, stderr) = run_vault(&["server", "-config=/nonexistent/vault.hcl"]);
     assert_ne!(code, 0);
-    assert!(stderr.contains("/nonexistent/vault.hcl") && stderr.contains("cannot read file"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/vault.hcl") && stderr.contains("cannot read file"),
+        "{stderr}"
+    );
     let (code, _, stderr) = run_vault(&["server"]);
     assert_ne!(code, 0);
     assert!(stderr.contains("-config"), "{stderr}");

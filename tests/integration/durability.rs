@@ -44,7 +44,10 @@ fn second_server_on_same_directory_is_refused() {
     let _server = TestServer::start(dir.path());
     let other = tempfile::tempdir().unwrap();
     let config = write_config(other.path(), &dir.path().join("data"), "", "  tls_disable = true");
-    let out = Command::new(vault_bin()).args(["server", &format!("-config={}", config.display())]).output().unwrap();
+    let out = Command::new(vault_bin())
+        .args(["server", &format!("-config={}", config.display())])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in use by another process"), "{stderr}");
@@ -66,8 +69,18 @@ fn data_directory_holds_no_plaintext() {
     for entry in walk(&dir.path().join("data")) {
         let bytes = std::fs::read(&entry).unwrap();
         files += 1;
-        for needle in [root.as_bytes(), cluster_name.as_bytes(), cluster_id.as_bytes(), &key_bytes[..], keys[0].as_bytes()] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "plaintext found in {}", entry.display());
+        for needle in [
+            root.as_bytes(),
+            cluster_name.as_bytes(),
+            cluster_id.as_bytes(),
+            &key_bytes[..],
+            keys[0].as_bytes(),
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "plaintext found in {}",
+                entry.display()
+            );
         }
     }
     assert!(files > 0);

@@ -6,7 +6,9 @@ mod tools;
 
 mod bao_cli;
 mod config;
+mod dev_mode;
 mod durability;
 mod http_conventions;
+mod migrations;
 mod seal;
 mod tls;

@@ -14,18 +14,33 @@ fn init_unseal_seal_restart_unseal() {
     let (status, health) = c.get("sys/health", None);
     assert_eq!(status, 501);
     assert_eq!(health["initialized"], false);
-    assert_eq!(c.put("sys/unseal", None, json!({"key": "abcd"})), (400, json!({"errors": ["Vault is not initialized"]})));
+    assert_eq!(
+        c.put("sys/unseal", None, json!({"key": "abcd"})),
+        (400, json!({"errors": ["Vault is not initialized"]}))
+    );
     assert_eq!(c.get("secret/foo", None), (503, json!({"errors": ["Vault is sealed"]})));
 
     let (keys, root) = c.init(3, 2);
     assert_eq!(keys.len(), 3);
     assert!(keys.iter().all(|k| k.len() == 66), "33-byte shares like Vault's");
     assert!(root.starts_with("s."));
-    assert_eq!(c.put("sys/init", None, json!({"secret_shares": 3, "secret_threshold": 2})).0, 400);
+    assert_eq!(
+        c.put("sys/init", None, json!({"secret_shares": 3, "secret_threshold": 2}))
+            .0,
+        400
+    );
 
     let (status, s) = c.get("sys/seal-status", None);
     assert_eq!(status, 200);
-    assert_eq!((s["initialized"].clone(), s["sealed"].clone(), s["t"].clone(), s["n"].clone()), (json!(true), json!(true), json!(2), json!(3)));
+    assert_eq!(
+        (
+            s["initialized"].clone(),
+            s["sealed"].clone(),
+            s["t"].clone(),
+            s["n"].clone()
+        ),
+        (json!(true), json!(true), json!(2), json!(3))
+    );
     assert_eq!(s["type"], "shamir");
     assert_eq!(s["storage_type"], "sled");
     assert_eq!(c.get("sys/health", None).0, 503);
@@ -43,18 +58,27 @@ fn init_unseal_seal_restart_unseal() {
 
     // Reset clears progress.
     let (status, reset) = c.put("sys/unseal", None, json!({"reset": true}));
-    assert_eq!((status, reset["progress"].clone(), reset["nonce"].clone()), (200, json!(0), json!("")));
+    assert_eq!(
+        (status, reset["progress"].clone(), reset["nonce"].clone()),
+        (200, json!(0), json!(""))
+    );
 
     let done = c.unseal_with(&keys[1..3]);
     assert_eq!(done["sealed"], false);
     assert_eq!(done["progress"], 0);
     assert!(done["cluster_name"].as_str().unwrap().starts_with("vault-cluster-"));
     let (status, health) = c.get("sys/health", None);
-    assert_eq!((status, health["sealed"].clone(), health["standby"].clone()), (200, json!(false), json!(false)));
+    assert_eq!(
+        (status, health["sealed"].clone(), health["standby"].clone()),
+        (200, json!(false), json!(false))
+    );
     assert_eq!(c.get("sys/leader", None), (200, json!({"ha_enabled": false})));
 
     // Seal needs a token; the root token from init may seal.
-    assert_eq!(c.put("sys/seal", None, json!({})), (403, json!({"errors": ["permission denied"]})));
+    assert_eq!(
+        c.put("sys/seal", None, json!({})),
+        (403, json!({"errors": ["permission denied"]}))
+    );
     assert_eq!(c.put("sys/seal", Some(&root), json!({})).0, 204);
     assert_eq!(c.get("sys/seal-status", None).1["sealed"], true);
     assert_eq!(c.put("sys/seal", Some(&root), json!({})).0, 503);
@@ -112,10 +136,19 @@ fn init_and_unseal_input_errors() {
     let server = TestServer::start(dir.path());
     let c = &server.client;
     let err = |body: serde_json::Value| c.put("sys/init", None, body);
-    assert_eq!(err(json!({})), (400, json!({"errors": ["invalid seal configuration: shares must be at least one"]})));
+    assert_eq!(
+        err(json!({})),
+        (
+            400,
+            json!({"errors": ["invalid seal configuration: shares must be at least one"]})
+        )
+    );
     assert_eq!(
         err(json!({"secret_shares": 3, "secret_threshold": 5})),
-        (400, json!({"errors": ["invalid seal configuration: threshold cannot be larger than shares"]}))
+        (
+            400,
+            json!({"errors": ["invalid seal configuration: threshold cannot be larger than shares"]})
+        )
     );
     assert_eq!(err(json!({"secret_shares": "three"})).0, 400);
     assert_eq!(c.call("PUT", "sys/init", None, Some(b"{not json".to_vec())).0, 400);
@@ -132,7 +165,10 @@ fn init_and_unseal_input_errors() {
     );
     assert_eq!(
         c.put("sys/unseal", None, json!({"key": "abcd"})),
-        (400, json!({"errors": ["invalid key: key is shorter than minimum 16 bytes"]}))
+        (
+            400,
+            json!({"errors": ["invalid key: key is shorter than minimum 16 bytes"]})
+        )
     );
     assert_eq!(c.get("sys/unseal", None).0, 405);
     assert_eq!(c.unseal_with(&keys)["sealed"], false);

@@ -18,12 +18,21 @@ fn tls_listener_serves_https() {
     );
     let config = write_config(dir.path(), &dir.path().join("data"), "", &listener);
     let server = TestServer::start_with_config(dir.path(), &config, "https", Some(cert_pem.as_bytes()));
-    assert_eq!(server.client.get("sys/init", None), (200, json!({"initialized": false})));
+    assert_eq!(
+        server.client.get("sys/init", None),
+        (200, json!({"initialized": false}))
+    );
 
     // Plain HTTP to the TLS port does not get an answer.
     let plain = crate::common::Client::new(&format!("http://{}", server.addr));
-    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
     assert!(agent.get(format!("{}/v1/sys/init", plain.base)).call().is_err());
     // A client without our CA refuses the certificate.
-    assert!(agent.get(format!("https://{}/v1/sys/init", server.addr)).call().is_err());
+    assert!(agent
+        .get(format!("https://{}/v1/sys/init", server.addr))
+        .call()
+        .is_err());
 }

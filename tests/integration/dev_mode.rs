@@ -1,0 +1,100 @@
+//! `vault server -dev`: initialized, unsealed, root token as given, temporary data removed at exit.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{vault_bin, Client};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run_dev(args: &[String]) {
+    let port = free_port();
+    let mut all: Vec<String> = vec!["server".into()];
+    all.extend(args.iter().cloned());
+    all.push(format!("-dev-listen-address=127.0.0.1:{port}"));
+    let mut child = Command::new(vault_bin())
+        .args(&all)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("should NOT be used in production") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    assert!(banner.contains("WARNING! dev mode is enabled!"), "{banner}");
+    assert!(banner.contains("Unseal Key: "), "{banner}");
+    let root = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Root Token: "))
+        .unwrap()
+        .to_string();
+    if args.iter().any(|a| a.contains("dev-root-token-id")) {
+        assert_eq!(root, "dev-root");
+    } else {
+        assert!(root.starts_with("s."));
+    }
+    let data_dir = banner
+        .lines()
+        .find_map(|l| l.split("path: \"").nth(1))
+        .unwrap()
+        .trim_end_matches(")")
+        .trim_end_matches('"')
+        .to_string();
+    assert!(std::path::Path::new(&data_dir).exists(), "{data_dir}");
+
+    let c = Client::new(&format!("http://127.0.0.1:{port}"));
+    let status = c.get("sys/seal-status", None).1;
+    assert_eq!(
+        (status["sealed"].clone(), status["t"].clone(), status["n"].clone()),
+        (json!(false), json!(1), json!(1))
+    );
+    assert_eq!(
+        c.put("sys/seal", Some(&root), json!({})).0,
+        204,
+        "the printed root token works"
+    );
+
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let mut exited = None;
+    for _ in 0..300 {
+        if let Some(s) = child.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(exited.expect("dev server exits on SIGINT").success());
+    assert!(
+        !std::path::Path::new(&data_dir).exists(),
+        "temporary data removed at exit"
+    );
+}
+
+#[test]
+fn dev_mode_single_dash_flags() {
+    run_dev(&["-dev".into(), "-dev-root-token-id=dev-root".into()]);
+}
+
+#[test]
+fn dev_mode_double_dash_random_token() {
+    run_dev(&["--dev".into()]);
+}
