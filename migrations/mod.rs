@@ -5,5 +5,7 @@ use crate::storage::migrate::Migration;
 
 #[path = "0001_initial_layout.rs"]
 mod m0001_initial_layout;
+#[path = "0002_token_store_and_policies.rs"]
+mod m0002_token_store_and_policies;
 
-pub const ALL: &[Migration] = &[m0001_initial_layout::MIGRATION];
+pub const ALL: &[Migration] = &[m0001_initial_layout::MIGRATION, m0002_token_store_and_policies::MIGRATION];

@@ -5,6 +5,7 @@ pub mod config;
 pub mod core;
 pub mod engines;
 pub mod http;
+pub mod policy;
 pub mod seal;
 pub mod server;
 pub mod storage;

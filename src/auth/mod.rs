@@ -1,1 +1,2 @@
 pub mod token;
+pub mod token_backend;

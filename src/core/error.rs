@@ -10,8 +10,15 @@ pub enum CoreError {
     NotInitialized,
     #[error("Vault is already initialized")]
     AlreadyInitialized,
+    /// No, an unknown or an expired token.
     #[error("permission denied")]
     PermissionDenied,
+    /// A valid token whose ACL does not allow the request (OpenBao wraps this one in a multi-error).
+    #[error("1 error occurred:\n\t* permission denied\n\n")]
+    AclDenied,
+    /// 403 with a specific message (e.g. "bad token").
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     InvalidRequest(String),
     /// A read of something absent: 404 with an empty error list, as Vault does.

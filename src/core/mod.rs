@@ -1,7 +1,9 @@
 //! The core: seal state, initialization, and the request pipeline. Free of HTTP types.
 
 pub mod error;
+pub mod fields;
 pub mod pipeline;
+pub mod policies;
 pub mod request;
 pub mod response;
 pub mod router;
@@ -99,18 +101,30 @@ pub struct Core {
     unsealed: RwLock<Option<Arc<Unsealed>>>,
     progress: Mutex<UnsealProgress>,
     router: Router,
+    pub policy_cache: policies::PolicyCache,
+}
+
+/// The authenticated caller of a request, as backends see it.
+pub struct Caller {
+    pub token_hash: Vec<u8>,
+    pub entry: TokenEntry,
+    pub acl: Arc<crate::policy::Acl>,
+    /// The matching ACL rule grants `sudo` (or the token is root).
+    pub root_privs: bool,
 }
 
 impl Core {
     pub fn new(storage: Arc<Storage>, settings: CoreSettings) -> Self {
         let mut router = Router::default();
         router.mount("sys/", Arc::new(crate::engines::system::SystemBackend));
+        router.mount("auth/token/", Arc::new(crate::auth::token_backend::TokenBackend));
         Core {
             storage,
             settings,
             unsealed: RwLock::new(None),
             progress: Mutex::new(UnsealProgress::default()),
             router,
+            policy_cache: policies::PolicyCache::default(),
         }
     }
 
@@ -161,7 +175,7 @@ impl Core {
             _ => token::generate_token_id(),
         };
         let token_hash = TokenSalt(salt.clone()).hash(&root_token);
-        let root_entry = TokenEntry::root(token::generate_accessor(), Utc::now().timestamp());
+        let root_entry = TokenEntry::root(token::generate_accessor(), "auth/token/root");
         let config_json = serde_json::to_vec(&config).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
 
         self.storage
@@ -314,6 +328,7 @@ impl Core {
         }
         self.storage.set_keyring(None);
         self.reset_progress();
+        self.policy_cache.clear();
         log::info!("core: vault is sealed");
     }
 
@@ -332,9 +347,4 @@ impl Core {
         Ok(result)
     }
 
-    /// Look up a client token's entry.
-    pub fn lookup_token(&self, unsealed: &Unsealed, token: &ClientToken) -> Result<Option<TokenEntry>, CoreError> {
-        let hash = unsealed.token_salt.hash(token.as_str());
-        Ok(self.storage.get(Tree::Tokens, &hash)?)
-    }
 }

@@ -1,51 +1,97 @@
 //! `Core::handle_request`: the one entry point for every request below `/v1/` that is not a seal-state endpoint.
-//! Steps, in order: refuse when sealed, check the client token and its ACL, route to the mounted backend.
+//! In order: refuse when sealed; check the client token and consume one of its uses atomically; check the ACL
+//! (and `sudo` on root-protected paths); route to the mounted backend; revoke a token whose last use this was.
 
-use chrono::Utc;
+use super::{Caller, Core, CoreError, Request, Response};
 
-use super::{Core, CoreError, Request, Response};
-use crate::auth::token::TokenEntry;
+/// Paths that need `sudo` (or root) on top of the operation's capability, as in OpenBao. A trailing `*` is a
+/// prefix.
+const ROOT_PATHS: &[&str] = &[
+    "auth/token/accessors",
+    "auth/token/accessors/",
+    "auth/token/revoke-orphan",
+    "auth/token/revoke-orphan/*",
+    "sys/seal",
+    "sys/step-down",
+    "sys/rotate",
+    "sys/auth/*",
+    "sys/audit",
+    "sys/audit/*",
+    "sys/raw",
+    "sys/raw/*",
+    "sys/remount",
+    "sys/config/*",
+    "sys/leases",
+    "sys/leases/revoke-prefix/*",
+    "sys/leases/revoke-force/*",
+    "sys/leases/lookup/*",
+    "sys/storage/raft/snapshot",
+    "sys/storage/raft/snapshot-force",
+    "sys/internal/inspect/*",
+];
+
+pub fn is_root_path(path: &str) -> bool {
+    ROOT_PATHS.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == *p,
+    })
+}
 
 impl Core {
-    pub async fn handle_request(&self, req: Request) -> Result<Response, CoreError> {
-        let unsealed = self.unsealed()?;
-        let path = req.path.trim_start_matches('/');
+    pub async fn handle_request(&self, mut req: Request) -> Result<Response, CoreError> {
+        self.unsealed()?;
+        let path = req.path.trim_start_matches('/').to_string();
         if path.split('/').any(|segment| segment == "..") {
             return Err(CoreError::InvalidRequest("invalid path".into()));
         }
+        req.path = path;
 
-        let entry = self.check_token(&unsealed, &req)?;
-        self.check_acl(&entry, &req)?;
+        let token = req.client_token.as_ref().ok_or(CoreError::PermissionDenied)?;
+        let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
+        // A use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
+        let last_use = self.use_token(&hash, &entry).await?;
+        let result = self.authorize_and_route(hash.clone(), entry, &req).await;
+        if last_use {
+            if let Err(e) = self.revoke_tree(&hash).await {
+                log::error!("request {}: revoking a used-up token failed: {e}", req.id);
+            }
+        }
+        result
+    }
+
+    async fn authorize_and_route(
+        &self,
+        token_hash: Vec<u8>,
+        entry: crate::auth::token::TokenEntry,
+        req: &Request,
+    ) -> Result<Response, CoreError> {
+        let acl = self.acl_for(&entry.policies)?;
+        let decision = acl.allow(req.operation, &req.path, &req.data);
+        if is_root_path(&req.path) && !decision.root_privs {
+            return Err(CoreError::AclDenied);
+        }
+        if !decision.allowed {
+            return Err(CoreError::AclDenied);
+        }
         if req.wrap_ttl.is_some() {
             // Answering unwrapped would hand the secret to whoever holds this response.
-            return Err(CoreError::InvalidRequest(
-                "response wrapping is not supported by this server yet".into(),
-            ));
+            return Err(CoreError::InvalidRequest("response wrapping is not supported by this server yet".into()));
         }
-
-        let (backend, relative) = self
-            .router
-            .route(path)
-            .ok_or_else(|| CoreError::NoHandler(path.to_string()))?;
-        backend.handle(self, relative, &req).await
+        let caller = Caller { token_hash, entry, acl, root_privs: decision.root_privs };
+        let (backend, relative) =
+            self.router.route(&req.path).ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
+        backend.handle(self, &caller, relative, req).await
     }
+}
 
-    /// The token slot of the pipeline: a missing, unknown or expired token is `permission denied`.
-    fn check_token(&self, unsealed: &super::Unsealed, req: &Request) -> Result<TokenEntry, CoreError> {
-        let token = req.client_token.as_ref().ok_or(CoreError::PermissionDenied)?;
-        let entry = self.lookup_token(unsealed, token)?.ok_or(CoreError::PermissionDenied)?;
-        if entry.expired_at(Utc::now().timestamp()) {
-            return Err(CoreError::PermissionDenied);
-        }
-        Ok(entry)
-    }
-
-    /// The ACL slot: root tokens may do everything. Until ACL policies exist, no other token is granted anything.
-    fn check_acl(&self, entry: &TokenEntry, _req: &Request) -> Result<(), CoreError> {
-        if entry.is_root() {
-            Ok(())
-        } else {
-            Err(CoreError::PermissionDenied)
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn root_paths() {
+        assert!(super::is_root_path("sys/seal"));
+        assert!(super::is_root_path("auth/token/accessors/"));
+        assert!(super::is_root_path("sys/auth/userpass"));
+        assert!(!super::is_root_path("sys/policy/foo"));
+        assert!(!super::is_root_path("auth/token/create"));
     }
 }

@@ -11,6 +11,8 @@ pub struct Response {
     pub lease_duration: u64,
     pub renewable: bool,
     pub wrap_info: Option<Value>,
+    /// Also copy `data`'s keys to the top level of the body, as OpenBao does for some legacy `sys/` endpoints.
+    pub legacy_top_level: bool,
 }
 
 impl Response {
@@ -24,6 +26,18 @@ impl Response {
             data: Some(data),
             ..Default::default()
         }
+    }
+
+    pub fn legacy(data: Map<String, Value>) -> Self {
+        Response { data: Some(data), legacy_top_level: true, ..Default::default() }
+    }
+
+    pub fn with_auth(auth: Value, warnings: Vec<String>) -> Self {
+        Response { auth: Some(auth), warnings, ..Default::default() }
+    }
+
+    pub fn warning(message: String) -> Self {
+        Response { warnings: vec![message], ..Default::default() }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -4,14 +4,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::{CoreError, Request, Response};
+use super::{Caller, CoreError, Request, Response};
 use crate::core::Core;
 
 pub type BackendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, CoreError>> + Send + 'a>>;
 
 /// A logical backend (secrets engine, auth method or the system backend). It sees the path relative to its mount.
 pub trait Backend: Send + Sync {
-    fn handle<'a>(&'a self, core: &'a Core, relative_path: &'a str, req: &'a Request) -> BackendFuture<'a>;
+    fn handle<'a>(
+        &'a self,
+        core: &'a Core,
+        caller: &'a Caller,
+        relative_path: &'a str,
+        req: &'a Request,
+    ) -> BackendFuture<'a>;
 }
 
 pub struct Mount {

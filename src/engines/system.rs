@@ -2,24 +2,182 @@
 //! `sys/init`, `sys/seal-status`, `sys/unseal`, `sys/health` and `sys/leader` work while sealed and are served by
 //! the HTTP layer straight from the core.
 
+use serde_json::{json, Map, Value};
+
+use crate::core::policies::PolicyRecord;
 use crate::core::router::{Backend, BackendFuture};
-use crate::core::{Core, CoreError, Operation, Request, Response};
+use crate::core::{fields, Caller, Core, CoreError, Operation, Request, Response};
+use crate::policy::Acl;
 
 pub struct SystemBackend;
 
-impl Backend for SystemBackend {
-    fn handle<'a>(&'a self, core: &'a Core, relative_path: &'a str, req: &'a Request) -> BackendFuture<'a> {
-        Box::pin(async move {
-            match relative_path {
-                "seal" => match req.operation {
-                    Operation::Update | Operation::Create => {
-                        core.seal();
-                        Ok(Response::no_content())
-                    }
-                    _ => Err(CoreError::UnsupportedOperation),
-                },
-                _ => Err(CoreError::NoHandler(req.path.trim_start_matches('/').to_string())),
+fn is_write(op: Operation) -> bool {
+    matches!(op, Operation::Update | Operation::Create)
+}
+
+/// `data` of a policy read; `text_key` is `rules` on `sys/policy` and `policy` on `sys/policies/acl`.
+fn policy_data(record: &PolicyRecord, text_key: &str) -> Map<String, Value> {
+    let mut data = Map::new();
+    data.insert("name".into(), json!(record.name));
+    data.insert(text_key.into(), json!(record.text));
+    data.insert("version".into(), json!(record.version));
+    data.insert("modified".into(), json!(record.modified));
+    data.insert("cas_required".into(), json!(false));
+    data.insert("allow_wildcards_in_identity_templates".into(), json!(false));
+    data.insert("allow_slashes_in_identity_templates".into(), json!(false));
+    data
+}
+
+fn root_policy_data(text_key: &str) -> Map<String, Value> {
+    let mut data = Map::new();
+    data.insert("name".into(), json!("root"));
+    data.insert(text_key.into(), json!(""));
+    data.insert("version".into(), json!(0));
+    data.insert("cas_required".into(), json!(false));
+    data.insert("allow_wildcards_in_identity_templates".into(), json!(false));
+    data.insert("allow_slashes_in_identity_templates".into(), json!(false));
+    data
+}
+
+impl SystemBackend {
+    async fn policy(&self, core: &Core, name: &str, req: &Request, legacy: bool) -> Result<Response, CoreError> {
+        let text_key = if legacy { "rules" } else { "policy" };
+        let wrap = |data| if legacy { Response::legacy(data) } else { Response::with_data(data) };
+        match req.operation {
+            Operation::Read => {
+                let name = crate::core::policies::normalize_name(name);
+                if name == crate::policy::ROOT_POLICY_NAME {
+                    return Ok(wrap(root_policy_data(text_key)));
+                }
+                match core.read_policy(&name)? {
+                    Some(record) => Ok(wrap(policy_data(&record, text_key))),
+                    None => Err(CoreError::NotFound),
+                }
             }
-        })
+            Operation::Update | Operation::Create => {
+                let text = match fields::string(&req.data, "policy")? {
+                    Some(t) if !t.is_empty() => t,
+                    _ => fields::string(&req.data, "rules")?.unwrap_or_default(),
+                };
+                core.write_policy(name, &text).await?;
+                Ok(Response::no_content())
+            }
+            Operation::Delete => {
+                core.delete_policy(name).await?;
+                Ok(Response::no_content())
+            }
+            _ => Err(CoreError::UnsupportedOperation),
+        }
+    }
+
+    fn paths_param(req: &Request) -> Result<(Vec<String>, bool), CoreError> {
+        let mut paths = fields::string_list(&req.data, "paths")?.unwrap_or_default();
+        if let Some(path) = fields::string(&req.data, "path")?.filter(|p| !p.is_empty()) {
+            paths.push(path);
+        }
+        if paths.is_empty() {
+            return Err(CoreError::InvalidRequest("missing path".into()));
+        }
+        let single = paths.len() == 1;
+        Ok((paths, single))
+    }
+
+    fn capabilities(acl: &Acl, req: &Request) -> Result<Response, CoreError> {
+        let (paths, single) = Self::paths_param(req)?;
+        let mut data = Map::new();
+        let mut last = Vec::new();
+        for path in paths {
+            let caps = acl.capabilities(path.trim_start_matches('/'));
+            last = caps.clone();
+            data.insert(path, json!(caps));
+        }
+        if single {
+            data.insert("capabilities".into(), json!(last));
+        }
+        Ok(Response::legacy(data))
+    }
+
+    async fn route(&self, core: &Core, caller: &Caller, path: &str, req: &Request) -> Result<Response, CoreError> {
+        let op = req.operation;
+        match path {
+            "seal" => {
+                if !is_write(op) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                core.seal();
+                Ok(Response::no_content())
+            }
+            "policy" | "policies/acl" | "policies/acl/" => {
+                let legacy = path == "policy";
+                if !(op == Operation::List || (legacy && op == Operation::Read)) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let names = core.list_policies()?;
+                let mut data = Map::new();
+                data.insert("keys".into(), json!(names));
+                if legacy {
+                    data.insert("policies".into(), json!(names));
+                    return Ok(Response::legacy(data));
+                }
+                Ok(Response::with_data(data))
+            }
+            "capabilities-self" => {
+                if !is_write(op) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                Self::capabilities(&caller.acl, req)
+            }
+            "capabilities" => {
+                if !is_write(op) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let token = fields::string(&req.data, "token")?.filter(|t| !t.is_empty());
+                let entry = match token {
+                    Some(t) => core.live_token(&t)?.map(|(_, e)| e).ok_or_else(|| CoreError::InvalidRequest("invalid token".into()))?,
+                    None => caller.entry.clone(),
+                };
+                Self::capabilities(core.acl_for(&entry.policies)?.as_ref(), req)
+            }
+            "capabilities-accessor" => {
+                if !is_write(op) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
+                let (_, entry) = core
+                    .token_by_accessor(&accessor)?
+                    .ok_or_else(|| CoreError::InvalidRequest("invalid accessor".into()))?;
+                Self::capabilities(core.acl_for(&entry.policies)?.as_ref(), req)
+            }
+            "internal/ui/resultant-acl" => {
+                if op != Operation::Read {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                match caller.acl.describe() {
+                    Value::Object(data) => Ok(Response::with_data(data)),
+                    _ => Err(CoreError::NotFound),
+                }
+            }
+            other => {
+                if let Some(name) = other.strip_prefix("policy/") {
+                    return self.policy(core, name, req, true).await;
+                }
+                if let Some(name) = other.strip_prefix("policies/acl/") {
+                    return self.policy(core, name, req, false).await;
+                }
+                Err(CoreError::NoHandler(req.path.clone()))
+            }
+        }
+    }
+}
+
+impl Backend for SystemBackend {
+    fn handle<'a>(
+        &'a self,
+        core: &'a Core,
+        caller: &'a Caller,
+        relative_path: &'a str,
+        req: &'a Request,
+    ) -> BackendFuture<'a> {
+        Box::pin(self.route(core, caller, relative_path, req))
     }
 }

@@ -14,7 +14,7 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         | CoreError::AlreadyInitialized
         | CoreError::InvalidRequest(_)
         | CoreError::Seal(_) => StatusCode::BAD_REQUEST,
-        CoreError::PermissionDenied => StatusCode::FORBIDDEN,
+        CoreError::PermissionDenied | CoreError::AclDenied | CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
         CoreError::NotFound | CoreError::NoHandler(_) => StatusCode::NOT_FOUND,
         CoreError::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
         CoreError::Storage(StorageError::Sealed) => StatusCode::SERVICE_UNAVAILABLE,

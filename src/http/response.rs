@@ -9,12 +9,14 @@ pub fn render(resp: Response, request_id: &str) -> HttpResponse {
     if resp.is_empty() {
         return HttpResponse::NoContent().finish();
     }
-    let warnings = if resp.warnings.is_empty() {
-        Value::Null
-    } else {
-        json!(resp.warnings)
-    };
-    HttpResponse::Ok().json(json!({
+    let warnings = if resp.warnings.is_empty() { Value::Null } else { json!(resp.warnings) };
+    let mut body = serde_json::Map::new();
+    if resp.legacy_top_level {
+        if let Some(data) = &resp.data {
+            body.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    let envelope = json!({
         "request_id": request_id,
         "lease_id": resp.lease_id,
         "renewable": resp.renewable,
@@ -23,5 +25,9 @@ pub fn render(resp: Response, request_id: &str) -> HttpResponse {
         "wrap_info": resp.wrap_info,
         "warnings": warnings,
         "auth": resp.auth,
-    }))
+    });
+    if let Value::Object(fields) = envelope {
+        body.extend(fields);
+    }
+    HttpResponse::Ok().json(Value::Object(body))
 }

@@ -59,16 +59,26 @@ pub enum Tree {
     Tokens,
     /// Accessor -> token hash index, written in the same transaction as the token.
     TokenAccessors,
+    /// `parent hash ++ child hash` -> empty: the token tree, for revoking descendants.
+    TokenParents,
+    /// `expiry (u64 BE unix seconds) ++ token hash` -> empty: what the expiry sweep revokes next.
+    TokenExpiry,
+    /// ACL policies by name.
+    Policies,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 3] = [Tree::Core, Tree::Tokens, Tree::TokenAccessors];
+    pub const ALL: [Tree; 6] =
+        [Tree::Core, Tree::Tokens, Tree::TokenAccessors, Tree::TokenParents, Tree::TokenExpiry, Tree::Policies];
 
     pub fn name(self) -> &'static str {
         match self {
             Tree::Core => "core",
             Tree::Tokens => "tokens",
             Tree::TokenAccessors => "token_accessors",
+            Tree::TokenParents => "token_parents",
+            Tree::TokenExpiry => "token_expiry",
+            Tree::Policies => "policies",
         }
     }
 
@@ -339,6 +349,26 @@ impl Storage {
             self.wait_durable().await?;
         }
         Ok(outcome)
+    }
+
+    /// Keys under `prefix` in a tree (index trees hold no secrets in their keys), in order.
+    pub fn keys_with_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.trees[tree.slot()].scan_prefix(prefix) {
+            let (k, _) = item?;
+            out.push(k.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Keys in a tree strictly below `end`, in order, at most `limit`.
+    pub fn keys_below(&self, tree: Tree, end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.trees[tree.slot()].range(..end.to_vec()).take(limit) {
+            let (k, _) = item?;
+            out.push(k.to_vec());
+        }
+        Ok(out)
     }
 
     /// Every raw value in a tree, as stored (tests use this to check nothing is in clear text).

@@ -1,0 +1,212 @@
+//! The token store's HTTP-free endpoints under `auth/token/` (one match per path, OpenBao's fields and errors).
+
+use serde_json::{json, Map, Value};
+
+use super::token::{CreateRequest, Creator};
+use crate::core::router::{Backend, BackendFuture};
+use crate::core::{fields, Caller, Core, CoreError, Operation, Request, Response};
+
+pub struct TokenBackend;
+
+const CREATE_FIELDS: &[&str] = &[
+    "id",
+    "policies",
+    "meta",
+    "no_parent",
+    "no_default_policy",
+    "renewable",
+    "ttl",
+    "explicit_max_ttl",
+    "period",
+    "display_name",
+    "num_uses",
+    "type",
+    "lease",
+    "entity_alias",
+];
+
+fn write_op(op: Operation) -> bool {
+    matches!(op, Operation::Update | Operation::Create)
+}
+
+fn require(op_ok: bool) -> Result<(), CoreError> {
+    if op_ok {
+        Ok(())
+    } else {
+        Err(CoreError::UnsupportedOperation)
+    }
+}
+
+fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, CoreError> {
+    match fields::string(data, "type")?.as_deref() {
+        None | Some("") | Some("service") | Some("default") => {}
+        Some("batch") => return Err(CoreError::InvalidRequest("batch tokens are not supported by this server".into())),
+        Some(_) => return Err(CoreError::InvalidRequest("invalid 'token_type' value".into())),
+    }
+    let ttl = match fields::duration_secs(data, "ttl")? {
+        0 => fields::duration_secs(data, "lease")?,
+        t => t,
+    };
+    Ok(CreateRequest {
+        id: fields::string(data, "id")?,
+        policies: fields::string_list(data, "policies")?,
+        meta: fields::string_map(data, "meta")?,
+        no_parent: fields::boolean(data, "no_parent")?.unwrap_or(false),
+        no_default_policy: fields::boolean(data, "no_default_policy")?.unwrap_or(false),
+        renewable: fields::boolean(data, "renewable")?,
+        ttl,
+        explicit_max_ttl: fields::duration_secs(data, "explicit_max_ttl")?,
+        period: fields::duration_secs(data, "period")?,
+        display_name: fields::string(data, "display_name")?,
+        num_uses: fields::integer(data, "num_uses")?.unwrap_or(0),
+    })
+}
+
+impl TokenBackend {
+    async fn create(&self, core: &Core, caller: &Caller, req: &Request, orphan: bool) -> Result<Response, CoreError> {
+        let params = parse_create(&req.data)?;
+        let mut warnings: Vec<String> = fields::unknown_fields_warning(&req.data, CREATE_FIELDS).into_iter().collect();
+        let creator = Creator { hash: &caller.token_hash, entry: &caller.entry, privileged: caller.root_privs };
+        let (id, entry, more) = core.create_token(creator, params, orphan, &req.path).await?;
+        warnings.extend(more);
+        Ok(Response::with_auth(entry.auth_block(&id), warnings))
+    }
+
+    fn token_param(req: &Request) -> Result<Option<String>, CoreError> {
+        Ok(fields::string(&req.data, "token")?.filter(|t| !t.is_empty()))
+    }
+
+    fn lookup(&self, core: &Core, token: &str) -> Result<Response, CoreError> {
+        match core.live_token(token)? {
+            Some((_, entry)) => Ok(Response::with_data(entry.lookup_data(token))),
+            None => Err(CoreError::Forbidden("bad token".into())),
+        }
+    }
+
+    fn caller_id(req: &Request) -> Result<String, CoreError> {
+        req.client_token.as_ref().map(|t| t.as_str().to_string()).ok_or(CoreError::PermissionDenied)
+    }
+
+    async fn renew(&self, core: &Core, hash: &[u8], id: &str, req: &Request) -> Result<Response, CoreError> {
+        let increment = fields::duration_secs(&req.data, "increment")?;
+        let (entry, warnings) = core.renew_token(hash, increment).await?;
+        Ok(Response::with_auth(entry.auth_block(id), warnings))
+    }
+
+    fn accessor_param(req: &Request) -> Result<String, CoreError> {
+        fields::string(&req.data, "accessor")?
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| CoreError::InvalidRequest("missing accessor".into()))
+    }
+
+    async fn route(&self, core: &Core, caller: &Caller, path: &str, req: &Request) -> Result<Response, CoreError> {
+        let op = req.operation;
+        match path {
+            "create" => {
+                require(write_op(op))?;
+                self.create(core, caller, req, false).await
+            }
+            "create-orphan" => {
+                require(write_op(op))?;
+                self.create(core, caller, req, true).await
+            }
+            "lookup" => {
+                require(write_op(op) || op == Operation::Read)?;
+                match Self::token_param(req)? {
+                    Some(token) => self.lookup(core, &token),
+                    None => self.lookup(core, &Self::caller_id(req)?),
+                }
+            }
+            "lookup-self" => {
+                require(write_op(op) || op == Operation::Read)?;
+                let id = Self::caller_id(req)?;
+                Ok(Response::with_data(caller.entry.lookup_data(&id)))
+            }
+            "lookup-accessor" => {
+                require(write_op(op))?;
+                let accessor = Self::accessor_param(req)?;
+                match core.token_by_accessor(&accessor)? {
+                    Some((_, entry)) => Ok(Response::with_data(entry.lookup_data(""))),
+                    None => Err(CoreError::InvalidRequest("1 error occurred:\n\t* invalid accessor\n\n".into())),
+                }
+            }
+            "renew" => {
+                require(write_op(op))?;
+                let token = Self::token_param(req)?
+                    .ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                let (hash, _) =
+                    core.live_token(&token)?.ok_or_else(|| CoreError::InvalidRequest("token not found".into()))?;
+                self.renew(core, &hash, &token, req).await
+            }
+            "renew-self" => {
+                require(write_op(op))?;
+                let id = Self::caller_id(req)?;
+                self.renew(core, &caller.token_hash, &id, req).await
+            }
+            "renew-accessor" => {
+                require(write_op(op))?;
+                let accessor = Self::accessor_param(req)?;
+                let (hash, _) = core
+                    .token_by_accessor(&accessor)?
+                    .ok_or_else(|| CoreError::InvalidRequest("1 error occurred:\n\t* invalid accessor\n\n".into()))?;
+                self.renew(core, &hash, "", req).await
+            }
+            "revoke" => {
+                require(write_op(op))?;
+                let token = Self::token_param(req)?
+                    .ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                if let Some((hash, _)) = core.token_by_id(&token)? {
+                    core.revoke_tree(&hash).await?;
+                }
+                Ok(Response::no_content())
+            }
+            "revoke-self" => {
+                require(write_op(op))?;
+                core.revoke_tree(&caller.token_hash).await?;
+                Ok(Response::no_content())
+            }
+            "revoke-accessor" => {
+                require(write_op(op))?;
+                let accessor = Self::accessor_param(req)?;
+                match core.token_by_accessor(&accessor)? {
+                    Some((hash, _)) => {
+                        core.revoke_tree(&hash).await?;
+                        Ok(Response::no_content())
+                    }
+                    None => Ok(Response::warning("No token found with this accessor".into())),
+                }
+            }
+            "revoke-orphan" => {
+                require(write_op(op))?;
+                let token = Self::token_param(req)?
+                    .ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                if let Some((hash, _)) = core.token_by_id(&token)? {
+                    core.revoke_orphan(&hash).await?;
+                }
+                Ok(Response::no_content())
+            }
+            "accessors" | "accessors/" => {
+                require(op == Operation::List)?;
+                let mut data = Map::new();
+                data.insert("keys".into(), json!(core.list_accessors()?));
+                Ok(Response::with_data(data))
+            }
+            other => match other.strip_prefix("create/") {
+                Some(role) if write_op(op) => Err(CoreError::InvalidRequest(format!("unknown role {role}"))),
+                _ => Err(CoreError::NoHandler(req.path.clone())),
+            },
+        }
+    }
+}
+
+impl Backend for TokenBackend {
+    fn handle<'a>(
+        &'a self,
+        core: &'a Core,
+        caller: &'a Caller,
+        relative_path: &'a str,
+        req: &'a Request,
+    ) -> BackendFuture<'a> {
+        Box::pin(self.route(core, caller, relative_path, req))
+    }
+}

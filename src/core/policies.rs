@@ -1,0 +1,174 @@
+//! The policy store: ACL policies behind the barrier, parsed once and cached; compiled ACLs cached by policy set.
+//! Every write or delete clears the caches, so the next request compiles from the new text.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Core, CoreError};
+use crate::policy::{self, parse_policy, Acl, Policy};
+use crate::storage::{Tree, TxError};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    pub name: String,
+    pub text: String,
+    /// RFC 3339 with nanoseconds.
+    pub modified: String,
+    pub version: u64,
+}
+
+#[derive(Default)]
+pub struct PolicyCache {
+    parsed: RwLock<HashMap<String, Option<Arc<Policy>>>>,
+    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+}
+
+impl PolicyCache {
+    pub fn clear(&self) {
+        if let Ok(mut p) = self.parsed.write() {
+            p.clear();
+        }
+        if let Ok(mut a) = self.acls.write() {
+            a.clear();
+        }
+    }
+}
+
+/// Normalize a policy name as OpenBao does (trimmed, lower-cased).
+pub fn normalize_name(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+impl Core {
+    /// The stored record of a policy, with the built-ins' defaults when never written.
+    pub fn read_policy(&self, name: &str) -> Result<Option<PolicyRecord>, CoreError> {
+        let name = normalize_name(name);
+        if let Some(record) = self.storage.get::<PolicyRecord>(Tree::Policies, name.as_bytes())? {
+            return Ok(Some(record));
+        }
+        let builtin = match name.as_str() {
+            policy::DEFAULT_POLICY_NAME => policy::DEFAULT_POLICY,
+            policy::RESPONSE_WRAPPING_POLICY_NAME => policy::RESPONSE_WRAPPING_POLICY,
+            _ => return Ok(None),
+        };
+        Ok(Some(PolicyRecord {
+            name,
+            text: builtin.to_string(),
+            modified: self.unsealed()?.active_since.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            version: 1,
+        }))
+    }
+
+    /// Names of the ACL policies, as `sys/policy` lists them: stored ones and `default`, then `root`.
+    pub fn list_policies(&self) -> Result<Vec<String>, CoreError> {
+        let mut names: Vec<String> = self
+            .storage
+            .keys_with_prefix(Tree::Policies, b"")?
+            .into_iter()
+            .map(|k| String::from_utf8_lossy(&k).into_owned())
+            .filter(|n| n != policy::RESPONSE_WRAPPING_POLICY_NAME)
+            .collect();
+        if !names.iter().any(|n| n == policy::DEFAULT_POLICY_NAME) {
+            names.push(policy::DEFAULT_POLICY_NAME.into());
+        }
+        names.sort();
+        names.push(policy::ROOT_POLICY_NAME.into());
+        Ok(names)
+    }
+
+    pub async fn write_policy(&self, name: &str, text: &str) -> Result<(), CoreError> {
+        let name = normalize_name(name);
+        if name == policy::ROOT_POLICY_NAME || name == policy::RESPONSE_WRAPPING_POLICY_NAME {
+            return Err(CoreError::InvalidRequest(format!("cannot update {name:?} policy")));
+        }
+        if name.is_empty() {
+            return Err(CoreError::InvalidRequest("policy name missing".into()));
+        }
+        if text.trim().is_empty() {
+            return Err(CoreError::InvalidRequest("'policy' parameter not supplied or empty".into()));
+        }
+        parse_policy(&name, text).map_err(|e| CoreError::InvalidRequest(format!("failed to parse policy: {e}")))?;
+        let modified = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let text = text.to_string();
+        self.storage
+            .write(move |tx| {
+                let version =
+                    tx.get::<PolicyRecord>(Tree::Policies, name.as_bytes())?.map(|r| r.version).unwrap_or(0) + 1;
+                let record =
+                    PolicyRecord { name: name.clone(), text: text.clone(), modified: modified.clone(), version };
+                tx.put(Tree::Policies, name.as_bytes(), &record)?;
+                Ok::<_, TxError<CoreError>>(())
+            })
+            .await??;
+        self.policy_cache.clear();
+        Ok(())
+    }
+
+    pub async fn delete_policy(&self, name: &str) -> Result<(), CoreError> {
+        let name = normalize_name(name);
+        match name.as_str() {
+            policy::DEFAULT_POLICY_NAME => return Err(CoreError::InvalidRequest("cannot delete default policy".into())),
+            policy::ROOT_POLICY_NAME | policy::RESPONSE_WRAPPING_POLICY_NAME => {
+                return Err(CoreError::InvalidRequest(format!("cannot delete {name:?} policy")))
+            }
+            _ => {}
+        }
+        self.storage
+            .write(move |tx| {
+                tx.remove(Tree::Policies, name.as_bytes())?;
+                Ok::<_, TxError<CoreError>>(())
+            })
+            .await??;
+        self.policy_cache.clear();
+        Ok(())
+    }
+
+    /// A parsed policy (cached). Unknown names yield `None`; a token may name a policy that does not exist yet.
+    fn parsed_policy(&self, name: &str) -> Result<Option<Arc<Policy>>, CoreError> {
+        if let Some(hit) = self.policy_cache.parsed.read().ok().and_then(|m| m.get(name).cloned()) {
+            return Ok(hit);
+        }
+        let parsed = match self.read_policy(name)? {
+            None => None,
+            Some(record) => match parse_policy(&record.name, &record.text) {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    log::error!("stored policy {name:?} does not parse; ignoring it: {e}");
+                    None
+                }
+            },
+        };
+        if let Ok(mut m) = self.policy_cache.parsed.write() {
+            m.insert(name.to_string(), parsed.clone());
+        }
+        Ok(parsed)
+    }
+
+    /// The compiled ACL of a set of policy names (cached by the set).
+    pub fn acl_for(&self, names: &[String]) -> Result<Arc<Acl>, CoreError> {
+        if let Some(hit) = self.policy_cache.acls.read().ok().and_then(|m| m.get(names).cloned()) {
+            return Ok(hit);
+        }
+        let mut policies = Vec::new();
+        let root = Policy { name: policy::ROOT_POLICY_NAME.into(), paths: vec![] };
+        let mut has_root = false;
+        for name in names {
+            if name == policy::ROOT_POLICY_NAME {
+                has_root = true;
+            } else if let Some(p) = self.parsed_policy(name)? {
+                policies.push(p);
+            }
+        }
+        let mut refs: Vec<&Policy> = policies.iter().map(|p| p.as_ref()).collect();
+        if has_root {
+            refs.push(&root);
+        }
+        let acl = Arc::new(Acl::new(&refs));
+        if let Ok(mut m) = self.policy_cache.acls.write() {
+            m.insert(names.to_vec(), acl.clone());
+        }
+        Ok(acl)
+    }
+}
