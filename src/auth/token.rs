@@ -43,7 +43,9 @@ impl TokenSalt {
 
 fn random_chars(n: usize) -> String {
     let mut rng = rand::rng();
-    (0..n).map(|_| ID_CHARS[rng.random_range(0..ID_CHARS.len())] as char).collect()
+    (0..n)
+        .map(|_| ID_CHARS[rng.random_range(0..ID_CHARS.len())] as char)
+        .collect()
 }
 
 pub fn generate_token_id() -> Zeroizing<String> {
@@ -59,7 +61,8 @@ fn now_ns() -> i64 {
 }
 
 fn rfc3339_ns(ns: i64) -> String {
-    Utc.timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    Utc.timestamp_nanos(ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -114,7 +117,10 @@ impl TokenEntry {
 
     /// Unix nanoseconds at which the token expires, if it does.
     pub fn expires_at(&self) -> Option<i64> {
-        (self.ttl > 0).then(|| self.last_renewal.saturating_add((self.ttl as i64).saturating_mul(1_000_000_000)))
+        (self.ttl > 0).then(|| {
+            self.last_renewal
+                .saturating_add((self.ttl as i64).saturating_mul(1_000_000_000))
+        })
     }
 
     pub fn expired_at(&self, now_ns: i64) -> bool {
@@ -123,7 +129,9 @@ impl TokenEntry {
 
     /// Remaining seconds (0 for tokens that never expire).
     pub fn remaining_ttl(&self, now_ns: i64) -> u64 {
-        self.expires_at().map(|e| ((e - now_ns).max(0) / 1_000_000_000) as u64).unwrap_or(0)
+        self.expires_at()
+            .map(|e| ((e - now_ns).max(0) / 1_000_000_000) as u64)
+            .unwrap_or(0)
     }
 
     /// `data` of `auth/token/lookup*`.
@@ -169,7 +177,7 @@ impl TokenEntry {
             "policies": self.policies,
             "token_policies": self.policies,
             "metadata": if self.meta.is_empty() { Value::Null } else { json!(self.meta) },
-            "lease_duration": self.remaining_ttl(now_ns()),
+            "lease_duration": self.ttl,
             "renewable": self.renewable,
             "entity_id": "",
             "token_type": "service",
@@ -223,7 +231,9 @@ fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>]) -> Result<(), TxErr
     for child in children {
         tx.remove(Tree::TokenParents, &parent_key(hash, child))?;
     }
-    let Some(entry) = tx.get::<TokenEntry>(Tree::Tokens, hash)? else { return Ok(()) };
+    let Some(entry) = tx.get::<TokenEntry>(Tree::Tokens, hash)? else {
+        return Ok(());
+    };
     tx.remove(Tree::Tokens, hash)?;
     tx.remove(Tree::TokenAccessors, entry.accessor.as_bytes())?;
     if let Some(parent) = &entry.parent {
@@ -268,13 +278,18 @@ pub fn format_duration(secs: u64) -> String {
 }
 
 fn sanitize_display_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect()
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .collect()
 }
 
 /// Sorted, de-duplicated, trimmed policy names.
 pub fn sanitize_policies(policies: &[String]) -> Vec<String> {
-    let set: BTreeSet<String> =
-        policies.iter().map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty()).collect();
+    let set: BTreeSet<String> = policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
     set.into_iter().collect()
 }
 
@@ -297,13 +312,20 @@ impl Core {
     }
 
     pub fn token_by_accessor(&self, accessor: &str) -> Result<Option<(Vec<u8>, TokenEntry)>, CoreError> {
-        let Some(hash) = self.storage.get_raw(Tree::TokenAccessors, accessor.as_bytes())? else { return Ok(None) };
-        Ok(self.storage.get::<TokenEntry>(Tree::Tokens, &hash)?.map(|e| (hash.to_vec(), e)))
+        let Some(hash) = self.storage.get_raw(Tree::TokenAccessors, accessor.as_bytes())? else {
+            return Ok(None);
+        };
+        Ok(self
+            .storage
+            .get::<TokenEntry>(Tree::Tokens, &hash)?
+            .map(|e| (hash.to_vec(), e)))
     }
 
     /// A live (not expired) token by id.
     pub fn live_token(&self, id: &str) -> Result<Option<(Vec<u8>, TokenEntry)>, CoreError> {
-        Ok(self.token_by_id(id)?.filter(|(_, e)| !e.expired_at(now_ns()) && e.num_uses != LAST_USE_IN_PROGRESS))
+        Ok(self
+            .token_by_id(id)?
+            .filter(|(_, e)| !e.expired_at(now_ns()) && e.num_uses != LAST_USE_IN_PROGRESS))
     }
 
     /// Create a token (`auth/token/create`, `create-orphan`). Returns the id, the entry and warnings.
@@ -322,13 +344,19 @@ impl Core {
             return Err(CoreError::InvalidRequest("number of uses cannot be negative".into()));
         }
         if req.no_parent && !privileged && !orphan_endpoint {
-            return Err(CoreError::InvalidRequest("root or sudo privileges required to create orphan token".into()));
+            return Err(CoreError::InvalidRequest(
+                "root or sudo privileges required to create orphan token".into(),
+            ));
         }
         if req.period > 0 && !privileged {
-            return Err(CoreError::InvalidRequest("root or sudo privileges required to create periodic token".into()));
+            return Err(CoreError::InvalidRequest(
+                "root or sudo privileges required to create periodic token".into(),
+            ));
         }
         if req.id.is_some() && !parent_is_root {
-            return Err(CoreError::InvalidRequest("root or sudo privileges required to specify token id".into()));
+            return Err(CoreError::InvalidRequest(
+                "root or sudo privileges required to specify token id".into(),
+            ));
         }
         let mut policies = match &req.policies {
             Some(p) if !p.is_empty() => sanitize_policies(p),
@@ -348,7 +376,9 @@ impl Core {
             let mut allowed: Vec<String> = parent.policies.clone();
             allowed.push(crate::policy::DEFAULT_POLICY_NAME.into());
             if policies.iter().any(|p| !allowed.contains(p)) {
-                return Err(CoreError::InvalidRequest("child policies must be subset of parent".into()));
+                return Err(CoreError::InvalidRequest(
+                    "child policies must be subset of parent".into(),
+                ));
             }
         }
         let is_root_token = policies.iter().any(|p| p == "root");
@@ -508,7 +538,9 @@ impl Core {
                     return Err(TxError::Abort(CoreError::InvalidRequest("token not found".into())));
                 };
                 if !old.renewable || old.ttl == 0 {
-                    return Err(TxError::Abort(CoreError::InvalidRequest("lease is not renewable".into())));
+                    return Err(TxError::Abort(CoreError::InvalidRequest(
+                        "lease is not renewable".into(),
+                    )));
                 }
                 if old.expired_at(now) {
                     return Err(TxError::Abort(CoreError::InvalidRequest("token expired".into())));
@@ -586,7 +618,9 @@ impl Core {
     /// Revoke every token whose expiry has passed (with its descendants). Returns how many were revoked.
     pub async fn sweep_expired_tokens(&self) -> Result<usize, CoreError> {
         let now_secs = (now_ns() / 1_000_000_000).max(0) as u64 + 1;
-        let due = self.storage.keys_below(Tree::TokenExpiry, &now_secs.to_be_bytes(), 1000)?;
+        let due = self
+            .storage
+            .keys_below(Tree::TokenExpiry, &now_secs.to_be_bytes(), 1000)?;
         let mut revoked = 0;
         for key in due {
             let hash = &key[8..];
@@ -629,6 +663,9 @@ mod tests {
     #[test]
     fn display_names_and_policies() {
         assert_eq!(sanitize_display_name("Foo Bar"), "Foo-Bar");
-        assert_eq!(sanitize_policies(&["b".into(), " A".into(), "b".into(), "".into()]), vec!["a", "b"]);
+        assert_eq!(
+            sanitize_policies(&["b".into(), " A".into(), "b".into(), "".into()]),
+            vec!["a", "b"]
+        );
     }
 }

@@ -40,7 +40,11 @@ fn require(op_ok: bool) -> Result<(), CoreError> {
 fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, CoreError> {
     match fields::string(data, "type")?.as_deref() {
         None | Some("") | Some("service") | Some("default") => {}
-        Some("batch") => return Err(CoreError::InvalidRequest("batch tokens are not supported by this server".into())),
+        Some("batch") => {
+            return Err(CoreError::InvalidRequest(
+                "batch tokens are not supported by this server".into(),
+            ))
+        }
         Some(_) => return Err(CoreError::InvalidRequest("invalid 'token_type' value".into())),
     }
     let ttl = match fields::duration_secs(data, "ttl")? {
@@ -65,8 +69,14 @@ fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, CoreError> {
 impl TokenBackend {
     async fn create(&self, core: &Core, caller: &Caller, req: &Request, orphan: bool) -> Result<Response, CoreError> {
         let params = parse_create(&req.data)?;
-        let mut warnings: Vec<String> = fields::unknown_fields_warning(&req.data, CREATE_FIELDS).into_iter().collect();
-        let creator = Creator { hash: &caller.token_hash, entry: &caller.entry, privileged: caller.root_privs };
+        let mut warnings: Vec<String> = fields::unknown_fields_warning(&req.data, CREATE_FIELDS)
+            .into_iter()
+            .collect();
+        let creator = Creator {
+            hash: &caller.token_hash,
+            entry: &caller.entry,
+            privileged: caller.root_privs,
+        };
         let (id, entry, more) = core.create_token(creator, params, orphan, &req.path).await?;
         warnings.extend(more);
         Ok(Response::with_auth(entry.auth_block(&id), warnings))
@@ -84,7 +94,10 @@ impl TokenBackend {
     }
 
     fn caller_id(req: &Request) -> Result<String, CoreError> {
-        req.client_token.as_ref().map(|t| t.as_str().to_string()).ok_or(CoreError::PermissionDenied)
+        req.client_token
+            .as_ref()
+            .map(|t| t.as_str().to_string())
+            .ok_or(CoreError::PermissionDenied)
     }
 
     async fn renew(&self, core: &Core, hash: &[u8], id: &str, req: &Request) -> Result<Response, CoreError> {
@@ -127,15 +140,17 @@ impl TokenBackend {
                 let accessor = Self::accessor_param(req)?;
                 match core.token_by_accessor(&accessor)? {
                     Some((_, entry)) => Ok(Response::with_data(entry.lookup_data(""))),
-                    None => Err(CoreError::InvalidRequest("1 error occurred:\n\t* invalid accessor\n\n".into())),
+                    None => Err(CoreError::InvalidRequest(
+                        "1 error occurred:\n\t* invalid accessor\n\n".into(),
+                    )),
                 }
             }
             "renew" => {
                 require(write_op(op))?;
-                let token = Self::token_param(req)?
-                    .ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
-                let (hash, _) =
-                    core.live_token(&token)?.ok_or_else(|| CoreError::InvalidRequest("token not found".into()))?;
+                let token = Self::token_param(req)?.ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                let (hash, _) = core
+                    .live_token(&token)?
+                    .ok_or_else(|| CoreError::InvalidRequest("token not found".into()))?;
                 self.renew(core, &hash, &token, req).await
             }
             "renew-self" => {
@@ -153,8 +168,7 @@ impl TokenBackend {
             }
             "revoke" => {
                 require(write_op(op))?;
-                let token = Self::token_param(req)?
-                    .ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                let token = Self::token_param(req)?.ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
                 if let Some((hash, _)) = core.token_by_id(&token)? {
                     core.revoke_tree(&hash).await?;
                 }
@@ -178,8 +192,7 @@ impl TokenBackend {
             }
             "revoke-orphan" => {
                 require(write_op(op))?;
-                let token = Self::token_param(req)?
-                    .ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                let token = Self::token_param(req)?.ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
                 if let Some((hash, _)) = core.token_by_id(&token)? {
                     core.revoke_orphan(&hash).await?;
                 }

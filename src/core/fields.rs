@@ -17,7 +17,9 @@ pub fn string(data: &Map<String, Value>, key: &str) -> Result<Option<String>, Co
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(invalid(format!("error converting input for field {key:?}: expected a string"))),
+        Some(_) => Err(invalid(format!(
+            "error converting input for field {key:?}: expected a string"
+        ))),
     }
 }
 
@@ -28,10 +30,14 @@ pub fn boolean(data: &Map<String, Value>, key: &str) -> Result<Option<bool>, Cor
         Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
             "true" | "1" | "t" => Ok(Some(true)),
             "false" | "0" | "f" | "" => Ok(Some(false)),
-            _ => Err(invalid(format!("error converting input {s} for field {key:?}: invalid syntax"))),
+            _ => Err(invalid(format!(
+                "error converting input {s} for field {key:?}: invalid syntax"
+            ))),
         },
         Some(Value::Number(n)) => Ok(Some(n.as_i64() != Some(0))),
-        Some(_) => Err(invalid(format!("error converting input for field {key:?}: expected a boolean"))),
+        Some(_) => Err(invalid(format!(
+            "error converting input for field {key:?}: expected a boolean"
+        ))),
     }
 }
 
@@ -44,20 +50,27 @@ pub fn duration_secs(data: &Map<String, Value>, key: &str) -> Result<u64, CoreEr
             _ => Err(invalid(format!("time: invalid duration \"{n}\""))),
         },
         Some(Value::String(s)) if s.is_empty() => Ok(0),
-        Some(Value::String(s)) => {
-            parse_duration(s).map(|d| d.as_secs()).map_err(|_| invalid(format!("time: invalid duration \"{s}\"")))
-        }
-        Some(_) => Err(invalid(format!("error converting input for field {key:?}: expected a duration"))),
+        Some(Value::String(s)) => parse_duration(s)
+            .map(|d| d.as_secs())
+            .map_err(|_| invalid(format!("time: invalid duration \"{s}\""))),
+        Some(_) => Err(invalid(format!(
+            "error converting input for field {key:?}: expected a duration"
+        ))),
     }
 }
 
 pub fn integer(data: &Map<String, Value>, key: &str) -> Result<Option<i64>, CoreError> {
     match data.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| invalid(format!("{key} must be an integer"))),
-        Some(Value::String(s)) => {
-            s.trim().parse().map(Some).map_err(|_| invalid(format!("error converting input {s} for field {key:?}")))
-        }
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| invalid(format!("{key} must be an integer"))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| invalid(format!("error converting input {s} for field {key:?}"))),
         Some(_) => Err(invalid(format!("{key} must be an integer"))),
     }
 }
@@ -66,9 +79,12 @@ pub fn integer(data: &Map<String, Value>, key: &str) -> Result<Option<i64>, Core
 pub fn string_list(data: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, CoreError> {
     match data.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            Ok(Some(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()))
-        }
+        Some(Value::String(s)) => Ok(Some(
+            s.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        )),
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| match v {
@@ -77,7 +93,9 @@ pub fn string_list(data: &Map<String, Value>, key: &str) -> Result<Option<Vec<St
             })
             .collect::<Result<Vec<_>, CoreError>>()
             .map(Some),
-        Some(_) => Err(invalid(format!("error converting input for field {key:?}: expected a list of strings"))),
+        Some(_) => Err(invalid(format!(
+            "error converting input for field {key:?}: expected a list of strings"
+        ))),
     }
 }
 
@@ -91,12 +109,19 @@ pub fn string_map(data: &Map<String, Value>, key: &str) -> Result<BTreeMap<Strin
                 other => Ok((k.clone(), other.to_string())),
             })
             .collect(),
-        Some(_) => Err(invalid(format!("error converting input for field {key:?}: expected a map of strings"))),
+        Some(_) => Err(invalid(format!(
+            "error converting input for field {key:?}: expected a map of strings"
+        ))),
     }
 }
 
 /// OpenBao's warning for parameters an endpoint does not know.
 pub fn unknown_fields_warning(data: &Map<String, Value>, known: &[&str]) -> Option<String> {
     let unknown: Vec<&str> = data.keys().map(String::as_str).filter(|k| !known.contains(k)).collect();
-    (!unknown.is_empty()).then(|| format!("Endpoint ignored these unrecognized parameters: [{}]", unknown.join(" ")))
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "Endpoint ignored these unrecognized parameters: [{}]",
+            unknown.join(" ")
+        )
+    })
 }

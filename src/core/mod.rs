@@ -346,5 +346,4 @@ impl Core {
         self.unseal_with(&result.shares)?;
         Ok(result)
     }
-
 }

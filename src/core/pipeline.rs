@@ -75,11 +75,20 @@ impl Core {
         }
         if req.wrap_ttl.is_some() {
             // Answering unwrapped would hand the secret to whoever holds this response.
-            return Err(CoreError::InvalidRequest("response wrapping is not supported by this server yet".into()));
+            return Err(CoreError::InvalidRequest(
+                "response wrapping is not supported by this server yet".into(),
+            ));
         }
-        let caller = Caller { token_hash, entry, acl, root_privs: decision.root_privs };
-        let (backend, relative) =
-            self.router.route(&req.path).ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
+        let caller = Caller {
+            token_hash,
+            entry,
+            acl,
+            root_privs: decision.root_privs,
+        };
+        let (backend, relative) = self
+            .router
+            .route(&req.path)
+            .ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
         backend.handle(self, &caller, relative, req).await
     }
 }

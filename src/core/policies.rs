@@ -56,7 +56,10 @@ impl Core {
         Ok(Some(PolicyRecord {
             name,
             text: builtin.to_string(),
-            modified: self.unsealed()?.active_since.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            modified: self
+                .unsealed()?
+                .active_since
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             version: 1,
         }))
     }
@@ -87,17 +90,26 @@ impl Core {
             return Err(CoreError::InvalidRequest("policy name missing".into()));
         }
         if text.trim().is_empty() {
-            return Err(CoreError::InvalidRequest("'policy' parameter not supplied or empty".into()));
+            return Err(CoreError::InvalidRequest(
+                "'policy' parameter not supplied or empty".into(),
+            ));
         }
         parse_policy(&name, text).map_err(|e| CoreError::InvalidRequest(format!("failed to parse policy: {e}")))?;
         let modified = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let text = text.to_string();
         self.storage
             .write(move |tx| {
-                let version =
-                    tx.get::<PolicyRecord>(Tree::Policies, name.as_bytes())?.map(|r| r.version).unwrap_or(0) + 1;
-                let record =
-                    PolicyRecord { name: name.clone(), text: text.clone(), modified: modified.clone(), version };
+                let version = tx
+                    .get::<PolicyRecord>(Tree::Policies, name.as_bytes())?
+                    .map(|r| r.version)
+                    .unwrap_or(0)
+                    + 1;
+                let record = PolicyRecord {
+                    name: name.clone(),
+                    text: text.clone(),
+                    modified: modified.clone(),
+                    version,
+                };
                 tx.put(Tree::Policies, name.as_bytes(), &record)?;
                 Ok::<_, TxError<CoreError>>(())
             })
@@ -109,7 +121,9 @@ impl Core {
     pub async fn delete_policy(&self, name: &str) -> Result<(), CoreError> {
         let name = normalize_name(name);
         match name.as_str() {
-            policy::DEFAULT_POLICY_NAME => return Err(CoreError::InvalidRequest("cannot delete default policy".into())),
+            policy::DEFAULT_POLICY_NAME => {
+                return Err(CoreError::InvalidRequest("cannot delete default policy".into()))
+            }
             policy::ROOT_POLICY_NAME | policy::RESPONSE_WRAPPING_POLICY_NAME => {
                 return Err(CoreError::InvalidRequest(format!("cannot delete {name:?} policy")))
             }
@@ -152,7 +166,10 @@ impl Core {
             return Ok(hit);
         }
         let mut policies = Vec::new();
-        let root = Policy { name: policy::ROOT_POLICY_NAME.into(), paths: vec![] };
+        let root = Policy {
+            name: policy::ROOT_POLICY_NAME.into(),
+            paths: vec![],
+        };
         let mut has_root = false;
         for name in names {
             if name == policy::ROOT_POLICY_NAME {

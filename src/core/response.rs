@@ -29,15 +29,26 @@ impl Response {
     }
 
     pub fn legacy(data: Map<String, Value>) -> Self {
-        Response { data: Some(data), legacy_top_level: true, ..Default::default() }
+        Response {
+            data: Some(data),
+            legacy_top_level: true,
+            ..Default::default()
+        }
     }
 
     pub fn with_auth(auth: Value, warnings: Vec<String>) -> Self {
-        Response { auth: Some(auth), warnings, ..Default::default() }
+        Response {
+            auth: Some(auth),
+            warnings,
+            ..Default::default()
+        }
     }
 
     pub fn warning(message: String) -> Self {
-        Response { warnings: vec![message], ..Default::default() }
+        Response {
+            warnings: vec![message],
+            ..Default::default()
+        }
     }
 
     pub fn is_empty(&self) -> bool {

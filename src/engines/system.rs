@@ -42,7 +42,13 @@ fn root_policy_data(text_key: &str) -> Map<String, Value> {
 impl SystemBackend {
     async fn policy(&self, core: &Core, name: &str, req: &Request, legacy: bool) -> Result<Response, CoreError> {
         let text_key = if legacy { "rules" } else { "policy" };
-        let wrap = |data| if legacy { Response::legacy(data) } else { Response::with_data(data) };
+        let wrap = |data| {
+            if legacy {
+                Response::legacy(data)
+            } else {
+                Response::with_data(data)
+            }
+        };
         match req.operation {
             Operation::Read => {
                 let name = crate::core::policies::normalize_name(name);
@@ -133,7 +139,10 @@ impl SystemBackend {
                 }
                 let token = fields::string(&req.data, "token")?.filter(|t| !t.is_empty());
                 let entry = match token {
-                    Some(t) => core.live_token(&t)?.map(|(_, e)| e).ok_or_else(|| CoreError::InvalidRequest("invalid token".into()))?,
+                    Some(t) => core
+                        .live_token(&t)?
+                        .map(|(_, e)| e)
+                        .ok_or_else(|| CoreError::InvalidRequest("invalid token".into()))?,
                     None => caller.entry.clone(),
                 };
                 Self::capabilities(core.acl_for(&entry.policies)?.as_ref(), req)

@@ -89,10 +89,15 @@ pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: S
             .map(|(k, v)| (k, Value::String(v)))
             .collect()
     };
+    let mut path = path.trim_start_matches('/').to_string();
+    // OpenBao addresses a listing as the folder: `LIST foo` is `foo/`.
+    if operation == Operation::List && !path.is_empty() && !path.ends_with('/') {
+        path.push('/');
+    }
     Ok(Request {
         id: request_id,
         operation,
-        path: path.trim_start_matches('/').to_string(),
+        path,
         data,
         client_token: client_token(req),
         wrap_ttl: wrap_ttl(req)?,

@@ -9,7 +9,11 @@ pub fn render(resp: Response, request_id: &str) -> HttpResponse {
     if resp.is_empty() {
         return HttpResponse::NoContent().finish();
     }
-    let warnings = if resp.warnings.is_empty() { Value::Null } else { json!(resp.warnings) };
+    let warnings = if resp.warnings.is_empty() {
+        Value::Null
+    } else {
+        json!(resp.warnings)
+    };
     let mut body = serde_json::Map::new();
     if resp.legacy_top_level {
         if let Some(data) = &resp.data {

@@ -80,12 +80,18 @@ impl Capability {
     }
 }
 
-/// Capability names of a bitmap, in OpenBao's order.
+/// Capability names of a bitmap, sorted as OpenBao returns them.
 pub fn capability_names(bits: u16) -> Vec<&'static str> {
     if bits & Capability::Deny as u16 != 0 {
         return vec!["deny"];
     }
-    Capability::ALL.iter().filter(|c| bits & **c as u16 != 0).map(|c| c.name()).collect()
+    let mut names: Vec<&'static str> = Capability::ALL
+        .iter()
+        .filter(|c| bits & **c as u16 != 0)
+        .map(|c| c.name())
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -117,7 +123,10 @@ impl Permissions {
             return;
         }
         if other.capabilities & Capability::Deny as u16 != 0 {
-            *self = Permissions { capabilities: Capability::Deny as u16, ..Default::default() };
+            *self = Permissions {
+                capabilities: Capability::Deny as u16,
+                ..Default::default()
+            };
             return;
         }
         self.capabilities |= other.capabilities;
@@ -255,11 +264,21 @@ impl Acl {
         let rules = |entries: Vec<(&String, &Permissions)>| -> serde_json::Map<String, Json> {
             entries
                 .into_iter()
-                .map(|(path, p)| (path.clone(), serde_json::json!({ "capabilities": capability_names(p.capabilities) })))
+                .map(|(path, p)| {
+                    (
+                        path.clone(),
+                        serde_json::json!({ "capabilities": capability_names(p.capabilities) }),
+                    )
+                })
                 .collect()
         };
         let mut exact: Vec<(&String, &Permissions)> = self.exact.iter().collect();
-        exact.extend(self.segment.iter().filter(|(p, _)| !p.ends_with('*')).map(|(p, perms)| (p, perms)));
+        exact.extend(
+            self.segment
+                .iter()
+                .filter(|(p, _)| !p.ends_with('*'))
+                .map(|(p, perms)| (p, perms)),
+        );
         let mut glob: Vec<(&String, &Permissions)> = self.prefix.iter().map(|(p, perms)| (p, perms)).collect();
         let segment_globs: Vec<(String, &Permissions)> = self
             .segment
@@ -273,10 +292,18 @@ impl Acl {
     /// May `op` on `path` with `data` proceed?
     pub fn allow(&self, op: Operation, path: &str, data: &serde_json::Map<String, Json>) -> AclResult {
         if self.root {
-            return AclResult { allowed: true, root_privs: true, is_root: true, capabilities: u16::MAX, ..Default::default() };
+            return AclResult {
+                allowed: true,
+                root_privs: true,
+                is_root: true,
+                capabilities: u16::MAX,
+                ..Default::default()
+            };
         }
         let mut result = AclResult::default();
-        let Some(perms) = self.permissions_for(path, op == Operation::List) else { return result };
+        let Some(perms) = self.permissions_for(path, op == Operation::List) else {
+            return result;
+        };
         let caps = perms.capabilities;
         result.capabilities = caps;
         result.root_privs = caps & Capability::Sudo as u16 != 0;
@@ -289,8 +316,10 @@ impl Acl {
         }
         result.min_wrapping_ttl = perms.min_wrapping_ttl;
         result.max_wrapping_ttl = perms.max_wrapping_ttl;
-        if matches!(op, Operation::Read | Operation::Update | Operation::Create | Operation::Patch)
-            && !parameters_allowed(perms, data)
+        if matches!(
+            op,
+            Operation::Read | Operation::Update | Operation::Create | Operation::Patch
+        ) && !parameters_allowed(perms, data)
         {
             return result;
         }
@@ -320,7 +349,9 @@ fn parameters_allowed(perms: &Permissions, data: &serde_json::Map<String, Json>)
             }
         }
     }
-    let Some(allowed) = perms.allowed_parameters.as_ref().filter(|a| !a.is_empty()) else { return true };
+    let Some(allowed) = perms.allowed_parameters.as_ref().filter(|a| !a.is_empty()) else {
+        return true;
+    };
     let allow_all = allowed.contains_key("*");
     if allowed.len() == 1 && allow_all {
         return true;
@@ -371,7 +402,13 @@ fn segment_match(pattern: &str, path: &str) -> bool {
         for (i, p) in pat.iter().enumerate() {
             let last = i == pat.len() - 1;
             let s = segs[i];
-            let ok = if *p == "+" { true } else if last { s.starts_with(p) } else { *p == s };
+            let ok = if *p == "+" {
+                true
+            } else if last {
+                s.starts_with(p)
+            } else {
+                *p == s
+            };
             if !ok {
                 return false;
             }
@@ -438,10 +475,16 @@ path "secret/data/*" {
 }
 "#);
         assert!(a.allow(Operation::Read, "secret/foo", &empty()).allowed);
-        assert!(!a.allow(Operation::List, "secret/foo", &empty()).allowed, "exact rule wins over the glob");
+        assert!(
+            !a.allow(Operation::List, "secret/foo", &empty()).allowed,
+            "exact rule wins over the glob"
+        );
         assert!(a.allow(Operation::List, "secret/other", &empty()).allowed);
         assert!(a.allow(Operation::Update, "secret/x/bar", &empty()).allowed);
-        assert!(!a.allow(Operation::Update, "secret/data/bar", &empty()).allowed, "secret/data/* starts its wildcard later");
+        assert!(
+            !a.allow(Operation::Update, "secret/data/bar", &empty()).allowed,
+            "secret/data/* starts its wildcard later"
+        );
         assert!(!a.allow(Operation::Read, "other", &empty()).allowed);
         assert_eq!(a.capabilities("secret/x/bar"), vec!["update"]);
         assert_eq!(a.capabilities("nothing"), vec!["deny"]);
@@ -475,11 +518,39 @@ path "kv/*" {
 }
 "#);
         let data = |v: Json| v.as_object().unwrap().clone();
-        assert!(a.allow(Operation::Update, "kv/a", &data(serde_json::json!({"color": "green", "size": 1}))).allowed);
-        assert!(!a.allow(Operation::Update, "kv/a", &data(serde_json::json!({"color": "blue"}))).allowed);
-        assert!(!a.allow(Operation::Update, "kv/a", &data(serde_json::json!({"color": "red", "shape": 1}))).allowed);
-        assert!(!a.allow(Operation::Update, "kv/a", &data(serde_json::json!({"color": "red", "size": "huge"}))).allowed);
-        assert!(!a.allow(Operation::Update, "kv/a", &data(serde_json::json!({"size": 1}))).allowed, "required");
+        assert!(
+            a.allow(
+                Operation::Update,
+                "kv/a",
+                &data(serde_json::json!({"color": "green", "size": 1}))
+            )
+            .allowed
+        );
+        assert!(
+            !a.allow(Operation::Update, "kv/a", &data(serde_json::json!({"color": "blue"})))
+                .allowed
+        );
+        assert!(
+            !a.allow(
+                Operation::Update,
+                "kv/a",
+                &data(serde_json::json!({"color": "red", "shape": 1}))
+            )
+            .allowed
+        );
+        assert!(
+            !a.allow(
+                Operation::Update,
+                "kv/a",
+                &data(serde_json::json!({"color": "red", "size": "huge"}))
+            )
+            .allowed
+        );
+        assert!(
+            !a.allow(Operation::Update, "kv/a", &data(serde_json::json!({"size": 1})))
+                .allowed,
+            "required"
+        );
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub struct Policy {
 
 fn line_of(text: &str, path: &str) -> usize {
     let needle = format!("\"{path}\"");
-    text.lines().position(|l| l.trim_start().starts_with("path") && l.contains(&needle)).map(|i| i + 1).unwrap_or(0)
+    text.lines()
+        .position(|l| l.trim_start().starts_with("path") && l.contains(&needle))
+        .map(|i| i + 1)
+        .unwrap_or(0)
 }
 
 /// Parse a policy named `name` from HCL or JSON text.
@@ -52,7 +55,10 @@ pub fn parse_policy(name: &str, text: &str) -> Result<Policy, String> {
         })?;
         paths.push(rule);
     }
-    Ok(Policy { name: name.to_string(), paths })
+    Ok(Policy {
+        name: name.to_string(),
+        paths,
+    })
 }
 
 fn hcl_to_json(value: Value) -> Json {
@@ -62,13 +68,21 @@ fn hcl_to_json(value: Value) -> Json {
 fn parse_hcl_blocks(text: &str) -> Result<Vec<(String, Json)>, String> {
     let body: Body = hcl::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
     if let Some(attr) = body.attributes().next() {
-        let line = text.lines().position(|l| l.trim_start().starts_with(attr.key())).map(|i| i + 1).unwrap_or(0);
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().starts_with(attr.key()))
+            .map(|i| i + 1)
+            .unwrap_or(0);
         return Err(format!("invalid key {:?} on line {line}", attr.key()));
     }
     let mut out = Vec::new();
     for block in body.blocks() {
         if block.identifier() != "path" {
-            let line = text.lines().position(|l| l.trim_start().starts_with(block.identifier())).map(|i| i + 1).unwrap_or(0);
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with(block.identifier()))
+                .map(|i| i + 1)
+                .unwrap_or(0);
             return Err(format!("invalid key {:?} on line {line}", block.identifier()));
         }
         let [label] = block.labels() else {
@@ -79,7 +93,11 @@ fn parse_hcl_blocks(text: &str) -> Result<Vec<(String, Json)>, String> {
             map.insert(attr.key().to_string(), hcl_to_json(Value::from(attr.expr().clone())));
         }
         if let Some(inner) = block.body().blocks().next() {
-            return Err(format!("path {:?}: invalid key {:?}", label.as_str(), inner.identifier()));
+            return Err(format!(
+                "path {:?}: invalid key {:?}",
+                label.as_str(),
+                inner.identifier()
+            ));
         }
         out.push((label.as_str().to_string(), Json::Object(map)));
     }
@@ -88,7 +106,9 @@ fn parse_hcl_blocks(text: &str) -> Result<Vec<(String, Json)>, String> {
 
 fn parse_json_blocks(text: &str) -> Result<Vec<(String, Json)>, String> {
     let doc: Json = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let Json::Object(top) = doc else { return Err("policy JSON must be an object".into()) };
+    let Json::Object(top) = doc else {
+        return Err("policy JSON must be an object".into());
+    };
     let mut out = Vec::new();
     for (key, value) in top {
         if key != "path" {
@@ -100,7 +120,9 @@ fn parse_json_blocks(text: &str) -> Result<Vec<(String, Json)>, String> {
             other => vec![other],
         };
         for entry in entries {
-            let Json::Object(paths) = entry else { return Err("\"path\" must map paths to rules".into()) };
+            let Json::Object(paths) = entry else {
+                return Err("\"path\" must map paths to rules".into());
+            };
             for (path, body) in paths {
                 out.push((path, body));
             }
@@ -113,9 +135,17 @@ fn string_list(key: &str, value: &Json) -> Result<Vec<String>, String> {
     match value {
         Json::Array(items) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("{key} must be a list of strings")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{key} must be a list of strings"))
+            })
             .collect(),
-        Json::String(s) => Ok(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
+        Json::String(s) => Ok(s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()),
         _ => Err(format!("{key} must be a list of strings")),
     }
 }
@@ -143,14 +173,19 @@ fn parameter_map(key: &str, value: &Json) -> Result<BTreeMap<String, Vec<Json>>,
 
 fn ttl(key: &str, value: &Json) -> Result<Duration, String> {
     match value {
-        Json::Number(n) => n.as_u64().map(Duration::from_secs).ok_or_else(|| format!("{key} must be a duration")),
+        Json::Number(n) => n
+            .as_u64()
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{key} must be a duration")),
         Json::String(s) => parse_duration(s).map_err(|e| format!("{key}: {e}")),
         _ => Err(format!("{key} must be a duration")),
     }
 }
 
 fn parse_rule(path: &str, body: &Json) -> Result<PathRule, String> {
-    let Json::Object(fields) = body else { return Err("rule must be an object".into()) };
+    let Json::Object(fields) = body else {
+        return Err("rule must be an object".into());
+    };
     let mut rule = PathRule {
         path: path.trim_start_matches('/').to_string(),
         capabilities: 0,
@@ -229,10 +264,17 @@ path "secret/*" {
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse_policy("p", "path \"a\" {\n  capabilities = [\"read\"]\n}\npath \"x\" {\n  capabilities = [\"reed\"]\n}").unwrap_err();
+        let e = parse_policy(
+            "p",
+            "path \"a\" {\n  capabilities = [\"read\"]\n}\npath \"x\" {\n  capabilities = [\"reed\"]\n}",
+        )
+        .unwrap_err();
         assert!(e.contains("line 4") && e.contains("invalid capability \"reed\""), "{e}");
         let e = parse_policy("p", "path \"x\" {\n capabilities = [\"read\"\n}").unwrap_err();
-        assert!(e.contains('3') || e.contains('2'), "syntax errors carry a position: {e}");
+        assert!(
+            e.contains('3') || e.contains('2'),
+            "syntax errors carry a position: {e}"
+        );
         let e = parse_policy("p", "pathx \"x\" {\n  capabilities = [\"read\"]\n}").unwrap_err();
         assert!(e.contains("invalid key \"pathx\" on line 1"), "{e}");
         let e = parse_policy("p", "path \"x\" {\n  capabilities = [\"read\"]\n  colour = 1\n}").unwrap_err();
@@ -241,7 +283,19 @@ path "secret/*" {
 
     #[test]
     fn builtins_parse() {
-        assert!(parse_policy("default", crate::policy::DEFAULT_POLICY).unwrap().paths.len() > 10);
-        assert_eq!(parse_policy("rw", crate::policy::RESPONSE_WRAPPING_POLICY).unwrap().paths.len(), 3);
+        assert!(
+            parse_policy("default", crate::policy::DEFAULT_POLICY)
+                .unwrap()
+                .paths
+                .len()
+                > 10
+        );
+        assert_eq!(
+            parse_policy("rw", crate::policy::RESPONSE_WRAPPING_POLICY)
+                .unwrap()
+                .paths
+                .len(),
+            3
+        );
     }
 }

@@ -68,8 +68,14 @@ pub enum Tree {
 }
 
 impl Tree {
-    pub const ALL: [Tree; 6] =
-        [Tree::Core, Tree::Tokens, Tree::TokenAccessors, Tree::TokenParents, Tree::TokenExpiry, Tree::Policies];
+    pub const ALL: [Tree; 6] = [
+        Tree::Core,
+        Tree::Tokens,
+        Tree::TokenAccessors,
+        Tree::TokenParents,
+        Tree::TokenExpiry,
+        Tree::Policies,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
