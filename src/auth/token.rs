@@ -581,11 +581,12 @@ impl Core {
             .await?
     }
 
-    /// Consume one use of a limited-use token atomically. Returns true when this was the last use (the caller
-    /// revokes the token after the request). Unlimited tokens are not written to.
-    pub async fn use_token(&self, hash: &[u8], entry: &TokenEntry) -> Result<bool, CoreError> {
+    /// Consume one use of a limited-use token atomically and return the entry as it now stands. When
+    /// `num_uses` is `LAST_USE_IN_PROGRESS` this was the last use: the caller revokes the token after the request.
+    /// Unlimited tokens are not written to.
+    pub async fn use_token(&self, hash: &[u8], entry: TokenEntry) -> Result<TokenEntry, CoreError> {
         if entry.num_uses == 0 {
-            return Ok(false);
+            return Ok(entry);
         }
         let hash = hash.to_vec();
         self.storage
@@ -597,10 +598,13 @@ impl Core {
                     return Err(TxError::Abort(CoreError::PermissionDenied));
                 }
                 let mut new = old.clone();
-                let last = old.num_uses == 1;
-                new.num_uses = if last { LAST_USE_IN_PROGRESS } else { old.num_uses - 1 };
+                new.num_uses = if old.num_uses == 1 {
+                    LAST_USE_IN_PROGRESS
+                } else {
+                    old.num_uses - 1
+                };
                 tx.put(Tree::Tokens, &hash, &new)?;
-                Ok(last)
+                Ok(new)
             })
             .await?
     }

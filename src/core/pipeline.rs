@@ -49,7 +49,8 @@ impl Core {
         let token = req.client_token.as_ref().ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
         // A use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
-        let last_use = self.use_token(&hash, &entry).await?;
+        let entry = self.use_token(&hash, entry).await?;
+        let last_use = entry.num_uses == crate::auth::token::LAST_USE_IN_PROGRESS;
         let result = self.authorize_and_route(hash.clone(), entry, &req).await;
         if last_use {
             if let Err(e) = self.revoke_tree(&hash).await {
