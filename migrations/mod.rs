@@ -8,4 +8,7 @@ mod m0001_initial_layout;
 #[path = "0002_token_store_and_policies.rs"]
 mod m0002_token_store_and_policies;
 
-pub const ALL: &[Migration] = &[m0001_initial_layout::MIGRATION, m0002_token_store_and_policies::MIGRATION];
+pub const ALL: &[Migration] = &[
+    m0001_initial_layout::MIGRATION,
+    m0002_token_store_and_policies::MIGRATION,
+];

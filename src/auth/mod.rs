@@ -1,2 +1,3 @@
 pub mod token;
 pub mod token_backend;
+pub mod token_roles;

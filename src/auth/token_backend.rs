@@ -3,6 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::token::{CreateRequest, Creator};
+use super::token_roles::TokenRole;
 use crate::core::router::{Backend, BackendFuture};
 use crate::core::{fields, Caller, Core, CoreError, Operation, Request, Response};
 
@@ -67,7 +68,14 @@ fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, CoreError> {
 }
 
 impl TokenBackend {
-    async fn create(&self, core: &Core, caller: &Caller, req: &Request, orphan: bool) -> Result<Response, CoreError> {
+    async fn create(
+        &self,
+        core: &Core,
+        caller: &Caller,
+        req: &Request,
+        orphan: bool,
+        role: Option<&TokenRole>,
+    ) -> Result<Response, CoreError> {
         let params = parse_create(&req.data)?;
         let mut warnings: Vec<String> = fields::unknown_fields_warning(&req.data, CREATE_FIELDS)
             .into_iter()
@@ -77,7 +85,7 @@ impl TokenBackend {
             entry: &caller.entry,
             privileged: caller.root_privs,
         };
-        let (id, entry, more) = core.create_token(creator, params, orphan, &req.path).await?;
+        let (id, entry, more) = core.create_token(creator, params, orphan, &req.path, role).await?;
         warnings.extend(more);
         Ok(Response::with_auth(entry.auth_block(&id), warnings))
     }
@@ -117,11 +125,28 @@ impl TokenBackend {
         match path {
             "create" => {
                 require(write_op(op))?;
-                self.create(core, caller, req, false).await
+                self.create(core, caller, req, false, None).await
             }
             "create-orphan" => {
                 require(write_op(op))?;
-                self.create(core, caller, req, true).await
+                self.create(core, caller, req, true, None).await
+            }
+            "roles" | "roles/" => {
+                require(op == Operation::List)?;
+                let mut data = Map::new();
+                data.insert("keys".into(), json!(core.list_token_roles()?));
+                Ok(Response::with_data(data))
+            }
+            "tidy" => {
+                require(write_op(op))?;
+                let report = core.tidy_tokens().await?;
+                log::info!("token tidy: {report}");
+                let mut resp = Response::warning(
+                    "Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs."
+                        .into(),
+                );
+                resp.status = Some(202);
+                Ok(resp)
             }
             "lookup" => {
                 require(write_op(op) || op == Operation::Read)?;
@@ -204,10 +229,36 @@ impl TokenBackend {
                 data.insert("keys".into(), json!(core.list_accessors()?));
                 Ok(Response::with_data(data))
             }
-            other => match other.strip_prefix("create/") {
-                Some(role) if write_op(op) => Err(CoreError::InvalidRequest(format!("unknown role {role}"))),
-                _ => Err(CoreError::NoHandler(req.path.clone())),
-            },
+            other => {
+                if let Some(name) = other.strip_prefix("create/").filter(|n| !n.is_empty()) {
+                    require(write_op(op))?;
+                    let role = core
+                        .read_token_role(name)?
+                        .ok_or_else(|| CoreError::InvalidRequest(format!("unknown role {name}")))?;
+                    return self.create(core, caller, req, false, Some(&role)).await;
+                }
+                if let Some(name) = other
+                    .strip_prefix("roles/")
+                    .filter(|n| !n.is_empty() && !n.contains('/'))
+                {
+                    return match op {
+                        Operation::Read => match core.read_token_role(name)? {
+                            Some(role) => Ok(Response::with_data(role.read_data())),
+                            None => Err(CoreError::NotFound),
+                        },
+                        Operation::Update | Operation::Create => {
+                            core.write_token_role(name, req.data.clone()).await?;
+                            Ok(Response::no_content())
+                        }
+                        Operation::Delete => {
+                            core.delete_token_role(name).await?;
+                            Ok(Response::no_content())
+                        }
+                        _ => Err(CoreError::UnsupportedOperation),
+                    };
+                }
+                Err(CoreError::NoHandler(req.path.clone()))
+            }
         }
     }
 }

@@ -175,7 +175,7 @@ impl Core {
             _ => token::generate_token_id(),
         };
         let token_hash = TokenSalt(salt.clone()).hash(&root_token);
-        let root_entry = TokenEntry::root(token::generate_accessor(), "auth/token/root");
+        let root_entry = TokenEntry::root(token::generate_accessor(), token::INIT_ROOT_PATH);
         let config_json = serde_json::to_vec(&config).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
 
         self.storage

@@ -13,6 +13,8 @@ pub struct Response {
     pub wrap_info: Option<Value>,
     /// Also copy `data`'s keys to the top level of the body, as OpenBao does for some legacy `sys/` endpoints.
     pub legacy_top_level: bool,
+    /// A status other than 200 for a response with a body (e.g. 202 for `auth/token/tidy`).
+    pub status: Option<u16>,
 }
 
 impl Response {

@@ -33,5 +33,6 @@ pub fn render(resp: Response, request_id: &str) -> HttpResponse {
     if let Value::Object(fields) = envelope {
         body.extend(fields);
     }
-    HttpResponse::Ok().json(Value::Object(body))
+    let status = resp.status.and_then(|s| actix_web::http::StatusCode::from_u16(s).ok());
+    HttpResponse::build(status.unwrap_or(actix_web::http::StatusCode::OK)).json(Value::Object(body))
 }

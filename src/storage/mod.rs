@@ -65,16 +65,20 @@ pub enum Tree {
     TokenExpiry,
     /// ACL policies by name.
     Policies,
+    /// Token roles by name.
+    TokenRoles,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 6] = [
+    /// In slot order (see [`Tree::slot`]).
+    pub const ALL: [Tree; 7] = [
         Tree::Core,
         Tree::Tokens,
         Tree::TokenAccessors,
         Tree::TokenParents,
         Tree::TokenExpiry,
         Tree::Policies,
+        Tree::TokenRoles,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,12 +89,22 @@ impl Tree {
             Tree::TokenParents => "token_parents",
             Tree::TokenExpiry => "token_expiry",
             Tree::Policies => "policies",
+            Tree::TokenRoles => "token_roles",
         }
     }
 
-    /// Position in a transaction's tree list (index 0 is the plain `meta` tree).
+    /// Position in a transaction's tree list (index 0 is the plain `meta` tree). Exhaustive, so a new tree cannot
+    /// silently share another's slot.
     fn slot(self) -> usize {
-        1 + Tree::ALL.iter().position(|t| *t == self).unwrap_or(0)
+        match self {
+            Tree::Core => 1,
+            Tree::Tokens => 2,
+            Tree::TokenAccessors => 3,
+            Tree::TokenParents => 4,
+            Tree::TokenExpiry => 5,
+            Tree::Policies => 6,
+            Tree::TokenRoles => 7,
+        }
     }
 }
 
@@ -394,5 +408,21 @@ impl Drop for Storage {
         if let Err(e) = self.db.flush() {
             log::error!("final storage flush failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tree;
+
+    #[test]
+    fn every_tree_has_its_own_slot_in_order() {
+        for (i, tree) in Tree::ALL.iter().enumerate() {
+            assert_eq!(tree.slot(), i + 1, "{tree:?}");
+        }
+        let mut names: Vec<&str> = Tree::ALL.iter().map(|t| t.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Tree::ALL.len());
     }
 }

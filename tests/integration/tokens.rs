@@ -352,3 +352,94 @@ fn expiry_and_restart() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn roles_and_tidy() {
+    let dir = temp_dir();
+    let (server, root, _) = setup(dir.path());
+    let c = &server.client;
+    let r = Some(root.as_str());
+    let body = json!({"allowed_policies": ["test1", "tc"], "orphan": true, "token_explicit_max_ttl": "2h", "path_suffix": "sfx"});
+    assert_eq!(c.put("auth/token/roles/web", r, body).0, 204);
+    let (status, role) = c.get("auth/token/roles/web", r);
+    assert_eq!(status, 200);
+    assert_eq!(role["data"]["allowed_policies"], json!(["tc", "test1"]));
+    assert_eq!(
+        (
+            role["data"]["token_explicit_max_ttl"].clone(),
+            role["data"]["orphan"].clone()
+        ),
+        (json!(7200), json!(true))
+    );
+    assert_eq!(role["data"]["token_type"], "default-service");
+    assert_eq!(
+        c.call("LIST", "auth/token/roles", r, None).1["data"]["keys"],
+        json!(["web"])
+    );
+    assert_eq!(
+        c.get("auth/token/roles/Web", r),
+        (404, json!({"errors": []})),
+        "role names are case-sensitive"
+    );
+
+    let (status, made) = c.put("auth/token/create/web", r, json!({"policies": ["test1"], "ttl": "3h"}));
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["auth"]["lease_duration"], 7200);
+    assert_eq!(made["auth"]["orphan"], true);
+    assert_eq!(
+        made["warnings"],
+        json!(["TTL of \"3h\" exceeded the effective max_ttl of \"2h\"; TTL value is capped accordingly"])
+    );
+    let (_, look) = c.get("auth/token/lookup-self", Some(&token_of(&made)));
+    assert_eq!(
+        (look["data"]["role"].clone(), look["data"]["path"].clone()),
+        (json!("web"), json!("auth/token/create/web/sfx"))
+    );
+    let (_, all) = c.put("auth/token/create/web", r, json!({}));
+    assert_eq!(all["auth"]["policies"], json!(["default", "tc", "test1"]));
+    assert_eq!(
+        c.put("auth/token/create/web", r, json!({"policies": ["other"]})),
+        (
+            400,
+            json!({"errors": ["token policies ([\"default\" \"other\"]) must be subset of the role's allowed policies ([\"default\" \"tc\" \"test1\"]) or glob policies ([])"]})
+        )
+    );
+    assert_eq!(
+        c.put("auth/token/create/nope", r, json!({})),
+        (400, json!({"errors": ["unknown role nope"]}))
+    );
+
+    assert_eq!(
+        c.put(
+            "auth/token/roles/web2",
+            r,
+            json!({"disallowed_policies": ["tc"], "token_period": "1h", "renewable": false})
+        )
+        .0,
+        204
+    );
+    assert_eq!(
+        c.put("auth/token/create/web2", r, json!({"policies": ["tc"]})),
+        (
+            400,
+            json!({"errors": ["token policy \"tc\" is disallowed by this role"]})
+        )
+    );
+    let (_, periodic) = c.put("auth/token/create/web2", r, json!({"policies": ["test1"]}));
+    assert_eq!(
+        (
+            periodic["auth"]["lease_duration"].clone(),
+            periodic["auth"]["renewable"].clone()
+        ),
+        (json!(3600), json!(false))
+    );
+    assert_eq!(c.call("DELETE", "auth/token/roles/web2", r, None).0, 204);
+    assert_eq!(c.get("auth/token/roles/web2", r).0, 404);
+
+    let (status, tidy) = c.put("auth/token/tidy", r, json!({}));
+    assert_eq!(status, 202);
+    assert!(tidy["warnings"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("Tidy operation successfully started"));
+}
