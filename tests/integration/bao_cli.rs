@@ -109,3 +109,115 @@ fn bao_operator_flow_matches_reference() {
         expected
     );
 }
+
+/// Sorted keys of a JSON object (and of its `data`/`auth` members), to compare output shapes.
+fn shape(stdout: &str) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<Value>(stdout) else {
+        return vec![format!("not json: {}", stdout.trim())];
+    };
+    let mut keys = Vec::new();
+    if let Some(obj) = v.as_object() {
+        for (k, inner) in obj {
+            keys.push(k.clone());
+            if let Some(inner) = inner.as_object() {
+                keys.extend(inner.keys().map(|ik| format!("{k}.{ik}")));
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// Token and policy commands; returns (step, exit code, output shape or text) per step.
+fn token_policy_flow(addr: &str) -> Vec<(String, i32, Vec<String>)> {
+    let c = crate::common::Client::new(addr);
+    let (keys, root) = c.init(1, 1);
+    c.unseal_with(&keys);
+    let dir = temp_dir();
+    let policy_file = dir.path().join("reader.hcl");
+    std::fs::write(
+        &policy_file,
+        "path \"secret/*\" {\n  capabilities = [\"read\", \"list\"]\n}\n",
+    )
+    .unwrap();
+    let policy_arg = policy_file.display().to_string();
+    let r = Some(root.as_str());
+    let mut steps = Vec::new();
+    let mut step = |name: &str, out: (i32, String, String), detail: Vec<String>| {
+        steps.push((name.to_string(), out.0, detail));
+    };
+
+    let out = run_bao(addr, r, &["policy", "write", "reader", &policy_arg]);
+    let text = vec![out.1.trim().to_string()];
+    step("policy write", out, text);
+    let out = run_bao(addr, r, &["policy", "list"]);
+    let text = out.1.lines().map(str::to_string).collect();
+    step("policy list", out, text);
+    let out = run_bao(addr, r, &["policy", "read", "reader"]);
+    let text = vec![out.1.clone()];
+    step("policy read", out, text);
+    let out = run_bao(addr, r, &["policy", "read", "-format=json", "reader"]);
+    let s = shape(&out.1);
+    step("policy read json", out, s);
+
+    let out = run_bao(
+        addr,
+        r,
+        &["token", "create", "-policy=reader", "-ttl=1h", "-format=json"],
+    );
+    let created: Value = serde_json::from_str(&out.1).unwrap();
+    let token = created["auth"]["client_token"].as_str().unwrap().to_string();
+    let accessor = created["auth"]["accessor"].as_str().unwrap().to_string();
+    let s = shape(&out.1);
+    step("token create", out, s);
+    let out = run_bao(addr, r, &["token", "lookup", "-format=json", &token]);
+    let s = shape(&out.1);
+    step("token lookup", out, s);
+    let out = run_bao(addr, Some(&token), &["token", "lookup", "-format=json"]);
+    let s = shape(&out.1);
+    step("token lookup self", out, s);
+    let out = run_bao(addr, r, &["token", "lookup", "-format=json", "-accessor", &accessor]);
+    let s = shape(&out.1);
+    step("token lookup accessor", out, s);
+    let out = run_bao(addr, r, &["token", "renew", "-increment=2h", "-format=json", &token]);
+    let s = shape(&out.1);
+    step("token renew", out, s);
+    let out = run_bao(addr, r, &["token", "capabilities", &token, "secret/foo"]);
+    let text = vec![out.1.trim().to_string()];
+    step("token capabilities", out, text);
+    let out = run_bao(addr, Some(&token), &["token", "capabilities", "sys/policy"]);
+    let text = vec![out.1.trim().to_string()];
+    step("token capabilities self", out, text);
+    let out = run_bao(addr, Some(&token), &["policy", "list"]);
+    step("policy list denied", (out.0, String::new(), String::new()), vec![]);
+    let out = run_bao(addr, r, &["token", "revoke", &token]);
+    let text = vec![out.1.trim().to_string()];
+    step("token revoke", out, text);
+    let out = run_bao(addr, r, &["token", "lookup", &token]);
+    step("token lookup revoked", (out.0, String::new(), String::new()), vec![]);
+    let out = run_bao(addr, r, &["policy", "delete", "reader"]);
+    let text = vec![out.1.trim().to_string()];
+    step("policy delete", out, text);
+    let out = run_bao(addr, r, &["policy", "list"]);
+    let text = out.1.lines().map(str::to_string).collect();
+    step("policy list after delete", out, text);
+    steps
+}
+
+#[test]
+fn bao_token_and_policy_commands_match_reference() {
+    let reference = ReferenceServer::start();
+    let dir = temp_dir();
+    let ours = TestServer::start(dir.path());
+    let expected = token_policy_flow(&reference.addr);
+    let actual = token_policy_flow(&format!("http://{}", ours.addr));
+    let mut diffs = Vec::new();
+    for (e, a) in expected.iter().zip(actual.iter()) {
+        if e != a {
+            diffs.push(format!("step {:?}:\n  reference {:?}\n  ours      {:?}", e.0, e, a));
+        }
+    }
+    assert_eq!(expected.len(), actual.len());
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(expected[0].1, 0, "policy write succeeds on the reference");
+}
