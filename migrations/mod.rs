@@ -7,8 +7,11 @@ use crate::storage::migrate::Migration;
 mod m0001_initial_layout;
 #[path = "0002_token_store_and_policies.rs"]
 mod m0002_token_store_and_policies;
+#[path = "0003_response_wrapping.rs"]
+mod m0003_response_wrapping;
 
 pub const ALL: &[Migration] = &[
     m0001_initial_layout::MIGRATION,
     m0002_token_store_and_policies::MIGRATION,
+    m0003_response_wrapping::MIGRATION,
 ];

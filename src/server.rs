@@ -181,6 +181,9 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
                 Ok(n) => log::info!("token sweep: revoked {n} expired token(s)"),
                 Err(e) => log::warn!("token sweep failed: {e}"),
             }
+            if let Err(e) = sweeper_core.purge_wrap_tombstones().await {
+                log::warn!("wrapping tombstone purge failed: {e}");
+            }
         }
     });
 

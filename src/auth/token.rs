@@ -242,11 +242,18 @@ fn update<E>(tx: &Txn<E>, hash: &[u8], old: &TokenEntry, new: &TokenEntry) -> Re
     Ok(())
 }
 
-/// Remove a token and its index entries; `orphan_children` lists child hashes whose parent link goes away.
+/// Remove a childless token (a wrapping token) and its index entries in the caller's transaction.
+pub fn remove_in_tx<E>(tx: &Txn<E>, hash: &[u8]) -> Result<(), TxError<E>> {
+    remove(tx, hash, &[])
+}
+
+/// Remove a token, its index entries and any response it wraps; `children` lists child hashes whose parent link
+/// goes away.
 fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>]) -> Result<(), TxError<E>> {
     for child in children {
         tx.remove(Tree::TokenParents, &parent_key(hash, child))?;
     }
+    tx.remove(Tree::WrappedResponses, hash)?;
     let Some(entry) = tx.get::<TokenEntry>(Tree::Tokens, hash)? else {
         return Ok(());
     };

@@ -7,6 +7,7 @@ pub mod policies;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod wrapping;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;

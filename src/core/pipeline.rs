@@ -46,6 +46,12 @@ impl Core {
         }
         req.path = path;
 
+        // Wrapping-token endpoints that authenticate with the wrapping token itself (design step 2): lookup is
+        // unauthenticated; unwrap with no other token in the body uses the header token as the wrapping token.
+        if let Some(resp) = self.handle_wrapping_token_request(&req).await? {
+            return Ok(resp);
+        }
+
         let token = req.client_token.as_ref().ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
         // A use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
@@ -67,18 +73,12 @@ impl Core {
         req: &Request,
     ) -> Result<Response, CoreError> {
         let acl = self.acl_for(&entry.policies)?;
-        let decision = acl.allow(req.operation, &req.path, &req.data);
+        let decision = acl.allow_request(req.operation, &req.path, &req.data, req.wrap_ttl);
         if is_root_path(&req.path) && !decision.root_privs {
             return Err(CoreError::AclDenied);
         }
         if !decision.allowed {
             return Err(CoreError::AclDenied);
-        }
-        if req.wrap_ttl.is_some() {
-            // Answering unwrapped would hand the secret to whoever holds this response.
-            return Err(CoreError::InvalidRequest(
-                "response wrapping is not supported by this server yet".into(),
-            ));
         }
         let caller = Caller {
             token_hash,
@@ -90,7 +90,41 @@ impl Core {
             .router
             .route(&req.path)
             .ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
-        backend.handle(self, &caller, relative, req).await
+        let resp = backend.handle(self, &caller, relative, req).await?;
+        // Errors and empty answers are never wrapped.
+        match req.wrap_ttl {
+            Some(ttl) if !resp.is_empty() && resp.wrap_info.is_none() => self.wrap_response(resp, ttl, &req.path).await,
+            _ => Ok(resp),
+        }
+    }
+
+    /// The token given in the body (or the query string of a GET), if any.
+    fn body_token(req: &Request) -> Option<String> {
+        req.data
+            .get("token")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+    }
+
+    async fn handle_wrapping_token_request(&self, req: &Request) -> Result<Option<Response>, CoreError> {
+        use super::Operation::{Read, Update};
+        let header = req.client_token.as_ref().map(|t| t.as_str().to_string());
+        match (req.path.as_str(), req.operation) {
+            ("sys/wrapping/lookup", Read | Update) => {
+                let token = Self::body_token(req).or(header).unwrap_or_default();
+                self.lookup_wrapping(&token).map(Some)
+            }
+            ("sys/wrapping/unwrap", Update) => {
+                let body = Self::body_token(req);
+                if body.is_some() && body != header {
+                    return Ok(None);
+                }
+                let token = header.unwrap_or_default();
+                self.unwrap_token(&token).await.map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 }
 

@@ -127,6 +127,33 @@ impl SystemBackend {
                 }
                 Ok(Response::with_data(data))
             }
+            "wrapping/wrap" => {
+                if !is_write(op) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                if req.wrap_ttl.is_none() {
+                    return Err(CoreError::InvalidRequest(
+                        "endpoint requires response wrapping to be used".into(),
+                    ));
+                }
+                Ok(Response::with_data(req.data.clone()))
+            }
+            "wrapping/unwrap" | "wrapping/rewrap" => {
+                if !is_write(op) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let token = fields::string(&req.data, "token")?.unwrap_or_default();
+                if token.is_empty() {
+                    return Err(CoreError::InvalidRequest(
+                        crate::core::wrapping::INVALID_WRAPPING_TOKEN.into(),
+                    ));
+                }
+                if path == "wrapping/unwrap" {
+                    core.unwrap_token(&token).await
+                } else {
+                    core.rewrap_token(&token).await
+                }
+            }
             "capabilities-self" => {
                 if !is_write(op) {
                     return Err(CoreError::UnsupportedOperation);

@@ -59,11 +59,12 @@ fn wrap_ttl(req: &HttpRequest) -> Result<Option<std::time::Duration>, CoreError>
     let Some(raw) = req.headers().get("X-Vault-Wrap-TTL") else {
         return Ok(None);
     };
-    let text = raw
-        .to_str()
-        .map_err(|_| CoreError::InvalidRequest("error parsing wrap TTL".into()))?;
-    let ttl =
-        parse_duration(text).map_err(|_| CoreError::InvalidRequest(format!("error parsing wrap TTL of {text}")))?;
+    let fail = |why: String| CoreError::InvalidRequest(format!("error parsing X-Vault-Wrap-TTL header: {why}"));
+    let text = raw.to_str().map_err(|_| fail("invalid header value".into()))?.trim();
+    if text.starts_with('-') {
+        return Err(fail("requested wrap ttl cannot be negative".into()));
+    }
+    let ttl = parse_duration(text).map_err(|_| fail(format!("time: invalid duration {text:?}")))?;
     Ok((!ttl.is_zero()).then_some(ttl))
 }
 

@@ -20,6 +20,8 @@ pub fn render(resp: Response, request_id: &str) -> HttpResponse {
             body.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
     }
+    // A wrapped answer carries no request id, as in OpenBao.
+    let request_id = if resp.wrap_info.is_some() { "" } else { request_id };
     let envelope = json!({
         "request_id": request_id,
         "lease_id": resp.lease_id,

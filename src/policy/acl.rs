@@ -289,8 +289,20 @@ impl Acl {
         serde_json::json!({ "exact_paths": rules(exact), "glob_paths": rules(glob), "root": self.root })
     }
 
-    /// May `op` on `path` with `data` proceed?
+    /// May an unwrapped `op` on `path` with `data` proceed?
     pub fn allow(&self, op: Operation, path: &str, data: &serde_json::Map<String, Json>) -> AclResult {
+        self.allow_request(op, path, data, None)
+    }
+
+    /// May `op` on `path` with `data`, answered wrapped with `wrap_ttl` (if any), proceed? A rule with a minimum or
+    /// maximum wrapping TTL refuses requests outside it, unwrapped ones included (OpenBao refuses, never caps).
+    pub fn allow_request(
+        &self,
+        op: Operation,
+        path: &str,
+        data: &serde_json::Map<String, Json>,
+        wrap_ttl: Option<Duration>,
+    ) -> AclResult {
         if self.root {
             return AclResult {
                 allowed: true,
@@ -316,6 +328,16 @@ impl Acl {
         }
         result.min_wrapping_ttl = perms.min_wrapping_ttl;
         result.max_wrapping_ttl = perms.max_wrapping_ttl;
+        if let Some(max) = perms.max_wrapping_ttl.filter(|m| !m.is_zero()) {
+            if wrap_ttl.is_none_or(|t| t > max) {
+                return result;
+            }
+        }
+        if let Some(min) = perms.min_wrapping_ttl.filter(|m| !m.is_zero()) {
+            if wrap_ttl.is_none_or(|t| t < min) {
+                return result;
+            }
+        }
         if matches!(
             op,
             Operation::Read | Operation::Update | Operation::Create | Operation::Patch
@@ -550,6 +572,28 @@ path "kv/*" {
             !a.allow(Operation::Update, "kv/a", &data(serde_json::json!({"size": 1})))
                 .allowed,
             "required"
+        );
+    }
+
+    #[test]
+    fn wrapping_ttl_bounds_refuse() {
+        let a = acl("path \"sys/wrapping/wrap\" {\n  capabilities = [\"update\"]\n  min_wrapping_ttl = \"60s\"\n  max_wrapping_ttl = \"300s\"\n}");
+        let w = |s| Some(Duration::from_secs(s));
+        assert!(
+            !a.allow_request(Operation::Update, "sys/wrapping/wrap", &empty(), w(10))
+                .allowed
+        );
+        assert!(
+            !a.allow_request(Operation::Update, "sys/wrapping/wrap", &empty(), w(3600))
+                .allowed
+        );
+        assert!(
+            a.allow_request(Operation::Update, "sys/wrapping/wrap", &empty(), w(120))
+                .allowed
+        );
+        assert!(
+            !a.allow(Operation::Update, "sys/wrapping/wrap", &empty()).allowed,
+            "unwrapped is refused too"
         );
     }
 

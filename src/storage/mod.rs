@@ -67,11 +67,15 @@ pub enum Tree {
     Policies,
     /// Token roles by name.
     TokenRoles,
+    /// Wrapping token hash -> the wrapped response and its creation info.
+    WrappedResponses,
+    /// `purge time (u64 BE unix seconds) ++ token hash` -> what became of a used or rewrapped wrapping token.
+    WrapTombstones,
 }
 
 impl Tree {
     /// In slot order (see [`Tree::slot`]).
-    pub const ALL: [Tree; 7] = [
+    pub const ALL: [Tree; 9] = [
         Tree::Core,
         Tree::Tokens,
         Tree::TokenAccessors,
@@ -79,6 +83,8 @@ impl Tree {
         Tree::TokenExpiry,
         Tree::Policies,
         Tree::TokenRoles,
+        Tree::WrappedResponses,
+        Tree::WrapTombstones,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +96,8 @@ impl Tree {
             Tree::TokenExpiry => "token_expiry",
             Tree::Policies => "policies",
             Tree::TokenRoles => "token_roles",
+            Tree::WrappedResponses => "wrapped_responses",
+            Tree::WrapTombstones => "wrap_tombstones",
         }
     }
 
@@ -104,6 +112,8 @@ impl Tree {
             Tree::TokenExpiry => 5,
             Tree::Policies => 6,
             Tree::TokenRoles => 7,
+            Tree::WrappedResponses => 8,
+            Tree::WrapTombstones => 9,
         }
     }
 }

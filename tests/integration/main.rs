@@ -4,11 +4,17 @@
 mod common;
 mod tools;
 
+mod acl_table;
 mod bao_cli;
 mod config;
 mod dev_mode;
+mod differential;
 mod durability;
 mod http_conventions;
+mod hvac_client;
 mod migrations;
+mod policies;
 mod seal;
 mod tls;
+mod tokens;
+mod wrapping;

@@ -1,0 +1,294 @@
+//! Response wrapping. Wrap, unwrap and rewrap are each ONE storage transaction: the wrapping token, its accessor
+//! and expiry index entries, the stored response and (when used) the tombstone change together or not at all, so
+//! there is never a moment where both or neither of a rewrap's tokens is valid, and of N concurrent unwraps
+//! exactly one succeeds. Each is durable (flushed) before it is answered.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{Core, CoreError, Response};
+use crate::auth::token::{self, TokenEntry};
+use crate::policy::RESPONSE_WRAPPING_POLICY_NAME;
+use crate::storage::{Tree, TxError, Txn};
+
+pub const INVALID_WRAPPING_TOKEN: &str = "wrapping token is not valid or does not exist";
+pub const EMPTY_WRAPPING_TOKEN: &str = "error validating wrapping token: token is empty";
+/// How long a used or rewrapped wrapping token's tombstone is kept.
+const TOMBSTONE_RETENTION_SECS: u64 = 24 * 3600;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WrappedResponse {
+    /// The response as JSON (`data`, `auth`, `warnings`, lease fields).
+    pub response: String,
+    /// Unix nanoseconds.
+    pub creation_time: i64,
+    pub creation_ttl: u64,
+    pub creation_path: String,
+    pub wrapped_accessor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// "unwrapped" or "rewrapped".
+    pub state: String,
+    /// Unix nanoseconds.
+    pub at: i64,
+    pub accessor: String,
+}
+
+fn invalid() -> CoreError {
+    CoreError::InvalidRequest(INVALID_WRAPPING_TOKEN.into())
+}
+
+fn now_ns() -> i64 {
+    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn rfc3339_ns(ns: i64) -> String {
+    Utc.timestamp_nanos(ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn response_to_json(resp: &Response) -> String {
+    json!({
+        "data": resp.data,
+        "auth": resp.auth,
+        "warnings": resp.warnings,
+        "lease_id": resp.lease_id,
+        "lease_duration": resp.lease_duration,
+        "renewable": resp.renewable,
+    })
+    .to_string()
+}
+
+fn response_from_json(text: &str) -> Result<Response, CoreError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| CoreError::Storage(crate::storage::StorageError::Codec(e.to_string())))?;
+    Ok(Response {
+        data: v["data"].as_object().cloned(),
+        auth: Some(v["auth"].clone()).filter(|a| !a.is_null()),
+        warnings: v["warnings"]
+            .as_array()
+            .map(|w| w.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        lease_id: v["lease_id"].as_str().unwrap_or_default().to_string(),
+        lease_duration: v["lease_duration"].as_u64().unwrap_or(0),
+        renewable: v["renewable"].as_bool().unwrap_or(false),
+        ..Default::default()
+    })
+}
+
+/// Is this a live wrapping token with a stored response?
+fn is_valid_wrapping(entry: &TokenEntry, now: i64) -> bool {
+    entry.policies.len() == 1
+        && entry.policies[0] == RESPONSE_WRAPPING_POLICY_NAME
+        && entry.num_uses == 1
+        && !entry.expired_at(now)
+}
+
+fn tombstone_key(now_ns: i64, hash: &[u8]) -> Vec<u8> {
+    let purge_at = (now_ns / 1_000_000_000).max(0) as u64 + TOMBSTONE_RETENTION_SECS;
+    let mut key = purge_at.to_be_bytes().to_vec();
+    key.extend_from_slice(hash);
+    key
+}
+
+/// A fresh wrapping token, not yet stored.
+struct NewWrappingToken {
+    id: zeroize::Zeroizing<String>,
+    hash: Vec<u8>,
+    entry: TokenEntry,
+}
+
+fn wrap_info(token: &NewWrappingToken, record: &WrappedResponse) -> Value {
+    let mut info = json!({
+        "token": token.id.as_str(),
+        "accessor": token.entry.accessor,
+        "ttl": record.creation_ttl,
+        "creation_time": rfc3339_ns(record.creation_time),
+        "creation_path": record.creation_path,
+    });
+    if let Some(accessor) = &record.wrapped_accessor {
+        info["wrapped_accessor"] = json!(accessor);
+    }
+    info
+}
+
+/// Take the old token out and leave its tombstone, inside the caller's transaction.
+fn retire<E>(tx: &Txn<E>, hash: &[u8], entry: &TokenEntry, state: &str, now: i64) -> Result<(), TxError<E>> {
+    token::remove_in_tx(tx, hash)?;
+    let stone = Tombstone {
+        state: state.into(),
+        at: now,
+        accessor: entry.accessor.clone(),
+    };
+    tx.put(Tree::WrapTombstones, &tombstone_key(now, hash), &stone)
+}
+
+impl Core {
+    fn new_wrapping_token(&self, ttl: u64, creation_path: &str, now: i64) -> Result<NewWrappingToken, CoreError> {
+        let id = token::generate_token_id();
+        let hash = self.unsealed()?.token_salt.hash(&id);
+        let entry = TokenEntry {
+            accessor: token::generate_accessor(),
+            parent: None,
+            policies: vec![RESPONSE_WRAPPING_POLICY_NAME.into()],
+            meta: Default::default(),
+            display_name: "token".into(),
+            path: creation_path.to_string(),
+            issue_time: now,
+            last_renewal: now,
+            ttl,
+            creation_ttl: ttl,
+            explicit_max_ttl: ttl,
+            period: 0,
+            num_uses: 1,
+            renewable: false,
+            renewed: false,
+            role: None,
+        };
+        Ok(NewWrappingToken { id, hash, entry })
+    }
+
+    /// Wrap a response: a new single-use token and the stored response, in one transaction.
+    pub async fn wrap_response(
+        &self,
+        resp: Response,
+        ttl: Duration,
+        creation_path: &str,
+    ) -> Result<Response, CoreError> {
+        let now = now_ns();
+        let token = self.new_wrapping_token(ttl.as_secs().max(1), creation_path, now)?;
+        let record = WrappedResponse {
+            response: response_to_json(&resp),
+            creation_time: now,
+            creation_ttl: token.entry.ttl,
+            creation_path: creation_path.to_string(),
+            wrapped_accessor: resp
+                .auth
+                .as_ref()
+                .and_then(|a| a["accessor"].as_str())
+                .map(str::to_string),
+        };
+        let info = wrap_info(&token, &record);
+        let (hash, entry) = (token.hash.clone(), token.entry.clone());
+        self.storage
+            .write(move |tx| {
+                token::insert(tx, &hash, &entry)?;
+                tx.put(Tree::WrappedResponses, &hash, &record)?;
+                Ok::<_, TxError<CoreError>>(())
+            })
+            .await??;
+        Ok(Response {
+            wrap_info: Some(info),
+            ..Default::default()
+        })
+    }
+
+    fn wrapping_hash(&self, token_id: &str) -> Result<Vec<u8>, CoreError> {
+        if token_id.is_empty() {
+            return Err(CoreError::Forbidden(EMPTY_WRAPPING_TOKEN.into()));
+        }
+        Ok(self.unsealed()?.token_salt.hash(token_id))
+    }
+
+    /// `sys/wrapping/lookup`: creation info; never consumes the token.
+    pub fn lookup_wrapping(&self, token_id: &str) -> Result<Response, CoreError> {
+        let hash = self.wrapping_hash(token_id)?;
+        let entry: TokenEntry = self.storage.get(Tree::Tokens, &hash)?.ok_or_else(invalid)?;
+        if !is_valid_wrapping(&entry, now_ns()) {
+            return Err(invalid());
+        }
+        let record: WrappedResponse = self.storage.get(Tree::WrappedResponses, &hash)?.ok_or_else(invalid)?;
+        let mut data = Map::new();
+        data.insert("creation_path".into(), json!(record.creation_path));
+        data.insert("creation_time".into(), json!(rfc3339_ns(record.creation_time)));
+        data.insert("creation_ttl".into(), json!(record.creation_ttl));
+        Ok(Response::with_data(data))
+    }
+
+    /// `sys/wrapping/unwrap`: the original response, exactly once.
+    pub async fn unwrap_token(&self, token_id: &str) -> Result<Response, CoreError> {
+        let hash = self.wrapping_hash(token_id)?;
+        let now = now_ns();
+        let record = self
+            .storage
+            .write(move |tx| {
+                let entry: TokenEntry = tx.get(Tree::Tokens, &hash)?.ok_or(TxError::Abort(invalid()))?;
+                if !is_valid_wrapping(&entry, now) {
+                    return Err(TxError::Abort(invalid()));
+                }
+                let record: WrappedResponse = tx
+                    .get(Tree::WrappedResponses, &hash)?
+                    .ok_or(TxError::Abort(invalid()))?;
+                retire(tx, &hash, &entry, "unwrapped", now)?;
+                Ok(record)
+            })
+            .await??;
+        response_from_json(&record.response)
+    }
+
+    /// `sys/wrapping/rewrap`: a new token with the same response, creation path and TTL; the old one is gone in
+    /// the same transaction.
+    pub async fn rewrap_token(&self, token_id: &str) -> Result<Response, CoreError> {
+        let old_hash = self.wrapping_hash(token_id)?;
+        let now = now_ns();
+        // The new token's id is drawn before the transaction (its closure may run more than once); its TTL is the
+        // old record's, fixed inside.
+        let fresh = self.new_wrapping_token(1, "", now)?;
+        let (new_hash, template) = (fresh.hash.clone(), fresh.entry.clone());
+        let (record, entry) = self
+            .storage
+            .write(move |tx| {
+                let old: TokenEntry = tx.get(Tree::Tokens, &old_hash)?.ok_or(TxError::Abort(invalid()))?;
+                if !is_valid_wrapping(&old, now) {
+                    return Err(TxError::Abort(invalid()));
+                }
+                let old_record: WrappedResponse = tx
+                    .get(Tree::WrappedResponses, &old_hash)?
+                    .ok_or(TxError::Abort(invalid()))?;
+                let mut entry = template.clone();
+                entry.ttl = old_record.creation_ttl;
+                entry.creation_ttl = old_record.creation_ttl;
+                entry.explicit_max_ttl = old_record.creation_ttl;
+                entry.path = old_record.creation_path.clone();
+                let record = WrappedResponse {
+                    creation_time: now,
+                    ..old_record
+                };
+                retire(tx, &old_hash, &old, "rewrapped", now)?;
+                token::insert(tx, &new_hash, &entry)?;
+                tx.put(Tree::WrappedResponses, &new_hash, &record)?;
+                Ok((record, entry))
+            })
+            .await??;
+        let token = NewWrappingToken { entry, ..fresh };
+        Ok(Response {
+            wrap_info: Some(wrap_info(&token, &record)),
+            ..Default::default()
+        })
+    }
+
+    /// Drop tombstones past their retention. Returns how many.
+    pub async fn purge_wrap_tombstones(&self) -> Result<usize, CoreError> {
+        let now_secs = (now_ns() / 1_000_000_000).max(0) as u64 + 1;
+        let due = self
+            .storage
+            .keys_below(Tree::WrapTombstones, &now_secs.to_be_bytes(), 1000)?;
+        let count = due.len();
+        if count > 0 {
+            self.storage
+                .write(move |tx| {
+                    for key in &due {
+                        tx.remove(Tree::WrapTombstones, key)?;
+                    }
+                    Ok::<_, TxError<CoreError>>(())
+                })
+                .await??;
+        }
+        Ok(count)
+    }
+}
