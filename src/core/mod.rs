@@ -228,11 +228,15 @@ impl Core {
     /// Submit one unseal key share (or reset progress). Reaching the threshold opens the keyring; a wrong set of
     /// shares fails the keyring's integrity check and resets progress.
     pub fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus, CoreError> {
-        let config = self.seal_config()?.ok_or(CoreError::NotInitialized)?;
         if reset {
+            // As OpenBao: a reset answers with the status even before init, and is refused once unsealed.
+            if !self.is_sealed() {
+                return Err(CoreError::InvalidRequest("vault is unsealed".into()));
+            }
             self.reset_progress();
             return self.seal_status();
         }
+        let config = self.seal_config()?.ok_or(CoreError::NotInitialized)?;
         let key = match key {
             Some(k) if !k.is_empty() => k,
             _ => {

@@ -39,7 +39,16 @@ pub fn is_root_path(path: &str) -> bool {
 
 impl Core {
     pub async fn handle_request(&self, mut req: Request) -> Result<Response, CoreError> {
-        self.unsealed()?;
+        if self.is_sealed() {
+            // Sealing a sealed server is a no-op success, as in OpenBao.
+            let seal_request = req.path.trim_start_matches('/') == "sys/seal"
+                && matches!(req.operation, super::Operation::Update | super::Operation::Create);
+            return if seal_request {
+                Ok(Response::no_content())
+            } else {
+                Err(CoreError::Sealed)
+            };
+        }
         let path = req.path.trim_start_matches('/').to_string();
         if path.split('/').any(|segment| segment == "..") {
             return Err(CoreError::InvalidRequest("invalid path".into()));

@@ -109,21 +109,40 @@ async fn sys_init(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     }
 }
 
-fn uint_field(data: &serde_json::Map<String, Value>, key: &str) -> Result<u32, CoreError> {
+/// Go's name for a JSON value's kind in `cannot unmarshal` errors.
+fn go_kind(value: &Value) -> String {
+    match value {
+        Value::String(_) => "string".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Array(_) => "array".into(),
+        Value::Object(_) => "object".into(),
+        Value::Number(n) => format!("number {n}"),
+        Value::Null => "null".into(),
+    }
+}
+
+/// OpenBao decodes these bodies into Go structs; a wrong type gets Go's decoder message.
+fn go_field_error(go_struct: &str, field: &str, go_type: &str, value: &Value) -> CoreError {
+    CoreError::InvalidRequest(format!(
+        "failed to decode JSON input: json: cannot unmarshal {} into Go struct field {go_struct}.{field} of type {go_type}",
+        go_kind(value)
+    ))
+}
+
+/// An `int` field of `InitRequest`; negatives become 0 so the seal configuration check names them.
+fn int_field(data: &serde_json::Map<String, Value>, key: &str) -> Result<u32, CoreError> {
     match data.get(key) {
         None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| CoreError::InvalidRequest(format!("{key} must be a non-negative integer"))),
-        Some(_) => Err(CoreError::InvalidRequest(format!(
-            "{key} must be a non-negative integer"
-        ))),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n
+            .as_i64()
+            .map(|v| v.clamp(0, u32::MAX as i64) as u32)
+            .unwrap_or(u32::MAX)),
+        Some(other) => Err(go_field_error("InitRequest", key, "int", other)),
     }
 }
 
 async fn init(core: &Core, body: &[u8]) -> Result<Value, CoreError> {
-    let data = request::json_object(body)?;
+    let data = request::json_object_as(body, "http.InitRequest")?;
     for unsupported in ["pgp_keys", "root_token_pgp_key", "recovery_shares", "recovery_pgp_keys"] {
         let given = match data.get(unsupported) {
             None | Some(Value::Null) => false,
@@ -139,8 +158,8 @@ async fn init(core: &Core, body: &[u8]) -> Result<Value, CoreError> {
         }
     }
     let config = SealConfig {
-        secret_shares: uint_field(&data, "secret_shares")?,
-        secret_threshold: uint_field(&data, "secret_threshold")?,
+        secret_shares: int_field(&data, "secret_shares")?,
+        secret_threshold: int_field(&data, "secret_threshold")?,
     };
     let result = core.init(config, None).await?;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -169,12 +188,20 @@ async fn sys_unseal(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let data = match request::json_object(&body) {
+    let data = match request::json_object_as(&body, "http.UnsealRequest") {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let key = data.get("key").and_then(Value::as_str);
-    let reset = data.get("reset").and_then(Value::as_bool).unwrap_or(false);
+    let key = match data.get("key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(k)) => Some(k.as_str()),
+        Some(other) => return fail(go_field_error("UnsealRequest", "key", "string", other)),
+    };
+    let reset = match data.get("reset") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return fail(go_field_error("UnsealRequest", "reset", "bool", other)),
+    };
     match state.core.unseal(key, reset) {
         Ok(s) => HttpResponse::Ok().json(s),
         Err(e) => fail(e),
@@ -189,7 +216,7 @@ fn health_code(query: &[(String, String)], key: &str, default: u16) -> Result<u1
             .parse::<u16>()
             .ok()
             .filter(|c| (100..=999).contains(c))
-            .ok_or_else(|| format!("bad code: {v}")),
+            .ok_or_else(|| format!("bad code {v}")),
     }
 }
 
@@ -211,7 +238,8 @@ async fn sys_health(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     };
     let code = match code {
         Ok(c) => c,
-        Err(message) => return error::errors_response(StatusCode::BAD_REQUEST, vec![message]),
+        // OpenBao answers a bad code with an empty error list.
+        Err(_) => return error::errors_response(StatusCode::BAD_REQUEST, vec![]),
     };
     let status_code = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
     if req.method() == Method::HEAD {

@@ -32,13 +32,18 @@ fn is_true(value: &str) -> bool {
 
 /// Parse a JSON object body; an empty body is an empty object.
 pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, CoreError> {
+    json_object_as(body, "map[string]interface {}")
+}
+
+/// [`json_object`] for an endpoint that OpenBao decodes into the Go type `go_type` (named in its errors).
+pub fn json_object_as(body: &[u8], go_type: &str) -> Result<Map<String, Value>, CoreError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(CoreError::InvalidRequest(format!(
-            "failed to decode JSON input: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            "failed to decode JSON input: json: cannot unmarshal {} into Go value of type {go_type}",
             go_type_name(&other)
         ))),
         Err(e) => Err(CoreError::InvalidRequest(format!("failed to decode JSON input: {e}"))),

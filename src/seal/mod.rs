@@ -19,6 +19,10 @@ pub enum SealError {
     KeyTooLong,
     #[error("unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed")]
     WrongKey,
+    #[error("invalid key: failed to compute combined key: all parts must be the same length")]
+    SharesDifferInLength,
+    #[error("invalid key: failed to setup unseal key: crypto/aes: invalid key size {0}")]
+    WrongKeySize(usize),
 }
 
 /// Stored in the plain `meta` tree: sealed servers report it in `sys/seal-status`.
@@ -78,7 +82,13 @@ pub fn split(root_key: &SecretKey, config: SealConfig) -> Result<Vec<Share>, Sea
 
 /// Recombine shares. With fewer than the threshold this yields a wrong key, which the keyring's GCM tag rejects.
 pub fn combine(shares: &[Share]) -> Result<SecretKey, SealError> {
-    let bytes: Zeroizing<Vec<u8>> = if shares.len() == 1 && shares[0].len() == KEY_LEN {
+    if shares.windows(2).any(|w| w[0].len() != w[1].len()) {
+        return Err(SealError::SharesDifferInLength);
+    }
+    if shares.len() == 1 && shares[0].len() != KEY_LEN {
+        return Err(SealError::WrongKeySize(shares[0].len()));
+    }
+    let bytes: Zeroizing<Vec<u8>> = if shares.len() == 1 {
         Zeroizing::new(shares[0].to_vec())
     } else {
         let vsss: Vec<Vec<u8>> = shares
