@@ -42,6 +42,8 @@ pub fn json_object_as(body: &[u8], go_type: &str) -> Result<Map<String, Value>, 
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
+        // Go decodes `null` into a map as "nothing": clients (the bao CLI) send it for an empty body.
+        Ok(Value::Null) => Ok(Map::new()),
         Ok(other) => Err(CoreError::InvalidRequest(format!(
             "failed to decode JSON input: json: cannot unmarshal {} into Go value of type {go_type}",
             go_type_name(&other)

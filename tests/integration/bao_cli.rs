@@ -221,3 +221,93 @@ fn bao_token_and_policy_commands_match_reference() {
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
     assert_eq!(expected[0].1, 0, "policy write succeeds on the reference");
 }
+
+/// Response-wrapping commands; returns (step, exit code, output shape or text) per step.
+fn wrapping_flow(addr: &str) -> Vec<(String, i32, Vec<String>)> {
+    let c = crate::common::Client::new(addr);
+    let (keys, root) = c.init(1, 1);
+    c.unseal_with(&keys);
+    let r = Some(root.as_str());
+    let mut steps = Vec::new();
+    let mut step = |name: &str, out: &(i32, String, String), detail: Vec<String>| {
+        steps.push((name.to_string(), out.0, detail));
+    };
+    let token_of = |out: &str| {
+        serde_json::from_str::<Value>(out)
+            .ok()
+            .and_then(|v| v["wrap_info"]["token"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+
+    // `bao write sys/wrapping/wrap` adds a 5 minute wrap TTL by itself.
+    let out = run_bao(addr, r, &["write", "-format=json", "sys/wrapping/wrap", "foo=bar"]);
+    step("wrap", &out, shape(&out.1));
+    let first = token_of(&out.1);
+    let out = run_bao(
+        addr,
+        r,
+        &[
+            "write",
+            "-format=json",
+            "sys/wrapping/lookup",
+            &format!("token={first}"),
+        ],
+    );
+    step("lookup", &out, shape(&out.1));
+    let out = run_bao(
+        addr,
+        r,
+        &[
+            "write",
+            "-format=json",
+            "sys/wrapping/rewrap",
+            &format!("token={first}"),
+        ],
+    );
+    step("rewrap", &out, shape(&out.1));
+    let second = token_of(&out.1);
+    let out = run_bao(addr, r, &["unwrap", "-format=json", &first]);
+    step("unwrap the old token", &out, vec![]);
+    let out = run_bao(addr, r, &["unwrap", "-format=json", &second]);
+    let data = serde_json::from_str::<Value>(&out.1)
+        .map(|v| v["data"].to_string())
+        .unwrap_or_default();
+    step("unwrap", &out, vec![data]);
+    let out = run_bao(addr, r, &["unwrap", &second]);
+    step("unwrap again", &out, vec![]);
+
+    let out = run_bao(
+        addr,
+        r,
+        &["token", "create", "-wrap-ttl=2m", "-policy=default", "-format=json"],
+    );
+    step("token create wrapped", &out, shape(&out.1));
+    let wrapped_token = token_of(&out.1);
+    // With the wrapping token as the client token and no argument, `bao unwrap` unwraps it.
+    let out = run_bao(addr, Some(&wrapped_token), &["unwrap", "-format=json"]);
+    step("unwrap with the wrapping token itself", &out, shape(&out.1));
+    steps
+}
+
+#[test]
+fn bao_wrapping_commands_match_reference() {
+    let reference = ReferenceServer::start();
+    let dir = temp_dir();
+    let ours = TestServer::start(dir.path());
+    let expected = wrapping_flow(&reference.addr);
+    let actual = wrapping_flow(&format!("http://{}", ours.addr));
+    let diffs: Vec<String> = expected
+        .iter()
+        .zip(actual.iter())
+        .filter(|(e, a)| e != a)
+        .map(|(e, a)| format!("step {:?}:\n  reference {:?}\n  ours      {:?}", e.0, e, a))
+        .collect();
+    assert_eq!(expected.len(), actual.len());
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(
+        (expected[0].1, expected[5].1),
+        (0, 2),
+        "wrap succeeds and a second unwrap fails on the reference"
+    );
+    assert_eq!(expected[4].2, vec!["{\"foo\":\"bar\"}".to_string()]);
+}
