@@ -1,4 +1,4 @@
-//! Format 3: adds the wrapped-response tree and the wrapping-token tombstones (both start empty) and records the
+//! Format 3: adds the wrapped-response tree, the wrapping-token tombstones and their purge index (all start empty) and records the
 //! new layout.
 
 use crate::storage::migrate::{Migration, MigrationTx};
@@ -12,6 +12,6 @@ pub const MIGRATION: Migration = Migration {
 fn apply(tx: &MigrationTx) -> Result<(), String> {
     tx.meta_put(
         b"layout",
-        b"meta,core,tokens,token_accessors,token_parents,token_expiry,policies,token_roles,wrapped_responses,wrap_tombstones",
+        b"meta,core,tokens,token_accessors,token_parents,token_expiry,policies,token_roles,wrapped_responses,wrap_tombstones,wrap_tombstone_purge",
     )
 }

@@ -69,13 +69,15 @@ pub enum Tree {
     TokenRoles,
     /// Wrapping token hash -> the wrapped response and its creation info.
     WrappedResponses,
-    /// `purge time (u64 BE unix seconds) ++ token hash` -> what became of a used or rewrapped wrapping token.
+    /// Wrapping token hash -> what became of a used, rewrapped, revoked or expired wrapping token.
     WrapTombstones,
+    /// `purge time (u64 BE unix seconds) ++ token hash` -> empty: when each tombstone goes.
+    WrapTombstonePurge,
 }
 
 impl Tree {
     /// In slot order (see [`Tree::slot`]).
-    pub const ALL: [Tree; 9] = [
+    pub const ALL: [Tree; 10] = [
         Tree::Core,
         Tree::Tokens,
         Tree::TokenAccessors,
@@ -85,6 +87,7 @@ impl Tree {
         Tree::TokenRoles,
         Tree::WrappedResponses,
         Tree::WrapTombstones,
+        Tree::WrapTombstonePurge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,6 +101,7 @@ impl Tree {
             Tree::TokenRoles => "token_roles",
             Tree::WrappedResponses => "wrapped_responses",
             Tree::WrapTombstones => "wrap_tombstones",
+            Tree::WrapTombstonePurge => "wrap_tombstone_purge",
         }
     }
 
@@ -114,6 +118,7 @@ impl Tree {
             Tree::TokenRoles => 7,
             Tree::WrappedResponses => 8,
             Tree::WrapTombstones => 9,
+            Tree::WrapTombstonePurge => 10,
         }
     }
 }
