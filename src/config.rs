@@ -8,6 +8,7 @@ use hcl::{Body, Value};
 
 pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(768 * 3600);
+pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsMinVersion {
@@ -51,6 +52,8 @@ pub struct Config {
     pub disable_mlock: bool,
     /// Bytes; 0 means no limit.
     pub max_request_size: usize,
+    /// How long used wrapping tokens are remembered (to report their reuse).
+    pub wrapping_tombstone_retention: Duration,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             log_level: None,
             disable_mlock: false,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+            wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
         }
     }
 }
@@ -112,6 +116,7 @@ impl Config {
                 "max_lease_ttl" => config.max_lease_ttl = as_duration(key, &value)?,
                 "log_level" => config.log_level = Some(as_log_level(key, &value)?),
                 "disable_mlock" => config.disable_mlock = as_bool(key, &value)?,
+                "wrapping_tombstone_retention" => config.wrapping_tombstone_retention = as_duration(key, &value)?,
                 "max_request_size" => {
                     let n = as_i64(key, &value)?;
                     config.max_request_size = if n < 0 {

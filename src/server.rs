@@ -82,6 +82,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         default_lease_ttl: config.default_lease_ttl,
         max_lease_ttl: config.max_lease_ttl,
         storage_type: "sled",
+        wrapping_tombstone_retention: config.wrapping_tombstone_retention,
     };
     let core = Arc::new(Core::new(storage.clone(), settings));
 

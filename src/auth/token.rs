@@ -242,21 +242,45 @@ fn update<E>(tx: &Txn<E>, hash: &[u8], old: &TokenEntry, new: &TokenEntry) -> Re
     Ok(())
 }
 
-/// Remove a childless token (a wrapping token) and its index entries in the caller's transaction.
-pub fn remove_in_tx<E>(tx: &Txn<E>, hash: &[u8]) -> Result<(), TxError<E>> {
-    remove(tx, hash, &[])
+/// Why a token leaves the store (a wrapping token's tombstone records it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Revoked,
+    Expired,
+    Unwrapped,
+    Rewrapped,
 }
 
-/// Remove a token, its index entries and any response it wraps; `children` lists child hashes whose parent link
-/// goes away.
-fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>]) -> Result<(), TxError<E>> {
+impl Removal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Removal::Revoked => "revoked",
+            Removal::Expired => "expired",
+            Removal::Unwrapped => "unwrapped",
+            Removal::Rewrapped => "rewrapped",
+        }
+    }
+}
+
+/// When and how long to remember a removed wrapping token.
+#[derive(Debug, Clone, Copy)]
+pub struct RemovalContext {
+    pub why: Removal,
+    /// Unix nanoseconds.
+    pub now: i64,
+    pub tombstone_retention_secs: u64,
+}
+
+/// Remove a token, its index entries and any response it wraps (leaving a tombstone for a wrapping token);
+/// `children` lists child hashes whose parent link goes away.
+pub fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>], ctx: RemovalContext) -> Result<(), TxError<E>> {
     for child in children {
         tx.remove(Tree::TokenParents, &parent_key(hash, child))?;
     }
-    tx.remove(Tree::WrappedResponses, hash)?;
     let Some(entry) = tx.get::<TokenEntry>(Tree::Tokens, hash)? else {
         return Ok(());
     };
+    crate::core::wrapping::bury(tx, hash, &entry, ctx)?;
     tx.remove(Tree::Tokens, hash)?;
     tx.remove(Tree::TokenAccessors, entry.accessor.as_bytes())?;
     if let Some(parent) = &entry.parent {
@@ -545,13 +569,26 @@ impl Core {
     /// Revoke a token and every descendant in one transaction. A child created while the tree was scanned keeps
     /// its parent link, so the scan repeats until no revoked token has children left.
     pub async fn revoke_tree(&self, hash: &[u8]) -> Result<(), CoreError> {
+        self.revoke_tree_because(hash, Removal::Revoked).await
+    }
+
+    pub fn removal(&self, why: Removal) -> RemovalContext {
+        RemovalContext {
+            why,
+            now: now_ns(),
+            tombstone_retention_secs: self.settings.wrapping_tombstone_retention.as_secs(),
+        }
+    }
+
+    async fn revoke_tree_because(&self, hash: &[u8], why: Removal) -> Result<(), CoreError> {
         loop {
             let tree = self.subtree(hash)?;
             let tree_for_tx = tree.clone();
+            let ctx = self.removal(why);
             self.storage
                 .write(move |tx| {
                     for (token, children) in &tree_for_tx {
-                        remove(tx, token, children)?;
+                        remove(tx, token, children, ctx)?;
                     }
                     Ok::<_, TxError<CoreError>>(())
                 })
@@ -570,6 +607,7 @@ impl Core {
     pub async fn revoke_orphan(&self, hash: &[u8]) -> Result<(), CoreError> {
         let children = self.children_of(hash)?;
         let hash = hash.to_vec();
+        let ctx = self.removal(Removal::Revoked);
         self.storage
             .write(move |tx| {
                 for child in &children {
@@ -578,7 +616,7 @@ impl Core {
                         tx.put(Tree::Tokens, child, &entry)?;
                     }
                 }
-                remove(tx, &hash, &children)?;
+                remove(tx, &hash, &children, ctx)?;
                 Ok::<_, TxError<CoreError>>(())
             })
             .await??;
@@ -739,7 +777,7 @@ impl Core {
             let hash = &key[8..];
             match self.storage.get::<TokenEntry>(Tree::Tokens, hash)? {
                 Some(entry) if entry.expired_at(now_ns()) => {
-                    self.revoke_tree(hash).await?;
+                    self.revoke_tree_because(hash, Removal::Expired).await?;
                     revoked += 1;
                 }
                 Some(_) => {}

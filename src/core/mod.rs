@@ -39,6 +39,8 @@ pub struct CoreSettings {
     pub default_lease_ttl: Duration,
     pub max_lease_ttl: Duration,
     pub storage_type: &'static str,
+    /// How long a used wrapping token's tombstone is kept.
+    pub wrapping_tombstone_retention: Duration,
 }
 
 impl Default for CoreSettings {
@@ -47,6 +49,7 @@ impl Default for CoreSettings {
             default_lease_ttl: Duration::from_secs(768 * 3600),
             max_lease_ttl: Duration::from_secs(768 * 3600),
             storage_type: "sled",
+            wrapping_tombstone_retention: crate::config::DEFAULT_TOMBSTONE_RETENTION,
         }
     }
 }
@@ -103,6 +106,8 @@ pub struct Core {
     progress: Mutex<UnsealProgress>,
     router: Router,
     pub policy_cache: policies::PolicyCache,
+    /// Wrapping tokens presented again after use (see `wrapping::note_reuse`).
+    wrapping_reuse_events: std::sync::atomic::AtomicU64,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -126,6 +131,7 @@ impl Core {
             progress: Mutex::new(UnsealProgress::default()),
             router,
             policy_cache: policies::PolicyCache::default(),
+            wrapping_reuse_events: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

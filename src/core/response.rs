@@ -15,6 +15,8 @@ pub struct Response {
     pub legacy_top_level: bool,
     /// A status other than 200 for a response with a body (e.g. 202 for `auth/token/tidy`).
     pub status: Option<u16>,
+    /// A body sent as is instead of the envelope: (content type, bytes), e.g. Prometheus metrics.
+    pub raw: Option<(String, Vec<u8>)>,
 }
 
 impl Response {
@@ -54,6 +56,10 @@ impl Response {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_none() && self.auth.is_none() && self.wrap_info.is_none() && self.warnings.is_empty()
+        self.data.is_none()
+            && self.auth.is_none()
+            && self.wrap_info.is_none()
+            && self.warnings.is_empty()
+            && self.raw.is_none()
     }
 }

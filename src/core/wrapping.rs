@@ -16,8 +16,6 @@ use crate::storage::{Tree, TxError, Txn};
 
 pub const INVALID_WRAPPING_TOKEN: &str = "wrapping token is not valid or does not exist";
 pub const EMPTY_WRAPPING_TOKEN: &str = "error validating wrapping token: token is empty";
-/// How long a used or rewrapped wrapping token's tombstone is kept.
-const TOMBSTONE_RETENTION_SECS: u64 = 24 * 3600;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WrappedResponse {
@@ -30,13 +28,15 @@ pub struct WrappedResponse {
     pub wrapped_accessor: Option<String>,
 }
 
+/// What is left of a used, rewrapped, revoked or expired wrapping token: never the response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tombstone {
-    /// "unwrapped" or "rewrapped".
+    /// "unwrapped", "rewrapped", "revoked" or "expired".
     pub state: String,
     /// Unix nanoseconds.
     pub at: i64,
     pub accessor: String,
+    pub creation_path: String,
 }
 
 fn invalid() -> CoreError {
@@ -89,11 +89,28 @@ fn is_valid_wrapping(entry: &TokenEntry, now: i64) -> bool {
         && !entry.expired_at(now)
 }
 
-fn tombstone_key(now_ns: i64, hash: &[u8]) -> Vec<u8> {
-    let purge_at = (now_ns / 1_000_000_000).max(0) as u64 + TOMBSTONE_RETENTION_SECS;
-    let mut key = purge_at.to_be_bytes().to_vec();
+fn purge_key(purge_at_secs: u64, hash: &[u8]) -> Vec<u8> {
+    let mut key = purge_at_secs.to_be_bytes().to_vec();
     key.extend_from_slice(hash);
     key
+}
+
+/// Called for every token leaving the store, inside its transaction: a wrapping token's response is deleted and a
+/// tombstone (with its purge index entry) takes its place.
+pub fn bury<E>(tx: &Txn<E>, hash: &[u8], entry: &TokenEntry, ctx: token::RemovalContext) -> Result<(), TxError<E>> {
+    let Some(record) = tx.get::<WrappedResponse>(Tree::WrappedResponses, hash)? else {
+        return Ok(());
+    };
+    tx.remove(Tree::WrappedResponses, hash)?;
+    let stone = Tombstone {
+        state: ctx.why.as_str().into(),
+        at: ctx.now,
+        accessor: entry.accessor.clone(),
+        creation_path: record.creation_path,
+    };
+    let purge_at = (ctx.now / 1_000_000_000).max(0) as u64 + ctx.tombstone_retention_secs;
+    tx.put(Tree::WrapTombstones, hash, &stone)?;
+    tx.put_raw(Tree::WrapTombstonePurge, &purge_key(purge_at, hash), b"")
 }
 
 /// A fresh wrapping token, not yet stored.
@@ -115,17 +132,6 @@ fn wrap_info(token: &NewWrappingToken, record: &WrappedResponse) -> Value {
         info["wrapped_accessor"] = json!(accessor);
     }
     info
-}
-
-/// Take the old token out and leave its tombstone, inside the caller's transaction.
-fn retire<E>(tx: &Txn<E>, hash: &[u8], entry: &TokenEntry, state: &str, now: i64) -> Result<(), TxError<E>> {
-    token::remove_in_tx(tx, hash)?;
-    let stone = Tombstone {
-        state: state.into(),
-        at: now,
-        accessor: entry.accessor.clone(),
-    };
-    tx.put(Tree::WrapTombstones, &tombstone_key(now, hash), &stone)
 }
 
 impl Core {
@@ -198,10 +204,13 @@ impl Core {
     /// `sys/wrapping/lookup`: creation info; never consumes the token.
     pub fn lookup_wrapping(&self, token_id: &str) -> Result<Response, CoreError> {
         let hash = self.wrapping_hash(token_id)?;
-        let entry: TokenEntry = self.storage.get(Tree::Tokens, &hash)?.ok_or_else(invalid)?;
-        if !is_valid_wrapping(&entry, now_ns()) {
-            return Err(invalid());
-        }
+        let entry = self
+            .storage
+            .get::<TokenEntry>(Tree::Tokens, &hash)?
+            .filter(|e| is_valid_wrapping(e, now_ns()));
+        let Some(_) = entry else {
+            return Err(self.note_reuse(&hash, "sys/wrapping/lookup", invalid()));
+        };
         let record: WrappedResponse = self.storage.get(Tree::WrappedResponses, &hash)?.ok_or_else(invalid)?;
         let mut data = Map::new();
         data.insert("creation_path".into(), json!(record.creation_path));
@@ -213,21 +222,22 @@ impl Core {
     /// `sys/wrapping/unwrap`: the original response, exactly once.
     pub async fn unwrap_token(&self, token_id: &str) -> Result<Response, CoreError> {
         let hash = self.wrapping_hash(token_id)?;
-        let now = now_ns();
+        let ctx = self.removal(token::Removal::Unwrapped);
+        let tx_hash = hash.clone();
         let record = self
             .storage
             .write(move |tx| {
-                let entry: TokenEntry = tx.get(Tree::Tokens, &hash)?.ok_or(TxError::Abort(invalid()))?;
-                if !is_valid_wrapping(&entry, now) {
+                let hash = &tx_hash;
+                let entry: TokenEntry = tx.get(Tree::Tokens, hash)?.ok_or(TxError::Abort(invalid()))?;
+                if !is_valid_wrapping(&entry, ctx.now) {
                     return Err(TxError::Abort(invalid()));
                 }
-                let record: WrappedResponse = tx
-                    .get(Tree::WrappedResponses, &hash)?
-                    .ok_or(TxError::Abort(invalid()))?;
-                retire(tx, &hash, &entry, "unwrapped", now)?;
+                let record: WrappedResponse = tx.get(Tree::WrappedResponses, hash)?.ok_or(TxError::Abort(invalid()))?;
+                token::remove(tx, hash, &[], ctx)?;
                 Ok(record)
             })
-            .await??;
+            .await?
+            .map_err(|e| self.note_reuse(&hash, "sys/wrapping/unwrap", e))?;
         response_from_json(&record.response)
     }
 
@@ -235,7 +245,9 @@ impl Core {
     /// the same transaction.
     pub async fn rewrap_token(&self, token_id: &str) -> Result<Response, CoreError> {
         let old_hash = self.wrapping_hash(token_id)?;
-        let now = now_ns();
+        let ctx = self.removal(token::Removal::Rewrapped);
+        let now = ctx.now;
+        let reuse_hash = old_hash.clone();
         // The new token's id is drawn before the transaction (its closure may run more than once); its TTL is the
         // old record's, fixed inside.
         let fresh = self.new_wrapping_token(1, "", now)?;
@@ -259,12 +271,13 @@ impl Core {
                     creation_time: now,
                     ..old_record
                 };
-                retire(tx, &old_hash, &old, "rewrapped", now)?;
+                token::remove(tx, &old_hash, &[], ctx)?;
                 token::insert(tx, &new_hash, &entry)?;
                 tx.put(Tree::WrappedResponses, &new_hash, &record)?;
                 Ok((record, entry))
             })
-            .await??;
+            .await?
+            .map_err(|e| self.note_reuse(&reuse_hash, "sys/wrapping/rewrap", e))?;
         let token = NewWrappingToken { entry, ..fresh };
         Ok(Response {
             wrap_info: Some(wrap_info(&token, &record)),
@@ -272,18 +285,41 @@ impl Core {
         })
     }
 
+    /// An invalid wrapping token that left a tombstone is being used again: the same 400 for the caller, but a
+    /// warning and a counted event for operators (someone may have intercepted the token).
+    fn note_reuse(&self, hash: &[u8], path: &str, error: CoreError) -> CoreError {
+        if let Ok(Some(stone)) = self.storage.get::<Tombstone>(Tree::WrapTombstones, hash) {
+            self.wrapping_reuse_events
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            log::warn!(
+                "wrapping token reuse: {path} with a token that was already {} at {} (accessor {}, creation path {})",
+                stone.state,
+                rfc3339_ns(stone.at),
+                stone.accessor,
+                stone.creation_path
+            );
+        }
+        error
+    }
+
+    /// How many times a tombstoned wrapping token was presented since start.
+    pub fn wrapping_reuse_count(&self) -> u64 {
+        self.wrapping_reuse_events.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Drop tombstones past their retention. Returns how many.
     pub async fn purge_wrap_tombstones(&self) -> Result<usize, CoreError> {
         let now_secs = (now_ns() / 1_000_000_000).max(0) as u64 + 1;
         let due = self
             .storage
-            .keys_below(Tree::WrapTombstones, &now_secs.to_be_bytes(), 1000)?;
+            .keys_below(Tree::WrapTombstonePurge, &now_secs.to_be_bytes(), 1000)?;
         let count = due.len();
         if count > 0 {
             self.storage
                 .write(move |tx| {
                     for key in &due {
-                        tx.remove(Tree::WrapTombstones, key)?;
+                        tx.remove(Tree::WrapTombstonePurge, key)?;
+                        tx.remove(Tree::WrapTombstones, &key[8..])?;
                     }
                     Ok::<_, TxError<CoreError>>(())
                 })

@@ -154,6 +154,12 @@ impl SystemBackend {
                     core.rewrap_token(&token).await
                 }
             }
+            "metrics" => {
+                if op != Operation::Read {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                Ok(metrics(core, fields::string(&req.data, "format")?.as_deref()))
+            }
             "capabilities-self" => {
                 if !is_write(op) {
                     return Err(CoreError::UnsupportedOperation);
@@ -203,6 +209,36 @@ impl SystemBackend {
                 Err(CoreError::NoHandler(req.path.clone()))
             }
         }
+    }
+}
+
+/// `sys/metrics`: the server's counters, as OpenBao's JSON summary or in Prometheus' text format.
+fn metrics(core: &Core, format: Option<&str>) -> Response {
+    let counters = [("vault.wrapping.token_reuse", core.wrapping_reuse_count())];
+    if format == Some("prometheus") {
+        let mut text = String::new();
+        for (name, value) in counters {
+            let name = name.replace('.', "_");
+            text.push_str(&format!("# TYPE {name} counter\n{name} {value}\n"));
+        }
+        return Response {
+            raw: Some(("text/plain; version=0.0.4".into(), text.into_bytes())),
+            ..Default::default()
+        };
+    }
+    let counters: Vec<Value> = counters
+        .iter()
+        .map(|(name, value)| json!({ "Name": name, "Count": value, "Sum": value, "Labels": {} }))
+        .collect();
+    let body = json!({
+        "Timestamp": chrono::Utc::now().to_rfc3339(),
+        "Gauges": [],
+        "Counters": counters,
+        "Samples": [],
+    });
+    Response {
+        raw: Some(("application/json".into(), body.to_string().into_bytes())),
+        ..Default::default()
     }
 }
 

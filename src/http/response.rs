@@ -9,6 +9,9 @@ pub fn render(resp: Response, request_id: &str) -> HttpResponse {
     if resp.is_empty() {
         return HttpResponse::NoContent().finish();
     }
+    if let Some((content_type, body)) = resp.raw {
+        return HttpResponse::Ok().content_type(content_type).body(body);
+    }
     let warnings = if resp.warnings.is_empty() {
         Value::Null
     } else {

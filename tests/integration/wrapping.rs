@@ -413,3 +413,76 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+fn reuse_count(c: &Client, root: &str) -> u64 {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut resp = agent
+        .get(format!("{}/v1/sys/metrics?format=prometheus", c.base))
+        .header("X-Vault-Token", root)
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.body_mut().read_to_string().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("vault_wrapping_token_reuse "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn reuse_of_a_used_token_is_reported_to_operators() {
+    let dir = temp_dir();
+    let (server, root, _) = setup(dir.path());
+    let c = &server.client;
+    assert_eq!(reuse_count(c, &root), 0);
+    // Unwrapped, then presented again (lookup and unwrap): the caller sees OpenBao's 400, operators a warning.
+    let token = wrap(c, &root, json!({"k": "v"}));
+    assert_eq!(c.put("sys/wrapping/unwrap", Some(&token), json!({})).0, 200);
+    assert_eq!(c.put("sys/wrapping/unwrap", Some(&token), json!({})), invalid());
+    assert_eq!(c.put("sys/wrapping/lookup", None, json!({ "token": token })), invalid());
+    assert_eq!(reuse_count(c, &root), 2);
+    // Rewrapped and revoked tokens leave tombstones too; a token never issued does not count.
+    let old = wrap(c, &root, json!({"k": 1}));
+    let (_, r) = c.put("sys/wrapping/rewrap", Some(&root), json!({ "token": old }));
+    assert_eq!(
+        c.put("sys/wrapping/rewrap", Some(&root), json!({ "token": old })),
+        invalid()
+    );
+    let revoked = r["wrap_info"]["token"].as_str().unwrap().to_string();
+    let accessor = r["wrap_info"]["accessor"].as_str().unwrap();
+    assert_eq!(
+        c.put(
+            "auth/token/revoke-accessor",
+            Some(&root),
+            json!({ "accessor": accessor })
+        )
+        .0,
+        204
+    );
+    assert_eq!(c.put("sys/wrapping/unwrap", Some(&revoked), json!({})), invalid());
+    assert_eq!(
+        c.put("sys/wrapping/unwrap", Some("s.neverissued"), json!({})),
+        invalid()
+    );
+    assert_eq!(reuse_count(c, &root), 4);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert!(
+        log.contains("wrapping token reuse: sys/wrapping/unwrap with a token that was already unwrapped"),
+        "{log}"
+    );
+    assert!(
+        log.contains("already rewrapped") && log.contains("already revoked"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&token) && !log.contains(&revoked),
+        "tokens never reach the log"
+    );
+    // JSON form of the metrics.
+    let (status, _) = c.get("sys/metrics", Some(&root));
+    assert_eq!(status, 200);
+}
