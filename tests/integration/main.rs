@@ -7,6 +7,7 @@ mod tools;
 mod acl_table;
 mod bao_cli;
 mod config;
+mod crash;
 mod dev_mode;
 mod differential;
 mod durability;
