@@ -13,6 +13,7 @@ mod differential;
 mod durability;
 mod http_conventions;
 mod hvac_client;
+mod hvac_wrapping;
 mod migrations;
 mod policies;
 mod seal;
