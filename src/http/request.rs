@@ -30,6 +30,27 @@ fn is_true(value: &str) -> bool {
     matches!(value.to_ascii_lowercase().as_str(), "true" | "1" | "t")
 }
 
+/// A form-encoded body (curl's `-d a=b` default), unless it looks like JSON: OpenBao accepts both.
+fn is_form(req: &HttpRequest, body: &[u8]) -> bool {
+    let form_type = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    form_type && first.is_some_and(|b| *b != b'{' && *b != b'[')
+}
+
+fn form_object(body: &[u8]) -> Result<Map<String, Value>, CoreError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| CoreError::InvalidRequest(format!("failed to parse form data: {e}")))?;
+    Ok(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+}
+
 /// Parse a JSON object body; an empty body is an empty object.
 pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, CoreError> {
     json_object_as(body, "map[string]interface {}")
@@ -48,7 +69,10 @@ pub fn json_object_as(body: &[u8], go_type: &str) -> Result<Map<String, Value>, 
             "failed to decode JSON input: json: cannot unmarshal {} into Go value of type {go_type}",
             go_type_name(&other)
         ))),
-        Err(e) => Err(CoreError::InvalidRequest(format!("failed to decode JSON input: {e}"))),
+        Err(e) => Err(CoreError::InvalidRequest(format!(
+            "failed to decode JSON input: {}",
+            go_syntax_error(body, &e)
+        ))),
     }
 }
 
@@ -89,7 +113,11 @@ pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: S
         _ => return Err(CoreError::UnsupportedOperation),
     };
     let data = if *method == Method::POST || *method == Method::PUT || *method == Method::PATCH {
-        json_object(body)?
+        if is_form(req, body) {
+            form_object(body)?
+        } else {
+            json_object(body)?
+        }
     } else {
         query
             .into_iter()
@@ -110,4 +138,123 @@ pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: S
         client_token: client_token(req),
         wrap_ttl: wrap_ttl(req)?,
     })
+}
+
+/// Go's `quoteChar`.
+fn go_quote_char(c: u8) -> String {
+    match c {
+        b'\'' => "'\\''".into(),
+        b'"' => "'\"'".into(),
+        b'\n' => "'\\n'".into(),
+        b'\t' => "'\\t'".into(),
+        b'\r' => "'\\r'".into(),
+        c if c.is_ascii_graphic() || c == b' ' => format!("'{}'", c as char),
+        c => format!("'\\x{c:02x}'"),
+    }
+}
+
+/// serde_json's syntax error in the words of OpenBao's JSON decoder (Go's `encoding/json` in stream mode), which
+/// clients see and some match on.
+fn go_syntax_error(body: &[u8], e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        return "unexpected EOF".into();
+    }
+    let text = e.to_string();
+    let mut position = byte_offset(body, e.line(), e.column());
+    if text.starts_with("control character") {
+        // serde_json points just past the control character; Go names the character itself.
+        position = position.and_then(|p| body[..p.min(body.len())].iter().rposition(|b| *b < 0x20));
+    }
+    let Some(c) = position.and_then(|p| body.get(p).copied()) else {
+        return "unexpected EOF".into();
+    };
+    let context = if text.starts_with("expected ident") {
+        // Inside `true`/`false`/`null`: name the literal and the letter Go expected next.
+        let p = position.unwrap_or(0);
+        let start = body[..p]
+            .iter()
+            .rposition(|b| !b.is_ascii_alphabetic())
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let prefix = &body[start..p];
+        match ["true", "false", "null"]
+            .iter()
+            .find(|lit| lit.as_bytes().starts_with(prefix) && !prefix.is_empty())
+        {
+            Some(lit) => format!(
+                "in literal {lit} (expecting '{}')",
+                lit.as_bytes()[prefix.len()] as char
+            ),
+            None => "looking for beginning of value".into(),
+        }
+    } else if text.starts_with("expected `:`") {
+        "after object key".into()
+    } else if text.starts_with("expected `,` or `}`") {
+        "after object key:value pair".into()
+    } else if text.starts_with("expected `,` or `]`") {
+        "after array element".into()
+    } else if text.starts_with("control character") || text.starts_with("invalid escape") {
+        "in string".into()
+    } else if text.starts_with("key must be a string")
+        || text.starts_with("trailing characters")
+        || text.starts_with("expected value")
+        || text.starts_with("invalid number")
+    {
+        "looking for beginning of value".into()
+    } else {
+        return text;
+    };
+    format!("invalid character {} {context}", go_quote_char(c))
+}
+
+/// Index of serde_json's error position (line and 1-based column) in `body`.
+fn byte_offset(body: &[u8], line: usize, column: usize) -> Option<usize> {
+    let mut start = 0;
+    for _ in 1..line {
+        start += body[start..].iter().position(|b| *b == b'\n')? + 1;
+    }
+    Some(start + column.saturating_sub(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn go_error(body: &str) -> String {
+        match json_object(body.as_bytes()) {
+            Err(e) => e.to_string(),
+            Ok(_) => "ok".into(),
+        }
+    }
+
+    #[test]
+    fn json_errors_read_like_go() {
+        // Expected texts are OpenBao 2.7.2's answers to the same bodies.
+        let e = |s: &str| format!("failed to decode JSON input: {s}");
+        assert_eq!(
+            go_error("{bad"),
+            e("invalid character 'b' looking for beginning of value")
+        );
+        assert_eq!(go_error("{\"a\" 1}"), e("invalid character '1' after object key"));
+        assert_eq!(
+            go_error("{\"a\":1 \"b\"}"),
+            e("invalid character '\"' after object key:value pair")
+        );
+        assert_eq!(
+            go_error("{\"a\":1}x"),
+            e("invalid character 'x' looking for beginning of value")
+        );
+        assert_eq!(go_error("{\"a\":"), e("unexpected EOF"));
+        assert_eq!(go_error("[1,"), e("unexpected EOF"));
+        assert_eq!(
+            go_error("{\"a\":tru}"),
+            e("invalid character '}' in literal true (expecting 'e')")
+        );
+        assert_eq!(go_error("{\"a\":\"x\ny\"}"), e("invalid character '\\n' in string"));
+        assert_eq!(
+            go_error("[1,2]"),
+            "failed to decode JSON input: json: cannot unmarshal array into Go value of type map[string]interface {}"
+        );
+        assert_eq!(go_error("null"), "ok");
+    }
 }

@@ -6,6 +6,7 @@ mod tools;
 
 mod acl_table;
 mod bao_cli;
+mod bench_smoke;
 mod config;
 mod crash;
 mod dev_mode;
