@@ -109,9 +109,11 @@ async fn sys_init(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     }
 }
 
-/// Go's name for a JSON value's kind in `cannot unmarshal` errors.
-fn go_kind(value: &Value) -> String {
+/// Go's name for a JSON value's kind in `cannot unmarshal` errors (a number is shown with its text only when the
+/// target is a number type it does not fit).
+fn go_kind(value: &Value, go_type: &str) -> String {
     match value {
+        Value::Number(_) if go_type != "int" => "number".into(),
         Value::String(_) => "string".into(),
         Value::Bool(_) => "bool".into(),
         Value::Array(_) => "array".into(),
@@ -125,7 +127,7 @@ fn go_kind(value: &Value) -> String {
 fn go_field_error(go_struct: &str, field: &str, go_type: &str, value: &Value) -> CoreError {
     CoreError::InvalidRequest(format!(
         "failed to decode JSON input: json: cannot unmarshal {} into Go struct field {go_struct}.{field} of type {go_type}",
-        go_kind(value)
+        go_kind(value, go_type)
     ))
 }
 
