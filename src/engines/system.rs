@@ -214,7 +214,10 @@ impl SystemBackend {
 
 /// `sys/metrics`: the server's counters, as OpenBao's JSON summary or in Prometheus' text format.
 fn metrics(core: &Core, format: Option<&str>) -> Response {
-    let counters = [("vault.wrapping.token_reuse", core.wrapping_reuse_count())];
+    let counters = [
+        ("vault.wrapping.token_reuse", core.wrapping_reuse_count()),
+        ("vault.storage.flushes", core.storage.flush_count()),
+    ];
     if format == Some("prometheus") {
         let mut text = String::new();
         for (name, value) in counters {

@@ -486,3 +486,30 @@ fn reuse_of_a_used_token_is_reported_to_operators() {
     let (status, _) = c.get("sys/metrics", Some(&root));
     assert_eq!(status, 200);
 }
+
+#[test]
+fn wrapped_secrets_survive_graceful_restarts() {
+    let dir = temp_dir();
+    let (server, root, keys) = setup(dir.path());
+    let c = &server.client;
+    let plain = wrap(c, &root, json!({"kept": "across restarts"}));
+    let to_rewrap = wrap(c, &root, json!({"kept": "after rewrap"}));
+    assert!(server.terminate().success());
+
+    // Restart between wrap and rewrap.
+    let server = TestServer::start(dir.path());
+    let c = &server.client;
+    c.unseal_with(&keys);
+    let (status, r) = c.put("sys/wrapping/rewrap", Some(&root), json!({ "token": to_rewrap }));
+    assert_eq!(status, 200);
+    let rewrapped = r["wrap_info"]["token"].as_str().unwrap().to_string();
+    assert!(server.terminate().success());
+
+    // Restart between rewrap and unwrap, and between wrap and unwrap.
+    let server = TestServer::start(dir.path());
+    let c = &server.client;
+    c.unseal_with(&keys);
+    assert_eq!(c.put("sys/wrapping/unwrap", Some(&plain), json!({})).1["data"], json!({"kept": "across restarts"}));
+    assert_eq!(c.put("sys/wrapping/unwrap", Some(&to_rewrap), json!({})), invalid());
+    assert_eq!(c.put("sys/wrapping/unwrap", Some(&rewrapped), json!({})).1["data"], json!({"kept": "after rewrap"}));
+}
