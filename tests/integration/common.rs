@@ -118,6 +118,14 @@ impl TestServer {
         Self::start_with_config(dir, &config, "http", None)
     }
 
+    /// Start, initialize with one share and unseal; returns the server, the root token and the unseal keys.
+    pub fn start_unsealed(dir: &Path) -> (TestServer, String, Vec<String>) {
+        let server = TestServer::start(dir);
+        let (keys, root) = server.client.init(1, 1);
+        server.client.unseal_with(&keys);
+        (server, root, keys)
+    }
+
     pub fn start_with_config(dir: &Path, config: &Path, scheme: &str, ca_pem: Option<&[u8]>) -> TestServer {
         Self::try_start(dir, config, scheme, ca_pem).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -232,4 +240,18 @@ pub fn run_vault(args: &[&str]) -> (i32, String, String) {
 
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("vault-test-").tempdir().unwrap()
+}
+
+/// Every file below `dir` (to grep a data directory for plaintext).
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -66,7 +66,7 @@ fn data_directory_holds_no_plaintext() {
 
     let key_bytes = hex::decode(&keys[0]).unwrap();
     let mut files = 0;
-    for entry in walk(&dir.path().join("data")) {
+    for entry in crate::common::files_below(&dir.path().join("data")) {
         let bytes = std::fs::read(&entry).unwrap();
         files += 1;
         for needle in [
@@ -84,17 +84,4 @@ fn data_directory_holds_no_plaintext() {
         }
     }
     assert!(files > 0);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

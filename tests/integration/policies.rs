@@ -9,10 +9,8 @@ const READER: &str = "path \"secret/*\" {\n  capabilities = [\"read\", \"list\"]
 #[test]
 fn policy_crud_and_builtins() {
     let dir = temp_dir();
-    let server = TestServer::start(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
-    let (keys, root) = c.init(1, 1);
-    c.unseal_with(&keys);
     let r = Some(root.as_str());
 
     assert_eq!(
@@ -110,10 +108,8 @@ fn policy_crud_and_builtins() {
 #[test]
 fn capabilities_endpoints_and_enforcement_follow_writes() {
     let dir = temp_dir();
-    let server = TestServer::start(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
-    let (keys, root) = c.init(1, 1);
-    c.unseal_with(&keys);
     let r = Some(root.as_str());
     c.put("sys/policy/reader", r, json!({ "policy": READER }));
     let (_, created) = c.put("auth/token/create", r, json!({"policies": ["reader"]}));

@@ -7,13 +7,6 @@ use serde_json::{json, Value};
 
 use crate::common::{temp_dir, Client, TestServer};
 
-fn setup(dir: &std::path::Path) -> (TestServer, String, Vec<String>) {
-    let server = TestServer::start(dir);
-    let (keys, root) = server.client.init(1, 1);
-    server.client.unseal_with(&keys);
-    (server, root, keys)
-}
-
 fn create(c: &Client, token: &str, body: Value) -> Value {
     let (status, resp) = c.put("auth/token/create", Some(token), body);
     assert_eq!(status, 200, "{resp}");
@@ -30,7 +23,7 @@ const ADMIN_POLICY: &str =
 #[test]
 fn create_lookup_renew_revoke() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     assert_eq!(
         c.put("sys/policy/Admin", Some(&root), json!({ "policy": ADMIN_POLICY }))
@@ -157,7 +150,7 @@ fn create_lookup_renew_revoke() {
 #[test]
 fn creation_rules() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     c.put("sys/policy/admin", Some(&root), json!({ "policy": ADMIN_POLICY }));
     c.put(
@@ -242,7 +235,7 @@ fn creation_rules() {
 #[test]
 fn parent_revocation_cascades_but_orphans_survive() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     c.put("sys/policy/admin", Some(&root), json!({ "policy": ADMIN_POLICY }));
     let parent = token_of(&create(c, &root, json!({"policies": ["admin"]})));
@@ -275,7 +268,7 @@ fn parent_revocation_cascades_but_orphans_survive() {
 #[test]
 fn limited_use_token_under_concurrency() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     let token = token_of(&create(c, &root, json!({"policies": ["default"], "num_uses": 1})));
     let base = c.base.clone();
@@ -307,7 +300,7 @@ fn limited_use_token_under_concurrency() {
 #[test]
 fn expiry_and_restart() {
     let dir = temp_dir();
-    let (server, root, keys) = setup(dir.path());
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     c.put("sys/policy/admin", Some(&root), json!({ "policy": ADMIN_POLICY }));
     let short = create(c, &root, json!({"policies": ["admin"], "ttl": "2s"}));
@@ -356,7 +349,7 @@ fn expiry_and_restart() {
 #[test]
 fn roles_and_tidy() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     let r = Some(root.as_str());
     let body = json!({"allowed_policies": ["test1", "tc"], "orphan": true, "token_explicit_max_ttl": "2h", "path_suffix": "sfx"});

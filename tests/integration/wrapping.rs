@@ -9,13 +9,6 @@ use crate::common::{temp_dir, Client, TestServer};
 
 const INVALID: &str = "wrapping token is not valid or does not exist";
 
-fn setup(dir: &std::path::Path) -> (TestServer, String, Vec<String>) {
-    let server = TestServer::start(dir);
-    let (keys, root) = server.client.init(1, 1);
-    server.client.unseal_with(&keys);
-    (server, root, keys)
-}
-
 /// `POST path` with `X-Vault-Wrap-TTL`.
 fn wrapped(c: &Client, token: &str, path: &str, ttl: &str, body: Value) -> (u16, Value) {
     let agent = ureq::Agent::config_builder()
@@ -53,7 +46,7 @@ fn invalid() -> (u16, Value) {
 #[test]
 fn wrap_lookup_unwrap_rewrap() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
 
     let (status, resp) = wrapped(c, &root, "sys/wrapping/wrap", "5m", json!({"foo": "bar", "n": 1}));
@@ -206,7 +199,7 @@ fn wrap_lookup_unwrap_rewrap() {
 #[test]
 fn wrapped_token_creation_and_misuse() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     let (status, resp) = wrapped(
         c,
@@ -286,7 +279,7 @@ fn wrapped_token_creation_and_misuse() {
 #[test]
 fn policy_wrapping_ttl_bounds_refuse() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     let policy = "path \"sys/wrapping/wrap\" {\n  capabilities = [\"update\"]\n  min_wrapping_ttl = \"60s\"\n  max_wrapping_ttl = \"300s\"\n}\n";
     assert_eq!(c.put("sys/policy/wr", Some(&root), json!({ "policy": policy })).0, 204);
@@ -323,7 +316,7 @@ fn race(c: &Client, root: &str, token: &str, n: usize, op: impl Fn(usize) -> &'s
 #[test]
 fn exactly_once_under_concurrency() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     for (name, op) in [
         ("unwraps", (|_| "unwrap") as fn(usize) -> &'static str),
@@ -359,7 +352,7 @@ fn exactly_once_under_concurrency() {
 #[test]
 fn rewrap_chain_survives_kill_9_and_stays_encrypted() {
     let dir = temp_dir();
-    let (server, root, keys) = setup(dir.path());
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     let secret = "correct-horse-battery-staple-42";
     let mut chain = vec![wrap(c, &root, json!({ "password": secret }))];
@@ -375,7 +368,7 @@ fn rewrap_chain_survives_kill_9_and_stays_encrypted() {
     server.kill9();
 
     // The secret is nowhere in clear on disk.
-    for entry in walk(&dir.path().join("data")) {
+    for entry in crate::common::files_below(&dir.path().join("data")) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
@@ -401,19 +394,6 @@ fn rewrap_chain_survives_kill_9_and_stays_encrypted() {
     );
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 fn reuse_count(c: &Client, root: &str) -> u64 {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -436,7 +416,7 @@ fn reuse_count(c: &Client, root: &str) -> u64 {
 #[test]
 fn reuse_of_a_used_token_is_reported_to_operators() {
     let dir = temp_dir();
-    let (server, root, _) = setup(dir.path());
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     assert_eq!(reuse_count(c, &root), 0);
     // Unwrapped, then presented again (lookup and unwrap): the caller sees OpenBao's 400, operators a warning.
@@ -490,7 +470,7 @@ fn reuse_of_a_used_token_is_reported_to_operators() {
 #[test]
 fn wrapped_secrets_survive_graceful_restarts() {
     let dir = temp_dir();
-    let (server, root, keys) = setup(dir.path());
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
     let c = &server.client;
     let plain = wrap(c, &root, json!({"kept": "across restarts"}));
     let to_rewrap = wrap(c, &root, json!({"kept": "after rewrap"}));
@@ -509,7 +489,13 @@ fn wrapped_secrets_survive_graceful_restarts() {
     let server = TestServer::start(dir.path());
     let c = &server.client;
     c.unseal_with(&keys);
-    assert_eq!(c.put("sys/wrapping/unwrap", Some(&plain), json!({})).1["data"], json!({"kept": "across restarts"}));
+    assert_eq!(
+        c.put("sys/wrapping/unwrap", Some(&plain), json!({})).1["data"],
+        json!({"kept": "across restarts"})
+    );
     assert_eq!(c.put("sys/wrapping/unwrap", Some(&to_rewrap), json!({})), invalid());
-    assert_eq!(c.put("sys/wrapping/unwrap", Some(&rewrapped), json!({})).1["data"], json!({"kept": "after rewrap"}));
+    assert_eq!(
+        c.put("sys/wrapping/unwrap", Some(&rewrapped), json!({})).1["data"],
+        json!({"kept": "after rewrap"})
+    );
 }
