@@ -9,9 +9,12 @@ mod m0001_initial_layout;
 mod m0002_token_store_and_policies;
 #[path = "0003_response_wrapping.rs"]
 mod m0003_response_wrapping;
+#[path = "0004_mounts_and_secrets_engines.rs"]
+mod m0004_mounts_and_secrets_engines;
 
 pub const ALL: &[Migration] = &[
     m0001_initial_layout::MIGRATION,
     m0002_token_store_and_policies::MIGRATION,
     m0003_response_wrapping::MIGRATION,
+    m0004_mounts_and_secrets_engines::MIGRATION,
 ];

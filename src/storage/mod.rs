@@ -73,11 +73,17 @@ pub enum Tree {
     WrapTombstones,
     /// `purge time (u64 BE unix seconds) ++ token hash` -> empty: when each tombstone goes.
     WrapTombstonePurge,
+    /// The mount tables (secrets engines and auth methods), each one JSON record.
+    Mounts,
+    /// Secrets engines' data: `mount uuid ++ "/" ++ the engine's own key`, so each mount has its own prefix.
+    Logical,
+    /// Cubbyholes: `token hash ++ path` -> JSON, removed with the token.
+    Cubbyhole,
 }
 
 impl Tree {
     /// In slot order (see [`Tree::slot`]).
-    pub const ALL: [Tree; 10] = [
+    pub const ALL: [Tree; 13] = [
         Tree::Core,
         Tree::Tokens,
         Tree::TokenAccessors,
@@ -88,6 +94,9 @@ impl Tree {
         Tree::WrappedResponses,
         Tree::WrapTombstones,
         Tree::WrapTombstonePurge,
+        Tree::Mounts,
+        Tree::Logical,
+        Tree::Cubbyhole,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,6 +111,9 @@ impl Tree {
             Tree::WrappedResponses => "wrapped_responses",
             Tree::WrapTombstones => "wrap_tombstones",
             Tree::WrapTombstonePurge => "wrap_tombstone_purge",
+            Tree::Mounts => "mounts",
+            Tree::Logical => "logical",
+            Tree::Cubbyhole => "cubbyhole",
         }
     }
 
@@ -119,6 +131,9 @@ impl Tree {
             Tree::WrappedResponses => 8,
             Tree::WrapTombstones => 9,
             Tree::WrapTombstonePurge => 10,
+            Tree::Mounts => 11,
+            Tree::Logical => 12,
+            Tree::Cubbyhole => 13,
         }
     }
 }
@@ -392,6 +407,30 @@ impl Storage {
         for item in self.trees[tree.slot()].scan_prefix(prefix) {
             let (k, _) = item?;
             out.push(k.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// The immediate children of the folder `prefix` in a tree, as OpenBao lists a folder: leaf names and sub-folder
+    /// names ending in `/`, in byte order, each once. A sub-folder's contents are skipped over, not read.
+    pub fn list_children(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let t = &self.trees[tree.slot()];
+        let mut out = Vec::new();
+        let mut start = prefix.to_vec();
+        while let Some(item) = t.range(start.clone()..).next() {
+            let (key, _) = item?;
+            let Some(rest) = key.strip_prefix(prefix) else { break };
+            match rest.iter().position(|b| *b == b'/') {
+                Some(slash) => {
+                    out.push(rest[..=slash].to_vec());
+                    // Every key below `folder/` sorts before `folder0` ('0' follows '/').
+                    start = [prefix, &rest[..slash], b"0"].concat();
+                }
+                None => {
+                    out.push(rest.to_vec());
+                    start = [&key[..], &[0u8][..]].concat();
+                }
+            }
         }
         Ok(out)
     }
