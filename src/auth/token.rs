@@ -584,15 +584,20 @@ impl Core {
         loop {
             let tree = self.subtree(hash)?;
             let tree_for_tx = tree.clone();
+            let cubbyholes = self.cubbyhole_keys(tree.iter().map(|(t, _)| t.as_slice()))?;
             let ctx = self.removal(why);
             self.storage
                 .write(move |tx| {
                     for (token, children) in &tree_for_tx {
                         remove(tx, token, children, ctx)?;
                     }
+                    for key in &cubbyholes {
+                        tx.remove(Tree::Cubbyhole, key)?;
+                    }
                     Ok::<_, TxError<CoreError>>(())
                 })
                 .await??;
+            self.purge_cubbyholes(tree.iter().map(|(t, _)| t.as_slice())).await?;
             let mut dangling = false;
             for (token, _) in &tree {
                 dangling |= !self.children_of(token)?.is_empty();
@@ -606,8 +611,10 @@ impl Core {
     /// Revoke only this token; its children become orphans.
     pub async fn revoke_orphan(&self, hash: &[u8]) -> Result<(), CoreError> {
         let children = self.children_of(hash)?;
+        let cubbyhole = self.cubbyhole_keys([hash])?;
         let hash = hash.to_vec();
         let ctx = self.removal(Removal::Revoked);
+        let revoked = hash.clone();
         self.storage
             .write(move |tx| {
                 for child in &children {
@@ -617,9 +624,13 @@ impl Core {
                     }
                 }
                 remove(tx, &hash, &children, ctx)?;
+                for key in &cubbyhole {
+                    tx.remove(Tree::Cubbyhole, key)?;
+                }
                 Ok::<_, TxError<CoreError>>(())
             })
             .await??;
+        self.purge_cubbyholes([revoked.as_slice()]).await?;
         Ok(())
     }
 

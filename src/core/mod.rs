@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod fields;
+pub mod mounts;
 pub mod pipeline;
 pub mod policies;
 pub mod request;
@@ -105,6 +106,8 @@ pub struct Core {
     unsealed: RwLock<Option<Arc<Unsealed>>>,
     progress: Mutex<UnsealProgress>,
     router: Router,
+    /// The mount table (see `mounts`).
+    mounts: mounts::MountState,
     pub policy_cache: policies::PolicyCache,
     /// Wrapping tokens presented again after use (see `wrapping::note_reuse`).
     wrapping_reuse_events: std::sync::atomic::AtomicU64,
@@ -121,15 +124,23 @@ pub struct Caller {
 
 impl Core {
     pub fn new(storage: Arc<Storage>, settings: CoreSettings) -> Self {
-        let mut router = Router::default();
-        router.mount("sys/", Arc::new(crate::engines::system::SystemBackend));
-        router.mount("auth/token/", Arc::new(crate::auth::token_backend::TokenBackend));
+        let router = Router::new(vec![
+            router::Mount {
+                path: "sys/".into(),
+                backend: Arc::new(crate::engines::system::SystemBackend),
+            },
+            router::Mount {
+                path: "auth/token/".into(),
+                backend: Arc::new(crate::auth::token_backend::TokenBackend),
+            },
+        ]);
         Core {
             storage,
             settings,
             unsealed: RwLock::new(None),
             progress: Mutex::new(UnsealProgress::default()),
             router,
+            mounts: mounts::MountState::default(),
             policy_cache: policies::PolicyCache::default(),
             wrapping_reuse_events: std::sync::atomic::AtomicU64::new(0),
         }
@@ -295,7 +306,10 @@ impl Core {
         )
         .map_err(|_| seal::SealError::WrongKey)?;
         self.storage.set_keyring(Some(Arc::new(keyring)));
-        match self.load_unsealed_state() {
+        match self
+            .load_unsealed_state()
+            .and_then(|state| self.load_mounts().map(|()| state))
+        {
             Ok(state) => {
                 if let Ok(mut slot) = self.unsealed.write() {
                     *slot = Some(Arc::new(state));
@@ -340,6 +354,7 @@ impl Core {
         self.storage.set_keyring(None);
         self.reset_progress();
         self.policy_cache.clear();
+        self.unload_mounts();
         log::info!("core: vault is sealed");
     }
 
@@ -355,6 +370,15 @@ impl Core {
             )
             .await?;
         self.unseal_with(&result.shares)?;
+        let mut options = std::collections::BTreeMap::new();
+        options.insert("version".to_string(), "2".to_string());
+        self.mount(mounts::MountEntry::new(
+            "secret/",
+            "kv",
+            "key/value secret storage",
+            Some(options),
+        ))
+        .await?;
         Ok(result)
     }
 }

@@ -66,7 +66,7 @@ impl Core {
         // A use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
         let entry = self.use_token(&hash, entry).await?;
         let last_use = entry.num_uses == crate::auth::token::LAST_USE_IN_PROGRESS;
-        let result = self.authorize_and_route(hash.clone(), entry, &req).await;
+        let result = self.authorize_and_route(hash.clone(), entry, &mut req).await;
         if last_use {
             if let Err(e) = self.revoke_tree(&hash).await {
                 log::error!("request {}: revoking a used-up token failed: {e}", req.id);
@@ -79,9 +79,11 @@ impl Core {
         &self,
         token_hash: Vec<u8>,
         entry: crate::auth::token::TokenEntry,
-        req: &Request,
+        req: &mut Request,
     ) -> Result<Response, CoreError> {
         let acl = self.acl_for(&entry.policies)?;
+        // OpenBao's existence check: a write to something that does not exist yet is a `create`, for the ACL too.
+        req.operation = self.router.checked_operation(self, &token_hash, req).await?;
         let decision = acl.allow_request(req.operation, &req.path, &req.data, req.wrap_ttl);
         if is_root_path(&req.path) && !decision.root_privs {
             return Err(CoreError::AclDenied);

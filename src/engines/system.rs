@@ -104,6 +104,9 @@ impl SystemBackend {
     }
 
     async fn route(&self, core: &Core, caller: &Caller, path: &str, req: &Request) -> Result<Response, CoreError> {
+        if let Some(answer) = super::system_mounts::route(core, caller, path, req).await {
+            return answer;
+        }
         let op = req.operation;
         match path {
             "seal" => {

@@ -1,0 +1,681 @@
+//! OpenBao's request-field conventions for the secrets engines and the mount endpoints, so bad input gets the same
+//! error text: typed fields decoded as Go's `mapstructure` weak decoding does (a JSON number is its text, `"1"` is a
+//! true bool, `true` is the integer 1), durations as `parseutil.ParseDurationSecond`, Go's `time.Duration` and
+//! RFC 3339 formatting, and the "unrecognized parameters" warning.
+
+use std::collections::BTreeMap;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Map, Value};
+
+use crate::core::{CoreError, Operation};
+
+/// A field's type, as OpenBao's `framework.FieldType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bool,
+    Int,
+    Str,
+    /// `map[string]interface{}`.
+    Map,
+    /// `map[string]string`, or a list of `k=v` strings.
+    KvPairs,
+    /// A list of integers, or a comma-separated string of them.
+    CommaInts,
+    /// A list of strings, or a comma-separated string of them.
+    CommaStrings,
+    /// Seconds, from a number or a Go duration; negative values refused.
+    Duration,
+    /// Seconds, from a number or a Go duration; negative values allowed.
+    SignedDuration,
+}
+
+/// A path's fields: name and type.
+pub type Schema = &'static [(&'static str, Kind)];
+
+/// Go's type name of a JSON value as decoded by OpenBao (numbers stay `json.Number`).
+fn go_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "json.Number",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+fn unconvertible(name: &str, expected: &str, value: &Value) -> String {
+    format!(
+        "'{name}' expected type '{expected}', got unconvertible type '{}'",
+        go_type(value)
+    )
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseInt(text, base, 64)` for base 10 or 0 (prefixes `0x`, `0o`, `0b`, a leading `0` for octal,
+/// underscores between digits). The error is the part after `strconv.ParseInt: parsing "...": `.
+pub fn parse_go_int(text: &str, base_zero: bool) -> Result<i64, &'static str> {
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (radix, digits) = if base_zero {
+        let lower = body.to_ascii_lowercase();
+        if lower.starts_with("0x") {
+            (16, &body[2..])
+        } else if lower.starts_with("0o") {
+            (8, &body[2..])
+        } else if lower.starts_with("0b") {
+            (2, &body[2..])
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        }
+    } else {
+        (10, body)
+    };
+    let cleaned: String = if base_zero && (radix != 10 || digits.contains('_')) {
+        if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+            return Err("invalid syntax");
+        }
+        digits.chars().filter(|c| *c != '_').collect()
+    } else {
+        digits.to_string()
+    };
+    if cleaned.is_empty() || !cleaned.chars().all(|c| c.is_digit(radix)) {
+        return Err("invalid syntax");
+    }
+    let magnitude = u128::from_str_radix(&cleaned, radix).map_err(|_| "value out of range")?;
+    let value = if negative {
+        -(magnitude as i128)
+    } else {
+        magnitude as i128
+    };
+    i64::try_from(value).map_err(|_| "value out of range")
+}
+
+fn weak_bool(name: &str, value: &Value) -> Result<bool, String> {
+    let fail = || format!("'{name}' cannot parse value as 'bool': strconv.ParseBool: invalid syntax");
+    match value {
+        Value::Null => Ok(false),
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) => parse_bool(&n.to_string()).ok_or_else(fail),
+        Value::String(s) if s.is_empty() => Ok(false),
+        Value::String(s) => parse_bool(s).ok_or_else(fail),
+        other => Err(unconvertible(name, "bool", other)),
+    }
+}
+
+fn weak_int(name: &str, value: &Value) -> Result<i64, String> {
+    let fail = |why: &str| format!("'{name}' cannot parse value as 'int': strconv.ParseInt: {why}");
+    match value {
+        Value::Null => Ok(0),
+        Value::Bool(b) => Ok(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Ok(i),
+            None if n.is_u64() => Err(fail("value out of range")),
+            None => Err(fail("invalid syntax")),
+        },
+        Value::String(s) if s.is_empty() => Ok(0),
+        Value::String(s) => parse_go_int(s, true).map_err(fail),
+        other => Err(unconvertible(name, "int", other)),
+    }
+}
+
+fn weak_string(name: &str, value: &Value) -> Result<String, String> {
+    match value {
+        Value::Null => Ok(String::new()),
+        Value::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::String(s) => Ok(s.clone()),
+        other => Err(unconvertible(name, "string", other)),
+    }
+}
+
+fn weak_map(name: &str, value: &Value) -> Result<Map<String, Value>, String> {
+    match value {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => Ok(m.clone()),
+        // Go's weak decoding merges a list of maps into one map.
+        Value::Array(items) if items.iter().all(Value::is_object) => {
+            let mut merged = Map::new();
+            for item in items {
+                if let Value::Object(m) = item {
+                    merged.extend(m.clone());
+                }
+            }
+            Ok(merged)
+        }
+        other => Err(unconvertible(name, "map[string]interface {}", other)),
+    }
+}
+
+fn decoding_failed(errors: Vec<String>) -> String {
+    format!(
+        "decoding failed due to the following error(s):\n\n{}",
+        errors.join("\n")
+    )
+}
+
+fn kv_pairs(field: &str, value: &Value) -> Result<BTreeMap<String, String>, String> {
+    match value {
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Object(m) => {
+            if m.values().all(|v| !v.is_array() && !v.is_object()) {
+                return m.iter().map(|(k, v)| Ok((k.clone(), weak_string("", v)?))).collect();
+            }
+            Err(decoding_failed(vec![unconvertible("[0]", "string", value)]))
+        }
+        Value::Array(items) => {
+            let mut out = BTreeMap::new();
+            let mut errors = Vec::new();
+            let mut texts = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match weak_string(&format!("[{i}]"), item) {
+                    Ok(t) => texts.push(t),
+                    Err(e) => errors.push(e),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(decoding_failed(errors));
+            }
+            for (i, text) in texts.iter().enumerate() {
+                match text.split_once('=') {
+                    Some((k, v)) if !k.is_empty() => {
+                        out.insert(k.to_string(), v.to_string());
+                    }
+                    _ => return Err(format!("invalid key pair at index {i} in field {field:?}")),
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(format!("invalid key pair at index 0 in field {field:?}")),
+    }
+}
+
+fn comma_ints(value: &Value) -> Result<Vec<i64>, String> {
+    let items: Vec<Value> = match value {
+        Value::Null => vec![],
+        Value::Number(n) => vec![Value::String(n.to_string())],
+        Value::String(s) if s.is_empty() => vec![],
+        Value::String(s) => s.split(',').map(|p| Value::String(p.to_string())).collect(),
+        Value::Array(items) => items.clone(),
+        Value::Object(m) if m.is_empty() => vec![],
+        Value::Bool(_) => vec![value.clone()],
+        other => {
+            return Err(format!(
+                "'' source data must be an array or slice, got {}",
+                go_type(other)
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match weak_int(&format!("[{i}]"), item) {
+            Ok(v) => out.push(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(decoding_failed(errors))
+    }
+}
+
+fn comma_strings(value: &Value) -> Result<Vec<String>, String> {
+    match value {
+        Value::Null => Ok(vec![]),
+        Value::String(s) if s.is_empty() => Ok(vec![]),
+        Value::String(s) => Ok(s.split(',').map(|p| p.trim().to_string()).collect()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| weak_string(&format!("[{i}]"), v).map(|s| s.trim().to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| decoding_failed(vec![e])),
+        other => Ok(vec![weak_string("", other)?]),
+    }
+}
+
+/// Go's `strconv.Quote` for the ASCII text that appears in duration errors.
+fn go_quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds.
+pub fn parse_go_duration(orig: &str) -> Result<i128, String> {
+    let invalid = || format!("time: invalid duration {}", go_quote(orig));
+    let mut s = orig;
+    let mut negative = false;
+    if let Some(c) = s.chars().next() {
+        if c == '-' || c == '+' {
+            negative = c == '-';
+            s = &s[1..];
+        }
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: i128 = 0;
+    while !s.is_empty() {
+        let bytes = s.as_bytes();
+        if !(bytes[0] == b'.' || bytes[0].is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let int_len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        let int_part: i128 = if int_len > 0 {
+            s[..int_len].parse::<i128>().map_err(|_| invalid())?
+        } else {
+            0
+        };
+        if int_part > i64::MAX as i128 {
+            return Err(invalid());
+        }
+        s = &s[int_len..];
+        let mut frac_digits = "";
+        let mut has_frac = false;
+        if let Some(rest) = s.strip_prefix('.') {
+            let n = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+            frac_digits = &rest[..n];
+            has_frac = n > 0;
+            s = &rest[n..];
+        }
+        if int_len == 0 && !has_frac {
+            return Err(invalid());
+        }
+        let unit_len = s
+            .char_indices()
+            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
+            .map(|(i, _)| i)
+            .unwrap_or(s.len());
+        if unit_len == 0 {
+            return Err(format!("time: missing unit in duration {}", go_quote(orig)));
+        }
+        let unit = &s[..unit_len];
+        s = &s[unit_len..];
+        let scale: i128 = match unit {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    go_quote(unit),
+                    go_quote(orig)
+                ))
+            }
+        };
+        let mut value = int_part * scale;
+        if !frac_digits.is_empty() {
+            let digits: String = frac_digits.chars().take(18).collect();
+            let frac: i128 = digits.parse().unwrap_or(0);
+            value += frac * scale / 10i128.pow(digits.len() as u32);
+        }
+        total += value;
+        if total > i64::MAX as i128 {
+            return Err(invalid());
+        }
+    }
+    Ok(if negative { -total } else { total })
+}
+
+/// OpenBao's `parseutil.ParseDurationSecond`: whole seconds from a number, `"300"`, `"2d"` or a Go duration.
+/// `Ok(None)` for a JSON null (an absent value).
+pub fn parse_duration_second(value: &Value) -> Result<Option<i64>, String> {
+    let text = match value {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err("could not parse duration from input".into()),
+    };
+    if text.is_empty() {
+        return Ok(Some(0));
+    }
+    if let Ok(secs) = parse_go_int(&text, false) {
+        return Ok(Some(secs));
+    }
+    if let Some(days) = text.strip_suffix('d') {
+        return parse_go_int(days, false)
+            .map(|d| Some(d.saturating_mul(86_400)))
+            .map_err(|why| format!("strconv.ParseInt: parsing {}: {why}", go_quote(days)));
+    }
+    parse_go_duration(&text).map(|ns| Some((ns / 1_000_000_000) as i64))
+}
+
+/// Go's `time.Duration.String()` for whole seconds: `0s`, `45s`, `1m30s`, `1h0m0s`, `-1s`.
+pub fn go_duration_string(secs: i64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let sign = if secs < 0 { "-" } else { "" };
+    let u = secs.unsigned_abs();
+    let (h, m, s) = (u / 3600, (u / 60) % 60, u % 60);
+    if u < 60 {
+        format!("{sign}{s}s")
+    } else if u < 3600 {
+        format!("{sign}{m}m{s}s")
+    } else {
+        format!("{sign}{h}h{m}m{s}s")
+    }
+}
+
+/// Go's `time.RFC3339Nano` of Unix nanoseconds in UTC (fraction without trailing zeros).
+pub fn rfc3339_nano(ns: i64) -> String {
+    let t = Utc.timestamp_nanos(ns);
+    let mut out = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let frac = ns.rem_euclid(1_000_000_000);
+    if frac != 0 {
+        let digits = format!("{frac:09}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// Unix nanoseconds now.
+pub fn now_ns() -> i64 {
+    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// A field's decoded value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    Map(Map<String, Value>),
+    KvPairs(BTreeMap<String, String>),
+    Ints(Vec<i64>),
+    Strings(Vec<String>),
+    /// `None`: a JSON null duration (treated as absent).
+    Secs(Option<i64>),
+}
+
+fn decode(field: &str, kind: Kind, value: &Value) -> Result<Decoded, String> {
+    Ok(match kind {
+        Kind::Bool => Decoded::Bool(weak_bool("", value)?),
+        Kind::Int => Decoded::Int(weak_int("", value)?),
+        Kind::Str => Decoded::Str(weak_string("", value)?),
+        Kind::Map => Decoded::Map(weak_map("", value)?),
+        Kind::KvPairs => Decoded::KvPairs(kv_pairs(field, value)?),
+        Kind::CommaInts => Decoded::Ints(comma_ints(value)?),
+        Kind::CommaStrings => Decoded::Strings(comma_strings(value)?),
+        Kind::Duration | Kind::SignedDuration => {
+            let secs = parse_duration_second(value)?;
+            if kind == Kind::Duration {
+                if let Some(s) = secs.filter(|s| *s < 0) {
+                    return Err(format!("cannot provide negative value '{s}'"));
+                }
+            }
+            Decoded::Secs(secs)
+        }
+    })
+}
+
+/// A request's data read through a path's schema, as OpenBao's `framework.FieldData`.
+pub struct Fields<'a> {
+    data: &'a Map<String, Value>,
+    schema: Schema,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(data: &'a Map<String, Value>, schema: Schema) -> Self {
+        Fields { data, schema }
+    }
+
+    /// Check every field in the schema decodes. `prefixed` adds OpenBao's "Field validation failed: " (its request
+    /// handler does; the existence check before a create or update does not).
+    pub fn validate(&self, prefixed: bool) -> Result<(), CoreError> {
+        for (name, kind) in self.schema {
+            if let Some(value) = self.data.get(*name) {
+                if let Err(why) = decode(name, *kind, value) {
+                    let message = format!("error converting input for field {name:?}: {why}");
+                    return Err(CoreError::InvalidRequest(if prefixed {
+                        format!("Field validation failed: {message}")
+                    } else {
+                        message
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Validate with the prefix that fits `op` on a path with an existence check.
+    pub fn validate_for(&self, op: Operation, has_existence_check: bool) -> Result<(), CoreError> {
+        let from_existence_check = has_existence_check && matches!(op, Operation::Create | Operation::Update);
+        self.validate(!from_existence_check)
+    }
+
+    fn get(&self, name: &str) -> Option<Decoded> {
+        let kind = self.schema.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)?;
+        let value = self.data.get(name)?;
+        decode(name, kind, value).ok()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|d| d != Decoded::Secs(None))
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.get(name)? {
+            Decoded::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.get(name)? {
+            Decoded::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self, name: &str) -> Option<String> {
+        match self.get(name)? {
+            Decoded::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn map(&self, name: &str) -> Option<Map<String, Value>> {
+        match self.get(name)? {
+            Decoded::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn kv_pairs(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        match self.get(name)? {
+            Decoded::KvPairs(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
+        match self.get(name)? {
+            Decoded::Ints(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn strings(&self, name: &str) -> Option<Vec<String>> {
+        match self.get(name)? {
+            Decoded::Strings(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn secs(&self, name: &str) -> Option<i64> {
+        match self.get(name)? {
+            Decoded::Secs(s) => s,
+            _ => None,
+        }
+    }
+
+    /// OpenBao's warnings for a response with a body: body fields outside the schema are ignored, and fields the
+    /// path captured (e.g. `path`) replace body fields of the same name.
+    pub fn warnings(&self, captured: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        let ignored: Vec<&str> = self
+            .data
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !self.schema.iter().any(|(n, _)| n == k))
+            .collect();
+        if !ignored.is_empty() {
+            out.push(format!(
+                "Endpoint ignored these unrecognized parameters: [{}]",
+                ignored.join(" ")
+            ));
+        }
+        let replaced: Vec<&str> = captured
+            .iter()
+            .copied()
+            .filter(|c| self.data.get(*c).is_some_and(|v| !v.is_null()))
+            .collect();
+        if !replaced.is_empty() {
+            out.push(format!(
+                "Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [{}]",
+                replaced.join(" ")
+            ));
+        }
+        out
+    }
+}
+
+/// OpenBao refuses writes to a path ending in `/` before anything else looks at them.
+pub fn refuse_write_to_folder(op: Operation, path: &str) -> Result<(), CoreError> {
+    if path.ends_with('/') && matches!(op, Operation::Create | Operation::Update | Operation::Patch) {
+        return Err(CoreError::InvalidRequest("cannot write to a path ending in '/'".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1h30m").unwrap(), 5_400_000_000_000);
+        assert_eq!(parse_go_duration("1.5s").unwrap(), 1_500_000_000);
+        assert_eq!(parse_go_duration("-5s").unwrap(), -5_000_000_000);
+        assert_eq!(parse_go_duration("0").unwrap(), 0);
+        assert_eq!(parse_go_duration("x").unwrap_err(), "time: invalid duration \"x\"");
+        assert_eq!(
+            parse_go_duration("1.5").unwrap_err(),
+            "time: missing unit in duration \"1.5\""
+        );
+        assert_eq!(
+            parse_go_duration("1w").unwrap_err(),
+            "time: unknown unit \"w\" in duration \"1w\""
+        );
+        assert_eq!(parse_duration_second(&json!("2d")).unwrap(), Some(172_800));
+        assert_eq!(parse_duration_second(&json!(300)).unwrap(), Some(300));
+        assert_eq!(parse_duration_second(&json!("")).unwrap(), Some(0));
+        assert_eq!(parse_duration_second(&json!(null)).unwrap(), None);
+        assert_eq!(
+            parse_duration_second(&json!("bad")).unwrap_err(),
+            "strconv.ParseInt: parsing \"ba\": invalid syntax"
+        );
+        assert_eq!(
+            parse_duration_second(&json!(true)).unwrap_err(),
+            "could not parse duration from input"
+        );
+    }
+
+    #[test]
+    fn duration_strings_and_times() {
+        assert_eq!(go_duration_string(0), "0s");
+        assert_eq!(go_duration_string(45), "45s");
+        assert_eq!(go_duration_string(90), "1m30s");
+        assert_eq!(go_duration_string(3600), "1h0m0s");
+        assert_eq!(go_duration_string(-1), "-1s");
+        assert_eq!(rfc3339_nano(1_700_000_000_120_000_000), "2023-11-14T22:13:20.12Z");
+        assert_eq!(rfc3339_nano(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn weak_decoding_like_mapstructure() {
+        let schema: Schema = &[
+            ("b", Kind::Bool),
+            ("i", Kind::Int),
+            ("m", Kind::Map),
+            ("o", Kind::KvPairs),
+            ("v", Kind::CommaInts),
+        ];
+        let data = json!({"b": "t", "i": true, "m": [], "o": ["a=b"], "v": "1,2"});
+        let data = data.as_object().unwrap();
+        let f = Fields::new(data, schema);
+        f.validate(true).unwrap();
+        assert_eq!(f.bool("b"), Some(true));
+        assert_eq!(f.int("i"), Some(1));
+        assert_eq!(f.map("m"), Some(Map::new()));
+        assert_eq!(f.ints("v"), Some(vec![1, 2]));
+        let bad = |field: &str, value: Value| {
+            let mut m = Map::new();
+            m.insert(field.into(), value);
+            match Fields::new(&m, schema).validate(true) {
+                Err(CoreError::InvalidRequest(e)) => e,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            bad("b", json!(2)),
+            "Field validation failed: error converting input for field \"b\": '' cannot parse value as 'bool': strconv.ParseBool: invalid syntax"
+        );
+        assert_eq!(
+            bad("i", json!([1])),
+            "Field validation failed: error converting input for field \"i\": '' expected type 'int', got unconvertible type '[]interface {}'"
+        );
+        assert_eq!(
+            bad("m", json!(5)),
+            "Field validation failed: error converting input for field \"m\": '' expected type 'map[string]interface {}', got unconvertible type 'json.Number'"
+        );
+        assert_eq!(
+            bad("o", json!("x")),
+            "Field validation failed: error converting input for field \"o\": invalid key pair at index 0 in field \"o\""
+        );
+        assert_eq!(
+            bad("v", json!("1, 2")),
+            "Field validation failed: error converting input for field \"v\": decoding failed due to the following error(s):\n\n'[1]' cannot parse value as 'int': strconv.ParseInt: invalid syntax"
+        );
+        assert_eq!(parse_go_int("0x10", true), Ok(16));
+        assert_eq!(parse_go_int("99999999999999999999", true), Err("value out of range"));
+    }
+}

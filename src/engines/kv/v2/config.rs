@@ -1,0 +1,74 @@
+//! `config`: the engine-wide settings (max_versions, cas_required, metadata_cas_required, delete_version_after).
+
+use serde_json::{json, Map};
+
+use super::store::{self, KvConfig, DELETE_VERSION_AFTER_DISABLED};
+use super::KvV2;
+use crate::core::{Core, CoreError, Operation, Request, Response};
+use crate::engines::framework::{go_duration_string, Fields, Kind, Schema};
+use crate::storage::{Tree, TxError};
+
+pub const SCHEMA: Schema = &[
+    ("max_versions", Kind::Int),
+    ("cas_required", Kind::Bool),
+    ("metadata_cas_required", Kind::Bool),
+    ("delete_version_after", Kind::SignedDuration),
+];
+
+fn config_data(config: &KvConfig) -> Map<String, serde_json::Value> {
+    let mut m = Map::new();
+    m.insert("max_versions".into(), json!(config.max_versions));
+    m.insert("cas_required".into(), json!(config.cas_required));
+    m.insert("metadata_cas_required".into(), json!(config.metadata_cas_required));
+    m.insert(
+        "delete_version_after".into(),
+        json!(go_duration_string(config.delete_version_after)),
+    );
+    m
+}
+
+impl KvV2 {
+    pub(super) async fn config(&self, core: &Core, req: &Request) -> Result<Response, CoreError> {
+        let fields = Fields::new(&req.data, SCHEMA);
+        fields.validate(true)?;
+        match req.operation {
+            Operation::Read => {
+                let config = store::read_config(&core.storage, &self.prefix)?;
+                let mut resp = Response::with_data(config_data(&config));
+                resp.warnings = fields.warnings(&[]);
+                Ok(resp)
+            }
+            Operation::Create | Operation::Update => {
+                if !SCHEMA.iter().any(|(name, _)| fields.has(name)) {
+                    return Ok(Response::no_content());
+                }
+                let max_versions = fields.int("max_versions");
+                let cas_required = fields.bool("cas_required");
+                let metadata_cas_required = fields.bool("metadata_cas_required");
+                let delete_version_after = fields.secs("delete_version_after");
+                let prefix = self.prefix.clone();
+                core.storage
+                    .write(move |tx| {
+                        let mut config = store::tx_config(tx, &prefix)?;
+                        if let Some(m) = max_versions {
+                            config.max_versions = m as u32;
+                        }
+                        if let Some(c) = cas_required {
+                            config.cas_required = c;
+                        }
+                        if let Some(c) = metadata_cas_required {
+                            config.metadata_cas_required = c;
+                        }
+                        if let Some(d) = delete_version_after {
+                            config.delete_version_after = if d < 0 { DELETE_VERSION_AFTER_DISABLED } else { d };
+                        }
+                        tx.put(Tree::Logical, &store::config_key(&prefix), &config)?;
+                        Ok::<_, TxError<CoreError>>(())
+                    })
+                    .await??;
+                Ok(Response::no_content())
+            }
+            _ => Err(CoreError::UnsupportedOperation),
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! `data/:path`: read a version (`?version=`), write a new version (`options.cas`), patch the latest version with a
+//! JSON merge patch, and soft-delete the latest version.
+
+use serde_json::{json, Map, Value};
+
+use super::store::{self, KeyMetadata};
+use super::KvV2;
+use crate::core::{Core, CoreError, Operation, Request, Response};
+use crate::engines::framework::{now_ns, Fields, Kind, Schema};
+use crate::engines::kv::{decode_json, encode_json};
+use crate::storage::{Tree, TxError};
+
+pub const SCHEMA: Schema = &[
+    ("path", Kind::Str),
+    ("version", Kind::Int),
+    ("options", Kind::Map),
+    ("data", Kind::Map),
+];
+
+/// OpenBao's `validateCheckAndSetOption`.
+pub(super) fn check_and_set(
+    options: Option<&Map<String, Value>>,
+    cas_required: bool,
+    meta: &KeyMetadata,
+) -> Result<(), CoreError> {
+    match options.and_then(|o| o.get("cas")) {
+        Some(raw) => {
+            let mut probe = Map::new();
+            probe.insert("cas".into(), raw.clone());
+            let cas = Fields::new(&probe, &[("cas", Kind::Int)])
+                .int("cas")
+                .ok_or_else(|| CoreError::InvalidRequest("error parsing check-and-set parameter".into()))?;
+            if cas as u64 != meta.current_version {
+                return Err(CoreError::InvalidRequest(
+                    "check-and-set parameter did not match the current version".into(),
+                ));
+            }
+            Ok(())
+        }
+        None if cas_required || meta.cas_required => Err(CoreError::InvalidRequest(
+            "check-and-set parameter required for this call".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// RFC 7386 JSON merge patch.
+pub(super) fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// What a read or patch found: the answer, or the version's metadata with a 404 (deleted or destroyed).
+pub(super) enum Outcome {
+    Done(Map<String, Value>),
+    Gone(Map<String, Value>),
+}
+
+pub(super) fn gone(data: Map<String, Value>) -> Response {
+    Response {
+        data: Some(data),
+        status: Some(404),
+        ..Default::default()
+    }
+}
+
+impl KvV2 {
+    pub(super) async fn data(&self, core: &Core, key: &str, req: &Request) -> Result<Response, CoreError> {
+        let fields = Fields::new(&req.data, SCHEMA);
+        fields.validate_for(req.operation, true)?;
+        match req.operation {
+            Operation::Read => self.read_version(core, key, &fields),
+            Operation::Create | Operation::Update => {
+                if key.is_empty() {
+                    return Err(CoreError::InvalidRequest("missing path".into()));
+                }
+                let Some(data) = fields.map("data") else {
+                    return Err(CoreError::InvalidRequest("no data provided".into()));
+                };
+                let options = fields.map("options");
+                let bytes = encode_json(&data);
+                let (prefix, key_owned) = (self.prefix.clone(), key.to_string());
+                let now = now_ns();
+                let summary = core
+                    .storage
+                    .write(move |tx| {
+                        let config = store::tx_config(tx, &prefix)?;
+                        let meta = store::tx_meta(tx, &prefix, &key_owned)?.unwrap_or_default();
+                        check_and_set(options.as_ref(), config.cas_required, &meta).map_err(TxError::Abort)?;
+                        let (meta, version) = store::add_version(tx, &prefix, &key_owned, meta, &config, &bytes, now)?;
+                        Ok(meta.version_summary(version, &meta.versions[&version]))
+                    })
+                    .await??;
+                let mut resp = Response::with_data(summary);
+                resp.warnings = fields.warnings(&["path"]);
+                Ok(resp)
+            }
+            Operation::Patch => {
+                if req.data.get("data").is_none_or(Value::is_null) {
+                    return Err(CoreError::InvalidRequest("no data provided".into()));
+                }
+                let patch = Value::Object(fields.map("data").unwrap_or_default());
+                let options = fields.map("options");
+                let (prefix, key_owned) = (self.prefix.clone(), key.to_string());
+                let now = now_ns();
+                let outcome = core
+                    .storage
+                    .write(move |tx| {
+                        let Some(meta) = store::tx_meta(tx, &prefix, &key_owned)? else {
+                            return Err(TxError::Abort(CoreError::NotFound));
+                        };
+                        let config = store::tx_config(tx, &prefix)?;
+                        check_and_set(options.as_ref(), config.cas_required, &meta).map_err(TxError::Abort)?;
+                        let current = meta.current_version;
+                        let Some(vm) = meta.versions.get(&current).cloned() else {
+                            return Err(TxError::Abort(CoreError::NotFound));
+                        };
+                        if vm.gone(now) {
+                            return Ok(Outcome::Gone(meta.version_summary(current, &vm)));
+                        }
+                        let stored = tx
+                            .get_raw(Tree::Logical, &store::version_key(&prefix, &key_owned, current))?
+                            .ok_or_else(|| TxError::Storage(missing_version_data()))?;
+                        let mut value =
+                            Value::Object(decode_json(&stored).map_err(|e| TxError::Storage(storage_error(e)))?);
+                        merge_patch(&mut value, &patch);
+                        let patched = match value {
+                            Value::Object(m) => m,
+                            _ => Map::new(),
+                        };
+                        let bytes = encode_json(&patched);
+                        let (meta, version) = store::add_version(tx, &prefix, &key_owned, meta, &config, &bytes, now)?;
+                        Ok(Outcome::Done(meta.version_summary(version, &meta.versions[&version])))
+                    })
+                    .await??;
+                match outcome {
+                    Outcome::Done(summary) => {
+                        let mut resp = Response::with_data(summary);
+                        resp.warnings = fields.warnings(&["path"]);
+                        Ok(resp)
+                    }
+                    Outcome::Gone(summary) => Ok(gone(summary)),
+                }
+            }
+            Operation::Delete => {
+                let (prefix, key_owned) = (self.prefix.clone(), key.to_string());
+                let now = now_ns();
+                core.storage
+                    .write(move |tx| {
+                        let Some(mut meta) = store::tx_meta(tx, &prefix, &key_owned)? else {
+                            return Ok(());
+                        };
+                        let current = meta.current_version;
+                        match meta.versions.get_mut(&current) {
+                            Some(lv) if !lv.gone(now) => lv.deletion = Some(now),
+                            _ => return Ok(()),
+                        }
+                        store::put_meta(tx, &prefix, &key_owned, &meta)
+                    })
+                    .await??;
+                Ok(Response::no_content())
+            }
+            Operation::List => Err(CoreError::UnsupportedOperation),
+        }
+    }
+
+    /// A version's data (the latest unless `version` is given): metadata and data point reads, no scan.
+    fn read_version(&self, core: &Core, key: &str, fields: &Fields) -> Result<Response, CoreError> {
+        let Some(meta) = store::read_meta(&core.storage, &self.prefix, key)? else {
+            return Err(CoreError::NotFound);
+        };
+        let version = match fields.int("version") {
+            Some(v) if v > 0 => v as u64,
+            _ => meta.current_version,
+        };
+        let Some(vm) = meta.versions.get(&version) else {
+            return Err(CoreError::NotFound);
+        };
+        let mut data = Map::new();
+        data.insert("data".into(), Value::Null);
+        data.insert("metadata".into(), json!(meta.version_summary(version, vm)));
+        if vm.gone(now_ns()) {
+            return Ok(gone(data));
+        }
+        let stored = core
+            .storage
+            .get_raw(Tree::Logical, &store::version_key(&self.prefix, key, version))?
+            .ok_or_else(missing_version_data)?;
+        data.insert("data".into(), Value::Object(decode_json(&stored)?));
+        let mut resp = Response::with_data(data);
+        resp.warnings = fields.warnings(&["path"]);
+        Ok(resp)
+    }
+}
+
+fn missing_version_data() -> crate::storage::StorageError {
+    crate::storage::StorageError::Codec("could not find version data".into())
+}
+
+fn storage_error(e: CoreError) -> crate::storage::StorageError {
+    match e {
+        CoreError::Storage(s) => s,
+        other => crate::storage::StorageError::Codec(other.to_string()),
+    }
+}

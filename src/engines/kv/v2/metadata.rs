@@ -1,0 +1,430 @@
+//! `metadata/:path`: read a key's metadata, write or patch its settings (max_versions, cas_required,
+//! metadata_cas_required, delete_version_after, custom_metadata, with `metadata_cas`), delete the key with every
+//! version, and list keys (`detailed-metadata/` lists with each key's metadata).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::store::{self, KeyMetadata};
+use super::KvV2;
+use crate::core::{Core, CoreError, Operation, Request, Response};
+use crate::engines::framework::{now_ns, Fields, Kind, Schema};
+use crate::engines::kv::list_folder;
+use crate::storage::{Tree, TxError};
+
+pub const SCHEMA: Schema = &[
+    ("path", Kind::Str),
+    ("cas_required", Kind::Bool),
+    ("metadata_cas_required", Kind::Bool),
+    ("max_versions", Kind::Int),
+    ("delete_version_after", Kind::Duration),
+    ("custom_metadata", Kind::Map),
+    ("metadata_cas", Kind::Int),
+    ("after", Kind::Str),
+    ("limit", Kind::Int),
+];
+
+const DETAILED_SCHEMA: Schema = &[("path", Kind::Str), ("after", Kind::Str), ("limit", Kind::Int)];
+
+const PREFIX: &str = "custom_metadata validation failed";
+const MAX_KEYS: usize = 64;
+const MAX_KEY_LENGTH: usize = 128;
+const MAX_VALUE_LENGTH: usize = 512;
+
+/// Go's `unicode.IsPrint` (near enough): no control or format characters, no white space but the ASCII space.
+fn printable(text: &str) -> bool {
+    text.chars().all(|c| {
+        c == ' '
+            || !(c.is_control()
+                || c.is_whitespace()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{feff}'))
+    })
+}
+
+/// OpenBao's multierror text.
+fn multierror(errors: &[String]) -> String {
+    let head = if errors.len() == 1 {
+        "1 error occurred:".to_string()
+    } else {
+        format!("{} errors occurred:", errors.len())
+    };
+    let items: String = errors.iter().map(|e| format!("\n\t* {e}")).collect();
+    format!("{head}{items}\n\n")
+}
+
+/// OpenBao's `parseCustomMetadata` (values weakly decoded to strings; nulls dropped when patching) and
+/// `validateCustomMetadata`.
+fn custom_metadata(raw: &Map<String, Value>, drop_nulls: bool) -> Result<BTreeMap<String, String>, CoreError> {
+    let mut out = BTreeMap::new();
+    for (k, v) in raw {
+        let text = match v {
+            Value::Null if drop_nulls => continue,
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                let kind = if other.is_array() {
+                    "[]interface {}"
+                } else {
+                    "map[string]interface {}"
+                };
+                return Err(CoreError::InvalidRequest(format!(
+                    "{PREFIX}: '' expected type 'string', got unconvertible type '{kind}'"
+                )));
+            }
+        };
+        out.insert(k.clone(), text);
+    }
+    if out.len() > MAX_KEYS {
+        return Err(CoreError::InvalidRequest(multierror(&[format!(
+            "{PREFIX}: payload must contain at most {MAX_KEYS} keys, provided {}",
+            out.len()
+        )])));
+    }
+    let mut errors = Vec::new();
+    for (key, value) in &out {
+        if key.is_empty() || key.len() > MAX_KEY_LENGTH {
+            errors.push(format!(
+                "{PREFIX}: length of key {key:?} is {} but must be 0 < len(key) <= {MAX_KEY_LENGTH}",
+                key.len()
+            ));
+        }
+        if value.is_empty() || value.len() > MAX_VALUE_LENGTH {
+            errors.push(format!(
+                "{PREFIX}: length of value for key {key:?} is {} but must be 0 < len(value) <= {MAX_VALUE_LENGTH}",
+                value.len()
+            ));
+        }
+        if !printable(key) {
+            errors.push(format!("{PREFIX}: key {key:?} ({key}) contains unprintable characters"));
+        }
+        if !printable(value) {
+            errors.push(format!(
+                "{PREFIX}: value for key {key:?} contains unprintable characters"
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(CoreError::InvalidRequest(multierror(&errors)))
+    }
+}
+
+/// The settings a metadata write or patch changes.
+#[derive(Clone, Default)]
+struct Settings {
+    max_versions: Option<i64>,
+    cas_required: Option<bool>,
+    metadata_cas_required: Option<bool>,
+    delete_version_after: Option<i64>,
+    custom_metadata: Option<BTreeMap<String, String>>,
+    metadata_cas: Option<i64>,
+}
+
+impl Settings {
+    fn from_fields(fields: &Fields) -> Self {
+        Settings {
+            max_versions: fields.int("max_versions"),
+            cas_required: fields.bool("cas_required"),
+            metadata_cas_required: fields.bool("metadata_cas_required"),
+            delete_version_after: fields.secs("delete_version_after"),
+            custom_metadata: None,
+            metadata_cas: fields.int("metadata_cas"),
+        }
+    }
+
+    fn apply(&self, meta: &mut KeyMetadata) {
+        if let Some(m) = self.max_versions {
+            meta.max_versions = m as u32;
+        }
+        if let Some(c) = self.cas_required {
+            meta.cas_required = c;
+        }
+        if let Some(c) = self.metadata_cas_required {
+            meta.metadata_cas_required = c;
+        }
+        if let Some(d) = self.delete_version_after {
+            meta.delete_version_after = d;
+        }
+    }
+
+    /// Warnings for settings the engine config overrides.
+    fn warnings(&self, config: &store::KvConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.cas_required == Some(false) && config.cas_required {
+            out.push(
+                "\"cas_required\" set to false, but is mandated by backend config. This value will be ignored.".into(),
+            );
+        }
+        if self.metadata_cas_required == Some(false) && config.metadata_cas_required {
+            out.push("\"metadata_cas_required\" set to false, but is mandated by backend config. This value will be ignored.".into());
+        }
+        out
+    }
+}
+
+fn check_metadata_cas(given: Option<i64>, required: bool, current: u64) -> Result<(), CoreError> {
+    match given {
+        None if required => Err(CoreError::InvalidRequest(
+            "metadata check-and-set parameter required for this call".into(),
+        )),
+        Some(cas) if cas as u64 != current => Err(CoreError::InvalidRequest(
+            "metadata check-and-set parameter does not match the current version".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn warnings_response(warnings: Vec<String>) -> Response {
+    Response {
+        warnings,
+        ..Default::default()
+    }
+}
+
+impl KvV2 {
+    pub(super) async fn metadata(
+        &self,
+        core: &Core,
+        key: &str,
+        req: &Request,
+        detailed: bool,
+    ) -> Result<Response, CoreError> {
+        let schema = if detailed { DETAILED_SCHEMA } else { SCHEMA };
+        let fields = Fields::new(&req.data, schema);
+        fields.validate_for(req.operation, !detailed)?;
+        match (req.operation, detailed) {
+            (Operation::List, _) => self.list(core, key, &fields, detailed),
+            (Operation::Read, false) => {
+                let Some(meta) = store::read_meta(&core.storage, &self.prefix, key)? else {
+                    return Err(CoreError::NotFound);
+                };
+                let mut resp = Response::with_data(meta.response_data());
+                resp.warnings = fields.warnings(&["path"]);
+                Ok(resp)
+            }
+            (Operation::Create | Operation::Update, false) => self.write_metadata(core, key, &fields).await,
+            (Operation::Patch, false) => self.patch_metadata(core, key, req, &fields).await,
+            (Operation::Delete, false) => {
+                let (prefix, key) = (self.prefix.clone(), key.to_string());
+                core.storage
+                    .write(move |tx| {
+                        let Some(meta) = store::tx_meta(tx, &prefix, &key)? else {
+                            return Ok(());
+                        };
+                        for v in meta.versions.keys() {
+                            tx.remove(Tree::Logical, &store::version_key(&prefix, &key, *v))?;
+                        }
+                        tx.remove(Tree::Logical, &store::meta_key(&prefix, &key))?;
+                        Ok::<_, TxError<CoreError>>(())
+                    })
+                    .await??;
+                Ok(Response::no_content())
+            }
+            _ => Err(CoreError::UnsupportedOperation),
+        }
+    }
+
+    fn list(&self, core: &Core, key: &str, fields: &Fields, detailed: bool) -> Result<Response, CoreError> {
+        let after = fields.str("after").unwrap_or_default();
+        let limit = fields.int("limit").filter(|l| *l > 0).map(|l| l as usize);
+        let meta_prefix = [self.prefix.as_slice(), store::META].concat();
+        let mut keys: Vec<String> = list_folder(&core.storage, &meta_prefix, key)?
+            .into_iter()
+            .filter(|k| after.is_empty() || k.as_str() > after.as_str())
+            .collect();
+        if let Some(limit) = limit {
+            keys.truncate(limit);
+        }
+        if keys.is_empty() {
+            return Err(CoreError::NotFound);
+        }
+        let mut data = Map::new();
+        if detailed {
+            let mut info = Map::new();
+            for sub in &keys {
+                let entry = match store::read_meta(&core.storage, &self.prefix, &format!("{key}{sub}"))? {
+                    Some(meta) if !sub.ends_with('/') => Value::Object(meta.response_data()),
+                    _ => json!({}),
+                };
+                info.insert(sub.clone(), entry);
+            }
+            data.insert("key_info".into(), Value::Object(info));
+        }
+        data.insert("keys".into(), json!(keys));
+        let mut resp = Response::with_data(data);
+        resp.warnings = fields.warnings(&["path"]);
+        Ok(resp)
+    }
+
+    async fn write_metadata(&self, core: &Core, key: &str, fields: &Fields<'_>) -> Result<Response, CoreError> {
+        if key.is_empty() {
+            return Err(CoreError::InvalidRequest("missing path".into()));
+        }
+        let any = [
+            "max_versions",
+            "cas_required",
+            "delete_version_after",
+            "custom_metadata",
+            "metadata_cas_required",
+        ]
+        .iter()
+        .any(|f| fields.has(f));
+        if !any {
+            return Ok(Response::no_content());
+        }
+        let mut settings = Settings::from_fields(fields);
+        if fields.has("custom_metadata") {
+            settings.custom_metadata = Some(custom_metadata(
+                &fields.map("custom_metadata").unwrap_or_default(),
+                false,
+            )?);
+        }
+        let (prefix, key) = (self.prefix.clone(), key.to_string());
+        let now = now_ns();
+        let warnings = core
+            .storage
+            .write(move |tx| {
+                let config = store::tx_config(tx, &prefix)?;
+                let existing = store::tx_meta(tx, &prefix, &key)?;
+                let required =
+                    existing.as_ref().is_some_and(|m| m.metadata_cas_required) || config.metadata_cas_required;
+                if required && settings.metadata_cas.is_none() {
+                    return Err(TxError::Abort(CoreError::InvalidRequest(
+                        "metadata check-and-set parameter required for this call".into(),
+                    )));
+                }
+                let mut meta = match existing {
+                    None => {
+                        if settings.metadata_cas.is_some_and(|c| c != 0) {
+                            return Err(TxError::Abort(CoreError::InvalidRequest(
+                                "metadata_cas must be 0 when creating new metadata".into(),
+                            )));
+                        }
+                        KeyMetadata {
+                            created_time: Some(now),
+                            updated_time: Some(now),
+                            current_metadata_version: 1,
+                            ..Default::default()
+                        }
+                    }
+                    Some(mut meta) => {
+                        check_metadata_cas(settings.metadata_cas, false, meta.current_metadata_version)
+                            .map_err(TxError::Abort)?;
+                        meta.current_metadata_version += 1;
+                        meta.updated_time = Some(now);
+                        meta
+                    }
+                };
+                settings.apply(&mut meta);
+                if let Some(custom) = &settings.custom_metadata {
+                    meta.custom_metadata = custom.clone();
+                }
+                store::put_meta(tx, &prefix, &key, &meta)?;
+                Ok(settings.warnings(&config))
+            })
+            .await??;
+        Ok(warnings_response(warnings))
+    }
+
+    async fn patch_metadata(
+        &self,
+        core: &Core,
+        key: &str,
+        req: &Request,
+        fields: &Fields<'_>,
+    ) -> Result<Response, CoreError> {
+        let patchable = [
+            "max_versions",
+            "cas_required",
+            "metadata_cas_required",
+            "delete_version_after",
+            "custom_metadata",
+        ];
+        if !patchable.iter().any(|f| fields.has(f)) {
+            return Ok(Response::no_content());
+        }
+        if key.is_empty() {
+            return Err(CoreError::InvalidRequest("missing path".into()));
+        }
+        // The patch of custom_metadata keeps its nulls (they remove keys); the rest must validate.
+        let custom_patch = match req.data.get("custom_metadata") {
+            Some(Value::Object(raw)) => {
+                custom_metadata(raw, true)?;
+                Some(raw.clone())
+            }
+            Some(Value::Null) | None => None,
+            Some(_) => fields.map("custom_metadata"),
+        };
+        let settings = Settings::from_fields(fields);
+        let (prefix, key) = (self.prefix.clone(), key.to_string());
+        let now = now_ns();
+        let warnings = core
+            .storage
+            .write(move |tx| {
+                let Some(mut meta) = store::tx_meta(tx, &prefix, &key)? else {
+                    return Err(TxError::Abort(CoreError::NotFound));
+                };
+                let config = store::tx_config(tx, &prefix)?;
+                check_metadata_cas(
+                    settings.metadata_cas,
+                    meta.metadata_cas_required || config.metadata_cas_required,
+                    meta.current_metadata_version,
+                )
+                .map_err(TxError::Abort)?;
+                settings.apply(&mut meta);
+                if let Some(patch) = &custom_patch {
+                    for (k, v) in patch {
+                        match v {
+                            Value::Null => {
+                                meta.custom_metadata.remove(k);
+                            }
+                            Value::String(s) => {
+                                meta.custom_metadata.insert(k.clone(), s.clone());
+                            }
+                            other => {
+                                meta.custom_metadata.insert(k.clone(), other.to_string());
+                            }
+                        }
+                    }
+                }
+                meta.current_metadata_version += 1;
+                meta.updated_time = Some(now);
+                store::put_meta(tx, &prefix, &key, &meta)?;
+                Ok(settings.warnings(&config))
+            })
+            .await??;
+        Ok(warnings_response(warnings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn custom_metadata_validation_reads_like_openbao() {
+        let raw = json!({"": "x"});
+        let err = custom_metadata(raw.as_object().unwrap(), false)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "1 error occurred:\n\t* custom_metadata validation failed: length of key \"\" is 0 but must be 0 < len(key) <= 128\n\n"
+        );
+        let raw = json!({"a": 5, "b": true});
+        let ok = custom_metadata(raw.as_object().unwrap(), false).unwrap();
+        assert_eq!(ok["a"], "5");
+        assert_eq!(ok["b"], "1");
+        let raw = json!({"a": ""});
+        assert!(custom_metadata(raw.as_object().unwrap(), false)
+            .unwrap_err()
+            .to_string()
+            .contains("length of value for key \"a\" is 0"));
+    }
+}

@@ -1,0 +1,80 @@
+//! `subkeys/:path`: a version's structure with every leaf value replaced by null (to `depth`, if given).
+
+use serde_json::{json, Map, Value};
+
+use super::data::gone;
+use super::store;
+use super::KvV2;
+use crate::core::{Core, CoreError, Operation, Request, Response};
+use crate::engines::framework::{now_ns, Fields, Kind, Schema};
+use crate::engines::kv::decode_json;
+use crate::storage::Tree;
+
+pub const SCHEMA: Schema = &[("path", Kind::Str), ("depth", Kind::Int), ("version", Kind::Int)];
+
+/// OpenBao's `removeValues`: leaves become null; a non-empty map deeper than `max_depth` (0: no limit) too.
+fn remove_values(map: &mut Map<String, Value>, depth: i64, max_depth: i64) {
+    for value in map.values_mut() {
+        match value {
+            Value::Object(inner) if !inner.is_empty() && (max_depth == 0 || depth < max_depth) => {
+                remove_values(inner, depth + 1, max_depth)
+            }
+            other => *other = Value::Null,
+        }
+    }
+}
+
+impl KvV2 {
+    pub(super) async fn subkeys(&self, core: &Core, key: &str, req: &Request) -> Result<Response, CoreError> {
+        if req.operation != Operation::Read {
+            return Err(CoreError::UnsupportedOperation);
+        }
+        let fields = Fields::new(&req.data, SCHEMA);
+        fields.validate(true)?;
+        let depth = fields.int("depth").unwrap_or(0);
+        let Some(meta) = store::read_meta(&core.storage, &self.prefix, key)? else {
+            return Err(CoreError::NotFound);
+        };
+        let version = match fields.int("version") {
+            Some(v) if v > 0 => v as u64,
+            _ => meta.current_version,
+        };
+        let Some(vm) = meta.versions.get(&version) else {
+            return Err(CoreError::NotFound);
+        };
+        let mut data = Map::new();
+        data.insert("subkeys".into(), Value::Null);
+        data.insert("metadata".into(), json!(meta.version_summary(version, vm)));
+        if vm.gone(now_ns()) {
+            return Ok(gone(data));
+        }
+        let stored = core
+            .storage
+            .get_raw(Tree::Logical, &store::version_key(&self.prefix, key, version))?
+            .ok_or_else(|| crate::storage::StorageError::Codec("could not find version data".into()))?;
+        let mut secret = decode_json(&stored)?;
+        remove_values(&mut secret, 1, depth);
+        data.insert("subkeys".into(), Value::Object(secret));
+        let mut resp = Response::with_data(data);
+        resp.warnings = fields.warnings(&["path"]);
+        Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn leaves_become_null() {
+        let mut m = json!({"a": "1", "b": {"c": 2, "d": [1]}, "e": {}})
+            .as_object()
+            .unwrap()
+            .clone();
+        super::remove_values(&mut m, 1, 0);
+        assert_eq!(json!(m), json!({"a": null, "b": {"c": null, "d": null}, "e": null}));
+        let mut m = json!({"b": {"c": {"x": 1}}}).as_object().unwrap().clone();
+        super::remove_values(&mut m, 1, 1);
+        assert_eq!(json!(m), json!({"b": null}));
+    }
+}
