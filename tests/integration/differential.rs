@@ -579,6 +579,11 @@ scenarios! {
     differential_seal => "seal.json",
     differential_routing_and_errors => "routing_and_errors.json",
     differential_token_basics => "token_basics.json",
+    differential_kv_v2 => "kv_v2.json",
+    differential_kv_v1 => "kv_v1.json",
+    differential_kv_acl => "kv_acl.json",
+    differential_cubbyhole => "cubbyhole.json",
+    differential_mounts => "mounts.json",
 }
 
 /// A scenario file without a test would be silently skipped.
