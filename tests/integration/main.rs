@@ -6,6 +6,7 @@ mod tools;
 
 mod acl_table;
 mod bao_cli;
+mod bao_kv;
 mod bench_smoke;
 mod config;
 mod crash;
@@ -15,6 +16,7 @@ mod differential;
 mod durability;
 mod http_conventions;
 mod hvac_client;
+mod hvac_kv;
 mod hvac_wrapping;
 mod kv;
 mod migrations;
