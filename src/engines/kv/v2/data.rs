@@ -102,7 +102,7 @@ impl KvV2 {
                         let meta = store::tx_meta(tx, &prefix, &key_owned)?.unwrap_or_default();
                         check_and_set(options.as_ref(), config.cas_required, &meta).map_err(TxError::Abort)?;
                         let (meta, version) = store::add_version(tx, &prefix, &key_owned, meta, &config, &bytes, now)?;
-                        Ok(meta.version_summary(version, &meta.versions[&version]))
+                        Ok(meta.summary_of(version))
                     })
                     .await??;
                 let mut resp = Response::with_data(summary);
@@ -144,7 +144,7 @@ impl KvV2 {
                         };
                         let bytes = encode_json(&patched);
                         let (meta, version) = store::add_version(tx, &prefix, &key_owned, meta, &config, &bytes, now)?;
-                        Ok(Outcome::Done(meta.version_summary(version, &meta.versions[&version])))
+                        Ok(Outcome::Done(meta.summary_of(version)))
                     })
                     .await??;
                 match outcome {

@@ -104,6 +104,12 @@ impl KeyMetadata {
         m
     }
 
+    /// The summary of a version just written (present unless the window evicted it at once, which it cannot).
+    pub fn summary_of(&self, version: u64) -> Map<String, Value> {
+        let vm = self.versions.get(&version).cloned().unwrap_or_default();
+        self.version_summary(version, &vm)
+    }
+
     /// `metadata/:path` read (OpenBao's `metadataResponseData`).
     pub fn response_data(&self) -> Map<String, Value> {
         let versions: Map<String, Value> = self
