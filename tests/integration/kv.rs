@@ -556,6 +556,30 @@ fn kv2_metadata_settings_and_lists() {
         404
     );
     expect(c, "PATCH", "secret/metadata/m", r, Some(json!({})), 204);
+    let e = expect(
+        c,
+        "PATCH",
+        "secret/metadata/m",
+        r,
+        Some(json!({"custom_metadata": {"x": 5}, "metadata_cas": 3})),
+        400,
+    );
+    assert_eq!(
+        errors(&e),
+        ["json: cannot unmarshal number into Go struct field .custom_metadata.x of type string"]
+    );
+    expect(
+        c,
+        "PATCH",
+        "secret/metadata/m",
+        r,
+        Some(json!({"custom_metadata": null, "metadata_cas": 3})),
+        204,
+    );
+    assert_eq!(
+        expect(c, "GET", "secret/metadata/m", r, None, 200)["data"]["custom_metadata"],
+        Value::Null
+    );
 
     // Engine config overrides a key's false cas_required: a warning.
     expect(c, "POST", "secret/config", r, Some(json!({"cas_required": true})), 204);

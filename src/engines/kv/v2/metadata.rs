@@ -354,11 +354,26 @@ impl KvV2 {
         let custom_patch = match req.data.get("custom_metadata") {
             Some(Value::Object(raw)) => {
                 custom_metadata(raw, true)?;
+                // OpenBao merges the patch into the stored metadata as JSON and decodes the result, so a value
+                // that is not a string (or null) fails there.
+                if let Some((k, v)) = raw.iter().find(|(_, v)| !(v.is_string() || v.is_null())) {
+                    let kind = match v {
+                        Value::Number(_) => "number",
+                        Value::Bool(_) => "bool",
+                        Value::Array(_) => "array",
+                        _ => "object",
+                    };
+                    return Err(CoreError::InvalidRequest(format!(
+                        "json: cannot unmarshal {kind} into Go struct field .custom_metadata.{k} of type string"
+                    )));
+                }
                 Some(raw.clone())
             }
-            Some(Value::Null) | None => None,
-            Some(_) => fields.map("custom_metadata"),
+            None => None,
+            // A null (merge patch) removes the whole map: see `clear_custom`.
+            Some(_) => None,
         };
+        let clear_custom = matches!(req.data.get("custom_metadata"), Some(v) if !v.is_object());
         let settings = Settings::from_fields(fields);
         let (prefix, key) = (self.prefix.clone(), key.to_string());
         let now = now_ns();
@@ -376,7 +391,9 @@ impl KvV2 {
                 )
                 .map_err(TxError::Abort)?;
                 settings.apply(&mut meta);
-                if let Some(patch) = &custom_patch {
+                if clear_custom {
+                    meta.custom_metadata.clear();
+                } else if let Some(patch) = &custom_patch {
                     for (k, v) in patch {
                         match v {
                             Value::Null => {
