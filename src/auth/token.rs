@@ -117,6 +117,16 @@ impl TokenEntry {
         }
     }
 
+    /// The stand-in caller of an unauthenticated request: no policies, nothing allowed.
+    pub fn anonymous() -> Self {
+        TokenEntry {
+            policies: vec![],
+            display_name: String::new(),
+            path: String::new(),
+            ..TokenEntry::root(String::new(), "")
+        }
+    }
+
     pub fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")
     }

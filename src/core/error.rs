@@ -24,10 +24,17 @@ pub enum CoreError {
     /// A read of something absent: 404 with an empty error list, as Vault does.
     #[error("not found")]
     NotFound,
+    /// 404 with no body at all (OpenBao's answer to a PATCH of something missing).
+    #[error("not found")]
+    NotFoundNoBody,
     #[error("no handler for route \"{0}\". route entry not found.")]
     NoHandler(String),
-    #[error("unsupported operation")]
+    /// A backend path that does not support the operation (OpenBao wraps the text in a multi-error).
+    #[error("1 error occurred:\n\t* unsupported operation\n\n")]
     UnsupportedOperation,
+    /// A method the HTTP-level endpoints (`sys/seal`, `sys/metrics`, ...) do not take: 405 with no text.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]

@@ -3,6 +3,7 @@
 //! (and `sudo` on root-protected paths); route to the mounted backend; revoke a token whose last use this was.
 
 use super::{Caller, Core, CoreError, Request, Response};
+use crate::auth::token::TokenEntry;
 
 /// Paths that need `sudo` (or root) on top of the operation's capability, as in OpenBao. A trailing `*` is a
 /// prefix.
@@ -29,6 +30,12 @@ const ROOT_PATHS: &[&str] = &[
     "sys/storage/raft/snapshot-force",
     "sys/internal/inspect/*",
 ];
+
+/// `sys/internal/ui/mounts[/:path]`: never refused by the ACL, it filters by it (the list is even readable without
+/// a token).
+fn is_unauthenticated_ui_path(path: &str, op: super::Operation) -> bool {
+    op == super::Operation::Read && (path == "sys/internal/ui/mounts" || path.starts_with("sys/internal/ui/mounts/"))
+}
 
 pub fn is_root_path(path: &str) -> bool {
     ROOT_PATHS.iter().any(|p| match p.strip_suffix('*') {
@@ -61,6 +68,20 @@ impl Core {
             return Ok(resp);
         }
 
+        // The UI mount listing is unauthenticated in OpenBao (the `bao kv` commands ask it first); without a token it
+        // shows only what every caller may see.
+        if req.client_token.is_none() && req.operation == super::Operation::Read && req.path == "sys/internal/ui/mounts"
+        {
+            let acl = self.acl_for(&[])?;
+            let caller = Caller {
+                token_hash: vec![],
+                entry: TokenEntry::anonymous(),
+                acl,
+                root_privs: false,
+            };
+            return self.route_and_wrap(&caller, &req).await;
+        }
+
         let token = req.client_token.as_ref().ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
         // A use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
@@ -88,7 +109,8 @@ impl Core {
         if is_root_path(&req.path) && !decision.root_privs {
             return Err(CoreError::AclDenied);
         }
-        if !decision.allowed {
+        // The UI mount listing filters by the caller's ACL itself instead of refusing.
+        if !decision.allowed && !is_unauthenticated_ui_path(&req.path, req.operation) {
             return Err(CoreError::AclDenied);
         }
         let caller = Caller {
@@ -97,11 +119,16 @@ impl Core {
             acl,
             root_privs: decision.root_privs,
         };
+        self.route_and_wrap(&caller, req).await
+    }
+
+    /// Route to the mounted backend and wrap a non-empty answer when asked.
+    async fn route_and_wrap(&self, caller: &Caller, req: &Request) -> Result<Response, CoreError> {
         let (backend, relative) = self
             .router
             .route(&req.path)
             .ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
-        let resp = backend.handle(self, &caller, relative, req).await?;
+        let resp = backend.handle(self, caller, relative, req).await?;
         // Errors and empty answers are never wrapped.
         match req.wrap_ttl {
             Some(ttl) if !resp.is_empty() && resp.wrap_info.is_none() => self.wrap_response(resp, ttl, &req.path).await,

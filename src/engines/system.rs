@@ -111,7 +111,7 @@ impl SystemBackend {
         match path {
             "seal" => {
                 if !is_write(op) {
-                    return Err(CoreError::UnsupportedOperation);
+                    return Err(CoreError::MethodNotAllowed);
                 }
                 core.seal();
                 Ok(Response::no_content())
@@ -159,7 +159,7 @@ impl SystemBackend {
             }
             "metrics" => {
                 if op != Operation::Read {
-                    return Err(CoreError::UnsupportedOperation);
+                    return Err(CoreError::MethodNotAllowed);
                 }
                 Ok(metrics(core, fields::string(&req.data, "format")?.as_deref()))
             }

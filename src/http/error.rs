@@ -15,8 +15,8 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         | CoreError::InvalidRequest(_)
         | CoreError::Seal(_) => StatusCode::BAD_REQUEST,
         CoreError::PermissionDenied | CoreError::AclDenied | CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
-        CoreError::NotFound | CoreError::NoHandler(_) => StatusCode::NOT_FOUND,
-        CoreError::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
+        CoreError::NotFound | CoreError::NotFoundNoBody | CoreError::NoHandler(_) => StatusCode::NOT_FOUND,
+        CoreError::UnsupportedOperation | CoreError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         CoreError::Storage(StorageError::Sealed) => StatusCode::SERVICE_UNAVAILABLE,
         CoreError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -25,8 +25,11 @@ pub fn status_of(error: &CoreError) -> StatusCode {
 /// Render an error. Internal errors are logged with the request id and answered with a generic text.
 pub fn render(error: &CoreError, request_id: &str) -> HttpResponse {
     let status = status_of(error);
+    if matches!(error, CoreError::NotFoundNoBody) {
+        return HttpResponse::build(status).finish();
+    }
     let errors: Vec<String> = match error {
-        CoreError::NotFound | CoreError::UnsupportedOperation => vec![],
+        CoreError::NotFound | CoreError::MethodNotAllowed => vec![],
         CoreError::Storage(StorageError::Sealed) => vec!["Vault is sealed".into()],
         CoreError::Storage(e) => {
             log::error!("request {request_id}: internal error: {e}");

@@ -110,7 +110,7 @@ pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: S
         "POST" | "PUT" => Operation::Update,
         "DELETE" => Operation::Delete,
         "PATCH" => Operation::Patch,
-        _ => return Err(CoreError::UnsupportedOperation),
+        _ => return Err(CoreError::MethodNotAllowed),
     };
     let data = if *method == Method::POST || *method == Method::PUT || *method == Method::PATCH {
         if is_form(req, body) {

@@ -121,13 +121,13 @@ impl KvV2 {
                     .storage
                     .write(move |tx| {
                         let Some(meta) = store::tx_meta(tx, &prefix, &key_owned)? else {
-                            return Err(TxError::Abort(CoreError::NotFound));
+                            return Err(TxError::Abort(CoreError::NotFoundNoBody));
                         };
                         let config = store::tx_config(tx, &prefix)?;
                         check_and_set(options.as_ref(), config.cas_required, &meta).map_err(TxError::Abort)?;
                         let current = meta.current_version;
                         let Some(vm) = meta.versions.get(&current).cloned() else {
-                            return Err(TxError::Abort(CoreError::NotFound));
+                            return Err(TxError::Abort(CoreError::NotFoundNoBody));
                         };
                         if vm.gone(now) {
                             return Ok(Outcome::Gone(meta.version_summary(current, &vm)));

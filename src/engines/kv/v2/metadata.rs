@@ -381,7 +381,7 @@ impl KvV2 {
             .storage
             .write(move |tx| {
                 let Some(mut meta) = store::tx_meta(tx, &prefix, &key)? else {
-                    return Err(TxError::Abort(CoreError::NotFound));
+                    return Err(TxError::Abort(CoreError::NotFoundNoBody));
                 };
                 let config = store::tx_config(tx, &prefix)?;
                 check_metadata_cas(
