@@ -388,6 +388,21 @@ impl Core {
             .filter(|(_, e)| !e.expired_at(now_ns()) && e.num_uses != LAST_USE_IN_PROGRESS))
     }
 
+    /// The token store's default and maximum TTL: its mount's tuned values (`sys/auth/token/tune`), else the
+    /// system's.
+    fn token_mount_ttls(&self) -> (u64, u64) {
+        let mount = self.matching_mount("auth/token/").map(|(entry, _)| entry.config);
+        let pick =
+            |tuned: Option<u64>, system: std::time::Duration| tuned.filter(|t| *t > 0).unwrap_or(system.as_secs());
+        (
+            pick(
+                mount.as_ref().map(|c| c.default_lease_ttl),
+                self.settings.default_lease_ttl,
+            ),
+            pick(mount.as_ref().map(|c| c.max_lease_ttl), self.settings.max_lease_ttl),
+        )
+    }
+
     /// Create a token (`auth/token/create`, `create-orphan`). Returns the id, the entry and warnings.
     pub async fn create_token(
         &self,
@@ -475,10 +490,10 @@ impl Core {
         }
 
         // TTL: the period for periodic tokens; else the request, the mount default, the system max, the explicit max.
-        let sys_max = self.settings.max_lease_ttl.as_secs();
+        let (default_ttl, sys_max) = self.token_mount_ttls();
         let mut ttl = if req.period > 0 { req.period } else { req.ttl };
         if ttl == 0 && !is_root_token {
-            ttl = self.settings.default_lease_ttl.as_secs();
+            ttl = default_ttl;
         }
         if req.period == 0 && ttl > sys_max && sys_max > 0 {
             warnings.push(format!(
@@ -647,7 +662,7 @@ impl Core {
     /// Renew a token by `increment` seconds (0: its original TTL), within its explicit max TTL and the system max.
     pub async fn renew_token(&self, hash: &[u8], increment: u64) -> Result<(TokenEntry, Vec<String>), CoreError> {
         let hash = hash.to_vec();
-        let sys_max = self.settings.max_lease_ttl.as_secs();
+        let (_, sys_max) = self.token_mount_ttls();
         let now = now_ns();
         self.storage
             .write(move |tx| {

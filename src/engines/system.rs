@@ -104,6 +104,12 @@ impl SystemBackend {
     }
 
     async fn route(&self, core: &Core, caller: &Caller, path: &str, req: &Request) -> Result<Response, CoreError> {
+        // `sys/auth/:path/tune` is the auth-method spelling of `sys/mounts/auth/:path/tune`.
+        let auth_tune = path
+            .strip_prefix("auth/")
+            .filter(|rest| rest.ends_with("/tune"))
+            .map(|rest| format!("mounts/auth/{rest}"));
+        let path = auth_tune.as_deref().unwrap_or(path);
         if let Some(answer) = super::system_mounts::route(core, caller, path, req).await {
             return answer;
         }
