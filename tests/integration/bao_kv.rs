@@ -33,6 +33,9 @@ fn mask(text: &str, addr: &str) -> Vec<String> {
     text.replace(addr, "<addr>")
         .lines()
         .filter(|l| !l.trim_start().starts_with("identity/"))
+        // `bao secrets move` prints this only if the move is still running at its first status poll: OpenBao's
+        // moves run in the background (timing-dependent), ours completes before answering.
+        .filter(|l| !l.starts_with("Waiting for terminal status in migration"))
         .map(|line| {
             let first = line.split_whitespace().next().unwrap_or_default();
             let rest = line.trim_start()[first.len()..].trim();
