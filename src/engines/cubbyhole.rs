@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map};
-
 use crate::core::router::{Backend, BackendFuture, ExistenceFuture};
 use crate::core::{Caller, Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{refuse_write_to_folder, Fields, Schema};
+use crate::engines::framework::{as_folder, keys_response, refuse_write_to_folder, Fields, Schema};
 use crate::engines::kv::{decode_json, encode_json};
 use crate::storage::{Tree, TxError};
 
@@ -111,24 +109,13 @@ impl Cubbyhole {
                 Ok(Response::no_content())
             }
             Operation::List => {
-                let mut folder = path.to_string();
-                if !folder.is_empty() && !folder.ends_with('/') {
-                    folder.push('/');
-                }
                 let keys: Vec<String> = core
                     .storage
-                    .list_children(Tree::Cubbyhole, &record_key(hash, &folder))?
+                    .list_children(Tree::Cubbyhole, &record_key(hash, &as_folder(path)))?
                     .into_iter()
                     .map(|k| String::from_utf8_lossy(&k).into_owned())
                     .collect();
-                if keys.is_empty() {
-                    return Err(CoreError::NotFound);
-                }
-                let mut data = Map::new();
-                data.insert("keys".into(), json!(keys));
-                let mut resp = Response::with_data(data);
-                resp.warnings = fields.warnings(&["path"]);
-                Ok(resp)
+                keys_response(keys, fields.warnings(&["path"]))
             }
             Operation::Patch => Err(CoreError::UnsupportedOperation),
         }

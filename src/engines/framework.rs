@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{TimeZone, Utc};
 use serde_json::{Map, Value};
 
-use crate::core::{CoreError, Operation};
+use crate::core::{CoreError, Operation, Response};
 
 /// A field's type, as OpenBao's `framework.FieldType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -582,6 +582,28 @@ pub fn refuse_write_to_folder(op: Operation, path: &str) -> Result<(), CoreError
         return Err(CoreError::InvalidRequest("cannot write to a path ending in '/'".into()));
     }
     Ok(())
+}
+
+/// `path` as a folder to list: `a` becomes `a/`; the mount root stays empty.
+pub fn as_folder(path: &str) -> String {
+    if path.is_empty() || path.ends_with('/') {
+        path.to_string()
+    } else {
+        format!("{path}/")
+    }
+}
+
+/// A LIST answer: 404 when there is nothing, else `{"keys": [...]}` with the request's warnings.
+pub fn keys_response(keys: Vec<String>, warnings: Vec<String>) -> Result<Response, CoreError> {
+    if keys.is_empty() {
+        return Err(CoreError::NotFound);
+    }
+    let mut data = Map::new();
+    data.insert("keys".into(), Value::from(keys));
+    Ok(Response {
+        warnings,
+        ..Response::with_data(data)
+    })
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{decode_json, encode_json, key, list_folder, V1_DATA};
 use crate::core::router::{Backend, BackendFuture, ExistenceFuture};
 use crate::core::{Caller, Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{parse_duration_second, refuse_write_to_folder, Fields, Schema};
+use crate::engines::framework::{
+    as_folder, keys_response, parse_duration_second, refuse_write_to_folder, Fields, Schema,
+};
 use crate::storage::{Tree, TxError};
 
 const SCHEMA: Schema = &[];
@@ -78,19 +80,8 @@ impl KvV1 {
                 Ok(Response::no_content())
             }
             Operation::List => {
-                let mut folder = path.to_string();
-                if !folder.is_empty() && !folder.ends_with('/') {
-                    folder.push('/');
-                }
-                let keys = list_folder(&core.storage, &self.prefix, &folder)?;
-                if keys.is_empty() {
-                    return Err(CoreError::NotFound);
-                }
-                let mut data = Map::new();
-                data.insert("keys".into(), json!(keys));
-                let mut resp = Response::with_data(data);
-                resp.warnings = fields.warnings(&["path"]);
-                Ok(resp)
+                let keys = list_folder(&core.storage, &self.prefix, &as_folder(path))?;
+                keys_response(keys, fields.warnings(&["path"]))
             }
             Operation::Patch => Err(CoreError::UnsupportedOperation),
         }

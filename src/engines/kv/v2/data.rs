@@ -180,6 +180,31 @@ impl KvV2 {
 
     /// A version's data (the latest unless `version` is given): metadata and data point reads, no scan.
     fn read_version(&self, core: &Core, key: &str, fields: &Fields) -> Result<Response, CoreError> {
+        let (mut data, secret) = match self.requested_version(core, key, fields, "data")? {
+            Ok(live) => live,
+            Err(gone) => return Ok(gone),
+        };
+        data.insert("data".into(), Value::Object(secret));
+        let mut resp = Response::with_data(data);
+        resp.warnings = fields.warnings(&["path"]);
+        Ok(resp)
+    }
+}
+
+/// A readable version: the answer's `data` map so far, and the version's secret.
+type LiveVersion = (Map<String, Value>, Map<String, Value>);
+
+impl KvV2 {
+    /// The version a read asks for (`version`, else the latest), shared by `data/` and `subkeys/`: the answer's
+    /// `data` map (`field` null, `metadata` filled) with the version's secret, or the finished answer for a deleted or
+    /// destroyed version.
+    pub(super) fn requested_version(
+        &self,
+        core: &Core,
+        key: &str,
+        fields: &Fields,
+        field: &str,
+    ) -> Result<Result<LiveVersion, Response>, CoreError> {
         let Some(meta) = store::read_meta(&core.storage, &self.prefix, key)? else {
             return Err(CoreError::NotFound);
         };
@@ -191,19 +216,16 @@ impl KvV2 {
             return Err(CoreError::NotFound);
         };
         let mut data = Map::new();
-        data.insert("data".into(), Value::Null);
+        data.insert(field.into(), Value::Null);
         data.insert("metadata".into(), json!(meta.version_summary(version, vm)));
         if vm.gone(now_ns()) {
-            return Ok(gone(data));
+            return Ok(Err(gone(data)));
         }
         let stored = core
             .storage
             .get_raw(Tree::Logical, &store::version_key(&self.prefix, key, version))?
             .ok_or_else(missing_version_data)?;
-        data.insert("data".into(), Value::Object(decode_json(&stored)?));
-        let mut resp = Response::with_data(data);
-        resp.warnings = fields.warnings(&["path"]);
-        Ok(resp)
+        Ok(Ok((data, decode_json(&stored)?)))
     }
 }
 

@@ -1,14 +1,10 @@
 //! `subkeys/:path`: a version's structure with every leaf value replaced by null (to `depth`, if given).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::data::gone;
-use super::store;
 use super::KvV2;
 use crate::core::{Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{now_ns, Fields, Kind, Schema};
-use crate::engines::kv::decode_json;
-use crate::storage::Tree;
+use crate::engines::framework::{Fields, Kind, Schema};
 
 pub const SCHEMA: Schema = &[("path", Kind::Str), ("depth", Kind::Int), ("version", Kind::Int)];
 
@@ -32,27 +28,10 @@ impl KvV2 {
         let fields = Fields::new(&req.data, SCHEMA);
         fields.validate(true)?;
         let depth = fields.int("depth").unwrap_or(0);
-        let Some(meta) = store::read_meta(&core.storage, &self.prefix, key)? else {
-            return Err(CoreError::NotFound);
+        let (mut data, mut secret) = match self.requested_version(core, key, &fields, "subkeys")? {
+            Ok(live) => live,
+            Err(gone) => return Ok(gone),
         };
-        let version = match fields.int("version") {
-            Some(v) if v > 0 => v as u64,
-            _ => meta.current_version,
-        };
-        let Some(vm) = meta.versions.get(&version) else {
-            return Err(CoreError::NotFound);
-        };
-        let mut data = Map::new();
-        data.insert("subkeys".into(), Value::Null);
-        data.insert("metadata".into(), json!(meta.version_summary(version, vm)));
-        if vm.gone(now_ns()) {
-            return Ok(gone(data));
-        }
-        let stored = core
-            .storage
-            .get_raw(Tree::Logical, &store::version_key(&self.prefix, key, version))?
-            .ok_or_else(|| crate::storage::StorageError::Codec("could not find version data".into()))?;
-        let mut secret = decode_json(&stored)?;
         remove_values(&mut secret, 1, depth);
         data.insert("subkeys".into(), Value::Object(secret));
         let mut resp = Response::with_data(data);
