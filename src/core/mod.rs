@@ -8,6 +8,7 @@ pub mod policies;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod snapshot;
 pub mod wrapping;
 
 use std::sync::{Arc, Mutex, RwLock};

@@ -261,7 +261,7 @@ const MIGRATIONS_KEPT: usize = 1000;
 pub struct MountState {
     tables: RwLock<Arc<MountTables>>,
     /// Serializes changes, so the table in memory is always the one on disk.
-    change: tokio::sync::Mutex<()>,
+    pub(super) change: tokio::sync::Mutex<()>,
     migrations: Mutex<Vec<(String, MigrationInfo)>>,
 }
 

@@ -96,6 +96,37 @@ impl Core {
         result
     }
 
+    /// Authorize a request that the HTTP layer serves itself because its body is not JSON (snapshots): the same
+    /// sealed check, token use, ACL and `sudo` checks as [`Core::handle_request`], without routing.
+    pub async fn authorize_direct(
+        &self,
+        token: Option<&super::ClientToken>,
+        path: &str,
+        operation: super::Operation,
+    ) -> Result<(), CoreError> {
+        if self.is_sealed() {
+            return Err(CoreError::Sealed);
+        }
+        let token = token.ok_or(CoreError::PermissionDenied)?;
+        let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
+        let entry = self.use_token(&hash, entry).await?;
+        let last_use = entry.num_uses == crate::auth::token::LAST_USE_IN_PROGRESS;
+        let result = self.acl_for(&entry.policies).map(|acl| {
+            let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
+            decision.allowed && (!is_root_path(path) || decision.root_privs)
+        });
+        if last_use {
+            if let Err(e) = self.revoke_tree(&hash).await {
+                log::error!("revoking a used-up token failed: {e}");
+            }
+        }
+        if result? {
+            Ok(())
+        } else {
+            Err(CoreError::AclDenied)
+        }
+    }
+
     async fn authorize_and_route(
         &self,
         token_hash: Vec<u8>,

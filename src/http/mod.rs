@@ -4,6 +4,7 @@
 pub mod error;
 pub mod request;
 pub mod response;
+pub mod snapshot;
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/sys/unseal").to(sys_unseal))
         .service(web::resource("/v1/sys/health").to(sys_health))
         .service(web::resource("/v1/sys/leader").to(sys_leader))
+        .service(web::resource("/v1/sys/storage/raft/snapshot").to(snapshot::snapshot))
+        .service(web::resource("/v1/sys/storage/raft/snapshot-force").to(snapshot::snapshot_force))
         .service(web::resource("/v1/{path:.*}").to(dispatch))
         .default_service(web::to(|| async {
             error::errors_response(StatusCode::NOT_FOUND, vec![])

@@ -151,6 +151,20 @@ impl Keyring {
         self.active_term
     }
 
+    /// A public name for this keyring: an HMAC of a fixed label under its first key, so it identifies the
+    /// initialization a store (or snapshot) belongs to without revealing anything about the key.
+    pub fn key_id(&self) -> String {
+        use hmac::Mac;
+        let Some(first) = self.keys.values().next() else {
+            return String::new();
+        };
+        let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&first[..]) else {
+            return String::new();
+        };
+        mac.update(b"vault barrier key id v1");
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     pub fn encrypt(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, BarrierError> {
         let cipher = self
             .ciphers

@@ -4,10 +4,13 @@
 pub mod barrier;
 pub mod commit;
 pub mod migrate;
+pub mod snapshot;
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use arc_swap::ArcSwap;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -141,13 +144,59 @@ impl Tree {
 /// Name of the plain (unencrypted) tree: format version, migrations, seal configuration, sealed keyring.
 pub const META_TREE: &str = "meta";
 
-pub struct Storage {
+/// One open sled database with its trees and its group-commit flusher. A snapshot restore replaces it whole.
+struct Database {
     db: sled::Db,
-    path: PathBuf,
     /// `meta` first, then `Tree::ALL` in order.
     trees: Vec<sled::Tree>,
-    keyring: RwLock<Option<Arc<Keyring>>>,
     commit: GroupCommit,
+}
+
+impl Database {
+    fn open(path: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| StorageError::Io(format!("creating data directory {}: {e}", path.display())))?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(128 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match e {
+                // sled reports the file lock as an I/O error whose kind depends on how it wrapped it.
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
+                    StorageError::Locked(path.to_path_buf())
+                }
+                other => StorageError::Io(format!("opening data directory {}: {other}", path.display())),
+            })?;
+        let mut trees = vec![db.open_tree(META_TREE)?];
+        for tree in Tree::ALL {
+            trees.push(db.open_tree(tree.name())?);
+        }
+        migrate::run_pending(&db, &trees)?;
+        let commit = GroupCommit::start(db.clone());
+        Ok(Database { db, trees, commit })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.commit.stop();
+        if let Err(e) = self.db.flush() {
+            log::error!("final storage flush failed: {e}");
+        }
+    }
+}
+
+pub struct Storage {
+    path: PathBuf,
+    current: ArcSwap<Database>,
+    keyring: RwLock<Option<Arc<Keyring>>>,
+    /// Transactions hold it shared; a snapshot export or restore holds it exclusively, so it reads (or replaces) a
+    /// store that no transaction is changing at that moment.
+    write_gate: RwLock<()>,
 }
 
 /// Outcome of a transaction closure that did not commit.
@@ -243,38 +292,31 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
 }
 
 impl Storage {
-    /// Open (or create) the data directory, run pending migrations, and start the group-commit flusher.
+    /// Open (or create) the data directory, run pending migrations, and start the group-commit flusher. Finishes
+    /// or rolls back a snapshot restore that a crash interrupted (see `snapshot::recover_interrupted_restore`).
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(path)
-            .map_err(|e| StorageError::Io(format!("creating data directory {}: {e}", path.display())))?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(128 * 1024 * 1024)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| match e {
-                // sled reports the file lock as an I/O error whose kind depends on how it wrapped it.
-                sled::Error::Io(ref io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("could not acquire lock") =>
-                {
-                    StorageError::Locked(path.to_path_buf())
-                }
-                other => StorageError::Io(format!("opening data directory {}: {other}", path.display())),
-            })?;
-        let mut trees = vec![db.open_tree(META_TREE)?];
-        for tree in Tree::ALL {
-            trees.push(db.open_tree(tree.name())?);
-        }
-        migrate::run_pending(&db, &trees)?;
-        let commit = GroupCommit::start(db.clone());
+        snapshot::recover_interrupted_restore(path)?;
+        let database = Database::open(path)?;
+        snapshot::remove_restore_leftovers(path);
         Ok(Storage {
-            db,
             path: path.to_path_buf(),
-            trees,
+            current: ArcSwap::from_pointee(database),
             keyring: RwLock::new(None),
-            commit,
+            write_gate: RwLock::new(()),
         })
+    }
+
+    fn shared_gate(&self) -> RwLockReadGuard<'_, ()> {
+        // The gate guards no data, so a poisoned lock is still a working lock.
+        self.write_gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn exclusive_gate(&self) -> RwLockWriteGuard<'_, ()> {
+        self.write_gate.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tree(&self, tree: Tree) -> sled::Tree {
+        self.current.load().trees[tree.slot()].clone()
     }
 
     pub fn path(&self) -> &Path {
@@ -301,13 +343,13 @@ impl Storage {
     }
 
     pub fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.trees[0].get(key)?.map(|v| v.to_vec()))
+        Ok(self.current.load().trees[0].get(key)?.map(|v| v.to_vec()))
     }
 
     /// Read and decrypt one record's bytes outside a transaction.
     pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
         let keyring = self.keyring()?;
-        match self.trees[tree.slot()].get(key)? {
+        match self.current.load().trees[tree.slot()].get(key)? {
             None => Ok(None),
             Some(sealed) => Ok(Some(keyring.decrypt(&barrier::aad(tree.name(), key), &sealed)?)),
         }
@@ -333,7 +375,16 @@ impl Storage {
         keyring: &Keyring,
         f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>,
     ) -> Result<Result<R, E>, StorageError> {
-        let result = self.trees[..].transaction(|trees| {
+        let _gate = self.shared_gate();
+        Self::transact_in(&self.current.load(), keyring, f)
+    }
+
+    fn transact_in<R, E>(
+        database: &Database,
+        keyring: &Keyring,
+        f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>,
+    ) -> Result<Result<R, E>, StorageError> {
+        let result = database.trees[..].transaction(|trees| {
             let txn = Txn {
                 trees: &trees[..],
                 keyring,
@@ -355,17 +406,18 @@ impl Storage {
 
     /// Wait until every transaction committed so far is on disk (shared with concurrent writers).
     pub async fn wait_durable(&self) -> Result<(), StorageError> {
-        self.commit.wait_durable().await
+        let database = self.current.load_full();
+        database.commit.wait_durable().await
     }
 
     /// Synchronous flush for start-up and shutdown paths.
     pub fn flush(&self) -> Result<(), StorageError> {
-        self.db.flush()?;
+        self.current.load().db.flush()?;
         Ok(())
     }
 
     pub fn flush_count(&self) -> u64 {
-        self.commit.flush_count()
+        self.current.load().commit.flush_count()
     }
 
     /// Atomically write one transaction and wait until it is durable. The transaction runs on the blocking pool.
@@ -394,9 +446,16 @@ impl Storage {
         // The transaction runs in place: it only touches sled's in-memory pages (microseconds, no fsync), and a hop
         // to the blocking pool costs more in context switches than it saves. The slow part, the flush, happens on
         // the flusher thread while this task awaits.
-        let outcome = self.transact_with(&keyring, f)?;
+        // The gate is taken before the database is picked, so a restore cannot swap it between the two; the flush
+        // awaited is the one of the database the transaction committed to.
+        let (database, outcome) = {
+            let _gate = self.shared_gate();
+            let database = self.current.load_full();
+            let outcome = Self::transact_in(&database, &keyring, f)?;
+            (database, outcome)
+        };
         if outcome.is_ok() {
-            self.wait_durable().await?;
+            database.commit.wait_durable().await?;
         }
         Ok(outcome)
     }
@@ -404,7 +463,7 @@ impl Storage {
     /// Keys under `prefix` in a tree (index trees hold no secrets in their keys), in order.
     pub fn keys_with_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
         let mut out = Vec::new();
-        for item in self.trees[tree.slot()].scan_prefix(prefix) {
+        for item in self.tree(tree).scan_prefix(prefix) {
             let (k, _) = item?;
             out.push(k.to_vec());
         }
@@ -414,7 +473,7 @@ impl Storage {
     /// The immediate children of the folder `prefix` in a tree, as OpenBao lists a folder: leaf names and sub-folder
     /// names ending in `/`, in byte order, each once. A sub-folder's contents are skipped over, not read.
     pub fn list_children(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
-        let t = &self.trees[tree.slot()];
+        let t = self.tree(tree);
         let mut out = Vec::new();
         let mut start = prefix.to_vec();
         while let Some(item) = t.range(start.clone()..).next() {
@@ -438,7 +497,7 @@ impl Storage {
     /// Keys in a tree strictly below `end`, in order, at most `limit`.
     pub fn keys_below(&self, tree: Tree, end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, StorageError> {
         let mut out = Vec::new();
-        for item in self.trees[tree.slot()].range(..end.to_vec()).take(limit) {
+        for item in self.tree(tree).range(..end.to_vec()).take(limit) {
             let (k, _) = item?;
             out.push(k.to_vec());
         }
@@ -448,20 +507,11 @@ impl Storage {
     /// Every raw value in a tree, as stored (tests use this to check nothing is in clear text).
     pub fn raw_values(&self, tree: Tree) -> Result<Vec<Vec<u8>>, StorageError> {
         let mut out = Vec::new();
-        for item in self.trees[tree.slot()].iter() {
+        for item in self.tree(tree).iter() {
             let (_, v) = item?;
             out.push(v.to_vec());
         }
         Ok(out)
-    }
-}
-
-impl Drop for Storage {
-    fn drop(&mut self) {
-        self.commit.stop();
-        if let Err(e) = self.db.flush() {
-            log::error!("final storage flush failed: {e}");
-        }
     }
 }
 

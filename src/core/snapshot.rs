@@ -1,0 +1,123 @@
+//! Online snapshots (`sys/storage/raft/snapshot[-force]`): save streams a consistent copy of the whole store; restore
+//! verifies an uploaded one completely before replacing the store with it in one atomic swap. A snapshot of another
+//! initialization (only with `force`) brings its own keyring, so the server seals itself afterwards and must be
+//! unsealed with that snapshot's keys.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+use super::{Core, CoreError};
+use crate::storage::snapshot::{self, SnapshotError, SnapshotHeader, SnapshotLabels};
+use crate::storage::StorageError;
+
+/// What a restore did.
+#[derive(Debug)]
+pub struct RestoreOutcome {
+    pub header: SnapshotHeader,
+    /// The snapshot came from another initialization: the server is now sealed.
+    pub sealed: bool,
+}
+
+pub const FOREIGN_SNAPSHOT: &str = "could not verify hash file, possibly the snapshot is using a different set of \
+                                    unseal keys; use the snapshot-force API to bypass this check";
+
+impl From<SnapshotError> for CoreError {
+    fn from(e: SnapshotError) -> Self {
+        match e {
+            SnapshotError::Storage(s) => CoreError::Storage(s),
+            other => CoreError::InvalidRequest(other.to_string()),
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CoreError> + Send + 'static,
+) -> Result<T, CoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CoreError::Storage(StorageError::Io(format!("snapshot task failed: {e}"))))?
+}
+
+impl Core {
+    /// Write a snapshot into an anonymous temporary file and return it positioned at its start, with its length.
+    pub async fn snapshot_save(&self) -> Result<(File, u64), CoreError> {
+        let unsealed = self.unsealed()?;
+        let labels = SnapshotLabels {
+            cluster_name: Some(unsealed.cluster.name.clone()),
+            cluster_id: Some(unsealed.cluster.id.clone()),
+        };
+        let storage = self.storage.clone();
+        blocking(move || {
+            let io = |e: std::io::Error| CoreError::Storage(StorageError::Io(format!("snapshot file: {e}")));
+            let mut file = tempfile::tempfile().map_err(io)?;
+            let header = {
+                let mut out = BufWriter::new(&mut file);
+                let header = storage.export_snapshot(&mut out, &labels)?;
+                out.flush().map_err(io)?;
+                header
+            };
+            let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            log::info!(
+                "snapshot saved: {} records, {len} bytes, key id {}",
+                header.entries,
+                header.key_id
+            );
+            Ok((file, len))
+        })
+        .await
+    }
+
+    /// Verify the snapshot in `file` and replace the store with it. Without `force` a snapshot of another
+    /// initialization is refused with OpenBao's error.
+    pub async fn snapshot_restore(&self, file: File, force: bool) -> Result<RestoreOutcome, CoreError> {
+        self.unsealed()?;
+        let verified = blocking(move || Ok(snapshot::read_snapshot(BufReader::new(file))?)).await?;
+        let same_keys = self.storage.snapshot_matches_keyring(&verified)?;
+        if !same_keys && !force {
+            return Err(CoreError::InvalidRequest(FOREIGN_SNAPSHOT.into()));
+        }
+        let header = verified.header.clone();
+        // No mount change may interleave with the swap and the reload of the table below.
+        let _mount_changes = self.mounts.change.lock().await;
+        let storage = self.storage.clone();
+        blocking(move || Ok(storage.restore_snapshot(verified)?)).await?;
+        self.policy_cache.clear();
+        if same_keys {
+            let reloaded = self
+                .load_unsealed_state()
+                .and_then(|state| self.load_mounts().map(|()| state));
+            match reloaded {
+                Ok(state) => {
+                    if let Ok(mut slot) = self.unsealed.write() {
+                        *slot = Some(Arc::new(state));
+                    }
+                }
+                Err(e) => {
+                    log::error!("snapshot restore: the restored store could not be loaded, sealing: {e}");
+                    self.seal();
+                    return Err(e);
+                }
+            }
+            log::info!(
+                "snapshot restored: {} records taken {} (key id {})",
+                header.entries,
+                header.created_at,
+                header.key_id
+            );
+        } else {
+            self.seal();
+            log::warn!(
+                "snapshot restored from a different initialization (key id {}, taken {}): the server is sealed; unseal \
+                 it with that snapshot's unseal keys",
+                header.key_id,
+                header.created_at
+            );
+        }
+        Ok(RestoreOutcome {
+            sealed: !same_keys,
+            header,
+        })
+    }
+}

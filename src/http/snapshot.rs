@@ -1,0 +1,133 @@
+//! `sys/storage/raft/snapshot` (GET saves, POST/PUT restores) and `sys/storage/raft/snapshot-force`: binary bodies,
+//! so they are served here instead of through the JSON request path. Neither is bound by `max_request_size`, as
+//! in OpenBao; uploads are spooled to a temporary file, never held in memory.
+
+use std::fs::File;
+use std::io::{Read, Write};
+
+use actix_web::body::SizedStream;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde_json::json;
+
+use super::{error, request, AppState};
+use crate::core::{CoreError, Operation};
+use crate::storage::StorageError;
+
+const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
+const SNAPSHOT_FORCE_PATH: &str = "sys/storage/raft/snapshot-force";
+const CHUNK: usize = 64 * 1024;
+
+pub async fn snapshot(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    match *req.method() {
+        Method::GET => save(&req, &state).await,
+        Method::POST | Method::PUT => restore(&req, payload, &state, SNAPSHOT_PATH, false).await,
+        _ => error::errors_response(StatusCode::METHOD_NOT_ALLOWED, vec![]),
+    }
+}
+
+pub async fn snapshot_force(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    match *req.method() {
+        Method::POST | Method::PUT => restore(&req, payload, &state, SNAPSHOT_FORCE_PATH, true).await,
+        _ => error::errors_response(StatusCode::METHOD_NOT_ALLOWED, vec![]),
+    }
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn save(req: &HttpRequest, state: &AppState) -> HttpResponse {
+    let id = request_id();
+    let token = request::client_token(req);
+    if let Err(e) = state
+        .core
+        .authorize_direct(token.as_ref(), SNAPSHOT_PATH, Operation::Read)
+        .await
+    {
+        return error::render(&e, &id);
+    }
+    let (file, len) = match state.core.snapshot_save().await {
+        Ok(f) => f,
+        Err(e) => return error::render(&e, &id),
+    };
+    HttpResponse::Ok()
+        .content_type("application/gzip")
+        .body(SizedStream::new(len, file_chunks(file)))
+}
+
+/// The file in chunks. Reads of a freshly written temporary file come from the page cache, so they run in place.
+fn file_chunks(file: File) -> impl futures_util::Stream<Item = Result<web::Bytes, std::io::Error>> {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; CHUNK];
+        match file.read(&mut buf) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(web::Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
+async fn restore(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    state: &AppState,
+    path: &str,
+    force: bool,
+) -> HttpResponse {
+    let id = request_id();
+    let token = request::client_token(req);
+    // Authorize before accepting the upload.
+    if let Err(e) = state
+        .core
+        .authorize_direct(token.as_ref(), path, Operation::Update)
+        .await
+    {
+        return error::render(&e, &id);
+    }
+    let spool_error = |e: std::io::Error| CoreError::Storage(StorageError::Io(format!("spooling the snapshot: {e}")));
+    let mut file = match tempfile::tempfile() {
+        Ok(f) => f,
+        Err(e) => return error::render(&spool_error(e), &id),
+    };
+    while let Some(chunk) = payload.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                return error::errors_response(
+                    StatusCode::BAD_REQUEST,
+                    vec![format!("failed to read the snapshot upload: {e}")],
+                )
+            }
+        };
+        if let Err(e) = file.write_all(&chunk) {
+            return error::render(&spool_error(e), &id);
+        }
+    }
+    if let Err(e) = std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)) {
+        return error::render(&spool_error(e), &id);
+    }
+    match state.core.snapshot_restore(file, force).await {
+        Ok(outcome) if outcome.sealed => HttpResponse::Ok().json(json!({
+            "request_id": id,
+            "lease_id": "",
+            "renewable": false,
+            "lease_duration": 0,
+            "data": null,
+            "wrap_info": null,
+            "warnings": [format!(
+                "the snapshot was taken from a different initialization (key id {}); Vault is now sealed: unseal it \
+                 with the unseal keys of that snapshot",
+                outcome.header.key_id
+            )],
+            "auth": null,
+        })),
+        Ok(_) => HttpResponse::NoContent().finish(),
+        Err(e) => error::render(&e, &id),
+    }
+}

@@ -1,0 +1,656 @@
+//! Snapshots of the whole store, in the container the Vault CLI expects (`bao operator raft snapshot save`
+//! refuses anything that is not a gzip'd tar ending in a non-empty `SHA256SUMS.sealed`). The archive holds, in
+//! order:
+//!
+//! - `meta.json`: the header (format and versions, creation time, the barrier's key id, entry counts per tree);
+//! - `state.bin`: every record of every tree exactly as stored, so secrets stay sealed by the barrier in the file:
+//!   `[name length: u8][tree name][key length: u32 BE][key][value length: u32 BE][value]`, repeated;
+//! - `SHA256SUMS`: SHA-256 of the two files above, in `sha256sum` format;
+//! - `SHA256SUMS.sealed`: those sums sealed by the barrier, proving which keyring wrote the snapshot.
+//!
+//! Reading verifies every checksum and count before anything is applied. A restore builds the new store in a
+//! directory beside the live one and swaps the two with one atomic rename (`renameat2(RENAME_EXCHANGE)`), so a
+//! crash leaves either the old store or the complete new one, never a mix.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{migrate, Database, Storage, StorageError, Tree, META_TREE};
+
+pub const FORMAT: &str = "vault-sled-snapshot";
+pub const SNAPSHOT_VERSION: u32 = 1;
+const HEADER_FILE: &str = "meta.json";
+const STATE_FILE: &str = "state.bin";
+const SUMS_FILE: &str = "SHA256SUMS";
+const SEALED_SUMS_FILE: &str = "SHA256SUMS.sealed";
+const SEALED_SUMS_AAD: &[u8] = b"snapshot\0SHA256SUMS";
+/// Largest header or sums file accepted (they are a few hundred bytes).
+const SMALL_FILE_LIMIT: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    pub format: String,
+    pub snapshot_version: u32,
+    pub server_version: String,
+    /// The storage format (migration) version of the records.
+    pub storage_format_version: u32,
+    pub created_at: String,
+    /// The barrier keyring's public id (see `Keyring::key_id`): which initialization the snapshot belongs to.
+    pub key_id: String,
+    #[serde(default)]
+    pub cluster_name: Option<String>,
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+    pub entries: u64,
+    /// Records per tree, `meta` included.
+    pub trees: BTreeMap<String, u64>,
+    pub state_bytes: u64,
+}
+
+/// Cluster identity for the header (the core knows it; storage does not).
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotLabels {
+    pub cluster_name: Option<String>,
+    pub cluster_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Not a snapshot, truncated, or failing a checksum or count.
+    #[error("invalid snapshot: {0}")]
+    Invalid(String),
+    #[error(
+        "snapshot storage format version {found} is newer than this server supports ({supported}); use a newer server"
+    )]
+    TooNew { found: u32, supported: u32 },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+fn invalid(what: impl std::fmt::Display) -> SnapshotError {
+    SnapshotError::Invalid(what.to_string())
+}
+
+fn io_error(context: &str, e: io::Error) -> StorageError {
+    StorageError::Io(format!("{context}: {e}"))
+}
+
+/// A snapshot whose checksums and counts have been verified; `state` is its decompressed `state.bin`.
+pub struct VerifiedSnapshot {
+    pub header: SnapshotHeader,
+    sums: Vec<u8>,
+    sealed_sums: Vec<u8>,
+    state: File,
+}
+
+impl std::fmt::Debug for VerifiedSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedSnapshot")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts bytes and hashes them on their way to `inner`.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn tree_names() -> Vec<&'static str> {
+    std::iter::once(META_TREE)
+        .chain(Tree::ALL.iter().map(|t| t.name()))
+        .collect()
+}
+
+fn write_record(out: &mut impl Write, tree: &str, key: &[u8], value: &[u8]) -> io::Result<()> {
+    let too_long = || io::Error::new(io::ErrorKind::InvalidData, "record too long for the snapshot format");
+    out.write_all(&[u8::try_from(tree.len()).map_err(|_| too_long())?])?;
+    out.write_all(tree.as_bytes())?;
+    out.write_all(&u32::try_from(key.len()).map_err(|_| too_long())?.to_be_bytes())?;
+    out.write_all(key)?;
+    out.write_all(&u32::try_from(value.len()).map_err(|_| too_long())?.to_be_bytes())?;
+    out.write_all(value)
+}
+
+/// One record of `state.bin`.
+#[derive(Debug, PartialEq, Eq)]
+struct Record {
+    tree: String,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+/// The next record of `state.bin`, or `None` at its clean end.
+fn read_record(input: &mut impl Read) -> Result<Option<Record>, SnapshotError> {
+    let mut len = [0u8; 1];
+    match input.read(&mut len) {
+        Ok(0) => return Ok(None),
+        Ok(_) => {}
+        Err(e) => return Err(invalid(format!("reading state: {e}"))),
+    }
+    let truncated = |_| invalid("state.bin ends in the middle of a record");
+    let mut name = vec![0u8; len[0] as usize];
+    input.read_exact(&mut name).map_err(truncated)?;
+    let name = String::from_utf8(name).map_err(|_| invalid("state.bin names a tree that is not UTF-8"))?;
+    let read_blob = |input: &mut dyn Read| -> Result<Vec<u8>, SnapshotError> {
+        let mut n = [0u8; 4];
+        input.read_exact(&mut n).map_err(truncated)?;
+        let n = u32::from_be_bytes(n) as usize;
+        let mut blob = Vec::new();
+        // `take` bounds the allocation by what is really there, whatever the length field claims.
+        input.take(n as u64).read_to_end(&mut blob).map_err(truncated)?;
+        if blob.len() != n {
+            return Err(invalid("state.bin ends in the middle of a record"));
+        }
+        Ok(blob)
+    };
+    let key = read_blob(input)?;
+    let value = read_blob(input)?;
+    Ok(Some(Record { tree: name, key, value }))
+}
+
+fn sums_text(header_digest: &[u8], state_digest: &[u8]) -> String {
+    format!(
+        "{}  {HEADER_FILE}\n{}  {STATE_FILE}\n",
+        hex::encode(header_digest),
+        hex::encode(state_digest)
+    )
+}
+
+fn append_file(builder: &mut tar::Builder<impl Write>, name: &str, size: u64, data: impl Read) -> io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_path(name)?;
+    header.set_size(size);
+    header.set_mode(0o600);
+    header.set_mtime(chrono::Utc::now().timestamp().max(0) as u64);
+    header.set_cksum();
+    builder.append(&header, data)
+}
+
+impl Storage {
+    /// Write a consistent snapshot of the whole store to `out`. Transactions pause only while the records are
+    /// copied to a temporary file (no compression or network I/O under the gate). Blocking.
+    pub fn export_snapshot(&self, out: impl Write, labels: &SnapshotLabels) -> Result<SnapshotHeader, StorageError> {
+        let keyring = self.keyring()?;
+        let state_file = tempfile::tempfile().map_err(|e| io_error("creating a temporary snapshot file", e))?;
+        let mut state = HashingWriter {
+            inner: BufWriter::new(state_file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let mut trees = BTreeMap::new();
+        let mut entries = 0u64;
+        let storage_format_version;
+        {
+            let _gate = self.exclusive_gate();
+            let database = self.current.load();
+            storage_format_version = migrate::recorded_version(&database.trees[0])?;
+            for (name, tree) in tree_names().into_iter().zip(database.trees.iter()) {
+                let mut count = 0u64;
+                for item in tree.iter() {
+                    let (key, value) = item?;
+                    write_record(&mut state, name, &key, &value).map_err(|e| io_error("writing the snapshot", e))?;
+                    count += 1;
+                }
+                entries += count;
+                trees.insert(name.to_string(), count);
+            }
+        }
+        let state_digest = state.hasher.finalize();
+        let state_bytes = state.bytes;
+        let mut state_file = state
+            .inner
+            .into_inner()
+            .map_err(|e| io_error("writing the snapshot", e.into_error()))?;
+        state_file
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| io_error("reading back the snapshot", e))?;
+
+        let header = SnapshotHeader {
+            format: FORMAT.into(),
+            snapshot_version: SNAPSHOT_VERSION,
+            server_version: crate::core::VERSION.into(),
+            storage_format_version,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            key_id: keyring.key_id(),
+            cluster_name: labels.cluster_name.clone(),
+            cluster_id: labels.cluster_id.clone(),
+            entries,
+            trees,
+            state_bytes,
+        };
+        let header_json = serde_json::to_vec_pretty(&header).map_err(|e| StorageError::Codec(e.to_string()))?;
+        let sums = sums_text(&Sha256::digest(&header_json), &state_digest);
+        let sealed_sums = keyring.encrypt(SEALED_SUMS_AAD, sums.as_bytes())?;
+
+        let write = || -> io::Result<()> {
+            let gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+            let mut builder = tar::Builder::new(gz);
+            append_file(&mut builder, HEADER_FILE, header_json.len() as u64, &header_json[..])?;
+            append_file(&mut builder, STATE_FILE, state_bytes, BufReader::new(&mut state_file))?;
+            append_file(&mut builder, SUMS_FILE, sums.len() as u64, sums.as_bytes())?;
+            append_file(
+                &mut builder,
+                SEALED_SUMS_FILE,
+                sealed_sums.len() as u64,
+                &sealed_sums[..],
+            )?;
+            builder.into_inner()?.finish()?.flush()
+        };
+        write().map_err(|e| io_error("writing the snapshot", e))?;
+        Ok(header)
+    }
+
+    /// True when the snapshot was written under this store's keyring (the same initialization).
+    pub fn snapshot_matches_keyring(&self, snapshot: &VerifiedSnapshot) -> Result<bool, StorageError> {
+        let keyring = self.keyring()?;
+        let Ok(opened) = keyring.decrypt(SEALED_SUMS_AAD, &snapshot.sealed_sums) else {
+            return Ok(false);
+        };
+        let same_sums = opened.len() == snapshot.sums.len() && bool::from(opened.ct_eq(&snapshot.sums));
+        Ok(same_sums && snapshot.header.key_id == keyring.key_id())
+    }
+
+    /// Replace the whole store with a verified snapshot, atomically. Blocking. The keyring installed stays as it is:
+    /// the caller decides whether it still applies (see `snapshot_matches_keyring`).
+    pub fn restore_snapshot(&self, mut snapshot: VerifiedSnapshot) -> Result<(), StorageError> {
+        let paths = RestorePaths::of(&self.path)?;
+        remove_dir_if_present(&paths.staging)?;
+        remove_dir_if_present(&paths.old)?;
+        build_store(&paths.staging, &mut snapshot.state)?;
+        sync_dir(&paths.parent)?;
+
+        let previous = {
+            let _gate = self.exclusive_gate();
+            self.current.load().db.flush()?;
+            let moved_to = swap_in(&self.path, &paths)?;
+            match Database::open(&self.path) {
+                Ok(database) => (self.current.swap(Arc::new(database)), moved_to),
+                Err(e) => {
+                    // The live database is still open on the moved directory: put it back and keep serving it.
+                    log::error!("snapshot restore: opening the restored store failed, keeping the old one: {e}");
+                    swap_back(&self.path, &paths, &moved_to)?;
+                    return Err(e);
+                }
+            }
+        };
+        let (previous, moved_to) = previous;
+        close_and_remove(previous, &moved_to);
+        Ok(())
+    }
+}
+
+/// Where a restore stages the new store and parks the old one: beside the data directory, on its filesystem.
+struct RestorePaths {
+    parent: PathBuf,
+    staging: PathBuf,
+    old: PathBuf,
+}
+
+impl RestorePaths {
+    fn of(data: &Path) -> Result<Self, StorageError> {
+        let name = data
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| StorageError::Io(format!("data directory {} has no usable name", data.display())))?;
+        let parent = match data.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Ok(RestorePaths {
+            staging: parent.join(format!(".{name}.restore-new")),
+            old: parent.join(format!(".{name}.restore-old")),
+            parent,
+        })
+    }
+}
+
+fn remove_dir_if_present(path: &Path) -> Result<(), StorageError> {
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(&format!("removing {}", path.display()), e)),
+    }
+}
+
+fn sync_dir(path: &Path) -> Result<(), StorageError> {
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(&format!("syncing directory {}", path.display()), e))
+}
+
+/// Write every record of `state` into a new sled store at `path`, flushed and closed.
+fn build_store(path: &Path, state: &mut File) -> Result<(), StorageError> {
+    state
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| io_error("reading the snapshot", e))?;
+    let mut input = BufReader::new(state);
+    let db = sled::Config::new()
+        .path(path)
+        .open()
+        .map_err(|e| StorageError::Io(format!("creating the restore directory {}: {e}", path.display())))?;
+    let mut trees: BTreeMap<String, sled::Tree> = BTreeMap::new();
+    while let Some(record) = read_record(&mut input).map_err(|e| StorageError::Io(e.to_string()))? {
+        let tree = match trees.get(&record.tree) {
+            Some(t) => t,
+            None => {
+                let t = db.open_tree(record.tree.as_bytes())?;
+                trees.entry(record.tree).or_insert(t)
+            }
+        };
+        tree.insert(record.key, record.value)?;
+    }
+    db.flush()?;
+    Ok(())
+}
+
+/// Put the staged store in place of the live one; returns where the live one's directory went.
+fn swap_in(data: &Path, paths: &RestorePaths) -> Result<PathBuf, StorageError> {
+    let moved_to = match exchange(data, &paths.staging) {
+        Ok(()) => paths.staging.clone(),
+        Err(e) if exchange_unsupported(&e) => {
+            // Without an atomic exchange: park the old store first. A crash between the two renames leaves no
+            // data directory but a parked one, which `recover_interrupted_restore` moves back at the next start.
+            rename(data, &paths.old)?;
+            rename(&paths.staging, data)?;
+            paths.old.clone()
+        }
+        Err(e) => return Err(io_error("swapping in the restored store", e)),
+    };
+    sync_dir(&paths.parent)?;
+    Ok(moved_to)
+}
+
+fn swap_back(data: &Path, paths: &RestorePaths, moved_to: &Path) -> Result<(), StorageError> {
+    if moved_to == paths.staging {
+        exchange(data, &paths.staging).map_err(|e| io_error("putting the old store back", e))?;
+    } else {
+        rename(data, &paths.staging)?;
+        rename(moved_to, data)?;
+    }
+    sync_dir(&paths.parent)?;
+    remove_dir_if_present(&paths.staging)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), StorageError> {
+    std::fs::rename(from, to).map_err(|e| io_error(&format!("renaming {} to {}", from.display(), to.display()), e))
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+fn exchange_unsupported(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Unsupported
+        || matches!(e.raw_os_error(), Some(code) if code == rustix::io::Errno::INVAL.raw_os_error()
+            || code == rustix::io::Errno::NOSYS.raw_os_error()
+            || code == rustix::io::Errno::OPNOTSUPP.raw_os_error())
+}
+
+/// Drop the replaced database once no request holds it any more (writers still waiting for its last flush), then
+/// delete its directory. If it stays busy, the directory is left for the next start to remove.
+fn close_and_remove(previous: Arc<Database>, dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut previous = previous;
+    loop {
+        match Arc::try_unwrap(previous) {
+            Ok(database) => {
+                drop(database);
+                break;
+            }
+            Err(still_shared) if Instant::now() < deadline => {
+                previous = still_shared;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(_) => {
+                log::warn!(
+                    "snapshot restore: the replaced store is still in use; {} is removed at the next start",
+                    dir.display()
+                );
+                return;
+            }
+        }
+    }
+    if let Err(e) = remove_dir_if_present(dir) {
+        log::warn!("snapshot restore: {e}");
+    }
+}
+
+/// At start-up: if a restore without atomic exchange was cut between its two renames, move the parked store back.
+pub fn recover_interrupted_restore(data: &Path) -> Result<(), StorageError> {
+    let paths = RestorePaths::of(data)?;
+    if !data.exists() && paths.old.exists() {
+        log::warn!(
+            "an interrupted snapshot restore left the data directory parked at {}; moving it back",
+            paths.old.display()
+        );
+        rename(&paths.old, data)?;
+        sync_dir(&paths.parent)?;
+    }
+    Ok(())
+}
+
+/// After a successful open (the data directory's lock is ours): remove what an interrupted restore left beside it.
+pub fn remove_restore_leftovers(data: &Path) {
+    let Ok(paths) = RestorePaths::of(data) else { return };
+    for dir in [&paths.staging, &paths.old] {
+        if dir.exists() {
+            log::info!("removing {} left by an interrupted snapshot restore", dir.display());
+            if let Err(e) = remove_dir_if_present(dir) {
+                log::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// Read and verify a snapshot: the four files in order, every checksum, the gzip trailer, every record's framing
+/// and tree name, and the header's counts. Nothing is applied here.
+pub fn read_snapshot(input: impl Read) -> Result<VerifiedSnapshot, SnapshotError> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(input));
+    let mut entries = archive
+        .entries()
+        .map_err(|e| invalid(format!("not a gzip'd tar archive: {e}")))?;
+    let mut next_entry = |expected: &str| -> Result<tar::Entry<'_, _>, SnapshotError> {
+        let entry = entries
+            .next()
+            .ok_or_else(|| invalid(format!("the archive ends before {expected} (truncated?)")))?
+            .map_err(|e| invalid(format!("reading {expected}: {e}")))?;
+        let name = entry
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name != expected {
+            return Err(invalid(format!("expected {expected} in the archive, found {name:?}")));
+        }
+        Ok(entry)
+    };
+
+    let header_json = read_small(next_entry(HEADER_FILE)?, HEADER_FILE)?;
+    let header: SnapshotHeader =
+        serde_json::from_slice(&header_json).map_err(|e| invalid(format!("{HEADER_FILE} is not a header: {e}")))?;
+    if header.format != FORMAT {
+        return Err(invalid(format!("unknown snapshot format {:?}", header.format)));
+    }
+    if header.snapshot_version > SNAPSHOT_VERSION {
+        return Err(invalid(format!(
+            "snapshot version {} is newer than this server reads ({SNAPSHOT_VERSION})",
+            header.snapshot_version
+        )));
+    }
+    let supported = migrate::supported_version();
+    if header.storage_format_version > supported {
+        return Err(SnapshotError::TooNew {
+            found: header.storage_format_version,
+            supported,
+        });
+    }
+
+    let mut state_file = tempfile::tempfile().map_err(|e| io_error("creating a temporary snapshot file", e))?;
+    let mut state = HashingWriter {
+        inner: BufWriter::new(&mut state_file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    io::copy(&mut next_entry(STATE_FILE)?, &mut state).map_err(|e| invalid(format!("reading {STATE_FILE}: {e}")))?;
+    state
+        .flush()
+        .map_err(|e| io_error("writing a temporary snapshot file", e))?;
+    let state_digest = state.hasher.clone().finalize();
+    let state_bytes = state.bytes;
+    drop(state);
+
+    let sums = read_small(next_entry(SUMS_FILE)?, SUMS_FILE)?;
+    let sealed_sums = read_small(next_entry(SEALED_SUMS_FILE)?, SEALED_SUMS_FILE)?;
+    if sealed_sums.is_empty() {
+        return Err(invalid(format!("{SEALED_SUMS_FILE} is empty")));
+    }
+    if let Some(extra) = entries.next() {
+        let name = extra
+            .ok()
+            .and_then(|e| e.path().ok().map(|p| p.to_string_lossy().into_owned()));
+        return Err(invalid(format!("unexpected entry {name:?} after {SEALED_SUMS_FILE}")));
+    }
+    // The tar reader stops at the end-of-archive blocks; read on to the gzip trailer so its CRC is checked.
+    io::copy(&mut archive.into_inner(), &mut io::sink())
+        .map_err(|e| invalid(format!("the compressed stream is corrupt: {e}")))?;
+
+    let expected = sums_text(&Sha256::digest(&header_json), &state_digest);
+    if sums != expected.as_bytes() {
+        return Err(invalid(
+            "checksum mismatch: the snapshot's contents do not match its SHA256SUMS (corrupted or altered)",
+        ));
+    }
+    if state_bytes != header.state_bytes {
+        return Err(invalid(format!(
+            "{STATE_FILE} has {state_bytes} bytes, the header says {}",
+            header.state_bytes
+        )));
+    }
+    verify_counts(&mut state_file, &header)?;
+    Ok(VerifiedSnapshot {
+        header,
+        sums,
+        sealed_sums,
+        state: state_file,
+    })
+}
+
+fn read_small(entry: impl Read, name: &str) -> Result<Vec<u8>, SnapshotError> {
+    let mut out = Vec::new();
+    entry
+        .take(SMALL_FILE_LIMIT + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| invalid(format!("reading {name}: {e}")))?;
+    if out.len() as u64 > SMALL_FILE_LIMIT {
+        return Err(invalid(format!("{name} is too large")));
+    }
+    Ok(out)
+}
+
+/// Every record parses, names a known tree, and the counts per tree are the header's.
+fn verify_counts(state: &mut File, header: &SnapshotHeader) -> Result<(), SnapshotError> {
+    state
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| io_error("reading the snapshot", e))?;
+    let known = tree_names();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut input = BufReader::new(&mut *state);
+    while let Some(Record { tree, .. }) = read_record(&mut input)? {
+        if !known.contains(&tree.as_str()) {
+            return Err(invalid(format!("state.bin holds an unknown tree {tree:?}")));
+        }
+        *counts.entry(tree).or_default() += 1;
+    }
+    let total: u64 = counts.values().sum();
+    let header_counts: BTreeMap<String, u64> = header
+        .trees
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| (k.clone(), *n))
+        .collect();
+    if total != header.entries || counts != header_counts {
+        return Err(invalid(format!(
+            "state.bin holds {total} records, the header says {}",
+            header.entries
+        )));
+    }
+    if counts.get(META_TREE).copied().unwrap_or(0) == 0 {
+        return Err(invalid("the snapshot holds no seal configuration (empty meta tree)"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_truncation_is_detected() {
+        let mut buf = Vec::new();
+        write_record(&mut buf, "core", b"k", b"value").unwrap();
+        write_record(&mut buf, "meta", b"", b"").unwrap();
+        let mut input = &buf[..];
+        let record = |tree: &str, key: &[u8], value: &[u8]| Record {
+            tree: tree.into(),
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        assert_eq!(read_record(&mut input).unwrap(), Some(record("core", b"k", b"value")));
+        assert_eq!(read_record(&mut input).unwrap(), Some(record("meta", b"", b"")));
+        assert!(read_record(&mut input).unwrap().is_none());
+        for cut in 1..buf.len() {
+            let mut input = &buf[..cut];
+            let mut result = read_record(&mut input);
+            while let Ok(Some(_)) = result {
+                result = read_record(&mut input);
+            }
+            // 19 bytes is exactly the first record: a clean end, not a truncation.
+            assert_eq!(result.is_err(), cut != 19, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_huge_length_field_does_not_allocate_it() {
+        let mut buf = vec![4u8];
+        buf.extend_from_slice(b"core");
+        buf.extend_from_slice(&u32::MAX.to_be_bytes());
+        let mut input = &buf[..];
+        assert!(read_record(&mut input).is_err());
+    }
+
+    #[test]
+    fn garbage_is_not_a_snapshot() {
+        let err = read_snapshot(&b"definitely not gzip"[..]).unwrap_err();
+        assert!(err.to_string().starts_with("invalid snapshot:"), "{err}");
+    }
+}
