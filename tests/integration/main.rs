@@ -23,6 +23,7 @@ mod migrations;
 mod mounts;
 mod policies;
 mod seal;
+mod snapshots;
 mod tls;
 mod tokens;
 mod wrapping;
