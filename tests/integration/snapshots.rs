@@ -479,3 +479,83 @@ fn a_restore_cut_short_is_cleaned_up_or_rolled_back_at_start() {
     assert!(!parked.exists());
     assert!(data.exists());
 }
+
+/// `kill -9` at moments spread over a restore: after each restart the store is wholly the old one or wholly the
+/// snapshot's, never a mix, and nothing is lost.
+#[test]
+fn kill_9_during_restore_leaves_the_old_or_the_new_store() {
+    let dir = temp_dir();
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    enable_kv2(c, &root, "kv");
+    // Enough records that a restore takes a while.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (base, root) = (c.base.clone(), root.clone());
+            std::thread::spawn(move || {
+                let c = Client::new(&base);
+                for i in 0..250 {
+                    kv_put(
+                        &c,
+                        &root,
+                        &format!("kv/data/bulk/{w}-{i}"),
+                        json!({"pad": "p".repeat(200)}),
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    kv_put(c, &root, "kv/data/marker", json!({"state": "snapshot"}));
+    let (status, snapshot) = save(c, Some(&root));
+    assert_eq!(status, 200);
+    kv_put(c, &root, "kv/data/marker", json!({"state": "live"}));
+    kv_put(c, &root, "kv/data/only-live", json!({"x": 1}));
+
+    let started = std::time::Instant::now();
+    assert_eq!(restore(c, &root, &snapshot, false).0, 204);
+    let restore_time = started.elapsed();
+    kv_put(c, &root, "kv/data/marker", json!({"state": "live"}));
+    kv_put(c, &root, "kv/data/only-live", json!({"x": 1}));
+
+    let mut server = server;
+    let mut outcomes = Vec::new();
+    for round in 0..6u32 {
+        let base = server.client.base.clone();
+        let (root2, snap) = (root.clone(), snapshot.clone());
+        let uploader = std::thread::spawn(move || {
+            // The server dies under it: any outcome of the request itself is fine.
+            let _ = agent()
+                .post(format!("{base}/v1/sys/storage/raft/snapshot"))
+                .header("X-Vault-Token", &root2)
+                .send(&snap[..]);
+        });
+        // From just after the upload starts to past the end of a typical restore.
+        let delay = restore_time.mul_f64(0.15 + 0.25 * round as f64);
+        std::thread::sleep(delay);
+        server.kill9();
+        let _ = uploader.join();
+        server = TestServer::start(dir.path());
+        let c = &server.client;
+        c.unseal_with(&keys);
+        let marker = kv_data(c, &root, "kv/data/marker").expect("the marker survives")["state"].clone();
+        let only_live = kv_data(c, &root, "kv/data/only-live");
+        match marker.as_str() {
+            Some("live") => assert!(only_live.is_some(), "round {round}: a mix of old and new"),
+            Some("snapshot") => assert!(only_live.is_none(), "round {round}: a mix of old and new"),
+            other => panic!("round {round}: marker {other:?}"),
+        }
+        assert_eq!(
+            kv_data(c, &root, "kv/data/bulk/7-249").map(|d| d["pad"].as_str().unwrap().len()),
+            Some(200),
+            "round {round}: records lost"
+        );
+        outcomes.push(marker.as_str().unwrap().to_string());
+        // Back to the live state for the next round.
+        kv_put(c, &root, "kv/data/marker", json!({"state": "live"}));
+        kv_put(c, &root, "kv/data/only-live", json!({"x": 1}));
+    }
+    eprintln!("restore took {restore_time:?}; outcomes after each kill: {outcomes:?}");
+}
