@@ -348,8 +348,10 @@ fn build_store(path: &Path, state: &mut File) -> Result<(), StorageError> {
         .seek(SeekFrom::Start(0))
         .map_err(|e| io_error("reading the snapshot", e))?;
     let mut input = BufReader::new(state);
+    // Written once and closed: a small cache is enough (sled's default is 1 GiB).
     let db = sled::Config::new()
         .path(path)
+        .cache_capacity(16 * 1024 * 1024)
         .open()
         .map_err(|e| StorageError::Io(format!("creating the restore directory {}: {e}", path.display())))?;
     let mut trees: BTreeMap<String, sled::Tree> = BTreeMap::new();
