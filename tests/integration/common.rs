@@ -113,6 +113,19 @@ impl Client {
     }
 }
 
+/// A server that did not come up: how it exited (`None` if unknown) and what it wrote to stderr.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub status: Option<std::process::ExitStatus>,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "server did not start ({:?}): {}", self.status, self.stderr)
+    }
+}
+
 /// A running server process on a temporary data directory. Killed (SIGKILL) on drop unless stopped first.
 pub struct TestServer {
     child: Option<Child>,
@@ -151,7 +164,7 @@ impl TestServer {
     }
 
     pub fn try_start(dir: &Path, config: &Path, scheme: &str, ca_pem: Option<&[u8]>) -> Result<TestServer, String> {
-        Self::try_start_with(dir, config, scheme, ca_pem, |_| {})
+        Self::try_start_with(dir, config, scheme, ca_pem, |_| {}).map_err(|f| f.to_string())
     }
 
     /// [`TestServer::try_start`] with a hook to adjust the child's command first (user, resource limits).
@@ -161,7 +174,7 @@ impl TestServer {
         scheme: &str,
         ca_pem: Option<&[u8]>,
         adjust: impl FnOnce(&mut Command),
-    ) -> Result<TestServer, String> {
+    ) -> Result<TestServer, StartFailure> {
         let stderr_path = dir.join(format!("stderr-{}.log", std::process::id()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut command = Command::new(vault_bin());
@@ -175,10 +188,11 @@ impl TestServer {
         let addr = match read_listener_addr(&mut child) {
             Some(a) => a,
             None => {
+                // Exited on its own (its status), or hung for 30 s (killed: a signal status).
                 let _ = child.kill();
                 let status = child.wait().ok();
-                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                return Err(format!("server did not start ({status:?}): {log}"));
+                let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                return Err(StartFailure { status, stderr });
             }
         };
         let client = Client::with_tls(&format!("{scheme}://{addr}"), ca_pem);
@@ -202,6 +216,19 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("server never answered sys/seal-status");
+    }
+
+    /// Whether the process is still running (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// What the server has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
     /// SIGKILL: no chance to flush.

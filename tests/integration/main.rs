@@ -15,6 +15,7 @@ mod cubbyhole;
 mod dev_mode;
 mod differential;
 mod durability;
+mod faults;
 mod http_conventions;
 mod hvac_client;
 mod hvac_kv;
