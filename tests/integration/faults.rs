@@ -537,3 +537,63 @@ fn corrupted_sled_files_never_panic_or_return_wrong_data() {
     }
     eprintln!("corruption outcomes:\n  {}", summary.join("\n  "));
 }
+
+/// Records changed behind the server's back (with sled itself, so sled's checksums are right): a flipped
+/// ciphertext byte, and one record's ciphertext copied over another's. The AES-GCM barrier (with the tree and key
+/// as associated data) refuses both with a clear error; nothing answers with the wrong secret.
+#[test]
+fn tampered_records_are_refused_by_the_barrier() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
+    enable_kv(&server.client, &root);
+    for name in ["tamper-a", "tamper-b", "tamper-c"] {
+        assert_eq!(
+            server
+                .client
+                .put(&format!("kv1/{name}"), Some(&root), json!({ "v": name }))
+                .0,
+            204
+        );
+    }
+    assert!(server.terminate().success());
+
+    {
+        let db = sled::open(&data).unwrap();
+        let logical = db.open_tree("logical").unwrap();
+        let find = |suffix: &[u8]| {
+            logical
+                .iter()
+                .map(Result::unwrap)
+                .find(|(k, _)| k.ends_with(suffix))
+                .unwrap_or_else(|| panic!("no record for {}", String::from_utf8_lossy(suffix)))
+        };
+        let (a_key, a_value) = find(b"tamper-a");
+        let (c_key, _) = find(b"tamper-c");
+        let (_, b_value) = find(b"tamper-b");
+        let mut flipped = a_value.to_vec();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x01;
+        logical.insert(a_key, flipped).unwrap();
+        // c's record now holds b's (genuine) ciphertext.
+        logical.insert(c_key, b_value).unwrap();
+        db.flush().unwrap();
+    }
+
+    let mut server = start(dir.path(), &data, |_| {}).unwrap_or_else(|f| panic!("{f}"));
+    server.client.unseal_with(&keys);
+    let t = Some(root.as_str());
+    for name in ["tamper-a", "tamper-c"] {
+        let (status, body) = server.client.get(&format!("kv1/{name}"), t);
+        assert_eq!(status, 500, "kv1/{name}: {body}");
+        let text = error_text(&body).unwrap_or_default();
+        assert!(text.contains("integrity check"), "kv1/{name}: {body}");
+        assert!(
+            !body.to_string().contains("tamper-b"),
+            "kv1/{name} answered b's secret: {body}"
+        );
+    }
+    assert_eq!(server.client.get("kv1/tamper-b", t).1["data"], json!({"v": "tamper-b"}));
+    assert!(server.is_running());
+    assert_no_panic(&server.stderr());
+}
