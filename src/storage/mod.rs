@@ -3,6 +3,7 @@
 
 pub mod barrier;
 pub mod commit;
+pub mod marker;
 pub mod migrate;
 
 use std::marker::PhantomData;
@@ -307,7 +308,9 @@ impl Storage {
         for tree in Tree::ALL {
             trees.push(db.open_tree(tree.name())?);
         }
+        marker::check(path, migrate::recorded_version(&trees[0])?)?;
         migrate::run_pending(&db, &trees)?;
+        marker::ensure(path)?;
         let commit = GroupCommit::start(db.clone());
         Ok(Storage {
             db,
