@@ -333,6 +333,8 @@ struct Model {
     in_flight_absent: usize,
 }
 
+const MAX_VERSIONS: usize = 10;
+
 /// Check a K/V v2 key against what was acknowledged; returns its current version.
 fn kv2_check(c: &Client, root: &str, key: &Kv2Key) -> Result<usize, String> {
     let t = Some(root);
@@ -352,11 +354,13 @@ fn kv2_check(c: &Client, root: &str, key: &Kv2Key) -> Result<usize, String> {
             key.path, key.in_flight
         ));
     }
+    // The mount keeps the newest MAX_VERSIONS versions (kv-v2's default max_versions); older ones are pruned.
+    let oldest = current.saturating_sub(MAX_VERSIONS - 1).max(1);
     if current > 0 {
         let versions = meta["data"]["versions"].as_object().cloned().unwrap_or_default();
         let mut listed: Vec<usize> = versions.keys().filter_map(|k| k.parse().ok()).collect();
         listed.sort();
-        if listed != (1..=current).collect::<Vec<_>>() {
+        if listed != (oldest..=current).collect::<Vec<_>>() {
             return Err(format!(
                 "{}: metadata lists versions {listed:?}, current {current}",
                 key.path
@@ -365,7 +369,14 @@ fn kv2_check(c: &Client, root: &str, key: &Kv2Key) -> Result<usize, String> {
     }
     for v in 1..=current.max(n + usize::from(key.in_flight.is_some())) {
         let (status, body) = c.get(&format!("kv2/data/{}?version={v}", key.path), t);
-        if v <= current {
+        if v < oldest {
+            if status != 404 {
+                return Err(format!(
+                    "{} version {v} should be pruned (current {current}): {status}",
+                    key.path
+                ));
+            }
+        } else if v <= current {
             let expected = if v <= n {
                 &key.acked[v - 1]
             } else {
