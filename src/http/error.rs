@@ -31,6 +31,12 @@ pub fn render(error: &CoreError, request_id: &str) -> HttpResponse {
     let errors: Vec<String> = match error {
         CoreError::NotFound | CoreError::MethodNotAllowed => vec![],
         CoreError::Storage(StorageError::Sealed) => vec!["Vault is sealed".into()],
+        // What failed in the data directory (a full disk, damaged files, a record failing its integrity check) is
+        // fixed text or the operating system's words, never a key or a value: say it, so operators can act on it.
+        CoreError::Storage(e @ (StorageError::Io(_) | StorageError::Corrupted(_) | StorageError::Barrier(_))) => {
+            log::error!("request {request_id}: storage error: {e}");
+            vec![e.to_string()]
+        }
         CoreError::Storage(e) => {
             log::error!("request {request_id}: internal error: {e}");
             vec!["internal error".into()]

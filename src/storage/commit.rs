@@ -29,6 +29,8 @@ struct Shared {
     wake: Mutex<Wake>,
     wake_cv: Condvar,
     flushes: AtomicU64,
+    /// Why the last failed flush failed (the operating system's words), for the writers it fails.
+    failure: Mutex<String>,
 }
 
 pub struct GroupCommit {
@@ -44,6 +46,7 @@ impl GroupCommit {
             wake: Mutex::new(Wake::default()),
             wake_cv: Condvar::new(),
             flushes: AtomicU64::new(0),
+            failure: Mutex::new(String::new()),
         });
         let (tx, rx) = watch::channel(Flushed::default());
         let thread_shared = shared.clone();
@@ -69,7 +72,8 @@ impl GroupCommit {
                 return Ok(());
             }
             if state.failed >= ticket {
-                return Err(StorageError::Io("flushing to disk failed".into()));
+                let cause = self.shared.failure.lock().map(|f| f.clone()).unwrap_or_default();
+                return Err(StorageError::Io(format!("flushing to disk failed: {cause}")));
             }
             if rx.changed().await.is_err() {
                 return Err(StorageError::Io("storage flusher stopped".into()));
@@ -124,14 +128,20 @@ fn flusher_loop(db: sled::Db, shared: Arc<Shared>, done: watch::Sender<Flushed>)
         }
         // Every ticket taken so far belongs to a write that committed before taking it.
         let target = shared.requested.load(Ordering::SeqCst);
-        let result = db.flush();
+        let result = db.flush().map_err(StorageError::from);
         shared.flushes.fetch_add(1, Ordering::Relaxed);
+        if let Err(ref e) = result {
+            log::error!("storage flush failed: {e}");
+            if let Ok(mut failure) = shared.failure.lock() {
+                *failure = match e {
+                    StorageError::Io(cause) | StorageError::Corrupted(cause) => cause.clone(),
+                    other => other.to_string(),
+                };
+            }
+        }
         done.send_modify(|state| match result {
             Ok(_) => state.durable = state.durable.max(target),
-            Err(ref e) => {
-                log::error!("storage flush failed: {e}");
-                state.failed = state.failed.max(target);
-            }
+            Err(_) => state.failed = state.failed.max(target),
         });
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod barrier;
 pub mod commit;
+pub mod marker;
 pub mod migrate;
 pub mod snapshot;
 
@@ -31,6 +32,8 @@ pub enum StorageError {
     Io(String),
     #[error("data directory {0} is in use by another process (its lock is held); stop that server first")]
     Locked(PathBuf),
+    #[error("stored data is corrupted: {0}")]
+    Corrupted(String),
     #[error(transparent)]
     Barrier(#[from] BarrierError),
     #[error("stored record could not be decoded: {0}")]
@@ -49,7 +52,37 @@ pub enum StorageError {
 
 impl From<sled::Error> for StorageError {
     fn from(e: sled::Error) -> Self {
-        StorageError::Io(e.to_string())
+        match e {
+            sled::Error::Corruption { .. } => StorageError::Corrupted(sled_cause(e)),
+            _ => StorageError::Io(sled_cause(e)),
+        }
+    }
+}
+
+/// What went wrong in sled, in words: the OS error for I/O failures, where sled found damage (its own text ends in
+/// "backtrace ()").
+fn sled_cause(e: sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => io_cause(&io),
+        sled::Error::Corruption { at: Some(at), .. } => format!("sled found a damaged record at {at:?}"),
+        sled::Error::Corruption { at: None, .. } => "sled found damaged data".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The operating system's text for an I/O failure ("No space left on device (os error 28)"). sled hands a stored
+/// failure back to later calls re-wrapped with only its kind, so fall back to the kind's text.
+fn io_cause(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    if let Some(code) = e.raw_os_error() {
+        return std::io::Error::from_raw_os_error(code).to_string();
+    }
+    match e.kind() {
+        ErrorKind::StorageFull => "No space left on device".into(),
+        ErrorKind::FileTooLarge => "File too large".into(),
+        ErrorKind::ReadOnlyFilesystem => "Read-only file system".into(),
+        ErrorKind::PermissionDenied => "Permission denied".into(),
+        _ => e.to_string(),
     }
 }
 
@@ -169,13 +202,24 @@ impl Database {
                 {
                     StorageError::Locked(path.to_path_buf())
                 }
-                other => StorageError::Io(format!("opening data directory {}: {other}", path.display())),
+                sled::Error::Corruption { .. } => StorageError::Corrupted(format!(
+                    "the files in data directory {} are damaged ({}); restore it from a backup",
+                    path.display(),
+                    sled_cause(e)
+                )),
+                other => StorageError::Io(format!(
+                    "opening data directory {}: {}",
+                    path.display(),
+                    sled_cause(other)
+                )),
             })?;
         let mut trees = vec![db.open_tree(META_TREE)?];
         for tree in Tree::ALL {
             trees.push(db.open_tree(tree.name())?);
         }
+        marker::check(path, migrate::recorded_version(&trees[0])?)?;
         migrate::run_pending(&db, &trees)?;
+        marker::ensure(path)?;
         let commit = GroupCommit::start(db.clone());
         Ok(Database { db, trees, commit })
     }

@@ -366,7 +366,9 @@ fn build_store(path: &Path, state: &mut File) -> Result<(), StorageError> {
         tree.insert(record.key, record.value)?;
     }
     db.flush()?;
-    Ok(())
+    drop(trees);
+    drop(db);
+    super::marker::ensure(path)
 }
 
 /// Put the staged store in place of the live one; returns where the live one's directory went.

@@ -40,21 +40,41 @@ impl Client {
 
     /// Send a request; returns the status and the JSON body (`Null` when empty).
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> (u16, Value) {
+        self.try_call(method, path, token, &[], body)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Client::call`] with extra headers, but a transport failure (the server died, a reset connection, a
+    /// body cut short) is an `Err` instead of a panic. A body that is not JSON is also an `Err`.
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Value), String> {
         let url = format!("{}/v1/{}", self.base, path.trim_start_matches('/'));
         let mut builder = ureq::http::Request::builder().method(method).uri(url);
         if let Some(t) = token {
             builder = builder.header("X-Vault-Token", t);
         }
-        let request = builder.body(body.unwrap_or_default()).unwrap();
-        let mut response = self.agent.run(request).unwrap();
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(body.unwrap_or_default()).map_err(|e| e.to_string())?;
+        let mut response = self.agent.run(request).map_err(|e| format!("{method} {path}: {e}"))?;
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("{method} {path}: reading the body: {e}"))?;
         let value = if text.trim().is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap()
+            serde_json::from_str(&text).map_err(|e| format!("{method} {path}: {status} not JSON ({e}): {text}"))?
         };
-        (status, value)
+        Ok((status, value))
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -90,6 +110,19 @@ impl Client {
             last = body;
         }
         last
+    }
+}
+
+/// A server that did not come up: how it exited (`None` if unknown) and what it wrote to stderr.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub status: Option<std::process::ExitStatus>,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "server did not start ({:?}): {}", self.status, self.stderr)
     }
 }
 
@@ -131,22 +164,35 @@ impl TestServer {
     }
 
     pub fn try_start(dir: &Path, config: &Path, scheme: &str, ca_pem: Option<&[u8]>) -> Result<TestServer, String> {
+        Self::try_start_with(dir, config, scheme, ca_pem, |_| {}).map_err(|f| f.to_string())
+    }
+
+    /// [`TestServer::try_start`] with a hook to adjust the child's command first (user, resource limits).
+    pub fn try_start_with(
+        dir: &Path,
+        config: &Path,
+        scheme: &str,
+        ca_pem: Option<&[u8]>,
+        adjust: impl FnOnce(&mut Command),
+    ) -> Result<TestServer, StartFailure> {
         let stderr_path = dir.join(format!("stderr-{}.log", std::process::id()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = Command::new(vault_bin())
+        let mut command = Command::new(vault_bin());
+        command
             .args(["server", &format!("-config={}", config.display())])
             .env("VAULT_LOG_LEVEL", "info")
             .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
+            .stderr(stderr);
+        adjust(&mut command);
+        let mut child = command.spawn().unwrap();
         let addr = match read_listener_addr(&mut child) {
             Some(a) => a,
             None => {
+                // Exited on its own (its status), or hung for 30 s (killed: a signal status).
                 let _ = child.kill();
                 let status = child.wait().ok();
-                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                return Err(format!("server did not start ({status:?}): {log}"));
+                let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                return Err(StartFailure { status, stderr });
             }
         };
         let client = Client::with_tls(&format!("{scheme}://{addr}"), ca_pem);
@@ -170,6 +216,19 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("server never answered sys/seal-status");
+    }
+
+    /// Whether the process is still running (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// What the server has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
     /// SIGKILL: no chance to flush.

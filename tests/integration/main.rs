@@ -5,6 +5,7 @@ mod common;
 mod tools;
 
 mod acl_table;
+mod backup_dir;
 mod bao_cli;
 mod bao_kv;
 mod bench_smoke;
@@ -14,6 +15,7 @@ mod cubbyhole;
 mod dev_mode;
 mod differential;
 mod durability;
+mod faults;
 mod http_conventions;
 mod hvac_client;
 mod hvac_kv;
