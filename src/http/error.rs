@@ -33,6 +33,8 @@ pub fn render(error: &CoreError, request_id: &str) -> HttpResponse {
         CoreError::Storage(StorageError::Sealed) => vec!["Vault is sealed".into()],
         // What failed in the data directory (a full disk, damaged files, a record failing its integrity check) is
         // fixed text or the operating system's words, never a key or a value: say it, so operators can act on it.
+        // Logged once by the space guard when it starts refusing, not for every write.
+        CoreError::Storage(StorageError::NoSpace(why)) => vec![why.clone()],
         CoreError::Storage(e @ (StorageError::Io(_) | StorageError::Corrupted(_) | StorageError::Barrier(_))) => {
             log::error!("request {request_id}: storage error: {e}");
             vec![e.to_string()]

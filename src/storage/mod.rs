@@ -6,6 +6,7 @@ pub mod commit;
 pub mod marker;
 pub mod migrate;
 pub mod snapshot;
+pub mod space;
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,9 @@ pub enum StorageError {
     Locked(PathBuf),
     #[error("stored data is corrupted: {0}")]
     Corrupted(String),
+    /// Writes refused before the data directory runs out of room (see `space`).
+    #[error("{0}")]
+    NoSpace(String),
     #[error(transparent)]
     Barrier(#[from] BarrierError),
     #[error("stored record could not be decoded: {0}")]
@@ -241,6 +245,7 @@ pub struct Storage {
     /// Transactions hold it shared; a snapshot export or restore holds it exclusively, so it reads (or replaces) a
     /// store that no transaction is changing at that moment.
     write_gate: RwLock<()>,
+    space: space::SpaceGuard,
 }
 
 /// Outcome of a transaction closure that did not commit.
@@ -347,6 +352,7 @@ impl Storage {
             current: ArcSwap::from_pointee(database),
             keyring: RwLock::new(None),
             write_gate: RwLock::new(()),
+            space: space::SpaceGuard::new(path),
         })
     }
 
@@ -419,6 +425,7 @@ impl Storage {
         keyring: &Keyring,
         f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>,
     ) -> Result<Result<R, E>, StorageError> {
+        self.space.check()?;
         let _gate = self.shared_gate();
         Self::transact_in(&self.current.load(), keyring, f)
     }
@@ -492,6 +499,7 @@ impl Storage {
         // the flusher thread while this task awaits.
         // The gate is taken before the database is picked, so a restore cannot swap it between the two; the flush
         // awaited is the one of the database the transaction committed to.
+        self.space.check()?;
         let (database, outcome) = {
             let _gate = self.shared_gate();
             let database = self.current.load_full();
