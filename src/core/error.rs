@@ -32,6 +32,9 @@ pub enum CoreError {
     /// A backend path that does not support the operation (OpenBao wraps the text in a multi-error).
     #[error("1 error occurred:\n\t* unsupported operation\n\n")]
     UnsupportedOperation,
+    /// A body in a media type the operation does not take (PATCH without a JSON merge patch): 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A method the HTTP-level endpoints (`sys/seal`, `sys/metrics`, ...) do not take: 405 with no text.
     #[error("method not allowed")]
     MethodNotAllowed,

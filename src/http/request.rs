@@ -99,6 +99,27 @@ fn wrap_ttl(req: &HttpRequest) -> Result<Option<std::time::Duration>, CoreError>
     Ok((!ttl.is_zero()).then_some(ttl))
 }
 
+const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// OpenBao takes PATCH bodies only as JSON merge patches: no media type is Go's `mime` error (400), another one 415.
+fn check_merge_patch(req: &HttpRequest) -> Result<(), CoreError> {
+    let header = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = header.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media_type.is_empty() {
+        return Err(CoreError::InvalidRequest("mime: no media type".into()));
+    }
+    if media_type != MERGE_PATCH {
+        return Err(CoreError::UnsupportedMediaType(format!(
+            "PATCH requires Content-Type of {MERGE_PATCH}, provided {media_type}"
+        )));
+    }
+    Ok(())
+}
+
 pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: String) -> Result<Request, CoreError> {
     let query = query_pairs(req);
     let list = query.iter().any(|(k, v)| k == "list" && is_true(v));
@@ -112,6 +133,9 @@ pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: S
         "PATCH" => Operation::Patch,
         _ => return Err(CoreError::MethodNotAllowed),
     };
+    if operation == Operation::Patch {
+        check_merge_patch(req)?;
+    }
     let data = if *method == Method::POST || *method == Method::PUT || *method == Method::PATCH {
         if is_form(req, body) {
             form_object(body)?

@@ -38,9 +38,15 @@ impl Client {
         }
     }
 
-    /// Send a request; returns the status and the JSON body (`Null` when empty).
+    /// Send a request; returns the status and the JSON body (`Null` when empty). A PATCH goes as a JSON merge patch,
+    /// as the real clients send it.
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> (u16, Value) {
-        self.try_call(method, path, token, &[], body)
+        let headers: &[(&str, &str)] = if method == "PATCH" {
+            &[("Content-Type", "application/merge-patch+json")]
+        } else {
+            &[]
+        };
+        self.try_call(method, path, token, headers, body)
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
