@@ -3,6 +3,8 @@
 
 use crate::storage::migrate::{Migration, MigrationTx};
 
+pub const LAYOUT: &str = "meta,core,tokens,token_accessors";
+
 pub const MIGRATION: Migration = Migration {
     version: 1,
     name: "initial layout",
@@ -10,5 +12,6 @@ pub const MIGRATION: Migration = Migration {
 };
 
 fn apply(tx: &MigrationTx) -> Result<(), String> {
-    tx.meta_put(b"layout", b"meta,core,tokens,token_accessors")
+    // Only a new directory is at format 0, and it has no layout record yet.
+    tx.replace_layout(&[None], LAYOUT)
 }

@@ -12,6 +12,7 @@ mod m0003_response_wrapping;
 #[path = "0004_mounts_and_secrets_engines.rs"]
 mod m0004_mounts_and_secrets_engines;
 
+/// Every migration, in version order.
 pub const ALL: &[Migration] = &[
     m0001_initial_layout::MIGRATION,
     m0002_token_store_and_policies::MIGRATION,

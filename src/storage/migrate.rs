@@ -8,6 +8,8 @@ use sled::Transactional;
 use super::StorageError;
 
 pub const FORMAT_VERSION_KEY: &[u8] = b"format_version";
+/// The trees a format uses, comma-separated (see [`MigrationTx::replace_layout`]).
+pub const LAYOUT_KEY: &[u8] = b"layout";
 const APPLIED_PREFIX: &str = "migration/";
 
 /// One storage migration. `apply` sees the raw trees (`meta` first, then `Tree::ALL`): it runs before unseal, so it
@@ -32,6 +34,35 @@ impl MigrationTx<'_> {
 
     pub fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
         self.trees[0].insert(key, value).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Replace the recorded layout (the `layout` record in `meta`: the trees a format uses) with `next`, refusing
+    /// unless the record it replaces is one of `previous`: the layouts the previous format was recorded with (some
+    /// formats were recorded in more than one way while they were being built). `None` in `previous` accepts a
+    /// directory without a layout record (only the first migration, on a new directory).
+    ///
+    /// The new record is written before the old one is checked, so a refusal also discards a write: whatever a
+    /// failing migration wrote goes with its transaction, and the directory stays at the previous version.
+    pub fn replace_layout(&self, previous: &[Option<&str>], next: &str) -> Result<(), String> {
+        let recorded = self.meta_get(LAYOUT_KEY)?;
+        self.meta_put(LAYOUT_KEY, next.as_bytes())?;
+        let recorded = match recorded {
+            None => None,
+            Some(bytes) => Some(String::from_utf8(bytes).map_err(|_| "the recorded layout is not text".to_string())?),
+        };
+        if previous.contains(&recorded.as_deref()) {
+            return Ok(());
+        }
+        let expected = previous
+            .last()
+            .copied()
+            .flatten()
+            .map(|p| format!("{p:?}"))
+            .unwrap_or_else(|| "none".into());
+        Err(match recorded {
+            None => format!("the data directory has no layout record (expected {expected})"),
+            Some(found) => format!("the recorded layout is {found:?}, expected {expected}"),
+        })
     }
 }
 
@@ -144,6 +175,67 @@ mod tests {
         assert!(err.to_string().contains("migration 2 (two) failed: boom"), "{err}");
         assert_eq!(recorded_version(&trees[0]).unwrap(), 1);
         assert!(trees[0].get(b"b").unwrap().is_none());
+    }
+
+    fn layout_a_to_b(tx: &MigrationTx) -> Result<(), String> {
+        tx.replace_layout(&[None, Some("a")], "b")
+    }
+
+    #[test]
+    fn replace_layout_accepts_the_previous_layouts() {
+        for start in [None, Some("a")] {
+            let (db, trees) = open();
+            if let Some(layout) = start {
+                trees[0].insert(LAYOUT_KEY, layout).unwrap();
+            }
+            let ms = [Migration {
+                version: 1,
+                name: "a to b",
+                apply: layout_a_to_b,
+            }];
+            run_migrations(&db, &trees, &ms).unwrap();
+            assert_eq!(trees[0].get(LAYOUT_KEY).unwrap().unwrap().as_ref(), b"b");
+        }
+    }
+
+    #[test]
+    fn replace_layout_refuses_another_layout_and_keeps_it() {
+        let (db, trees) = open();
+        trees[0].insert(LAYOUT_KEY, "x").unwrap();
+        let ms = [Migration {
+            version: 1,
+            name: "a to b",
+            apply: layout_a_to_b,
+        }];
+        let err = run_migrations(&db, &trees, &ms).unwrap_err().to_string();
+        assert!(
+            err.contains(r#"migration 1 (a to b) failed: the recorded layout is "x", expected "a""#),
+            "{err}"
+        );
+        // The write before the check went with the transaction.
+        assert_eq!(trees[0].get(LAYOUT_KEY).unwrap().unwrap().as_ref(), b"x");
+        assert_eq!(recorded_version(&trees[0]).unwrap(), 0);
+        assert!(trees[0].get(b"migration/0001").unwrap().is_none());
+    }
+
+    #[test]
+    fn the_real_migrations_chain_on_a_new_directory() {
+        let (db, trees) = open();
+        run_pending(&db, &trees).unwrap();
+        assert_eq!(recorded_version(&trees[0]).unwrap(), supported_version());
+        let last = crate::migrations::ALL.len();
+        assert_eq!(last as u32, supported_version(), "versions are 1..=N");
+        for m in crate::migrations::ALL {
+            let record = trees[0].get(format!("migration/{:04}", m.version)).unwrap().unwrap();
+            assert!(record.starts_with(m.name.as_bytes()));
+        }
+        let layout = trees[0].get(LAYOUT_KEY).unwrap().unwrap();
+        assert!(layout.ends_with(b",mounts,logical,cubbyhole"), "{layout:?}");
+        // Opening again runs nothing and changes nothing.
+        let before: Vec<_> = trees[0].iter().map(|kv| kv.unwrap()).collect();
+        run_pending(&db, &trees).unwrap();
+        let after: Vec<_> = trees[0].iter().map(|kv| kv.unwrap()).collect();
+        assert_eq!(before, after);
     }
 
     #[test]
