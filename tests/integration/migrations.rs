@@ -1,6 +1,44 @@
-//! Storage format versions at start-up: recorded at creation, a newer format refused with a clear error.
+//! Storage format versions at start-up: recorded at creation, a newer format refused with a clear error, and a real
+//! data directory written by an older build (`tests/fixtures/format3`, made by `tests/fixtures/make-format3.sh`)
+//! migrated at start-up with every secret in it readable afterwards, or left untouched when a migration fails.
 
-use crate::common::{run_vault, temp_dir, write_config, TestServer};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{temp_dir, vault_bin, write_config, TestServer};
+
+/// Start the server on `config` expecting it to refuse: returns its exit code and stderr. A server that starts
+/// instead is killed after 30 seconds and the test fails (rather than waiting for it forever).
+fn start_refused(config: &Path) -> (i32, String) {
+    let stderr_path = config.with_file_name("refused-stderr.log");
+    let mut child = std::process::Command::new(vault_bin())
+        .args(["server", &format!("-config={}", config.display())])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server started instead of refusing: {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(&stderr_path).unwrap(),
+    )
+}
 
 #[test]
 fn newer_format_version_is_refused() {
@@ -33,7 +71,313 @@ fn newer_format_version_is_refused() {
         db.flush().unwrap();
     }
     let config = write_config(dir.path(), &data, "", "  tls_disable = true");
-    let (code, _, stderr) = run_vault(&["server", &format!("-config={}", config.display())]);
+    let (code, stderr) = start_refused(&config);
     assert_ne!(code, 0);
     assert!(stderr.contains("is newer than this server supports"), "{stderr}");
+}
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format3")
+}
+
+fn fixture() -> Value {
+    let text = std::fs::read_to_string(fixture_dir().join("fixture.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the fixture's data directory in `dir/data` (the committed fixture is never opened in place).
+fn copy_fixture(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    copy_dir(&fixture_dir().join("data"), &data);
+    data
+}
+
+/// The plain `meta` tree of a stopped server's data directory, as (key, value) text pairs.
+fn meta_records(data: &Path) -> Vec<(String, Vec<u8>)> {
+    let db = sled::open(data).unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    meta.iter()
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            (String::from_utf8_lossy(&k).into_owned(), v.to_vec())
+        })
+        .collect()
+}
+
+fn meta_value(records: &[(String, Vec<u8>)], key: &str) -> Option<Vec<u8>> {
+    records.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+fn format_version(records: &[(String, Vec<u8>)]) -> u32 {
+    let v = meta_value(records, "format_version").expect("a format version record");
+    u32::from_be_bytes(v.try_into().unwrap())
+}
+
+fn start(dir: &Path, data: &Path) -> TestServer {
+    let config = write_config(dir, data, "", "  tls_disable = true");
+    TestServer::start_with_config(dir, &config, "http", None)
+}
+
+/// Unseal with the two shares the fixture was NOT unsealed with last (any two of three work).
+fn unseal(server: &TestServer, fx: &Value) {
+    let keys: Vec<String> = fx["unseal_keys"].as_array().unwrap()[1..]
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let body = server.client.unseal_with(&keys);
+    assert_eq!(body["sealed"], json!(false), "{body}");
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}"))
+}
+
+#[test]
+fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
+    let fx = fixture();
+    let dir = temp_dir();
+    let data = copy_fixture(dir.path());
+
+    // The fixture really is the older format, with the old server's own migration records.
+    let before = meta_records(&data);
+    assert_eq!(format_version(&before), 3);
+    assert_eq!(fx["format_version"], json!(3));
+    assert!(meta_value(&before, "migration/0003").is_some());
+    assert!(meta_value(&before, "migration/0004").is_none());
+
+    let server = start(dir.path(), &data);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert!(
+        log.contains("applied storage migration 0004 (mounts and secrets engines)"),
+        "{log}"
+    );
+    assert!(!log.contains("applied storage migration 0003"), "{log}");
+    let c = &server.client;
+    let (status, body) = c.get("sys/seal-status", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["initialized"], json!(true));
+    assert_eq!(body["sealed"], json!(true));
+    assert_eq!((body["t"].clone(), body["n"].clone()), (json!(2), json!(3)));
+    unseal(&server, &fx);
+
+    let root = s(&fx, "root_token");
+    let (status, body) = c.get("auth/token/lookup-self", Some(root));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["policies"], json!(["root"]));
+
+    // ACL policies read back as written, in HCL and in JSON.
+    for (name, text) in fx["policies"].as_object().unwrap() {
+        let (status, body) = c.get(&format!("sys/policies/acl/{name}"), Some(root));
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body["data"]["policy"], *text, "{name}");
+    }
+    let (status, body) = c.call("LIST", "sys/policies/acl", Some(root), None);
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["keys"], json!(["app-read", "default", "ops", "root"]));
+
+    // The token role.
+    let (status, body) = c.get("auth/token/roles/app", Some(root));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["allowed_policies"], json!(["app-read"]));
+    assert_eq!(body["data"]["orphan"], json!(true));
+
+    // Every token: its entry by id and by accessor, as the old server created it.
+    let tokens = fx["tokens"].as_object().unwrap();
+    for (name, t) in tokens {
+        let (status, body) = c.put("auth/token/lookup", Some(root), json!({"token": s(t, "token")}));
+        assert_eq!(status, 200, "{name}: {body}");
+        let d = &body["data"];
+        assert_eq!(d["policies"], t["policies"], "{name}");
+        assert_eq!(d["accessor"], t["accessor"], "{name}");
+        assert_eq!(d["orphan"], json!(t["orphan"].as_bool().unwrap_or(false)), "{name}");
+        if let Some(display) = t.get("display_name") {
+            assert_eq!(d["display_name"], *display, "{name}");
+        }
+        if let Some(meta) = t.get("meta") {
+            assert_eq!(d["meta"], *meta, "{name}");
+        }
+        if let Some(role) = t.get("role") {
+            assert_eq!(d["role"], *role, "{name}");
+        }
+        assert_eq!(d["num_uses"], json!(t["num_uses"].as_i64().unwrap_or(0)), "{name}");
+        // Ten years of TTL at creation: still years left.
+        assert!(d["ttl"].as_u64().unwrap() > 365 * 24 * 3600, "{name}: {d}");
+        let (status, body) = c.put(
+            "auth/token/lookup-accessor",
+            Some(root),
+            json!({"accessor": s(t, "accessor")}),
+        );
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body["data"]["policies"], t["policies"], "{name}");
+    }
+
+    // The tokens work with their policies: allowed where the policy says, denied elsewhere.
+    let app = s(&tokens["app"], "token");
+    assert_eq!(c.get("sys/policies/acl/app-read", Some(app)).0, 200);
+    assert_eq!(c.get("sys/policies/acl/ops", Some(app)).0, 403);
+    let ops = s(&tokens["ops"], "token");
+    assert_eq!(c.get("sys/policies/acl/app-read", Some(ops)).0, 200);
+    let (status, body) = c.put(
+        "sys/capabilities-self",
+        Some(ops),
+        json!({"paths": ["auth/token/create", "sys/mounts"]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["auth/token/create"], json!(["create", "update"]));
+    assert_eq!(body["sys/mounts"], json!(["deny"]));
+    // A use-limited token counts down from what it had.
+    let limited = s(&tokens["limited"], "token");
+    let (status, body) = c.get("auth/token/lookup-self", Some(limited));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["num_uses"], json!(2));
+
+    // Wrapped data: lookup shows its creation, unwrap gives exactly what was wrapped.
+    let wrapped = &fx["wrapped"];
+    let w_data = s(&wrapped["data"], "token");
+    let (status, body) = c.put("sys/wrapping/lookup", None, json!({"token": w_data}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["creation_path"], json!("sys/wrapping/wrap"));
+    let (status, body) = c.put("sys/wrapping/unwrap", Some(w_data), json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], wrapped["data"]["data"]);
+    // Used now: a second unwrap is refused.
+    let (status, body) = c.put("sys/wrapping/unwrap", Some(w_data), json!({}));
+    assert_eq!(status, 400, "{body}");
+
+    // A wrapped token: unwraps to a working token with the policies it was created with.
+    let w_token = s(&wrapped["token"], "token");
+    let (status, body) = c.put("sys/wrapping/unwrap", Some(w_token), json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["auth"]["accessor"], wrapped["token"]["wrapped_accessor"]);
+    assert_eq!(body["auth"]["policies"], wrapped["token"]["policies"]);
+    let unwrapped = body["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(c.get("sys/policies/acl/app-read", Some(&unwrapped)).0, 200);
+
+    // The wrapping token used before the upgrade left a tombstone: presenting it again is the reuse error.
+    let (status, body) = c.put("sys/wrapping/unwrap", Some(s(&wrapped["used"], "token")), json!({}));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"], json!(["wrapping token is not valid or does not exist"]));
+
+    // The parent index came along: revoking `ops` revokes its child.
+    let child = s(&tokens["child"], "token");
+    assert_eq!(c.get("sys/policies/acl/app-read", Some(child)).0, 200);
+    assert_eq!(c.put("auth/token/revoke", Some(root), json!({"token": ops})).0, 204);
+    assert_eq!(c.get("sys/policies/acl/app-read", Some(child)).0, 403);
+    let (status, body) = c.put("auth/token/lookup", Some(root), json!({"token": child}));
+    assert_ne!(status, 200, "{body}");
+    assert_eq!(c.get("auth/token/lookup-self", Some(app)).0, 200);
+
+    // What format 4 added works on the migrated directory: the default mounts, and a new K/V mount.
+    let (status, body) = c.get("sys/mounts", Some(root));
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["cubbyhole/"].is_object(), "{body}");
+    assert_eq!(
+        c.put(
+            "sys/mounts/kv",
+            Some(root),
+            json!({"type": "kv", "options": {"version": "2"}})
+        )
+        .0,
+        204
+    );
+    let (status, body) = c.put("kv/data/after-upgrade", Some(root), json!({"data": {"k": "v"}}));
+    assert_eq!(status, 200, "{body}");
+    assert!(server.terminate().success());
+
+    // Recorded: the current format, the old server's records unchanged, the new migration's record added.
+    let after = meta_records(&data);
+    assert_eq!(format_version(&after), vault::storage::migrate::supported_version());
+    assert_eq!(format_version(&after), 4);
+    for v in 1..=3 {
+        let key = format!("migration/{v:04}");
+        assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
+    }
+    let record = String::from_utf8(meta_value(&after, "migration/0004").unwrap()).unwrap();
+    assert!(record.starts_with("mounts and secrets engines 20"), "{record}");
+    let layout = String::from_utf8(meta_value(&after, "layout").unwrap()).unwrap();
+    assert!(
+        layout.ends_with(",wrap_tombstone_purge,mounts,logical,cubbyhole"),
+        "{layout}"
+    );
+
+    // Started again: nothing left to migrate, and everything is still there.
+    let server = start(dir.path(), &data);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert!(!log.contains("applied storage migration"), "{log}");
+    unseal(&server, &fx);
+    assert_eq!(server.client.get("auth/token/lookup-self", Some(app)).0, 200);
+    let (status, body) = server.client.get("kv/data/after-upgrade", Some(root));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["data"], json!({"k": "v"}));
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn failed_migration_leaves_the_fixture_at_its_old_format() {
+    let fx = fixture();
+    let dir = temp_dir();
+    let data = copy_fixture(dir.path());
+
+    // Tamper with the plain `meta` tree: a layout that is not format 3's, so migration 0004 refuses after it has
+    // already written the new layout in its transaction.
+    let tampered = "meta,core,tokens,unexpected_tree";
+    let original = {
+        let db = sled::open(&data).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        let original = meta.insert(b"layout", tampered).unwrap().unwrap().to_vec();
+        db.flush().unwrap();
+        original
+    };
+    let before = meta_records(&data);
+    assert_eq!(format_version(&before), 3);
+
+    let config = write_config(dir.path(), &data, "", "  tls_disable = true");
+    let (code, stderr) = start_refused(&config);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "storage migration 4 (mounts and secrets engines) failed: the recorded layout is {tampered:?}, expected"
+        )),
+        "{stderr}"
+    );
+
+    // Nothing of the failed migration is left: same records, same bytes, still format 3.
+    let after = meta_records(&data);
+    assert_eq!(after, before);
+    assert_eq!(format_version(&after), 3);
+    assert!(meta_value(&after, "migration/0004").is_none());
+    assert_eq!(meta_value(&after, "layout").unwrap(), tampered.as_bytes());
+
+    // With the record restored the same directory migrates, and its secrets are there.
+    {
+        let db = sled::open(&data).unwrap();
+        db.open_tree("meta").unwrap().insert(b"layout", original).unwrap();
+        db.flush().unwrap();
+    }
+    let server = start(dir.path(), &data);
+    unseal(&server, &fx);
+    let app = s(&fx["tokens"]["app"], "token");
+    assert_eq!(server.client.get("sys/policies/acl/app-read", Some(app)).0, 200);
+    let (status, body) = server.client.put(
+        "sys/wrapping/unwrap",
+        Some(s(&fx["wrapped"]["data"], "token")),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], fx["wrapped"]["data"]["data"]);
+    assert!(server.terminate().success());
+    assert_eq!(format_version(&meta_records(&data)), 4);
 }
