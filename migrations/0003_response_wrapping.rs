@@ -1,7 +1,7 @@
 //! Format 3: adds the wrapped-response tree, the wrapping-token tombstones and their purge index (all start empty)
 //! and records the new layout.
 
-use crate::storage::migrate::{Migration, MigrationTx};
+use crate::storage::migrate::{Migration, MigrationTx, Phase};
 
 pub const LAYOUT: &str = "meta,core,tokens,token_accessors,token_parents,token_expiry,policies,token_roles,wrapped_responses,wrap_tombstones,wrap_tombstone_purge";
 
@@ -12,6 +12,8 @@ pub const LAYOUT_BEFORE_PURGE_INDEX: &str = "meta,core,tokens,token_accessors,to
 pub const MIGRATION: Migration = Migration {
     version: 3,
     name: "response wrapping",
+    phase: Phase::Open,
+    lists: &[],
     apply,
 };
 

@@ -2,7 +2,7 @@
 //! the cubbyhole tree (all start empty; the default mount table is written at the first unseal), and records the
 //! new layout.
 
-use crate::storage::migrate::{Migration, MigrationTx};
+use crate::storage::migrate::{Migration, MigrationTx, Phase};
 
 use super::m0003_response_wrapping as format3;
 
@@ -11,6 +11,8 @@ pub const LAYOUT: &str = "meta,core,tokens,token_accessors,token_parents,token_e
 pub const MIGRATION: Migration = Migration {
     version: 4,
     name: "mounts and secrets engines",
+    phase: Phase::Open,
+    lists: &[],
     apply,
 };
 
