@@ -43,13 +43,13 @@ fn start_refused(config: &Path) -> (i32, String) {
 #[test]
 fn newer_format_version_is_refused() {
     let dir = temp_dir();
-    let server = TestServer::start(dir.path());
-    server.client.init(1, 1);
+    // Unsealed once, so the unseal-phase migrations have run too.
+    let (server, _, _) = TestServer::start_unsealed(dir.path());
     assert!(server.terminate().success());
 
     let data = dir.path().join("data");
     {
-        let db = sled::open(&data).unwrap();
+        let db = open_db(&data);
         let meta = db.open_tree("meta").unwrap();
         let version = meta
             .get(b"format_version")
@@ -76,12 +76,12 @@ fn newer_format_version_is_refused() {
     assert!(stderr.contains("is newer than this server supports"), "{stderr}");
 }
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format3")
+fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
-fn fixture() -> Value {
-    let text = std::fs::read_to_string(fixture_dir().join("fixture.json")).unwrap();
+fn fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture_dir(name).join("fixture.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -99,15 +99,30 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A copy of the fixture's data directory in `dir/data` (the committed fixture is never opened in place).
-fn copy_fixture(dir: &Path) -> PathBuf {
+fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
     let data = dir.join("data");
-    copy_dir(&fixture_dir().join("data"), &data);
+    copy_dir(&fixture_dir(name).join("data"), &data);
     data
+}
+
+/// Open a data directory with sled directly. Retries while the lock is still held: a `sled::Db` dropped a moment
+/// ago releases its file lock only when its background flusher thread lets go of it.
+fn open_db(data: &Path) -> sled::Db {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match sled::open(data) {
+            Ok(db) => return db,
+            Err(e) if Instant::now() < deadline && e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("opening {}: {e}", data.display()),
+        }
+    }
 }
 
 /// The plain `meta` tree of a stopped server's data directory, as (key, value) text pairs.
 fn meta_records(data: &Path) -> Vec<(String, Vec<u8>)> {
-    let db = sled::open(data).unwrap();
+    let db = open_db(data);
     let meta = db.open_tree("meta").unwrap();
     meta.iter()
         .map(|kv| {
@@ -147,9 +162,9 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 
 #[test]
 fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
-    let fx = fixture();
+    let fx = fixture("format3");
     let dir = temp_dir();
-    let data = copy_fixture(dir.path());
+    let data = copy_fixture("format3", dir.path());
 
     // The fixture really is the older format, with the old server's own migration records.
     let before = meta_records(&data);
@@ -165,6 +180,11 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
         "{log}"
     );
     assert!(!log.contains("applied storage migration 0003"), "{log}");
+    assert!(
+        log.contains("storage migration 0005 (token entries with role) runs at unseal"),
+        "{log}"
+    );
+    assert!(!log.contains("applied storage migration 0005"), "{log}");
     let c = &server.client;
     let (status, body) = c.get("sys/seal-status", None);
     assert_eq!(status, 200);
@@ -172,6 +192,11 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     assert_eq!(body["sealed"], json!(true));
     assert_eq!((body["t"].clone(), body["n"].clone()), (json!(2), json!(3)));
     unseal(&server, &fx);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert!(
+        log.contains("applied storage migration 0005 (token entries with role)"),
+        "{log}"
+    );
 
     let root = s(&fx, "root_token");
     let (status, body) = c.get("auth/token/lookup-self", Some(root));
@@ -300,13 +325,15 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     // Recorded: the current format, the old server's records unchanged, the new migration's record added.
     let after = meta_records(&data);
     assert_eq!(format_version(&after), vault::storage::migrate::supported_version());
-    assert_eq!(format_version(&after), 4);
+    assert_eq!(format_version(&after), 5);
     for v in 1..=3 {
         let key = format!("migration/{v:04}");
         assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
     }
     let record = String::from_utf8(meta_value(&after, "migration/0004").unwrap()).unwrap();
     assert!(record.starts_with("mounts and secrets engines 20"), "{record}");
+    let record = String::from_utf8(meta_value(&after, "migration/0005").unwrap()).unwrap();
+    assert!(record.starts_with("token entries with role 20"), "{record}");
     let layout = String::from_utf8(meta_value(&after, "layout").unwrap()).unwrap();
     assert!(
         layout.ends_with(",wrap_tombstone_purge,mounts,logical,cubbyhole"),
@@ -327,15 +354,15 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
 
 #[test]
 fn failed_migration_leaves_the_fixture_at_its_old_format() {
-    let fx = fixture();
+    let fx = fixture("format3");
     let dir = temp_dir();
-    let data = copy_fixture(dir.path());
+    let data = copy_fixture("format3", dir.path());
 
     // Tamper with the plain `meta` tree: a layout that is not format 3's, so migration 0004 refuses after it has
     // already written the new layout in its transaction.
     let tampered = "meta,core,tokens,unexpected_tree";
     let original = {
-        let db = sled::open(&data).unwrap();
+        let db = open_db(&data);
         let meta = db.open_tree("meta").unwrap();
         let original = meta.insert(b"layout", tampered).unwrap().unwrap().to_vec();
         db.flush().unwrap();
@@ -363,7 +390,7 @@ fn failed_migration_leaves_the_fixture_at_its_old_format() {
 
     // With the record restored the same directory migrates, and its secrets are there.
     {
-        let db = sled::open(&data).unwrap();
+        let db = open_db(&data);
         db.open_tree("meta").unwrap().insert(b"layout", original).unwrap();
         db.flush().unwrap();
     }
@@ -379,5 +406,96 @@ fn failed_migration_leaves_the_fixture_at_its_old_format() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], fx["wrapped"]["data"]["data"]);
     assert!(server.terminate().success());
-    assert_eq!(format_version(&meta_records(&data)), 4);
+    assert_eq!(
+        format_version(&meta_records(&data)),
+        vault::storage::migrate::supported_version()
+    );
+}
+
+/// The first format-2 builds stored token entries without the `role` field later added under the same version;
+/// the current server could not decode any of them (every token, root included, answered 500). Migrations 0003 and
+/// 0004 run at start-up, 0005 re-encodes the entries at unseal.
+#[test]
+fn fixture_from_early_format_2_runs_three_migrations_and_every_token_works() {
+    let fx = fixture("format2");
+    let dir = temp_dir();
+    let data = copy_fixture("format2", dir.path());
+    let before = meta_records(&data);
+    assert_eq!(format_version(&before), 2);
+    assert!(meta_value(&before, "migration/0003").is_none());
+
+    let server = start(dir.path(), &data);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    let at_open = log.find("applied storage migration 0003 (response wrapping)");
+    let then = log.find("applied storage migration 0004 (mounts and secrets engines)");
+    assert!(at_open.is_some() && then.is_some() && at_open < then, "{log}");
+    assert!(!log.contains("applied storage migration 0005"), "{log}");
+    unseal(&server, &fx);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert!(
+        log.contains("applied storage migration 0005 (token entries with role)"),
+        "{log}"
+    );
+
+    let c = &server.client;
+    let root = s(&fx, "root_token");
+    let (status, body) = c.get("auth/token/lookup-self", Some(root));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["policies"], json!(["root"]));
+    for (name, text) in fx["policies"].as_object().unwrap() {
+        let (status, body) = c.get(&format!("sys/policies/acl/{name}"), Some(root));
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body["data"]["policy"], *text, "{name}");
+    }
+    let tokens = fx["tokens"].as_object().unwrap();
+    for (name, t) in tokens {
+        let (status, body) = c.put("auth/token/lookup", Some(root), json!({"token": s(t, "token")}));
+        assert_eq!(status, 200, "{name}: {body}");
+        let d = &body["data"];
+        assert_eq!(d["policies"], t["policies"], "{name}");
+        assert_eq!(d["accessor"], t["accessor"], "{name}");
+        assert_eq!(d["display_name"], t["display_name"], "{name}");
+        assert_eq!(d["orphan"], json!(t["orphan"].as_bool().unwrap_or(false)), "{name}");
+        assert_eq!(d["num_uses"], json!(t["num_uses"].as_i64().unwrap_or(0)), "{name}");
+        assert!(d.get("role").is_none(), "{name}: {d}");
+        if let Some(meta) = t.get("meta") {
+            assert_eq!(d["meta"], *meta, "{name}");
+        }
+        assert!(d["ttl"].as_u64().unwrap() > 365 * 24 * 3600, "{name}: {d}");
+    }
+    let app = s(&tokens["app"], "token");
+    assert_eq!(c.get("sys/policies/acl/app-read", Some(app)).0, 200);
+    assert_eq!(c.get("sys/policies/acl/ops", Some(app)).0, 403);
+    let limited = s(&tokens["limited"], "token");
+    let (status, body) = c.get("auth/token/lookup-self", Some(limited));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["num_uses"], json!(2));
+    // A re-encoded entry is written back correctly by later changes too: renew and revoke with its children.
+    let ops = s(&tokens["ops"], "token");
+    let child = s(&tokens["child"], "token");
+    assert_eq!(c.get("sys/policies/acl/app-read", Some(child)).0, 200);
+    assert_eq!(c.put("auth/token/revoke", Some(root), json!({"token": ops})).0, 204);
+    assert_eq!(c.get("sys/policies/acl/app-read", Some(child)).0, 403);
+    // A token created now, next to the migrated ones.
+    let (status, body) = c.put("auth/token/create", Some(root), json!({"policies": ["app-read"]}));
+    assert_eq!(status, 200, "{body}");
+    assert!(server.terminate().success());
+
+    let after = meta_records(&data);
+    assert_eq!(format_version(&after), 5);
+    for v in 1..=2 {
+        let key = format!("migration/{v:04}");
+        assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
+    }
+    for v in 3..=5 {
+        assert!(meta_value(&after, &format!("migration/{v:04}")).is_some(), "{v}");
+    }
+
+    // Again: nothing to migrate, the migrated tokens still work.
+    let server = start(dir.path(), &data);
+    unseal(&server, &fx);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert!(!log.contains("applied storage migration"), "{log}");
+    assert_eq!(server.client.get("sys/policies/acl/app-read", Some(app)).0, 200);
+    assert!(server.terminate().success());
 }
