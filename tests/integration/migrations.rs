@@ -499,3 +499,95 @@ fn fixture_from_early_format_2_runs_three_migrations_and_every_token_works() {
     assert_eq!(server.client.get("sys/policies/acl/app-read", Some(app)).0, 200);
     assert!(server.terminate().success());
 }
+
+/// The fixture's keyring, opened with two of its unseal keys (to write an encrypted record as the server would).
+fn fixture_keyring(fx: &Value, data: &Path) -> vault::storage::Keyring {
+    let shares: Vec<_> = fx["unseal_keys"].as_array().unwrap()[..2]
+        .iter()
+        .map(|k| vault::seal::parse_key(k.as_str().unwrap()).unwrap())
+        .collect();
+    let root_key = vault::seal::combine(&shares).unwrap();
+    let db = open_db(data);
+    let sealed = db.open_tree("meta").unwrap().get(b"keyring").unwrap().unwrap();
+    let aad = vault::storage::barrier::aad("meta", b"keyring");
+    vault::storage::Keyring::open(&root_key, &aad, &sealed).unwrap()
+}
+
+/// Every (key, stored value) of a tree, as on disk.
+fn raw_tree(data: &Path, tree: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = open_db(data);
+    let t = db.open_tree(tree).unwrap();
+    t.iter()
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
+
+/// An unseal-phase migration that fails after rewriting records refuses the unseal: the server stays sealed, the
+/// directory stays at the version before it with every record as it was, and the next unseal retries it.
+#[test]
+fn failed_unseal_migration_refuses_the_unseal_and_rewrites_nothing() {
+    let fx = fixture("format2");
+    let dir = temp_dir();
+    let data = copy_fixture("format2", dir.path());
+
+    // A token record that decrypts but is no token entry, sorted after every real one (their keys are 32-byte
+    // hashes), so 0005 has already re-encoded the real entries in its transaction when it reaches this one.
+    let bad_key = [0xffu8; 40];
+    {
+        let keyring = fixture_keyring(&fx, &data);
+        let sealed = keyring
+            .encrypt(
+                &vault::storage::barrier::aad("tokens", &bad_key),
+                b"\x01not a token entry",
+            )
+            .unwrap();
+        let db = open_db(&data);
+        db.open_tree("tokens").unwrap().insert(bad_key, sealed).unwrap();
+        db.flush().unwrap();
+    }
+    let tokens_before = raw_tree(&data, "tokens");
+    assert_eq!(tokens_before.len(), 7, "root, five tokens and the bad record");
+
+    let server = start(dir.path(), &data);
+    let keys: Vec<&str> = fx["unseal_keys"].as_array().unwrap()[1..]
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let c = &server.client;
+    assert_eq!(c.put("sys/unseal", None, json!({"key": keys[0]})).0, 200);
+    let (status, body) = c.put("sys/unseal", None, json!({"key": keys[1]}));
+    assert_eq!(status, 500, "{body}");
+    let (_, status_body) = c.get("sys/seal-status", None);
+    assert_eq!(status_body["sealed"], json!(true), "{status_body}");
+    let root = s(&fx, "root_token");
+    assert_eq!(c.get("auth/token/lookup-self", Some(root)).0, 503);
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert!(
+        log.contains("storage migration 5 (token entries with role) failed: token entry 6 decodes in neither shape"),
+        "{log}"
+    );
+    assert!(server.terminate().success());
+
+    // Version 4 (the start-up migrations ran), no record of 0005, and every token record byte-for-byte as before.
+    let meta = meta_records(&data);
+    assert_eq!(format_version(&meta), 4);
+    assert!(meta_value(&meta, "migration/0005").is_none());
+    assert_eq!(raw_tree(&data, "tokens"), tokens_before);
+
+    // Without the bad record the next unseal migrates and the tokens work.
+    {
+        let db = open_db(&data);
+        db.open_tree("tokens").unwrap().remove(bad_key).unwrap();
+        db.flush().unwrap();
+    }
+    let server = start(dir.path(), &data);
+    unseal(&server, &fx);
+    assert_eq!(server.client.get("auth/token/lookup-self", Some(root)).0, 200);
+    let app = s(&fx["tokens"]["app"], "token");
+    assert_eq!(server.client.get("sys/policies/acl/app-read", Some(app)).0, 200);
+    assert!(server.terminate().success());
+    assert_eq!(format_version(&meta_records(&data)), 5);
+}
