@@ -11,10 +11,14 @@ mod m0002_token_store_and_policies;
 mod m0003_response_wrapping;
 #[path = "0004_mounts_and_secrets_engines.rs"]
 mod m0004_mounts_and_secrets_engines;
+#[path = "0005_token_entries_with_role.rs"]
+mod m0005_token_entries_with_role;
 
+/// Every migration, in version order.
 pub const ALL: &[Migration] = &[
     m0001_initial_layout::MIGRATION,
     m0002_token_store_and_policies::MIGRATION,
     m0003_response_wrapping::MIGRATION,
     m0004_mounts_and_secrets_engines::MIGRATION,
+    m0005_token_entries_with_role::MIGRATION,
 ];

@@ -306,6 +306,8 @@ impl Core {
             &sealed,
         )
         .map_err(|_| seal::SealError::WrongKey)?;
+        // Migrations of encrypted records run now, before anything can read the store through the keyring.
+        self.storage.migrate_unsealed(&keyring)?;
         self.storage.set_keyring(Some(Arc::new(keyring)));
         match self
             .load_unsealed_state()

@@ -373,6 +373,11 @@ impl Storage {
         &self.path
     }
 
+    /// Run the migrations that need the keyring (see [`migrate::Phase::Unseal`]); call it before installing it.
+    pub fn migrate_unsealed(&self, keyring: &Keyring) -> Result<(), StorageError> {
+        migrate::run_pending_unsealed(&self.db, &self.trees, keyring)
+    }
+
     /// Install the keyring (unseal) or remove it (seal).
     pub fn set_keyring(&self, keyring: Option<Arc<Keyring>>) {
         if let Ok(mut slot) = self.keyring.write() {
