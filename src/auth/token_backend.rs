@@ -257,7 +257,7 @@ impl TokenBackend {
                         _ => Err(CoreError::UnsupportedOperation),
                     };
                 }
-                Err(CoreError::NoHandler(req.path.clone()))
+                Err(CoreError::UnsupportedPath)
             }
         }
     }

@@ -29,6 +29,9 @@ pub enum CoreError {
     NotFoundNoBody,
     #[error("no handler for route \"{0}\". route entry not found.")]
     NoHandler(String),
+    /// A path inside a mounted backend that none of its paths matches (OpenBao wraps the text in a multi-error).
+    #[error("1 error occurred:\n\t* unsupported path\n\n")]
+    UnsupportedPath,
     /// A backend path that does not support the operation (OpenBao wraps the text in a multi-error).
     #[error("1 error occurred:\n\t* unsupported operation\n\n")]
     UnsupportedOperation,

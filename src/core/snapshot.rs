@@ -82,7 +82,8 @@ impl Core {
         // No mount change may interleave with the swap and the reload of the table below.
         let _mount_changes = self.mounts.change.lock().await;
         let storage = self.storage.clone();
-        blocking(move || Ok(storage.restore_snapshot(verified)?)).await?;
+        let keyring = if same_keys { Some(self.storage.keyring()?) } else { None };
+        blocking(move || Ok(storage.restore_snapshot(verified, keyring.as_deref())?)).await?;
         self.policy_cache.clear();
         if same_keys {
             let reloaded = self

@@ -215,7 +215,7 @@ impl SystemBackend {
                 if let Some(name) = other.strip_prefix("policies/acl/") {
                     return self.policy(core, name, req, false).await;
                 }
-                Err(CoreError::NoHandler(req.path.clone()))
+                Err(CoreError::UnsupportedPath)
             }
         }
     }

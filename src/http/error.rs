@@ -15,7 +15,9 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         | CoreError::InvalidRequest(_)
         | CoreError::Seal(_) => StatusCode::BAD_REQUEST,
         CoreError::PermissionDenied | CoreError::AclDenied | CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
-        CoreError::NotFound | CoreError::NotFoundNoBody | CoreError::NoHandler(_) => StatusCode::NOT_FOUND,
+        CoreError::NotFound | CoreError::NotFoundNoBody | CoreError::NoHandler(_) | CoreError::UnsupportedPath => {
+            StatusCode::NOT_FOUND
+        }
         CoreError::UnsupportedOperation | CoreError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CoreError::Storage(StorageError::Sealed) => StatusCode::SERVICE_UNAVAILABLE,

@@ -375,7 +375,9 @@ impl Storage {
 
     /// Run the migrations that need the keyring (see [`migrate::Phase::Unseal`]); call it before installing it.
     pub fn migrate_unsealed(&self, keyring: &Keyring) -> Result<(), StorageError> {
-        migrate::run_pending_unsealed(&self.db, &self.trees, keyring)
+        let _gate = self.exclusive_gate();
+        let database = self.current.load();
+        migrate::run_pending_unsealed(&database.db, &database.trees, keyring)
     }
 
     /// Install the keyring (unseal) or remove it (seal).

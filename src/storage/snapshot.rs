@@ -275,8 +275,14 @@ impl Storage {
     }
 
     /// Replace the whole store with a verified snapshot, atomically. Blocking. The keyring installed stays as it is:
-    /// the caller decides whether it still applies (see `snapshot_matches_keyring`).
-    pub fn restore_snapshot(&self, mut snapshot: VerifiedSnapshot) -> Result<(), StorageError> {
+    /// the caller decides whether it still applies (see `snapshot_matches_keyring`). With `unsealed_with` (a snapshot
+    /// of this keyring), the migrations that need the keyring run before the swap; otherwise they run at the next
+    /// unseal, as for any directory.
+    pub fn restore_snapshot(
+        &self,
+        mut snapshot: VerifiedSnapshot,
+        unsealed_with: Option<&super::Keyring>,
+    ) -> Result<(), StorageError> {
         let paths = RestorePaths::of(&self.path)?;
         remove_dir_if_present(&paths.staging)?;
         remove_dir_if_present(&paths.old)?;
@@ -287,7 +293,13 @@ impl Storage {
             let _gate = self.exclusive_gate();
             self.current.load().db.flush()?;
             let moved_to = swap_in(&self.path, &paths)?;
-            match Database::open(&self.path) {
+            let opened = Database::open(&self.path).and_then(|database| match unsealed_with {
+                Some(keyring) => {
+                    migrate::run_pending_unsealed(&database.db, &database.trees, keyring).map(|()| database)
+                }
+                None => Ok(database),
+            });
+            match opened {
                 Ok(database) => (self.current.swap(Arc::new(database)), moved_to),
                 Err(e) => {
                     // The live database is still open on the moved directory: put it back and keep serving it.
