@@ -22,7 +22,10 @@
 //! removed as soon as the server is fixed. Every other mismatch fails the test with a report naming the scenario,
 //! the step index, method and path, and expected (reference) vs actual (ours) for each difference. Warnings show with
 //! `cargo test --test integration differential -- --nocapture`, and each scenario's last report is kept in
-//! `<cargo target dir>/tmp/differential/<scenario>.json.txt`.
+//! `<cargo target dir>/tmp/differential/<scenario>.json.txt` (a failing one also in `<scenario>.json.failed.txt`).
+//!
+//! What OpenBao finishes in the background (a mount move) is waited for with `"until": {"pointer": ..., "value":
+//! ...}`: the step is re-sent to each server until its answer has that value there.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -120,6 +123,17 @@ struct Step {
     /// Our server is known to differ here: report as a warning, fail if it no longer differs.
     #[serde(default)]
     known_difference: Option<String>,
+    /// Something that settles in the background (OpenBao's mount moves): re-send the step, on each server, until the
+    /// answer has this value at this JSON pointer (10 s at most), then compare.
+    #[serde(default)]
+    until: Option<Until>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Until {
+    pointer: String,
+    value: Value,
 }
 
 /// One server under test, with what was captured from its earlier answers.
@@ -201,7 +215,24 @@ impl Target {
         })
     }
 
+    /// [`Target::send_once`], repeated while the step's `until` condition does not hold yet.
     fn send(&mut self, step: &Step) -> Result<Answer, String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let answer = self.send_once(step)?;
+            match &step.until {
+                Some(until)
+                    if answer.body.pointer(&until.pointer) != Some(&until.value)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                _ => return Ok(answer),
+            }
+        }
+    }
+
+    fn send_once(&mut self, step: &Step) -> Result<Answer, String> {
         let path = self.expand_str(&step.path)?;
         let url = format!("{}/v1/{}", self.base, path.trim_start_matches('/'));
         let mut builder = ureq::http::Request::builder().method(step.method.as_str()).uri(url);
@@ -418,6 +449,7 @@ fn set_up(setup: Setup, targets: &mut [&mut Target]) {
         ignore_keys: BTreeMap::new(),
         ignore_values: BTreeMap::new(),
         known_difference: None,
+        until: None,
     };
     let unseal = Step {
         path: "sys/unseal".into(),
@@ -539,6 +571,8 @@ fn run_scenario(file: &str) {
     }
     write_report(file, &report);
     if !failures.is_empty() {
+        // Kept apart from the last report, so a failure seen once (under load, in CI) can still be read later.
+        write_report(&format!("{file}.failed"), &report);
         panic!(
             "{file}: {} of {} steps differ from OpenBao (reference = bao server, ours = this server):\n\n{}",
             failures.len(),
