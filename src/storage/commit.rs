@@ -40,7 +40,7 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub fn start(db: sled::Db) -> Self {
+    pub fn start(db: sled::Db, watermark: Watermark) -> Self {
         let shared = Arc::new(Shared {
             requested: AtomicU64::new(0),
             wake: Mutex::new(Wake::default()),
@@ -52,7 +52,7 @@ impl GroupCommit {
         let thread_shared = shared.clone();
         let handle = std::thread::Builder::new()
             .name("vault-flusher".into())
-            .spawn(move || flusher_loop(db, thread_shared, tx))
+            .spawn(move || flusher_loop(db, thread_shared, tx, watermark))
             .ok();
         GroupCommit {
             shared,
@@ -115,9 +115,34 @@ impl Drop for GroupCommit {
 /// longer waits gather more but gain nothing.
 const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
 
-fn flusher_loop(db: sled::Db, shared: Arc<Shared>, done: watch::Sender<Flushed>) {
+/// Where the flusher records how many transactions are durable (the marker file, see `marker`), and the count of
+/// committed transactions it reads before each flush.
+pub struct Watermark {
+    /// The data directory, opened (see `marker::record_durable`).
+    pub dir: std::fs::File,
+    pub committed: Arc<AtomicU64>,
+}
+
+/// How often the durable count is written to the marker file (one small fsync'd write).
+const WATERMARK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Watermark {
+    /// Record `durable` if it grew and the last record is older than `WATERMARK_EVERY` (or `now` is forced).
+    fn record(&self, durable: u64, recorded: &mut (u64, std::time::Instant), force: bool) {
+        if durable <= recorded.0 || (!force && recorded.1.elapsed() < WATERMARK_EVERY) {
+            return;
+        }
+        match super::marker::record_durable(&self.dir, durable) {
+            Ok(()) => *recorded = (durable, std::time::Instant::now()),
+            Err(e) => log::warn!("recording the durable write count: {e}"),
+        }
+    }
+}
+
+fn flusher_loop(db: sled::Db, shared: Arc<Shared>, done: watch::Sender<Flushed>, watermark: Watermark) {
     let mut flushed_up_to = 0u64;
     let mut last_batch = 0u64;
+    let mut recorded = (watermark.committed.load(Ordering::SeqCst), std::time::Instant::now());
     loop {
         {
             let Ok(mut wake) = shared.wake.lock() else { return };
@@ -128,7 +153,10 @@ fn flusher_loop(db: sled::Db, shared: Arc<Shared>, done: watch::Sender<Flushed>)
                 };
             }
             if wake.shutdown && !wake.pending {
-                let _ = db.flush();
+                let committed = watermark.committed.load(Ordering::SeqCst);
+                if db.flush().is_ok() {
+                    watermark.record(committed, &mut recorded, true);
+                }
                 return;
             }
             wake.pending = false;
@@ -140,6 +168,7 @@ fn flusher_loop(db: sled::Db, shared: Arc<Shared>, done: watch::Sender<Flushed>)
         }
         // Every ticket taken so far belongs to a write that committed before taking it.
         let target = shared.requested.load(Ordering::SeqCst);
+        let committed = watermark.committed.load(Ordering::SeqCst);
         last_batch = target.saturating_sub(flushed_up_to);
         flushed_up_to = target;
         let result = db.flush().map_err(StorageError::from);
@@ -153,9 +182,14 @@ fn flusher_loop(db: sled::Db, shared: Arc<Shared>, done: watch::Sender<Flushed>)
                 };
             }
         }
+        let flushed = result.is_ok();
         done.send_modify(|state| match result {
             Ok(_) => state.durable = state.durable.max(target),
             Err(_) => state.failed = state.failed.max(target),
         });
+        // After the writers are released: every transaction counted before the flush is on disk now.
+        if flushed {
+            watermark.record(committed, &mut recorded, false);
+        }
     }
 }

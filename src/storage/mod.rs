@@ -181,12 +181,24 @@ impl Tree {
 /// Name of the plain (unencrypted) tree: format version, migrations, seal configuration, sealed keyring.
 pub const META_TREE: &str = "meta";
 
+/// In the plain `meta` tree: how many transactions the store has committed, counted in each transaction itself.
+pub const WRITE_SEQ_KEY: &[u8] = b"write_seq";
+
+fn decode_seq(bytes: Option<&[u8]>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
 /// One open sled database with its trees and its group-commit flusher. A snapshot restore replaces it whole.
 struct Database {
     db: sled::Db,
     /// `meta` first, then `Tree::ALL` in order.
     trees: Vec<sled::Tree>,
     commit: GroupCommit,
+    /// The highest `write_seq` committed so far; the flusher records what it made durable in the marker file.
+    committed_seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Database {
@@ -221,11 +233,26 @@ impl Database {
         for tree in Tree::ALL {
             trees.push(db.open_tree(tree.name())?);
         }
-        marker::check(path, migrate::recorded_version(&trees[0])?)?;
+        let recovered_seq = decode_seq(trees[0].get(WRITE_SEQ_KEY)?.as_deref());
+        marker::check(path, migrate::recorded_version(&trees[0])?, recovered_seq)?;
         migrate::run_pending(&db, &trees)?;
         marker::ensure(path)?;
-        let commit = GroupCommit::start(db.clone());
-        Ok(Database { db, trees, commit })
+        let committed_seq = Arc::new(std::sync::atomic::AtomicU64::new(recovered_seq));
+        let dir = std::fs::File::open(path)
+            .map_err(|e| StorageError::Io(format!("opening data directory {}: {e}", path.display())))?;
+        let commit = GroupCommit::start(
+            db.clone(),
+            commit::Watermark {
+                dir,
+                committed: committed_seq.clone(),
+            },
+        );
+        Ok(Database {
+            db,
+            trees,
+            commit,
+            committed_seq,
+        })
     }
 }
 
@@ -448,14 +475,24 @@ impl Storage {
                 keyring,
                 _abort: PhantomData,
             };
-            f(&txn).map_err(|e| match e {
+            let r = f(&txn).map_err(|e| match e {
                 TxError::Abort(domain) => ConflictableTransactionError::Abort(Aborted::Domain(domain)),
                 TxError::Storage(s) => ConflictableTransactionError::Abort(Aborted::Storage(s)),
                 TxError::Sled(u) => ConflictableTransactionError::from(u),
-            })
+            })?;
+            // Count the transaction in itself: after a crash the store holds exactly the count of what it kept,
+            // which the marker file's durable count is checked against at the next open.
+            let seq = decode_seq(trees[0].get(WRITE_SEQ_KEY)?.as_deref()) + 1;
+            trees[0].insert(WRITE_SEQ_KEY, &seq.to_be_bytes())?;
+            Ok((r, seq))
         });
         match result {
-            Ok(r) => Ok(Ok(r)),
+            Ok((r, seq)) => {
+                database
+                    .committed_seq
+                    .fetch_max(seq, std::sync::atomic::Ordering::SeqCst);
+                Ok(Ok(r))
+            }
             Err(TransactionError::Abort(Aborted::Domain(e))) => Ok(Err(e)),
             Err(TransactionError::Abort(Aborted::Storage(s))) => Err(s),
             Err(TransactionError::Storage(e)) => Err(e.into()),
