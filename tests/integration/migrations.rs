@@ -85,6 +85,19 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The fixture's root token works, and its ACL policies read back as written (in HCL and in JSON).
+fn check_root_and_policies(c: &crate::common::Client, fx: &Value) {
+    let root = s(fx, "root_token");
+    let (status, body) = c.get("auth/token/lookup-self", Some(root));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["policies"], json!(["root"]));
+    for (name, text) in fx["policies"].as_object().unwrap() {
+        let (status, body) = c.get(&format!("sys/policies/acl/{name}"), Some(root));
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body["data"]["policy"], *text, "{name}");
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -199,16 +212,7 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     );
 
     let root = s(&fx, "root_token");
-    let (status, body) = c.get("auth/token/lookup-self", Some(root));
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["policies"], json!(["root"]));
-
-    // ACL policies read back as written, in HCL and in JSON.
-    for (name, text) in fx["policies"].as_object().unwrap() {
-        let (status, body) = c.get(&format!("sys/policies/acl/{name}"), Some(root));
-        assert_eq!(status, 200, "{name}: {body}");
-        assert_eq!(body["data"]["policy"], *text, "{name}");
-    }
+    check_root_and_policies(c, &fx);
     let (status, body) = c.call("LIST", "sys/policies/acl", Some(root), None);
     assert_eq!(status, 200);
     assert_eq!(body["data"]["keys"], json!(["app-read", "default", "ops", "root"]));
@@ -439,14 +443,7 @@ fn fixture_from_early_format_2_runs_three_migrations_and_every_token_works() {
 
     let c = &server.client;
     let root = s(&fx, "root_token");
-    let (status, body) = c.get("auth/token/lookup-self", Some(root));
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["policies"], json!(["root"]));
-    for (name, text) in fx["policies"].as_object().unwrap() {
-        let (status, body) = c.get(&format!("sys/policies/acl/{name}"), Some(root));
-        assert_eq!(status, 200, "{name}: {body}");
-        assert_eq!(body["data"]["policy"], *text, "{name}");
-    }
+    check_root_and_policies(c, &fx);
     let tokens = fx["tokens"].as_object().unwrap();
     for (name, t) in tokens {
         let (status, body) = c.put("auth/token/lookup", Some(root), json!({"token": s(t, "token")}));
