@@ -559,3 +559,30 @@ fn kill_9_during_restore_leaves_the_old_or_the_new_store() {
     }
     eprintln!("restore took {restore_time:?}; outcomes after each kill: {outcomes:?}");
 }
+
+/// hvac 2.4.0's snapshot calls, unchanged (the reference's in-memory dev storage has no snapshots to compare).
+#[test]
+fn hvac_takes_and_restores_snapshots() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/py/hvac_snapshot.py");
+    let out = std::process::Command::new(crate::tools::python())
+        .arg(script)
+        .env("HVAC_TEST_ADDR", format!("http://{}", server.addr))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["save_status"], 200, "{result}");
+    assert_eq!(result["save_is_gzip"], true);
+    assert_eq!(result["restore_status"], 204);
+    assert_eq!(result["after_restore"], json!({"v": "1"}));
+    assert_eq!(
+        result["force_status"], 204,
+        "a forced restore of the same keys stays unsealed"
+    );
+    assert_eq!(result["after_force"], json!({"v": "1"}));
+    assert_eq!(result["truncated"]["raised"], "InvalidRequest", "{result}");
+    let message = result["truncated"]["errors"][0].as_str().unwrap();
+    assert!(message.starts_with("invalid snapshot: "), "{message}");
+}
