@@ -226,6 +226,7 @@ fn metrics(core: &Core, format: Option<&str>) -> Response {
     let counters = [
         ("vault.wrapping.token_reuse", core.wrapping_reuse_count()),
         ("vault.storage.flushes", core.storage.flush_count()),
+        ("vault.storage.write_batches", core.storage.batch_count()),
     ];
     if format == Some("prometheus") {
         let mut text = String::new();

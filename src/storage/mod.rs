@@ -2,15 +2,17 @@
 //! transactions, and group-committed durability. No business rules live here.
 
 pub mod barrier;
+mod batch;
 pub mod commit;
 pub mod marker;
 pub mod migrate;
 pub mod snapshot;
 pub mod space;
 
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use arc_swap::ArcSwap;
 
@@ -265,14 +267,39 @@ impl Drop for Database {
     }
 }
 
-pub struct Storage {
-    path: PathBuf,
+/// What the storage handle and its committer thread share.
+struct Shared {
     current: ArcSwap<Database>,
-    keyring: RwLock<Option<Arc<Keyring>>>,
     /// Transactions hold it shared; a snapshot export or restore holds it exclusively, so it reads (or replaces) a
     /// store that no transaction is changing at that moment.
     write_gate: RwLock<()>,
+}
+
+impl Shared {
+    fn shared_gate(&self) -> RwLockReadGuard<'_, ()> {
+        // The gate guards no data, so a poisoned lock is still a working lock.
+        self.write_gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn exclusive_gate(&self) -> RwLockWriteGuard<'_, ()> {
+        self.write_gate.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct Storage {
+    path: PathBuf,
+    shared: Arc<Shared>,
+    keyring: RwLock<Option<Arc<Keyring>>>,
     space: space::SpaceGuard,
+    committer: batch::Committer,
+}
+
+/// Count a committed sled transaction in itself (`WRITE_SEQ_KEY`): after a crash the store holds exactly the count
+/// of what it kept, which the marker file's durable count is checked against at the next open.
+fn count_transaction(trees: &[TransactionalTree]) -> Result<u64, UnabortableTransactionError> {
+    let seq = decode_seq(trees[0].get(WRITE_SEQ_KEY)?.as_deref()) + 1;
+    trees[0].insert(WRITE_SEQ_KEY, &seq.to_be_bytes())?;
+    Ok(seq)
 }
 
 /// Outcome of a transaction closure that did not commit.
@@ -302,15 +329,26 @@ enum Aborted<E> {
 
 /// A view of every tree inside one sled transaction. Reads see the transaction's own writes.
 /// The closure using it may run more than once, so it must not have side effects.
+/// Writes go to the closure's own overlay first and join the sled transaction only when the closure succeeds
+/// (several closures share one sled transaction, see `batch`).
 pub struct Txn<'a, E> {
     trees: &'a [TransactionalTree],
     keyring: &'a Keyring,
+    overlay: &'a RefCell<batch::Overlay>,
     _abort: PhantomData<E>,
 }
 
 impl<E> Txn<'_, E> {
+    /// A slot's stored bytes as this closure sees them: its own writes first, then the sled transaction's.
+    fn read_slot(&self, slot: usize, key: &[u8]) -> Result<Option<Vec<u8>>, TxError<E>> {
+        if let Some(mine) = self.overlay.borrow().lookup(slot, key) {
+            return Ok(mine.map(<[u8]>::to_vec));
+        }
+        Ok(self.trees[slot].get(key)?.map(|v| v.to_vec()))
+    }
+
     pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, TxError<E>> {
-        match self.trees[tree.slot()].get(key)? {
+        match self.read_slot(tree.slot(), key)? {
             None => Ok(None),
             Some(sealed) => {
                 let plain = self
@@ -327,7 +365,7 @@ impl<E> Txn<'_, E> {
             .keyring
             .encrypt(&barrier::aad(tree.name(), key), value)
             .map_err(StorageError::from)?;
-        self.trees[tree.slot()].insert(key, sealed)?;
+        self.overlay.borrow_mut().put(tree.slot(), key, sealed);
         Ok(())
     }
 
@@ -344,15 +382,17 @@ impl<E> Txn<'_, E> {
     }
 
     pub fn remove(&self, tree: Tree, key: &[u8]) -> Result<bool, TxError<E>> {
-        Ok(self.trees[tree.slot()].remove(key)?.is_some())
+        let existed = self.read_slot(tree.slot(), key)?.is_some();
+        self.overlay.borrow_mut().remove(tree.slot(), key);
+        Ok(existed)
     }
 
     pub fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TxError<E>> {
-        Ok(self.trees[0].get(key)?.map(|v| v.to_vec()))
+        self.read_slot(0, key)
     }
 
     pub fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), TxError<E>> {
-        self.trees[0].insert(key, value)?;
+        self.overlay.borrow_mut().put(0, key, value.to_vec());
         Ok(())
     }
 }
@@ -374,26 +414,29 @@ impl Storage {
         snapshot::recover_interrupted_restore(path)?;
         let database = Database::open(path)?;
         snapshot::remove_restore_leftovers(path);
+        let shared = Arc::new(Shared {
+            current: ArcSwap::from_pointee(database),
+            write_gate: RwLock::new(()),
+        });
         Ok(Storage {
             path: path.to_path_buf(),
-            current: ArcSwap::from_pointee(database),
+            committer: batch::Committer::start(shared.clone()),
+            shared,
             keyring: RwLock::new(None),
-            write_gate: RwLock::new(()),
             space: space::SpaceGuard::new(path),
         })
     }
 
     fn shared_gate(&self) -> RwLockReadGuard<'_, ()> {
-        // The gate guards no data, so a poisoned lock is still a working lock.
-        self.write_gate.read().unwrap_or_else(|e| e.into_inner())
+        self.shared.shared_gate()
     }
 
     fn exclusive_gate(&self) -> RwLockWriteGuard<'_, ()> {
-        self.write_gate.write().unwrap_or_else(|e| e.into_inner())
+        self.shared.exclusive_gate()
     }
 
     fn tree(&self, tree: Tree) -> sled::Tree {
-        self.current.load().trees[tree.slot()].clone()
+        self.shared.current.load().trees[tree.slot()].clone()
     }
 
     pub fn path(&self) -> &Path {
@@ -403,7 +446,7 @@ impl Storage {
     /// Run the migrations that need the keyring (see [`migrate::Phase::Unseal`]); call it before installing it.
     pub fn migrate_unsealed(&self, keyring: &Keyring) -> Result<(), StorageError> {
         let _gate = self.exclusive_gate();
-        let database = self.current.load();
+        let database = self.shared.current.load();
         migrate::run_pending_unsealed(&database.db, &database.trees, keyring)
     }
 
@@ -427,13 +470,13 @@ impl Storage {
     }
 
     pub fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.current.load().trees[0].get(key)?.map(|v| v.to_vec()))
+        Ok(self.shared.current.load().trees[0].get(key)?.map(|v| v.to_vec()))
     }
 
     /// Read and decrypt one record's bytes outside a transaction.
     pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
         let keyring = self.keyring()?;
-        match self.current.load().trees[tree.slot()].get(key)? {
+        match self.shared.current.load().trees[tree.slot()].get(key)? {
             None => Ok(None),
             Some(sealed) => Ok(Some(keyring.decrypt(&barrier::aad(tree.name(), key), &sealed)?)),
         }
@@ -461,7 +504,7 @@ impl Storage {
     ) -> Result<Result<R, E>, StorageError> {
         self.space.check()?;
         let _gate = self.shared_gate();
-        Self::transact_in(&self.current.load(), keyring, f)
+        Self::transact_in(&self.shared.current.load(), keyring, f)
     }
 
     fn transact_in<R, E>(
@@ -470,9 +513,11 @@ impl Storage {
         f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>,
     ) -> Result<Result<R, E>, StorageError> {
         let result = database.trees[..].transaction(|trees| {
+            let overlay = RefCell::new(batch::Overlay::default());
             let txn = Txn {
                 trees: &trees[..],
                 keyring,
+                overlay: &overlay,
                 _abort: PhantomData,
             };
             let r = f(&txn).map_err(|e| match e {
@@ -480,11 +525,8 @@ impl Storage {
                 TxError::Storage(s) => ConflictableTransactionError::Abort(Aborted::Storage(s)),
                 TxError::Sled(u) => ConflictableTransactionError::from(u),
             })?;
-            // Count the transaction in itself: after a crash the store holds exactly the count of what it kept,
-            // which the marker file's durable count is checked against at the next open.
-            let seq = decode_seq(trees[0].get(WRITE_SEQ_KEY)?.as_deref()) + 1;
-            trees[0].insert(WRITE_SEQ_KEY, &seq.to_be_bytes())?;
-            Ok((r, seq))
+            overlay.into_inner().apply(trees)?;
+            Ok((r, count_transaction(trees)?))
         });
         match result {
             Ok((r, seq)) => {
@@ -501,18 +543,23 @@ impl Storage {
 
     /// Wait until every transaction committed so far is on disk (shared with concurrent writers).
     pub async fn wait_durable(&self) -> Result<(), StorageError> {
-        let database = self.current.load_full();
+        let database = self.shared.current.load_full();
         database.commit.wait_durable().await
     }
 
     /// Synchronous flush for start-up and shutdown paths.
     pub fn flush(&self) -> Result<(), StorageError> {
-        self.current.load().db.flush()?;
+        self.shared.current.load().db.flush()?;
         Ok(())
     }
 
+    /// Sled transactions the committer has run (each a batch of requests' transactions).
+    pub fn batch_count(&self) -> u64 {
+        self.committer.batch_count()
+    }
+
     pub fn flush_count(&self) -> u64 {
-        self.current.load().commit.flush_count()
+        self.shared.current.load().commit.flush_count()
     }
 
     /// Atomically write one transaction and wait until it is durable. The transaction runs on the blocking pool.
@@ -538,18 +585,42 @@ impl Storage {
         R: Send + 'static,
         E: Send + 'static,
     {
-        // The transaction runs in place: it only touches sled's in-memory pages (microseconds, no fsync), and a hop
-        // to the blocking pool costs more in context switches than it saves. The slow part, the flush, happens on
-        // the flusher thread while this task awaits.
-        // The gate is taken before the database is picked, so a restore cannot swap it between the two; the flush
-        // awaited is the one of the database the transaction committed to.
         self.space.check()?;
-        let (database, outcome) = {
-            let _gate = self.shared_gate();
-            let database = self.current.load_full();
-            let outcome = Self::transact_in(&database, &keyring, f)?;
-            (database, outcome)
-        };
+        // The closure's outcome, kept by the job: it may run more than once if sled retries the batch.
+        type Slot<R, E> = Arc<Mutex<Option<Result<Result<R, E>, StorageError>>>>;
+        let slot: Slot<R, E> = Arc::new(Mutex::new(None));
+        let run_slot = slot.clone();
+        let run: batch::JobRun = Box::new(move |trees, overlay| {
+            let txn = Txn {
+                trees,
+                keyring: &keyring,
+                overlay,
+                _abort: PhantomData,
+            };
+            let (succeeded, outcome) = match f(&txn) {
+                Ok(r) => (true, Ok(Ok(r))),
+                Err(TxError::Abort(e)) => (false, Ok(Err(e))),
+                Err(TxError::Storage(e)) => (false, Err(e)),
+                Err(TxError::Sled(e)) => return Err(e),
+            };
+            *run_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+            Ok(succeeded)
+        });
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let finish: batch::JobFinish = Box::new(move |batch| {
+            let outcome = batch.and_then(|database| {
+                let outcome = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let outcome = outcome.ok_or_else(|| StorageError::Io("a batched transaction did not run".into()))?;
+                outcome.map(|o| (database, o))
+            });
+            let _ = done.send(outcome);
+        });
+        self.committer.submit(batch::Job { run, finish });
+        let (database, outcome) = committed
+            .await
+            .map_err(|_| StorageError::Io("the storage committer stopped".into()))??;
+        // The flush awaited is the one of the database the batch committed to, even if a restore swapped in
+        // another one since.
         if outcome.is_ok() {
             database.commit.wait_durable().await?;
         }

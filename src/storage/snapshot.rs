@@ -206,7 +206,7 @@ impl Storage {
         let storage_format_version;
         {
             let _gate = self.exclusive_gate();
-            let database = self.current.load();
+            let database = self.shared.current.load();
             storage_format_version = migrate::recorded_version(&database.trees[0])?;
             for (name, tree) in tree_names().into_iter().zip(database.trees.iter()) {
                 let mut count = 0u64;
@@ -291,7 +291,7 @@ impl Storage {
 
         let previous = {
             let _gate = self.exclusive_gate();
-            self.current.load().db.flush()?;
+            self.shared.current.load().db.flush()?;
             let moved_to = swap_in(&self.path, &paths)?;
             let opened = Database::open(&self.path).and_then(|database| match unsealed_with {
                 Some(keyring) => {
@@ -300,7 +300,7 @@ impl Storage {
                 None => Ok(database),
             });
             match opened {
-                Ok(database) => (self.current.swap(Arc::new(database)), moved_to),
+                Ok(database) => (self.shared.current.swap(Arc::new(database)), moved_to),
                 Err(e) => {
                     // The live database is still open on the moved directory: put it back and keep serving it.
                     log::error!("snapshot restore: opening the restored store failed, keeping the old one: {e}");
