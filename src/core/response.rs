@@ -8,7 +8,8 @@ pub struct Response {
     pub warnings: Vec<String>,
     pub auth: Option<Value>,
     pub lease_id: String,
-    pub lease_duration: u64,
+    /// Seconds; negative when a K/V version 1 secret's `ttl` hint is (OpenBao passes it through).
+    pub lease_duration: i64,
     pub renewable: bool,
     pub wrap_info: Option<Value>,
     /// Also copy `data`'s keys to the top level of the body, as OpenBao does for some legacy `sys/` endpoints.

@@ -75,7 +75,7 @@ fn response_from_json(text: &str) -> Result<Response, CoreError> {
             .map(|w| w.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
             .unwrap_or_default(),
         lease_id: v["lease_id"].as_str().unwrap_or_default().to_string(),
-        lease_duration: v["lease_duration"].as_u64().unwrap_or(0),
+        lease_duration: v["lease_duration"].as_i64().unwrap_or(0),
         renewable: v["renewable"].as_bool().unwrap_or(false),
         ..Default::default()
     })

@@ -30,11 +30,11 @@ impl KvV1 {
         })
     }
 
-    fn lease_hint(&self, data: &Map<String, Value>) -> u64 {
+    fn lease_hint(&self, data: &Map<String, Value>) -> i64 {
         let hint = data.get("ttl").or_else(|| data.get("lease"));
         match hint.map(parse_duration_second) {
-            Some(Ok(Some(secs))) => secs.max(0) as u64,
-            _ => self.default_ttl,
+            Some(Ok(Some(secs))) => secs,
+            _ => i64::try_from(self.default_ttl).unwrap_or(i64::MAX),
         }
     }
 
