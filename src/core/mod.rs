@@ -309,14 +309,8 @@ impl Core {
         // Migrations of encrypted records run now, before anything can read the store through the keyring.
         self.storage.migrate_unsealed(&keyring)?;
         self.storage.set_keyring(Some(Arc::new(keyring)));
-        match self
-            .load_unsealed_state()
-            .and_then(|state| self.load_mounts().map(|()| state))
-        {
-            Ok(state) => {
-                if let Ok(mut slot) = self.unsealed.write() {
-                    *slot = Some(Arc::new(state));
-                }
+        match self.load_from_store() {
+            Ok(()) => {
                 log::info!("core: vault is unsealed");
                 Ok(())
             }
@@ -325,6 +319,17 @@ impl Core {
                 Err(e)
             }
         }
+    }
+
+    /// Load what lives only while unsealed (token salt, cluster identity, mount table) from the store, through the
+    /// installed keyring, and make it current: at unseal, and after a snapshot restore.
+    fn load_from_store(&self) -> Result<(), CoreError> {
+        let state = self.load_unsealed_state()?;
+        self.load_mounts()?;
+        if let Ok(mut slot) = self.unsealed.write() {
+            *slot = Some(Arc::new(state));
+        }
+        Ok(())
     }
 
     fn load_unsealed_state(&self) -> Result<Unsealed, CoreError> {

@@ -37,6 +37,18 @@ fn is_unauthenticated_ui_path(path: &str, op: super::Operation) -> bool {
     op == super::Operation::Read && (path == "sys/internal/ui/mounts" || path.starts_with("sys/internal/ui/mounts/"))
 }
 
+/// The ACL's verdict on a request: root-protected paths need `sudo` on top; a path that filters by the caller's ACL
+/// itself (the UI mount listing) is never refused for lack of a capability.
+fn permit(decision: &crate::policy::AclResult, path: &str, filters_by_acl: bool) -> Result<(), CoreError> {
+    if is_root_path(path) && !decision.root_privs {
+        return Err(CoreError::AclDenied);
+    }
+    if !decision.allowed && !filters_by_acl {
+        return Err(CoreError::AclDenied);
+    }
+    Ok(())
+}
+
 pub fn is_root_path(path: &str) -> bool {
     ROOT_PATHS.iter().any(|p| match p.strip_suffix('*') {
         Some(prefix) => path.starts_with(prefix),
@@ -82,18 +94,11 @@ impl Core {
             return self.route_and_wrap(&caller, &req).await;
         }
 
-        let token = req.client_token.as_ref().ok_or(CoreError::PermissionDenied)?;
-        let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
-        // A use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
-        let entry = self.use_token(&hash, entry).await?;
-        let last_use = entry.num_uses == crate::auth::token::LAST_USE_IN_PROGRESS;
-        let result = self.authorize_and_route(hash.clone(), entry, &mut req).await;
-        if last_use {
-            if let Err(e) = self.revoke_tree(&hash).await {
-                log::error!("request {}: revoking a used-up token failed: {e}", req.id);
-            }
-        }
-        result
+        let (token, id) = (req.client_token.clone(), req.id.clone());
+        self.with_token_use(token.as_ref(), &id, |hash, entry| {
+            self.authorize_and_route(hash, entry, &mut req)
+        })
+        .await
     }
 
     /// Authorize a request that the HTTP layer serves itself because its body is not JSON (snapshots): the same
@@ -101,30 +106,43 @@ impl Core {
     pub async fn authorize_direct(
         &self,
         token: Option<&super::ClientToken>,
+        request_id: &str,
         path: &str,
         operation: super::Operation,
     ) -> Result<(), CoreError> {
         if self.is_sealed() {
             return Err(CoreError::Sealed);
         }
+        self.with_token_use(token, request_id, |_, entry| async move {
+            let acl = self.acl_for(&entry.policies)?;
+            let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
+            permit(&decision, path, false)
+        })
+        .await
+    }
+
+    /// Consume one use of the client token, run `work` with its hash and entry, and revoke the token if that was its
+    /// last use. The use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
+    async fn with_token_use<T, Fut>(
+        &self,
+        token: Option<&super::ClientToken>,
+        request_id: &str,
+        work: impl FnOnce(Vec<u8>, TokenEntry) -> Fut,
+    ) -> Result<T, CoreError>
+    where
+        Fut: std::future::Future<Output = Result<T, CoreError>>,
+    {
         let token = token.ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
         let entry = self.use_token(&hash, entry).await?;
         let last_use = entry.num_uses == crate::auth::token::LAST_USE_IN_PROGRESS;
-        let result = self.acl_for(&entry.policies).map(|acl| {
-            let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
-            decision.allowed && (!is_root_path(path) || decision.root_privs)
-        });
+        let result = work(hash.clone(), entry).await;
         if last_use {
             if let Err(e) = self.revoke_tree(&hash).await {
-                log::error!("revoking a used-up token failed: {e}");
+                log::error!("request {request_id}: revoking a used-up token failed: {e}");
             }
         }
-        if result? {
-            Ok(())
-        } else {
-            Err(CoreError::AclDenied)
-        }
+        result
     }
 
     async fn authorize_and_route(
@@ -137,13 +155,11 @@ impl Core {
         // OpenBao's existence check: a write to something that does not exist yet is a `create`, for the ACL too.
         req.operation = self.router.checked_operation(self, &token_hash, req).await?;
         let decision = acl.allow_request(req.operation, &req.path, &req.data, req.wrap_ttl);
-        if is_root_path(&req.path) && !decision.root_privs {
-            return Err(CoreError::AclDenied);
-        }
-        // The UI mount listing filters by the caller's ACL itself instead of refusing.
-        if !decision.allowed && !is_unauthenticated_ui_path(&req.path, req.operation) {
-            return Err(CoreError::AclDenied);
-        }
+        permit(
+            &decision,
+            &req.path,
+            is_unauthenticated_ui_path(&req.path, req.operation),
+        )?;
         let caller = Caller {
             token_hash,
             entry,

@@ -5,19 +5,10 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
-use std::sync::Arc;
 
-use super::{Core, CoreError};
-use crate::storage::snapshot::{self, SnapshotError, SnapshotHeader, SnapshotLabels};
+use super::{Core, CoreError, Response};
+use crate::storage::snapshot::{self, SnapshotError, SnapshotLabels};
 use crate::storage::StorageError;
-
-/// What a restore did.
-#[derive(Debug)]
-pub struct RestoreOutcome {
-    pub header: SnapshotHeader,
-    /// The snapshot came from another initialization: the server is now sealed.
-    pub sealed: bool,
-}
 
 pub const FOREIGN_SNAPSHOT: &str = "could not verify hash file, possibly the snapshot is using a different set of \
                                     unseal keys; use the snapshot-force API to bypass this check";
@@ -70,8 +61,8 @@ impl Core {
     }
 
     /// Verify the snapshot in `file` and replace the store with it. Without `force` a snapshot of another
-    /// initialization is refused with OpenBao's error.
-    pub async fn snapshot_restore(&self, file: File, force: bool) -> Result<RestoreOutcome, CoreError> {
+    /// initialization is refused with OpenBao's error; with it, the server seals and the answer says so.
+    pub async fn snapshot_restore(&self, file: File, force: bool) -> Result<Response, CoreError> {
         self.unsealed()?;
         let verified = blocking(move || Ok(snapshot::read_snapshot(BufReader::new(file))?)).await?;
         let same_keys = self.storage.snapshot_matches_keyring(&verified)?;
@@ -86,20 +77,10 @@ impl Core {
         blocking(move || Ok(storage.restore_snapshot(verified, keyring.as_deref())?)).await?;
         self.policy_cache.clear();
         if same_keys {
-            let reloaded = self
-                .load_unsealed_state()
-                .and_then(|state| self.load_mounts().map(|()| state));
-            match reloaded {
-                Ok(state) => {
-                    if let Ok(mut slot) = self.unsealed.write() {
-                        *slot = Some(Arc::new(state));
-                    }
-                }
-                Err(e) => {
-                    log::error!("snapshot restore: the restored store could not be loaded, sealing: {e}");
-                    self.seal();
-                    return Err(e);
-                }
+            if let Err(e) = self.load_from_store() {
+                log::error!("snapshot restore: the restored store could not be loaded, sealing: {e}");
+                self.seal();
+                return Err(e);
             }
             log::info!(
                 "snapshot restored: {} records taken {} (key id {})",
@@ -115,10 +96,12 @@ impl Core {
                 header.key_id,
                 header.created_at
             );
+            return Ok(Response::warning(format!(
+                "the snapshot was taken from a different initialization (key id {}); Vault is now sealed: unseal it \
+                 with the unseal keys of that snapshot",
+                header.key_id
+            )));
         }
-        Ok(RestoreOutcome {
-            sealed: !same_keys,
-            header,
-        })
+        Ok(Response::no_content())
     }
 }

@@ -38,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }));
 }
 
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 

@@ -9,9 +9,8 @@ use actix_web::body::SizedStream;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use serde_json::json;
 
-use super::{error, request, AppState};
+use super::{error, request, response, AppState};
 use crate::core::{CoreError, Operation};
 use crate::storage::StorageError;
 
@@ -34,20 +33,26 @@ pub async fn snapshot_force(req: HttpRequest, payload: web::Payload, state: web:
     }
 }
 
-fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// Authorize the caller for `operation` on `path`: the request id to answer with, or the refusal.
+async fn authorize(
+    req: &HttpRequest,
+    state: &AppState,
+    path: &str,
+    operation: Operation,
+) -> Result<String, HttpResponse> {
+    let id = super::new_request_id();
+    let token = request::client_token(req);
+    match state.core.authorize_direct(token.as_ref(), &id, path, operation).await {
+        Ok(()) => Ok(id),
+        Err(e) => Err(error::render(&e, &id)),
+    }
 }
 
 async fn save(req: &HttpRequest, state: &AppState) -> HttpResponse {
-    let id = request_id();
-    let token = request::client_token(req);
-    if let Err(e) = state
-        .core
-        .authorize_direct(token.as_ref(), SNAPSHOT_PATH, Operation::Read)
-        .await
-    {
-        return error::render(&e, &id);
-    }
+    let id = match authorize(req, state, SNAPSHOT_PATH, Operation::Read).await {
+        Ok(id) => id,
+        Err(refused) => return refused,
+    };
     let (file, len) = match state.core.snapshot_save().await {
         Ok(f) => f,
         Err(e) => return error::render(&e, &id),
@@ -80,16 +85,11 @@ async fn restore(
     path: &str,
     force: bool,
 ) -> HttpResponse {
-    let id = request_id();
-    let token = request::client_token(req);
-    // Authorize before accepting the upload.
-    if let Err(e) = state
-        .core
-        .authorize_direct(token.as_ref(), path, Operation::Update)
-        .await
-    {
-        return error::render(&e, &id);
-    }
+    // Authorized before the upload is accepted.
+    let id = match authorize(req, state, path, Operation::Update).await {
+        Ok(id) => id,
+        Err(refused) => return refused,
+    };
     let spool_error = |e: std::io::Error| CoreError::Storage(StorageError::Io(format!("spooling the snapshot: {e}")));
     let mut file = match tempfile::tempfile() {
         Ok(f) => f,
@@ -113,21 +113,7 @@ async fn restore(
         return error::render(&spool_error(e), &id);
     }
     match state.core.snapshot_restore(file, force).await {
-        Ok(outcome) if outcome.sealed => HttpResponse::Ok().json(json!({
-            "request_id": id,
-            "lease_id": "",
-            "renewable": false,
-            "lease_duration": 0,
-            "data": null,
-            "wrap_info": null,
-            "warnings": [format!(
-                "the snapshot was taken from a different initialization (key id {}); Vault is now sealed: unseal it \
-                 with the unseal keys of that snapshot",
-                outcome.header.key_id
-            )],
-            "auth": null,
-        })),
-        Ok(_) => HttpResponse::NoContent().finish(),
+        Ok(resp) => response::render(resp, &id),
         Err(e) => error::render(&e, &id),
     }
 }
