@@ -321,7 +321,7 @@ impl Core {
                 let defaults = MountTables::defaults();
                 let secret = encode_table(&defaults.secret)?;
                 let auth = encode_table(&defaults.auth)?;
-                let written = self.storage.transact(|tx| {
+                let written = self.storage.transact(move |tx| {
                     // Another unseal may have written them first: keep those.
                     if let (Some(s), Some(a)) = (
                         tx.get_raw(Tree::Mounts, SECRET_TABLE_KEY)?,

@@ -17,34 +17,39 @@ use sled::Transactional;
 
 use super::{Database, Shared, StorageError};
 
-/// The writes of one request's closure, sealed values ready to insert (`None`: removed), by tree slot and key.
+/// Slots of a transaction: the `meta` tree and every encrypted tree.
+const SLOTS: usize = super::Tree::ALL.len() + 1;
+
+/// The writes of one request's closure, sealed values ready to insert (`None`: removed), per tree slot by key.
 #[derive(Default)]
 pub struct Overlay {
-    writes: BTreeMap<(usize, Vec<u8>), Option<Vec<u8>>>,
+    writes: [BTreeMap<Vec<u8>, Option<Vec<u8>>>; SLOTS],
 }
 
 impl Overlay {
     /// `Some(Some(v))`: written here; `Some(None)`: removed here; `None`: not touched here.
     pub(super) fn lookup(&self, slot: usize, key: &[u8]) -> Option<Option<&[u8]>> {
-        self.writes.get(&(slot, key.to_vec())).map(|v| v.as_deref())
+        self.writes[slot].get(key).map(|v| v.as_deref())
     }
 
     pub(super) fn put(&mut self, slot: usize, key: &[u8], value: Vec<u8>) {
-        self.writes.insert((slot, key.to_vec()), Some(value));
+        self.writes[slot].insert(key.to_vec(), Some(value));
     }
 
     pub(super) fn remove(&mut self, slot: usize, key: &[u8]) {
-        self.writes.insert((slot, key.to_vec()), None);
+        self.writes[slot].insert(key.to_vec(), None);
     }
 
     pub(super) fn apply(self, trees: &[TransactionalTree]) -> Result<(), UnabortableTransactionError> {
-        for ((slot, key), value) in self.writes {
-            match value {
-                Some(v) => {
-                    trees[slot].insert(key, v)?;
-                }
-                None => {
-                    trees[slot].remove(key)?;
+        for (tree, writes) in trees.iter().zip(self.writes) {
+            for (key, value) in writes {
+                match value {
+                    Some(v) => {
+                        tree.insert(key, v)?;
+                    }
+                    None => {
+                        tree.remove(key)?;
+                    }
                 }
             }
         }

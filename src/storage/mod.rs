@@ -18,10 +18,7 @@ use arc_swap::ArcSwap;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
-use sled::Transactional;
+use sled::transaction::{TransactionalTree, UnabortableTransactionError};
 use zeroize::Zeroizing;
 
 pub use barrier::{BarrierError, Keyring, SecretKey, KEY_LEN};
@@ -302,6 +299,10 @@ fn count_transaction(trees: &[TransactionalTree]) -> Result<u64, UnabortableTran
     Ok(seq)
 }
 
+fn committer_stopped() -> StorageError {
+    StorageError::Io("the storage committer stopped".into())
+}
+
 /// Outcome of a transaction closure that did not commit.
 pub enum TxError<E> {
     /// A domain outcome: nothing was written, the caller gets `Ok(Err(e))`.
@@ -320,11 +321,6 @@ impl<E> From<StorageError> for TxError<E> {
     fn from(e: StorageError) -> Self {
         TxError::Storage(e)
     }
-}
-
-enum Aborted<E> {
-    Domain(E),
-    Storage(StorageError),
 }
 
 /// A view of every tree inside one sled transaction. Reads see the transaction's own writes.
@@ -427,14 +423,6 @@ impl Storage {
         })
     }
 
-    fn shared_gate(&self) -> RwLockReadGuard<'_, ()> {
-        self.shared.shared_gate()
-    }
-
-    fn exclusive_gate(&self) -> RwLockWriteGuard<'_, ()> {
-        self.shared.exclusive_gate()
-    }
-
     fn tree(&self, tree: Tree) -> sled::Tree {
         self.shared.current.load().trees[tree.slot()].clone()
     }
@@ -445,7 +433,7 @@ impl Storage {
 
     /// Run the migrations that need the keyring (see [`migrate::Phase::Unseal`]); call it before installing it.
     pub fn migrate_unsealed(&self, keyring: &Keyring) -> Result<(), StorageError> {
-        let _gate = self.exclusive_gate();
+        let _gate = self.shared.exclusive_gate();
         let database = self.shared.current.load();
         migrate::run_pending_unsealed(&database.db, &database.trees, keyring)
     }
@@ -490,61 +478,23 @@ impl Storage {
         }
     }
 
-    /// Run `f` atomically over every tree with the installed keyring. Blocking: call it off the async executor.
-    pub fn transact<R, E>(&self, f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>) -> Result<Result<R, E>, StorageError> {
-        let keyring = self.keyring()?;
-        self.transact_with(&keyring, f)
-    }
-
-    /// Like [`Storage::transact`] with an explicit keyring (initialization writes before the barrier is unsealed).
-    pub fn transact_with<R, E>(
+    /// Run `f` atomically with the installed keyring, in the committer's next batch, without waiting for the flush.
+    /// Blocks the calling thread until the batch has committed.
+    pub fn transact<R, E>(
         &self,
-        keyring: &Keyring,
-        f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>,
-    ) -> Result<Result<R, E>, StorageError> {
-        self.space.check()?;
-        let _gate = self.shared_gate();
-        Self::transact_in(&self.shared.current.load(), keyring, f)
-    }
-
-    fn transact_in<R, E>(
-        database: &Database,
-        keyring: &Keyring,
-        f: impl Fn(&Txn<E>) -> Result<R, TxError<E>>,
-    ) -> Result<Result<R, E>, StorageError> {
-        let result = database.trees[..].transaction(|trees| {
-            let overlay = RefCell::new(batch::Overlay::default());
-            let txn = Txn {
-                trees: &trees[..],
-                keyring,
-                overlay: &overlay,
-                _abort: PhantomData,
-            };
-            let r = f(&txn).map_err(|e| match e {
-                TxError::Abort(domain) => ConflictableTransactionError::Abort(Aborted::Domain(domain)),
-                TxError::Storage(s) => ConflictableTransactionError::Abort(Aborted::Storage(s)),
-                TxError::Sled(u) => ConflictableTransactionError::from(u),
-            })?;
-            overlay.into_inner().apply(trees)?;
-            Ok((r, count_transaction(trees)?))
-        });
-        match result {
-            Ok((r, seq)) => {
-                database
-                    .committed_seq
-                    .fetch_max(seq, std::sync::atomic::Ordering::SeqCst);
-                Ok(Ok(r))
-            }
-            Err(TransactionError::Abort(Aborted::Domain(e))) => Ok(Err(e)),
-            Err(TransactionError::Abort(Aborted::Storage(s))) => Err(s),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
-        }
-    }
-
-    /// Wait until every transaction committed so far is on disk (shared with concurrent writers).
-    pub async fn wait_durable(&self) -> Result<(), StorageError> {
-        let database = self.shared.current.load_full();
-        database.commit.wait_durable().await
+        f: impl Fn(&Txn<E>) -> Result<R, TxError<E>> + Send + 'static,
+    ) -> Result<Result<R, E>, StorageError>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let keyring = self.keyring()?;
+        let (done, committed) = std::sync::mpsc::channel();
+        self.submit(keyring, f, move |outcome| {
+            let _ = done.send(outcome);
+        })?;
+        let (_, outcome) = committed.recv().map_err(|_| committer_stopped())??;
+        Ok(outcome)
     }
 
     /// Synchronous flush for start-up and shutdown paths.
@@ -562,7 +512,7 @@ impl Storage {
         self.shared.current.load().commit.flush_count()
     }
 
-    /// Atomically write one transaction and wait until it is durable. The transaction runs on the blocking pool.
+    /// Atomically write one transaction and wait until it is durable. It runs in the committer's next batch.
     pub async fn write<R, E>(
         self: &Arc<Self>,
         f: impl Fn(&Txn<E>) -> Result<R, TxError<E>> + Send + 'static,
@@ -581,6 +531,31 @@ impl Storage {
         keyring: Arc<Keyring>,
         f: impl Fn(&Txn<E>) -> Result<R, TxError<E>> + Send + 'static,
     ) -> Result<Result<R, E>, StorageError>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        self.submit(keyring, f, move |outcome| {
+            let _ = done.send(outcome);
+        })?;
+        let (database, outcome) = committed.await.map_err(|_| committer_stopped())??;
+        // The flush awaited is the one of the database the batch committed to, even if a restore swapped in
+        // another one since.
+        if outcome.is_ok() {
+            database.commit.wait_durable().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Queue `f` for the committer's next batch; `deliver` gets its outcome and the database it committed to once
+    /// the batch has committed (or why the batch failed).
+    fn submit<R, E>(
+        &self,
+        keyring: Arc<Keyring>,
+        f: impl Fn(&Txn<E>) -> Result<R, TxError<E>> + Send + 'static,
+        deliver: impl FnOnce(Result<(Arc<Database>, Result<R, E>), StorageError>) + Send + 'static,
+    ) -> Result<(), StorageError>
     where
         R: Send + 'static,
         E: Send + 'static,
@@ -606,25 +581,15 @@ impl Storage {
             *run_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
             Ok(succeeded)
         });
-        let (done, committed) = tokio::sync::oneshot::channel();
         let finish: batch::JobFinish = Box::new(move |batch| {
-            let outcome = batch.and_then(|database| {
+            deliver(batch.and_then(|database| {
                 let outcome = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
                 let outcome = outcome.ok_or_else(|| StorageError::Io("a batched transaction did not run".into()))?;
                 outcome.map(|o| (database, o))
-            });
-            let _ = done.send(outcome);
+            }))
         });
         self.committer.submit(batch::Job { run, finish });
-        let (database, outcome) = committed
-            .await
-            .map_err(|_| StorageError::Io("the storage committer stopped".into()))??;
-        // The flush awaited is the one of the database the batch committed to, even if a restore swapped in
-        // another one since.
-        if outcome.is_ok() {
-            database.commit.wait_durable().await?;
-        }
-        Ok(outcome)
+        Ok(())
     }
 
     /// Keys under `prefix` in a tree (index trees hold no secrets in their keys), in order.

@@ -205,7 +205,7 @@ impl Storage {
         let mut entries = 0u64;
         let storage_format_version;
         {
-            let _gate = self.exclusive_gate();
+            let _gate = self.shared.exclusive_gate();
             let database = self.shared.current.load();
             storage_format_version = migrate::recorded_version(&database.trees[0])?;
             for (name, tree) in tree_names().into_iter().zip(database.trees.iter()) {
@@ -290,7 +290,7 @@ impl Storage {
         sync_dir(&paths.parent)?;
 
         let previous = {
-            let _gate = self.exclusive_gate();
+            let _gate = self.shared.exclusive_gate();
             self.shared.current.load().db.flush()?;
             let moved_to = swap_in(&self.path, &paths)?;
             let opened = Database::open(&self.path).and_then(|database| match unsealed_with {
