@@ -593,7 +593,6 @@ fn failed_unseal_migration_refuses_the_unseal_and_rewrites_nothing() {
 /// that format would have written; its sealed sums are not verifiable, so it restores with `-force` only).
 fn snapshot_of_raw_store(data: &Path, format: u32) -> Vec<u8> {
     use sha2::{Digest, Sha256};
-    use std::io::Write;
     use vault::storage::snapshot::SnapshotHeader;
 
     let db = open_db(data);
@@ -641,26 +640,12 @@ fn snapshot_of_raw_store(data: &Path, format: u32) -> Vec<u8> {
         hex::encode(Sha256::digest(&header_json)),
         hex::encode(Sha256::digest(&state))
     );
-    let mut out = Vec::new();
-    {
-        let gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
-        let mut builder = tar::Builder::new(gz);
-        for (name, bytes) in [
-            ("meta.json", &header_json[..]),
-            ("state.bin", &state[..]),
-            ("SHA256SUMS", sums.as_bytes()),
-            ("SHA256SUMS.sealed", b"sealed by a keyring this test does not have"),
-        ] {
-            let mut h = tar::Header::new_gnu();
-            h.set_path(name).unwrap();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(0o600);
-            h.set_cksum();
-            builder.append(&h, bytes).unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap().flush().unwrap();
-    }
-    out
+    crate::common::tar_gz(&[
+        ("meta.json", &header_json[..]),
+        ("state.bin", &state[..]),
+        ("SHA256SUMS", sums.as_bytes()),
+        ("SHA256SUMS.sealed", b"sealed by a keyring this test does not have"),
+    ])
 }
 
 /// Restoring a snapshot of an older storage format migrates it: the start-up migrations when it is swapped in, the

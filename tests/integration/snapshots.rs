@@ -3,7 +3,7 @@
 //! consistency under concurrent writes, durability of a restore, `vault operator snapshot inspect`, and recovery
 //! from a restore cut short.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -205,21 +205,8 @@ fn tamper_state(snapshot: &[u8], f: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
         }
         files.push((name, data));
     }
-    let mut out = Vec::new();
-    {
-        let gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
-        let mut builder = tar::Builder::new(gz);
-        for (name, data) in &files {
-            let mut header = tar::Header::new_gnu();
-            header.set_path(name).unwrap();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o600);
-            header.set_cksum();
-            builder.append(&header, &data[..]).unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap().flush().unwrap();
-    }
-    out
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), &d[..])).collect();
+    crate::common::tar_gz(&files)
 }
 
 #[test]
