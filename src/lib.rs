@@ -1,10 +1,12 @@
 //! vault: a secrets server speaking the HashiCorp Vault / OpenBao HTTP API, on sled.
 
 pub mod auth;
+pub mod builtin;
 pub mod config;
 pub mod core;
-pub mod engines;
+pub mod framework;
 pub mod http;
+pub mod logical;
 pub mod policy;
 pub mod seal;
 pub mod server;

@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::token::{CreateRequest, Creator};
 use super::token_roles::TokenRole;
-use crate::core::router::{Backend, BackendFuture};
+use crate::core::router::{CoreBackend, CoreBackendFuture};
 use crate::core::{fields, Caller, Core, CoreError, Operation, Request, Response};
 
 pub struct TokenBackend;
@@ -263,14 +263,14 @@ impl TokenBackend {
     }
 }
 
-impl Backend for TokenBackend {
+impl CoreBackend for TokenBackend {
     fn handle<'a>(
         &'a self,
         core: &'a Core,
         caller: &'a Caller,
         relative_path: &'a str,
         req: &'a Request,
-    ) -> BackendFuture<'a> {
+    ) -> CoreBackendFuture<'a> {
         Box::pin(self.route(core, caller, relative_path, req))
     }
 }

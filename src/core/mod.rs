@@ -1,14 +1,14 @@
 //! The core: seal state, initialization, and the request pipeline. Free of HTTP types.
 
-pub mod error;
+pub mod cubbyholes;
 pub mod fields;
 pub mod mounts;
 pub mod pipeline;
 pub mod policies;
-pub mod request;
-pub mod response;
+pub mod registry;
 pub mod router;
 pub mod snapshot;
+pub mod system;
 pub mod wrapping;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,9 +18,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-pub use error::CoreError;
-pub use request::{ClientToken, Operation, Request};
-pub use response::Response;
+pub use crate::logical::Error as CoreError;
+pub use crate::logical::{ClientToken, Operation, Request, Response};
 use router::Router;
 
 use crate::auth::token::{self, TokenEntry, TokenSalt};
@@ -128,11 +127,13 @@ impl Core {
         let router = Router::new(vec![
             router::Mount {
                 path: "sys/".into(),
-                backend: Arc::new(crate::engines::system::SystemBackend),
+                uuid: String::new(),
+                handler: router::Handler::Core(Arc::new(system::SystemBackend)),
             },
             router::Mount {
                 path: "auth/token/".into(),
-                backend: Arc::new(crate::auth::token_backend::TokenBackend),
+                uuid: String::new(),
+                handler: router::Handler::Core(Arc::new(crate::auth::token_backend::TokenBackend)),
             },
         ]);
         Core {

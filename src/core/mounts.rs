@@ -11,8 +11,12 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::router::Mount;
+use std::time::Duration;
+
+use super::registry::{self, BackendConfig, BackendKind};
+use super::router::{Handler, LogicalMount, Mount, MountSystemView};
 use super::{Core, CoreError};
+use crate::logical::{BarrierView, StorageView};
 use crate::storage::{StorageError, Tree, TxError};
 
 pub const SECRET_TABLE_KEY: &[u8] = b"secret";
@@ -22,17 +26,6 @@ pub const AUTH_TABLE_KEY: &[u8] = b"auth";
 pub const PROTECTED_MOUNTS: &[&str] = &["audit/", "auth/", "sys/", "cubbyhole/", "identity/"];
 /// Mounts whose settings cannot be tuned.
 pub const UNTUNABLE_MOUNTS: &[&str] = &["cubbyhole/", "sys/", "audit/", "identity/"];
-/// Engine types that exist once, mounted by the server itself.
-pub const SINGLETON_TYPES: &[&str] = &[
-    "cubbyhole",
-    "ns_cubbyhole",
-    "system",
-    "ns_system",
-    "token",
-    "ns_token",
-    "identity",
-    "ns_identity",
-];
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -268,8 +261,9 @@ pub struct MountState {
 /// What a tune decided besides the new entry.
 pub struct TuneChange {
     pub entry: MountEntry,
-    /// Upgrade a K/V version 1 mount's data to version 2 in the same transaction.
-    pub kv_upgrade: bool,
+    /// Rewrite the mount's data for its new options (the registered backend's upgrade, e.g. K/V version 1 -> 2)
+    /// in the same transaction as the table.
+    pub upgrade_data: bool,
 }
 
 fn decode_table(bytes: &[u8]) -> Result<Vec<MountEntry>, StorageError> {
@@ -292,15 +286,56 @@ impl Core {
         tables.matching(&sanitize_path(path)).map(|(e, t)| (e.clone(), t))
     }
 
+    /// The system view of a mount: its tuned TTLs, or the server's.
+    fn system_view(&self, entry: &MountEntry) -> MountSystemView {
+        let tuned = |secs: u64, server: Duration| if secs == 0 { server } else { Duration::from_secs(secs) };
+        MountSystemView {
+            default_lease_ttl: tuned(entry.config.default_lease_ttl, self.settings.default_lease_ttl),
+            max_lease_ttl: tuned(entry.config.max_lease_ttl, self.settings.max_lease_ttl),
+            uuid: entry.uuid.clone(),
+            accessor: entry.accessor.clone(),
+            local: entry.local,
+        }
+    }
+
+    /// The view of a mount's records.
+    fn mount_view(&self, entry: &MountEntry) -> BarrierView {
+        BarrierView::new(self.storage.clone(), Tree::Logical, entry.storage_prefix())
+    }
+
+    /// Route the secrets engines of `tables` through their registered backends, keeping each mount's backend
+    /// instance while its type and options stay the same.
     fn set_tables(&self, tables: MountTables) {
+        let current = self.router.mounts();
         let mut routes = Vec::new();
         for entry in &tables.secret {
-            if let Some(backend) = crate::engines::backend_for(entry, &self.settings) {
-                routes.push(Mount {
-                    path: entry.path.clone(),
+            let Some(registration) = registry::lookup(BackendKind::SecretEngine, &entry.kind) else {
+                continue;
+            };
+            let kept = current.iter().find_map(|m| match &m.handler {
+                Handler::Logical(l)
+                    if m.uuid == entry.uuid && l.type_name == entry.kind && l.options == entry.options =>
+                {
+                    Some(l.backend.clone())
+                }
+                _ => None,
+            });
+            let backend = kept.unwrap_or_else(|| {
+                (registration.factory)(&BackendConfig {
+                    options: entry.options.as_ref(),
+                })
+            });
+            routes.push(Arc::new(Mount {
+                path: entry.path.clone(),
+                uuid: entry.uuid.clone(),
+                handler: Handler::Logical(LogicalMount {
                     backend,
-                });
-            }
+                    view: self.mount_view(entry),
+                    system: self.system_view(entry),
+                    type_name: entry.kind.clone(),
+                    options: entry.options.clone(),
+                }),
+            }));
         }
         self.router.install(routes);
         if let Ok(mut slot) = self.mounts.tables.write() {
@@ -440,7 +475,7 @@ impl Core {
                 "tune of path {path:?} failed: no mount entry found"
             )));
         };
-        let TuneChange { entry, kv_upgrade } = change(&current, table)?;
+        let TuneChange { entry, upgrade_data } = change(&current, table)?;
         let list = match table {
             Table::Secret => &mut tables.secret,
             Table::Auth => &mut tables.auth,
@@ -448,28 +483,26 @@ impl Core {
         if let Some(slot) = list.iter_mut().find(|e| e.uuid == current.uuid) {
             *slot = entry.clone();
         }
-        if !kv_upgrade {
+        let upgrade = registry::lookup(BackendKind::SecretEngine, &entry.kind).and_then(|r| r.upgrade.as_ref());
+        let Some(upgrade) = upgrade.filter(|_| upgrade_data) else {
             self.commit_tables(tables, |_| Ok(())).await?;
             return Ok(false);
-        }
-        let prefix = entry.storage_prefix();
-        let keys = crate::engines::kv::v1_keys(&self.storage, &prefix)?;
-        let now = crate::engines::framework::now_ns();
-        let upgraded = keys.len();
-        self.commit_tables(tables, move |tx| {
-            crate::engines::kv::upgrade_in_tx(tx, &prefix, &keys, now)
-        })
-        .await?;
-        // Version 1 writes routed before the switch: upgrade them too.
-        let prefix = entry.storage_prefix();
-        let late = crate::engines::kv::v1_keys(&self.storage, &prefix)?;
+        };
+        let view = self.mount_view(&entry);
+        let records = (upgrade.collect)(&view)?;
+        let now = crate::framework::now_ns();
+        let upgraded = records.len();
+        let (apply, in_tx_view) = (upgrade.apply, self.mount_view(&entry));
+        self.commit_tables(tables, move |tx| apply(&in_tx_view.within(tx), &records, now))
+            .await?;
+        // Writes routed before the switch: upgrade them too.
+        let late = (upgrade.collect)(&view)?;
         if !late.is_empty() {
-            let now = crate::engines::framework::now_ns();
-            self.storage
-                .write(move |tx| crate::engines::kv::upgrade_in_tx(tx, &prefix, &late, now))
-                .await??;
+            let view: &dyn StorageView = &view;
+            view.write(move |tx| apply(tx, &late, crate::framework::now_ns()))
+                .await?;
         }
-        log::info!("mounts: upgraded {} to K/V version 2 ({upgraded} keys)", entry.path);
+        log::info!("mounts: upgraded the data of {} ({upgraded} records)", entry.path);
         Ok(true)
     }
 

@@ -171,11 +171,11 @@ impl Core {
 
     /// Route to the mounted backend and wrap a non-empty answer when asked.
     async fn route_and_wrap(&self, caller: &Caller, req: &Request) -> Result<Response, CoreError> {
-        let (backend, relative) = self
+        let (mount, relative) = self
             .router
             .route(&req.path)
             .ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
-        let resp = backend.handle(self, caller, relative, req).await?;
+        let resp = mount.handle(self, caller, relative, req).await?;
         // Errors and empty answers are never wrapped.
         match req.wrap_ttl {
             Some(ttl) if !resp.is_empty() && resp.wrap_info.is_none() => self.wrap_response(resp, ttl, &req.path).await,

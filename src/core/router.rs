@@ -1,71 +1,184 @@
-//! Routes a request to the backend mounted at the longest matching prefix. The built-in mounts (`sys/`,
-//! `auth/token/`) are fixed; the rest come from the mount table and are replaced as a whole whenever it changes
-//! (at unseal, enable, disable, tune, remount), so a request sees one consistent table.
+//! Routes a request to the backend mounted at the longest matching prefix. The core's own backends (`sys/`,
+//! `auth/token/`) are fixed; the rest come from the mount table through the registry, and the table is replaced as
+//! a whole whenever it changes (at unseal, enable, disable, tune, remount), so a request sees one consistent table.
+//! A mount keeps its backend instance across table changes unless its type or options change.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use super::{Caller, CoreError, Operation, Request, Response};
-use crate::core::Core;
+use super::{Caller, Core, CoreError, Operation, Request, Response};
+use crate::logical::{self, BarrierView, StorageScope, StorageView};
+use crate::storage::{Storage, Tree};
 
-pub type BackendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, CoreError>> + Send + 'a>>;
+pub type CoreBackendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, CoreError>> + Send + 'a>>;
 
-/// The answer of an existence check: `Some(exists)`, or `None` when the path has no existence check.
-pub type ExistenceFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<bool>, CoreError>> + Send + 'a>>;
-
-/// A logical backend (secrets engine, auth method or the system backend). It sees the path relative to its mount.
-pub trait Backend: Send + Sync {
+/// A backend that is part of the core and sees all of it (the system backend and, until it moves onto the SDK,
+/// the token store). Every other backend is a [`logical::Backend`].
+pub trait CoreBackend: Send + Sync {
     fn handle<'a>(
         &'a self,
         core: &'a Core,
         caller: &'a Caller,
         relative_path: &'a str,
         req: &'a Request,
-    ) -> BackendFuture<'a>;
+    ) -> CoreBackendFuture<'a>;
+}
 
-    /// OpenBao's existence check, asked before the ACL for every create or update: does the item the write
-    /// addresses exist? A write to an item that does not is a `create` (and needs the `create` capability).
-    /// `token_hash` is the caller's token (a cubbyhole is per token). The default: no existence check, every write
-    /// is an `update`.
-    fn existence<'a>(
-        &'a self,
-        _core: &'a Core,
-        _token_hash: &'a [u8],
-        _relative_path: &'a str,
-        _req: &'a Request,
-    ) -> ExistenceFuture<'a> {
-        Box::pin(async { Ok(None) })
+/// The system view of one mount: its tuned TTLs over the server's.
+pub struct MountSystemView {
+    pub default_lease_ttl: Duration,
+    pub max_lease_ttl: Duration,
+    pub uuid: String,
+    pub accessor: String,
+    pub local: bool,
+}
+
+impl logical::SystemView for MountSystemView {
+    fn default_lease_ttl(&self) -> Duration {
+        self.default_lease_ttl
+    }
+
+    fn max_lease_ttl(&self) -> Duration {
+        self.max_lease_ttl
+    }
+
+    fn mount_uuid(&self) -> &str {
+        &self.uuid
+    }
+
+    fn mount_accessor(&self) -> &str {
+        &self.accessor
+    }
+
+    fn local_mount(&self) -> bool {
+        self.local
     }
 }
 
-#[derive(Clone)]
+/// A mount-table entry served by a registered backend.
+pub struct LogicalMount {
+    pub backend: Arc<dyn logical::Backend>,
+    /// The mount's records: `<uuid>/...` in the `logical` tree.
+    pub view: BarrierView,
+    pub system: MountSystemView,
+    /// What the backend was built from: a table change keeps the instance while these stay the same.
+    pub type_name: String,
+    pub options: Option<std::collections::BTreeMap<String, String>>,
+}
+
+pub enum Handler {
+    Core(Arc<dyn CoreBackend>),
+    Logical(LogicalMount),
+}
+
 pub struct Mount {
     /// With a trailing slash, e.g. `sys/`.
     pub path: String,
-    pub backend: Arc<dyn Backend>,
+    /// The mount-table entry's uuid (empty for the core's fixed mounts).
+    pub uuid: String,
+    pub handler: Handler,
+}
+
+impl LogicalMount {
+    /// The storage a request sees: the mount's view, or its token's records for a per-token backend (guarded by
+    /// the token's record, so a write racing the token's revocation is refused).
+    fn view_for(&self, storage: &Arc<Storage>, token_hash: &[u8]) -> ScopedView<'_> {
+        match self.backend.storage_scope() {
+            StorageScope::Mount => ScopedView::Mount(&self.view),
+            StorageScope::PerToken => ScopedView::Token(
+                BarrierView::new(storage.clone(), Tree::Cubbyhole, token_hash.to_vec())
+                    .guarded_by(Tree::Tokens, token_hash.to_vec()),
+            ),
+        }
+    }
+}
+
+enum ScopedView<'a> {
+    Mount(&'a BarrierView),
+    Token(BarrierView),
+}
+
+impl ScopedView<'_> {
+    fn get(&self) -> &dyn StorageView {
+        match self {
+            ScopedView::Mount(v) => *v,
+            ScopedView::Token(v) => v,
+        }
+    }
+}
+
+impl Mount {
+    pub async fn handle(
+        &self,
+        core: &Core,
+        caller: &Caller,
+        relative_path: &str,
+        req: &Request,
+    ) -> Result<Response, CoreError> {
+        match &self.handler {
+            Handler::Core(backend) => backend.handle(core, caller, relative_path, req).await,
+            Handler::Logical(mount) => {
+                let view = mount.view_for(&core.storage, &caller.token_hash);
+                let ctx = logical::Context {
+                    path: relative_path,
+                    storage: view.get(),
+                    system: &mount.system,
+                };
+                mount.backend.handle(&ctx, req).await
+            }
+        }
+    }
+
+    /// The backend's existence check (`None`: the path has none).
+    async fn existence(
+        &self,
+        core: &Core,
+        token_hash: &[u8],
+        relative_path: &str,
+        req: &Request,
+    ) -> Result<Option<bool>, CoreError> {
+        match &self.handler {
+            Handler::Core(_) => Ok(None),
+            Handler::Logical(mount) => {
+                let view = mount.view_for(&core.storage, token_hash);
+                let ctx = logical::Context {
+                    path: relative_path,
+                    storage: view.get(),
+                    system: &mount.system,
+                };
+                mount.backend.existence(&ctx, req).await
+            }
+        }
+    }
 }
 
 pub struct Router {
-    builtins: Vec<Mount>,
+    builtins: Vec<Arc<Mount>>,
     /// Built-ins and the mount table's backends, longest path first.
-    table: RwLock<Arc<Vec<Mount>>>,
+    table: RwLock<Arc<Vec<Arc<Mount>>>>,
 }
 
 impl Router {
     /// A router with fixed mounts only.
     pub fn new(builtins: Vec<Mount>) -> Self {
         let router = Router {
-            builtins,
+            builtins: builtins.into_iter().map(Arc::new).collect(),
             table: RwLock::new(Arc::new(Vec::new())),
         };
         router.install(Vec::new());
         router
     }
 
+    /// The mounts served now, for a table change to reuse their backends.
+    pub fn mounts(&self) -> Arc<Vec<Arc<Mount>>> {
+        self.snapshot()
+    }
+
     /// Replace every non-built-in mount.
-    pub fn install(&self, mounts: Vec<Mount>) {
-        let mut all: Vec<Mount> = self.builtins.to_vec();
+    pub fn install(&self, mounts: Vec<Arc<Mount>>) {
+        let mut all: Vec<Arc<Mount>> = self.builtins.to_vec();
         all.extend(
             mounts
                 .into_iter()
@@ -78,18 +191,18 @@ impl Router {
         }
     }
 
-    fn snapshot(&self) -> Arc<Vec<Mount>> {
+    fn snapshot(&self) -> Arc<Vec<Arc<Mount>>> {
         self.table.read().map(|t| t.clone()).unwrap_or_default()
     }
 
-    /// The backend for `path` and the path relative to its mount.
-    pub fn route<'p>(&self, path: &'p str) -> Option<(Arc<dyn Backend>, &'p str)> {
+    /// The mount serving `path` and the path relative to it.
+    pub fn route<'p>(&self, path: &'p str) -> Option<(Arc<Mount>, &'p str)> {
         self.snapshot().iter().find_map(|m| {
             let bare = m.path.trim_end_matches('/');
             if path == bare {
-                Some((m.backend.clone(), ""))
+                Some((m.clone(), ""))
             } else {
-                path.strip_prefix(m.path.as_str()).map(|rest| (m.backend.clone(), rest))
+                path.strip_prefix(m.path.as_str()).map(|rest| (m.clone(), rest))
             }
         })
     }
@@ -105,10 +218,10 @@ impl Router {
         if !matches!(req.operation, Operation::Create | Operation::Update) {
             return Ok(req.operation);
         }
-        let Some((backend, relative)) = self.route(&req.path) else {
+        let Some((mount, relative)) = self.route(&req.path) else {
             return Ok(req.operation);
         };
-        Ok(match backend.existence(core, token_hash, relative, req).await? {
+        Ok(match mount.existence(core, token_hash, relative, req).await? {
             Some(false) => Operation::Create,
             _ => Operation::Update,
         })

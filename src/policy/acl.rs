@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use super::parse::{PathRule, Policy};
-use crate::core::Operation;
+use crate::logical::Operation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u16)]
@@ -76,6 +76,8 @@ impl Capability {
             Operation::Patch => Capability::Patch,
             Operation::Delete => Capability::Delete,
             Operation::List => Capability::List,
+            // As OpenBao: lease operations need `update`.
+            Operation::Renew | Operation::Revoke => Capability::Update,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! `sys/init`, `sys/seal-status`, `sys/unseal`, `sys/health` and `sys/leader` work while sealed and are served by
 //! the HTTP layer straight from the core.
 
+pub mod mounts;
+
 use serde_json::{json, Map, Value};
 
 use crate::core::policies::PolicyRecord;
-use crate::core::router::{Backend, BackendFuture};
+use crate::core::router::{CoreBackend, CoreBackendFuture};
 use crate::core::{fields, Caller, Core, CoreError, Operation, Request, Response};
 use crate::policy::Acl;
 
@@ -110,7 +112,7 @@ impl SystemBackend {
             .filter(|rest| rest.ends_with("/tune"))
             .map(|rest| format!("mounts/auth/{rest}"));
         let path = auth_tune.as_deref().unwrap_or(path);
-        if let Some(answer) = super::system_mounts::route(core, caller, path, req).await {
+        if let Some(answer) = mounts::route(core, caller, path, req).await {
             return answer;
         }
         let op = req.operation;
@@ -255,14 +257,14 @@ fn metrics(core: &Core, format: Option<&str>) -> Response {
     }
 }
 
-impl Backend for SystemBackend {
+impl CoreBackend for SystemBackend {
     fn handle<'a>(
         &'a self,
         core: &'a Core,
         caller: &'a Caller,
         relative_path: &'a str,
         req: &'a Request,
-    ) -> BackendFuture<'a> {
+    ) -> CoreBackendFuture<'a> {
         Box::pin(self.route(core, caller, relative_path, req))
     }
 }

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::core::CoreError;
-use crate::engines::framework::{go_duration_string, rfc3339_nano};
-use crate::storage::{Storage, Tree, TxError, Txn};
+use crate::framework::{go_duration_string, rfc3339_nano};
+use crate::logical::{Error, StorageView, TxFail, ViewTxn};
 
 const CONFIG: &[u8] = b"config";
 pub(crate) const META: &[u8] = b"m/";
@@ -178,83 +177,72 @@ impl KeyMetadata {
     }
 }
 
-pub fn config_key(prefix: &[u8]) -> Vec<u8> {
-    [prefix, CONFIG].concat()
+pub fn config_key() -> Vec<u8> {
+    CONFIG.to_vec()
 }
 
-pub fn meta_key(prefix: &[u8], path: &str) -> Vec<u8> {
-    [prefix, META, path.as_bytes()].concat()
+pub fn meta_key(path: &str) -> Vec<u8> {
+    [META, path.as_bytes()].concat()
 }
 
-pub fn version_key(prefix: &[u8], path: &str, version: u64) -> Vec<u8> {
-    [prefix, VERSIONS, path.as_bytes(), &[0u8], &version.to_be_bytes()].concat()
+pub fn version_key(path: &str, version: u64) -> Vec<u8> {
+    [VERSIONS, path.as_bytes(), &[0u8], &version.to_be_bytes()].concat()
 }
 
-pub fn read_config(storage: &Storage, prefix: &[u8]) -> Result<KvConfig, CoreError> {
-    Ok(storage.get(Tree::Logical, &config_key(prefix))?.unwrap_or_default())
+pub fn read_config(view: &dyn StorageView) -> Result<KvConfig, Error> {
+    Ok(view.get_as(&config_key())?.unwrap_or_default())
 }
 
-pub fn tx_config(tx: &Txn<CoreError>, prefix: &[u8]) -> Result<KvConfig, TxError<CoreError>> {
-    Ok(tx.get(Tree::Logical, &config_key(prefix))?.unwrap_or_default())
+pub fn tx_config(tx: &dyn ViewTxn) -> Result<KvConfig, TxFail> {
+    Ok(tx.get_as(&config_key())?.unwrap_or_default())
 }
 
-pub fn read_meta(storage: &Storage, prefix: &[u8], path: &str) -> Result<Option<KeyMetadata>, CoreError> {
-    Ok(storage.get(Tree::Logical, &meta_key(prefix, path))?)
+pub fn read_meta(view: &dyn StorageView, path: &str) -> Result<Option<KeyMetadata>, Error> {
+    Ok(view.get_as(&meta_key(path))?)
 }
 
-pub fn tx_meta(tx: &Txn<CoreError>, prefix: &[u8], path: &str) -> Result<Option<KeyMetadata>, TxError<CoreError>> {
-    tx.get(Tree::Logical, &meta_key(prefix, path))
+pub fn tx_meta(tx: &dyn ViewTxn, path: &str) -> Result<Option<KeyMetadata>, TxFail> {
+    tx.get_as(&meta_key(path))
 }
 
-pub fn put_meta(tx: &Txn<CoreError>, prefix: &[u8], path: &str, meta: &KeyMetadata) -> Result<(), TxError<CoreError>> {
-    tx.put(Tree::Logical, &meta_key(prefix, path), meta)
+pub fn put_meta(tx: &dyn ViewTxn, path: &str, meta: &KeyMetadata) -> Result<(), TxFail> {
+    tx.put_as(&meta_key(path), meta)
 }
 
 /// Write version data as the key's next version (with eviction of versions past the window), in the caller's
 /// transaction. Returns the updated metadata and the new version number.
 pub fn add_version(
-    tx: &Txn<CoreError>,
-    prefix: &[u8],
+    tx: &dyn ViewTxn,
     path: &str,
     mut meta: KeyMetadata,
     config: &KvConfig,
     data: &[u8],
     now: i64,
-) -> Result<(KeyMetadata, u64), TxError<CoreError>> {
+) -> Result<(KeyMetadata, u64), TxFail> {
     let deletion = if config.delete_version_after_disabled() {
         None
     } else {
         deletion_time(now, config.delete_version_after, meta.delete_version_after)
     };
-    tx.put_raw(
-        Tree::Logical,
-        &version_key(prefix, path, meta.current_version + 1),
-        data,
-    )?;
+    tx.put(&version_key(path, meta.current_version + 1), data)?;
     let (version, evicted) = meta.add_version(now, deletion, config.max_versions);
     for v in evicted {
-        tx.remove(Tree::Logical, &version_key(prefix, path, v))?;
+        tx.delete(&version_key(path, v))?;
     }
-    put_meta(tx, prefix, path, &meta)?;
+    put_meta(tx, path, &meta)?;
     Ok((meta, version))
 }
 
 /// Turn one version-1 secret into a version-2 key (OpenBao's upgrade: version 1, also the oldest).
-pub fn upgrade_key(
-    tx: &Txn<CoreError>,
-    prefix: &[u8],
-    path: &str,
-    data: &[u8],
-    now: i64,
-) -> Result<(), TxError<CoreError>> {
-    if tx_meta(tx, prefix, path)?.is_some() {
+pub fn upgrade_key(tx: &dyn ViewTxn, path: &str, data: &[u8], now: i64) -> Result<(), TxFail> {
+    if tx_meta(tx, path)?.is_some() {
         return Ok(());
     }
     let mut meta = KeyMetadata::default();
     meta.add_version(now, None, 0);
     meta.oldest_version = 1;
-    tx.put_raw(Tree::Logical, &version_key(prefix, path, 1), data)?;
-    put_meta(tx, prefix, path, &meta)
+    tx.put(&version_key(path, 1), data)?;
+    put_meta(tx, path, &meta)
 }
 
 #[cfg(test)]

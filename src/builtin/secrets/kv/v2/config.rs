@@ -4,9 +4,8 @@ use serde_json::{json, Map};
 
 use super::store::{self, KvConfig, DELETE_VERSION_AFTER_DISABLED};
 use super::KvV2;
-use crate::core::{Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{go_duration_string, Fields, Kind, Schema};
-use crate::storage::{Tree, TxError};
+use crate::framework::{go_duration_string, Fields, Kind, Schema};
+use crate::logical::{Error, Operation, Request, Response, StorageView, TxFail};
 
 pub const SCHEMA: Schema = &[
     ("max_versions", Kind::Int),
@@ -28,12 +27,12 @@ fn config_data(config: &KvConfig) -> Map<String, serde_json::Value> {
 }
 
 impl KvV2 {
-    pub(super) async fn config(&self, core: &Core, req: &Request) -> Result<Response, CoreError> {
+    pub(super) async fn config(&self, view: &dyn StorageView, req: &Request) -> Result<Response, Error> {
         let fields = Fields::new(&req.data, SCHEMA);
         fields.validate(true)?;
         match req.operation {
             Operation::Read => {
-                let config = store::read_config(&core.storage, &self.prefix)?;
+                let config = store::read_config(view)?;
                 let mut resp = Response::with_data(config_data(&config));
                 resp.warnings = fields.warnings(&[]);
                 Ok(resp)
@@ -46,29 +45,27 @@ impl KvV2 {
                 let cas_required = fields.bool("cas_required");
                 let metadata_cas_required = fields.bool("metadata_cas_required");
                 let delete_version_after = fields.secs("delete_version_after");
-                let prefix = self.prefix.clone();
-                core.storage
-                    .write(move |tx| {
-                        let mut config = store::tx_config(tx, &prefix)?;
-                        if let Some(m) = max_versions {
-                            config.max_versions = m as u32;
-                        }
-                        if let Some(c) = cas_required {
-                            config.cas_required = c;
-                        }
-                        if let Some(c) = metadata_cas_required {
-                            config.metadata_cas_required = c;
-                        }
-                        if let Some(d) = delete_version_after {
-                            config.delete_version_after = if d < 0 { DELETE_VERSION_AFTER_DISABLED } else { d };
-                        }
-                        tx.put(Tree::Logical, &store::config_key(&prefix), &config)?;
-                        Ok::<_, TxError<CoreError>>(())
-                    })
-                    .await??;
+                view.write(move |tx| {
+                    let mut config = store::tx_config(tx)?;
+                    if let Some(m) = max_versions {
+                        config.max_versions = m as u32;
+                    }
+                    if let Some(c) = cas_required {
+                        config.cas_required = c;
+                    }
+                    if let Some(c) = metadata_cas_required {
+                        config.metadata_cas_required = c;
+                    }
+                    if let Some(d) = delete_version_after {
+                        config.delete_version_after = if d < 0 { DELETE_VERSION_AFTER_DISABLED } else { d };
+                    }
+                    tx.put_as(&store::config_key(), &config)?;
+                    Ok::<_, TxFail>(())
+                })
+                .await?;
                 Ok(Response::no_content())
             }
-            _ => Err(CoreError::UnsupportedOperation),
+            _ => Err(Error::UnsupportedOperation),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The core's view of a request: no HTTP types.
+//! A request as the core and every backend see it: no HTTP types.
 
 use std::fmt;
 use std::time::Duration;
@@ -14,6 +14,10 @@ pub enum Operation {
     Patch,
     Delete,
     List,
+    /// Extend a lease (sent by the core's expiration manager, never by a client directly).
+    Renew,
+    /// End a lease (sent by the core's expiration manager).
+    Revoke,
 }
 
 impl Operation {
@@ -25,6 +29,8 @@ impl Operation {
             Operation::Patch => "patch",
             Operation::Delete => "delete",
             Operation::List => "list",
+            Operation::Renew => "renew",
+            Operation::Revoke => "revoke",
         }
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{TimeZone, Utc};
 use serde_json::{Map, Value};
 
-use crate::core::{CoreError, Operation, Response};
+use crate::logical::{Error, Operation, Response};
 
 /// A field's type, as OpenBao's `framework.FieldType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,12 +457,12 @@ impl<'a> Fields<'a> {
 
     /// Check every field in the schema decodes. `prefixed` adds OpenBao's "Field validation failed: " (its request
     /// handler does; the existence check before a create or update does not).
-    pub fn validate(&self, prefixed: bool) -> Result<(), CoreError> {
+    pub fn validate(&self, prefixed: bool) -> Result<(), Error> {
         for (name, kind) in self.schema {
             if let Some(value) = self.data.get(*name) {
                 if let Err(why) = decode(name, *kind, value) {
                     let message = format!("error converting input for field {name:?}: {why}");
-                    return Err(CoreError::InvalidRequest(if prefixed {
+                    return Err(Error::InvalidRequest(if prefixed {
                         format!("Field validation failed: {message}")
                     } else {
                         message
@@ -474,7 +474,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Validate with the prefix that fits `op` on a path with an existence check.
-    pub fn validate_for(&self, op: Operation, has_existence_check: bool) -> Result<(), CoreError> {
+    pub fn validate_for(&self, op: Operation, has_existence_check: bool) -> Result<(), Error> {
         let from_existence_check = has_existence_check && matches!(op, Operation::Create | Operation::Update);
         self.validate(!from_existence_check)
     }
@@ -577,9 +577,9 @@ impl<'a> Fields<'a> {
 }
 
 /// OpenBao refuses writes to a path ending in `/` before anything else looks at them.
-pub fn refuse_write_to_folder(op: Operation, path: &str) -> Result<(), CoreError> {
+pub fn refuse_write_to_folder(op: Operation, path: &str) -> Result<(), Error> {
     if path.ends_with('/') && matches!(op, Operation::Create | Operation::Update | Operation::Patch) {
-        return Err(CoreError::InvalidRequest("cannot write to a path ending in '/'".into()));
+        return Err(Error::InvalidRequest("cannot write to a path ending in '/'".into()));
     }
     Ok(())
 }
@@ -594,9 +594,9 @@ pub fn as_folder(path: &str) -> String {
 }
 
 /// A LIST answer: 404 when there is nothing, else `{"keys": [...]}` with the request's warnings.
-pub fn keys_response(keys: Vec<String>, warnings: Vec<String>) -> Result<Response, CoreError> {
+pub fn keys_response(keys: Vec<String>, warnings: Vec<String>) -> Result<Response, Error> {
     if keys.is_empty() {
-        return Err(CoreError::NotFound);
+        return Err(Error::NotFound);
     }
     let mut data = Map::new();
     data.insert("keys".into(), Value::from(keys));
@@ -673,7 +673,7 @@ mod tests {
             let mut m = Map::new();
             m.insert(field.into(), value);
             match Fields::new(&m, schema).validate(true) {
-                Err(CoreError::InvalidRequest(e)) => e,
+                Err(Error::InvalidRequest(e)) => e,
                 other => panic!("{other:?}"),
             }
         };

@@ -8,10 +8,10 @@ use serde_json::{json, Map, Value};
 
 use super::store::{self, KeyMetadata};
 use super::KvV2;
-use crate::core::{Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{now_ns, Fields, Kind, Schema};
-use crate::engines::kv::list_folder;
-use crate::storage::{Tree, TxError};
+use crate::builtin::secrets::kv::list_folder;
+use crate::framework::{now_ns, Fields, Kind, Schema};
+use crate::logical::{Error, Operation, Request, Response, StorageView, TxFail};
+use crate::storage::TxError;
 
 pub const SCHEMA: Schema = &[
     ("path", Kind::Str),
@@ -55,7 +55,7 @@ fn multierror(errors: &[String]) -> String {
 
 /// OpenBao's `parseCustomMetadata` (values weakly decoded to strings; nulls dropped when patching) and
 /// `validateCustomMetadata`.
-fn custom_metadata(raw: &Map<String, Value>, drop_nulls: bool) -> Result<BTreeMap<String, String>, CoreError> {
+fn custom_metadata(raw: &Map<String, Value>, drop_nulls: bool) -> Result<BTreeMap<String, String>, Error> {
     let mut out = BTreeMap::new();
     for (k, v) in raw {
         let text = match v {
@@ -70,7 +70,7 @@ fn custom_metadata(raw: &Map<String, Value>, drop_nulls: bool) -> Result<BTreeMa
                 } else {
                     "map[string]interface {}"
                 };
-                return Err(CoreError::InvalidRequest(format!(
+                return Err(Error::InvalidRequest(format!(
                     "{PREFIX}: '' expected type 'string', got unconvertible type '{kind}'"
                 )));
             }
@@ -78,7 +78,7 @@ fn custom_metadata(raw: &Map<String, Value>, drop_nulls: bool) -> Result<BTreeMa
         out.insert(k.clone(), text);
     }
     if out.len() > MAX_KEYS {
-        return Err(CoreError::InvalidRequest(multierror(&[format!(
+        return Err(Error::InvalidRequest(multierror(&[format!(
             "{PREFIX}: payload must contain at most {MAX_KEYS} keys, provided {}",
             out.len()
         )])));
@@ -109,7 +109,7 @@ fn custom_metadata(raw: &Map<String, Value>, drop_nulls: bool) -> Result<BTreeMa
     if errors.is_empty() {
         Ok(out)
     } else {
-        Err(CoreError::InvalidRequest(multierror(&errors)))
+        Err(Error::InvalidRequest(multierror(&errors)))
     }
 }
 
@@ -166,12 +166,12 @@ impl Settings {
     }
 }
 
-fn check_metadata_cas(given: Option<i64>, required: bool, current: u64) -> Result<(), CoreError> {
+fn check_metadata_cas(given: Option<i64>, required: bool, current: u64) -> Result<(), Error> {
     match given {
-        None if required => Err(CoreError::InvalidRequest(
+        None if required => Err(Error::InvalidRequest(
             "metadata check-and-set parameter required for this call".into(),
         )),
-        Some(cas) if cas as u64 != current => Err(CoreError::InvalidRequest(
+        Some(cas) if cas as u64 != current => Err(Error::InvalidRequest(
             "metadata check-and-set parameter does not match the current version".into(),
         )),
         _ => Ok(()),
@@ -188,51 +188,50 @@ fn warnings_response(warnings: Vec<String>) -> Response {
 impl KvV2 {
     pub(super) async fn metadata(
         &self,
-        core: &Core,
+        view: &dyn StorageView,
         key: &str,
         req: &Request,
         detailed: bool,
-    ) -> Result<Response, CoreError> {
+    ) -> Result<Response, Error> {
         let schema = if detailed { DETAILED_SCHEMA } else { SCHEMA };
         let fields = Fields::new(&req.data, schema);
         fields.validate_for(req.operation, !detailed)?;
         match (req.operation, detailed) {
-            (Operation::List, _) => self.list(core, key, &fields, detailed),
+            (Operation::List, _) => self.list(view, key, &fields, detailed),
             (Operation::Read, false) => {
-                let Some(meta) = store::read_meta(&core.storage, &self.prefix, key)? else {
-                    return Err(CoreError::NotFound);
+                let Some(meta) = store::read_meta(view, key)? else {
+                    return Err(Error::NotFound);
                 };
                 let mut resp = Response::with_data(meta.response_data());
                 resp.warnings = fields.warnings(&["path"]);
                 Ok(resp)
             }
-            (Operation::Create | Operation::Update, false) => self.write_metadata(core, key, &fields).await,
-            (Operation::Patch, false) => self.patch_metadata(core, key, req, &fields).await,
+            (Operation::Create | Operation::Update, false) => self.write_metadata(view, key, &fields).await,
+            (Operation::Patch, false) => self.patch_metadata(view, key, req, &fields).await,
             (Operation::Delete, false) => {
-                let (prefix, key) = (self.prefix.clone(), key.to_string());
-                core.storage
-                    .write(move |tx| {
-                        let Some(meta) = store::tx_meta(tx, &prefix, &key)? else {
-                            return Ok(());
-                        };
-                        for v in meta.versions.keys() {
-                            tx.remove(Tree::Logical, &store::version_key(&prefix, &key, *v))?;
-                        }
-                        tx.remove(Tree::Logical, &store::meta_key(&prefix, &key))?;
-                        Ok::<_, TxError<CoreError>>(())
-                    })
-                    .await??;
+                let key = key.to_string();
+                view.write(move |tx| {
+                    let Some(meta) = store::tx_meta(tx, &key)? else {
+                        return Ok(());
+                    };
+                    for v in meta.versions.keys() {
+                        tx.delete(&store::version_key(&key, *v))?;
+                    }
+                    tx.delete(&store::meta_key(&key))?;
+                    Ok::<_, TxFail>(())
+                })
+                .await?;
                 Ok(Response::no_content())
             }
-            _ => Err(CoreError::UnsupportedOperation),
+            _ => Err(Error::UnsupportedOperation),
         }
     }
 
-    fn list(&self, core: &Core, key: &str, fields: &Fields, detailed: bool) -> Result<Response, CoreError> {
+    fn list(&self, view: &dyn StorageView, key: &str, fields: &Fields, detailed: bool) -> Result<Response, Error> {
         let after = fields.str("after").unwrap_or_default();
         let limit = fields.int("limit").filter(|l| *l > 0).map(|l| l as usize);
-        let meta_prefix = [self.prefix.as_slice(), store::META].concat();
-        let mut keys: Vec<String> = list_folder(&core.storage, &meta_prefix, key)?
+        let meta_prefix = store::META;
+        let mut keys: Vec<String> = list_folder(view, meta_prefix, key)?
             .into_iter()
             .filter(|k| after.is_empty() || k.as_str() > after.as_str())
             .collect();
@@ -240,13 +239,13 @@ impl KvV2 {
             keys.truncate(limit);
         }
         if keys.is_empty() {
-            return Err(CoreError::NotFound);
+            return Err(Error::NotFound);
         }
         let mut data = Map::new();
         if detailed {
             let mut info = Map::new();
             for sub in &keys {
-                let entry = match store::read_meta(&core.storage, &self.prefix, &format!("{key}{sub}"))? {
+                let entry = match store::read_meta(view, &format!("{key}{sub}"))? {
                     Some(meta) if !sub.ends_with('/') => Value::Object(meta.response_data()),
                     _ => json!({}),
                 };
@@ -260,9 +259,9 @@ impl KvV2 {
         Ok(resp)
     }
 
-    async fn write_metadata(&self, core: &Core, key: &str, fields: &Fields<'_>) -> Result<Response, CoreError> {
+    async fn write_metadata(&self, view: &dyn StorageView, key: &str, fields: &Fields<'_>) -> Result<Response, Error> {
         if key.is_empty() {
-            return Err(CoreError::InvalidRequest("missing path".into()));
+            return Err(Error::InvalidRequest("missing path".into()));
         }
         let any = [
             "max_versions",
@@ -283,24 +282,23 @@ impl KvV2 {
                 false,
             )?);
         }
-        let (prefix, key) = (self.prefix.clone(), key.to_string());
+        let key = key.to_string();
         let now = now_ns();
-        let warnings = core
-            .storage
+        let warnings = view
             .write(move |tx| {
-                let config = store::tx_config(tx, &prefix)?;
-                let existing = store::tx_meta(tx, &prefix, &key)?;
+                let config = store::tx_config(tx)?;
+                let existing = store::tx_meta(tx, &key)?;
                 let required =
                     existing.as_ref().is_some_and(|m| m.metadata_cas_required) || config.metadata_cas_required;
                 if required && settings.metadata_cas.is_none() {
-                    return Err(TxError::Abort(CoreError::InvalidRequest(
+                    return Err(TxError::Abort(Error::InvalidRequest(
                         "metadata check-and-set parameter required for this call".into(),
                     )));
                 }
                 let mut meta = match existing {
                     None => {
                         if settings.metadata_cas.is_some_and(|c| c != 0) {
-                            return Err(TxError::Abort(CoreError::InvalidRequest(
+                            return Err(TxError::Abort(Error::InvalidRequest(
                                 "metadata_cas must be 0 when creating new metadata".into(),
                             )));
                         }
@@ -323,20 +321,20 @@ impl KvV2 {
                 if let Some(custom) = &settings.custom_metadata {
                     meta.custom_metadata = custom.clone();
                 }
-                store::put_meta(tx, &prefix, &key, &meta)?;
+                store::put_meta(tx, &key, &meta)?;
                 Ok(settings.warnings(&config))
             })
-            .await??;
+            .await?;
         Ok(warnings_response(warnings))
     }
 
     async fn patch_metadata(
         &self,
-        core: &Core,
+        view: &dyn StorageView,
         key: &str,
         req: &Request,
         fields: &Fields<'_>,
-    ) -> Result<Response, CoreError> {
+    ) -> Result<Response, Error> {
         let patchable = [
             "max_versions",
             "cas_required",
@@ -348,7 +346,7 @@ impl KvV2 {
             return Ok(Response::no_content());
         }
         if key.is_empty() {
-            return Err(CoreError::InvalidRequest("missing path".into()));
+            return Err(Error::InvalidRequest("missing path".into()));
         }
         // The patch of custom_metadata keeps its nulls (they remove keys); the rest must validate.
         let custom_patch = match req.data.get("custom_metadata") {
@@ -363,7 +361,7 @@ impl KvV2 {
                         Value::Array(_) => "array",
                         _ => "object",
                     };
-                    return Err(CoreError::InvalidRequest(format!(
+                    return Err(Error::InvalidRequest(format!(
                         "json: cannot unmarshal {kind} into Go struct field .custom_metadata.{k} of type string"
                     )));
                 }
@@ -375,15 +373,14 @@ impl KvV2 {
         };
         let clear_custom = matches!(req.data.get("custom_metadata"), Some(v) if !v.is_object());
         let settings = Settings::from_fields(fields);
-        let (prefix, key) = (self.prefix.clone(), key.to_string());
+        let key = key.to_string();
         let now = now_ns();
-        let warnings = core
-            .storage
+        let warnings = view
             .write(move |tx| {
-                let Some(mut meta) = store::tx_meta(tx, &prefix, &key)? else {
-                    return Err(TxError::Abort(CoreError::NotFoundNoBody));
+                let Some(mut meta) = store::tx_meta(tx, &key)? else {
+                    return Err(TxError::Abort(Error::NotFoundNoBody));
                 };
-                let config = store::tx_config(tx, &prefix)?;
+                let config = store::tx_config(tx)?;
                 check_metadata_cas(
                     settings.metadata_cas,
                     meta.metadata_cas_required || config.metadata_cas_required,
@@ -410,10 +407,10 @@ impl KvV2 {
                 }
                 meta.current_metadata_version += 1;
                 meta.updated_time = Some(now);
-                store::put_meta(tx, &prefix, &key, &meta)?;
+                store::put_meta(tx, &key, &meta)?;
                 Ok(settings.warnings(&config))
             })
-            .await??;
+            .await?;
         Ok(warnings_response(warnings))
     }
 }

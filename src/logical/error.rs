@@ -1,9 +1,10 @@
 use crate::seal::SealError;
 use crate::storage::StorageError;
 
-/// Every way a request can fail in the core. `http::error` maps each variant to a status once.
+/// Every way a request can fail, in the core or in a backend (as OpenBao's `sdk/logical` errors). `http::error` maps
+/// each variant to a status once.
 #[derive(Debug, thiserror::Error)]
-pub enum CoreError {
+pub enum Error {
     #[error("Vault is sealed")]
     Sealed,
     #[error("Vault is not initialized")]
@@ -47,8 +48,8 @@ pub enum CoreError {
     Storage(#[from] StorageError),
 }
 
-impl From<crate::storage::BarrierError> for CoreError {
+impl From<crate::storage::BarrierError> for Error {
     fn from(e: crate::storage::BarrierError) -> Self {
-        CoreError::Storage(StorageError::Barrier(e))
+        Error::Storage(StorageError::Barrier(e))
     }
 }

@@ -9,16 +9,12 @@ pub mod store;
 pub mod subkeys;
 pub mod versions;
 
-use std::sync::Arc;
+use crate::framework::{refuse_write_to_folder, Fields};
+use crate::logical::{
+    Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, StorageView,
+};
 
-use crate::core::router::{Backend, BackendFuture, ExistenceFuture};
-use crate::core::{Caller, Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{refuse_write_to_folder, Fields};
-
-pub struct KvV2 {
-    /// `<uuid>/`.
-    pub(crate) prefix: Vec<u8>,
-}
+pub struct KvV2;
 
 /// OpenBao's answer to a path outside the engine's API: 404 with a warning.
 fn invalid_path(path: &str, op: Operation) -> Response {
@@ -32,7 +28,7 @@ fn invalid_path(path: &str, op: Operation) -> Response {
                 Operation::Patch => "patch",
                 Operation::Read => "get",
                 Operation::List => "list",
-                Operation::Delete => "delete",
+                Operation::Delete | Operation::Renew | Operation::Revoke => "delete",
             };
             format!(
                 "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the OpenBao CLI, use 'bao kv {sub}' for this operation."
@@ -47,28 +43,22 @@ fn invalid_path(path: &str, op: Operation) -> Response {
 }
 
 impl KvV2 {
-    pub fn new(mount_prefix: &[u8]) -> Arc<Self> {
-        Arc::new(KvV2 {
-            prefix: mount_prefix.to_vec(),
-        })
-    }
-
-    async fn route(&self, core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+    async fn route(&self, view: &dyn StorageView, path: &str, req: &Request) -> Result<Response, Error> {
         refuse_write_to_folder(req.operation, &req.path)?;
         if path == "config" {
-            return self.config(core, req).await;
+            return self.config(view, req).await;
         }
         if let Some(key) = path.strip_prefix("data/") {
-            return self.data(core, key, req).await;
+            return self.data(view, key, req).await;
         }
         if let Some(key) = path.strip_prefix("metadata/") {
-            return self.metadata(core, key, req, false).await;
+            return self.metadata(view, key, req, false).await;
         }
         if let Some(key) = path.strip_prefix("detailed-metadata/") {
-            return self.metadata(core, key, req, true).await;
+            return self.metadata(view, key, req, true).await;
         }
         if let Some(key) = path.strip_prefix("subkeys/") {
-            return self.subkeys(core, key, req).await;
+            return self.subkeys(view, key, req).await;
         }
         for (prefix, action) in [
             ("delete/", versions::Action::Delete),
@@ -76,7 +66,7 @@ impl KvV2 {
             ("destroy/", versions::Action::Destroy),
         ] {
             if let Some(key) = path.strip_prefix(prefix) {
-                return self.versions(core, key, req, action).await;
+                return self.versions(view, key, req, action).await;
             }
         }
         Ok(invalid_path(path, req.operation))
@@ -84,26 +74,15 @@ impl KvV2 {
 }
 
 impl Backend for KvV2 {
-    fn handle<'a>(
-        &'a self,
-        core: &'a Core,
-        _caller: &'a Caller,
-        relative_path: &'a str,
-        req: &'a Request,
-    ) -> BackendFuture<'a> {
-        Box::pin(self.route(core, relative_path, req))
+    fn handle<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> BackendFuture<'a> {
+        Box::pin(self.route(ctx.storage, ctx.path, req))
     }
 
     /// `data/` and `metadata/` check existence (by the key's metadata); their fields are validated here first, as
     /// OpenBao's existence check does (so its errors have no "Field validation failed" prefix).
-    fn existence<'a>(
-        &'a self,
-        core: &'a Core,
-        _token_hash: &'a [u8],
-        relative_path: &'a str,
-        req: &'a Request,
-    ) -> ExistenceFuture<'a> {
+    fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
         Box::pin(async move {
+            let relative_path = ctx.path;
             if relative_path.ends_with('/') {
                 return Ok(None);
             }
@@ -115,7 +94,7 @@ impl Backend for KvV2 {
                 return Ok(None);
             };
             Fields::new(&req.data, schema).validate(false)?;
-            Ok(Some(store::read_meta(&core.storage, &self.prefix, key)?.is_some()))
+            Ok(Some(store::read_meta(ctx.storage, key)?.is_some()))
         })
     }
 }

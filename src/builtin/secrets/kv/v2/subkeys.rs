@@ -3,8 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::KvV2;
-use crate::core::{Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{Fields, Kind, Schema};
+use crate::framework::{Fields, Kind, Schema};
+use crate::logical::{Error, Operation, Request, Response, StorageView};
 
 pub const SCHEMA: Schema = &[("path", Kind::Str), ("depth", Kind::Int), ("version", Kind::Int)];
 
@@ -21,14 +21,14 @@ fn remove_values(map: &mut Map<String, Value>, depth: i64, max_depth: i64) {
 }
 
 impl KvV2 {
-    pub(super) async fn subkeys(&self, core: &Core, key: &str, req: &Request) -> Result<Response, CoreError> {
+    pub(super) async fn subkeys(&self, view: &dyn StorageView, key: &str, req: &Request) -> Result<Response, Error> {
         if req.operation != Operation::Read {
-            return Err(CoreError::UnsupportedOperation);
+            return Err(Error::UnsupportedOperation);
         }
         let fields = Fields::new(&req.data, SCHEMA);
         fields.validate(true)?;
         let depth = fields.int("depth").unwrap_or(0);
-        let (mut data, mut secret) = match self.requested_version(core, key, &fields, "subkeys")? {
+        let (mut data, mut secret) = match self.requested_version(view, key, &fields, "subkeys")? {
             Ok(live) => live,
             Err(gone) => return Ok(gone),
         };

@@ -5,10 +5,10 @@ use serde_json::{json, Map, Value};
 
 use super::store::{self, KeyMetadata};
 use super::KvV2;
-use crate::core::{Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{now_ns, Fields, Kind, Schema};
-use crate::engines::kv::{decode_json, encode_json};
-use crate::storage::{Tree, TxError};
+use crate::framework::{decode_json, encode_json};
+use crate::framework::{now_ns, Fields, Kind, Schema};
+use crate::logical::{Error, Operation, Request, Response, StorageView};
+use crate::storage::TxError;
 
 pub const SCHEMA: Schema = &[
     ("path", Kind::Str),
@@ -22,22 +22,22 @@ pub(super) fn check_and_set(
     options: Option<&Map<String, Value>>,
     cas_required: bool,
     meta: &KeyMetadata,
-) -> Result<(), CoreError> {
+) -> Result<(), Error> {
     match options.and_then(|o| o.get("cas")) {
         Some(raw) => {
             let mut probe = Map::new();
             probe.insert("cas".into(), raw.clone());
             let cas = Fields::new(&probe, &[("cas", Kind::Int)])
                 .int("cas")
-                .ok_or_else(|| CoreError::InvalidRequest("error parsing check-and-set parameter".into()))?;
+                .ok_or_else(|| Error::InvalidRequest("error parsing check-and-set parameter".into()))?;
             if cas as u64 != meta.current_version {
-                return Err(CoreError::InvalidRequest(
+                return Err(Error::InvalidRequest(
                     "check-and-set parameter did not match the current version".into(),
                 ));
             }
             Ok(())
         }
-        None if cas_required || meta.cas_required => Err(CoreError::InvalidRequest(
+        None if cas_required || meta.cas_required => Err(Error::InvalidRequest(
             "check-and-set parameter required for this call".into(),
         )),
         None => Ok(()),
@@ -79,61 +79,59 @@ pub(super) fn gone(data: Map<String, Value>) -> Response {
 }
 
 impl KvV2 {
-    pub(super) async fn data(&self, core: &Core, key: &str, req: &Request) -> Result<Response, CoreError> {
+    pub(super) async fn data(&self, view: &dyn StorageView, key: &str, req: &Request) -> Result<Response, Error> {
         let fields = Fields::new(&req.data, SCHEMA);
         fields.validate_for(req.operation, true)?;
         match req.operation {
-            Operation::Read => self.read_version(core, key, &fields),
+            Operation::Read => self.read_version(view, key, &fields),
             Operation::Create | Operation::Update => {
                 if key.is_empty() {
-                    return Err(CoreError::InvalidRequest("missing path".into()));
+                    return Err(Error::InvalidRequest("missing path".into()));
                 }
                 let Some(data) = fields.map("data") else {
-                    return Err(CoreError::InvalidRequest("no data provided".into()));
+                    return Err(Error::InvalidRequest("no data provided".into()));
                 };
                 let options = fields.map("options");
                 let bytes = encode_json(&data);
-                let (prefix, key_owned) = (self.prefix.clone(), key.to_string());
+                let key_owned = key.to_string();
                 let now = now_ns();
-                let summary = core
-                    .storage
+                let summary = view
                     .write(move |tx| {
-                        let config = store::tx_config(tx, &prefix)?;
-                        let meta = store::tx_meta(tx, &prefix, &key_owned)?.unwrap_or_default();
+                        let config = store::tx_config(tx)?;
+                        let meta = store::tx_meta(tx, &key_owned)?.unwrap_or_default();
                         check_and_set(options.as_ref(), config.cas_required, &meta).map_err(TxError::Abort)?;
-                        let (meta, version) = store::add_version(tx, &prefix, &key_owned, meta, &config, &bytes, now)?;
+                        let (meta, version) = store::add_version(tx, &key_owned, meta, &config, &bytes, now)?;
                         Ok(meta.summary_of(version))
                     })
-                    .await??;
+                    .await?;
                 let mut resp = Response::with_data(summary);
                 resp.warnings = fields.warnings(&["path"]);
                 Ok(resp)
             }
             Operation::Patch => {
                 if req.data.get("data").is_none_or(Value::is_null) {
-                    return Err(CoreError::InvalidRequest("no data provided".into()));
+                    return Err(Error::InvalidRequest("no data provided".into()));
                 }
                 let patch = Value::Object(fields.map("data").unwrap_or_default());
                 let options = fields.map("options");
-                let (prefix, key_owned) = (self.prefix.clone(), key.to_string());
+                let key_owned = key.to_string();
                 let now = now_ns();
-                let outcome = core
-                    .storage
+                let outcome = view
                     .write(move |tx| {
-                        let Some(meta) = store::tx_meta(tx, &prefix, &key_owned)? else {
-                            return Err(TxError::Abort(CoreError::NotFoundNoBody));
+                        let Some(meta) = store::tx_meta(tx, &key_owned)? else {
+                            return Err(TxError::Abort(Error::NotFoundNoBody));
                         };
-                        let config = store::tx_config(tx, &prefix)?;
+                        let config = store::tx_config(tx)?;
                         check_and_set(options.as_ref(), config.cas_required, &meta).map_err(TxError::Abort)?;
                         let current = meta.current_version;
                         let Some(vm) = meta.versions.get(&current).cloned() else {
-                            return Err(TxError::Abort(CoreError::NotFoundNoBody));
+                            return Err(TxError::Abort(Error::NotFoundNoBody));
                         };
                         if vm.gone(now) {
                             return Ok(Outcome::Gone(meta.version_summary(current, &vm)));
                         }
                         let stored = tx
-                            .get_raw(Tree::Logical, &store::version_key(&prefix, &key_owned, current))?
+                            .get(&store::version_key(&key_owned, current))?
                             .ok_or_else(|| TxError::Storage(missing_version_data()))?;
                         let mut value =
                             Value::Object(decode_json(&stored).map_err(|e| TxError::Storage(storage_error(e)))?);
@@ -143,10 +141,10 @@ impl KvV2 {
                             _ => Map::new(),
                         };
                         let bytes = encode_json(&patched);
-                        let (meta, version) = store::add_version(tx, &prefix, &key_owned, meta, &config, &bytes, now)?;
+                        let (meta, version) = store::add_version(tx, &key_owned, meta, &config, &bytes, now)?;
                         Ok(Outcome::Done(meta.summary_of(version)))
                     })
-                    .await??;
+                    .await?;
                 match outcome {
                     Outcome::Done(summary) => {
                         let mut resp = Response::with_data(summary);
@@ -157,30 +155,29 @@ impl KvV2 {
                 }
             }
             Operation::Delete => {
-                let (prefix, key_owned) = (self.prefix.clone(), key.to_string());
+                let key_owned = key.to_string();
                 let now = now_ns();
-                core.storage
-                    .write(move |tx| {
-                        let Some(mut meta) = store::tx_meta(tx, &prefix, &key_owned)? else {
-                            return Ok(());
-                        };
-                        let current = meta.current_version;
-                        match meta.versions.get_mut(&current) {
-                            Some(lv) if !lv.gone(now) => lv.deletion = Some(now),
-                            _ => return Ok(()),
-                        }
-                        store::put_meta(tx, &prefix, &key_owned, &meta)
-                    })
-                    .await??;
+                view.write(move |tx| {
+                    let Some(mut meta) = store::tx_meta(tx, &key_owned)? else {
+                        return Ok(());
+                    };
+                    let current = meta.current_version;
+                    match meta.versions.get_mut(&current) {
+                        Some(lv) if !lv.gone(now) => lv.deletion = Some(now),
+                        _ => return Ok(()),
+                    }
+                    store::put_meta(tx, &key_owned, &meta)
+                })
+                .await?;
                 Ok(Response::no_content())
             }
-            Operation::List => Err(CoreError::UnsupportedOperation),
+            Operation::List | Operation::Renew | Operation::Revoke => Err(Error::UnsupportedOperation),
         }
     }
 
     /// A version's data (the latest unless `version` is given): metadata and data point reads, no scan.
-    fn read_version(&self, core: &Core, key: &str, fields: &Fields) -> Result<Response, CoreError> {
-        let (mut data, secret) = match self.requested_version(core, key, fields, "data")? {
+    fn read_version(&self, view: &dyn StorageView, key: &str, fields: &Fields) -> Result<Response, Error> {
+        let (mut data, secret) = match self.requested_version(view, key, fields, "data")? {
             Ok(live) => live,
             Err(gone) => return Ok(gone),
         };
@@ -200,20 +197,20 @@ impl KvV2 {
     /// destroyed version.
     pub(super) fn requested_version(
         &self,
-        core: &Core,
+        view: &dyn StorageView,
         key: &str,
         fields: &Fields,
         field: &str,
-    ) -> Result<Result<LiveVersion, Response>, CoreError> {
-        let Some(meta) = store::read_meta(&core.storage, &self.prefix, key)? else {
-            return Err(CoreError::NotFound);
+    ) -> Result<Result<LiveVersion, Response>, Error> {
+        let Some(meta) = store::read_meta(view, key)? else {
+            return Err(Error::NotFound);
         };
         let version = match fields.int("version") {
             Some(v) if v > 0 => v as u64,
             _ => meta.current_version,
         };
         let Some(vm) = meta.versions.get(&version) else {
-            return Err(CoreError::NotFound);
+            return Err(Error::NotFound);
         };
         let mut data = Map::new();
         data.insert(field.into(), Value::Null);
@@ -221,9 +218,8 @@ impl KvV2 {
         if vm.gone(now_ns()) {
             return Ok(Err(gone(data)));
         }
-        let stored = core
-            .storage
-            .get_raw(Tree::Logical, &store::version_key(&self.prefix, key, version))?
+        let stored = view
+            .get(&store::version_key(key, version))?
             .ok_or_else(missing_version_data)?;
         Ok(Ok((data, decode_json(&stored)?)))
     }
@@ -233,9 +229,9 @@ fn missing_version_data() -> crate::storage::StorageError {
     crate::storage::StorageError::Codec("could not find version data".into())
 }
 
-fn storage_error(e: CoreError) -> crate::storage::StorageError {
+fn storage_error(e: Error) -> crate::storage::StorageError {
     match e {
-        CoreError::Storage(s) => s,
+        Error::Storage(s) => s,
         other => crate::storage::StorageError::Codec(other.to_string()),
     }
 }

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::core::mounts::{
-    sanitize_path, MountConfig, MountEntry, Table, TuneChange, PROTECTED_MOUNTS, SINGLETON_TYPES, UNTUNABLE_MOUNTS,
+    sanitize_path, MountConfig, MountEntry, Table, TuneChange, PROTECTED_MOUNTS, UNTUNABLE_MOUNTS,
 };
+use crate::core::registry::{self, BackendKind};
 use crate::core::{Caller, Core, CoreError, Operation, Request, Response};
-use crate::engines::framework::{parse_duration_second, parse_go_int, refuse_write_to_folder, Fields, Kind, Schema};
+use crate::framework::{parse_duration_second, parse_go_int, refuse_write_to_folder, Fields, Kind, Schema};
 use crate::policy::Acl;
 
 const MOUNT_SCHEMA: Schema = &[
@@ -241,7 +242,7 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, Core
             }
         }
     }
-    if !(kind == "kv" || kind == "generic" || SINGLETON_TYPES.contains(&kind.as_str())) {
+    if !registry::is_known(BackendKind::SecretEngine, &kind) {
         return Err(invalid(format!("plugin not found in the catalog: {kind}")));
     }
     if !valid_listing_visibility(&config.listing_visibility) {
@@ -253,7 +254,7 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, Core
     if PROTECTED_MOUNTS.iter().any(|p| path.starts_with(p)) {
         return Err(invalid(format!("cannot mount {path:?}")));
     }
-    if SINGLETON_TYPES.contains(&kind.as_str()) {
+    if registry::SINGLETON_TYPES.contains(&kind.as_str()) {
         return Err(invalid(format!("mount type of {kind:?} is not mountable")));
     }
     if !matches!(
@@ -512,7 +513,7 @@ async fn tune_write(core: &Core, path: &str, req: &Request) -> Result<Response, 
     let upgraded = core
         .tune_mount(&path, |current, table| {
             let mut entry = current.clone();
-            let mut kv_upgrade = false;
+            let mut upgrade_data = false;
             if !untunable {
                 let parse = |raw: &str, current: u64| -> Result<u64, CoreError> {
                     match raw {
@@ -580,7 +581,7 @@ async fn tune_write(core: &Core, path: &str, req: &Request) -> Result<Response, 
                     if me > wanted {
                         return Err(invalid(format!("cannot downgrade mount from version {me}")));
                     }
-                    kv_upgrade = me < wanted && wanted == 2 && entry.kind == "kv";
+                    upgrade_data = me < wanted && wanted == 2 && entry.kind == "kv";
                     versions = (me, wanted);
                 }
                 let mut merged: BTreeMap<String, String> = entry.options.clone().unwrap_or_default();
@@ -593,7 +594,7 @@ async fn tune_write(core: &Core, path: &str, req: &Request) -> Result<Response, 
                 }
                 entry.options = Some(merged);
             }
-            Ok(TuneChange { entry, kv_upgrade })
+            Ok(TuneChange { entry, upgrade_data })
         })
         .await?;
     if upgraded {

@@ -1,0 +1,4 @@
+//! The backends built into the server, each written against `logical` and `framework` only, and registered in
+//! `core::registry`.
+
+pub mod secrets;

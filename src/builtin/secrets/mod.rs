@@ -1,0 +1,4 @@
+//! Secrets engines.
+
+pub mod cubbyhole;
+pub mod kv;

@@ -1,0 +1,57 @@
+//! The contract between the core and a backend (secrets engine or auth method): the backend gets a request, the
+//! path relative to its mount, its own storage view and the system view, and nothing else of the core.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::{Error, Request, Response, StorageView};
+
+pub type BackendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
+
+/// The answer of an existence check: `Some(exists)`, or `None` when the path has no existence check.
+pub type ExistenceFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<bool>, Error>> + Send + 'a>>;
+
+/// What the core tells a backend about its mount and the server (OpenBao's `logical.SystemView`).
+pub trait SystemView: Send + Sync {
+    /// The mount's default lease TTL, or the server's when the mount sets none.
+    fn default_lease_ttl(&self) -> Duration;
+    /// The mount's maximum lease TTL, or the server's when the mount sets none.
+    fn max_lease_ttl(&self) -> Duration;
+    fn mount_uuid(&self) -> &str;
+    fn mount_accessor(&self) -> &str;
+    /// A mount not replicated to other clusters.
+    fn local_mount(&self) -> bool;
+}
+
+/// Where a backend's records live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageScope {
+    /// One view per mount (under the mount's uuid): what every backend but the cubbyhole has.
+    Mount,
+    /// One view per client token, gone with the token (the cubbyhole).
+    PerToken,
+}
+
+/// Everything a backend sees of one request besides the request itself.
+pub struct Context<'a> {
+    /// The request path relative to the mount (`secret/data/x` on `secret/` is `data/x`).
+    pub path: &'a str,
+    pub storage: &'a dyn StorageView,
+    pub system: &'a dyn SystemView,
+}
+
+pub trait Backend: Send + Sync {
+    fn handle<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> BackendFuture<'a>;
+
+    /// OpenBao's existence check, asked before the ACL for every create or update: does the item the write
+    /// addresses exist? A write to an item that does not is a `create` (and needs the `create` capability). The
+    /// default: no existence check, every write is an `update`.
+    fn existence<'a>(&'a self, _ctx: &'a Context<'a>, _req: &'a Request) -> ExistenceFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn storage_scope(&self) -> StorageScope {
+        StorageScope::Mount
+    }
+}

@@ -1,0 +1,15 @@
+//! What every backend may see, and nothing more: requests and responses, their errors, the backend contract, the
+//! backend's storage view and the system view. The core depends on this layer; backends depend on it (and on
+//! `framework`) and never on the core.
+
+pub mod backend;
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod storage;
+
+pub use backend::{Backend, BackendFuture, Context, ExistenceFuture, StorageScope, SystemView};
+pub use error::Error;
+pub use request::{ClientToken, Operation, Request};
+pub use response::Response;
+pub use storage::{BarrierView, MemoryView, StorageView, TxFail, ViewTxn};
