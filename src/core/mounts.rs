@@ -328,13 +328,13 @@ impl Core {
             routes.push(Arc::new(Mount {
                 path: entry.path.clone(),
                 uuid: entry.uuid.clone(),
-                handler: Handler::Logical(LogicalMount {
+                handler: Handler::Logical(Box::new(LogicalMount {
                     backend,
                     view: self.mount_view(entry),
                     system: self.system_view(entry),
                     type_name: entry.kind.clone(),
                     options: entry.options.clone(),
-                }),
+                })),
             }));
         }
         self.router.install(routes);

@@ -24,10 +24,13 @@ pub type Factory = fn(&BackendConfig) -> Arc<dyn Backend>;
 /// before the transaction (a transaction cannot scan), `apply` rewrites them inside the transaction that writes the
 /// new mount table, so the table and the data change together.
 pub struct DataUpgrade {
-    pub collect: fn(&dyn StorageView) -> Result<Vec<Vec<u8>>, Error>,
-    /// (records, now in Unix nanoseconds)
-    pub apply: fn(&dyn ViewTxn, &[Vec<u8>], i64) -> Result<(), TxFail>,
+    pub collect: CollectRecords,
+    pub apply: RewriteRecords,
 }
+
+pub type CollectRecords = fn(&dyn StorageView) -> Result<Vec<Vec<u8>>, Error>;
+/// (transaction, records, now in Unix nanoseconds)
+pub type RewriteRecords = fn(&dyn ViewTxn, &[Vec<u8>], i64) -> Result<(), TxFail>;
 
 pub struct Registration {
     pub kind: BackendKind,

@@ -70,7 +70,7 @@ pub struct LogicalMount {
 
 pub enum Handler {
     Core(Arc<dyn CoreBackend>),
-    Logical(LogicalMount),
+    Logical(Box<LogicalMount>),
 }
 
 pub struct Mount {

@@ -198,7 +198,7 @@ pub fn tx_config(tx: &dyn ViewTxn) -> Result<KvConfig, TxFail> {
 }
 
 pub fn read_meta(view: &dyn StorageView, path: &str) -> Result<Option<KeyMetadata>, Error> {
-    Ok(view.get_as(&meta_key(path))?)
+    view.get_as(&meta_key(path))
 }
 
 pub fn tx_meta(tx: &dyn ViewTxn, path: &str) -> Result<Option<KeyMetadata>, TxFail> {
