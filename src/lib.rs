@@ -1,5 +1,8 @@
 //! vault: a secrets server speaking the HashiCorp Vault / OpenBao HTTP API, on sled.
 
+/// This build's version, as `sys/seal-status` and snapshots report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod auth;
 pub mod builtin;
 pub mod config;

@@ -26,7 +26,7 @@ use crate::auth::token::{self, TokenEntry, TokenSalt};
 use crate::seal::{self, SealConfig, Share};
 use crate::storage::{barrier, Keyring, Storage, Tree, TxError, KEY_LEN};
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::VERSION;
 /// Date of the commit this binary was built from (empty outside a git checkout).
 pub const COMMIT_DATE: &str = env!("VAULT_COMMIT_DATE");
 const SEAL_CONFIG_KEY: &[u8] = b"seal_config";

@@ -232,7 +232,7 @@ impl Storage {
         let header = SnapshotHeader {
             format: FORMAT.into(),
             snapshot_version: SNAPSHOT_VERSION,
-            server_version: crate::core::VERSION.into(),
+            server_version: crate::VERSION.into(),
             storage_format_version,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             key_id: keyring.key_id(),

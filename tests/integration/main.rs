@@ -21,6 +21,7 @@ mod hvac_client;
 mod hvac_kv;
 mod hvac_wrapping;
 mod kv;
+mod layering;
 mod migrations;
 mod mounts;
 mod policies;
