@@ -7,6 +7,7 @@ pub mod error;
 pub mod request;
 pub mod response;
 pub mod storage;
+pub mod testing;
 
 pub use backend::{Backend, BackendFuture, Context, ExistenceFuture, StorageScope, SystemView};
 pub use error::Error;

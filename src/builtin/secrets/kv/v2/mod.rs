@@ -98,3 +98,126 @@ impl Backend for KvV2 {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::KvV2;
+    use crate::logical::testing::call;
+    use crate::logical::{Error, MemoryView, Operation, Response};
+
+    fn data(resp: &Response) -> Value {
+        Value::Object(resp.data.clone().unwrap_or_default())
+    }
+
+    #[test]
+    fn versions_check_and_set_and_soft_delete() {
+        let (kv, view) = (KvV2, MemoryView::default());
+        let put = |body: Value| call(&kv, &view, "secret/", Operation::Update, "data/app", body);
+        let get = |path: &str| call(&kv, &view, "secret/", Operation::Read, path, json!({}));
+
+        assert!(matches!(get("data/app"), Err(Error::NotFound)));
+        assert_eq!(data(&put(json!({"data": {"k": "v1"}})).unwrap())["version"], 1);
+        assert_eq!(
+            data(&put(json!({"data": {"k": "v2"}, "options": {"cas": 1}})).unwrap())["version"],
+            2
+        );
+        match put(json!({"data": {"k": "x"}, "options": {"cas": 1}})) {
+            Err(Error::InvalidRequest(m)) => assert_eq!(m, "check-and-set parameter did not match the current version"),
+            other => panic!("{other:?}"),
+        }
+        let latest = data(&get("data/app").unwrap());
+        assert_eq!(latest["data"], json!({"k": "v2"}));
+        assert_eq!(latest["metadata"]["version"], 2);
+        let first = call(
+            &kv,
+            &view,
+            "secret/",
+            Operation::Read,
+            "data/app",
+            json!({"version": 1}),
+        )
+        .unwrap();
+        assert_eq!(data(&first)["data"], json!({"k": "v1"}));
+
+        call(&kv, &view, "secret/", Operation::Delete, "data/app", json!({})).unwrap();
+        let deleted = get("data/app").unwrap();
+        assert_eq!(deleted.status, Some(404));
+        assert_eq!(data(&deleted)["data"], Value::Null);
+        call(
+            &kv,
+            &view,
+            "secret/",
+            Operation::Update,
+            "undelete/app",
+            json!({"versions": [2]}),
+        )
+        .unwrap();
+        assert_eq!(data(&get("data/app").unwrap())["data"], json!({"k": "v2"}));
+
+        let meta = data(&get("metadata/app").unwrap());
+        assert_eq!(meta["current_version"], 2);
+        assert_eq!(meta["versions"].as_object().map(|v| v.len()), Some(2));
+        let keys = call(&kv, &view, "secret/", Operation::List, "metadata/", json!({})).unwrap();
+        assert_eq!(data(&keys)["keys"], json!(["app"]));
+    }
+
+    #[test]
+    fn existence_then_the_version_window_slides_and_metadata_delete_removes_all() {
+        let (kv, view) = (KvV2, MemoryView::default());
+        let exists = |path: &str| {
+            let system = crate::logical::testing::FixedSystemView::default();
+            let ctx = crate::logical::Context {
+                path,
+                storage: &view,
+                system: &system,
+            };
+            let req = crate::logical::Request {
+                id: String::new(),
+                operation: Operation::Update,
+                path: format!("secret/{path}"),
+                data: serde_json::Map::new(),
+                client_token: None,
+                wrap_ttl: None,
+            };
+            crate::logical::testing::block_on(crate::logical::Backend::existence(&kv, &ctx, &req)).unwrap()
+        };
+        assert_eq!(exists("data/k"), Some(false));
+        assert_eq!(exists("config"), None);
+        call(
+            &kv,
+            &view,
+            "secret/",
+            Operation::Update,
+            "config",
+            json!({"max_versions": 2}),
+        )
+        .unwrap();
+        for n in 1..=3 {
+            call(
+                &kv,
+                &view,
+                "secret/",
+                Operation::Update,
+                "data/k",
+                json!({"data": {"n": n}}),
+            )
+            .unwrap();
+        }
+        assert_eq!(exists("data/k"), Some(true));
+        let meta = call(&kv, &view, "secret/", Operation::Read, "metadata/k", json!({})).unwrap();
+        let meta = data(&meta);
+        assert_eq!(meta["oldest_version"], 2);
+        assert_eq!(meta["versions"].as_object().map(|v| v.len()), Some(2));
+        let gone = call(&kv, &view, "secret/", Operation::Read, "data/k", json!({"version": 1}));
+        assert!(matches!(gone, Err(Error::NotFound)), "{gone:?}");
+        call(&kv, &view, "secret/", Operation::Delete, "metadata/k", json!({})).unwrap();
+        assert!(view_is_empty_but_config(&view));
+    }
+
+    fn view_is_empty_but_config(view: &MemoryView) -> bool {
+        use crate::logical::StorageView;
+        view.keys(b"").map(|k| k == vec![b"config".to_vec()]).unwrap_or(false)
+    }
+}
