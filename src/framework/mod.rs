@@ -1,8 +1,10 @@
-//! What backends are written with: OpenBao's request-field conventions (one Go-compatible decoder, `fields`) and
-//! JSON records.
+//! What backends are written with: declarative path tables (`path`), OpenBao's request-field conventions (one
+//! Go-compatible decoder, `fields`) and JSON records.
 
 pub mod fields;
 pub mod json;
+pub mod path;
 
 pub use fields::*;
 pub use json::{decode_json, encode_json};
+pub use path::{Captures, PathSpec, PathTable};

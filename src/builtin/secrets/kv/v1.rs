@@ -5,13 +5,30 @@ use serde_json::{Map, Value};
 
 use super::{key, list_folder, V1_DATA};
 use crate::framework::{
-    as_folder, decode_json, encode_json, keys_response, parse_duration_second, refuse_write_to_folder, Fields, Schema,
+    as_folder, decode_json, encode_json, keys_response, parse_duration_second, Captures, Fields, PathSpec, PathTable,
+    Schema,
 };
 use crate::logical::{Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response};
 
 const SCHEMA: Schema = &[];
 
 pub struct KvV1;
+
+const PATHS: PathTable<KvV1> = PathTable {
+    paths: &[PathSpec {
+        pattern: "{*path}",
+        fields: SCHEMA,
+        operations: &[
+            (Operation::Read, KvV1::read),
+            (Operation::Create, KvV1::write),
+            (Operation::Update, KvV1::write),
+            (Operation::Delete, KvV1::delete),
+            (Operation::List, KvV1::list),
+        ],
+        existence: Some(KvV1::exists),
+        help: "Pass-through secret storage to the storage backend, allowing you to read/write arbitrary data into secret storage.",
+    }],
+};
 
 /// The lease duration a read reports: the secret's hint, else the mount's default lease TTL (seconds).
 fn lease_hint(data: &Map<String, Value>, default_ttl: u64) -> i64 {
@@ -23,59 +40,68 @@ fn lease_hint(data: &Map<String, Value>, default_ttl: u64) -> i64 {
 }
 
 impl KvV1 {
-    async fn route(&self, ctx: &Context<'_>, req: &Request) -> Result<Response, Error> {
-        let (view, path) = (ctx.storage, ctx.path);
-        refuse_write_to_folder(req.operation, &req.path)?;
-        let fields = Fields::new(&req.data, SCHEMA);
-        match req.operation {
-            Operation::Read => {
-                let Some(bytes) = view.get(&key(V1_DATA, path))? else {
-                    return Err(Error::NotFound);
-                };
-                let data = decode_json(&bytes)?;
-                let mut resp = Response::with_data(data);
-                let default_ttl = ctx.system.default_lease_ttl().as_secs();
-                resp.lease_duration = resp.data.as_ref().map(|d| lease_hint(d, default_ttl)).unwrap_or(0);
-                resp.warnings = fields.warnings(&["path"]);
-                Ok(resp)
+    fn read<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let Some(bytes) = ctx.storage.get(&key(V1_DATA, m.get("path")))? else {
+                return Err(Error::NotFound);
+            };
+            let data = decode_json(&bytes)?;
+            let mut resp = Response::with_data(data);
+            let default_ttl = ctx.system.default_lease_ttl().as_secs();
+            resp.lease_duration = resp.data.as_ref().map(|d| lease_hint(d, default_ttl)).unwrap_or(0);
+            resp.warnings = Fields::new(&req.data, SCHEMA).warnings(&["path"]);
+            Ok(resp)
+        })
+    }
+
+    fn write<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let path = m.get("path");
+            if path.is_empty() {
+                return Err(Error::InvalidRequest("missing path".into()));
             }
-            Operation::Create | Operation::Update => {
-                if path.is_empty() {
-                    return Err(Error::InvalidRequest("missing path".into()));
-                }
-                if req.data.is_empty() {
-                    return Err(Error::InvalidRequest("missing data fields".into()));
-                }
-                let record = key(V1_DATA, path);
-                let value = encode_json(&req.data);
-                view.write(move |tx| tx.put(&record, &value)).await?;
-                Ok(Response::no_content())
+            if req.data.is_empty() {
+                return Err(Error::InvalidRequest("missing data fields".into()));
             }
-            Operation::Delete => {
-                let record = key(V1_DATA, path);
-                view.write(move |tx| tx.delete(&record).map(|_| ())).await?;
-                Ok(Response::no_content())
+            let record = key(V1_DATA, path);
+            let value = encode_json(&req.data);
+            ctx.storage.write(move |tx| tx.put(&record, &value)).await?;
+            Ok(Response::no_content())
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context<'a>, _req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let record = key(V1_DATA, m.get("path"));
+            ctx.storage.write(move |tx| tx.delete(&record).map(|_| ())).await?;
+            Ok(Response::no_content())
+        })
+    }
+
+    fn list<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let keys = list_folder(ctx.storage, V1_DATA, &as_folder(m.get("path")))?;
+            keys_response(keys, Fields::new(&req.data, SCHEMA).warnings(&["path"]))
+        })
+    }
+
+    fn exists<'a>(&'a self, ctx: &'a Context<'a>, _req: &'a Request, m: Captures<'a>) -> ExistenceFuture<'a> {
+        Box::pin(async move {
+            let path = m.get("path");
+            if path.ends_with('/') {
+                return Ok(None);
             }
-            Operation::List => {
-                let keys = list_folder(view, V1_DATA, &as_folder(path))?;
-                keys_response(keys, fields.warnings(&["path"]))
-            }
-            Operation::Patch | Operation::Renew | Operation::Revoke => Err(Error::UnsupportedOperation),
-        }
+            Ok(Some(ctx.storage.get(&key(V1_DATA, path))?.is_some()))
+        })
     }
 }
 
 impl Backend for KvV1 {
     fn handle<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> BackendFuture<'a> {
-        Box::pin(self.route(ctx, req))
+        Box::pin(PATHS.handle(self, ctx, req))
     }
 
-    fn existence<'a>(&'a self, ctx: &'a Context<'a>, _req: &'a Request) -> ExistenceFuture<'a> {
-        Box::pin(async move {
-            if ctx.path.ends_with('/') {
-                return Ok(None);
-            }
-            Ok(Some(ctx.storage.get(&key(V1_DATA, ctx.path))?.is_some()))
-        })
+    fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
+        Box::pin(PATHS.existence(self, ctx, req))
     }
 }

@@ -1,0 +1,139 @@
+//! Declarative path tables, as OpenBao's `framework.Path`: a backend lists its paths (a pattern with named
+//! captures, the fields it takes, a handler per operation, an optional existence check, help text) and
+//! [`PathTable::handle`] does the routing, the operation check and the field validation once for all of them.
+//!
+//! Patterns are `/`-separated literals and captures: `{name}` captures one segment (no `/`), `{*name}` the rest of
+//! the path (possibly empty, slashes included) and must come last. The first path that matches wins.
+
+use super::fields::{Fields, Schema};
+use crate::logical::{BackendFuture, Context, Error, ExistenceFuture, Operation, Request};
+
+/// What a pattern captured, by name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Captures<'p> {
+    values: Vec<(&'static str, &'p str)>,
+}
+
+impl<'p> Captures<'p> {
+    /// A captured value; empty when the pattern has no such capture.
+    pub fn get(&self, name: &str) -> &'p str {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or("")
+    }
+}
+
+pub type Handler<B> = for<'a> fn(&'a B, &'a Context<'a>, &'a Request, Captures<'a>) -> BackendFuture<'a>;
+pub type ExistenceCheck<B> = for<'a> fn(&'a B, &'a Context<'a>, &'a Request, Captures<'a>) -> ExistenceFuture<'a>;
+
+pub struct PathSpec<B: 'static> {
+    pub pattern: &'static str,
+    pub fields: Schema,
+    pub operations: &'static [(Operation, Handler<B>)],
+    pub existence: Option<ExistenceCheck<B>>,
+    pub help: &'static str,
+}
+
+/// Match `path` against `pattern`.
+pub fn match_pattern<'p>(pattern: &'static str, path: &'p str) -> Option<Captures<'p>> {
+    let mut captures = Captures::default();
+    let mut rest = path;
+    let mut parts = pattern.split('/').peekable();
+    while let Some(part) = parts.next() {
+        let last = parts.peek().is_none();
+        if let Some(name) = part.strip_prefix("{*").and_then(|p| p.strip_suffix('}')) {
+            captures.values.push((name, rest));
+            return last.then_some(captures);
+        }
+        let (segment, after) = match rest.split_once('/') {
+            Some((segment, after)) if !last => (segment, Some(after)),
+            _ if last => (rest, None),
+            _ => return None,
+        };
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if !segment.is_empty() && !segment.contains('/') => captures.values.push((name, segment)),
+            Some(_) => return None,
+            None if segment == part => {}
+            None => return None,
+        }
+        match after {
+            Some(after) => rest = after,
+            None => return Some(captures),
+        }
+    }
+    None
+}
+
+/// A backend's paths, in the order they are tried.
+pub struct PathTable<B: 'static> {
+    pub paths: &'static [PathSpec<B>],
+}
+
+impl<B: Sync + 'static> PathTable<B> {
+    fn find<'p>(&self, path: &'p str) -> Option<(&'static PathSpec<B>, Captures<'p>)> {
+        self.paths
+            .iter()
+            .find_map(|spec| match_pattern(spec.pattern, path).map(|c| (spec, c)))
+    }
+
+    /// Route a request: a write to a folder (a path ending in `/`) is refused first, as OpenBao does; a path no pattern matches is OpenBao's "unsupported path", an operation the path does not
+    /// declare "unsupported operation"; fields are validated against the path's schema before the handler runs
+    /// (with OpenBao's "Field validation failed" prefix).
+    pub async fn handle(
+        &self,
+        backend: &B,
+        ctx: &Context<'_>,
+        req: &Request,
+    ) -> Result<crate::logical::Response, Error> {
+        super::fields::refuse_write_to_folder(req.operation, &req.path)?;
+        let (spec, captures) = self.find(ctx.path).ok_or(Error::UnsupportedPath)?;
+        let handler = spec
+            .operations
+            .iter()
+            .find(|(op, _)| *op == req.operation)
+            .map(|(_, h)| *h)
+            .ok_or(Error::UnsupportedOperation)?;
+        Fields::new(&req.data, spec.fields).validate(true)?;
+        handler(backend, ctx, req, captures).await
+    }
+
+    /// The path's existence check, if it has one.
+    pub async fn existence(&self, backend: &B, ctx: &Context<'_>, req: &Request) -> Result<Option<bool>, Error> {
+        match self.find(ctx.path) {
+            Some((spec, captures)) => match spec.existence {
+                Some(check) => check(backend, ctx, req, captures).await,
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The help text of the path serving `path`.
+    pub fn help(&self, path: &str) -> Option<&'static str> {
+        self.find(path).map(|(spec, _)| spec.help)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_pattern;
+
+    #[test]
+    fn patterns_capture_segments_and_rests() {
+        let m = match_pattern("data/{*path}", "data/a/b").unwrap();
+        assert_eq!(m.get("path"), "a/b");
+        assert_eq!(match_pattern("data/{*path}", "data/").unwrap().get("path"), "");
+        assert!(match_pattern("data/{*path}", "metadata/a").is_none());
+        assert!(match_pattern("data/{*path}", "data").is_none());
+        let m = match_pattern("role/{name}/secret-id", "role/web/secret-id").unwrap();
+        assert_eq!(m.get("name"), "web");
+        assert!(match_pattern("role/{name}/secret-id", "role//secret-id").is_none());
+        assert!(match_pattern("role/{name}/secret-id", "role/a/b/secret-id").is_none());
+        assert!(match_pattern("role/{name}", "role/web/x").is_none());
+        assert!(match_pattern("config", "config").is_some());
+        assert!(match_pattern("config", "configx").is_none());
+        assert_eq!(match_pattern("{*path}", "").unwrap().get("path"), "");
+    }
+}
