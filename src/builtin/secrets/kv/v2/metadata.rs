@@ -25,7 +25,7 @@ pub const SCHEMA: Schema = &[
     ("limit", Kind::Int),
 ];
 
-const DETAILED_SCHEMA: Schema = &[("path", Kind::Str), ("after", Kind::Str), ("limit", Kind::Int)];
+pub const DETAILED_SCHEMA: Schema = &[("path", Kind::Str), ("after", Kind::Str), ("limit", Kind::Int)];
 
 const PREFIX: &str = "custom_metadata validation failed";
 const MAX_KEYS: usize = 64;

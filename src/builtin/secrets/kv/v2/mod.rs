@@ -9,10 +9,8 @@ pub mod store;
 pub mod subkeys;
 pub mod versions;
 
-use crate::framework::{refuse_write_to_folder, Fields};
-use crate::logical::{
-    Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, StorageView,
-};
+use crate::framework::{Captures, Fields, PathSpec, PathTable};
+use crate::logical::{Backend, BackendFuture, Context, ExistenceFuture, Operation, Request, Response};
 
 pub struct KvV2;
 
@@ -42,60 +40,177 @@ fn invalid_path(path: &str, op: Operation) -> Response {
     }
 }
 
+/// OpenBao's K/V v2 paths, tried in order; the last one answers every other path with the 404 hint.
+const PATHS: PathTable<KvV2> = PathTable {
+    paths: &[
+        PathSpec {
+            pattern: "config",
+            fields: config::SCHEMA,
+            operations: &[
+                (Operation::Read, KvV2::on_config),
+                (Operation::Create, KvV2::on_config),
+                (Operation::Update, KvV2::on_config),
+            ],
+            existence: None,
+            help: "Configures settings for the KV store.",
+        },
+        PathSpec {
+            pattern: "data/{*path}",
+            fields: data::SCHEMA,
+            operations: &[
+                (Operation::Read, KvV2::on_data),
+                (Operation::Create, KvV2::on_data),
+                (Operation::Update, KvV2::on_data),
+                (Operation::Patch, KvV2::on_data),
+                (Operation::Delete, KvV2::on_data),
+            ],
+            existence: Some(KvV2::exists),
+            help: "Write, Patch, Read, and Delete data in the Key-Value Store.",
+        },
+        PathSpec {
+            pattern: "metadata/{*path}",
+            fields: metadata::SCHEMA,
+            operations: &[
+                (Operation::List, KvV2::on_metadata),
+                (Operation::Read, KvV2::on_metadata),
+                (Operation::Create, KvV2::on_metadata),
+                (Operation::Update, KvV2::on_metadata),
+                (Operation::Patch, KvV2::on_metadata),
+                (Operation::Delete, KvV2::on_metadata),
+            ],
+            existence: Some(KvV2::exists),
+            help: "Configures settings for the KV store.",
+        },
+        PathSpec {
+            pattern: "detailed-metadata/{*path}",
+            fields: metadata::DETAILED_SCHEMA,
+            operations: &[(Operation::List, KvV2::on_detailed_metadata)],
+            existence: None,
+            help: "Lists keys with their metadata.",
+        },
+        PathSpec {
+            pattern: "subkeys/{*path}",
+            fields: subkeys::SCHEMA,
+            operations: &[(Operation::Read, KvV2::on_subkeys)],
+            existence: None,
+            help: "Read the structure of a secret entry from the Key-Value store with the values removed.",
+        },
+        PathSpec {
+            pattern: "delete/{*path}",
+            fields: versions::SCHEMA,
+            operations: &[
+                (Operation::Create, KvV2::on_delete),
+                (Operation::Update, KvV2::on_delete),
+            ],
+            existence: None,
+            help: "Marks one or more versions as deleted in the KV store.",
+        },
+        PathSpec {
+            pattern: "undelete/{*path}",
+            fields: versions::SCHEMA,
+            operations: &[
+                (Operation::Create, KvV2::on_undelete),
+                (Operation::Update, KvV2::on_undelete),
+            ],
+            existence: None,
+            help: "Undeletes one or more versions from the KV store.",
+        },
+        PathSpec {
+            pattern: "destroy/{*path}",
+            fields: versions::SCHEMA,
+            operations: &[
+                (Operation::Create, KvV2::on_destroy),
+                (Operation::Update, KvV2::on_destroy),
+            ],
+            existence: None,
+            help: "Permanently removes one or more versions in the KV store",
+        },
+        PathSpec {
+            pattern: "{*path}",
+            fields: &[],
+            operations: &[
+                (Operation::Read, KvV2::on_invalid),
+                (Operation::Create, KvV2::on_invalid),
+                (Operation::Update, KvV2::on_invalid),
+                (Operation::Patch, KvV2::on_invalid),
+                (Operation::Delete, KvV2::on_invalid),
+                (Operation::List, KvV2::on_invalid),
+            ],
+            existence: None,
+            help: "This path is not a part of the versioned K/V API.",
+        },
+    ],
+};
+
 impl KvV2 {
-    async fn route(&self, view: &dyn StorageView, path: &str, req: &Request) -> Result<Response, Error> {
-        refuse_write_to_folder(req.operation, &req.path)?;
-        if path == "config" {
-            return self.config(view, req).await;
-        }
-        if let Some(key) = path.strip_prefix("data/") {
-            return self.data(view, key, req).await;
-        }
-        if let Some(key) = path.strip_prefix("metadata/") {
-            return self.metadata(view, key, req, false).await;
-        }
-        if let Some(key) = path.strip_prefix("detailed-metadata/") {
-            return self.metadata(view, key, req, true).await;
-        }
-        if let Some(key) = path.strip_prefix("subkeys/") {
-            return self.subkeys(view, key, req).await;
-        }
-        for (prefix, action) in [
-            ("delete/", versions::Action::Delete),
-            ("undelete/", versions::Action::Undelete),
-            ("destroy/", versions::Action::Destroy),
-        ] {
-            if let Some(key) = path.strip_prefix(prefix) {
-                return self.versions(view, key, req, action).await;
+    fn on_config<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, _: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.config(ctx.storage, req))
+    }
+
+    fn on_data<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.data(ctx.storage, m.get("path"), req))
+    }
+
+    fn on_metadata<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.metadata(ctx.storage, m.get("path"), req, false))
+    }
+
+    fn on_detailed_metadata<'a>(
+        &'a self,
+        ctx: &'a Context<'a>,
+        req: &'a Request,
+        m: Captures<'a>,
+    ) -> BackendFuture<'a> {
+        Box::pin(self.metadata(ctx.storage, m.get("path"), req, true))
+    }
+
+    fn on_subkeys<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.subkeys(ctx.storage, m.get("path"), req))
+    }
+
+    fn on_delete<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.versions(ctx.storage, m.get("path"), req, versions::Action::Delete))
+    }
+
+    fn on_undelete<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.versions(ctx.storage, m.get("path"), req, versions::Action::Undelete))
+    }
+
+    fn on_destroy<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.versions(ctx.storage, m.get("path"), req, versions::Action::Destroy))
+    }
+
+    fn on_invalid<'a>(&'a self, _: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        let resp = invalid_path(m.get("path"), req.operation);
+        Box::pin(async move { Ok(resp) })
+    }
+
+    /// `data/` and `metadata/` check existence (by the key's metadata); their fields are validated here first, as
+    /// OpenBao's existence check does (so its errors have no "Field validation failed" prefix).
+    fn exists<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> ExistenceFuture<'a> {
+        Box::pin(async move {
+            let key = m.get("path");
+            if key.ends_with('/') {
+                return Ok(None);
             }
-        }
-        Ok(invalid_path(path, req.operation))
+            let schema = if ctx.path.starts_with("data/") {
+                data::SCHEMA
+            } else {
+                metadata::SCHEMA
+            };
+            Fields::new(&req.data, schema).validate(false)?;
+            Ok(Some(store::read_meta(ctx.storage, key)?.is_some()))
+        })
     }
 }
 
 impl Backend for KvV2 {
     fn handle<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> BackendFuture<'a> {
-        Box::pin(self.route(ctx.storage, ctx.path, req))
+        Box::pin(PATHS.handle(self, ctx, req))
     }
 
-    /// `data/` and `metadata/` check existence (by the key's metadata); their fields are validated here first, as
-    /// OpenBao's existence check does (so its errors have no "Field validation failed" prefix).
     fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
-        Box::pin(async move {
-            let relative_path = ctx.path;
-            if relative_path.ends_with('/') {
-                return Ok(None);
-            }
-            let (key, schema) = if let Some(key) = relative_path.strip_prefix("data/") {
-                (key, data::SCHEMA)
-            } else if let Some(key) = relative_path.strip_prefix("metadata/") {
-                (key, metadata::SCHEMA)
-            } else {
-                return Ok(None);
-            };
-            Fields::new(&req.data, schema).validate(false)?;
-            Ok(Some(store::read_meta(ctx.storage, key)?.is_some()))
-        })
+        Box::pin(PATHS.existence(self, ctx, req))
     }
 }
 
