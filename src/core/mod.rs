@@ -381,12 +381,10 @@ impl Core {
         self.unseal_with(&result.shares)?;
         let mut options = std::collections::BTreeMap::new();
         options.insert("version".to_string(), "2".to_string());
-        self.mount(mounts::MountEntry::new(
-            "secret/",
-            "kv",
-            "key/value secret storage",
-            Some(options),
-        ))
+        self.mount(
+            mounts::MountEntry::new("secret/", "kv", "key/value secret storage", Some(options)),
+            mounts::Table::Secret,
+        )
         .await?;
         Ok(result)
     }

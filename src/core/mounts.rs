@@ -303,13 +303,22 @@ impl Core {
         BarrierView::new(self.storage.clone(), Tree::Logical, entry.storage_prefix())
     }
 
-    /// Route the secrets engines of `tables` through their registered backends, keeping each mount's backend
-    /// instance while its type and options stay the same.
+    /// Route the secrets engines and auth methods of `tables` through their registered backends (auth methods
+    /// under `auth/`), keeping each mount's backend instance while its type and options stay the same. The core's
+    /// own backends (the system backend, the token store) are not in the registry: the router has them.
     fn set_tables(&self, tables: MountTables) {
         let current = self.router.mounts();
         let mut routes = Vec::new();
-        for entry in &tables.secret {
-            let Some(registration) = registry::lookup(BackendKind::SecretEngine, &entry.kind) else {
+        let secret = tables
+            .secret
+            .iter()
+            .map(|e| (e, BackendKind::SecretEngine, e.path.clone()));
+        let auth = tables
+            .auth
+            .iter()
+            .map(|e| (e, BackendKind::AuthMethod, format!("auth/{}", e.path)));
+        for (entry, kind, path) in secret.chain(auth) {
+            let Some(registration) = registry::lookup(kind, &entry.kind) else {
                 continue;
             };
             let kept = current.iter().find_map(|m| match &m.handler {
@@ -326,7 +335,7 @@ impl Core {
                 })
             });
             routes.push(Arc::new(Mount {
-                path: entry.path.clone(),
+                path,
                 uuid: entry.uuid.clone(),
                 handler: Handler::Logical(Box::new(LogicalMount {
                     backend,
@@ -405,29 +414,50 @@ impl Core {
         Ok(())
     }
 
-    /// Mount a secrets engine (the entry is complete and validated but for path conflicts).
-    pub async fn mount(&self, entry: MountEntry) -> Result<(), CoreError> {
+    /// Mount a secrets engine or an auth method (the entry is complete and validated; path conflicts are checked
+    /// again under the table lock).
+    pub async fn mount(&self, entry: MountEntry, table: Table) -> Result<(), CoreError> {
         let _guard = self.mounts.change.lock().await;
         let mut tables = (*self.mount_tables()).clone();
-        if let Some(existing) = tables.conflict(&entry.path) {
+        let full_path = match table {
+            Table::Secret => entry.path.clone(),
+            Table::Auth => format!("auth/{}", entry.path),
+        };
+        if let Some(existing) = tables.conflict(&full_path) {
+            let existing = existing
+                .strip_prefix("auth/")
+                .filter(|_| table == Table::Auth)
+                .unwrap_or(&existing);
             return Err(CoreError::InvalidRequest(format!(
                 "path is already in use at {existing}"
             )));
         }
-        log::info!("mounts: enabled {} engine at {}", entry.kind, entry.path);
-        tables.secret.push(entry);
+        match table {
+            Table::Secret => {
+                log::info!("mounts: enabled {} engine at {}", entry.kind, entry.path);
+                tables.secret.push(entry);
+            }
+            Table::Auth => {
+                log::info!("mounts: enabled {} auth method at auth/{}", entry.kind, entry.path);
+                tables.auth.push(entry);
+            }
+        }
         self.commit_tables(tables, |_| Ok(())).await
     }
 
-    /// Disable the secrets engine mounted exactly at `path` and delete its data, in one transaction. `Ok(false)`
-    /// when nothing is mounted there.
-    pub async fn unmount(&self, path: &str) -> Result<bool, CoreError> {
+    /// Disable the secrets engine (or auth method, `path` relative to `auth/`) mounted exactly at `path` and
+    /// delete its data, in one transaction. `Ok(false)` when nothing is mounted there.
+    pub async fn unmount(&self, path: &str, table: Table) -> Result<bool, CoreError> {
         let _guard = self.mounts.change.lock().await;
         let mut tables = (*self.mount_tables()).clone();
-        let Some(index) = tables.secret.iter().position(|e| e.path == path) else {
+        let list = match table {
+            Table::Secret => &mut tables.secret,
+            Table::Auth => &mut tables.auth,
+        };
+        let Some(index) = list.iter().position(|e| e.path == path) else {
             return Ok(false);
         };
-        let entry = tables.secret.remove(index);
+        let entry = list.remove(index);
         let prefix = entry.storage_prefix();
         let keys = self.storage.keys_with_prefix(Tree::Logical, &prefix)?;
         let count = keys.len();

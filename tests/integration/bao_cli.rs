@@ -201,6 +201,44 @@ fn token_policy_flow(addr: &str) -> Vec<(String, i32, Vec<String>)> {
     let out = run_bao(addr, r, &["policy", "list"]);
     let text = out.1.lines().map(str::to_string).collect();
     step("policy list after delete", out, text);
+
+    // The auth mount table.
+    let error_lines = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("* "))
+            .map(str::to_string)
+            .collect()
+    };
+    let out = run_bao(addr, r, &["auth", "list", "-format=json"]);
+    let s = shape(&out.1);
+    step("auth list json", out, s);
+    let out = run_bao(addr, r, &["auth", "list"]);
+    let columns = out
+        .1
+        .lines()
+        .next()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    step("auth list table header", out, columns);
+    let out = run_bao(addr, r, &["auth", "enable", "-path=people", "nope"]);
+    let errors = error_lines(&out.2);
+    step("auth enable unknown type", out, errors);
+    let out = run_bao(addr, r, &["auth", "enable", "token"]);
+    let errors = error_lines(&out.2);
+    step("auth enable token", out, errors);
+    let out = run_bao(addr, r, &["auth", "tune", "-default-lease-ttl=1h", "token/"]);
+    let text = vec![out.1.trim().to_string()];
+    step("auth tune token", out, text);
+    let out = run_bao(addr, r, &["read", "-format=json", "sys/auth/token/tune"]);
+    let s = shape(&out.1);
+    step("auth tune read", out, s);
+    let out = run_bao(addr, r, &["auth", "disable", "token"]);
+    let errors = error_lines(&out.2);
+    step("auth disable token", out, errors);
+    let out = run_bao(addr, r, &["auth", "disable", "nothing-here"]);
+    let text = vec![out.1.trim().to_string()];
+    step("auth disable missing", out, text);
     steps
 }
 

@@ -244,6 +244,41 @@ fn hvac_everyday_flow() {
             "token lookup_self as the revoked child",
             raised("Forbidden", "permission denied", "GET", "/v1/auth/token/lookup-self"),
         ),
+        (
+            "list_auth_methods",
+            json!({"result": {"token/": {"type": "token", "description": "token based credentials", "options": null,
+                "config": {"default_lease_ttl": 0, "max_lease_ttl": 0, "token_type": "default-service"}}}}),
+        ),
+        (
+            "enable_auth_method of an unknown type",
+            raised(
+                "InvalidRequest",
+                "plugin not found in the catalog: nope",
+                "POST",
+                "/v1/sys/auth/people",
+            ),
+        ),
+        (
+            "tune_auth_method token",
+            json!({"result": {"http_status": 204, "json": null}}),
+        ),
+        (
+            "read_auth_method_tuning token",
+            json!({"result": {"default_lease_ttl": 3600, "token_type": "default-service"}}),
+        ),
+        (
+            "disable_auth_method token",
+            raised(
+                "InvalidRequest",
+                "token credential backend cannot be disabled",
+                "DELETE",
+                "/v1/sys/auth/token",
+            ),
+        ),
+        (
+            "list_auth_methods after the tune",
+            json!({"result": {"token/": {"config": {"default_lease_ttl": 3600}}}}),
+        ),
         ("is_sealed before seal", json!({"result": false})),
         ("seal with root", json!({"result": {"http_status": 204, "json": null}})),
         ("is_sealed after seal", json!({"result": true})),

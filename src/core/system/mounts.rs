@@ -77,6 +77,20 @@ pub async fn route(core: &Core, caller: &Caller, path: &str, req: &Request) -> O
     if let Some(mount) = path.strip_prefix("internal/ui/mounts/") {
         return Some(require(op == Operation::Read).and_then(|()| ui_mount(core, caller, mount, req)));
     }
+    if path == "auth" {
+        return Some(require(op == Operation::Read).and_then(|()| list_auth(core, req)));
+    }
+    if let Some(method) = path.strip_prefix("auth/").filter(|m| !m.is_empty()) {
+        if let Err(e) = refuse_write_to_folder(op, &req.path) {
+            return Some(Err(e));
+        }
+        return Some(match op {
+            Operation::Read => read_auth(core, method, req),
+            Operation::Create | Operation::Update => enable(core, method, req, Table::Auth).await,
+            Operation::Delete => disable_auth(core, method, req).await,
+            _ => Err(CoreError::UnsupportedOperation),
+        });
+    }
     let rest = path.strip_prefix("mounts/")?;
     if let Err(e) = refuse_write_to_folder(op, &req.path) {
         return Some(Err(e));
@@ -93,7 +107,7 @@ pub async fn route(core: &Core, caller: &Caller, path: &str, req: &Request) -> O
     }
     Some(match op {
         Operation::Read => read_mount(core, rest, req),
-        Operation::Create | Operation::Update => enable(core, rest, req).await,
+        Operation::Create | Operation::Update => enable(core, rest, req, Table::Secret).await,
         Operation::Delete => disable(core, rest, req).await,
         _ => Err(CoreError::UnsupportedOperation),
     })
@@ -121,6 +135,46 @@ fn list_mounts(core: &Core, req: &Request) -> Result<Response, CoreError> {
         .map(|e| (e.path.clone(), Value::Object(e.info(Table::Secret))))
         .collect();
     Ok(with_warnings(Response::legacy(data), &fields, &[]))
+}
+
+/// `sys/auth`: the auth mount table.
+fn list_auth(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    let fields = Fields::new(&req.data, &[]);
+    let tables = core.mount_tables();
+    let data: Map<String, Value> = tables
+        .auth
+        .iter()
+        .map(|e| (e.path.clone(), Value::Object(e.info(Table::Auth))))
+        .collect();
+    Ok(with_warnings(Response::legacy(data), &fields, &[]))
+}
+
+/// `sys/auth/:path`: the auth method mounted exactly there.
+fn read_auth(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+    let fields = Fields::new(&req.data, MOUNT_SCHEMA);
+    fields.validate(true)?;
+    let path = sanitize_path(path);
+    let tables = core.mount_tables();
+    let Some(entry) = tables.auth.iter().find(|e| e.path == path) else {
+        return Err(invalid(format!("No auth engine at {path}")));
+    };
+    Ok(with_warnings(
+        Response::legacy(entry.info(Table::Auth)),
+        &fields,
+        &["path"],
+    ))
+}
+
+/// `DELETE sys/auth/:path`: disable the auth method mounted exactly there and delete its data; anything else
+/// succeeds without saying whether it exists. The token store stays.
+async fn disable_auth(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+    Fields::new(&req.data, PATH_SCHEMA).validate(true)?;
+    let path = sanitize_path(path);
+    if path == "token/" {
+        return Err(invalid("token credential backend cannot be disabled"));
+    }
+    core.unmount(&path, Table::Auth).await?;
+    Ok(Response::no_content())
 }
 
 fn read_mount(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
@@ -202,10 +256,16 @@ fn valid_listing_visibility(v: &str) -> bool {
     matches!(v, "" | "unauth" | "hidden")
 }
 
-async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+/// Enable a secrets engine (`sys/mounts/:path`) or an auth method (`sys/auth/:path`), with OpenBao's checks in its
+/// order: type, options, listing visibility, protected and singleton types, path conflicts, then the registry.
+async fn enable(core: &Core, path: &str, req: &Request, table: Table) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, MOUNT_SCHEMA);
     fields.validate(true)?;
     let path = sanitize_path(path);
+    let (registry_kind, what) = match table {
+        Table::Secret => (BackendKind::SecretEngine, "secrets engine"),
+        Table::Auth => (BackendKind::AuthMethod, "auth method"),
+    };
     let mut kind = fields.str("type").unwrap_or_default();
     let mut options = fields.kv_pairs("options").unwrap_or_default();
     let (mut config, default_ttl, max_ttl) = mount_config(&fields.map("config").unwrap_or_default())?;
@@ -229,21 +289,16 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, Core
         _ => {}
     }
     match kind.as_str() {
-        "kv" => {}
-        "kv-v1" | "kv-v2" => {
+        "kv" if table == Table::Secret => {}
+        "kv-v1" | "kv-v2" if table == Table::Secret => {
             options.insert("version".into(), kind[4..].to_string());
             kind = "kv".into();
         }
         other => {
             if options.get("version").is_some_and(|v| !v.is_empty()) {
-                return Err(invalid(format!(
-                    "secrets engine {other:?} does not allow setting a version"
-                )));
+                return Err(invalid(format!("{what} {other:?} does not allow setting a version")));
             }
         }
-    }
-    if !registry::is_known(BackendKind::SecretEngine, &kind) {
-        return Err(invalid(format!("plugin not found in the catalog: {kind}")));
     }
     if !valid_listing_visibility(&config.listing_visibility) {
         return Err(invalid(format!(
@@ -251,11 +306,33 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, Core
             config.listing_visibility
         )));
     }
-    if PROTECTED_MOUNTS.iter().any(|p| path.starts_with(p)) {
-        return Err(invalid(format!("cannot mount {path:?}")));
+    match table {
+        Table::Secret => {
+            if PROTECTED_MOUNTS.iter().any(|p| path.starts_with(p)) {
+                return Err(invalid(format!("cannot mount {path:?}")));
+            }
+            if registry::SINGLETON_TYPES.contains(&kind.as_str()) {
+                return Err(invalid(format!("mount type of {kind:?} is not mountable")));
+            }
+        }
+        Table::Auth if kind == "token" => {
+            return Err(invalid("token credential backend cannot be instantiated"));
+        }
+        Table::Auth => {}
     }
-    if registry::SINGLETON_TYPES.contains(&kind.as_str()) {
-        return Err(invalid(format!("mount type of {kind:?} is not mountable")));
+    let full_path = match table {
+        Table::Secret => path.clone(),
+        Table::Auth => format!("auth/{path}"),
+    };
+    if let Some(existing) = core.mount_tables().conflict(&full_path) {
+        let existing = existing
+            .strip_prefix("auth/")
+            .filter(|_| table == Table::Auth)
+            .unwrap_or(&existing);
+        return Err(invalid(format!("path is already in use at {existing}")));
+    }
+    if registry::lookup(registry_kind, &kind).is_none() {
+        return Err(invalid(format!("plugin not found in the catalog: {kind}")));
     }
     if !matches!(
         options.get("version").map(String::as_str),
@@ -277,7 +354,7 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, Core
     entry.seal_wrap = fields.bool("seal_wrap").unwrap_or(false);
     entry.external_entropy_access = fields.bool("external_entropy_access").unwrap_or(false);
     entry.plugin_version = fields.str("plugin_version").unwrap_or_default();
-    core.mount(entry).await?;
+    core.mount(entry, table).await?;
     Ok(Response::no_content())
 }
 
@@ -293,7 +370,7 @@ async fn disable(core: &Core, path: &str, req: &Request) -> Result<Response, Cor
         if PROTECTED_MOUNTS.iter().any(|p| path.starts_with(p)) {
             return Err(invalid(format!("cannot unmount {path:?}")));
         }
-        core.unmount(&path).await?;
+        core.unmount(&path, Table::Secret).await?;
     }
     Ok(Response::no_content())
 }

@@ -113,6 +113,23 @@ step("token renew_self as the child", lambda: child.auth.token.renew_self(increm
 step("child seals", child.sys.seal)
 step("token revoke of the child as root", lambda: rooted.auth.token.revoke(child.token))
 step("token lookup_self as the revoked child", child.auth.token.lookup_self)
+
+
+def auth_methods_summary():
+    # uuids and accessors are each server's own: keep the paths, types and settings.
+    listed = rooted.sys.list_auth_methods()
+    return {
+        path: {"type": m["type"], "description": m["description"], "config": m["config"], "options": m["options"]}
+        for path, m in listed["data"].items()
+    }
+
+
+step("list_auth_methods", auth_methods_summary)
+step("enable_auth_method of an unknown type", lambda: rooted.sys.enable_auth_method("nope", path="people"))
+step("tune_auth_method token", lambda: rooted.sys.tune_auth_method("token", default_lease_ttl="1h"))
+step("read_auth_method_tuning token", lambda: rooted.sys.read_auth_method_tuning("token")["data"])
+step("disable_auth_method token", lambda: rooted.sys.disable_auth_method("token"))
+step("list_auth_methods after the tune", auth_methods_summary)
 step("is_sealed before seal", rooted.sys.is_sealed)
 step("seal with root", rooted.sys.seal)
 step("is_sealed after seal", rooted.sys.is_sealed)
