@@ -263,7 +263,14 @@ impl TokenBackend {
     }
 }
 
+/// Paths (below `auth/token/`) that need `sudo` (or root), as in OpenBao.
+const ROOT_PATHS: &[&str] = &["accessors", "accessors/", "revoke-orphan", "revoke-orphan/*"];
+
 impl CoreBackend for TokenBackend {
+    fn special_paths(&self) -> crate::logical::SpecialPaths {
+        crate::logical::SpecialPaths { root: ROOT_PATHS }
+    }
+
     fn handle<'a>(
         &'a self,
         core: &'a Core,

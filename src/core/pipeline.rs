@@ -5,55 +5,22 @@
 use super::{Caller, Core, CoreError, Request, Response};
 use crate::auth::token::TokenEntry;
 
-/// Paths that need `sudo` (or root) on top of the operation's capability, as in OpenBao. A trailing `*` is a
-/// prefix.
-const ROOT_PATHS: &[&str] = &[
-    "auth/token/accessors",
-    "auth/token/accessors/",
-    "auth/token/revoke-orphan",
-    "auth/token/revoke-orphan/*",
-    "sys/seal",
-    "sys/step-down",
-    "sys/rotate",
-    "sys/auth/*",
-    "sys/audit",
-    "sys/audit/*",
-    "sys/raw",
-    "sys/raw/*",
-    "sys/remount",
-    "sys/config/*",
-    "sys/leases",
-    "sys/leases/revoke-prefix/*",
-    "sys/leases/revoke-force/*",
-    "sys/leases/lookup/*",
-    "sys/storage/raft/snapshot",
-    "sys/storage/raft/snapshot-force",
-    "sys/internal/inspect/*",
-];
-
 /// `sys/internal/ui/mounts[/:path]`: never refused by the ACL, it filters by it (the list is even readable without
 /// a token).
 fn is_unauthenticated_ui_path(path: &str, op: super::Operation) -> bool {
     op == super::Operation::Read && (path == "sys/internal/ui/mounts" || path.starts_with("sys/internal/ui/mounts/"))
 }
 
-/// The ACL's verdict on a request: root-protected paths need `sudo` on top; a path that filters by the caller's ACL
-/// itself (the UI mount listing) is never refused for lack of a capability.
-fn permit(decision: &crate::policy::AclResult, path: &str, filters_by_acl: bool) -> Result<(), CoreError> {
-    if is_root_path(path) && !decision.root_privs {
+/// The ACL's verdict on a request: root-protected paths (as the backend serving them declares) need `sudo` on top;
+/// a path that filters by the caller's ACL itself (the UI mount listing) is never refused for lack of a capability.
+fn permit(decision: &crate::policy::AclResult, root_path: bool, filters_by_acl: bool) -> Result<(), CoreError> {
+    if root_path && !decision.root_privs {
         return Err(CoreError::AclDenied);
     }
     if !decision.allowed && !filters_by_acl {
         return Err(CoreError::AclDenied);
     }
     Ok(())
-}
-
-pub fn is_root_path(path: &str) -> bool {
-    ROOT_PATHS.iter().any(|p| match p.strip_suffix('*') {
-        Some(prefix) => path.starts_with(prefix),
-        None => path == *p,
-    })
 }
 
 impl Core {
@@ -116,7 +83,7 @@ impl Core {
         self.with_token_use(token, request_id, |_, entry| async move {
             let acl = self.acl_for(&entry.policies)?;
             let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
-            permit(&decision, path, false)
+            permit(&decision, self.router.is_root_path(path), false)
         })
         .await
     }
@@ -157,7 +124,7 @@ impl Core {
         let decision = acl.allow_request(req.operation, &req.path, &req.data, req.wrap_ttl);
         permit(
             &decision,
-            &req.path,
+            self.router.is_root_path(&req.path),
             is_unauthenticated_ui_path(&req.path, req.operation),
         )?;
         let caller = Caller {
@@ -210,17 +177,5 @@ impl Core {
             }
             _ => Ok(None),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn root_paths() {
-        assert!(super::is_root_path("sys/seal"));
-        assert!(super::is_root_path("auth/token/accessors/"));
-        assert!(super::is_root_path("sys/auth/userpass"));
-        assert!(!super::is_root_path("sys/policy/foo"));
-        assert!(!super::is_root_path("auth/token/create"));
     }
 }

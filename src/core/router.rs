@@ -24,6 +24,8 @@ pub trait CoreBackend: Send + Sync {
         relative_path: &'a str,
         req: &'a Request,
     ) -> CoreBackendFuture<'a>;
+
+    fn special_paths(&self) -> logical::SpecialPaths;
 }
 
 /// The system view of one mount: its tuned TTLs over the server's.
@@ -110,6 +112,15 @@ impl ScopedView<'_> {
 }
 
 impl Mount {
+    /// Whether `relative_path` needs `sudo` on this mount.
+    pub fn is_root_path(&self, relative_path: &str) -> bool {
+        let special = match &self.handler {
+            Handler::Core(backend) => backend.special_paths(),
+            Handler::Logical(mount) => mount.backend.special_paths(),
+        };
+        special.is_root(relative_path)
+    }
+
     pub async fn handle(
         &self,
         core: &Core,
@@ -205,6 +216,12 @@ impl Router {
                 path.strip_prefix(m.path.as_str()).map(|rest| (m.clone(), rest))
             }
         })
+    }
+
+    /// Whether `path` (below `/v1/`) is root-protected on the mount serving it.
+    pub fn is_root_path(&self, path: &str) -> bool {
+        self.route(path)
+            .is_some_and(|(mount, relative)| mount.is_root_path(relative))
     }
 
     /// The operation a request really is: a create or update becomes a create when the backend's existence check

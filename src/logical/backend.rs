@@ -24,6 +24,27 @@ pub trait SystemView: Send + Sync {
     fn local_mount(&self) -> bool;
 }
 
+/// Paths of a backend (relative to its mount) that the core treats specially, as OpenBao's `logical.Paths`. A
+/// trailing `*` makes a pattern a prefix.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpecialPaths {
+    /// Need `sudo` (or root) on top of the operation's capability.
+    pub root: &'static [&'static str],
+}
+
+impl SpecialPaths {
+    pub fn is_root(&self, relative_path: &str) -> bool {
+        matches_any(self.root, relative_path)
+    }
+}
+
+fn matches_any(patterns: &[&str], path: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == *p,
+    })
+}
+
 /// Where a backend's records live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageScope {
@@ -53,5 +74,27 @@ pub trait Backend: Send + Sync {
 
     fn storage_scope(&self) -> StorageScope {
         StorageScope::Mount
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        SpecialPaths::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpecialPaths;
+
+    #[test]
+    fn root_paths_match_exactly_or_by_prefix() {
+        let special = SpecialPaths {
+            root: &["seal", "auth/*", "accessors/"],
+        };
+        assert!(special.is_root("seal"));
+        assert!(special.is_root("auth/userpass"));
+        assert!(special.is_root("accessors/"));
+        assert!(!special.is_root("sealed"));
+        assert!(!special.is_root("accessors"));
+        assert!(!special.is_root("policy/foo"));
     }
 }

@@ -257,7 +257,32 @@ fn metrics(core: &Core, format: Option<&str>) -> Response {
     }
 }
 
+/// Paths (below `sys/`) that need `sudo` (or root) on top of the operation's capability, as in OpenBao.
+const ROOT_PATHS: &[&str] = &[
+    "seal",
+    "step-down",
+    "rotate",
+    "auth/*",
+    "audit",
+    "audit/*",
+    "raw",
+    "raw/*",
+    "remount",
+    "config/*",
+    "leases",
+    "leases/revoke-prefix/*",
+    "leases/revoke-force/*",
+    "leases/lookup/*",
+    "storage/raft/snapshot",
+    "storage/raft/snapshot-force",
+    "internal/inspect/*",
+];
+
 impl CoreBackend for SystemBackend {
+    fn special_paths(&self) -> crate::logical::SpecialPaths {
+        crate::logical::SpecialPaths { root: ROOT_PATHS }
+    }
+
     fn handle<'a>(
         &'a self,
         core: &'a Core,
