@@ -168,25 +168,8 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     drop(out);
     drop(dev_result);
 
-    // Expired tokens are rejected at once; this sweep removes them (and their descendants) from storage.
-    let sweeper_core = core.clone();
-    actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            interval.tick().await;
-            if sweeper_core.is_sealed() {
-                continue;
-            }
-            match sweeper_core.sweep_expired_tokens().await {
-                Ok(0) => {}
-                Ok(n) => log::info!("token sweep: revoked {n} expired token(s)"),
-                Err(e) => log::warn!("token sweep failed: {e}"),
-            }
-            if let Err(e) = sweeper_core.purge_wrap_tombstones().await {
-                log::warn!("wrapping tombstone purge failed: {e}");
-            }
-        }
-    });
+    // Background work of every backend (the token store's expiry sweep and tombstone purge among them).
+    actix_web::rt::spawn(core.clone().run_scheduler());
 
     // actix handles SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then return.
     let result = server.run().await.map_err(|e| format!("server error: {e}"));

@@ -271,6 +271,23 @@ impl CoreBackend for TokenBackend {
         crate::logical::SpecialPaths { root: ROOT_PATHS }
     }
 
+    /// Expired tokens are refused at once; this removes them (and their descendants) from storage, and purges the
+    /// tombstones of used wrapping tokens past their retention.
+    fn periodic_interval(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(1))
+    }
+
+    fn periodic<'a>(&'a self, core: &'a Core) -> crate::core::router::CorePeriodicFuture<'a> {
+        Box::pin(async move {
+            match core.sweep_expired_tokens().await {
+                Ok(0) => {}
+                Ok(n) => log::info!("token sweep: revoked {n} expired token(s)"),
+                Err(e) => log::warn!("token sweep failed: {e}"),
+            }
+            core.purge_wrap_tombstones().await.map(|_| ())
+        })
+    }
+
     fn handle<'a>(
         &'a self,
         core: &'a Core,

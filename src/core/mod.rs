@@ -7,6 +7,7 @@ pub mod pipeline;
 pub mod policies;
 pub mod registry;
 pub mod router;
+pub mod scheduler;
 pub mod snapshot;
 pub mod system;
 pub mod wrapping;

@@ -26,7 +26,18 @@ pub trait CoreBackend: Send + Sync {
     ) -> CoreBackendFuture<'a>;
 
     fn special_paths(&self) -> logical::SpecialPaths;
+
+    /// How often the scheduler runs [`periodic`](Self::periodic) while unsealed; `None`: never.
+    fn periodic_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    fn periodic<'a>(&'a self, _core: &'a Core) -> CorePeriodicFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
 }
+
+pub type CorePeriodicFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CoreError>> + Send + 'a>>;
 
 /// The system view of one mount: its tuned TTLs over the server's.
 pub struct MountSystemView {
@@ -119,6 +130,28 @@ impl Mount {
             Handler::Logical(mount) => mount.backend.special_paths(),
         };
         special.is_root(relative_path)
+    }
+
+    pub fn periodic_interval(&self) -> Option<Duration> {
+        match &self.handler {
+            Handler::Core(backend) => backend.periodic_interval(),
+            Handler::Logical(mount) => mount.backend.periodic_interval(),
+        }
+    }
+
+    /// Run the backend's periodic work once.
+    pub async fn run_periodic(&self, core: &Core) -> Result<(), CoreError> {
+        match &self.handler {
+            Handler::Core(backend) => backend.periodic(core).await,
+            Handler::Logical(mount) => {
+                let ctx = logical::Context {
+                    path: "",
+                    storage: &mount.view,
+                    system: &mount.system,
+                };
+                mount.backend.periodic(&ctx).await
+            }
+        }
     }
 
     pub async fn handle(

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use super::{Error, Request, Response, StorageView};
 
+/// A backend's periodic work (OpenBao's `PeriodicFunc`).
+pub type PeriodicFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
 pub type BackendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
 
 /// The answer of an existence check: `Some(exists)`, or `None` when the path has no existence check.
@@ -78,6 +81,16 @@ pub trait Backend: Send + Sync {
 
     fn special_paths(&self) -> SpecialPaths {
         SpecialPaths::default()
+    }
+
+    /// How often the core's scheduler runs [`periodic`](Self::periodic) while unsealed; `None`: never.
+    fn periodic_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Periodic work (tidying, expiry), with the mount's context (`ctx.path` is empty).
+    fn periodic<'a>(&'a self, _ctx: &'a Context<'a>) -> PeriodicFuture<'a> {
+        Box::pin(async { Ok(()) })
     }
 }
 

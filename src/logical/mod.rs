@@ -9,7 +9,9 @@ pub mod response;
 pub mod storage;
 pub mod testing;
 
-pub use backend::{Backend, BackendFuture, Context, ExistenceFuture, SpecialPaths, StorageScope, SystemView};
+pub use backend::{
+    Backend, BackendFuture, Context, ExistenceFuture, PeriodicFuture, SpecialPaths, StorageScope, SystemView,
+};
 pub use error::Error;
 pub use request::{ClientToken, Operation, Request};
 pub use response::Response;

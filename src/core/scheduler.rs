@@ -1,0 +1,47 @@
+//! The one scheduler of background work: every mounted backend that declares a periodic function gets it run at
+//! its interval while the server is unsealed (OpenBao's rollback manager), one mount at a time, so no backend
+//! writes its own loop. A failure is logged and retried at the next interval.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Core;
+
+/// How often the scheduler looks for due work: the finest interval a backend can ask for.
+pub const TICK: Duration = Duration::from_secs(1);
+
+impl Core {
+    /// Run due periodic functions, forever (spawned once by the server).
+    pub async fn run_scheduler(self: Arc<Self>) {
+        let mut last_run: HashMap<String, Instant> = HashMap::new();
+        let mut ticker = actix_web::rt::time::interval(TICK);
+        loop {
+            ticker.tick().await;
+            if self.is_sealed() {
+                continue;
+            }
+            self.run_due(&mut last_run).await;
+        }
+    }
+
+    /// Run the periodic function of every mount whose interval has passed since its last run.
+    async fn run_due(&self, last_run: &mut HashMap<String, Instant>) {
+        let now = Instant::now();
+        for mount in self.router.mounts().iter() {
+            let Some(interval) = mount.periodic_interval() else {
+                continue;
+            };
+            if last_run
+                .get(&mount.path)
+                .is_some_and(|t| now.duration_since(*t) < interval)
+            {
+                continue;
+            }
+            last_run.insert(mount.path.clone(), now);
+            if let Err(e) = mount.run_periodic(self).await {
+                log::warn!("periodic work of {} failed: {e}", mount.path);
+            }
+        }
+    }
+}
