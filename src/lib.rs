@@ -3,7 +3,6 @@
 /// This build's version, as `sys/seal-status` and snapshots report it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub mod auth;
 pub mod builtin;
 pub mod config;
 pub mod core;

@@ -10,6 +10,7 @@ pub mod router;
 pub mod scheduler;
 pub mod snapshot;
 pub mod system;
+pub mod token_store;
 pub mod wrapping;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,7 +24,7 @@ pub use crate::logical::Error as CoreError;
 pub use crate::logical::{ClientToken, Operation, Request, Response};
 use router::Router;
 
-use crate::auth::token::{self, TokenEntry, TokenSalt};
+use crate::core::token_store::token::{self, TokenEntry, TokenSalt};
 use crate::seal::{self, SealConfig, Share};
 use crate::storage::{barrier, Keyring, Storage, Tree, TxError, KEY_LEN};
 
@@ -134,7 +135,7 @@ impl Core {
             router::Mount {
                 path: "auth/token/".into(),
                 uuid: String::new(),
-                handler: router::Handler::Core(Arc::new(crate::auth::token_backend::TokenBackend)),
+                handler: router::Handler::Core(Arc::new(crate::core::token_store::token_backend::TokenBackend)),
             },
         ]);
         Core {

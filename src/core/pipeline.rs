@@ -3,7 +3,7 @@
 //! (and `sudo` on root-protected paths); route to the mounted backend; revoke a token whose last use this was.
 
 use super::{Caller, Core, CoreError, Request, Response};
-use crate::auth::token::TokenEntry;
+use crate::core::token_store::token::TokenEntry;
 
 /// `sys/internal/ui/mounts[/:path]`: never refused by the ACL, it filters by it (the list is even readable without
 /// a token).
@@ -102,7 +102,7 @@ impl Core {
         let token = token.ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
         let entry = self.use_token(&hash, entry).await?;
-        let last_use = entry.num_uses == crate::auth::token::LAST_USE_IN_PROGRESS;
+        let last_use = entry.num_uses == crate::core::token_store::token::LAST_USE_IN_PROGRESS;
         let result = work(hash.clone(), entry).await;
         if last_use {
             if let Err(e) = self.revoke_tree(&hash).await {
@@ -115,7 +115,7 @@ impl Core {
     async fn authorize_and_route(
         &self,
         token_hash: Vec<u8>,
-        entry: crate::auth::token::TokenEntry,
+        entry: crate::core::token_store::token::TokenEntry,
         req: &mut Request,
     ) -> Result<Response, CoreError> {
         let acl = self.acl_for(&entry.policies)?;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{Core, CoreError, Response};
-use crate::auth::token::{self, TokenEntry};
+use crate::core::token_store::token::{self, TokenEntry};
 use crate::policy::RESPONSE_WRAPPING_POLICY_NAME;
 use crate::storage::{Tree, TxError, Txn};
 

@@ -34,7 +34,7 @@ pub fn go_quoted_list(items: &[String]) -> String {
 }
 
 fn policy_list(data: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, CoreError> {
-    Ok(fields::string_list(data, key)?.map(|l| crate::auth::token::sanitize_policies(&l)))
+    Ok(fields::string_list(data, key)?.map(|l| crate::core::token_store::token::sanitize_policies(&l)))
 }
 
 impl TokenRole {

@@ -1,3 +1,0 @@
-pub mod token;
-pub mod token_backend;
-pub mod token_roles;
