@@ -108,7 +108,7 @@ fn apply(tx: &MigrationTx) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::token::TokenEntry;
+    use crate::core::token_store::token::TokenEntry;
     use crate::storage::migrate::{recorded_version, run_migrations, FORMAT_VERSION_KEY};
     use crate::storage::{barrier, Keyring, StorageError};
 
