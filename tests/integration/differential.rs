@@ -619,6 +619,7 @@ scenarios! {
     differential_kv_acl => "kv_acl.json",
     differential_cubbyhole => "cubbyhole.json",
     differential_mounts => "mounts.json",
+    differential_wrapping => "wrapping.json",
 }
 
 /// A scenario file without a test would be silently skipped.
