@@ -12,6 +12,9 @@ use crate::storage::{Tree, TxError};
 
 const SCHEMA: Schema = &[];
 
+/// Where OpenBao keeps a wrapping token's wrapped response: its cubbyhole's `response`.
+const WRAPPED_RESPONSE_KEY: &str = "response";
+
 pub struct Cubbyhole;
 
 impl Cubbyhole {
@@ -143,6 +146,12 @@ impl Backend for Cubbyhole {
         Box::pin(async move {
             if relative_path.ends_with('/') {
                 return Ok(None);
+            }
+            // A wrapping token's wrapped response is, in OpenBao, its cubbyhole's `response`: a write there is an
+            // update (which the response-wrapping policy does not grant), never a create.
+            if relative_path == WRAPPED_RESPONSE_KEY && core.storage.get_raw(Tree::WrappedResponses, token_hash)?.is_some()
+            {
+                return Ok(Some(true));
             }
             let record = record_key(token_hash, relative_path);
             Ok(Some(core.storage.get_raw(Tree::Cubbyhole, &record)?.is_some()))
