@@ -24,6 +24,7 @@ mod kv;
 mod migrations;
 mod mounts;
 mod policies;
+mod raw_http;
 mod seal;
 mod snapshots;
 mod tls;
