@@ -6,6 +6,7 @@ pub mod core;
 pub mod engines;
 pub mod http;
 pub mod policy;
+pub mod printable;
 pub mod seal;
 pub mod server;
 pub mod storage;

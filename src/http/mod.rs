@@ -2,6 +2,7 @@
 //! from the core; every other `/v1/` path goes through `Core::handle_request`.
 
 pub mod error;
+pub mod guard;
 pub mod request;
 pub mod response;
 pub mod snapshot;
