@@ -263,12 +263,15 @@ impl Core {
     /// `sys/wrapping/rewrap`: a new token with the same response, creation path and TTL; the old one is gone in
     /// the same transaction.
     pub async fn rewrap_token(&self, token_id: &str) -> Result<Response, CoreError> {
-        self.move_wrapped(token_id, token::Removal::Rewrapped, "sys/wrapping/rewrap", |old, now| {
-            WrappedResponse {
+        self.move_wrapped(
+            token_id,
+            token::Removal::Rewrapped,
+            "sys/wrapping/rewrap",
+            |old, now| WrappedResponse {
                 creation_time: now,
                 ..old
-            }
-        })
+            },
+        )
         .await
     }
 

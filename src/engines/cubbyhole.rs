@@ -149,7 +149,8 @@ impl Backend for Cubbyhole {
             }
             // A wrapping token's wrapped response is, in OpenBao, its cubbyhole's `response`: a write there is an
             // update (which the response-wrapping policy does not grant), never a create.
-            if relative_path == WRAPPED_RESPONSE_KEY && core.storage.get_raw(Tree::WrappedResponses, token_hash)?.is_some()
+            if relative_path == WRAPPED_RESPONSE_KEY
+                && core.storage.get_raw(Tree::WrappedResponses, token_hash)?.is_some()
             {
                 return Ok(Some(true));
             }

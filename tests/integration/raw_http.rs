@@ -134,7 +134,14 @@ fn health_codes_keep_connection_framing() {
     let (server, _root, _keys) = TestServer::start_unsealed(dir.path());
     for code in [204u16, 304] {
         let mut c = RawClient::connect(&server.addr);
-        c.send(format!("{}{}", get(&format!("sys/health?activecode={code}")), get("sys/seal-status")).as_bytes());
+        c.send(
+            format!(
+                "{}{}",
+                get(&format!("sys/health?activecode={code}")),
+                get("sys/seal-status")
+            )
+            .as_bytes(),
+        );
         let first = c.response("GET").unwrap();
         assert_eq!(first.status, code);
         let second = c
@@ -150,7 +157,14 @@ fn health_codes_keep_connection_framing() {
     }
     for code in ["100", "101", "150", "199"] {
         let mut c = RawClient::connect(&server.addr);
-        c.send(format!("{}{}", get(&format!("sys/health?activecode={code}")), get("sys/seal-status")).as_bytes());
+        c.send(
+            format!(
+                "{}{}",
+                get(&format!("sys/health?activecode={code}")),
+                get("sys/seal-status")
+            )
+            .as_bytes(),
+        );
         let first = c.response("GET").unwrap();
         assert_eq!(
             (first.status, first.json()),
