@@ -26,7 +26,10 @@ pub fn is_printable(text: &str) -> bool {
 /// nothing to escape.
 pub fn escape_non_printable(text: &str) -> Cow<'_, str> {
     NON_PRINTABLE.replace_all(text, |found: &regex::Captures| {
-        found[0].chars().map(|c| c.escape_default().to_string()).collect::<String>()
+        found[0]
+            .chars()
+            .map(|c| c.escape_default().to_string())
+            .collect::<String>()
     })
 }
 
@@ -37,14 +40,42 @@ mod tests {
     #[test]
     fn printable_like_go() {
         // Go: unicode.IsPrint is true for each of these...
-        for s in ["", "sys/mounts/a b", "é", "日本", "a\u{301}", "€", "%", "\u{fffd}", "😀", "a/b-c_d.e~f"] {
+        for s in [
+            "",
+            "sys/mounts/a b",
+            "é",
+            "日本",
+            "a\u{301}",
+            "€",
+            "%",
+            "\u{fffd}",
+            "😀",
+            "a/b-c_d.e~f",
+        ] {
             assert!(is_printable(s), "{s:?}");
         }
         // ...and false for these: C0 and C1 controls, DEL, format characters, spaces other than U+0020, line and
         // paragraph separators, private use, unassigned.
         for s in [
-            "a\0b", "\n", "\r", "\t", "\x1b[31m", "\x7f", "\u{85}", "\u{9f}", "\u{ad}", "\u{200b}", "\u{202e}",
-            "\u{feff}", "\u{a0}", "\u{3000}", "\u{2028}", "\u{2029}", "\u{e000}", "\u{10ffff}", "\u{378}",
+            "a\0b",
+            "\n",
+            "\r",
+            "\t",
+            "\x1b[31m",
+            "\x7f",
+            "\u{85}",
+            "\u{9f}",
+            "\u{ad}",
+            "\u{200b}",
+            "\u{202e}",
+            "\u{feff}",
+            "\u{a0}",
+            "\u{3000}",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{e000}",
+            "\u{10ffff}",
+            "\u{378}",
         ] {
             assert!(!is_printable(s), "{s:?}");
         }
@@ -52,7 +83,10 @@ mod tests {
 
     #[test]
     fn escapes_only_what_is_not_printable() {
-        assert!(matches!(escape_non_printable("cubbyhole/x y"), Cow::Borrowed("cubbyhole/x y")));
+        assert!(matches!(
+            escape_non_printable("cubbyhole/x y"),
+            Cow::Borrowed("cubbyhole/x y")
+        ));
         assert_eq!(
             escape_non_printable("cubbyhole/x\n[fake line]"),
             "cubbyhole/x\\n[fake line]"
