@@ -174,3 +174,74 @@ fn health_codes_keep_connection_framing() {
         assert_eq!(c.response("GET").unwrap().status, 200, "activecode={code}");
     }
 }
+
+/// A request that asks for a WebSocket upgrade (or a `CONNECT`) is answered at once like any other request, as
+/// OpenBao answers it; its body is what its `Content-Length` says, and the connection closes after the answer.
+#[test]
+fn upgrade_requests_are_answered_at_once() {
+    let dir = temp_dir();
+    let (server, root, _keys) = TestServer::start_unsealed(dir.path());
+    let websocket = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let secret = r#"{"data":{"a":"b"}}"#;
+    let cases: Vec<(&str, String, u16)> = vec![
+        (
+            "no token",
+            format!("GET /v1/sys/mounts HTTP/1.1\r\nHost: vault\r\n{websocket}\r\n"),
+            403,
+        ),
+        (
+            "root token",
+            format!("GET /v1/sys/mounts HTTP/1.1\r\nHost: vault\r\nX-Vault-Token: {root}\r\n{websocket}\r\n"),
+            200,
+        ),
+        (
+            "a write with a body",
+            format!(
+                "POST /v1/cubbyhole/ws HTTP/1.1\r\nHost: vault\r\nX-Vault-Token: {root}\r\n{websocket}\
+                 Content-Length: {}\r\n\r\n{secret}",
+                secret.len()
+            ),
+            204,
+        ),
+        (
+            "an unauthenticated endpoint",
+            format!("GET /v1/sys/seal-status HTTP/1.1\r\nHost: vault\r\n{websocket}\r\n"),
+            200,
+        ),
+        (
+            "h2c",
+            format!("GET /v1/sys/mounts HTTP/1.1\r\nHost: vault\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"),
+            403,
+        ),
+        (
+            "CONNECT",
+            "CONNECT /v1/sys/mounts HTTP/1.1\r\nHost: vault\r\n\r\n".to_string(),
+            405,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let mut c = RawClient::connect(&server.addr);
+        c.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.send(request.as_bytes());
+        let started = Instant::now();
+        let resp = c.response("GET").unwrap_or_else(|e| panic!("{what}: no answer: {e}"));
+        assert!(started.elapsed() < Duration::from_secs(3), "{what}: answered late");
+        assert_eq!(resp.status, status, "{what}: {:?}", String::from_utf8_lossy(&resp.body));
+        if status == 403 {
+            assert_eq!(resp.json(), serde_json::json!({"errors": ["permission denied"]}));
+        }
+        assert_eq!(resp.header("connection"), Some("close"), "{what}: nothing is upgraded");
+        assert!(
+            c.closed_within(Duration::from_secs(5)).is_some(),
+            "{what}: the connection stays open"
+        );
+    }
+    // The write took exactly its framed body.
+    let (status, body) = server.client.get("cubbyhole/ws", Some(&root));
+    assert_eq!(
+        (status, &body["data"]),
+        (200, &serde_json::json!({"data": {"a": "b"}})),
+        "{body}"
+    );
+}
