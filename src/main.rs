@@ -230,15 +230,17 @@ mod tests {
     #[test]
     fn a_log_record_is_one_line_whatever_it_carries() {
         let mut out = Vec::new();
-        let record = log::Record::builder()
-            .level(log::Level::Warn)
-            .target("vault::core::wrapping")
-            .args(format_args!(
-                "creation path {}",
-                "cubbyhole/x\n[fake line] \u{202e}olleh\r"
-            ))
-            .build();
-        super::write_record(&mut out, &"2026-01-01T00:00:00.000Z", &record).unwrap();
+        let path = "cubbyhole/x\n[fake line] \u{202e}olleh\r";
+        super::write_record(
+            &mut out,
+            &"2026-01-01T00:00:00.000Z",
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("vault::core::wrapping")
+                .args(format_args!("creation path {path}"))
+                .build(),
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "[2026-01-01T00:00:00.000Z WARN  vault::core::wrapping] creation path cubbyhole/x\\n[fake line] \\u{202e}olleh\\r\n"

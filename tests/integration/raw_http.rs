@@ -211,7 +211,7 @@ fn upgrade_requests_are_answered_at_once() {
         ),
         (
             "h2c",
-            format!("GET /v1/sys/mounts HTTP/1.1\r\nHost: vault\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"),
+            "GET /v1/sys/mounts HTTP/1.1\r\nHost: vault\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_string(),
             403,
         ),
         (
