@@ -10,6 +10,7 @@ pub mod framework;
 pub mod http;
 pub mod logical;
 pub mod policy;
+pub mod printable;
 pub mod seal;
 pub mod server;
 pub mod storage;

@@ -89,8 +89,30 @@ fn init_logging(level: &str) {
     let _ = env_logger::Builder::new()
         .filter_level(filter)
         .filter_module("sled", log::LevelFilter::Warn)
-        .format_timestamp_millis()
+        .format(|out, record| {
+            let timestamp = out.timestamp_millis();
+            write_record(out, &timestamp, record)
+        })
         .try_init();
+}
+
+/// One log record on one line, in env_logger's layout (`[time LEVEL target] message`). Log messages carry what
+/// clients sent (paths, names, what a snapshot says about itself): every character that is not printable is
+/// escaped here, for every record of every module, so no client can start a forged line, hide text or reorder it
+/// with bidirectional controls.
+fn write_record(
+    out: &mut impl std::io::Write,
+    timestamp: &dyn std::fmt::Display,
+    record: &log::Record,
+) -> std::io::Result<()> {
+    let message = record.args().to_string();
+    writeln!(
+        out,
+        "[{timestamp} {:<5} {}] {}",
+        record.level(),
+        record.target(),
+        vault::printable::escape_non_printable(&message)
+    )
 }
 
 fn main() -> ExitCode {
@@ -200,5 +222,28 @@ fn server(args: ServerArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_log_record_is_one_line_whatever_it_carries() {
+        let mut out = Vec::new();
+        let path = "cubbyhole/x\n[fake line] \u{202e}olleh\r";
+        super::write_record(
+            &mut out,
+            &"2026-01-01T00:00:00.000Z",
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("vault::core::wrapping")
+                .args(format_args!("creation path {path}"))
+                .build(),
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[2026-01-01T00:00:00.000Z WARN  vault::core::wrapping] creation path cubbyhole/x\\n[fake line] \\u{202e}olleh\\r\n"
+        );
     }
 }

@@ -42,7 +42,8 @@ impl Core {
         req.path = path;
 
         // Wrapping-token endpoints that authenticate with the wrapping token itself (design step 2): lookup is
-        // unauthenticated; unwrap with no other token in the body uses the header token as the wrapping token.
+        // unauthenticated; unwrap with no other token in the body uses the header token as the wrapping token. Both
+        // honour a requested wrap TTL, as every other endpoint does.
         if let Some(resp) = self.handle_wrapping_token_request(&req).await? {
             return Ok(resp);
         }
@@ -120,7 +121,13 @@ impl Core {
     ) -> Result<Response, CoreError> {
         let acl = self.acl_for(&entry.policies)?;
         // OpenBao's existence check: a write to something that does not exist yet is a `create`, for the ACL too.
-        req.operation = self.router.checked_operation(self, &token_hash, req).await?;
+        // A wrapping token's wrapped response is, in OpenBao, its cubbyhole's `response`: a write there is an update
+        // (which the response-wrapping policy does not grant), never a create.
+        req.operation = if self.is_wrapped_response_write(&token_hash, req)? {
+            super::Operation::Update
+        } else {
+            self.router.checked_operation(self, &token_hash, req).await?
+        };
         let decision = acl.allow_request(req.operation, &req.path, &req.data, req.wrap_ttl);
         permit(
             &decision,
@@ -165,7 +172,12 @@ impl Core {
         match (req.path.as_str(), req.operation) {
             ("sys/wrapping/lookup", Read | Update) => {
                 let token = Self::body_token(req).or(header).unwrap_or_default();
-                self.lookup_wrapping(&token).map(Some)
+                let resp = self.lookup_wrapping(&token)?;
+                // Asked for a wrapped answer: the lookup's answer is wrapped like any other (OpenBao does).
+                match req.wrap_ttl {
+                    Some(ttl) => self.wrap_response(resp, ttl, &req.path).await.map(Some),
+                    None => Ok(Some(resp)),
+                }
             }
             ("sys/wrapping/unwrap", Update) => {
                 let body = Self::body_token(req);
@@ -173,7 +185,7 @@ impl Core {
                     return Ok(None);
                 }
                 let token = header.unwrap_or_default();
-                self.unwrap_token(&token).await.map(Some)
+                self.unwrap_token(&token, req.wrap_ttl).await.map(Some)
             }
             _ => Ok(None),
         }

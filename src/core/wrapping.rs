@@ -9,13 +9,14 @@ use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Core, CoreError, Response};
+use super::{Core, CoreError, Operation, Request, Response};
 use crate::core::token_store::token::{self, TokenEntry};
 use crate::policy::RESPONSE_WRAPPING_POLICY_NAME;
 use crate::storage::{Tree, TxError, Txn};
 
 pub const INVALID_WRAPPING_TOKEN: &str = "wrapping token is not valid or does not exist";
 pub const EMPTY_WRAPPING_TOKEN: &str = "error validating wrapping token: token is empty";
+const UNWRAP_PATH: &str = "sys/wrapping/unwrap";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WrappedResponse {
@@ -219,8 +220,26 @@ impl Core {
         Ok(Response::with_data(data))
     }
 
-    /// `sys/wrapping/unwrap`: the original response, exactly once.
-    pub async fn unwrap_token(&self, token_id: &str) -> Result<Response, CoreError> {
+    /// `sys/wrapping/unwrap`: the original response, exactly once. With `rewrap_ttl` (the caller asked for a wrapped
+    /// answer) the response never leaves the store: it is wrapped again under a new token whose creation path is
+    /// `sys/wrapping/unwrap`, in the same transaction that uses up the old one, as OpenBao answers.
+    pub async fn unwrap_token(&self, token_id: &str, rewrap_ttl: Option<Duration>) -> Result<Response, CoreError> {
+        if let Some(ttl) = rewrap_ttl {
+            let ttl = ttl.as_secs().max(1);
+            return self
+                .move_wrapped(token_id, token::Removal::Unwrapped, UNWRAP_PATH, move |old, now| {
+                    WrappedResponse {
+                        response: old.response,
+                        creation_time: now,
+                        creation_ttl: ttl,
+                        creation_path: UNWRAP_PATH.into(),
+                        // What is wrapped now is the unwrap's answer, not a token's creation (OpenBao names no
+                        // wrapped accessor here either).
+                        wrapped_accessor: None,
+                    }
+                })
+                .await;
+        }
         let hash = self.wrapping_hash(token_id)?;
         let ctx = self.removal(token::Removal::Unwrapped);
         let tx_hash = hash.clone();
@@ -237,19 +256,41 @@ impl Core {
                 Ok(record)
             })
             .await?
-            .map_err(|e| self.note_reuse(&hash, "sys/wrapping/unwrap", e))?;
+            .map_err(|e| self.note_reuse(&hash, UNWRAP_PATH, e))?;
         response_from_json(&record.response)
     }
 
     /// `sys/wrapping/rewrap`: a new token with the same response, creation path and TTL; the old one is gone in
     /// the same transaction.
     pub async fn rewrap_token(&self, token_id: &str) -> Result<Response, CoreError> {
+        self.move_wrapped(
+            token_id,
+            token::Removal::Rewrapped,
+            "sys/wrapping/rewrap",
+            |old, now| WrappedResponse {
+                creation_time: now,
+                ..old
+            },
+        )
+        .await
+    }
+
+    /// Move a wrapped response from a valid wrapping token to a new one, in one transaction: the old token is
+    /// removed (`removal` says why, for its tombstone) and the new token and its record (`record` made from the old
+    /// record and the time) are stored. `path` names the endpoint in the reuse warning.
+    async fn move_wrapped(
+        &self,
+        token_id: &str,
+        removal: token::Removal,
+        path: &'static str,
+        record: impl Fn(WrappedResponse, i64) -> WrappedResponse + Send + 'static,
+    ) -> Result<Response, CoreError> {
         let old_hash = self.wrapping_hash(token_id)?;
-        let ctx = self.removal(token::Removal::Rewrapped);
+        let ctx = self.removal(removal);
         let now = ctx.now;
         let reuse_hash = old_hash.clone();
-        // The new token's id is drawn before the transaction (its closure may run more than once); its TTL is the
-        // old record's, fixed inside.
+        // The new token's id is drawn before the transaction (its closure may run more than once); its TTL and
+        // creation path are the new record's, fixed inside.
         let fresh = self.new_wrapping_token(1, "", now)?;
         let (new_hash, template) = (fresh.hash.clone(), fresh.entry.clone());
         let (record, entry) = self
@@ -262,22 +303,19 @@ impl Core {
                 let old_record: WrappedResponse = tx
                     .get(Tree::WrappedResponses, &old_hash)?
                     .ok_or(TxError::Abort(invalid()))?;
+                let record = record(old_record, now);
                 let mut entry = template.clone();
-                entry.ttl = old_record.creation_ttl;
-                entry.creation_ttl = old_record.creation_ttl;
-                entry.explicit_max_ttl = old_record.creation_ttl;
-                entry.path = old_record.creation_path.clone();
-                let record = WrappedResponse {
-                    creation_time: now,
-                    ..old_record
-                };
+                entry.ttl = record.creation_ttl;
+                entry.creation_ttl = record.creation_ttl;
+                entry.explicit_max_ttl = record.creation_ttl;
+                entry.path = record.creation_path.clone();
                 token::remove(tx, &old_hash, &[], ctx)?;
                 token::insert(tx, &new_hash, &entry)?;
                 tx.put(Tree::WrappedResponses, &new_hash, &record)?;
                 Ok((record, entry))
             })
             .await?
-            .map_err(|e| self.note_reuse(&reuse_hash, "sys/wrapping/rewrap", e))?;
+            .map_err(|e| self.note_reuse(&reuse_hash, path, e))?;
         let token = NewWrappingToken { entry, ..fresh };
         Ok(Response {
             wrap_info: Some(wrap_info(&token, &record)),
@@ -308,6 +346,13 @@ impl Core {
     }
 
     /// Drop tombstones past their retention. Returns how many.
+    /// A create or update of `cubbyhole/response` by a wrapping token whose wrapped response is still stored.
+    pub fn is_wrapped_response_write(&self, token_hash: &[u8], req: &Request) -> Result<bool, CoreError> {
+        Ok(matches!(req.operation, Operation::Create | Operation::Update)
+            && req.path == "cubbyhole/response"
+            && self.storage.get_raw(Tree::WrappedResponses, token_hash)?.is_some())
+    }
+
     pub async fn purge_wrap_tombstones(&self) -> Result<usize, CoreError> {
         let now_secs = (now_ns() / 1_000_000_000).max(0) as u64 + 1;
         let due = self

@@ -2,6 +2,7 @@
 //! from the core; every other `/v1/` path goes through `Core::handle_request`.
 
 pub mod error;
+pub mod guard;
 pub mod request;
 pub mod response;
 pub mod snapshot;
@@ -213,14 +214,15 @@ async fn sys_unseal(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     }
 }
 
-/// Vault's health codes, each overridable by a query parameter.
+/// Vault's health codes, each overridable by a query parameter. An informational code (1xx) is refused like a
+/// malformed one: it is not a final answer (OpenBao sends it as an interim response followed by a 200).
 fn health_code(query: &[(String, String)], key: &str, default: u16) -> Result<u16, String> {
     match query.iter().find(|(k, _)| k == key) {
         None => Ok(default),
         Some((_, v)) => v
             .parse::<u16>()
             .ok()
-            .filter(|c| (100..=999).contains(c))
+            .filter(|c| (200..=999).contains(c))
             .ok_or_else(|| format!("bad code {v}")),
     }
 }
@@ -247,7 +249,12 @@ async fn sys_health(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         Err(_) => return error::errors_response(StatusCode::BAD_REQUEST, vec![]),
     };
     let status_code = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-    if req.method() == Method::HEAD {
+    // HTTP forbids a body with 204 and 304: a body there would be read as the start of the next response on a
+    // kept-alive connection. Send the status alone, as OpenBao does (with no media type on a 304).
+    if status_code == StatusCode::NOT_MODIFIED {
+        return HttpResponse::build(status_code).finish();
+    }
+    if req.method() == Method::HEAD || status_code == StatusCode::NO_CONTENT {
         return HttpResponse::build(status_code)
             .content_type("application/json")
             .finish();

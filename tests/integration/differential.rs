@@ -620,6 +620,7 @@ scenarios! {
     differential_cubbyhole => "cubbyhole.json",
     differential_mounts => "mounts.json",
     differential_sys_auth => "sys_auth.json",
+    differential_wrapping => "wrapping.json",
 }
 
 /// A scenario file without a test would be silently skipped.

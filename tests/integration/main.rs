@@ -25,6 +25,7 @@ mod layering;
 mod migrations;
 mod mounts;
 mod policies;
+mod raw_http;
 mod seal;
 mod snapshots;
 mod tls;

@@ -327,6 +327,56 @@ fn foreign_snapshot_needs_force_then_seals_with_its_own_keys() {
     assert_eq!(unwrapped["data"], json!({"from": "b"}));
 }
 
+/// What a snapshot says about itself is the client's text: logged, it stays on its one line.
+#[test]
+fn a_forced_restore_logs_what_the_snapshot_says_on_one_line() {
+    use sha2::Digest;
+    let dir = temp_dir();
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    let (status, snapshot) = save(c, Some(&root));
+    assert_eq!(status, 200);
+    // Rewrite the header's creation time and the SHA256SUMS that cover it (the sealed sums no longer match: a
+    // forced restore takes it as another initialization's).
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&snapshot[..]));
+    let mut files = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        files.push((name, data));
+    }
+    let mut header: Value = serde_json::from_slice(&files[0].1).unwrap();
+    header["created_at"] = json!("2026-01-01T00:00:00Z\n[fake line] ERROR forged \u{1b}[2K\u{202e}");
+    files[0].1 = serde_json::to_vec(&header).unwrap();
+    let sums = format!(
+        "{}  meta.json\n{}  state.bin\n",
+        hex::encode(sha2::Sha256::digest(&files[0].1)),
+        hex::encode(sha2::Sha256::digest(&files[1].1))
+    );
+    files[2].1 = sums.into_bytes();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), &d[..])).collect();
+    let (status, body) = restore(c, &root, &crate::common::tar_gz(&files), true);
+    assert!(status == 200 || status == 204, "{status} {body}");
+    assert!(sealed(c));
+    c.unseal_with(&keys);
+
+    let log = server.stderr();
+    let line = log
+        .lines()
+        .find(|l| l.contains("different initialization"))
+        .unwrap_or_else(|| panic!("no restore warning: {log}"));
+    assert!(
+        line.contains("taken 2026-01-01T00:00:00Z\\n[fake line] ERROR forged \\u{1b}[2K\\u{202e})"),
+        "{line}"
+    );
+    assert!(
+        !log.lines().any(|l| l.starts_with("[fake line]")) && !log.contains('\u{1b}') && !log.contains('\u{202e}'),
+        "{log}"
+    );
+}
+
 #[test]
 fn snapshot_endpoints_are_root_only() {
     let dir = temp_dir();

@@ -160,7 +160,7 @@ impl SystemBackend {
                     ));
                 }
                 if path == "wrapping/unwrap" {
-                    core.unwrap_token(&token).await
+                    core.unwrap_token(&token, req.wrap_ttl).await
                 } else {
                     core.rewrap_token(&token).await
                 }
