@@ -70,7 +70,13 @@ fn response_from_json(text: &str) -> Result<Response, CoreError> {
         .map_err(|e| CoreError::Storage(crate::storage::StorageError::Codec(e.to_string())))?;
     Ok(Response {
         data: v["data"].as_object().cloned(),
-        auth: Some(v["auth"].clone()).filter(|a| !a.is_null()),
+        auth: match &v["auth"] {
+            Value::Null => None,
+            auth => Some(
+                serde_json::from_value(auth.clone())
+                    .map_err(|e| CoreError::Storage(crate::storage::StorageError::Codec(e.to_string())))?,
+            ),
+        },
         warnings: v["warnings"]
             .as_array()
             .map(|w| w.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
@@ -174,11 +180,7 @@ impl Core {
             creation_time: now,
             creation_ttl: token.entry.ttl,
             creation_path: creation_path.to_string(),
-            wrapped_accessor: resp
-                .auth
-                .as_ref()
-                .and_then(|a| a["accessor"].as_str())
-                .map(str::to_string),
+            wrapped_accessor: resp.auth.as_ref().map(|a| a.accessor.clone()),
         };
         let info = wrap_info(&token, &record);
         let (hash, entry) = (token.hash.clone(), token.entry.clone());

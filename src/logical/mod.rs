@@ -2,6 +2,7 @@
 //! backend's storage view and the system view. The core depends on this layer; backends depend on it (and on
 //! `framework`) and never on the core.
 
+pub mod auth;
 pub mod backend;
 pub mod error;
 pub mod request;
@@ -9,6 +10,7 @@ pub mod response;
 pub mod storage;
 pub mod testing;
 
+pub use auth::Auth;
 pub use backend::{
     Backend, BackendFuture, Context, ExistenceFuture, PeriodicFuture, SpecialPaths, StorageScope, SystemView,
 };

@@ -2,11 +2,13 @@
 
 use serde_json::{Map, Value};
 
+use super::Auth;
+
 #[derive(Debug, Default, Clone)]
 pub struct Response {
     pub data: Option<Map<String, Value>>,
     pub warnings: Vec<String>,
-    pub auth: Option<Value>,
+    pub auth: Option<Auth>,
     pub lease_id: String,
     /// Seconds; negative when a K/V version 1 secret's `ttl` hint is (OpenBao passes it through).
     pub lease_duration: i64,
@@ -41,7 +43,7 @@ impl Response {
         }
     }
 
-    pub fn with_auth(auth: Value, warnings: Vec<String>) -> Self {
+    pub fn with_auth(auth: Auth, warnings: Vec<String>) -> Self {
         Response {
             auth: Some(auth),
             warnings,

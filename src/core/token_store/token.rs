@@ -196,21 +196,21 @@ impl TokenEntry {
     }
 
     /// The `auth` block of create and renew responses.
-    pub fn auth_block(&self, id: &str) -> Value {
-        json!({
-            "client_token": id,
-            "accessor": self.accessor,
-            "policies": self.policies,
-            "token_policies": self.policies,
-            "metadata": if self.meta.is_empty() { Value::Null } else { json!(self.meta) },
-            "lease_duration": self.ttl,
-            "renewable": self.renewable,
-            "entity_id": "",
-            "token_type": "service",
-            "orphan": self.parent.is_none(),
-            "mfa_requirement": Value::Null,
-            "num_uses": self.num_uses.max(0),
-        })
+    pub fn auth_block(&self, id: &str) -> crate::logical::Auth {
+        crate::logical::Auth {
+            client_token: crate::logical::ClientToken::new(id),
+            accessor: self.accessor.clone(),
+            policies: self.policies.clone(),
+            token_policies: self.policies.clone(),
+            metadata: self.meta.clone(),
+            lease_duration: self.ttl,
+            renewable: self.renewable,
+            entity_id: String::new(),
+            token_type: "service".into(),
+            orphan: self.parent.is_none(),
+            mfa_requirement: None,
+            num_uses: self.num_uses.max(0),
+        }
     }
 }
 
