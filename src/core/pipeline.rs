@@ -48,6 +48,13 @@ impl Core {
             return Ok(resp);
         }
 
+        // A backend's unauthenticated paths (logins) run without a token.
+        if let Some((mount, relative)) = self.router.route(&req.path) {
+            if mount.is_unauthenticated(relative) {
+                return self.login(&mount, relative, &req).await;
+            }
+        }
+
         // The UI mount listing is unauthenticated in OpenBao (the `bao kv` commands ask it first); without a token it
         // shows only what every caller may see.
         if req.client_token.is_none() && req.operation == super::Operation::Read && req.path == "sys/internal/ui/mounts"
@@ -150,11 +157,36 @@ impl Core {
             .route(&req.path)
             .ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
         let resp = mount.handle(self, caller, relative, req).await?;
-        // Errors and empty answers are never wrapped.
+        self.wrap_if_asked(resp, req).await
+    }
+
+    /// Errors and empty answers are never wrapped.
+    async fn wrap_if_asked(&self, resp: Response, req: &Request) -> Result<Response, CoreError> {
         match req.wrap_ttl {
             Some(ttl) if !resp.is_empty() && resp.wrap_info.is_none() => self.wrap_response(resp, ttl, &req.path).await,
             _ => Ok(resp),
         }
+    }
+
+    /// A login: the backend runs without a token (no token is checked or used, no ACL applies); the `Auth` it
+    /// answers with becomes a token, created with the auth mount's TTLs, and the answer is wrapped when asked.
+    async fn login(&self, mount: &super::router::Mount, relative: &str, req: &Request) -> Result<Response, CoreError> {
+        let caller = Caller {
+            token_hash: vec![],
+            entry: TokenEntry::anonymous(),
+            acl: self.acl_for(&[])?,
+            root_privs: false,
+        };
+        let mut resp = mount.handle(self, &caller, relative, req).await?;
+        if let Some(asked) = resp.auth.take() {
+            let system = mount
+                .system_view()
+                .ok_or_else(|| CoreError::InvalidRequest("this backend cannot log in".into()))?;
+            let (issued, warnings) = self.issue_login_token(asked, &mount.path, system, &req.path).await?;
+            resp.auth = Some(issued);
+            resp.warnings.extend(warnings);
+        }
+        self.wrap_if_asked(resp, req).await
     }
 
     /// The token given in the body (or the query string of a GET), if any.

@@ -123,13 +123,29 @@ impl ScopedView<'_> {
 }
 
 impl Mount {
-    /// Whether `relative_path` needs `sudo` on this mount.
-    pub fn is_root_path(&self, relative_path: &str) -> bool {
-        let special = match &self.handler {
+    fn special_paths(&self) -> logical::SpecialPaths {
+        match &self.handler {
             Handler::Core(backend) => backend.special_paths(),
             Handler::Logical(mount) => mount.backend.special_paths(),
-        };
-        special.is_root(relative_path)
+        }
+    }
+
+    /// Whether `relative_path` needs `sudo` on this mount.
+    pub fn is_root_path(&self, relative_path: &str) -> bool {
+        self.special_paths().is_root(relative_path)
+    }
+
+    /// Whether `relative_path` is served without a token (a login).
+    pub fn is_unauthenticated(&self, relative_path: &str) -> bool {
+        self.special_paths().is_unauthenticated(relative_path)
+    }
+
+    /// The system view of a mount-table backend (`None` for the core's own).
+    pub fn system_view(&self) -> Option<&MountSystemView> {
+        match &self.handler {
+            Handler::Core(_) => None,
+            Handler::Logical(mount) => Some(&mount.system),
+        }
     }
 
     pub fn periodic_interval(&self) -> Option<Duration> {

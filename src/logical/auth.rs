@@ -1,5 +1,7 @@
-//! The `auth` block of a response: the token a request created (token creation, renewal, and later logins), as
-//! OpenBao's `logical.Auth` renders it. Stored wrapped responses keep it in this JSON form.
+//! The `auth` block of a response, as OpenBao's `logical.Auth`: an auth method's login answers with the token it
+//! asks for (policies, metadata, display name, TTLs), and the core creates that token and fills in the rest
+//! (client token, accessor, the effective policies and TTL) before the client sees it, rendered in OpenBao's JSON
+//! form. Stored wrapped responses keep that form.
 
 use std::collections::BTreeMap;
 
@@ -35,7 +37,7 @@ fn empty_when_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMa
 }
 
 /// Its `Debug` never shows the token (see [`ClientToken`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Auth {
     pub client_token: ClientToken,
     pub accessor: String,
@@ -57,6 +59,24 @@ pub struct Auth {
     pub mfa_requirement: Option<Value>,
     #[serde(default)]
     pub num_uses: i64,
+
+    // What a login asks for besides the above (`lease_duration` is the TTL asked for, 0 for the mount's default);
+    // never rendered.
+    /// Shown as `<mount>-<display_name>`.
+    #[serde(skip)]
+    pub display_name: String,
+    /// Seconds; 0 = the mount's maximum.
+    #[serde(skip)]
+    pub max_ttl: u64,
+    /// Seconds; 0 = none.
+    #[serde(skip)]
+    pub explicit_max_ttl: u64,
+    /// Seconds; a periodic token when set.
+    #[serde(skip)]
+    pub period: u64,
+    /// Leave out the `default` policy.
+    #[serde(skip)]
+    pub no_default_policy: bool,
 }
 
 #[cfg(test)]
@@ -80,6 +100,7 @@ mod tests {
             orphan: false,
             mfa_requirement: None,
             num_uses: 0,
+            ..Auth::default()
         };
         let rendered = serde_json::to_value(&auth).unwrap();
         assert_eq!(rendered["client_token"], "s.secret");

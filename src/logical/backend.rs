@@ -33,11 +33,17 @@ pub trait SystemView: Send + Sync {
 pub struct SpecialPaths {
     /// Need `sudo` (or root) on top of the operation's capability.
     pub root: &'static [&'static str],
+    /// Served without a token (logins): no token is checked or used, no ACL applies.
+    pub unauthenticated: &'static [&'static str],
 }
 
 impl SpecialPaths {
     pub fn is_root(&self, relative_path: &str) -> bool {
         matches_any(self.root, relative_path)
+    }
+
+    pub fn is_unauthenticated(&self, relative_path: &str) -> bool {
+        matches_any(self.unauthenticated, relative_path)
     }
 }
 
@@ -102,7 +108,10 @@ mod tests {
     fn root_paths_match_exactly_or_by_prefix() {
         let special = SpecialPaths {
             root: &["seal", "auth/*", "accessors/"],
+            unauthenticated: &["login/*"],
         };
+        assert!(special.is_unauthenticated("login/alice"));
+        assert!(!special.is_unauthenticated("users/alice"));
         assert!(special.is_root("seal"));
         assert!(special.is_root("auth/userpass"));
         assert!(special.is_root("accessors/"));

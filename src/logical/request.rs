@@ -36,7 +36,7 @@ impl Operation {
 }
 
 /// A client token. Its `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ClientToken(pub Zeroizing<String>);
 
 impl ClientToken {

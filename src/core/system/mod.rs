@@ -280,7 +280,10 @@ const ROOT_PATHS: &[&str] = &[
 
 impl CoreBackend for SystemBackend {
     fn special_paths(&self) -> crate::logical::SpecialPaths {
-        crate::logical::SpecialPaths { root: ROOT_PATHS }
+        crate::logical::SpecialPaths {
+            root: ROOT_PATHS,
+            unauthenticated: &[],
+        }
     }
 
     fn handle<'a>(

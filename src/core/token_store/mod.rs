@@ -4,4 +4,5 @@
 
 pub mod token;
 pub mod token_backend;
+pub mod login;
 pub mod token_roles;

@@ -210,6 +210,7 @@ impl TokenEntry {
             orphan: self.parent.is_none(),
             mfa_requirement: None,
             num_uses: self.num_uses.max(0),
+            ..crate::logical::Auth::default()
         }
     }
 }

@@ -268,7 +268,10 @@ const ROOT_PATHS: &[&str] = &["accessors", "accessors/", "revoke-orphan", "revok
 
 impl CoreBackend for TokenBackend {
     fn special_paths(&self) -> crate::logical::SpecialPaths {
-        crate::logical::SpecialPaths { root: ROOT_PATHS }
+        crate::logical::SpecialPaths {
+            root: ROOT_PATHS,
+            unauthenticated: &[],
+        }
     }
 
     /// Expired tokens are refused at once; this removes them (and their descendants) from storage, and purges the

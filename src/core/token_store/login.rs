@@ -1,0 +1,149 @@
+//! Tokens for logins: an auth method's login answers with the `Auth` it asks for, and the core creates that token
+//! here, as OpenBao's `handleLoginRequest` does: an orphan with the method's policies (plus `default` unless asked
+//! not to), its metadata, `<mount>-<name>` as display name, the login path, and a TTL from the request, the auth
+//! mount's default and its maximum (OpenBao's `CalculateTTL`).
+
+use zeroize::Zeroizing;
+
+use super::token::{self, format_duration, sanitize_policies, TokenEntry};
+use crate::core::router::MountSystemView;
+use crate::core::{Core, CoreError};
+use crate::logical::{Auth, SystemView};
+use crate::storage::{Tree, TxError};
+
+/// OpenBao's `framework.CalculateTTL` for a login: the effective TTL and the warnings of any capping.
+fn login_ttl(auth: &Auth, system: &MountSystemView) -> (u64, Vec<String>) {
+    let mut warnings = Vec::new();
+    let system_max = system.max_lease_ttl().as_secs();
+    let mut max = match auth.max_ttl {
+        m if m > 0 && m < system_max => m,
+        _ => system_max,
+    };
+    if auth.explicit_max_ttl > 0 && auth.explicit_max_ttl < max {
+        max = auth.explicit_max_ttl;
+    }
+    if auth.period > 0 {
+        let ttl = if auth.explicit_max_ttl > 0 {
+            auth.period.min(auth.explicit_max_ttl)
+        } else {
+            auth.period
+        };
+        return (ttl, warnings);
+    }
+    let mut ttl = match auth.lease_duration {
+        0 => system.default_lease_ttl().as_secs(),
+        t => t,
+    };
+    if ttl > max {
+        warnings.push(format!(
+            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+            format_duration(ttl),
+            format_duration(max)
+        ));
+        ttl = max;
+    }
+    (ttl, warnings)
+}
+
+/// `auth/userpass/` -> `userpass-`, the prefix of a login token's display name.
+fn display_prefix(mount_path: &str) -> String {
+    let relative = mount_path.strip_prefix("auth/").unwrap_or(mount_path);
+    relative.trim_end_matches('/').replace('/', "-")
+}
+
+impl Core {
+    /// Create the token a login asked for; returns the rendered `auth` block and the warnings.
+    pub async fn issue_login_token(
+        &self,
+        asked: Auth,
+        mount_path: &str,
+        system: &MountSystemView,
+        request_path: &str,
+    ) -> Result<(Auth, Vec<String>), CoreError> {
+        let mut policies = sanitize_policies(&asked.token_policies);
+        if policies.iter().any(|p| p == "root") {
+            return Err(CoreError::InvalidRequest(
+                "auth methods cannot create root tokens".into(),
+            ));
+        }
+        if !asked.no_default_policy && !policies.iter().any(|p| p == crate::policy::DEFAULT_POLICY_NAME) {
+            policies.push(crate::policy::DEFAULT_POLICY_NAME.into());
+            policies.sort();
+        }
+        let (ttl, warnings) = login_ttl(&asked, system);
+        let id = token::generate_token_id();
+        let hash = self.unsealed()?.token_salt.hash(&id);
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let entry = TokenEntry {
+            accessor: token::generate_accessor(),
+            parent: None,
+            policies,
+            meta: asked.metadata.clone(),
+            display_name: format!("{}-{}", display_prefix(mount_path), asked.display_name),
+            path: request_path.to_string(),
+            issue_time: now,
+            last_renewal: now,
+            ttl,
+            creation_ttl: ttl,
+            explicit_max_ttl: asked.explicit_max_ttl,
+            period: asked.period,
+            num_uses: asked.num_uses.max(0),
+            renewable: asked.renewable && ttl > 0,
+            renewed: false,
+            role: None,
+        };
+        let stored = entry.clone();
+        self.storage
+            .write(move |tx| {
+                if tx.get_raw(Tree::Tokens, &hash)?.is_some() {
+                    return Err(TxError::Abort(CoreError::InvalidRequest(
+                        "cannot create a token with a duplicate ID".into(),
+                    )));
+                }
+                token::insert(tx, &hash, &stored)?;
+                Ok(())
+            })
+            .await??;
+        let id: Zeroizing<String> = id;
+        Ok((entry.auth_block(&id), warnings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn system(default: u64, max: u64) -> MountSystemView {
+        MountSystemView {
+            default_lease_ttl: Duration::from_secs(default),
+            max_lease_ttl: Duration::from_secs(max),
+            uuid: String::new(),
+            accessor: String::new(),
+            local: false,
+        }
+    }
+
+    #[test]
+    fn login_ttls_follow_calculate_ttl() {
+        let asked = |ttl, max_ttl, explicit, period| Auth {
+            lease_duration: ttl,
+            max_ttl,
+            explicit_max_ttl: explicit,
+            period,
+            ..Auth::default()
+        };
+        let sys = system(600, 3600);
+        assert_eq!(login_ttl(&asked(0, 0, 0, 0), &sys).0, 600);
+        assert_eq!(login_ttl(&asked(60, 0, 0, 0), &sys).0, 60);
+        let (ttl, warnings) = login_ttl(&asked(7200, 0, 0, 0), &sys);
+        assert_eq!((ttl, warnings.len()), (3600, 1));
+        assert_eq!(login_ttl(&asked(1800, 900, 0, 0), &sys).0, 900);
+        assert_eq!(login_ttl(&asked(1800, 0, 300, 0), &sys).0, 300);
+        assert_eq!(login_ttl(&asked(0, 0, 0, 7200), &sys).0, 7200);
+        assert_eq!(login_ttl(&asked(0, 0, 100, 7200), &sys).0, 100);
+        assert_eq!(display_prefix("auth/userpass/"), "userpass");
+        assert_eq!(display_prefix("auth/team/people/"), "team-people");
+    }
+}
