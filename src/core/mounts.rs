@@ -171,7 +171,11 @@ impl MountEntry {
         info.insert("plugin_version".into(), json!(self.plugin_version));
         info.insert("running_plugin_version".into(), json!(builtin_version()));
         info.insert("running_sha256".into(), json!(""));
-        if self.kind == "kv" {
+        let kind = match table {
+            Table::Secret => BackendKind::SecretEngine,
+            Table::Auth => BackendKind::AuthMethod,
+        };
+        if registry::lookup(kind, &self.kind).is_some_and(|r| r.catalog_plugin) {
             info.insert("deprecation_status".into(), json!("supported"));
         }
         info.insert("config".into(), Value::Object(config));

@@ -177,7 +177,10 @@ impl Core {
             acl: self.acl_for(&[])?,
             root_privs: false,
         };
-        let mut resp = mount.handle(self, &caller, relative, req).await?;
+        let mut resp = match mount.handle(self, &caller, relative, req).await {
+            Err(CoreError::UnsupportedOperation) => return Err(CoreError::LoginUnsupportedOperation),
+            other => other?,
+        };
         if let Some(asked) = resp.auth.take() {
             let system = mount
                 .system_view()

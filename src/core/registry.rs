@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::builtin::auth::userpass;
 use crate::builtin::secrets::{cubbyhole, kv};
 use crate::logical::{Backend, Error, StorageView, TxFail, ViewTxn};
 
@@ -37,6 +38,8 @@ pub struct Registration {
     pub type_name: &'static str,
     pub factory: Factory,
     pub upgrade: Option<DataUpgrade>,
+    /// A plugin of OpenBao's catalog: its mounts show `deprecation_status` ("supported").
+    pub catalog_plugin: bool,
 }
 
 const KV_UPGRADE: DataUpgrade = DataUpgrade {
@@ -52,24 +55,38 @@ fn cubbyhole_factory(_: &BackendConfig) -> Arc<dyn Backend> {
     Arc::new(cubbyhole::Cubbyhole)
 }
 
+fn userpass_factory(_: &BackendConfig) -> Arc<dyn Backend> {
+    Arc::new(userpass::Userpass)
+}
+
 const REGISTRY: &[Registration] = &[
     Registration {
         kind: BackendKind::SecretEngine,
         type_name: "kv",
         factory: kv_factory,
         upgrade: Some(KV_UPGRADE),
+        catalog_plugin: true,
     },
     Registration {
         kind: BackendKind::SecretEngine,
         type_name: "generic",
         factory: kv_factory,
         upgrade: Some(KV_UPGRADE),
+        catalog_plugin: false,
     },
     Registration {
         kind: BackendKind::SecretEngine,
         type_name: "cubbyhole",
         factory: cubbyhole_factory,
         upgrade: None,
+        catalog_plugin: false,
+    },
+    Registration {
+        kind: BackendKind::AuthMethod,
+        type_name: "userpass",
+        factory: userpass_factory,
+        upgrade: None,
+        catalog_plugin: true,
     },
 ];
 

@@ -4,7 +4,9 @@
 pub mod fields;
 pub mod json;
 pub mod path;
+pub mod token_params;
 
 pub use fields::*;
 pub use json::{decode_json, encode_json};
 pub use path::{Captures, PathSpec, PathTable};
+pub use token_params::{parse_policies, TokenParams, TOKEN_FIELDS};

@@ -2,8 +2,9 @@
 //! captures, the fields it takes, a handler per operation, an optional existence check, help text) and
 //! [`PathTable::handle`] does the routing, the operation check and the field validation once for all of them.
 //!
-//! Patterns are `/`-separated literals and captures: `{name}` captures one segment (no `/`), `{*name}` the rest of
-//! the path (possibly empty, slashes included) and must come last. The first path that matches wins.
+//! Patterns are `/`-separated literals and captures: `{name}` captures one segment that is a name as OpenBao's
+//! `GenericNameRegex` allows (word characters, `-` and `.`, starting and ending with a word character), `{*name}`
+//! the rest of the path (possibly empty, slashes included) and must come last. The first path that matches wins.
 
 use super::fields::{Fields, Schema};
 use crate::logical::{BackendFuture, Context, Error, ExistenceFuture, Operation, Request};
@@ -36,6 +37,15 @@ pub struct PathSpec<B: 'static> {
     pub help: &'static str,
 }
 
+/// OpenBao's `GenericNameRegex`: `\w([\w-.]*\w)?` with ASCII word characters.
+fn is_generic_name(segment: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let (Some(first), Some(last)) = (segment.chars().next(), segment.chars().last()) else {
+        return false;
+    };
+    word(first) && word(last) && segment.chars().all(|c| word(c) || c == '-' || c == '.')
+}
+
 /// Match `path` against `pattern`.
 pub fn match_pattern<'p>(pattern: &'static str, path: &'p str) -> Option<Captures<'p>> {
     let mut captures = Captures::default();
@@ -53,7 +63,7 @@ pub fn match_pattern<'p>(pattern: &'static str, path: &'p str) -> Option<Capture
             _ => return None,
         };
         match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if !segment.is_empty() && !segment.contains('/') => captures.values.push((name, segment)),
+            Some(name) if is_generic_name(segment) => captures.values.push((name, segment)),
             Some(_) => return None,
             None if segment == part => {}
             None => return None,
@@ -132,6 +142,13 @@ mod tests {
         assert!(match_pattern("role/{name}/secret-id", "role//secret-id").is_none());
         assert!(match_pattern("role/{name}/secret-id", "role/a/b/secret-id").is_none());
         assert!(match_pattern("role/{name}", "role/web/x").is_none());
+        assert!(match_pattern("users/{name}", "users/b@d").is_none());
+        assert!(match_pattern("users/{name}", "users/-x").is_none());
+        assert_eq!(
+            match_pattern("users/{name}", "users/a.b-c_d").unwrap().get("name"),
+            "a.b-c_d"
+        );
+        assert_eq!(match_pattern("users/{name}", "users/A").unwrap().get("name"), "A");
         assert!(match_pattern("config", "config").is_some());
         assert!(match_pattern("config", "configx").is_none());
         assert_eq!(match_pattern("{*path}", "").unwrap().get("path"), "");

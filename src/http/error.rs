@@ -18,7 +18,9 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         CoreError::NotFound | CoreError::NotFoundNoBody | CoreError::NoHandler(_) | CoreError::UnsupportedPath => {
             StatusCode::NOT_FOUND
         }
-        CoreError::UnsupportedOperation | CoreError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        CoreError::UnsupportedOperation | CoreError::LoginUnsupportedOperation | CoreError::MethodNotAllowed => {
+            StatusCode::METHOD_NOT_ALLOWED
+        }
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CoreError::Storage(StorageError::Sealed) => StatusCode::SERVICE_UNAVAILABLE,
         CoreError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,

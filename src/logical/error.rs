@@ -33,6 +33,9 @@ pub enum Error {
     /// A path inside a mounted backend that none of its paths matches (OpenBao wraps the text in a multi-error).
     #[error("1 error occurred:\n\t* unsupported path\n\n")]
     UnsupportedPath,
+    /// An operation a login path does not take: OpenBao's login flow does not wrap the text.
+    #[error("unsupported operation")]
+    LoginUnsupportedOperation,
     /// A backend path that does not support the operation (OpenBao wraps the text in a multi-error).
     #[error("1 error occurred:\n\t* unsupported operation\n\n")]
     UnsupportedOperation,

@@ -621,6 +621,7 @@ scenarios! {
     differential_mounts => "mounts.json",
     differential_sys_auth => "sys_auth.json",
     differential_wrapping => "wrapping.json",
+    differential_userpass => "userpass.json",
 }
 
 /// A scenario file without a test would be silently skipped.

@@ -30,4 +30,5 @@ mod seal;
 mod snapshots;
 mod tls;
 mod tokens;
+mod userpass;
 mod wrapping;

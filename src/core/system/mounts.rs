@@ -173,7 +173,11 @@ async fn disable_auth(core: &Core, path: &str, req: &Request) -> Result<Response
     if path == "token/" {
         return Err(invalid("token credential backend cannot be disabled"));
     }
-    core.unmount(&path, Table::Auth).await?;
+    if core.unmount(&path, Table::Auth).await? {
+        // Its tokens go with it (OpenBao revokes the mount's leases).
+        let revoked = core.revoke_logins_of(&format!("auth/{path}")).await?;
+        log::info!("mounts: disabled auth/{path}, revoked {revoked} token(s) it issued");
+    }
     Ok(Response::no_content())
 }
 

@@ -52,6 +52,22 @@ fn display_prefix(mount_path: &str) -> String {
 }
 
 impl Core {
+    /// Revoke every token a login at the auth mount `mount_path` (`auth/userpass/`) created, with its descendants:
+    /// what disabling the method does. Returns how many were revoked.
+    pub async fn revoke_logins_of(&self, mount_path: &str) -> Result<usize, CoreError> {
+        let mut revoked = 0;
+        for hash in self.storage.keys_with_prefix(Tree::Tokens, b"")? {
+            let Some(entry) = self.storage.get::<TokenEntry>(Tree::Tokens, &hash)? else {
+                continue;
+            };
+            if entry.path.starts_with(mount_path) {
+                self.revoke_tree(&hash).await?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     /// Create the token a login asked for; returns the rendered `auth` block and the warnings.
     pub async fn issue_login_token(
         &self,

@@ -1,0 +1,3 @@
+//! Auth methods.
+
+pub mod userpass;
