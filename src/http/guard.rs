@@ -41,7 +41,10 @@ use crate::printable::is_printable;
 
 /// Percent-decode a request path as Go's `url.URL.Path` has it (an invalid escape is kept as it is), bytes that are
 /// not UTF-8 read as U+FFFD like Go's range over a string.
-fn decoded_path(raw: &str) -> String {
+fn decoded_path(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains('%') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -62,7 +65,7 @@ fn decoded_path(raw: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// How many body bytes an HTTP/1 request has by its framing: `None` when it is chunked (the chunks say), else its
