@@ -9,6 +9,9 @@ use hcl::{Body, Value};
 pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(768 * 3600);
 pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// OpenBao's default `http_read_timeout`.
+pub const DEFAULT_HTTP_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsMinVersion {
@@ -23,6 +26,12 @@ pub struct ListenerConfig {
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     pub tls_min_version: TlsMinVersion,
+    /// How long a client may take to send a request body (OpenBao's name; the request head has its own, shorter
+    /// limit). Past it the request is answered 408 and its connection closed.
+    pub http_read_timeout: Duration,
+    /// How many connections one client address may hold open at once (idle kept-alive ones included); a
+    /// connection beyond it is closed as soon as it is accepted. 0: no limit.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for ListenerConfig {
@@ -33,6 +42,8 @@ impl Default for ListenerConfig {
             tls_cert_file: None,
             tls_key_file: None,
             tls_min_version: TlsMinVersion::Tls12,
+            http_read_timeout: DEFAULT_HTTP_READ_TIMEOUT,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
         }
     }
 }
@@ -193,6 +204,18 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
                     }
                 }
             }
+            "http_read_timeout" => {
+                // As in OpenBao, 0 keeps the default.
+                let timeout = as_duration(&qualified, &value)?;
+                if !timeout.is_zero() {
+                    listener.http_read_timeout = timeout;
+                }
+            }
+            "max_connections_per_client" => {
+                let n = as_i64(&qualified, &value)?;
+                listener.max_connections_per_client =
+                    usize::try_from(n).map_err(|_| type_error(&qualified, "a non-negative integer", &value))?;
+            }
             other => return Err(format!("unknown key {other:?} in listener \"tcp\" block")),
         }
     }
@@ -310,6 +333,30 @@ mod tests {
         assert_eq!(c.storage_path, Some(PathBuf::from("./data")));
         assert_eq!(c.max_request_size, 1024);
         assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert_eq!(c.listeners[0].http_read_timeout, DEFAULT_HTTP_READ_TIMEOUT);
+        assert_eq!(
+            c.listeners[0].max_connections_per_client,
+            DEFAULT_MAX_CONNECTIONS_PER_CLIENT
+        );
+    }
+
+    #[test]
+    fn listener_limits() {
+        let with = |extra: &str| Config::parse(&FULL.replace("tls_disable = 1", &format!("tls_disable = 1\n{extra}")));
+        let c = with("http_read_timeout = \"90s\"\nmax_connections_per_client = 8").unwrap();
+        assert_eq!(c.listeners[0].http_read_timeout, Duration::from_secs(90));
+        assert_eq!(c.listeners[0].max_connections_per_client, 8);
+        let c = with("http_read_timeout = 5\nmax_connections_per_client = 0").unwrap();
+        assert_eq!(c.listeners[0].http_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.listeners[0].max_connections_per_client, 0);
+        assert_eq!(
+            with("http_read_timeout = 0").unwrap().listeners[0].http_read_timeout,
+            DEFAULT_HTTP_READ_TIMEOUT
+        );
+        let e = with("http_read_timeout = \"soon\"").unwrap_err();
+        assert!(e.contains("listener.tcp.http_read_timeout"), "{e}");
+        let e = with("max_connections_per_client = -1").unwrap_err();
+        assert!(e.contains("listener.tcp.max_connections_per_client"), "{e}");
     }
 
     #[test]

@@ -145,7 +145,12 @@ fn inspect_snapshot(path: &std::path::Path, format: &str) -> ExitCode {
     let verified = match vault::storage::snapshot::read_snapshot(std::io::BufReader::new(file)) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
+            let why = e.to_string();
+            eprintln!(
+                "error: {}: {}",
+                path.display(),
+                vault::printable::escape_non_printable(&why)
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -174,8 +179,9 @@ fn inspect_snapshot(path: &std::path::Path, format: &str) -> ExitCode {
         ("Size", format!("{size} bytes ({} bytes of records)", h.state_bytes)),
         ("Entries", h.entries.to_string()),
     ];
+    // The header is the file's text: printed with its non-printable characters escaped, like the log.
     for (k, v) in rows {
-        println!("{k:<16}{v}");
+        println!("{k:<16}{}", vault::printable::escape_non_printable(&v));
     }
     println!("\n{:<24}Entries", "Tree");
     for (tree, n) in &h.trees {

@@ -137,6 +137,12 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
             i + 1,
             if tls.is_some() { "enabled" } else { "disabled" }
         );
+        // The callback is taken by the listener bound next: each listener has its own limits.
+        let limits = &config.listeners[i];
+        server = server.on_connect(http::guard::on_connect(
+            limits.http_read_timeout,
+            http::guard::ClientLimiter::new(limits.max_connections_per_client),
+        ));
         server = match tls {
             None => server.listen(socket),
             Some(cfg) => server.listen_rustls_0_23(socket, cfg),

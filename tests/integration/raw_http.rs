@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{temp_dir, TestServer};
+use crate::common::{temp_dir, write_config, TestServer};
 
 /// One parsed HTTP/1.1 response.
 #[derive(Debug)]
@@ -39,7 +39,20 @@ pub struct RawClient {
 
 impl RawClient {
     pub fn connect(addr: &str) -> RawClient {
-        let stream = TcpStream::connect(addr).unwrap();
+        Self::wrap(TcpStream::connect(addr).unwrap())
+    }
+
+    /// Connect from another loopback address (another client, as the server sees it).
+    pub fn connect_from(source: std::net::Ipv4Addr, addr: &str) -> RawClient {
+        use rustix::net::{AddressFamily, SocketType};
+        let target: std::net::SocketAddrV4 = addr.parse().unwrap();
+        let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        rustix::net::bind(&socket, &std::net::SocketAddrV4::new(source, 0)).unwrap();
+        rustix::net::connect(&socket, &target).unwrap();
+        Self::wrap(TcpStream::from(socket))
+    }
+
+    fn wrap(stream: TcpStream) -> RawClient {
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         RawClient {
             stream,
@@ -220,6 +233,7 @@ fn upgrade_requests_are_answered_at_once() {
             405,
         ),
     ];
+    let mut clients = Vec::new();
     for (what, request, status) in cases {
         let mut c = RawClient::connect(&server.addr);
         c.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -232,6 +246,9 @@ fn upgrade_requests_are_answered_at_once() {
             assert_eq!(resp.json(), serde_json::json!({"errors": ["permission denied"]}));
         }
         assert_eq!(resp.header("connection"), Some("close"), "{what}: nothing is upgraded");
+        clients.push((what, c));
+    }
+    for (what, c) in &mut clients {
         assert!(
             c.closed_within(Duration::from_secs(5)).is_some(),
             "{what}: the connection stays open"
@@ -243,5 +260,153 @@ fn upgrade_requests_are_answered_at_once() {
         (status, &body["data"]),
         (200, &serde_json::json!({"data": {"a": "b"}})),
         "{body}"
+    );
+}
+
+fn start_with_listener(dir: &std::path::Path, listener: &str) -> TestServer {
+    let config = write_config(dir, &dir.join("data"), "", &format!("  tls_disable = true\n{listener}"));
+    TestServer::start_with_config(dir, &config, "http", None)
+}
+
+/// A client that stops sending its body is answered 408 once the listener's `http_read_timeout` passes, and its
+/// connection is closed (OpenBao closes it after its 30 s default); a body no handler reads does not hold the
+/// connection either.
+#[test]
+fn a_stalled_body_times_out() {
+    let dir = temp_dir();
+    let server = start_with_listener(dir.path(), "  http_read_timeout = \"1s\"");
+    let (keys, root) = server.client.init(1, 1);
+    server.client.unseal_with(&keys);
+    let snapshot_restore = format!(
+        "POST /v1/sys/storage/raft/snapshot HTTP/1.1\r\nHost: vault\r\nX-Vault-Token: {root}\r\n\
+         Content-Length: 100000\r\n\r\n\x1f"
+    );
+    let stalled = [
+        "PUT /v1/sys/unseal HTTP/1.1\r\nHost: vault\r\nContent-Length: 100\r\n\r\n{",
+        "PUT /v1/sys/unseal HTTP/1.1\r\nHost: vault\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n",
+        "PUT /v1/secret/x HTTP/1.1\r\nHost: vault\r\nContent-Length: 100\r\n\r\n{",
+        &snapshot_restore,
+    ];
+    // All at once, so the test waits for the timeout once.
+    let started = Instant::now();
+    let mut clients: Vec<(&str, RawClient)> = stalled
+        .iter()
+        .map(|request| {
+            let mut c = RawClient::connect(&server.addr);
+            c.send(request.as_bytes());
+            (*request, c)
+        })
+        .collect();
+    for (request, c) in &mut clients {
+        let resp = c.response("PUT").unwrap_or_else(|e| panic!("{request:?}: {e}"));
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+            "{request:?}: answered after {waited:?}"
+        );
+        assert_eq!(
+            (resp.status, resp.json()),
+            (
+                408,
+                serde_json::json!({"errors": ["timed out reading the request body"]})
+            ),
+            "{request:?}"
+        );
+        assert_eq!(resp.header("connection"), Some("close"));
+    }
+    for (request, c) in &mut clients {
+        assert!(
+            c.closed_within(Duration::from_secs(5)).is_some(),
+            "{request:?}: left open"
+        );
+    }
+    // A chunked body that the endpoint does not read is not waited for either.
+    let mut c = RawClient::connect(&server.addr);
+    c.send(b"GET /v1/sys/seal-status HTTP/1.1\r\nHost: vault\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n");
+    assert_eq!(c.response("GET").unwrap().status, 200);
+    assert!(
+        c.closed_within(Duration::from_secs(5)).is_some(),
+        "an unread chunked body held the connection"
+    );
+    // A body that arrives in time is served, and the connection kept alive.
+    let mut c = RawClient::connect(&server.addr);
+    c.send(
+        format!(
+            "PUT /v1/cubbyhole/x HTTP/1.1\r\nHost: vault\r\nX-Vault-Token: {root}\r\nContent-Length: 9\r\n\r\n{{\"a\":"
+        )
+        .as_bytes(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(b"\"b\"}");
+    assert_eq!(c.response("PUT").unwrap().status, 204);
+    c.send(get("sys/seal-status").as_bytes());
+    assert_eq!(c.response("GET").unwrap().status, 200);
+}
+
+/// One client (one address) holds at most `max_connections_per_client` connections: slow or idle, its extra ones
+/// are closed at once, while another client is served; once its connections end, it is served again.
+#[test]
+fn one_client_cannot_hold_every_connection() {
+    let dir = temp_dir();
+    let server = start_with_listener(
+        dir.path(),
+        "  http_read_timeout = \"2s\"\n  max_connections_per_client = 4",
+    );
+    // Not 127.0.0.1: the harness's own client may still hold a kept-alive connection from there.
+    let one = std::net::Ipv4Addr::new(127, 0, 0, 3);
+    let other = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let slow_body = "PUT /v1/sys/unseal HTTP/1.1\r\nHost: vault\r\nContent-Length: 100\r\n\r\n{";
+    let mut slow: Vec<RawClient> = (0..4)
+        .map(|_| {
+            let mut c = RawClient::connect_from(one, &server.addr);
+            c.send(slow_body.as_bytes());
+            c
+        })
+        .collect();
+    // The fifth, slow or not, is closed without an answer.
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..3 {
+        let mut extra = RawClient::connect_from(one, &server.addr);
+        let _ = extra.stream.write_all(get("sys/seal-status").as_bytes());
+        assert!(
+            extra.closed_within(Duration::from_secs(2)).is_some(),
+            "a connection over the client's limit was kept"
+        );
+        assert!(
+            !extra.pending().starts_with("HTTP/1.1 200"),
+            "a connection over the limit was served: {}",
+            extra.pending()
+        );
+    }
+    // Another client is served meanwhile.
+    let mut c = RawClient::connect_from(other, &server.addr);
+    c.send(get("sys/seal-status").as_bytes());
+    assert_eq!(c.response("GET").unwrap().status, 200);
+    // The slow ones time out and close; then the first client is served again.
+    for c in &mut slow {
+        assert_eq!(c.response("PUT").unwrap().status, 408);
+        assert!(c.closed_within(Duration::from_secs(5)).is_some());
+    }
+    drop(slow);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = RawClient::connect_from(one, &server.addr);
+        c.send(get("sys/seal-status").as_bytes());
+        match c.response("GET") {
+            Ok(resp) => {
+                assert_eq!(resp.status, 200);
+                break;
+            }
+            // The server may not have dropped the closed connections yet.
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("the client is still refused after its connections closed: {e}"),
+        }
+    }
+    assert!(
+        server.stderr().contains("max_connections_per_client"),
+        "the refusal is logged once"
     );
 }

@@ -357,7 +357,17 @@ fn a_forced_restore_logs_what_the_snapshot_says_on_one_line() {
     );
     files[2].1 = sums.into_bytes();
     let files: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), &d[..])).collect();
-    let (status, body) = restore(c, &root, &crate::common::tar_gz(&files), true);
+    let crafted = crate::common::tar_gz(&files);
+    // The offline inspection prints it escaped too.
+    let file = dir.path().join("crafted.snap");
+    std::fs::write(&file, &crafted).unwrap();
+    let (code, out, err) = run_vault(&["operator", "snapshot", "inspect", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("2026-01-01T00:00:00Z\\n[fake line] ERROR forged \\u{1b}[2K\\u{202e}\n"),
+        "{out}"
+    );
+    let (status, body) = restore(c, &root, &crafted, true);
     assert!(status == 200 || status == 204, "{status} {body}");
     assert!(sealed(c));
     c.unseal_with(&keys);
