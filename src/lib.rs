@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod core;
 pub mod engines;
+pub mod hardening;
 pub mod http;
 pub mod policy;
 pub mod seal;

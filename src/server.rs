@@ -62,11 +62,15 @@ fn tls_config(listener: &ListenerConfig) -> Result<rustls::ServerConfig, String>
 
 pub async fn run(options: ServerOptions) -> Result<(), String> {
     let config = options.config;
+    crate::hardening::apply();
     // Dev mode keeps its data in a temporary directory removed at exit.
     let temp_dir = match options.dev {
         Some(_) => Some(
             tempfile::Builder::new()
                 .prefix("vault-dev-")
+                .permissions(<std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(
+                    0o700,
+                ))
                 .tempdir()
                 .map_err(|e| format!("creating a temporary data directory: {e}"))?,
         ),

@@ -340,3 +340,22 @@ pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
     }
     out
 }
+
+/// Permission bits of a file or directory.
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `dir` and every directory below it are 0700, every file 0600: nothing another user can read.
+pub fn assert_owner_only(dir: &Path) {
+    assert_eq!(mode_of(dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_owner_only(&path);
+        } else {
+            assert_eq!(mode_of(&path), 0o600, "{}", path.display());
+        }
+    }
+}

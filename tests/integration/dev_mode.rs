@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{vault_bin, Client};
+use crate::common::{assert_owner_only, vault_bin, Client};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -58,6 +58,7 @@ fn run_dev(args: &[String]) {
         .trim_end_matches('"')
         .to_string();
     assert!(std::path::Path::new(&data_dir).exists(), "{data_dir}");
+    assert_owner_only(std::path::Path::new(&data_dir));
 
     let c = Client::new(&format!("http://127.0.0.1:{port}"));
     let status = c.get("sys/seal-status", None).1;
