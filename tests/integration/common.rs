@@ -232,6 +232,11 @@ impl TestServer {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
     /// What the server has written to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
@@ -358,4 +363,14 @@ pub fn assert_owner_only(dir: &Path) {
             assert_eq!(mode_of(&path), 0o600, "{}", path.display());
         }
     }
+}
+
+/// A line of `/proc/<pid>/<file>` starting with `label`, without the label (`VmLck:`, `Max core file size`, `wchar:`).
+pub fn proc_line(pid: u32, file: &str, label: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label} in /proc/{pid}/{file}: {text}"))
+        .trim()
+        .to_string()
 }
