@@ -22,7 +22,8 @@ pub struct ServerOptions {
     pub dev: Option<DevOptions>,
 }
 
-/// Dev mode's configuration: one plain-HTTP listener and a temporary data directory.
+/// Dev mode's configuration: one plain-HTTP listener and a temporary data directory. Memory is not locked (Vault's
+/// dev mode implies `disable_mlock` too).
 pub fn dev_config(listen_address: &str) -> Config {
     Config {
         listeners: vec![ListenerConfig {
@@ -30,6 +31,7 @@ pub fn dev_config(listen_address: &str) -> Config {
             tls_disable: true,
             ..ListenerConfig::default()
         }],
+        disable_mlock: true,
         ..Config::default()
     }
 }
@@ -62,7 +64,7 @@ fn tls_config(listener: &ListenerConfig) -> Result<rustls::ServerConfig, String>
 
 pub async fn run(options: ServerOptions) -> Result<(), String> {
     let config = options.config;
-    crate::hardening::apply();
+    crate::hardening::apply(config.disable_mlock)?;
     // Dev mode keeps its data in a temporary directory removed at exit.
     let temp_dir = match options.dev {
         Some(_) => Some(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{assert_owner_only, vault_bin, Client};
+use crate::common::{assert_owner_only, proc_line, vault_bin, Client};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -59,6 +59,11 @@ fn run_dev(args: &[String]) {
         .to_string();
     assert!(std::path::Path::new(&data_dir).exists(), "{data_dir}");
     assert_owner_only(std::path::Path::new(&data_dir));
+    assert_eq!(
+        proc_line(child.id(), "status", "VmLck:"),
+        "0 kB",
+        "dev mode implies disable_mlock, as in Vault"
+    );
 
     let c = Client::new(&format!("http://127.0.0.1:{port}"));
     let status = c.get("sys/seal-status", None).1;

@@ -106,7 +106,9 @@ fn read_only_data_directory_is_refused_clearly_and_data_survives() {
         // nobody must reach the config and the data directory (tempdir makes its directory 0700).
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let result = start(dir.path(), &data, |cmd| {
+    // nobody may not lock memory (RLIMIT_MEMLOCK): that refusal is tested in `hardening`, not here.
+    let config = write_config(dir.path(), &data, "disable_mlock = true", "  tls_disable = true");
+    let result = TestServer::try_start_with(dir.path(), &config, "http", None, |cmd| {
         if root_user {
             as_nobody(cmd);
         }
