@@ -36,6 +36,9 @@ pub fn dev_config(listen_address: &str) -> Config {
     }
 }
 
+/// What OpenBao sends on every listener (`configutil.StrictTransportSecurity`); browsers heed it over TLS only.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
+
 fn tls_config(listener: &ListenerConfig) -> Result<rustls::ServerConfig, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -121,7 +124,11 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Cache-Control", "no-store"))
+                    .add(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)),
+            )
             .configure(http::configure)
     })
     .shutdown_timeout(30);
