@@ -183,7 +183,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
 
     // Expired tokens are rejected at once; this sweep removes them (and their descendants) from storage.
     let sweeper_core = core.clone();
-    actix_web::rt::spawn(async move {
+    let sweeper = actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(std::time::Duration::from_secs(1));
         loop {
             interval.tick().await;
@@ -204,11 +204,36 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     // actix handles SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then return.
     let result = server.run().await.map_err(|e| format!("server error: {e}"));
     log::info!("shutting down: flushing storage");
+    sweeper.abort();
+    let _ = sweeper.await;
     if let Err(e) = storage.flush() {
         log::error!("final flush failed: {e}");
     }
-    drop(core);
-    drop(storage);
+    // Close the store (its last flush and the marker's final durable count) before a dev directory is removed.
+    release(core).await;
+    release(storage).await;
     drop(temp_dir);
     result
+}
+
+/// Drop `value` once this is its last reference: the listeners' workers drop theirs as they stop. Gives up (and
+/// leaves it to the process exit) after 10 s.
+async fn release<T>(mut value: Arc<T>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Arc::try_unwrap(value) {
+            Ok(sole) => {
+                drop(sole);
+                return;
+            }
+            Err(shared) if std::time::Instant::now() < deadline => {
+                value = shared;
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(_) => {
+                log::warn!("shutdown: storage is still in use after 10 s; it is closed at exit");
+                return;
+            }
+        }
+    }
 }
