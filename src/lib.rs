@@ -7,6 +7,7 @@ pub mod builtin;
 pub mod config;
 pub mod core;
 pub mod framework;
+pub mod hardening;
 pub mod http;
 pub mod logical;
 pub mod policy;

@@ -22,7 +22,8 @@ pub struct ServerOptions {
     pub dev: Option<DevOptions>,
 }
 
-/// Dev mode's configuration: one plain-HTTP listener and a temporary data directory.
+/// Dev mode's configuration: one plain-HTTP listener and a temporary data directory. Memory is not locked (Vault's
+/// dev mode implies `disable_mlock` too).
 pub fn dev_config(listen_address: &str) -> Config {
     Config {
         listeners: vec![ListenerConfig {
@@ -30,9 +31,13 @@ pub fn dev_config(listen_address: &str) -> Config {
             tls_disable: true,
             ..ListenerConfig::default()
         }],
+        disable_mlock: true,
         ..Config::default()
     }
 }
+
+/// What OpenBao sends on every listener (`configutil.StrictTransportSecurity`); browsers heed it over TLS only.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
 
 fn tls_config(listener: &ListenerConfig) -> Result<rustls::ServerConfig, String> {
     use rustls::pki_types::pem::PemObject;
@@ -62,11 +67,15 @@ fn tls_config(listener: &ListenerConfig) -> Result<rustls::ServerConfig, String>
 
 pub async fn run(options: ServerOptions) -> Result<(), String> {
     let config = options.config;
+    crate::hardening::apply(config.disable_mlock)?;
     // Dev mode keeps its data in a temporary directory removed at exit.
     let temp_dir = match options.dev {
         Some(_) => Some(
             tempfile::Builder::new()
                 .prefix("vault-dev-")
+                .permissions(<std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(
+                    0o700,
+                ))
                 .tempdir()
                 .map_err(|e| format!("creating a temporary data directory: {e}"))?,
         ),
@@ -116,7 +125,11 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         App::new()
             .app_data(state.clone())
             .wrap(actix_web::middleware::from_fn(http::guard::guard))
-            .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Cache-Control", "no-store"))
+                    .add(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)),
+            )
             .configure(http::configure)
     })
     .shutdown_timeout(30);
@@ -176,16 +189,41 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     drop(dev_result);
 
     // Background work of every backend (the token store's expiry sweep and tombstone purge among them).
-    actix_web::rt::spawn(core.clone().run_scheduler());
+    let scheduler = actix_web::rt::spawn(core.clone().run_scheduler());
 
     // actix handles SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then return.
     let result = server.run().await.map_err(|e| format!("server error: {e}"));
     log::info!("shutting down: flushing storage");
+    scheduler.abort();
+    let _ = scheduler.await;
     if let Err(e) = storage.flush() {
         log::error!("final flush failed: {e}");
     }
-    drop(core);
-    drop(storage);
+    // Close the store (its last flush and the marker's final durable count) before a dev directory is removed.
+    release(core).await;
+    release(storage).await;
     drop(temp_dir);
     result
+}
+
+/// Drop `value` once this is its last reference: the listeners' workers drop theirs as they stop. Gives up (and
+/// leaves it to the process exit) after 10 s.
+async fn release<T>(mut value: Arc<T>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Arc::try_unwrap(value) {
+            Ok(sole) => {
+                drop(sole);
+                return;
+            }
+            Err(shared) if std::time::Instant::now() < deadline => {
+                value = shared;
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(_) => {
+                log::warn!("shutdown: storage is still in use after 10 s; it is closed at exit");
+                return;
+            }
+        }
+    }
 }

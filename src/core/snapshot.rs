@@ -60,11 +60,18 @@ impl Core {
         .await
     }
 
+    /// A staging file for an uploaded snapshot (beside the data directory, under its space guard).
+    pub fn snapshot_spool(&self) -> Result<snapshot::SnapshotSpool, CoreError> {
+        self.unsealed()?;
+        Ok(self.storage.snapshot_spool()?)
+    }
+
     /// Verify the snapshot in `file` and replace the store with it. Without `force` a snapshot of another
     /// initialization is refused with OpenBao's error; with it, the server seals and the answer says so.
     pub async fn snapshot_restore(&self, file: File, force: bool) -> Result<Response, CoreError> {
         self.unsealed()?;
-        let verified = blocking(move || Ok(snapshot::read_snapshot(BufReader::new(file))?)).await?;
+        let storage = self.storage.clone();
+        let verified = blocking(move || Ok(storage.read_snapshot(BufReader::new(file))?)).await?;
         let same_keys = self.storage.snapshot_matches_keyring(&verified)?;
         if !same_keys && !force {
             return Err(CoreError::InvalidRequest(FOREIGN_SNAPSHOT.into()));

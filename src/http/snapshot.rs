@@ -1,9 +1,10 @@
 //! `sys/storage/raft/snapshot` (GET saves, POST/PUT restores) and `sys/storage/raft/snapshot-force`: binary bodies,
 //! so they are served here instead of through the JSON request path. Neither is bound by `max_request_size`, as
-//! in OpenBao; uploads are spooled to a temporary file, never held in memory.
+//! in OpenBao; uploads are spooled to an unnamed file beside the data directory (under its space guard), never held
+//! in memory.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use actix_web::body::SizedStream;
 use actix_web::http::{Method, StatusCode};
@@ -12,7 +13,6 @@ use futures_util::StreamExt;
 
 use super::{error, request, response, AppState};
 use crate::core::{CoreError, Operation};
-use crate::storage::StorageError;
 
 const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
 const SNAPSHOT_FORCE_PATH: &str = "sys/storage/raft/snapshot-force";
@@ -90,10 +90,9 @@ async fn restore(
         Ok(id) => id,
         Err(refused) => return refused,
     };
-    let spool_error = |e: std::io::Error| CoreError::Storage(StorageError::Io(format!("spooling the snapshot: {e}")));
-    let mut file = match tempfile::tempfile() {
-        Ok(f) => f,
-        Err(e) => return error::render(&spool_error(e), &id),
+    let mut spool = match state.core.snapshot_spool() {
+        Ok(spool) => spool,
+        Err(e) => return error::render(&e, &id),
     };
     while let Some(chunk) = payload.next().await {
         let chunk = match chunk {
@@ -105,13 +104,14 @@ async fn restore(
                 )
             }
         };
-        if let Err(e) = file.write_all(&chunk) {
-            return error::render(&spool_error(e), &id);
+        if let Err(e) = spool.write(&chunk) {
+            return error::render(&CoreError::Storage(e), &id);
         }
     }
-    if let Err(e) = std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)) {
-        return error::render(&spool_error(e), &id);
-    }
+    let file = match spool.into_file() {
+        Ok(file) => file,
+        Err(e) => return error::render(&CoreError::Storage(e), &id),
+    };
     match state.core.snapshot_restore(file, force).await {
         Ok(resp) => response::render(resp, &id),
         Err(e) => error::render(&e, &id),

@@ -73,7 +73,16 @@ pub fn ensure(path: &Path) -> Result<(), StorageError> {
         return Ok(());
     }
     let io = |e: std::io::Error| StorageError::Io(format!("writing {}: {e}", marker.display()));
-    let mut file = std::fs::File::create(&marker).map_err(io)?;
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&marker)
+            .map_err(io)?
+    };
     file.write_all(BANNER.as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)?;
     std::fs::File::open(path).and_then(|dir| dir.sync_all()).map_err(io)?;

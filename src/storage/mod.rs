@@ -190,6 +190,34 @@ fn decode_seq(bytes: Option<&[u8]>) -> u64 {
         .unwrap_or(0)
 }
 
+/// Create a directory (and any missing parents) readable by its owner only. sled's files hold the keys of every
+/// record in clear (K/V paths, accessors' and policies' and roles' names); only the values are encrypted.
+pub(crate) fn create_private_dir(path: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| StorageError::Io(format!("creating data directory {}: {e}", path.display())))
+}
+
+/// An existing data directory that other users may enter gets a warning (as OpenBao warns about a raft database file
+/// with wider permissions than 0600), not a refusal: directories written by older builds are 0755, and an operator
+/// may have widened it on purpose.
+fn warn_if_open_to_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else { return };
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.is_dir() && mode & 0o077 != 0 {
+        log::warn!(
+            "data directory {} has mode {mode:o}: other users can read what is stored in clear (the names of paths, \
+             policies and roles, token accessors); make it owner-only: chmod 700 {}",
+            path.display(),
+            path.display()
+        );
+    }
+}
+
 /// One open sled database with its trees and its group-commit flusher. A snapshot restore replaces it whole.
 struct Database {
     db: sled::Db,
@@ -202,8 +230,7 @@ struct Database {
 
 impl Database {
     fn open(path: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(path)
-            .map_err(|e| StorageError::Io(format!("creating data directory {}: {e}", path.display())))?;
+        create_private_dir(path)?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(128 * 1024 * 1024)
@@ -408,6 +435,7 @@ impl Storage {
     /// or rolls back a snapshot restore that a crash interrupted (see `snapshot::recover_interrupted_restore`).
     pub fn open(path: &Path) -> Result<Self, StorageError> {
         snapshot::recover_interrupted_restore(path)?;
+        warn_if_open_to_others(path);
         let database = Database::open(path)?;
         snapshot::remove_restore_leftovers(path);
         let shared = Arc::new(Shared {

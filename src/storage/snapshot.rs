@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::space::{SpaceBudget, SpaceGuard};
 use super::{migrate, Database, Storage, StorageError, Tree, META_TREE};
 
 pub const FORMAT: &str = "vault-sled-snapshot";
@@ -34,6 +35,14 @@ const SEALED_SUMS_FILE: &str = "SHA256SUMS.sealed";
 const SEALED_SUMS_AAD: &[u8] = b"snapshot\0SHA256SUMS";
 /// Largest header or sums file accepted (they are a few hundred bytes).
 const SMALL_FILE_LIMIT: u64 = 1 << 20;
+/// Largest record (tree name, key, value and their length fields) a snapshot may hold: twice the default
+/// `max_request_size`. A record holds at most one request's data, encrypted, so a store written with the default
+/// limits never comes near it; an export refuses a larger record rather than write a snapshot no server restores.
+/// A snapshot's records times this bounds how much a restore expands and stages before it can refuse the file.
+pub const MAX_RECORD_BYTES: u64 = 64 << 20;
+/// What may follow the archive's last file in the compressed stream (the tar end blocks and record padding) before
+/// the gzip trailer.
+const ARCHIVE_TAIL_LIMIT: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SnapshotHeader {
@@ -125,7 +134,23 @@ fn tree_names() -> Vec<&'static str> {
         .collect()
 }
 
+/// Bytes one record takes in `state.bin`: its tree name, key and value with their length fields.
+fn record_size(tree: &str, key: &[u8], value: &[u8]) -> u64 {
+    1 + tree.len() as u64 + 4 + key.len() as u64 + 4 + value.len() as u64
+}
+
 fn write_record(out: &mut impl Write, tree: &str, key: &[u8], value: &[u8]) -> io::Result<()> {
+    if record_size(tree, key, value) > MAX_RECORD_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "a record of the {tree} tree is {} bytes, more than a snapshot may hold ({} MiB); no server would \
+                 restore it",
+                record_size(tree, key, value),
+                MAX_RECORD_BYTES >> 20
+            ),
+        ));
+    }
     let too_long = || io::Error::new(io::ErrorKind::InvalidData, "record too long for the snapshot format");
     out.write_all(&[u8::try_from(tree.len()).map_err(|_| too_long())?])?;
     out.write_all(tree.as_bytes())?;
@@ -145,6 +170,13 @@ struct Record {
 
 /// The next record of `state.bin`, or `None` at its clean end.
 fn read_record(input: &mut impl Read) -> Result<Option<Record>, SnapshotError> {
+    read_record_from(input, true)
+}
+
+/// The next record's framing, or `None` at the clean end; with `keep` false its key and value are read past, not
+/// held (they come back empty). A record is refused as soon as its length fields exceed [`MAX_RECORD_BYTES`], before
+/// its bytes are read.
+fn read_record_from(input: &mut impl Read, keep: bool) -> Result<Option<Record>, SnapshotError> {
     let mut len = [0u8; 1];
     match input.read(&mut len) {
         Ok(0) => return Ok(None),
@@ -155,14 +187,25 @@ fn read_record(input: &mut impl Read) -> Result<Option<Record>, SnapshotError> {
     let mut name = vec![0u8; len[0] as usize];
     input.read_exact(&mut name).map_err(truncated)?;
     let name = String::from_utf8(name).map_err(|_| invalid("state.bin names a tree that is not UTF-8"))?;
-    let read_blob = |input: &mut dyn Read| -> Result<Vec<u8>, SnapshotError> {
+    let mut budget = MAX_RECORD_BYTES.saturating_sub(1 + name.len() as u64);
+    let mut read_blob = |input: &mut dyn Read| -> Result<Vec<u8>, SnapshotError> {
         let mut n = [0u8; 4];
         input.read_exact(&mut n).map_err(truncated)?;
-        let n = u32::from_be_bytes(n) as usize;
+        let n = u64::from(u32::from_be_bytes(n));
+        budget = budget.checked_sub(4 + n).ok_or_else(|| {
+            invalid(format!(
+                "state.bin holds a record larger than a snapshot may hold ({} MiB)",
+                MAX_RECORD_BYTES >> 20
+            ))
+        })?;
         let mut blob = Vec::new();
         // `take` bounds the allocation by what is really there, whatever the length field claims.
-        input.take(n as u64).read_to_end(&mut blob).map_err(truncated)?;
-        if blob.len() != n {
+        let got = if keep {
+            input.take(n).read_to_end(&mut blob).map_err(truncated)? as u64
+        } else {
+            io::copy(&mut input.take(n), &mut io::sink()).map_err(truncated)?
+        };
+        if got != n {
             return Err(invalid("state.bin ends in the middle of a record"));
         }
         Ok(blob)
@@ -264,6 +307,36 @@ impl Storage {
         Ok(header)
     }
 
+    /// Where snapshots are staged: beside the data directory (its parent), so on its file system and under its space
+    /// guard, never in a `$TMPDIR` that may be small or in memory.
+    fn staging_dir(&self) -> Result<PathBuf, StorageError> {
+        Ok(RestorePaths::of(&self.path)?.parent)
+    }
+
+    /// Read and verify a snapshot (see [`read_snapshot_staged`]), staged beside the data directory.
+    pub fn read_snapshot(&self, input: impl Read) -> Result<VerifiedSnapshot, SnapshotError> {
+        let dir = self.staging_dir()?;
+        read_snapshot_staged(
+            input,
+            &Staging {
+                dir: &dir,
+                space: Some(&self.space),
+            },
+        )
+    }
+
+    /// An unnamed file beside the data directory for an upload on its way in (gone when closed, even after a crash).
+    pub fn snapshot_spool(self: &Arc<Self>) -> Result<SnapshotSpool, StorageError> {
+        let dir = self.staging_dir()?;
+        let file = tempfile::tempfile_in(&dir)
+            .map_err(|e| io_error(&format!("creating a temporary snapshot file in {}", dir.display()), e))?;
+        Ok(SnapshotSpool {
+            file,
+            storage: self.clone(),
+            budget: SpaceBudget::default(),
+        })
+    }
+
     /// True when the snapshot was written under this store's keyring (the same initialization).
     pub fn snapshot_matches_keyring(&self, snapshot: &VerifiedSnapshot) -> Result<bool, StorageError> {
         let keyring = self.keyring()?;
@@ -286,7 +359,11 @@ impl Storage {
         let paths = RestorePaths::of(&self.path)?;
         remove_dir_if_present(&paths.staging)?;
         remove_dir_if_present(&paths.old)?;
-        build_store(&paths.staging, &mut snapshot.state)?;
+        if let Err(e) = build_store(&paths.staging, &mut snapshot.state, &self.space) {
+            // Give the room back now (a full disk, most likely), not at the next start.
+            let _ = remove_dir_if_present(&paths.staging);
+            return Err(e);
+        }
         sync_dir(&paths.parent)?;
 
         let previous = {
@@ -312,6 +389,30 @@ impl Storage {
         let (previous, moved_to) = previous;
         close_and_remove(previous, &moved_to);
         Ok(())
+    }
+}
+
+/// An uploaded snapshot being written to its staging file, each chunk only while the space guard allows.
+pub struct SnapshotSpool {
+    file: File,
+    storage: Arc<Storage>,
+    budget: SpaceBudget,
+}
+
+impl SnapshotSpool {
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), StorageError> {
+        self.budget.take(&self.storage.space, chunk.len() as u64)?;
+        self.file
+            .write_all(chunk)
+            .map_err(|e| io_error("spooling the snapshot", e))
+    }
+
+    /// The whole upload, positioned at its start.
+    pub fn into_file(mut self) -> Result<File, StorageError> {
+        self.file
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| io_error("spooling the snapshot", e))?;
+        Ok(self.file)
     }
 }
 
@@ -354,12 +455,15 @@ fn sync_dir(path: &Path) -> Result<(), StorageError> {
         .map_err(|e| io_error(&format!("syncing directory {}", path.display()), e))
 }
 
-/// Write every record of `state` into a new sled store at `path`, flushed and closed.
-fn build_store(path: &Path, state: &mut File) -> Result<(), StorageError> {
+/// Write every record of `state` into a new sled store at `path` (owner-only, like the data directory), flushed and
+/// closed. Stops at the space guard's reserve.
+fn build_store(path: &Path, state: &mut File, space: &SpaceGuard) -> Result<(), StorageError> {
     state
         .seek(SeekFrom::Start(0))
         .map_err(|e| io_error("reading the snapshot", e))?;
     let mut input = BufReader::new(state);
+    super::create_private_dir(path)?;
+    let mut budget = SpaceBudget::default();
     // Written once and closed: a small cache is enough (sled's default is 1 GiB).
     let db = sled::Config::new()
         .path(path)
@@ -375,6 +479,7 @@ fn build_store(path: &Path, state: &mut File) -> Result<(), StorageError> {
                 trees.entry(record.tree).or_insert(t)
             }
         };
+        budget.take(space, (record.key.len() + record.value.len()) as u64)?;
         tree.insert(record.key, record.value)?;
     }
     db.flush()?;
@@ -489,13 +594,34 @@ pub fn remove_restore_leftovers(data: &Path) {
     }
 }
 
+/// Where a snapshot being read is staged (its `state.bin`, expanded), and the guard that stops staging before the
+/// file system runs out of room.
+pub struct Staging<'a> {
+    pub dir: &'a Path,
+    pub space: Option<&'a SpaceGuard>,
+}
+
+/// Read and verify a snapshot, staged in the system's temporary directory (the offline `snapshot inspect`).
+pub fn read_snapshot(input: impl Read) -> Result<VerifiedSnapshot, SnapshotError> {
+    let dir = std::env::temp_dir();
+    read_snapshot_staged(input, &Staging { dir: &dir, space: None })
+}
+
 /// Read and verify a snapshot: the four files in order, every checksum, the gzip trailer, every record's framing
 /// and tree name, and the header's counts. Nothing is applied here.
-pub fn read_snapshot(input: impl Read) -> Result<VerifiedSnapshot, SnapshotError> {
+///
+/// The expansion is bounded before it is written: `state.bin` must be the size the header gives, at most the
+/// header's record count times [`MAX_RECORD_BYTES`]; records are checked as they stream in (a known tree, no more of
+/// them than the header counts, each within the bound); tar extension entries are not read into memory; and the
+/// staging file (beside the data directory for a restore, so on its file system) stops at the space guard's reserve.
+pub fn read_snapshot_staged(input: impl Read, staging: &Staging) -> Result<VerifiedSnapshot, SnapshotError> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(input));
+    // Raw: GNU long names and PAX headers come back as entries of their own (refused below by name) instead of being
+    // read whole into memory, whatever size they claim.
     let mut entries = archive
         .entries()
-        .map_err(|e| invalid(format!("not a gzip'd tar archive: {e}")))?;
+        .map_err(|e| invalid(format!("not a gzip'd tar archive: {e}")))?
+        .raw(true);
     let mut next_entry = |expected: &str| -> Result<tar::Entry<'_, _>, SnapshotError> {
         let entry = entries
             .next()
@@ -507,6 +633,9 @@ pub fn read_snapshot(input: impl Read) -> Result<VerifiedSnapshot, SnapshotError
             .unwrap_or_default();
         if name != expected {
             return Err(invalid(format!("expected {expected} in the archive, found {name:?}")));
+        }
+        if !entry.header().entry_type().is_file() {
+            return Err(invalid(format!("{expected} is not a regular file in the archive")));
         }
         Ok(entry)
     };
@@ -530,15 +659,48 @@ pub fn read_snapshot(input: impl Read) -> Result<VerifiedSnapshot, SnapshotError
             supported,
         });
     }
+    check_header_bounds(&header)?;
 
-    let mut state_file = tempfile::tempfile().map_err(|e| io_error("creating a temporary snapshot file", e))?;
-    let mut state = HashingWriter {
-        inner: BufWriter::new(&mut state_file),
+    let state_entry = next_entry(STATE_FILE)?;
+    let declared = state_entry.header().entry_size().unwrap_or(u64::MAX);
+    if declared != header.state_bytes {
+        return Err(invalid(format!(
+            "{STATE_FILE} has {declared} bytes, the header says {}",
+            header.state_bytes
+        )));
+    }
+    let mut state_file = tempfile::tempfile_in(staging.dir).map_err(|e| {
+        io_error(
+            &format!("creating a temporary snapshot file in {}", staging.dir.display()),
+            e,
+        )
+    })?;
+    let mut state = StagingReader {
+        inner: state_entry,
+        out: BufWriter::new(&mut state_file),
         hasher: Sha256::new(),
         bytes: 0,
+        space: staging.space,
+        budget: SpaceBudget::default(),
+        failure: None,
     };
-    io::copy(&mut next_entry(STATE_FILE)?, &mut state).map_err(|e| invalid(format!("reading {STATE_FILE}: {e}")))?;
+    let counted = count_records(&mut state, &header);
+    let drained = counted.and_then(|counts| {
+        // The records end where the entry does; anything after the last one is not a record.
+        let mut rest = [0u8; 1];
+        match state.read(&mut rest) {
+            Ok(0) => Ok(counts),
+            Ok(_) => Err(invalid("state.bin ends in the middle of a record")),
+            Err(e) => Err(invalid(format!("reading {STATE_FILE}: {e}"))),
+        }
+    });
+    let counts = match (drained, state.failure.take()) {
+        (_, Some(failure)) => return Err(failure),
+        (Err(e), None) => return Err(e),
+        (Ok(counts), None) => counts,
+    };
     state
+        .out
         .flush()
         .map_err(|e| io_error("writing a temporary snapshot file", e))?;
     let state_digest = state.hasher.clone().finalize();
@@ -557,8 +719,11 @@ pub fn read_snapshot(input: impl Read) -> Result<VerifiedSnapshot, SnapshotError
         return Err(invalid(format!("unexpected entry {name:?} after {SEALED_SUMS_FILE}")));
     }
     // The tar reader stops at the end-of-archive blocks; read on to the gzip trailer so its CRC is checked.
-    io::copy(&mut archive.into_inner(), &mut io::sink())
+    let tail = io::copy(&mut archive.into_inner().take(ARCHIVE_TAIL_LIMIT + 1), &mut io::sink())
         .map_err(|e| invalid(format!("the compressed stream is corrupt: {e}")))?;
+    if tail > ARCHIVE_TAIL_LIMIT {
+        return Err(invalid("unexpected data after the end of the archive"));
+    }
 
     let expected = sums_text(&Sha256::digest(&header_json), &state_digest);
     if sums != expected.as_bytes() {
@@ -572,13 +737,100 @@ pub fn read_snapshot(input: impl Read) -> Result<VerifiedSnapshot, SnapshotError
             header.state_bytes
         )));
     }
-    verify_counts(&mut state_file, &header)?;
+    check_counts(&counts, &header)?;
     Ok(VerifiedSnapshot {
         header,
         sums,
         sealed_sums,
         state: state_file,
     })
+}
+
+/// The header's own figures hang together before anything is expanded: every tree it counts is known, the counts
+/// add up to its entries, and its `state.bin` is no larger than that many records can be.
+fn check_header_bounds(header: &SnapshotHeader) -> Result<(), SnapshotError> {
+    let known = tree_names();
+    if let Some(unknown) = header.trees.keys().find(|t| !known.contains(&t.as_str())) {
+        return Err(invalid(format!(
+            "the header counts records of an unknown tree {unknown:?}"
+        )));
+    }
+    let counted = header.trees.values().try_fold(0u64, |sum, n| sum.checked_add(*n));
+    if counted != Some(header.entries) {
+        return Err(invalid(format!(
+            "the header's records per tree do not add up to its {} entries",
+            header.entries
+        )));
+    }
+    let bound = header.entries.checked_mul(MAX_RECORD_BYTES);
+    if bound.is_none_or(|bound| header.state_bytes > bound) {
+        return Err(invalid(format!(
+            "the header gives {STATE_FILE} {} bytes for {} records, more than {} MiB a record",
+            header.state_bytes,
+            header.entries,
+            MAX_RECORD_BYTES >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Reads `state.bin` out of the archive, and on the way hashes it, counts it and writes it to the staging file,
+/// within the room the space guard grants. A write or space failure is kept in `failure` (the
+/// reader then fails), so the caller reports it rather than the parse error it causes.
+struct StagingReader<'a, R> {
+    inner: R,
+    out: BufWriter<&'a mut File>,
+    hasher: Sha256,
+    bytes: u64,
+    space: Option<&'a SpaceGuard>,
+    budget: SpaceBudget,
+    failure: Option<SnapshotError>,
+}
+
+impl<R: Read> Read for StagingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failure.is_some() {
+            return Err(io::Error::other("staging the snapshot failed"));
+        }
+        let n = self.inner.read(buf)?;
+        if let Some(space) = self.space {
+            if let Err(e) = self.budget.take(space, n as u64) {
+                self.failure = Some(e.into());
+                return Err(io::Error::other("staging the snapshot failed"));
+            }
+        }
+        if let Err(e) = self.out.write_all(&buf[..n]) {
+            self.failure = Some(io_error("writing a temporary snapshot file", e).into());
+            return Err(io::Error::other("staging the snapshot failed"));
+        }
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Read every record's framing, each of a known tree and no more of a tree than the header counts; the counts.
+fn count_records(state: &mut impl Read, header: &SnapshotHeader) -> Result<BTreeMap<String, u64>, SnapshotError> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut input = BufReader::new(state);
+    while let Some(Record { tree, .. }) = read_record_from(&mut input, false)? {
+        let Some(expected) = header.trees.get(&tree) else {
+            return Err(if tree_names().contains(&tree.as_str()) {
+                invalid(format!("state.bin holds {tree} records, the header counts none"))
+            } else {
+                invalid(format!("state.bin holds an unknown tree {tree:?}"))
+            });
+        };
+        let count = counts.entry(tree).or_default();
+        *count += 1;
+        if *count > *expected {
+            return Err(invalid(format!(
+                "state.bin holds more records than the header says ({} entries)",
+                header.entries
+            )));
+        }
+    }
+    Ok(counts)
 }
 
 fn read_small(entry: impl Read, name: &str) -> Result<Vec<u8>, SnapshotError> {
@@ -593,20 +845,8 @@ fn read_small(entry: impl Read, name: &str) -> Result<Vec<u8>, SnapshotError> {
     Ok(out)
 }
 
-/// Every record parses, names a known tree, and the counts per tree are the header's.
-fn verify_counts(state: &mut File, header: &SnapshotHeader) -> Result<(), SnapshotError> {
-    state
-        .seek(SeekFrom::Start(0))
-        .map_err(|e| io_error("reading the snapshot", e))?;
-    let known = tree_names();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut input = BufReader::new(&mut *state);
-    while let Some(Record { tree, .. }) = read_record(&mut input)? {
-        if !known.contains(&tree.as_str()) {
-            return Err(invalid(format!("state.bin holds an unknown tree {tree:?}")));
-        }
-        *counts.entry(tree).or_default() += 1;
-    }
+/// The counts per tree are the header's, and the seal configuration is there.
+fn check_counts(counts: &BTreeMap<String, u64>, header: &SnapshotHeader) -> Result<(), SnapshotError> {
     let total: u64 = counts.values().sum();
     let header_counts: BTreeMap<String, u64> = header
         .trees
@@ -614,7 +854,7 @@ fn verify_counts(state: &mut File, header: &SnapshotHeader) -> Result<(), Snapsh
         .filter(|(_, n)| **n > 0)
         .map(|(k, n)| (k.clone(), *n))
         .collect();
-    if total != header.entries || counts != header_counts {
+    if total != header.entries || *counts != header_counts {
         return Err(invalid(format!(
             "state.bin holds {total} records, the header says {}",
             header.entries
@@ -662,6 +902,20 @@ mod tests {
         buf.extend_from_slice(&u32::MAX.to_be_bytes());
         let mut input = &buf[..];
         assert!(read_record(&mut input).is_err());
+    }
+
+    #[test]
+    fn a_record_over_the_bound_is_neither_written_nor_read() {
+        let fits = vec![7u8; (MAX_RECORD_BYTES - record_size("logical", b"k", b"")) as usize];
+        let mut buf = Vec::new();
+        write_record(&mut buf, "logical", b"k", &fits).unwrap();
+        assert_eq!(read_record(&mut &buf[..]).unwrap().unwrap().value.len(), fits.len());
+        assert!(write_record(&mut io::sink(), "logical", b"kk", &fits).is_err());
+        // A value length one past the bound is refused from its length field, before its bytes are read.
+        let mut head = buf[..1 + 7 + 4 + 1].to_vec();
+        head.extend_from_slice(&(fits.len() as u32 + 1).to_be_bytes());
+        let err = read_record_from(&mut &head[..], false).unwrap_err();
+        assert!(err.to_string().contains("larger than a snapshot may hold"), "{err}");
     }
 
     #[test]

@@ -39,7 +39,7 @@ impl SpaceGuard {
         let verdict = match &*last {
             Some((at, verdict)) if now.duration_since(*at) < RECHECK => verdict.clone(),
             _ => {
-                let verdict = self.measure();
+                let verdict = self.measure(0);
                 if let Err(why) = &verdict {
                     let was_ok = !matches!(&*last, Some((_, Err(_))));
                     if was_ok {
@@ -55,14 +55,20 @@ impl SpaceGuard {
         verdict.map_err(StorageError::NoSpace)
     }
 
-    fn measure(&self) -> Result<(), String> {
+    /// `Err(NoSpace)` unless `bytes` more still leave the reserve free, measured now (not the cached reading): for
+    /// staging files written at disk speed, which must never eat into the room kept for the store's own writes.
+    pub fn check_room(&self, bytes: u64) -> Result<(), StorageError> {
+        self.measure(bytes).map_err(StorageError::NoSpace)
+    }
+
+    fn measure(&self, extra: u64) -> Result<(), String> {
         // A failed measurement never blocks writes: sled's own error is the last word then.
         let Ok(fs) = rustix::fs::statvfs(&self.dir) else {
             return Ok(());
         };
         let total = fs.f_blocks.saturating_mul(fs.f_frsize);
         let reserve = (total / 20).clamp(MIN_RESERVE, MAX_RESERVE);
-        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize).saturating_sub(extra);
         if free < reserve {
             return Err(format!(
                 "no storage space: {} free on the file system of {}, below the reserve of {} kept so stored data \
@@ -106,4 +112,27 @@ fn largest_file(dir: &Path) -> u64 {
         }
     }
     largest
+}
+
+/// Room for a staging file taken in steps of at least [`STEP`] bytes, each granted by [`SpaceGuard::check_room`], so
+/// a file written at disk speed stops at the reserve without a measurement per write.
+#[derive(Default)]
+pub struct SpaceBudget {
+    granted: u64,
+}
+
+/// 1 MiB: a measurement (one `statvfs`) per MiB written.
+const STEP: u64 = 1 << 20;
+
+impl SpaceBudget {
+    /// Take room for `bytes` more, measuring again once the last grant is used up.
+    pub fn take(&mut self, guard: &SpaceGuard, bytes: u64) -> Result<(), StorageError> {
+        if bytes > self.granted {
+            let step = bytes.max(STEP);
+            guard.check_room(step)?;
+            self.granted = step;
+        }
+        self.granted -= bytes;
+        Ok(())
+    }
 }

@@ -232,6 +232,11 @@ impl TestServer {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
     /// What the server has written to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
@@ -339,4 +344,33 @@ pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
         builder.into_inner().unwrap().finish().unwrap().flush().unwrap();
     }
     out
+}
+
+/// Permission bits of a file or directory.
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `dir` and every directory below it are 0700, every file 0600: nothing another user can read.
+pub fn assert_owner_only(dir: &Path) {
+    assert_eq!(mode_of(dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_owner_only(&path);
+        } else {
+            assert_eq!(mode_of(&path), 0o600, "{}", path.display());
+        }
+    }
+}
+
+/// A line of `/proc/<pid>/<file>` starting with `label`, without the label (`VmLck:`, `Max core file size`, `wchar:`).
+pub fn proc_line(pid: u32, file: &str, label: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label} in /proc/{pid}/{file}: {text}"))
+        .trim()
+        .to_string()
 }

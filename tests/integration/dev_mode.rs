@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{vault_bin, Client};
+use crate::common::{assert_owner_only, proc_line, temp_dir, vault_bin, Client};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -21,10 +21,13 @@ fn run_dev(args: &[String]) {
     let mut all: Vec<String> = vec!["server".into()];
     all.extend(args.iter().cloned());
     all.push(format!("-dev-listen-address=127.0.0.1:{port}"));
+    let logs = temp_dir();
+    let stderr_path = logs.path().join("stderr.log");
     let mut child = Command::new(vault_bin())
         .args(&all)
+        .env("VAULT_LOG_LEVEL", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -58,6 +61,12 @@ fn run_dev(args: &[String]) {
         .trim_end_matches('"')
         .to_string();
     assert!(std::path::Path::new(&data_dir).exists(), "{data_dir}");
+    assert_owner_only(std::path::Path::new(&data_dir));
+    assert_eq!(
+        proc_line(child.id(), "status", "VmLck:"),
+        "0 kB",
+        "dev mode implies disable_mlock, as in Vault"
+    );
 
     let c = Client::new(&format!("http://127.0.0.1:{port}"));
     let status = c.get("sys/seal-status", None).1;
@@ -87,6 +96,14 @@ fn run_dev(args: &[String]) {
         !std::path::Path::new(&data_dir).exists(),
         "temporary data removed at exit"
     );
+    // The store is closed (its last flush, the marker's durable count) before its directory is removed.
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    let complaints: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    assert!(complaints.is_empty(), "{complaints:#?}");
 }
 
 #[test]

@@ -106,7 +106,9 @@ fn read_only_data_directory_is_refused_clearly_and_data_survives() {
         // nobody must reach the config and the data directory (tempdir makes its directory 0700).
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let result = start(dir.path(), &data, |cmd| {
+    // nobody may not lock memory (RLIMIT_MEMLOCK): that refusal is tested in `hardening`, not here.
+    let config = write_config(dir.path(), &data, "disable_mlock = true", "  tls_disable = true");
+    let result = TestServer::try_start_with(dir.path(), &config, "http", None, |cmd| {
         if root_user {
             as_nobody(cmd);
         }
@@ -369,6 +371,80 @@ fn disk_full_fails_writes_clearly_and_keeps_acknowledged_ones() {
 #[test]
 fn file_size_limit_fails_writes_clearly_and_keeps_acknowledged_ones() {
     disk_full(false);
+}
+
+/// Free bytes (for an unprivileged user) on the file system of `path`.
+fn free_bytes(path: &Path) -> u64 {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let mut fs: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(c_path.as_ptr(), &mut fs) }, 0);
+    fs.f_bavail as u64 * fs.f_frsize as u64
+}
+
+/// A restore stages the upload, its expanded records and the new store beside the data directory, on its file
+/// system and under its space guard: where they do not fit, it stops at the reserve with `no storage space`, leaves
+/// nothing behind, and the live store keeps every read and takes writes again.
+#[test]
+fn a_restore_too_large_for_the_disk_stops_at_the_reserve() {
+    let dir = temp_dir();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "16m") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let data = fs.0.join("data");
+    let server = start(dir.path(), &data, |_| {}).unwrap_or_else(|f| panic!("{f}"));
+    let c = &server.client;
+    let (keys, root) = c.init(1, 1);
+    c.unseal_with(&keys);
+    enable_kv(c, &root);
+    // Incompressible values (stored encrypted) until their snapshot staged twice (the upload and its records, or the
+    // records and the new store) cannot fit above the 2 MiB reserve.
+    let mut rng = Rng::new(7);
+    let mut written = 0u64;
+    while free_bytes(&fs.0) > written + (2 << 20) {
+        let blob: String = (0..1 << 15).map(|_| format!("{:016x}", rng.next())).collect();
+        let (status, body) = c.put(&format!("kv1/blob{written}"), Some(&root), json!({ "v": blob }));
+        assert_eq!(status, 204, "{body}");
+        written += blob.len() as u64;
+    }
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut resp = agent
+        .get(format!("{}/v1/sys/storage/raft/snapshot", c.base))
+        .header("X-Vault-Token", &root)
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let snapshot = resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
+    assert_eq!(c.put("kv1/after", Some(&root), json!({"v": "kept"})).0, 204);
+
+    let (status, body) = c
+        .try_call(
+            "POST",
+            "sys/storage/raft/snapshot",
+            Some(&root),
+            &[],
+            Some(snapshot.clone()),
+        )
+        .unwrap();
+    assert_eq!(status, 500, "{body}");
+    let message = error_text(&body).unwrap_or_default();
+    assert!(message.starts_with("no storage space: "), "{body}");
+    let beside: Vec<_> = std::fs::read_dir(&fs.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, ["data"], "nothing staged is left");
+    assert_eq!(c.get("kv1/after", Some(&root)).1["data"], json!({"v": "kept"}));
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    assert_eq!(
+        c.put("kv1/later", Some(&root), json!({"v": 1})).0,
+        204,
+        "writes are taken again"
+    );
+    assert_no_panic(&server.stderr());
 }
 
 // ---------------------------------------------------------------------------------------------------------------

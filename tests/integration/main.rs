@@ -16,6 +16,7 @@ mod dev_mode;
 mod differential;
 mod durability;
 mod faults;
+mod hardening;
 mod http_conventions;
 mod hvac_client;
 mod hvac_kv;

@@ -633,3 +633,136 @@ fn hvac_takes_and_restores_snapshots() {
     let message = result["truncated"]["errors"][0].as_str().unwrap();
     assert!(message.starts_with("invalid snapshot: "), "{message}");
 }
+
+/// A gzip'd tar whose `state.bin` claims `state_len` bytes: `state_head`, then zeros up to about `zeros` bytes, where
+/// the compressed stream simply stops. One deflate block of 1 MiB of zeros, which decodes the same wherever the last
+/// 32 KiB were zeros, is repeated: a few MB that expand to gigabytes.
+fn gzip_bomb(meta_json: &[u8], state_len: u64, state_head: &[u8], zeros: u64) -> Vec<u8> {
+    use std::io::Write;
+    let entry = |name: &str, size: u64| {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(name).unwrap();
+        header.set_size(size);
+        header.set_mode(0o600);
+        header.set_cksum();
+        header.as_bytes().to_vec()
+    };
+    let mut tar = entry("meta.json", meta_json.len() as u64);
+    tar.extend_from_slice(meta_json);
+    tar.resize(tar.len().div_ceil(512) * 512, 0);
+    tar.extend(entry("state.bin", state_len));
+    tar.extend_from_slice(state_head);
+
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    deflate.write_all(&tar).unwrap();
+    deflate.write_all(&[0u8; 64 << 10]).unwrap();
+    deflate.flush().unwrap();
+    let start = deflate.get_ref().len();
+    deflate.write_all(&vec![0u8; 1 << 20]).unwrap();
+    deflate.flush().unwrap();
+    let stream = deflate.get_ref();
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    out.extend_from_slice(&stream[..start]);
+    for _ in 0..zeros >> 20 {
+        out.extend_from_slice(&stream[start..]);
+    }
+    out
+}
+
+/// The header (`meta.json`) of a snapshot.
+fn snapshot_header(snapshot: &[u8]) -> Value {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(snapshot));
+    let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+    let mut json = Vec::new();
+    entry.read_to_end(&mut json).unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
+/// Bytes the process has written (any file or socket) so far.
+fn written(pid: u32) -> u64 {
+    crate::common::proc_line(pid, "io", "wchar:").parse().unwrap()
+}
+
+/// A gzip bomb (2 GiB of zeros in a few MB) is refused at once, before it is expanded to disk: its `state.bin` is
+/// larger than its header says, or its header claims more than its records can hold, or its first record is not a
+/// record or claims a value larger than any record.
+#[test]
+fn a_gzip_bomb_is_refused_quickly_and_writes_little() {
+    const GIB2: u64 = 2 << 30;
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    let (status, good) = save(c, Some(&root));
+    assert_eq!(status, 200);
+    let honest = snapshot_header(&good);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut header = honest.clone();
+        f(&mut header);
+        serde_json::to_vec(&header).unwrap()
+    };
+    const TIB: u64 = 1 << 40;
+    let huge_state = with(&|h| h["state_bytes"] = json!(TIB));
+    let many_records = with(&|h| {
+        h["state_bytes"] = json!(GIB2);
+        h["entries"] = json!(1u64 << 20);
+        h["trees"] = json!({"meta": 1u64 << 20});
+    });
+    let mut huge_value = vec![4u8];
+    huge_value.extend_from_slice(b"meta");
+    huge_value.extend_from_slice(&0u32.to_be_bytes());
+    huge_value.extend_from_slice(&u32::MAX.to_be_bytes());
+    // (what, the bomb, what the refusal says)
+    let bombs: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "state.bin larger than the header says",
+            gzip_bomb(&serde_json::to_vec(&honest).unwrap(), GIB2, &[], GIB2),
+            format!("state.bin has {GIB2} bytes, the header says {}", honest["state_bytes"]),
+        ),
+        (
+            "a header claiming 1 TiB for a few records",
+            gzip_bomb(&huge_state, TIB, &[], GIB2),
+            format!(
+                "the header gives state.bin {TIB} bytes for {} records",
+                honest["entries"]
+            ),
+        ),
+        (
+            "records of nothing",
+            gzip_bomb(&many_records, GIB2, &[], GIB2),
+            "state.bin holds an unknown tree \"\"".into(),
+        ),
+        (
+            "a record claiming a 4 GiB value",
+            gzip_bomb(&many_records, GIB2, &huge_value, GIB2),
+            "state.bin holds a record larger than a snapshot may hold".into(),
+        ),
+    ];
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for (what, bomb, refusal) in &bombs {
+        assert!(bomb.len() < 16 << 20, "{what}: {} bytes", bomb.len());
+        let written_before = written(server.pid());
+        let started = std::time::Instant::now();
+        let (status, body) = restore(c, &root, bomb, true);
+        let took = started.elapsed();
+        let wrote = written(server.pid()) - written_before;
+        assert_eq!(status, 400, "{what}: {body}");
+        let message = body["errors"][0].as_str().unwrap();
+        assert!(
+            message.starts_with("invalid snapshot: ") && message.contains(refusal.as_str()),
+            "{what}: {body}"
+        );
+        assert!(wrote < bomb.len() as u64 + (16 << 20), "{what}: wrote {wrote} bytes");
+        assert!(took < std::time::Duration::from_secs(15), "{what}: took {took:?}");
+    }
+    let after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "nothing left beside the data directory");
+    assert_eq!(restore(c, &root, &good, false).0, 204, "a real snapshot still restores");
+    // The store built beside the data directory and swapped in is as private as the one it replaced.
+    crate::common::assert_owner_only(&dir.path().join("data"));
+}
