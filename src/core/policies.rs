@@ -1,8 +1,13 @@
 //! The policy store: ACL policies behind the barrier, parsed once and cached; compiled ACLs cached by policy set.
-//! Every write or delete clears the caches, so the next request compiles from the new text.
+//!
+//! Invariant: a policy write or delete is in force for every request that starts after it is acknowledged. The write
+//! commits, then clears the caches (which bumps their generation), then answers. A cache fill notes the generation
+//! before it reads storage and stores its result only if the generation is unchanged, checked under the same lock
+//! that the clear holds: a fill that raced a write (it may have read the old text) serves its own request but is
+//! never cached, and everything left in the caches after a clear was read from storage after it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,20 +24,36 @@ pub struct PolicyRecord {
     pub version: u64,
 }
 
+/// Parsed policies by name and compiled ACLs by policy set, behind one lock (see the module doc).
 #[derive(Default)]
 pub struct PolicyCache {
-    parsed: RwLock<HashMap<String, Option<Arc<Policy>>>>,
-    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    state: RwLock<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    /// Bumped by every clear.
+    generation: u64,
+    parsed: HashMap<String, Option<Arc<Policy>>>,
+    acls: HashMap<Vec<String>, Arc<Acl>>,
 }
 
 impl PolicyCache {
+    // Nothing panics while holding the lock, but a poisoned one must not stop a clear: recover its contents.
+    fn read(&self) -> RwLockReadGuard<'_, CacheState> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, CacheState> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forget everything and invalidate every fill in progress. Call after the storage change has committed.
     pub fn clear(&self) {
-        if let Ok(mut p) = self.parsed.write() {
-            p.clear();
-        }
-        if let Ok(mut a) = self.acls.write() {
-            a.clear();
-        }
+        let mut state = self.write();
+        state.generation = state.generation.wrapping_add(1);
+        state.parsed.clear();
+        state.acls.clear();
     }
 }
 
@@ -139,10 +160,11 @@ impl Core {
         Ok(())
     }
 
-    /// A parsed policy (cached). Unknown names yield `None`; a token may name a policy that does not exist yet.
-    fn parsed_policy(&self, name: &str) -> Result<Option<Arc<Policy>>, CoreError> {
-        if let Some(hit) = self.policy_cache.parsed.read().ok().and_then(|m| m.get(name).cloned()) {
-            return Ok(hit);
+    /// A parsed policy (cached when no clear happened since `generation` was read, before the storage read). Unknown
+    /// names yield `None`; a token may name a policy that does not exist yet.
+    fn parsed_policy(&self, name: &str, generation: u64) -> Result<Option<Arc<Policy>>, CoreError> {
+        if let Some(hit) = self.policy_cache.read().parsed.get(name) {
+            return Ok(hit.clone());
         }
         let parsed = match self.read_policy(name)? {
             None => None,
@@ -154,17 +176,22 @@ impl Core {
                 }
             },
         };
-        if let Ok(mut m) = self.policy_cache.parsed.write() {
-            m.insert(name.to_string(), parsed.clone());
+        let mut state = self.policy_cache.write();
+        if state.generation == generation {
+            state.parsed.insert(name.to_string(), parsed.clone());
         }
         Ok(parsed)
     }
 
-    /// The compiled ACL of a set of policy names (cached by the set).
+    /// The compiled ACL of a set of policy names (cached by the set, under the same rule as parsed policies).
     pub fn acl_for(&self, names: &[String]) -> Result<Arc<Acl>, CoreError> {
-        if let Some(hit) = self.policy_cache.acls.read().ok().and_then(|m| m.get(names).cloned()) {
-            return Ok(hit);
-        }
+        let generation = {
+            let state = self.policy_cache.read();
+            if let Some(hit) = state.acls.get(names) {
+                return Ok(hit.clone());
+            }
+            state.generation
+        };
         let mut policies = Vec::new();
         let root = Policy {
             name: policy::ROOT_POLICY_NAME.into(),
@@ -174,7 +201,7 @@ impl Core {
         for name in names {
             if name == policy::ROOT_POLICY_NAME {
                 has_root = true;
-            } else if let Some(p) = self.parsed_policy(name)? {
+            } else if let Some(p) = self.parsed_policy(name, generation)? {
                 policies.push(p);
             }
         }
@@ -183,8 +210,9 @@ impl Core {
             refs.push(&root);
         }
         let acl = Arc::new(Acl::new(&refs));
-        if let Ok(mut m) = self.policy_cache.acls.write() {
-            m.insert(names.to_vec(), acl.clone());
+        let mut state = self.policy_cache.write();
+        if state.generation == generation {
+            state.acls.insert(names.to_vec(), acl.clone());
         }
         Ok(acl)
     }

@@ -390,7 +390,7 @@ fn parameters_allowed(perms: &Permissions, data: &serde_json::Map<String, Json>)
     true
 }
 
-/// An empty list allows any value; strings match globs with a leading or trailing `*`.
+/// An empty list allows any value; strings match globs with a leading and/or trailing `*`.
 fn value_in_list(value: &Json, list: &[Json]) -> bool {
     if list.is_empty() {
         return true;
@@ -401,13 +401,15 @@ fn value_in_list(value: &Json, list: &[Json]) -> bool {
     })
 }
 
+/// OpenBao's `strutil.GlobbedStringsMatch`: a pattern shorter than two bytes is a literal (so `"*"` matches only
+/// `"*"`); otherwise a leading `*` matches any prefix, a trailing one any suffix, both any infix (`"**"` anything).
 fn glob_match(pattern: &str, value: &str) -> bool {
-    if pattern == "*" {
-        return true;
+    if pattern.len() < 2 {
+        return pattern == value;
     }
     match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
-        (Some(rest), _) if rest.ends_with('*') && rest.len() > 1 => value.contains(&rest[..rest.len() - 1]),
-        (Some(suffix), _) => value.ends_with(suffix),
+        (Some(rest), Some(_)) => value.contains(&rest[..rest.len() - 1]),
+        (Some(suffix), None) => value.ends_with(suffix),
         (None, Some(prefix)) => value.starts_with(prefix),
         (None, None) => pattern == value,
     }
@@ -575,6 +577,27 @@ path "kv/*" {
                 .allowed,
             "required"
         );
+    }
+
+    #[test]
+    fn parameter_globs_as_openbao() {
+        for (pattern, value, matches) in [
+            ("*", "*", true),
+            ("*", "anything", false),
+            ("*", "", false),
+            ("", "", true),
+            ("**", "anything", true),
+            ("**", "", true),
+            ("*mid*", "a-mid-b", true),
+            ("*mid*", "mi", false),
+            ("*-ro", "db-ro", true),
+            ("gr*", "green", true),
+            ("gr*", "agr", false),
+            ("a*b", "a*b", true),
+            ("a*b", "axb", false),
+        ] {
+            assert_eq!(super::glob_match(pattern, value), matches, "{pattern:?} vs {value:?}");
+        }
     }
 
     #[test]
