@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::CoreError;
-use crate::config::parse_duration;
+use crate::engines::framework::parse_duration_second;
 
 fn invalid(msg: String) -> CoreError {
     CoreError::InvalidRequest(msg)
@@ -41,21 +41,22 @@ pub fn boolean(data: &Map<String, Value>, key: &str) -> Result<Option<bool>, Cor
     }
 }
 
-/// Seconds from a number or a Go duration string.
+/// OpenBao's `parseutil.ParseDurationSecond` of a text: whole seconds (negative ones too) of `"300"`, `"2d"` or a Go
+/// duration, and an error for anything past Go's `time.Duration` range (about 292 years), with Go's texts.
+pub fn parse_go_duration_secs(text: &str) -> Result<i64, String> {
+    Ok(parse_duration_second(&Value::String(text.to_string()))?.unwrap_or(0))
+}
+
+/// A duration field as OpenBao's framework decodes a `TypeDurationSecond`: seconds (0 when absent) from a number or
+/// text; an error names the field, and a negative value is one.
 pub fn duration_secs(data: &Map<String, Value>, key: &str) -> Result<u64, CoreError> {
+    let converting = |why: String| invalid(format!("error converting input for field {key:?}: {why}"));
     match data.get(key) {
         None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(v) if v >= 0 => Ok(v as u64),
-            _ => Err(invalid(format!("time: invalid duration \"{n}\""))),
+        Some(value) => match parse_duration_second(value).map_err(converting)?.unwrap_or(0) {
+            secs if secs < 0 => Err(converting(format!("cannot provide negative value '{secs}'"))),
+            secs => Ok(secs as u64),
         },
-        Some(Value::String(s)) if s.is_empty() => Ok(0),
-        Some(Value::String(s)) => parse_duration(s)
-            .map(|d| d.as_secs())
-            .map_err(|_| invalid(format!("time: invalid duration \"{s}\""))),
-        Some(_) => Err(invalid(format!(
-            "error converting input for field {key:?}: expected a duration"
-        ))),
     }
 }
 

@@ -362,16 +362,26 @@ pub fn parse_duration_second(value: &Value) -> Result<Option<i64>, String> {
     if text.is_empty() {
         return Ok(Some(0));
     }
+    // As parseutil: a count of seconds or days must fit Go's `time.Duration` (int64 nanoseconds).
+    let in_range = |count: i64, unit_ns: i64| {
+        count
+            .checked_mul(unit_ns)
+            .map(|_| Some(count.saturating_mul(unit_ns / 1_000_000_000)))
+            .ok_or_else(|| DURATION_OVERFLOW.to_string())
+    };
     if let Ok(secs) = parse_go_int(&text, false) {
-        return Ok(Some(secs));
+        return in_range(secs, 1_000_000_000);
     }
     if let Some(days) = text.strip_suffix('d') {
-        return parse_go_int(days, false)
-            .map(|d| Some(d.saturating_mul(86_400)))
-            .map_err(|why| format!("strconv.ParseInt: parsing {}: {why}", go_quote(days)));
+        let days =
+            parse_go_int(days, false).map_err(|why| format!("strconv.ParseInt: parsing {}: {why}", go_quote(days)))?;
+        return in_range(days, 86_400_000_000_000);
     }
     parse_go_duration(&text).map(|ns| Some((ns / 1_000_000_000) as i64))
 }
+
+/// parseutil's error for a count of seconds or days past Go's `time.Duration` range.
+pub const DURATION_OVERFLOW: &str = "multiplication of durations resulted in overflow, one operand may be too large";
 
 /// Go's `time.Duration.String()` for whole seconds: `0s`, `45s`, `1m30s`, `1h0m0s`, `-1s`.
 pub fn go_duration_string(secs: i64) -> String {
@@ -629,6 +639,33 @@ mod tests {
         );
         assert_eq!(parse_duration_second(&json!("2d")).unwrap(), Some(172_800));
         assert_eq!(parse_duration_second(&json!(300)).unwrap(), Some(300));
+        // Go's time.Duration holds 9223372036.854775807 s.
+        assert_eq!(
+            parse_duration_second(&json!(9_223_372_036i64)).unwrap(),
+            Some(9_223_372_036)
+        );
+        assert_eq!(parse_duration_second(&json!("2562047h")).unwrap(), Some(9_223_369_200));
+        assert_eq!(parse_duration_second(&json!("106751d")).unwrap(), Some(9_223_286_400));
+        for overflow in [
+            json!(9_223_372_037i64),
+            json!("10000000000"),
+            json!("106752d"),
+            json!(i64::MAX),
+        ] {
+            assert_eq!(
+                parse_duration_second(&overflow).unwrap_err(),
+                DURATION_OVERFLOW,
+                "{overflow}"
+            );
+        }
+        assert_eq!(
+            parse_duration_second(&json!("2562048h")).unwrap_err(),
+            "time: invalid duration \"2562048h\""
+        );
+        assert_eq!(
+            parse_duration_second(&json!(u64::MAX)).unwrap_err(),
+            "time: invalid duration \"18446744073709551615\""
+        );
         assert_eq!(parse_duration_second(&json!("")).unwrap(), Some(0));
         assert_eq!(parse_duration_second(&json!(null)).unwrap(), None);
         assert_eq!(

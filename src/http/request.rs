@@ -5,7 +5,6 @@ use actix_web::http::Method;
 use actix_web::HttpRequest;
 use serde_json::{Map, Value};
 
-use crate::config::parse_duration;
 use crate::core::{ClientToken, CoreError, Operation, Request};
 
 pub fn client_token(req: &HttpRequest) -> Option<ClientToken> {
@@ -92,11 +91,12 @@ fn wrap_ttl(req: &HttpRequest) -> Result<Option<std::time::Duration>, CoreError>
     };
     let fail = |why: String| CoreError::InvalidRequest(format!("error parsing X-Vault-Wrap-TTL header: {why}"));
     let text = raw.to_str().map_err(|_| fail("invalid header value".into()))?.trim();
-    if text.starts_with('-') {
+    // As OpenBao: parseutil's seconds or Go duration, refused past Go's `time.Duration` range (no later overflow).
+    let secs = crate::core::fields::parse_go_duration_secs(text).map_err(fail)?;
+    if secs < 0 {
         return Err(fail("requested wrap ttl cannot be negative".into()));
     }
-    let ttl = parse_duration(text).map_err(|_| fail(format!("time: invalid duration {text:?}")))?;
-    Ok((!ttl.is_zero()).then_some(ttl))
+    Ok((secs > 0).then(|| std::time::Duration::from_secs(secs as u64)))
 }
 
 const MERGE_PATCH: &str = "application/merge-patch+json";

@@ -614,6 +614,7 @@ scenarios! {
     differential_routing_and_errors => "routing_and_errors.json",
     differential_token_basics => "token_basics.json",
     differential_token_ttl_and_tune => "token_ttl_and_tune.json",
+    differential_token_authz => "token_authz.json",
     differential_kv_v2 => "kv_v2.json",
     differential_kv_v1 => "kv_v1.json",
     differential_kv_acl => "kv_acl.json",

@@ -164,8 +164,19 @@ fn creation_rules() {
         err(json!({"policies": ["other"]})),
         (400, json!({"errors": ["child policies must be subset of parent"]}))
     );
+    // Without sudo, root is just another policy the parent lacks (as in OpenBao).
     assert_eq!(
         err(json!({"policies": ["root"]})),
+        (400, json!({"errors": ["child policies must be subset of parent"]}))
+    );
+    c.put(
+        "sys/policy/sudoer",
+        Some(&root),
+        json!({ "policy": "path \"auth/token/create\" {\n  capabilities = [\"update\", \"sudo\"]\n}" }),
+    );
+    let sudoer = token_of(&create(c, &root, json!({"policies": ["sudoer"]})));
+    assert_eq!(
+        c.put("auth/token/create", Some(&sudoer), json!({"policies": ["root"]})),
         (
             400,
             json!({"errors": ["root tokens may not be created without parent token being root"]})

@@ -303,7 +303,8 @@ pub fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>], ctx: RemovalCon
     Ok(())
 }
 
-/// Request fields of `auth/token/create*`.
+/// Request fields of `auth/token/create*`. The durations stay text (string fields in OpenBao, parsed by its handler
+/// after the checks that come first).
 #[derive(Debug, Default)]
 pub struct CreateRequest {
     pub id: Option<String>,
@@ -312,11 +313,159 @@ pub struct CreateRequest {
     pub no_parent: bool,
     pub no_default_policy: bool,
     pub renewable: Option<bool>,
-    pub ttl: u64,
-    pub explicit_max_ttl: u64,
-    pub period: u64,
+    pub ttl: Option<String>,
+    pub lease: Option<String>,
+    pub explicit_max_ttl: Option<String>,
+    pub period: Option<String>,
     pub display_name: Option<String>,
     pub num_uses: i64,
+}
+
+/// A duration of a create request: seconds, 0 when absent or empty; OpenBao's errors for text that does not parse
+/// or overflows, and for a negative value.
+fn create_duration(text: Option<&str>, key: &str) -> Result<u64, CoreError> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(0);
+    };
+    match crate::core::fields::parse_go_duration_secs(text).map_err(CoreError::InvalidRequest)? {
+        secs if secs < 0 => Err(CoreError::InvalidRequest(format!("{key} must be positive"))),
+        secs => Ok(secs as u64),
+    }
+}
+
+/// What bounds a token's TTL, in seconds (0: none).
+#[derive(Debug, Clone, Copy)]
+pub struct TtlLimits {
+    pub explicit_max_ttl: u64,
+    /// The token store's default TTL (its mount's tune, else the system's).
+    pub default_ttl: u64,
+    /// The token store's max TTL (its mount's tune, else the system's).
+    pub max_ttl: u64,
+}
+
+/// OpenBao's `framework.CalculateTTL` for a token issued `elapsed` seconds ago: a periodic token gets its period,
+/// capped at the effective max TTL (the smaller of the max TTL and the explicit max); any other gets `increment`, else
+/// its own TTL, else the default. Then no token outlives issue + explicit max (periodic) or issue + effective max
+/// (others); each cap adds OpenBao's warning. Saturating arithmetic throughout: no input overflows.
+pub fn calculate_ttl(
+    limits: &TtlLimits,
+    period: u64,
+    ttl: u64,
+    increment: u64,
+    elapsed: u64,
+) -> Result<(u64, Vec<String>), CoreError> {
+    let mut max = if limits.max_ttl == 0 { u64::MAX } else { limits.max_ttl };
+    if limits.explicit_max_ttl > 0 {
+        max = max.min(limits.explicit_max_ttl);
+    }
+    let mut warnings = Vec::new();
+    let (mut ttl, deadline) = if period > 0 {
+        let mut period = period;
+        if period > max {
+            warnings.push(format!(
+                "period of {:?} exceeded the effective max_ttl of {:?}; period value is capped accordingly",
+                format_duration(period),
+                format_duration(max)
+            ));
+            period = max;
+        }
+        (period, (limits.explicit_max_ttl > 0).then_some(limits.explicit_max_ttl))
+    } else if increment > 0 {
+        (increment, Some(max))
+    } else if ttl > 0 {
+        (ttl, Some(max))
+    } else {
+        (limits.default_ttl, Some(max))
+    };
+    if let Some(deadline) = deadline.filter(|d| *d != u64::MAX) {
+        let left = deadline.saturating_sub(elapsed);
+        if left == 0 {
+            return Err(CoreError::InvalidRequest("past the max TTL, cannot renew".into()));
+        }
+        if ttl > left {
+            warnings.push(format!(
+                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+                format_duration(ttl),
+                format_duration(left)
+            ));
+            ttl = left;
+        }
+    }
+    Ok((ttl, warnings))
+}
+
+/// The policies of a new token, as OpenBao's `resolveTokenPolicies` decides them: a role with policy lists applies
+/// them; otherwise no policies means the parent's (with `default` only if the parent has it), and without root or
+/// sudo the requested ones must be a subset of the parent's (`default` included only if the parent has it), getting
+/// `default` only if the parent has it; with root or sudo anything goes and `default` is added. `no_default_policy`
+/// removes `default` in every case.
+fn resolve_policies(
+    req: &CreateRequest,
+    role: Option<&TokenRole>,
+    parent: &TokenEntry,
+    privileged: bool,
+) -> Result<Vec<String>, CoreError> {
+    // As OpenBao's SanitizePolicies: with `root` present, only `root`.
+    let sanitize = |list: &[String]| {
+        let list = sanitize_policies(list);
+        if list.iter().any(|p| p == "root") {
+            vec!["root".to_string()]
+        } else {
+            list
+        }
+    };
+    let requested = sanitize(req.policies.as_deref().unwrap_or_default());
+    let with_lists = role.filter(|r| {
+        !r.allowed_policies.is_empty()
+            || !r.allowed_policies_glob.is_empty()
+            || !r.disallowed_policies.is_empty()
+            || !r.disallowed_policies_glob.is_empty()
+    });
+    let mut add_default = false;
+    let mut policies = match with_lists {
+        Some(role) => {
+            let restricts = !role.allowed_policies.is_empty() || !role.allowed_policies_glob.is_empty();
+            let base = if !requested.is_empty() || restricts {
+                requested
+            } else {
+                sanitize(&parent.policies)
+            };
+            let add_default = !req.no_default_policy && !role.disallows(crate::policy::DEFAULT_POLICY_NAME);
+            role.resolve_policies(&base, add_default && !base.iter().any(|p| p == "root"))?
+        }
+        None if requested.is_empty() => sanitize(&parent.policies),
+        None if !privileged => {
+            let parents = sanitize(&parent.policies);
+            if requested.iter().any(|p| !parents.contains(p)) {
+                return Err(CoreError::InvalidRequest(
+                    "child policies must be subset of parent".into(),
+                ));
+            }
+            add_default = !req.no_default_policy && parents.iter().any(|p| p == crate::policy::DEFAULT_POLICY_NAME);
+            requested
+        }
+        None => {
+            add_default = !req.no_default_policy;
+            requested
+        }
+    };
+    if add_default
+        && !policies
+            .iter()
+            .any(|p| p == "root" || p == crate::policy::DEFAULT_POLICY_NAME)
+    {
+        policies.push(crate::policy::DEFAULT_POLICY_NAME.into());
+        policies.sort();
+    }
+    if req.no_default_policy {
+        policies.retain(|p| p != crate::policy::DEFAULT_POLICY_NAME);
+    }
+    for internal in [crate::policy::RESPONSE_WRAPPING_POLICY_NAME, "control-group"] {
+        if policies.iter().any(|p| p == internal) {
+            return Err(CoreError::InvalidRequest(format!("cannot assign policy {internal:?}")));
+        }
+    }
+    Ok(policies)
 }
 
 /// Go-style duration text as OpenBao prints it in warnings ("1h", "30m", "1h30m", "45s").
@@ -404,7 +553,8 @@ impl Core {
         )
     }
 
-    /// Create a token (`auth/token/create`, `create-orphan`). Returns the id, the entry and warnings.
+    /// Create a token (`auth/token/create`, `create-orphan`, `create/:role`). Returns the id, the entry and warnings.
+    /// The checks run in OpenBao's order, so a request with several faults gets OpenBao's error.
     pub async fn create_token(
         &self,
         creator: Creator<'_>,
@@ -413,16 +563,27 @@ impl Core {
         path: &str,
         role: Option<&TokenRole>,
     ) -> Result<(Zeroizing<String>, TokenEntry, Vec<String>), CoreError> {
+        let parent = creator.entry;
+        // A token with limited uses could escape its limit through children. On its last use it is already on its
+        // way out, and OpenBao's lookup of the parent finds nothing.
+        if parent.num_uses == LAST_USE_IN_PROGRESS {
+            return Err(CoreError::InvalidRequest(
+                "parent token lookup failed: no parent found".into(),
+            ));
+        }
+        if parent.num_uses > 0 {
+            return Err(CoreError::InvalidRequest(
+                "restricted use token cannot generate child tokens".into(),
+            ));
+        }
         let mut req = req;
+        let parent_is_root = parent.is_root();
+        let privileged = parent_is_root || creator.privileged;
+        let mut warnings = Vec::new();
+        if req.num_uses < 0 {
+            return Err(CoreError::InvalidRequest("number of uses cannot be negative".into()));
+        }
         if let Some(role) = role {
-            if role.period() > 0 {
-                req.period = role.period();
-            }
-            if role.explicit_max_ttl() > 0
-                && (req.explicit_max_ttl == 0 || req.explicit_max_ttl > role.explicit_max_ttl())
-            {
-                req.explicit_max_ttl = role.explicit_max_ttl();
-            }
             if role.token_num_uses > 0 && (req.num_uses == 0 || req.num_uses > role.token_num_uses) {
                 req.num_uses = role.token_num_uses;
             }
@@ -430,87 +591,73 @@ impl Core {
             req.no_default_policy |= role.token_no_default_policy;
             req.no_parent = false;
         }
-        let parent = creator.entry;
-        let parent_is_root = parent.is_root();
-        let privileged = parent_is_root || creator.privileged;
-        let mut warnings = Vec::new();
-        if req.num_uses < 0 {
-            return Err(CoreError::InvalidRequest("number of uses cannot be negative".into()));
+        if req.id.is_some() && !parent_is_root {
+            return Err(CoreError::InvalidRequest(
+                "root or sudo privileges required to specify token id".into(),
+            ));
+        }
+        let policies = resolve_policies(&req, role, parent, privileged)?;
+        if policies.iter().any(|p| p == "root") && !parent_is_root {
+            return Err(CoreError::InvalidRequest(
+                "root tokens may not be created without parent token being root".into(),
+            ));
         }
         if req.no_parent && !privileged && !orphan_endpoint {
             return Err(CoreError::InvalidRequest(
                 "root or sudo privileges required to create orphan token".into(),
             ));
         }
-        if req.period > 0 && !privileged && role.is_none() {
+
+        // Durations: only root or sudo may ask for a period (a role may still give one); the role's explicit max and
+        // period win when lower. Then OpenBao's TTL calculation, capped at the token store's max TTL.
+        let mut explicit_max_ttl = create_duration(req.explicit_max_ttl.as_deref(), "explicit_max_ttl")?;
+        let mut period = create_duration(req.period.as_deref(), "period")?;
+        if period > 0 && !privileged {
             return Err(CoreError::InvalidRequest(
                 "root or sudo privileges required to create periodic token".into(),
             ));
         }
-        if req.id.is_some() && !parent_is_root {
-            return Err(CoreError::InvalidRequest(
-                "root or sudo privileges required to specify token id".into(),
-            ));
-        }
-        let role_restricts =
-            role.is_some_and(|r| !r.allowed_policies.is_empty() || !r.allowed_policies_glob.is_empty());
-        let mut policies = match (&req.policies, role_restricts) {
-            (Some(p), _) if !p.is_empty() => sanitize_policies(p),
-            (_, true) => vec![],
-            _ => sanitize_policies(&parent.policies),
+        let requested_ttl = match req.ttl.as_deref().filter(|t| !t.is_empty()) {
+            Some(ttl) => create_duration(Some(ttl), "ttl")?,
+            None => create_duration(req.lease.as_deref(), "lease")?,
         };
         if let Some(role) = role {
-            policies = role.resolve_policies(
-                &policies,
-                !req.no_default_policy && !policies.iter().any(|p| p == "root"),
-            )?;
-        }
-        for internal in [crate::policy::RESPONSE_WRAPPING_POLICY_NAME, "control-group"] {
-            if policies.iter().any(|p| p == internal) {
-                return Err(CoreError::InvalidRequest(format!("cannot assign policy {internal:?}")));
+            let role_max = role.explicit_max_ttl();
+            if role_max > 0 {
+                if explicit_max_ttl > 0 {
+                    explicit_max_ttl = explicit_max_ttl.min(role_max);
+                    warnings.push(format!("Explicit max TTL specified both during creation call and in role; using the lesser value of {explicit_max_ttl} seconds"));
+                } else {
+                    explicit_max_ttl = role_max;
+                }
             }
-        }
-        if policies.iter().any(|p| p == "root") && !parent_is_root {
-            return Err(CoreError::InvalidRequest(
-                "root tokens may not be created without parent token being root".into(),
-            ));
-        }
-        if !privileged && !role_restricts {
-            let mut allowed: Vec<String> = parent.policies.clone();
-            allowed.push(crate::policy::DEFAULT_POLICY_NAME.into());
-            if policies.iter().any(|p| !allowed.contains(p)) {
-                return Err(CoreError::InvalidRequest(
-                    "child policies must be subset of parent".into(),
-                ));
+            let role_period = role.period();
+            if role_period > 0 {
+                if period > 0 {
+                    period = period.min(role_period);
+                    warnings.push(format!("Period specified both during creation call and in role; using the lesser value of {period} seconds"));
+                } else {
+                    period = role_period;
+                }
             }
         }
         let is_root_token = policies.iter().any(|p| p == "root");
-        if !req.no_default_policy && !is_root_token && !policies.iter().any(|p| p == "default") {
-            policies.push("default".into());
-            policies.sort();
-        }
-
-        // TTL: the period for periodic tokens; else the request, the mount default, the system max, the explicit max.
         let (default_ttl, sys_max) = self.token_mount_ttls();
-        let mut ttl = if req.period > 0 { req.period } else { req.ttl };
-        if ttl == 0 && !is_root_token {
-            ttl = default_ttl;
+        let mut ttl = 0;
+        // A root token without a TTL or period never expires.
+        if period > 0 || requested_ttl > 0 || !is_root_token {
+            let limits = TtlLimits {
+                explicit_max_ttl,
+                default_ttl,
+                max_ttl: sys_max,
+            };
+            let (calculated, more) = calculate_ttl(&limits, period, requested_ttl, 0, 0)?;
+            ttl = calculated;
+            warnings.extend(more);
         }
-        if req.period == 0 && ttl > sys_max && sys_max > 0 {
-            warnings.push(format!(
-                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                format_duration(ttl),
-                format_duration(sys_max)
-            ));
-            ttl = sys_max;
-        }
-        if req.explicit_max_ttl > 0 && (ttl == 0 || ttl > req.explicit_max_ttl) {
-            warnings.push(format!(
-                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                format_duration(ttl),
-                format_duration(req.explicit_max_ttl)
-            ));
-            ttl = req.explicit_max_ttl;
+        // Root tokens are still bound by an explicit max TTL.
+        if ttl == 0 && explicit_max_ttl > 0 {
+            ttl = explicit_max_ttl;
         }
 
         let display_name = match req.display_name.as_deref().map(str::trim) {
@@ -539,8 +686,8 @@ impl Core {
             last_renewal: now,
             ttl,
             creation_ttl: ttl,
-            explicit_max_ttl: req.explicit_max_ttl,
-            period: req.period,
+            explicit_max_ttl,
+            period,
             num_uses: req.num_uses,
             renewable: req.renewable.unwrap_or(true) && ttl > 0,
             renewed: false,
@@ -663,12 +810,17 @@ impl Core {
     /// Renew a token by `increment` seconds (0: its original TTL), within its explicit max TTL and the system max.
     pub async fn renew_token(&self, hash: &[u8], increment: u64) -> Result<(TokenEntry, Vec<String>), CoreError> {
         let hash = hash.to_vec();
-        let (_, sys_max) = self.token_mount_ttls();
+        let (default_ttl, max_ttl) = self.token_mount_ttls();
         let now = now_ns();
         self.storage
             .write(move |tx| {
                 let Some(old) = tx.get::<TokenEntry>(Tree::Tokens, &hash)? else {
                     return Err(TxError::Abort(CoreError::InvalidRequest("token not found".into())));
+                };
+                let limits = TtlLimits {
+                    explicit_max_ttl: old.explicit_max_ttl,
+                    default_ttl,
+                    max_ttl,
                 };
                 if !old.renewable || old.ttl == 0 {
                     return Err(TxError::Abort(CoreError::InvalidRequest(
@@ -678,32 +830,10 @@ impl Core {
                 if old.expired_at(now) {
                     return Err(TxError::Abort(CoreError::InvalidRequest("token expired".into())));
                 }
-                let mut warnings = Vec::new();
-                let mut ttl = if old.period > 0 {
-                    old.period
-                } else if increment > 0 {
-                    increment
-                } else {
-                    old.creation_ttl
-                };
-                // Caps count from the issue time: a token never outlives issue + max.
-                let elapsed = ((now - old.issue_time).max(0) / 1_000_000_000) as u64;
-                for max in [old.explicit_max_ttl, if old.period > 0 { 0 } else { sys_max }] {
-                    if max > 0 && elapsed + ttl > max {
-                        let capped = max.saturating_sub(elapsed);
-                        warnings.push(format!(
-                            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                            format_duration(ttl),
-                            format_duration(capped)
-                        ));
-                        ttl = capped;
-                    }
-                }
-                if ttl == 0 {
-                    return Err(TxError::Abort(CoreError::InvalidRequest(
-                        "past the max TTL, cannot renew".into(),
-                    )));
-                }
+                // Caps count from the issue time (whole seconds, as OpenBao): a token never outlives issue + max.
+                let elapsed = (now / 1_000_000_000 - old.issue_time / 1_000_000_000).max(0) as u64;
+                let (ttl, warnings) =
+                    calculate_ttl(&limits, old.period, old.creation_ttl, increment, elapsed).map_err(TxError::Abort)?;
                 let mut new = old.clone();
                 new.last_renewal = now;
                 new.ttl = ttl;

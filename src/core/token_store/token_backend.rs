@@ -48,10 +48,6 @@ fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, CoreError> {
         }
         Some(_) => return Err(CoreError::InvalidRequest("invalid 'token_type' value".into())),
     }
-    let ttl = match fields::duration_secs(data, "ttl")? {
-        0 => fields::duration_secs(data, "lease")?,
-        t => t,
-    };
     Ok(CreateRequest {
         id: fields::string(data, "id")?,
         policies: fields::string_list(data, "policies")?,
@@ -59,9 +55,10 @@ fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, CoreError> {
         no_parent: fields::boolean(data, "no_parent")?.unwrap_or(false),
         no_default_policy: fields::boolean(data, "no_default_policy")?.unwrap_or(false),
         renewable: fields::boolean(data, "renewable")?,
-        ttl,
-        explicit_max_ttl: fields::duration_secs(data, "explicit_max_ttl")?,
-        period: fields::duration_secs(data, "period")?,
+        ttl: fields::string(data, "ttl")?,
+        lease: fields::string(data, "lease")?,
+        explicit_max_ttl: fields::string(data, "explicit_max_ttl")?,
+        period: fields::string(data, "period")?,
         display_name: fields::string(data, "display_name")?,
         num_uses: fields::integer(data, "num_uses")?.unwrap_or(0),
     })
@@ -108,10 +105,22 @@ impl TokenBackend {
             .ok_or(CoreError::PermissionDenied)
     }
 
-    async fn renew(&self, core: &Core, hash: &[u8], id: &str, req: &Request) -> Result<Response, CoreError> {
-        let increment = fields::duration_secs(&req.data, "increment")?;
+    /// The `increment` of the renew endpoints, which OpenBao's framework validates before the handler runs.
+    fn increment(req: &Request) -> Result<u64, CoreError> {
+        fields::duration_secs(&req.data, "increment").map_err(|e| match e {
+            CoreError::InvalidRequest(why) => CoreError::InvalidRequest(format!("Field validation failed: {why}")),
+            other => other,
+        })
+    }
+
+    async fn renew(&self, core: &Core, hash: &[u8], id: &str, increment: u64) -> Result<Response, CoreError> {
         let (entry, warnings) = core.renew_token(hash, increment).await?;
         Ok(Response::with_auth(entry.auth_block(id), warnings))
+    }
+
+    /// The `token` of revoke, revoke-orphan and renew, or OpenBao's error.
+    fn required_token(req: &Request) -> Result<String, CoreError> {
+        Self::token_param(req)?.ok_or_else(|| CoreError::InvalidRequest("missing token ID".into()))
     }
 
     fn accessor_param(req: &Request) -> Result<String, CoreError> {
@@ -133,9 +142,8 @@ impl TokenBackend {
             }
             "roles" | "roles/" => {
                 require(op == Operation::List)?;
-                let mut data = Map::new();
-                data.insert("keys".into(), json!(core.list_token_roles()?));
-                Ok(Response::with_data(data))
+                // An empty list is OpenBao's 404 with no errors, as for every LIST.
+                crate::engines::framework::keys_response(core.list_token_roles()?, vec![])
             }
             "tidy" => {
                 require(write_op(op))?;
@@ -172,28 +180,31 @@ impl TokenBackend {
             }
             "renew" => {
                 require(write_op(op))?;
-                let token = Self::token_param(req)?.ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                let increment = Self::increment(req)?;
+                let token = Self::required_token(req)?;
                 let (hash, _) = core
                     .live_token(&token)?
                     .ok_or_else(|| CoreError::InvalidRequest("token not found".into()))?;
-                self.renew(core, &hash, &token, req).await
+                self.renew(core, &hash, &token, increment).await
             }
             "renew-self" => {
                 require(write_op(op))?;
+                let increment = Self::increment(req)?;
                 let id = Self::caller_id(req)?;
-                self.renew(core, &caller.token_hash, &id, req).await
+                self.renew(core, &caller.token_hash, &id, increment).await
             }
             "renew-accessor" => {
                 require(write_op(op))?;
+                let increment = Self::increment(req)?;
                 let accessor = Self::accessor_param(req)?;
                 let (hash, _) = core
                     .token_by_accessor(&accessor)?
                     .ok_or_else(|| CoreError::InvalidRequest("1 error occurred:\n\t* invalid accessor\n\n".into()))?;
-                self.renew(core, &hash, "", req).await
+                self.renew(core, &hash, "", increment).await
             }
             "revoke" => {
                 require(write_op(op))?;
-                let token = Self::token_param(req)?.ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                let token = Self::required_token(req)?;
                 if let Some((hash, _)) = core.token_by_id(&token)? {
                     core.revoke_tree(&hash).await?;
                 }
@@ -217,7 +228,7 @@ impl TokenBackend {
             }
             "revoke-orphan" => {
                 require(write_op(op))?;
-                let token = Self::token_param(req)?.ok_or_else(|| CoreError::InvalidRequest("missing token".into()))?;
+                let token = Self::required_token(req)?;
                 if let Some((hash, _)) = core.token_by_id(&token)? {
                     core.revoke_orphan(&hash).await?;
                 }

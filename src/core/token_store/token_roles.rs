@@ -137,6 +137,15 @@ impl TokenRole {
         }
     }
 
+    /// Is `policy` in the role's disallowed lists (exactly or by glob)?
+    pub fn disallows(&self, policy: &str) -> bool {
+        self.disallowed_policies.iter().any(|p| p == policy)
+            || self
+                .disallowed_policies_glob
+                .iter()
+                .any(|g| glob_policy_match(g, policy))
+    }
+
     /// The policies a token created through this role gets, or OpenBao's error.
     pub fn resolve_policies(&self, requested: &[String], add_default: bool) -> Result<Vec<String>, CoreError> {
         let with_default = |mut list: Vec<String>| {
@@ -168,9 +177,7 @@ impl TokenRole {
             }
         }
         for p in &policies {
-            if self.disallowed_policies.contains(p)
-                || self.disallowed_policies_glob.iter().any(|g| glob_policy_match(g, p))
-            {
+            if self.disallows(p) {
                 return Err(CoreError::InvalidRequest(format!(
                     "token policy {p:?} is disallowed by this role"
                 )));
