@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::CoreError;
-use crate::engines::framework::parse_duration_second;
+use crate::framework::parse_duration_second;
 
 fn invalid(msg: String) -> CoreError {
     CoreError::InvalidRequest(msg)

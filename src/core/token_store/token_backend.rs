@@ -143,7 +143,7 @@ impl TokenBackend {
             "roles" | "roles/" => {
                 require(op == Operation::List)?;
                 // An empty list is OpenBao's 404 with no errors, as for every LIST.
-                crate::engines::framework::keys_response(core.list_token_roles()?, vec![])
+                crate::framework::keys_response(core.list_token_roles()?, vec![])
             }
             "tidy" => {
                 require(write_op(op))?;
