@@ -118,7 +118,8 @@ impl Core {
         parse_policy(&name, text).map_err(|e| CoreError::InvalidRequest(format!("failed to parse policy: {e}")))?;
         let modified = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let text = text.to_string();
-        self.storage
+        let written = self
+            .storage
             .write(move |tx| {
                 let version = tx
                     .get::<PolicyRecord>(Tree::Policies, name.as_bytes())?
@@ -134,8 +135,10 @@ impl Core {
                 tx.put(Tree::Policies, name.as_bytes(), &record)?;
                 Ok::<_, TxError<CoreError>>(())
             })
-            .await??;
+            .await;
+        // Even a write that failed late (its flush) may be visible in storage: clearing is always safe.
         self.policy_cache.clear();
+        written??;
         Ok(())
     }
 
@@ -150,13 +153,15 @@ impl Core {
             }
             _ => {}
         }
-        self.storage
+        let removed = self
+            .storage
             .write(move |tx| {
                 tx.remove(Tree::Policies, name.as_bytes())?;
                 Ok::<_, TxError<CoreError>>(())
             })
-            .await??;
+            .await;
         self.policy_cache.clear();
+        removed??;
         Ok(())
     }
 

@@ -81,8 +81,10 @@ impl Core {
         let _mount_changes = self.mounts.change.lock().await;
         let storage = self.storage.clone();
         let keyring = if same_keys { Some(self.storage.keyring()?) } else { None };
-        blocking(move || Ok(storage.restore_snapshot(verified, keyring.as_deref())?)).await?;
+        let restored = blocking(move || Ok(storage.restore_snapshot(verified, keyring.as_deref())?)).await;
+        // Clear even after a failure: the store may have changed underneath, and clearing is always safe.
         self.policy_cache.clear();
+        restored?;
         if same_keys {
             if let Err(e) = self.load_from_store() {
                 log::error!("snapshot restore: the restored store could not be loaded, sealing: {e}");

@@ -979,6 +979,35 @@ mod tests {
     }
 
     #[test]
+    fn ttl_calculation_as_openbao() {
+        let limits = TtlLimits {
+            explicit_max_ttl: 0,
+            default_ttl: 3600,
+            max_ttl: 768 * 3600,
+        };
+        assert_eq!(calculate_ttl(&limits, 0, 0, 0, 0).unwrap(), (3600, vec![]));
+        let (ttl, warnings) = calculate_ttl(&limits, 359_996_400, 0, 0, 0).unwrap();
+        assert_eq!(ttl, 768 * 3600);
+        assert_eq!(
+            warnings,
+            ["period of \"99999h\" exceeded the effective max_ttl of \"768h\"; period value is capped accordingly"]
+        );
+        // No arithmetic overflows, whatever the inputs: the cap counts from the issue time.
+        let (ttl, _) = calculate_ttl(&limits, 0, 0, u64::MAX, 3600).unwrap();
+        assert_eq!(ttl, 767 * 3600);
+        let explicit = TtlLimits {
+            explicit_max_ttl: 600,
+            ..limits
+        };
+        assert_eq!(calculate_ttl(&explicit, 7200, 0, 0, 0).unwrap().0, 600);
+        assert_eq!(calculate_ttl(&explicit, 300, 0, 0, 500).unwrap().0, 100);
+        assert_eq!(
+            calculate_ttl(&explicit, 0, 0, 60, 600).unwrap_err().to_string(),
+            "past the max TTL, cannot renew"
+        );
+    }
+
+    #[test]
     fn display_names_and_policies() {
         assert_eq!(sanitize_display_name("Foo Bar"), "Foo-Bar");
         assert_eq!(
