@@ -483,12 +483,6 @@ impl<'a> Fields<'a> {
         Ok(())
     }
 
-    /// Validate with the prefix that fits `op` on a path with an existence check.
-    pub fn validate_for(&self, op: Operation, has_existence_check: bool) -> Result<(), Error> {
-        let from_existence_check = has_existence_check && matches!(op, Operation::Create | Operation::Update);
-        self.validate(!from_existence_check)
-    }
-
     fn get(&self, name: &str) -> Option<Decoded> {
         let kind = self.schema.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)?;
         let value = self.data.get(name)?;

@@ -29,7 +29,6 @@ fn config_data(config: &KvConfig) -> Map<String, serde_json::Value> {
 impl KvV2 {
     pub(super) async fn config(&self, view: &dyn StorageView, req: &Request) -> Result<Response, Error> {
         let fields = Fields::new(&req.data, SCHEMA);
-        fields.validate(true)?;
         match req.operation {
             Operation::Read => {
                 let config = store::read_config(view)?;

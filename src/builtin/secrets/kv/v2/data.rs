@@ -81,7 +81,6 @@ pub(super) fn gone(data: Map<String, Value>) -> Response {
 impl KvV2 {
     pub(super) async fn data(&self, view: &dyn StorageView, key: &str, req: &Request) -> Result<Response, Error> {
         let fields = Fields::new(&req.data, SCHEMA);
-        fields.validate_for(req.operation, true)?;
         match req.operation {
             Operation::Read => self.read_version(view, key, &fields),
             Operation::Create | Operation::Update => {

@@ -195,7 +195,6 @@ impl KvV2 {
     ) -> Result<Response, Error> {
         let schema = if detailed { DETAILED_SCHEMA } else { SCHEMA };
         let fields = Fields::new(&req.data, schema);
-        fields.validate_for(req.operation, !detailed)?;
         match (req.operation, detailed) {
             (Operation::List, _) => self.list(view, key, &fields, detailed),
             (Operation::Read, false) => {

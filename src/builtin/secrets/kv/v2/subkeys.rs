@@ -26,7 +26,6 @@ impl KvV2 {
             return Err(Error::UnsupportedOperation);
         }
         let fields = Fields::new(&req.data, SCHEMA);
-        fields.validate(true)?;
         let depth = fields.int("depth").unwrap_or(0);
         let (mut data, mut secret) = match self.requested_version(view, key, &fields, "subkeys")? {
             Ok(live) => live,

@@ -27,7 +27,6 @@ impl KvV2 {
             return Err(Error::UnsupportedOperation);
         }
         let fields = Fields::new(&req.data, SCHEMA);
-        fields.validate(true)?;
         let versions: Vec<u64> = fields
             .ints("versions")
             .unwrap_or_default()
