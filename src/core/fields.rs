@@ -1,44 +1,42 @@
-//! Typed access to request data, with OpenBao's error texts.
+//! Typed access to request data for the core's own endpoints (the token store, `sys/`): thin accessors over the one
+//! field decoder, `framework::fields`, with OpenBao's error texts.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
 use super::CoreError;
-use crate::framework::parse_duration_second;
+use crate::framework::{decode, ignored_parameters_warning, parse_duration_second, Decoded, Kind};
 
 fn invalid(msg: String) -> CoreError {
     CoreError::InvalidRequest(msg)
 }
 
-pub fn string(data: &Map<String, Value>, key: &str) -> Result<Option<String>, CoreError> {
+/// One field decoded by the framework's (Go-compatible) decoder; `None` when absent or null. Errors carry the text
+/// OpenBao's framework answers before its handler runs ("Field validation failed: error converting input ...").
+fn field(data: &Map<String, Value>, key: &str, kind: Kind) -> Result<Option<Decoded>, CoreError> {
     match data.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(invalid(format!(
-            "error converting input for field {key:?}: expected a string"
-        ))),
+        Some(value) => decode(key, kind, value).map(Some).map_err(|why| {
+            invalid(format!(
+                "Field validation failed: error converting input for field {key:?}: {why}"
+            ))
+        }),
     }
 }
 
+pub fn string(data: &Map<String, Value>, key: &str) -> Result<Option<String>, CoreError> {
+    Ok(match field(data, key, Kind::Str)? {
+        Some(Decoded::Str(s)) => Some(s),
+        _ => None,
+    })
+}
+
 pub fn boolean(data: &Map<String, Value>, key: &str) -> Result<Option<bool>, CoreError> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "true" | "1" | "t" => Ok(Some(true)),
-            "false" | "0" | "f" | "" => Ok(Some(false)),
-            _ => Err(invalid(format!(
-                "error converting input {s} for field {key:?}: invalid syntax"
-            ))),
-        },
-        Some(Value::Number(n)) => Ok(Some(n.as_i64() != Some(0))),
-        Some(_) => Err(invalid(format!(
-            "error converting input for field {key:?}: expected a boolean"
-        ))),
-    }
+    Ok(match field(data, key, Kind::Bool)? {
+        Some(Decoded::Bool(b)) => Some(b),
+        _ => None,
+    })
 }
 
 /// OpenBao's `parseutil.ParseDurationSecond` of a text: whole seconds (negative ones too) of `"300"`, `"2d"` or a Go
@@ -61,68 +59,37 @@ pub fn duration_secs(data: &Map<String, Value>, key: &str) -> Result<u64, CoreEr
 }
 
 pub fn integer(data: &Map<String, Value>, key: &str) -> Result<Option<i64>, CoreError> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| invalid(format!("{key} must be an integer"))),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| invalid(format!("error converting input {s} for field {key:?}"))),
-        Some(_) => Err(invalid(format!("{key} must be an integer"))),
-    }
+    Ok(match field(data, key, Kind::Int)? {
+        Some(Decoded::Int(i)) => Some(i),
+        _ => None,
+    })
 }
 
-/// A list of strings, given as a JSON array or a comma-separated string.
+/// A list of strings, given as a JSON array or a comma-separated string (empty items dropped).
 pub fn string_list(data: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, CoreError> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(
-            s.split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect(),
-        )),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s.clone()),
-                other => Ok(other.to_string()),
-            })
-            .collect::<Result<Vec<_>, CoreError>>()
-            .map(Some),
-        Some(_) => Err(invalid(format!(
-            "error converting input for field {key:?}: expected a list of strings"
-        ))),
-    }
+    Ok(match field(data, key, Kind::CommaStrings)? {
+        Some(Decoded::Strings(items)) => Some(items.into_iter().filter(|s| !s.is_empty()).collect()),
+        _ => None,
+    })
+}
+
+/// A list of strings as OpenBao's `TypeStringSlice`: a single string is one item, commas and all.
+pub fn string_slice(data: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, CoreError> {
+    Ok(match field(data, key, Kind::Strings)? {
+        Some(Decoded::Strings(items)) => Some(items),
+        _ => None,
+    })
 }
 
 pub fn string_map(data: &Map<String, Value>, key: &str) -> Result<BTreeMap<String, String>, CoreError> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                other => Ok((k.clone(), other.to_string())),
-            })
-            .collect(),
-        Some(_) => Err(invalid(format!(
-            "error converting input for field {key:?}: expected a map of strings"
-        ))),
-    }
+    Ok(match field(data, key, Kind::KvPairs)? {
+        Some(Decoded::KvPairs(map)) => map,
+        _ => BTreeMap::new(),
+    })
 }
 
 /// OpenBao's warning for parameters an endpoint does not know.
 pub fn unknown_fields_warning(data: &Map<String, Value>, known: &[&str]) -> Option<String> {
     let unknown: Vec<&str> = data.keys().map(String::as_str).filter(|k| !known.contains(k)).collect();
-    (!unknown.is_empty()).then(|| {
-        format!(
-            "Endpoint ignored these unrecognized parameters: [{}]",
-            unknown.join(" ")
-        )
-    })
+    ignored_parameters_warning(&unknown)
 }

@@ -24,6 +24,8 @@ pub enum Kind {
     CommaInts,
     /// A list of strings, or a comma-separated string of them.
     CommaStrings,
+    /// A list of strings; a single string is a list of one (OpenBao's `TypeStringSlice`: no comma split).
+    Strings,
     /// Seconds, from a number or a Go duration; negative values refused.
     Duration,
     /// Seconds, from a number or a Go duration; negative values allowed.
@@ -250,6 +252,23 @@ fn comma_strings(value: &Value) -> Result<Vec<String>, String> {
     }
 }
 
+/// OpenBao's `TypeStringSlice`: weak decoding into `[]string`, a lone value becoming a list of one.
+fn string_slice(value: &Value) -> Result<Vec<String>, String> {
+    match value {
+        Value::Null => Ok(vec![]),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| weak_string(&format!("[{i}]"), v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| decoding_failed(vec![e])),
+        // Go's weak decoding wraps a lone value in a list and decodes that.
+        other => weak_string("[0]", other)
+            .map(|s| vec![s])
+            .map_err(|e| decoding_failed(vec![e])),
+    }
+}
+
 /// Go's `strconv.Quote` for the ASCII text that appears in duration errors.
 fn go_quote(text: &str) -> String {
     let mut out = String::from("\"");
@@ -433,7 +452,9 @@ pub enum Decoded {
     Secs(Option<i64>),
 }
 
-fn decode(field: &str, kind: Kind, value: &Value) -> Result<Decoded, String> {
+/// Decode one value as a field of `kind` (OpenBao's weak decoding); the error is the part after OpenBao's
+/// "error converting input for field ...: ".
+pub fn decode(field: &str, kind: Kind, value: &Value) -> Result<Decoded, String> {
     Ok(match kind {
         Kind::Bool => Decoded::Bool(weak_bool("", value)?),
         Kind::Int => Decoded::Int(weak_int("", value)?),
@@ -442,6 +463,7 @@ fn decode(field: &str, kind: Kind, value: &Value) -> Result<Decoded, String> {
         Kind::KvPairs => Decoded::KvPairs(kv_pairs(field, value)?),
         Kind::CommaInts => Decoded::Ints(comma_ints(value)?),
         Kind::CommaStrings => Decoded::Strings(comma_strings(value)?),
+        Kind::Strings => Decoded::Strings(string_slice(value)?),
         Kind::Duration | Kind::SignedDuration => {
             let secs = parse_duration_second(value)?;
             if kind == Kind::Duration {
@@ -559,11 +581,8 @@ impl<'a> Fields<'a> {
             .map(String::as_str)
             .filter(|k| !self.schema.iter().any(|(n, _)| n == k))
             .collect();
-        if !ignored.is_empty() {
-            out.push(format!(
-                "Endpoint ignored these unrecognized parameters: [{}]",
-                ignored.join(" ")
-            ));
+        if let Some(warning) = ignored_parameters_warning(&ignored) {
+            out.push(warning);
         }
         let replaced: Vec<&str> = captured
             .iter()
@@ -578,6 +597,16 @@ impl<'a> Fields<'a> {
         }
         out
     }
+}
+
+/// OpenBao's warning for body parameters an endpoint does not take (the one place it is written).
+pub fn ignored_parameters_warning(ignored: &[&str]) -> Option<String> {
+    (!ignored.is_empty()).then(|| {
+        format!(
+            "Endpoint ignored these unrecognized parameters: [{}]",
+            ignored.join(" ")
+        )
+    })
 }
 
 /// OpenBao refuses writes to a path ending in `/` before anything else looks at them.

@@ -50,7 +50,7 @@ fn parse_create(data: &Map<String, Value>) -> Result<CreateRequest, CoreError> {
     }
     Ok(CreateRequest {
         id: fields::string(data, "id")?,
-        policies: fields::string_list(data, "policies")?,
+        policies: fields::string_slice(data, "policies")?,
         meta: fields::string_map(data, "meta")?,
         no_parent: fields::boolean(data, "no_parent")?.unwrap_or(false),
         no_default_policy: fields::boolean(data, "no_default_policy")?.unwrap_or(false),
@@ -84,6 +84,12 @@ impl TokenBackend {
         };
         let (id, entry, more) = core.create_token(creator, params, orphan, &req.path, role).await?;
         warnings.extend(more);
+        // As OpenBao: the token is created, with a warning for each policy that does not exist (yet).
+        for policy in entry.policies.iter().filter(|p| *p != crate::policy::ROOT_POLICY_NAME) {
+            if core.read_policy(policy)?.is_none() {
+                warnings.push(format!("Policy {policy:?} does not exist"));
+            }
+        }
         Ok(Response::with_auth(entry.auth_block(&id), warnings))
     }
 
