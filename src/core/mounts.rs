@@ -270,7 +270,7 @@ pub struct TuneChange {
     pub upgrade_data: bool,
 }
 
-fn decode_table(bytes: &[u8]) -> Result<Vec<MountEntry>, StorageError> {
+pub(crate) fn decode_table(bytes: &[u8]) -> Result<Vec<MountEntry>, StorageError> {
     serde_json::from_slice(bytes).map_err(|e| StorageError::Codec(format!("mount table: {e}")))
 }
 

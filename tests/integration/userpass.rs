@@ -141,3 +141,37 @@ fn disabling_the_method_revokes_its_tokens_and_logins_survive_restarts() {
     // The root token is not a login: it stays.
     assert_eq!(server.client.get("auth/token/lookup-self", Some(&root)).0, 200);
 }
+
+#[test]
+fn no_login_token_outlives_a_disable_it_raced() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    setup(&server, &root);
+    // A user whose password check is slow (a bcrypt hash of cost 13, given as OpenBao's password_hash), so the method
+    // can be disabled while a login is checking the password.
+    let slow = bcrypt::hash("slow", 13).unwrap();
+    let c = &server.client;
+    assert_eq!(
+        c.put("auth/userpass/users/slow", Some(&root), json!({"password_hash": slow}))
+            .0,
+        204
+    );
+    let addr = format!("http://{}", server.addr);
+    let login = std::thread::spawn(move || {
+        crate::common::Client::new(&addr).put("auth/userpass/login/slow", None, json!({"password": "slow"}))
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    let started = Instant::now();
+    assert_eq!(c.call("DELETE", "sys/auth/userpass", Some(&root), None).0, 204);
+    let (status, body) = login.join().unwrap();
+    assert!(
+        started.elapsed() > Duration::from_millis(50) || status != 200,
+        "the login finished before the disable: the race was not exercised"
+    );
+    // The login finished after its method was gone: no token may come out of it.
+    assert_eq!(
+        (status, &body["errors"]),
+        (403, &json!(["permission denied"])),
+        "{body}"
+    );
+}

@@ -109,8 +109,18 @@ impl Core {
             role: None,
         };
         let stored = entry.clone();
+        let mount_uuid = system.uuid.clone();
         self.storage
             .write(move |tx| {
+                // The method may have been disabled since the login was routed (its tokens were revoked then): a
+                // token it would create now would outlive it.
+                let mounted = match tx.get_raw(Tree::Mounts, crate::core::mounts::AUTH_TABLE_KEY)? {
+                    Some(table) => crate::core::mounts::decode_table(&table).map_err(TxError::Storage)?,
+                    None => Vec::new(),
+                };
+                if !mounted.iter().any(|e| e.uuid == mount_uuid) {
+                    return Err(TxError::Abort(CoreError::PermissionDenied));
+                }
                 if tx.get_raw(Tree::Tokens, &hash)?.is_some() {
                     return Err(TxError::Abort(CoreError::InvalidRequest(
                         "cannot create a token with a duplicate ID".into(),
