@@ -618,7 +618,12 @@ fn hvac_takes_and_restores_snapshots() {
         .env("HVAC_TEST_ADDR", format!("http://{}", server.addr))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "hvac: {}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr()
+    );
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["save_status"], 200, "{result}");
     assert_eq!(result["save_is_gzip"], true);
