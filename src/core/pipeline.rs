@@ -23,6 +23,18 @@ fn permit(decision: &crate::policy::AclResult, root_path: bool, filters_by_acl: 
     Ok(())
 }
 
+/// Where a request was routed: the mount, and the byte offset in `req.path` where the path relative to it starts.
+struct Routed {
+    mount: std::sync::Arc<super::router::Mount>,
+    start: usize,
+}
+
+impl Routed {
+    fn relative<'r>(&self, req: &'r Request) -> &'r str {
+        req.path.get(self.start..).unwrap_or("")
+    }
+}
+
 impl Core {
     pub async fn handle_request(&self, mut req: Request) -> Result<Response, CoreError> {
         if self.is_sealed() {
@@ -48,10 +60,16 @@ impl Core {
             return Ok(resp);
         }
 
+        // Routed once: the mount serving the path and where the path relative to it starts.
+        let routed = self.router.route(&req.path).map(|(mount, relative)| Routed {
+            start: req.path.len() - relative.len(),
+            mount,
+        });
+
         // A backend's unauthenticated paths (logins) run without a token.
-        if let Some((mount, relative)) = self.router.route(&req.path) {
-            if mount.is_unauthenticated(relative) {
-                return self.login(&mount, relative, &req).await;
+        if let Some(r) = &routed {
+            if r.mount.is_unauthenticated(r.relative(&req)) {
+                return self.login(&r.mount, r.relative(&req), &req).await;
             }
         }
 
@@ -66,12 +84,12 @@ impl Core {
                 acl,
                 root_privs: false,
             };
-            return self.route_and_wrap(&caller, &req).await;
+            return self.route_and_wrap(&caller, &req, routed.as_ref()).await;
         }
 
         let (token, id) = (req.client_token.clone(), req.id.clone());
         self.with_token_use(token.as_ref(), &id, |hash, entry| {
-            self.authorize_and_route(hash, entry, &mut req)
+            self.authorize_and_route(hash, entry, &mut req, routed.as_ref())
         })
         .await
     }
@@ -125,20 +143,25 @@ impl Core {
         token_hash: Vec<u8>,
         entry: crate::core::token_store::token::TokenEntry,
         req: &mut Request,
+        routed: Option<&Routed>,
     ) -> Result<Response, CoreError> {
         let acl = self.acl_for(&entry.policies)?;
         // OpenBao's existence check: a write to something that does not exist yet is a `create`, for the ACL too.
         // A wrapping token's wrapped response is, in OpenBao, its cubbyhole's `response`: a write there is an update
         // (which the response-wrapping policy does not grant), never a create.
-        req.operation = if self.is_wrapped_response_write(&token_hash, req)? {
-            super::Operation::Update
-        } else {
-            self.router.checked_operation(self, &token_hash, req).await?
+        req.operation = match routed {
+            _ if self.is_wrapped_response_write(&token_hash, req)? => super::Operation::Update,
+            Some(r) => {
+                r.mount
+                    .checked_operation(self, &token_hash, r.relative(req), req)
+                    .await?
+            }
+            None => req.operation,
         };
         let decision = acl.allow_request(req.operation, &req.path, &req.data, req.wrap_ttl);
         permit(
             &decision,
-            self.router.is_root_path(&req.path),
+            routed.is_some_and(|r| r.mount.is_root_path(r.relative(req))),
             is_unauthenticated_ui_path(&req.path, req.operation),
         )?;
         let caller = Caller {
@@ -147,16 +170,18 @@ impl Core {
             acl,
             root_privs: decision.root_privs,
         };
-        self.route_and_wrap(&caller, req).await
+        self.route_and_wrap(&caller, req, routed).await
     }
 
-    /// Route to the mounted backend and wrap a non-empty answer when asked.
-    async fn route_and_wrap(&self, caller: &Caller, req: &Request) -> Result<Response, CoreError> {
-        let (mount, relative) = self
-            .router
-            .route(&req.path)
-            .ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
-        let resp = mount.handle(self, caller, relative, req).await?;
+    /// Call the mounted backend and wrap a non-empty answer when asked.
+    async fn route_and_wrap(
+        &self,
+        caller: &Caller,
+        req: &Request,
+        routed: Option<&Routed>,
+    ) -> Result<Response, CoreError> {
+        let routed = routed.ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
+        let resp = routed.mount.handle(self, caller, routed.relative(req), req).await?;
         self.wrap_if_asked(resp, req).await
     }
 

@@ -191,6 +191,24 @@ impl Mount {
         }
     }
 
+    /// The operation a request really is: a create or update becomes a create when the backend's existence check
+    /// says the item does not exist yet, else an update (as OpenBao decides before checking the ACL).
+    pub async fn checked_operation(
+        &self,
+        core: &Core,
+        token_hash: &[u8],
+        relative_path: &str,
+        req: &Request,
+    ) -> Result<Operation, CoreError> {
+        if !matches!(req.operation, Operation::Create | Operation::Update) {
+            return Ok(req.operation);
+        }
+        Ok(match self.existence(core, token_hash, relative_path, req).await? {
+            Some(false) => Operation::Create,
+            _ => Operation::Update,
+        })
+    }
+
     /// The backend's existence check (`None`: the path has none).
     async fn existence(
         &self,
@@ -271,25 +289,5 @@ impl Router {
     pub fn is_root_path(&self, path: &str) -> bool {
         self.route(path)
             .is_some_and(|(mount, relative)| mount.is_root_path(relative))
-    }
-
-    /// The operation a request really is: a create or update becomes a create when the backend's existence check
-    /// says the item does not exist yet, else an update (as OpenBao decides before checking the ACL).
-    pub async fn checked_operation(
-        &self,
-        core: &Core,
-        token_hash: &[u8],
-        req: &Request,
-    ) -> Result<Operation, CoreError> {
-        if !matches!(req.operation, Operation::Create | Operation::Update) {
-            return Ok(req.operation);
-        }
-        let Some((mount, relative)) = self.route(&req.path) else {
-            return Ok(req.operation);
-        };
-        Ok(match mount.existence(core, token_hash, relative, req).await? {
-            Some(false) => Operation::Create,
-            _ => Operation::Update,
-        })
     }
 }
