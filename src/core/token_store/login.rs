@@ -5,44 +5,25 @@
 
 use zeroize::Zeroizing;
 
-use super::token::{self, format_duration, sanitize_policies, TokenEntry};
+use super::token::{self, calculate_ttl, sanitize_policies, TokenEntry, TtlLimits};
 use crate::core::router::MountSystemView;
 use crate::core::{Core, CoreError};
 use crate::logical::{Auth, SystemView};
 use crate::storage::{Tree, TxError};
 
-/// OpenBao's `framework.CalculateTTL` for a login: the effective TTL and the warnings of any capping.
-fn login_ttl(auth: &Auth, system: &MountSystemView) -> (u64, Vec<String>) {
-    let mut warnings = Vec::new();
+/// The effective TTL of a login's token and the warnings of any capping: the token store's `CalculateTTL` over
+/// the auth mount's default and maximum and the method's own maximum.
+fn login_ttl(auth: &Auth, system: &MountSystemView) -> Result<(u64, Vec<String>), CoreError> {
     let system_max = system.max_lease_ttl().as_secs();
-    let mut max = match auth.max_ttl {
-        m if m > 0 && m < system_max => m,
-        _ => system_max,
+    let limits = TtlLimits {
+        explicit_max_ttl: auth.explicit_max_ttl,
+        default_ttl: system.default_lease_ttl().as_secs(),
+        max_ttl: match auth.max_ttl {
+            m if m > 0 && m < system_max => m,
+            _ => system_max,
+        },
     };
-    if auth.explicit_max_ttl > 0 && auth.explicit_max_ttl < max {
-        max = auth.explicit_max_ttl;
-    }
-    if auth.period > 0 {
-        let ttl = if auth.explicit_max_ttl > 0 {
-            auth.period.min(auth.explicit_max_ttl)
-        } else {
-            auth.period
-        };
-        return (ttl, warnings);
-    }
-    let mut ttl = match auth.lease_duration {
-        0 => system.default_lease_ttl().as_secs(),
-        t => t,
-    };
-    if ttl > max {
-        warnings.push(format!(
-            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-            format_duration(ttl),
-            format_duration(max)
-        ));
-        ttl = max;
-    }
-    (ttl, warnings)
+    calculate_ttl(&limits, auth.period, auth.lease_duration, 0, 0)
 }
 
 /// `auth/userpass/` -> `userpass-`, the prefix of a login token's display name.
@@ -86,7 +67,7 @@ impl Core {
             policies.push(crate::policy::DEFAULT_POLICY_NAME.into());
             policies.sort();
         }
-        let (ttl, warnings) = login_ttl(&asked, system);
+        let (ttl, warnings) = login_ttl(&asked, system)?;
         let id = token::generate_token_id();
         let hash = self.unsealed()?.token_salt.hash(&id);
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
@@ -161,14 +142,17 @@ mod tests {
             ..Auth::default()
         };
         let sys = system(600, 3600);
-        assert_eq!(login_ttl(&asked(0, 0, 0, 0), &sys).0, 600);
-        assert_eq!(login_ttl(&asked(60, 0, 0, 0), &sys).0, 60);
-        let (ttl, warnings) = login_ttl(&asked(7200, 0, 0, 0), &sys);
-        assert_eq!((ttl, warnings.len()), (3600, 1));
-        assert_eq!(login_ttl(&asked(1800, 900, 0, 0), &sys).0, 900);
-        assert_eq!(login_ttl(&asked(1800, 0, 300, 0), &sys).0, 300);
-        assert_eq!(login_ttl(&asked(0, 0, 0, 7200), &sys).0, 7200);
-        assert_eq!(login_ttl(&asked(0, 0, 100, 7200), &sys).0, 100);
+        let ttl = |a: Auth| login_ttl(&a, &sys).unwrap().0;
+        assert_eq!(ttl(asked(0, 0, 0, 0)), 600);
+        assert_eq!(ttl(asked(60, 0, 0, 0)), 60);
+        let (capped, warnings) = login_ttl(&asked(7200, 0, 0, 0), &sys).unwrap();
+        assert_eq!((capped, warnings.len()), (3600, 1));
+        assert_eq!(ttl(asked(1800, 900, 0, 0)), 900);
+        assert_eq!(ttl(asked(1800, 0, 300, 0)), 300);
+        // A period is capped at the effective max TTL, with a warning, as OpenBao's CalculateTTL does.
+        let (period, warnings) = login_ttl(&asked(0, 0, 0, 7200), &sys).unwrap();
+        assert_eq!((period, warnings.len()), (3600, 1));
+        assert_eq!(ttl(asked(0, 0, 100, 7200)), 100);
         assert_eq!(display_prefix("auth/userpass/"), "userpass");
         assert_eq!(display_prefix("auth/team/people/"), "team-people");
     }
