@@ -35,6 +35,27 @@ pub enum Kind {
 /// A path's fields: name and type.
 pub type Schema = &'static [(&'static str, Kind)];
 
+/// Two lists of fields as one, at compile time: a path's own fields and shared ones (`TOKEN_FIELD_LIST`). `N` must
+/// be `A + B` (a compile error otherwise).
+pub const fn concat_fields<const A: usize, const B: usize, const N: usize>(
+    a: [(&'static str, Kind); A],
+    b: [(&'static str, Kind); B],
+) -> [(&'static str, Kind); N] {
+    assert!(A + B == N, "concat_fields: N must be A + B");
+    let mut out = [("", Kind::Str); N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < B {
+        out[A + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
 /// Go's type name of a JSON value as decoded by OpenBao (numbers stay `json.Number`).
 fn go_type(value: &Value) -> &'static str {
     match value {

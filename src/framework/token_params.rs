@@ -4,11 +4,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::fields::{Fields, Kind};
+use super::fields::{Fields, Kind, Schema};
 use crate::logical::{Auth, Error};
 
-/// The `token_*` fields, to add to a path's schema.
-pub const TOKEN_FIELDS: &[(&str, Kind)] = &[
+/// The `token_*` fields, to add to a path's own with `concat_fields`.
+pub const TOKEN_FIELDS: Schema = &TOKEN_FIELD_LIST;
+
+pub const TOKEN_FIELD_LIST: [(&str, Kind); 10] = [
     ("token_bound_cidrs", Kind::CommaStrings),
     ("token_explicit_max_ttl", Kind::Duration),
     ("token_max_ttl", Kind::Duration),

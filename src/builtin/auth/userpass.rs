@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
-use crate::framework::{parse_policies, Captures, Fields, Kind, PathSpec, PathTable, TokenParams};
+use crate::framework::{
+    concat_fields, parse_policies, Captures, Fields, Kind, PathSpec, PathTable, Schema, TokenParams, TOKEN_FIELD_LIST,
+};
 use crate::logical::{
     Auth, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, SpecialPaths,
     StorageView, TxFail,
@@ -14,25 +16,20 @@ use crate::logical::{
 /// OpenBao's bcrypt cost for userpass passwords.
 const BCRYPT_COST: u32 = 10;
 
-const USER_FIELDS: &[(&str, Kind)] = &[
-    ("username", Kind::Str),
-    ("password", Kind::Str),
-    ("password_hash", Kind::Str),
-    ("policies", Kind::CommaStrings),
-    ("ttl", Kind::Duration),
-    ("max_ttl", Kind::Duration),
-    ("bound_cidrs", Kind::CommaStrings),
-    ("token_bound_cidrs", Kind::CommaStrings),
-    ("token_explicit_max_ttl", Kind::Duration),
-    ("token_max_ttl", Kind::Duration),
-    ("token_no_default_policy", Kind::Bool),
-    ("token_num_uses", Kind::Int),
-    ("token_period", Kind::Duration),
-    ("token_policies", Kind::CommaStrings),
-    ("token_type", Kind::Str),
-    ("token_ttl", Kind::Duration),
-    ("token_strictly_bind_ip", Kind::Bool),
-];
+/// A user's own fields (the legacy ones among them), then the `token_*` ones every auth method has.
+const USER_FIELD_LIST: [(&str, Kind); 17] = concat_fields(
+    [
+        ("username", Kind::Str),
+        ("password", Kind::Str),
+        ("password_hash", Kind::Str),
+        ("policies", Kind::CommaStrings),
+        ("ttl", Kind::Duration),
+        ("max_ttl", Kind::Duration),
+        ("bound_cidrs", Kind::CommaStrings),
+    ],
+    TOKEN_FIELD_LIST,
+);
+const USER_FIELDS: Schema = &USER_FIELD_LIST;
 const PASSWORD_FIELDS: &[(&str, Kind)] = &[
     ("username", Kind::Str),
     ("password", Kind::Str),
