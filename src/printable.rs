@@ -16,15 +16,24 @@ static NON_PRINTABLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[^\p{L}\p{M}\p{N}\p{P}\p{S} ]").expect("a constant pattern, checked by the unit tests")
 });
 
+/// Visible ASCII and the space: printable, no need to ask the regex (the common case, on every request path and
+/// log record).
+fn printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
 /// Every character of `text` is printable in Go's sense.
 pub fn is_printable(text: &str) -> bool {
-    !NON_PRINTABLE.is_match(text)
+    printable_ascii(text) || !NON_PRINTABLE.is_match(text)
 }
 
 /// `text` with each non-printable character written as an escape (`\n`, `\r`, `\t`, `\u{0}`, `\u{202e}`), so what
 /// a client sent can neither start a new log line nor hide or reorder what follows it. Borrowed when there is
 /// nothing to escape.
 pub fn escape_non_printable(text: &str) -> Cow<'_, str> {
+    if printable_ascii(text) {
+        return Cow::Borrowed(text);
+    }
     NON_PRINTABLE.replace_all(text, |found: &regex::Captures| {
         found[0]
             .chars()
