@@ -1,6 +1,7 @@
 //! A request as the core and every backend see it: no HTTP types.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -63,6 +64,8 @@ pub struct Request {
     pub data: Map<String, Value>,
     pub client_token: Option<ClientToken>,
     pub wrap_ttl: Option<Duration>,
+    /// The client's address (the TCP peer), for CIDR bindings and audit records; `None` for in-process calls.
+    pub remote_addr: Option<IpAddr>,
 }
 
 impl fmt::Debug for Request {
@@ -74,6 +77,7 @@ impl fmt::Debug for Request {
             .field("path", &self.path)
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .field("client_token", &self.client_token)
+            .field("remote_addr", &self.remote_addr)
             .finish()
     }
 }

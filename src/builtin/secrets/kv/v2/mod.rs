@@ -295,6 +295,7 @@ mod tests {
                 data: serde_json::Map::new(),
                 client_token: None,
                 wrap_ttl: None,
+                remote_addr: None,
             };
             crate::logical::testing::block_on(crate::logical::Backend::existence(&kv, &ctx, &req)).unwrap()
         };
