@@ -13,6 +13,8 @@ mod m0003_response_wrapping;
 mod m0004_mounts_and_secrets_engines;
 #[path = "0005_token_entries_with_role.rs"]
 mod m0005_token_entries_with_role;
+#[path = "0006_leases.rs"]
+mod m0006_leases;
 
 /// Every migration, in version order.
 pub const ALL: &[Migration] = &[
@@ -21,4 +23,5 @@ pub const ALL: &[Migration] = &[
     m0003_response_wrapping::MIGRATION,
     m0004_mounts_and_secrets_engines::MIGRATION,
     m0005_token_entries_with_role::MIGRATION,
+    m0006_leases::MIGRATION,
 ];

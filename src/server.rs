@@ -92,6 +92,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         max_lease_ttl: config.max_lease_ttl,
         storage_type: "sled",
         wrapping_tombstone_retention: config.wrapping_tombstone_retention,
+        ..CoreSettings::default()
     };
     let core = Arc::new(Core::new(storage.clone(), settings));
 

@@ -1,7 +1,9 @@
 //! The core: seal state, initialization, and the request pipeline. Free of HTTP types.
 
 pub mod cubbyholes;
+pub mod expiration;
 pub mod fields;
+pub mod lease_index;
 pub mod mounts;
 pub mod pipeline;
 pub mod policies;
@@ -44,6 +46,8 @@ pub struct CoreSettings {
     pub storage_type: &'static str,
     /// How long a used wrapping token's tombstone is kept.
     pub wrapping_tombstone_retention: Duration,
+    /// How long the expiration manager waits for a backend's renew or revoke before counting it as failed.
+    pub lease_backend_timeout: Duration,
 }
 
 impl Default for CoreSettings {
@@ -53,6 +57,7 @@ impl Default for CoreSettings {
             max_lease_ttl: Duration::from_secs(768 * 3600),
             storage_type: "sled",
             wrapping_tombstone_retention: crate::config::DEFAULT_TOMBSTONE_RETENTION,
+            lease_backend_timeout: expiration::DEFAULT_BACKEND_TIMEOUT,
         }
     }
 }
@@ -113,6 +118,8 @@ pub struct Core {
     pub policy_cache: policies::PolicyCache,
     /// Wrapping tokens presented again after use (see `wrapping::note_reuse`).
     wrapping_reuse_events: std::sync::atomic::AtomicU64,
+    /// Secret leases whose backend revoke is running in this process (see `expiration`).
+    revoking: expiration::InFlight,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -147,6 +154,7 @@ impl Core {
             mounts: mounts::MountState::default(),
             policy_cache: policies::PolicyCache::default(),
             wrapping_reuse_events: std::sync::atomic::AtomicU64::new(0),
+            revoking: expiration::InFlight::default(),
         }
     }
 

@@ -452,6 +452,13 @@ impl Core {
     /// Disable the secrets engine (or auth method, `path` relative to `auth/`) mounted exactly at `path` and
     /// delete its data, in one transaction. `Ok(false)` when nothing is mounted there.
     pub async fn unmount(&self, path: &str, table: Table) -> Result<bool, CoreError> {
+        // The secrets an engine issued are revoked through it while it is still mounted; a failure refuses the
+        // unmount, as in OpenBao (auth methods' tokens are revoked by the caller).
+        if table == Table::Secret && self.mount_tables().secret.iter().any(|e| e.path == path) {
+            self.revoke_lease_prefix(path, false)
+                .await
+                .map_err(|e| CoreError::InvalidRequest(format!("failed to revoke leases of {path}: {e}")))?;
+        }
         let _guard = self.mounts.change.lock().await;
         let mut tables = (*self.mount_tables()).clone();
         let list = match table {

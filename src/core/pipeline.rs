@@ -182,6 +182,7 @@ impl Core {
     ) -> Result<Response, CoreError> {
         let routed = routed.ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
         let resp = routed.mount.handle(self, caller, routed.relative(req), req).await?;
+        let resp = self.register_secret(&routed.mount, caller, req, resp).await?;
         self.wrap_if_asked(resp, req).await
     }
 

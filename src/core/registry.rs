@@ -103,8 +103,23 @@ pub const SINGLETON_TYPES: &[&str] = &[
     "ns_identity",
 ];
 
+/// Backends that exist only in test builds (never in a release binary).
+#[cfg(test)]
+const TEST_ONLY: &[Registration] = &[Registration {
+    kind: BackendKind::SecretEngine,
+    type_name: "test-leasing",
+    factory: |_| Arc::new(crate::builtin::secrets::leasing_test::LeasingTest),
+    upgrade: None,
+    catalog_plugin: false,
+}];
+#[cfg(not(test))]
+const TEST_ONLY: &[Registration] = &[];
+
 pub fn lookup(kind: BackendKind, type_name: &str) -> Option<&'static Registration> {
-    REGISTRY.iter().find(|r| r.kind == kind && r.type_name == type_name)
+    REGISTRY
+        .iter()
+        .chain(TEST_ONLY)
+        .find(|r| r.kind == kind && r.type_name == type_name)
 }
 
 /// A type that can be enabled (or is a singleton, which is refused with its own error).

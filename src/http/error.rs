@@ -23,7 +23,7 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         }
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CoreError::Storage(StorageError::Sealed) => StatusCode::SERVICE_UNAVAILABLE,
-        CoreError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        CoreError::Storage(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -162,6 +162,7 @@ pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: S
         client_token: client_token(req),
         wrap_ttl: wrap_ttl(req)?,
         remote_addr: req.peer_addr().map(|a| a.ip()),
+        secret: None,
     })
 }
 

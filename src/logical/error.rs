@@ -45,6 +45,10 @@ pub enum Error {
     /// A method the HTTP-level endpoints (`sys/seal`, `sys/metrics`, ...) do not take: 405 with no text.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A server-side failure that is not the client's fault (a backend that failed, timed out or panicked while
+    /// the core ran it for itself, e.g. a lease revocation): 500 with this text.
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]

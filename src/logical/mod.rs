@@ -7,6 +7,7 @@ pub mod backend;
 pub mod error;
 pub mod request;
 pub mod response;
+pub mod secret;
 pub mod storage;
 pub mod testing;
 
@@ -17,4 +18,5 @@ pub use backend::{
 pub use error::Error;
 pub use request::{ClientToken, Operation, Request};
 pub use response::Response;
+pub use secret::Secret;
 pub use storage::{BarrierView, MemoryView, StorageView, TxFail, ViewTxn};

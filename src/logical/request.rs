@@ -66,6 +66,8 @@ pub struct Request {
     pub wrap_ttl: Option<Duration>,
     /// The client's address (the TCP peer), for CIDR bindings and audit records; `None` for in-process calls.
     pub remote_addr: Option<IpAddr>,
+    /// On `Renew` and `Revoke` (sent by the core's expiration manager): the lease's secret.
+    pub secret: Option<super::Secret>,
 }
 
 impl fmt::Debug for Request {

@@ -2,13 +2,15 @@
 
 use serde_json::{Map, Value};
 
-use super::Auth;
+use super::{Auth, Secret};
 
 #[derive(Debug, Default, Clone)]
 pub struct Response {
     pub data: Option<Map<String, Value>>,
     pub warnings: Vec<String>,
     pub auth: Option<Auth>,
+    /// A secret to put under a lease: the core registers it and fills `lease_id`, `lease_duration` and `renewable`.
+    pub secret: Option<Secret>,
     pub lease_id: String,
     /// Seconds; negative when a K/V version 1 secret's `ttl` hint is (OpenBao passes it through).
     pub lease_duration: i64,

@@ -79,6 +79,7 @@ pub fn call(
         client_token: None,
         wrap_ttl: None,
         remote_addr: None,
+        secret: None,
     };
     block_on(async {
         if matches!(operation, Operation::Create | Operation::Update) {

@@ -118,11 +118,19 @@ pub enum Tree {
     Logical,
     /// Cubbyholes: `token hash ++ path` -> JSON, removed with the token.
     Cubbyhole,
+    /// Lease id -> lease record: every token's auth lease (a pointer to the token, written with it) and every
+    /// secret lease (the whole record). Keys are the lease ids, so a prefix scan lists or revokes a path.
+    Leases,
+    /// `expiry (u64 BE unix seconds) ++ lease id` -> empty: the secret leases the expiration manager ends next
+    /// (tokens keep their own index, `TokenExpiry`, in the token's transaction).
+    LeaseExpiry,
+    /// `token hash ++ lease id` -> empty: the secret leases a token created, revoked with it.
+    TokenLeases,
 }
 
 impl Tree {
     /// In slot order (see [`Tree::slot`]).
-    pub const ALL: [Tree; 13] = [
+    pub const ALL: [Tree; 16] = [
         Tree::Core,
         Tree::Tokens,
         Tree::TokenAccessors,
@@ -136,6 +144,9 @@ impl Tree {
         Tree::Mounts,
         Tree::Logical,
         Tree::Cubbyhole,
+        Tree::Leases,
+        Tree::LeaseExpiry,
+        Tree::TokenLeases,
     ];
 
     pub fn name(self) -> &'static str {
@@ -153,6 +164,9 @@ impl Tree {
             Tree::Mounts => "mounts",
             Tree::Logical => "logical",
             Tree::Cubbyhole => "cubbyhole",
+            Tree::Leases => "leases",
+            Tree::LeaseExpiry => "lease_expiry",
+            Tree::TokenLeases => "token_leases",
         }
     }
 
@@ -173,6 +187,9 @@ impl Tree {
             Tree::Mounts => 11,
             Tree::Logical => 12,
             Tree::Cubbyhole => 13,
+            Tree::Leases => 14,
+            Tree::LeaseExpiry => 15,
+            Tree::TokenLeases => 16,
         }
     }
 }

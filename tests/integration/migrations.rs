@@ -159,6 +159,25 @@ fn start(dir: &Path, data: &Path) -> TestServer {
     TestServer::start_with_config(dir, &config, "http", None)
 }
 
+/// Every lease id below `prefix` (a folder), through `LIST sys/leases/lookup`.
+fn all_leases(c: &crate::common::Client, root: &str, prefix: &str) -> Vec<String> {
+    let (status, body) = c.call("LIST", &format!("sys/leases/lookup/{prefix}"), Some(root), None);
+    if status == 404 {
+        return vec![];
+    }
+    assert_eq!(status, 200, "{prefix}: {body}");
+    let mut out = Vec::new();
+    for key in body["data"]["keys"].as_array().unwrap() {
+        let key = key.as_str().unwrap();
+        if key.ends_with('/') {
+            out.extend(all_leases(c, root, &format!("{prefix}{key}")));
+        } else {
+            out.push(format!("{prefix}{key}"));
+        }
+    }
+    out
+}
+
 /// Unseal with the two shares the fixture was NOT unsealed with last (any two of three work).
 fn unseal(server: &TestServer, fx: &Value) {
     let keys: Vec<String> = fx["unseal_keys"].as_array().unwrap()[1..]
@@ -273,6 +292,40 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["num_uses"], json!(2));
 
+    // Migration 0006 gave every token its auth lease; the root token from sys/init has none (OpenBao's rule).
+    let log = std::fs::read_to_string(&server.stderr_path).unwrap();
+    assert!(log.contains("applied storage migration 0006 (leases)"), "{log}");
+    let token_leases = all_leases(c, root, "auth/token/");
+    assert!(
+        token_leases.iter().all(|id| !id.starts_with("auth/token/root/")),
+        "{token_leases:?}"
+    );
+    let wrapping_leases = all_leases(c, root, "sys/wrapping/");
+    // Every token (wrapping tokens too) but the root token has exactly one lease.
+    let (status, body) = c.call("LIST", "auth/token/accessors", Some(root), None);
+    assert_eq!(status, 200, "{body}");
+    let accessors = body["data"]["keys"].as_array().unwrap().len();
+    assert_eq!(
+        token_leases.len() + wrapping_leases.len(),
+        accessors - 1,
+        "{token_leases:?} {wrapping_leases:?}"
+    );
+    for id in &token_leases {
+        let (status, body) = c.put("sys/leases/lookup", Some(root), json!({"lease_id": id}));
+        assert_eq!(status, 200, "{id}: {body}");
+    }
+    // Revoking a migrated lease revokes its token (the one made through the role `app`).
+    let role_leases: Vec<&String> = token_leases
+        .iter()
+        .filter(|id| id.starts_with("auth/token/create/app/"))
+        .collect();
+    assert_eq!(role_leases.len(), 1, "{token_leases:?}");
+    let role_token = s(&tokens["role"], "token");
+    assert_eq!(c.get("auth/token/lookup-self", Some(role_token)).0, 200);
+    let (status, body) = c.put("sys/leases/revoke", Some(root), json!({"lease_id": role_leases[0]}));
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(c.get("auth/token/lookup-self", Some(role_token)).0, 403);
+
     // Wrapped data: lookup shows its creation, unwrap gives exactly what was wrapped.
     let wrapped = &fx["wrapped"];
     let w_data = s(&wrapped["data"], "token");
@@ -329,7 +382,7 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     // Recorded: the current format, the old server's records unchanged, the new migration's record added.
     let after = meta_records(&data);
     assert_eq!(format_version(&after), vault::storage::migrate::supported_version());
-    assert_eq!(format_version(&after), 5);
+    assert_eq!(format_version(&after), 6);
     for v in 1..=3 {
         let key = format!("migration/{v:04}");
         assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
@@ -340,7 +393,7 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     assert!(record.starts_with("token entries with role 20"), "{record}");
     let layout = String::from_utf8(meta_value(&after, "layout").unwrap()).unwrap();
     assert!(
-        layout.ends_with(",wrap_tombstone_purge,mounts,logical,cubbyhole"),
+        layout.ends_with(",wrap_tombstone_purge,mounts,logical,cubbyhole,leases,lease_expiry,token_leases"),
         "{layout}"
     );
 
@@ -479,12 +532,12 @@ fn fixture_from_early_format_2_runs_three_migrations_and_every_token_works() {
     assert!(server.terminate().success());
 
     let after = meta_records(&data);
-    assert_eq!(format_version(&after), 5);
+    assert_eq!(format_version(&after), 6);
     for v in 1..=2 {
         let key = format!("migration/{v:04}");
         assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
     }
-    for v in 3..=5 {
+    for v in 3..=6 {
         assert!(meta_value(&after, &format!("migration/{v:04}")).is_some(), "{v}");
     }
 
@@ -586,7 +639,7 @@ fn failed_unseal_migration_refuses_the_unseal_and_rewrites_nothing() {
     let app = s(&fx["tokens"]["app"], "token");
     assert_eq!(server.client.get("sys/policies/acl/app-read", Some(app)).0, 200);
     assert!(server.terminate().success());
-    assert_eq!(format_version(&meta_records(&data)), 5);
+    assert_eq!(format_version(&meta_records(&data)), 6);
 }
 
 /// A snapshot file holding `data`'s records exactly as stored, declared as storage format `format` (what a server of

@@ -2,3 +2,5 @@
 
 pub mod cubbyhole;
 pub mod kv;
+#[cfg(test)]
+pub mod leasing_test;

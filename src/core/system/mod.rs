@@ -2,6 +2,7 @@
 //! `sys/init`, `sys/seal-status`, `sys/unseal`, `sys/health` and `sys/leader` work while sealed and are served by
 //! the HTTP layer straight from the core.
 
+pub mod leases;
 pub mod mounts;
 
 use serde_json::{json, Map, Value};
@@ -15,6 +16,15 @@ pub struct SystemBackend;
 
 fn is_write(op: Operation) -> bool {
     matches!(op, Operation::Update | Operation::Create)
+}
+
+/// OpenBao's 405 "unsupported operation" unless `ok`.
+fn require(ok: bool) -> Result<(), CoreError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::UnsupportedOperation)
+    }
 }
 
 /// `data` of a policy read; `text_key` is `rules` on `sys/policy` and `policy` on `sys/policies/acl`.
@@ -113,6 +123,9 @@ impl SystemBackend {
             .map(|rest| format!("mounts/auth/{rest}"));
         let path = auth_tune.as_deref().unwrap_or(path);
         if let Some(answer) = mounts::route(core, caller, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = leases::route(core, path, req).await {
             return answer;
         }
         let op = req.operation;

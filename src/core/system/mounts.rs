@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::{is_write, require};
 use crate::core::mounts::{
     sanitize_path, MountConfig, MountEntry, Table, TuneChange, PROTECTED_MOUNTS, UNTUNABLE_MOUNTS,
 };
@@ -50,10 +51,6 @@ const MIGRATION_SCHEMA: Schema = &[("migration_id", Kind::Str)];
 
 fn invalid(message: impl Into<String>) -> CoreError {
     CoreError::InvalidRequest(message.into())
-}
-
-fn is_write(op: Operation) -> bool {
-    matches!(op, Operation::Create | Operation::Update)
 }
 
 /// Serve `path` (relative to `sys/`) if it is a mount endpoint; `None` for every other path.
@@ -111,14 +108,6 @@ pub async fn route(core: &Core, caller: &Caller, path: &str, req: &Request) -> O
         Operation::Delete => disable(core, rest, req).await,
         _ => Err(CoreError::UnsupportedOperation),
     })
-}
-
-fn require(ok: bool) -> Result<(), CoreError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(CoreError::UnsupportedOperation)
-    }
 }
 
 fn with_warnings(mut resp: Response, fields: &Fields, captured: &[&str]) -> Response {

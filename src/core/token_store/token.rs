@@ -13,6 +13,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::token_roles::TokenRole;
+use crate::core::lease_index::{self, token_lease_id, LeaseRecord};
 use crate::core::{Core, CoreError};
 use crate::storage::{Tree, TxError, Txn, KEY_LEN};
 
@@ -59,11 +60,11 @@ pub fn generate_accessor() -> String {
     random_chars(24)
 }
 
-fn now_ns() -> i64 {
+pub fn now_ns() -> i64 {
     Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
-fn rfc3339_ns(ns: i64) -> String {
+pub fn rfc3339_ns(ns: i64) -> String {
     Utc.timestamp_nanos(ns)
         .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -228,7 +229,12 @@ fn parent_key(parent: &[u8], child: &[u8]) -> Vec<u8> {
     key
 }
 
-/// Insert a token and all its index entries in the caller's transaction.
+/// Whether a token has an auth lease: all do but the root tokens `sys/init` mints, as in OpenBao.
+fn has_lease(entry: &TokenEntry) -> bool {
+    entry.path != INIT_ROOT_PATH
+}
+
+/// Insert a token and all its index entries (its auth lease among them) in the caller's transaction.
 pub fn insert<E>(tx: &Txn<E>, hash: &[u8], entry: &TokenEntry) -> Result<(), TxError<E>> {
     tx.put(Tree::Tokens, hash, entry)?;
     tx.put_raw(Tree::TokenAccessors, entry.accessor.as_bytes(), hash)?;
@@ -237,6 +243,13 @@ pub fn insert<E>(tx: &Txn<E>, hash: &[u8], entry: &TokenEntry) -> Result<(), TxE
     }
     if let Some(expires) = entry.expires_at() {
         tx.put_raw(Tree::TokenExpiry, &expiry_key(expires, hash), b"")?;
+    }
+    if has_lease(entry) {
+        tx.put(
+            Tree::Leases,
+            token_lease_id(&entry.path, hash).as_bytes(),
+            &LeaseRecord::Token { hash: hash.to_vec() },
+        )?;
     }
     Ok(())
 }
@@ -250,6 +263,16 @@ fn update<E>(tx: &Txn<E>, hash: &[u8], old: &TokenEntry, new: &TokenEntry) -> Re
         tx.put_raw(Tree::TokenExpiry, &expiry_key(expires, hash), b"")?;
     }
     tx.put(Tree::Tokens, hash, new)?;
+    Ok(())
+}
+
+/// In a token revocation's transaction: the secret leases the revoked tokens created become due now (the
+/// expiration manager revokes them next, through their backends), and their token links go.
+fn expire_leases_now<E>(tx: &Txn<E>, leases: &[(Vec<u8>, String)], now: i64) -> Result<(), TxError<E>> {
+    for (key, id) in leases {
+        lease_index::expire_now(tx, id, now)?;
+        tx.remove(Tree::TokenLeases, key)?;
+    }
     Ok(())
 }
 
@@ -299,6 +322,9 @@ pub fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>], ctx: RemovalCon
     }
     if let Some(expires) = entry.expires_at() {
         tx.remove(Tree::TokenExpiry, &expiry_key(expires, hash))?;
+    }
+    if has_lease(&entry) {
+        tx.remove(Tree::Leases, token_lease_id(&entry.path, hash).as_bytes())?;
     }
     Ok(())
 }
@@ -739,6 +765,21 @@ impl Core {
         Ok(out)
     }
 
+    /// The secret leases the given tokens created: `(token_lease_key, lease id)`.
+    fn secret_leases_of<'h>(
+        &self,
+        hashes: impl IntoIterator<Item = &'h [u8]>,
+    ) -> Result<Vec<(Vec<u8>, String)>, CoreError> {
+        let mut out = Vec::new();
+        for hash in hashes {
+            for key in self.storage.keys_with_prefix(Tree::TokenLeases, hash)? {
+                let id = String::from_utf8_lossy(&key[hash.len()..]).into_owned();
+                out.push((key, id));
+            }
+        }
+        Ok(out)
+    }
+
     /// Revoke a token and every descendant in one transaction. A child created while the tree was scanned keeps
     /// its parent link, so the scan repeats until no revoked token has children left.
     pub async fn revoke_tree(&self, hash: &[u8]) -> Result<(), CoreError> {
@@ -758,6 +799,7 @@ impl Core {
             let tree = self.subtree(hash)?;
             let tree_for_tx = tree.clone();
             let cubbyholes = self.cubbyhole_keys(tree.iter().map(|(t, _)| t.as_slice()))?;
+            let leases = self.secret_leases_of(tree.iter().map(|(t, _)| t.as_slice()))?;
             let ctx = self.removal(why);
             self.storage
                 .write(move |tx| {
@@ -767,6 +809,7 @@ impl Core {
                     for key in &cubbyholes {
                         tx.remove(Tree::Cubbyhole, key)?;
                     }
+                    expire_leases_now(tx, &leases, ctx.now)?;
                     Ok::<_, TxError<CoreError>>(())
                 })
                 .await??;
@@ -785,6 +828,7 @@ impl Core {
     pub async fn revoke_orphan(&self, hash: &[u8]) -> Result<(), CoreError> {
         let children = self.children_of(hash)?;
         let cubbyhole = self.cubbyhole_keys([hash])?;
+        let leases = self.secret_leases_of([hash])?;
         let hash = hash.to_vec();
         let ctx = self.removal(Removal::Revoked);
         let revoked = hash.clone();
@@ -800,6 +844,7 @@ impl Core {
                 for key in &cubbyhole {
                     tx.remove(Tree::Cubbyhole, key)?;
                 }
+                expire_leases_now(tx, &leases, ctx.now)?;
                 Ok::<_, TxError<CoreError>>(())
             })
             .await??;

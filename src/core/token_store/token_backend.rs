@@ -304,6 +304,11 @@ impl CoreBackend for TokenBackend {
                 Ok(n) => log::info!("token sweep: revoked {n} expired token(s)"),
                 Err(e) => log::warn!("token sweep failed: {e}"),
             }
+            match core.sweep_expired_leases().await {
+                Ok(0) => {}
+                Ok(n) => log::info!("lease sweep: revoked {n} expired lease(s)"),
+                Err(e) => log::warn!("lease sweep failed: {e}"),
+            }
             core.purge_wrap_tombstones().await.map(|_| ())
         })
     }

@@ -296,6 +296,7 @@ mod tests {
                 client_token: None,
                 wrap_ttl: None,
                 remote_addr: None,
+                secret: None,
             };
             crate::logical::testing::block_on(crate::logical::Backend::existence(&kv, &ctx, &req)).unwrap()
         };
