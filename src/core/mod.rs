@@ -120,6 +120,8 @@ pub struct Core {
     wrapping_reuse_events: std::sync::atomic::AtomicU64,
     /// Secret leases whose backend revoke is running in this process (see `expiration`).
     revoking: expiration::InFlight,
+    /// Tokens the expiry sweep has revoked since start.
+    tokens_expired: std::sync::atomic::AtomicU64,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -155,6 +157,7 @@ impl Core {
             policy_cache: policies::PolicyCache::default(),
             wrapping_reuse_events: std::sync::atomic::AtomicU64::new(0),
             revoking: expiration::InFlight::default(),
+            tokens_expired: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

@@ -23,6 +23,7 @@ mod hvac_kv;
 mod hvac_wrapping;
 mod kv;
 mod layering;
+mod leases;
 mod migrations;
 mod mounts;
 mod policies;

@@ -242,6 +242,7 @@ fn metrics(core: &Core, format: Option<&str>) -> Response {
         ("vault.wrapping.token_reuse", core.wrapping_reuse_count()),
         ("vault.storage.flushes", core.storage.flush_count()),
         ("vault.storage.write_batches", core.storage.batch_count()),
+        ("vault.expire.revoked_tokens", core.expired_token_count()),
     ];
     if format == Some("prometheus") {
         let mut text = String::new();

@@ -795,8 +795,24 @@ impl Core {
     }
 
     async fn revoke_tree_because(&self, hash: &[u8], why: Removal) -> Result<(), CoreError> {
-        loop {
-            let tree = self.subtree(hash)?;
+        self.revoke_trees(&[hash.to_vec()], why).await
+    }
+
+    /// Revoke several tokens and all their descendants in one transaction (the expiry sweep's batches). A child
+    /// created while the trees were scanned keeps its parent link, so the scan repeats until no revoked token has
+    /// children left.
+    async fn revoke_trees(&self, roots: &[Vec<u8>], why: Removal) -> Result<(), CoreError> {
+        let mut roots = roots.to_vec();
+        while !roots.is_empty() {
+            let mut tree: Vec<TreeNode> = Vec::new();
+            let mut seen = BTreeSet::new();
+            for root in &roots {
+                for node in self.subtree(root)? {
+                    if seen.insert(node.0.clone()) {
+                        tree.push(node);
+                    }
+                }
+            }
             let tree_for_tx = tree.clone();
             let cubbyholes = self.cubbyhole_keys(tree.iter().map(|(t, _)| t.as_slice()))?;
             let leases = self.secret_leases_of(tree.iter().map(|(t, _)| t.as_slice()))?;
@@ -814,14 +830,14 @@ impl Core {
                 })
                 .await??;
             self.purge_cubbyholes(tree.iter().map(|(t, _)| t.as_slice())).await?;
-            let mut dangling = false;
+            roots.clear();
             for (token, _) in &tree {
-                dangling |= !self.children_of(token)?.is_empty();
-            }
-            if !dangling {
-                return Ok(());
+                if !self.children_of(token)?.is_empty() {
+                    roots.push(token.clone());
+                }
             }
         }
+        Ok(())
     }
 
     /// Revoke only this token; its children become orphans.
@@ -978,36 +994,69 @@ impl Core {
         Ok(summary)
     }
 
-    /// Revoke every token whose expiry has passed (with its descendants). Returns how many were revoked.
+    fn note_expired(&self, n: usize) {
+        self.tokens_expired
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Tokens the expiry sweep revoked since start (`vault.expire.revoked_tokens` in `sys/metrics`).
+    pub fn expired_token_count(&self) -> u64 {
+        self.tokens_expired.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Revoke every token whose expiry has passed (with its descendants), in batches of [`SWEEP_BATCH`] tokens per
+    /// transaction, until none is due (or [`SWEEP_BUDGET`] has passed: the rest is the next tick's). Returns how many
+    /// were revoked.
     pub async fn sweep_expired_tokens(&self) -> Result<usize, CoreError> {
-        let now_secs = (now_ns() / 1_000_000_000).max(0) as u64 + 1;
-        let due = self
-            .storage
-            .keys_below(Tree::TokenExpiry, &now_secs.to_be_bytes(), 1000)?;
+        let started = std::time::Instant::now();
         let mut revoked = 0;
-        for key in due {
-            let hash = &key[8..];
-            match self.storage.get::<TokenEntry>(Tree::Tokens, hash)? {
-                Some(entry) if entry.expired_at(now_ns()) => {
-                    self.revoke_tree_because(hash, Removal::Expired).await?;
-                    revoked += 1;
-                }
-                Some(_) => {}
-                // A stale index entry: drop it.
-                None => {
-                    let key = key.clone();
-                    self.storage
-                        .write(move |tx| {
-                            tx.remove(Tree::TokenExpiry, &key)?;
-                            Ok::<_, TxError<CoreError>>(())
-                        })
-                        .await??;
+        loop {
+            let now = now_ns();
+            let now_secs = (now / 1_000_000_000).max(0) as u64 + 1;
+            let due = self
+                .storage
+                .keys_below(Tree::TokenExpiry, &now_secs.to_be_bytes(), SWEEP_BATCH)?;
+            let mut expired = Vec::new();
+            let mut stale = Vec::new();
+            for key in &due {
+                let hash = &key[8..];
+                match self.storage.get::<TokenEntry>(Tree::Tokens, hash)? {
+                    Some(entry) if entry.expired_at(now) => expired.push(hash.to_vec()),
+                    // Expires later in this second: the next pass takes it.
+                    Some(_) => {}
+                    None => stale.push(key.clone()),
                 }
             }
+            if !stale.is_empty() {
+                // Index entries of tokens that are gone (only damage leaves them): drop them.
+                self.storage
+                    .write(move |tx| {
+                        for key in &stale {
+                            tx.remove(Tree::TokenExpiry, key)?;
+                        }
+                        Ok::<_, TxError<CoreError>>(())
+                    })
+                    .await??;
+            }
+            if expired.is_empty() {
+                return Ok(revoked);
+            }
+            self.revoke_trees(&expired, Removal::Expired).await?;
+            revoked += expired.len();
+            self.note_expired(expired.len());
+            if due.len() < SWEEP_BATCH || started.elapsed() >= SWEEP_BUDGET {
+                return Ok(revoked);
+            }
+            // Let requests on this thread run between batches.
+            actix_web::rt::task::yield_now().await;
         }
-        Ok(revoked)
     }
 }
+
+/// Expired tokens revoked per transaction by the sweep.
+const SWEEP_BATCH: usize = 256;
+/// How long one sweep may run before it leaves the rest to the next tick (other periodic work waits meanwhile).
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,106 @@
+//! Token leases end to end with the built server: the lease index follows every token through a mass expiry that
+//! is cut by `kill -9`, and expiry resumes by wall clock after the restart.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{temp_dir, Client, TestServer};
+
+/// Every lease id below `prefix` (a folder), through `LIST sys/leases/lookup`.
+fn leases_below(c: &Client, root: &str, prefix: &str) -> Vec<String> {
+    let (status, body) = c.call("LIST", &format!("sys/leases/lookup/{prefix}"), Some(root), None);
+    if status == 404 {
+        return vec![];
+    }
+    assert_eq!(status, 200, "{prefix}: {body}");
+    let mut out = Vec::new();
+    for key in body["data"]["keys"].as_array().unwrap() {
+        let key = key.as_str().unwrap();
+        if key.ends_with('/') {
+            out.extend(leases_below(c, root, &format!("{prefix}{key}")));
+        } else {
+            out.push(format!("{prefix}{key}"));
+        }
+    }
+    out
+}
+
+fn accessors(c: &Client, root: &str) -> usize {
+    let (status, body) = c.call("LIST", "auth/token/accessors", Some(root), None);
+    assert_eq!(status, 200, "{body}");
+    body["data"]["keys"].as_array().unwrap().len()
+}
+
+fn revoked_by_sweep(c: &Client, root: &str) -> u64 {
+    let (status, body) = c.get("sys/metrics", Some(root));
+    assert_eq!(status, 200, "{body}");
+    body["Counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Name"] == json!("vault.expire.revoked_tokens"))
+        .map(|m| m["Count"].as_u64().unwrap())
+        .unwrap_or(0)
+}
+
+#[test]
+fn kill_9_during_a_mass_expiry_leaves_every_token_with_its_lease_or_neither() {
+    let dir = temp_dir();
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    const N: usize = 1500;
+    // All expire within the same couple of seconds.
+    let deadline = chrono::Utc::now().timestamp() + 15;
+    let mut tokens = Vec::new();
+    for _ in 0..N {
+        let ttl = (deadline - chrono::Utc::now().timestamp()).max(1);
+        let (status, body) = c.put("auth/token/create", Some(&root), json!({"ttl": format!("{ttl}s")}));
+        assert_eq!(status, 200, "{body}");
+        tokens.push(body["auth"]["client_token"].as_str().unwrap().to_string());
+    }
+    let long = c.put("auth/token/create", Some(&root), json!({"ttl": "1h"})).1["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(leases_below(c, &root, "auth/token/create/").len(), N + 1);
+
+    // Kill the server as soon as the sweep has started on them.
+    let wait = Instant::now() + Duration::from_secs(30);
+    while revoked_by_sweep(c, &root) == 0 {
+        assert!(Instant::now() < wait, "the sweep never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    server.kill9();
+
+    let server = TestServer::start(dir.path());
+    let c = &server.client;
+    c.unseal_with(&keys);
+    // Whatever the kill left: a token is there exactly when its lease is (the root token has none).
+    let leases = leases_below(c, &root, "auth/token/create/");
+    assert_eq!(
+        leases.len(),
+        accessors(c, &root) - 1,
+        "tokens and leases disagree after kill -9"
+    );
+    // Expired tokens are refused at once, swept or not.
+    for t in tokens.iter().step_by(97) {
+        assert_eq!(c.get("auth/token/lookup-self", Some(t)).0, 403);
+    }
+    // Expiry resumes by wall clock: only the long-lived token and its lease stay.
+    let wait = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = leases_below(c, &root, "auth/token/create/");
+        if left.len() == 1 {
+            let (status, body) = c.put("sys/leases/lookup", Some(&root), json!({"lease_id": left[0]}));
+            assert_eq!(status, 200, "{body}");
+            assert!(body["data"]["ttl"].as_u64().unwrap() > 3000, "{body}");
+            break;
+        }
+        assert!(Instant::now() < wait, "{} leases left", left.len());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(accessors(c, &root), 2, "the root token and the long-lived one");
+    let (status, body): (u16, Value) = c.get("auth/token/lookup-self", Some(&long));
+    assert_eq!(status, 200, "{body}");
+}
