@@ -207,6 +207,34 @@ fn decode_seq(bytes: Option<&[u8]>) -> u64 {
         .unwrap_or(0)
 }
 
+/// sled writes a snapshot of its page table on every open, to `snap.<lsn>.generating` and then renames it to
+/// `snap.<lsn>`; a crash (`kill -9`) before the rename leaves the `.generating` file, empty or partial, and sled
+/// 0.34.7 counts it among its snapshots, picks it as the newest and refuses to open ("damaged data"). Such a file is
+/// never complete by construction (the complete one was renamed, and older snapshots are deleted only after that),
+/// so removing it before opening gives sled the state it meant to recover from.
+fn remove_interrupted_sled_snapshots(path: &Path) -> Result<(), StorageError> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(StorageError::Io(format!(
+                "reading data directory {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            log::warn!("storage: removing {name}, a sled snapshot interrupted by a crash");
+            std::fs::remove_file(entry.path())
+                .map_err(|e| StorageError::Io(format!("removing {}: {e}", entry.path().display())))?;
+        }
+    }
+    Ok(())
+}
+
 /// Create a directory (and any missing parents) readable by its owner only. sled's files hold the keys of every
 /// record in clear (K/V paths, accessors' and policies' and roles' names); only the values are encrypted.
 pub(crate) fn create_private_dir(path: &Path) -> Result<(), StorageError> {
@@ -248,6 +276,7 @@ struct Database {
 impl Database {
     fn open(path: &Path) -> Result<Self, StorageError> {
         create_private_dir(path)?;
+        remove_interrupted_sled_snapshots(path)?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(128 * 1024 * 1024)
@@ -695,6 +724,22 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::Tree;
+
+    /// A crash while sled writes its snapshot at open (it writes one on every open) leaves an empty
+    /// `snap.<lsn>.generating` file, which sled 0.34.7 then reads as the newest snapshot and refuses as corrupt.
+    #[test]
+    fn an_interrupted_sled_snapshot_does_not_stop_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        {
+            let storage = super::Storage::open(&data).unwrap();
+            storage.flush().unwrap();
+        }
+        std::fs::write(data.join("snap.FFFFFFFFFFFFFFFF.generating"), b"").unwrap();
+        let storage = super::Storage::open(&data).expect("opens despite the interrupted snapshot");
+        drop(storage);
+        assert!(!data.join("snap.FFFFFFFFFFFFFFFF.generating").exists());
+    }
 
     #[test]
     fn every_tree_has_its_own_slot_in_order() {

@@ -436,7 +436,10 @@ fn bao_lease_commands_match_reference() {
     // The flow tests what it says: lookup and revocations work, renewal of a token lease and unknown leases fail.
     let codes: Vec<i32> = expected.iter().map(|s| s.1).collect();
     assert_eq!(codes, vec![0, 2, 2, 0, 403, 0, 403, 403, 0, 1], "{expected:?}");
-    assert!(expected[0].2.contains(&"data.ttl".to_string()) || !expected[0].2.is_empty(), "{expected:?}");
+    assert!(
+        expected[0].2.contains(&"data.ttl".to_string()) || !expected[0].2.is_empty(),
+        "{expected:?}"
+    );
     let diffs: Vec<String> = expected
         .iter()
         .zip(actual.iter())
