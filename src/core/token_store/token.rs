@@ -1053,8 +1053,10 @@ impl Core {
     }
 }
 
-/// Expired tokens revoked per transaction by the sweep.
-const SWEEP_BATCH: usize = 256;
+/// Expired tokens revoked per transaction by the sweep. A sled transaction holds off every other read and write of
+/// the store while it commits, so a bigger batch buys throughput with the latency of concurrent requests: 256 per
+/// batch doubled the K/V read p99 against 64 for the same sweep rate (bench/leases).
+const SWEEP_BATCH: usize = 64;
 /// How long one sweep may run before it leaves the rest to the next tick (other periodic work waits meanwhile).
 const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
