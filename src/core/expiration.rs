@@ -686,6 +686,47 @@ mod tests {
         }
     }
 
+    /// The SDK's lifecycle hooks, seen through the test engine (its instance id and how often it was initialized).
+    #[actix_web::test]
+    async fn a_backend_is_initialized_once_before_serving_and_cleaned_up_once_when_it_stops() {
+        use crate::builtin::secrets::leasing_test::CLEANED_UP;
+        let cleaned = |id: u64| CLEANED_UP.lock().unwrap().iter().filter(|x| **x == id).count();
+        let f = Fixture::new(DEFAULT_BACKEND_TIMEOUT).await;
+        let instance = |resp: Response| {
+            let d = resp.data.unwrap();
+            (d["id"].as_u64().unwrap(), d["initialized"].as_u64().unwrap())
+        };
+        // Fixture::new already wrote leasing/config: initialize ran before that first request, once.
+        let (first, initialized) = instance(f.call(Operation::Read, "leasing/instance", json!({})).await.unwrap());
+        assert_eq!(initialized, 1);
+        // A tune that keeps type and options keeps the instance: no second initialize, no cleanup.
+        f.call(
+            Operation::Update,
+            "sys/mounts/leasing/tune",
+            json!({"description": "x"}),
+        )
+        .await
+        .unwrap();
+        let (same, initialized) = instance(f.call(Operation::Read, "leasing/instance", json!({})).await.unwrap());
+        assert_eq!((same, initialized), (first, 1));
+        assert_eq!(cleaned(first), 0);
+        // Unmounting ends it: cleaned up exactly once.
+        f.call(Operation::Delete, "sys/mounts/leasing", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(cleaned(first), 1);
+        // A new mount gets a new instance, initialized once; sealing cleans it up.
+        f.call(Operation::Update, "sys/mounts/leasing", json!({"type": "test-leasing"}))
+            .await
+            .unwrap();
+        let (second, initialized) = instance(f.call(Operation::Read, "leasing/instance", json!({})).await.unwrap());
+        assert_ne!(second, first);
+        assert_eq!(initialized, 1);
+        f.core.seal();
+        assert_eq!(cleaned(second), 1);
+        assert_eq!(cleaned(first), 1);
+    }
+
     #[actix_web::test]
     async fn a_secret_lease_is_issued_looked_up_renewed_and_revoked_once() {
         let f = Fixture::new(DEFAULT_BACKEND_TIMEOUT).await;

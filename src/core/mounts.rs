@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use std::time::Duration;
 
 use super::registry::{self, BackendConfig, BackendKind};
-use super::router::{Handler, LogicalMount, Mount, MountSystemView};
+use super::router::{BackendInstance, Handler, LogicalMount, Mount, MountSystemView};
 use super::{Core, CoreError};
 use crate::logical::{BarrierView, StorageView};
 use crate::storage::{StorageError, Tree, TxError};
@@ -334,9 +334,9 @@ impl Core {
                 _ => None,
             });
             let backend = kept.unwrap_or_else(|| {
-                (registration.factory)(&BackendConfig {
+                BackendInstance::new((registration.factory)(&BackendConfig {
                     options: entry.options.as_ref(),
-                })
+                }))
             });
             routes.push(Arc::new(Mount {
                 path,

@@ -108,7 +108,7 @@ pub const SINGLETON_TYPES: &[&str] = &[
 const TEST_ONLY: &[Registration] = &[Registration {
     kind: BackendKind::SecretEngine,
     type_name: "test-leasing",
-    factory: |_| Arc::new(crate::builtin::secrets::leasing_test::LeasingTest),
+    factory: |_| Arc::new(crate::builtin::secrets::leasing_test::LeasingTest::default()),
     upgrade: None,
     catalog_plugin: false,
 }];

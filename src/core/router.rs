@@ -71,8 +71,54 @@ impl logical::SystemView for MountSystemView {
 }
 
 /// A mount-table entry served by a registered backend.
+/// A backend instance serving a mount: [`initialize`](logical::Backend::initialize)d once before it serves, and
+/// [`cleanup`](logical::Backend::cleanup)ed once when the last reference goes (the router dropped it and no request
+/// holds it). A table change that keeps the instance keeps this, so neither runs again.
+pub struct BackendInstance {
+    backend: Arc<dyn logical::Backend>,
+    initialized: tokio::sync::OnceCell<()>,
+}
+
+impl BackendInstance {
+    pub fn new(backend: Arc<dyn logical::Backend>) -> Arc<Self> {
+        Arc::new(BackendInstance {
+            backend,
+            initialized: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn ensure_initialized(&self, mount: &LogicalMount, path: &str) {
+        self.initialized
+            .get_or_init(|| async {
+                let ctx = logical::Context {
+                    path: "",
+                    storage: &mount.view,
+                    system: &mount.system,
+                };
+                if let Err(e) = self.backend.initialize(&ctx).await {
+                    log::error!("mount {path}: the backend's initialization failed: {e}");
+                }
+            })
+            .await;
+    }
+}
+
+impl std::ops::Deref for BackendInstance {
+    type Target = dyn logical::Backend;
+
+    fn deref(&self) -> &Self::Target {
+        self.backend.as_ref()
+    }
+}
+
+impl Drop for BackendInstance {
+    fn drop(&mut self) {
+        self.backend.cleanup();
+    }
+}
+
 pub struct LogicalMount {
-    pub backend: Arc<dyn logical::Backend>,
+    pub backend: Arc<BackendInstance>,
     /// The mount's records: `<uuid>/...` in the `logical` tree.
     pub view: BarrierView,
     pub system: MountSystemView,
@@ -160,6 +206,7 @@ impl Mount {
         match &self.handler {
             Handler::Core(backend) => backend.periodic(core).await,
             Handler::Logical(mount) => {
+                mount.backend.ensure_initialized(mount, &self.path).await;
                 let ctx = logical::Context {
                     path: "",
                     storage: &mount.view,
@@ -180,6 +227,7 @@ impl Mount {
         match &self.handler {
             Handler::Core(backend) => backend.handle(core, caller, relative_path, req).await,
             Handler::Logical(mount) => {
+                mount.backend.ensure_initialized(mount, &self.path).await;
                 let view = mount.view_for(&core.storage, &caller.token_hash);
                 let ctx = logical::Context {
                     path: relative_path,
@@ -220,6 +268,7 @@ impl Mount {
         match &self.handler {
             Handler::Core(_) => Ok(None),
             Handler::Logical(mount) => {
+                mount.backend.ensure_initialized(mount, &self.path).await;
                 let view = mount.view_for(&core.storage, token_hash);
                 let ctx = logical::Context {
                     path: relative_path,

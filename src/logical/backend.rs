@@ -98,6 +98,17 @@ pub trait Backend: Send + Sync {
     fn periodic<'a>(&'a self, _ctx: &'a Context<'a>) -> PeriodicFuture<'a> {
         Box::pin(async { Ok(()) })
     }
+
+    /// Run once per instance before it serves anything (its first request or periodic run after it was mounted or
+    /// the server unsealed), with the mount's context (`ctx.path` is empty): load caches, upgrade records. A
+    /// failure is logged; the mount keeps serving.
+    fn initialize<'a>(&'a self, _ctx: &'a Context<'a>) -> PeriodicFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Called once when the instance stops serving for good: after it was unmounted, at seal, or when a tune
+    /// rebuilt it, once no request holds it any more. Drop caches and key material here; storage is out of reach.
+    fn cleanup(&self) {}
 }
 
 #[cfg(test)]

@@ -20,7 +20,21 @@ pub struct Behaviour {
     pub fail_renew: bool,
 }
 
-pub struct LeasingTest;
+/// Instances' lifecycle, for the tests of the SDK's hooks: the ids of instances whose `cleanup` ran.
+pub static CLEANED_UP: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+pub struct LeasingTest {
+    pub id: u64,
+}
+
+impl Default for LeasingTest {
+    fn default() -> Self {
+        use rand::RngExt;
+        LeasingTest {
+            id: rand::rng().random(),
+        }
+    }
+}
 
 const CONFIG: &[u8] = b"config";
 
@@ -53,6 +67,15 @@ impl LeasingTest {
                     internal_data: internal,
                 });
                 Ok(resp)
+            }
+            (Operation::Read, "instance") => {
+                let initialized: u64 = ctx.storage.get_as(b"initialized")?.unwrap_or(0);
+                Ok(Response::with_data(
+                    json!({"id": self.id, "initialized": initialized})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                ))
             }
             (Operation::Read, path) if path.starts_with("revoked/") => {
                 let count: u64 = ctx.storage.get_as(path.as_bytes())?.unwrap_or(0);
@@ -110,5 +133,20 @@ impl LeasingTest {
 impl Backend for LeasingTest {
     fn handle<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> BackendFuture<'a> {
         Box::pin(self.run(ctx, req))
+    }
+
+    fn initialize<'a>(&'a self, ctx: &'a Context<'a>) -> crate::logical::PeriodicFuture<'a> {
+        Box::pin(async move {
+            ctx.storage
+                .write(|tx| {
+                    let n: u64 = tx.get_as(b"initialized")?.unwrap_or(0);
+                    tx.put_as(b"initialized", &(n + 1))
+                })
+                .await
+        })
+    }
+
+    fn cleanup(&self) {
+        CLEANED_UP.lock().unwrap_or_else(|e| e.into_inner()).push(self.id);
     }
 }
