@@ -465,3 +465,163 @@ fn read_role(view: &dyn StorageView, name: &str) -> Result<Option<RoleEntry>, Er
 fn go_duration(secs: u64) -> String {
     crate::framework::go_duration_string(secs.min(i64::MAX as u64) as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::AppRole;
+    use crate::logical::testing::{block_on, call, FixedSystemView};
+    use crate::logical::{Backend, Context, Error, MemoryView, Operation, Response, StorageView};
+
+    fn run(b: &AppRole, view: &MemoryView, op: Operation, path: &str, body: Value) -> Result<Response, Error> {
+        call(b, view, "auth/approle/", op, path, body)
+    }
+
+    fn data(resp: Response) -> Value {
+        Value::Object(resp.data.unwrap_or_default())
+    }
+
+    fn message(result: Result<Response, Error>) -> String {
+        match result {
+            Err(e) => e.to_string(),
+            Ok(resp) => panic!("expected an error, got {resp:?}"),
+        }
+    }
+
+    #[test]
+    fn roles_secret_ids_and_logins() {
+        let (b, view) = (AppRole::new(), MemoryView::default());
+        let w = |path: &str, body: Value| run(&b, &view, Operation::Update, path, body);
+        w(
+            "role/Web",
+            json!({"token_policies": "A,b", "secret_id_num_uses": 2, "token_ttl": "1h"}),
+        )
+        .unwrap();
+        let role = data(run(&b, &view, Operation::Read, "role/web", json!({})).unwrap());
+        assert_eq!(role["token_policies"], json!(["a", "b"]));
+        assert_eq!(role["secret_id_num_uses"], 2);
+        assert_eq!(role["bind_secret_id"], true);
+        assert!(role.get("hmac_key").is_none() && role.get("role_id").is_none());
+        let role_id = data(run(&b, &view, Operation::Read, "role/web/role-id", json!({})).unwrap())["role_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let issued = data(w("role/web/secret-id", json!({"metadata": "env=prod"})).unwrap());
+        let secret = issued["secret_id"].as_str().unwrap().to_string();
+        assert_eq!(issued["secret_id_num_uses"], 2);
+        // Neither the secret ID nor the role's HMAC key is ever stored in clear.
+        let stored: Vec<u8> = view
+            .keys(b"")
+            .unwrap()
+            .into_iter()
+            .flat_map(|k| [k.clone(), view.get(&k).unwrap().unwrap().to_vec()].concat())
+            .collect();
+        assert!(!String::from_utf8_lossy(&stored).contains(&secret));
+
+        let login = w("login", json!({"role_id": role_id, "secret_id": secret})).unwrap();
+        let auth = login.auth.expect("a login answers with an auth");
+        assert_eq!(auth.token_policies, vec!["a", "b"]);
+        assert_eq!(auth.lease_duration, 3600);
+        assert_eq!(auth.metadata.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(auth.metadata.get("role_name").map(String::as_str), Some("web"));
+        let looked = data(w("role/web/secret-id/lookup", json!({"secret_id": secret})).unwrap());
+        assert_eq!(looked["secret_id_num_uses"], 1);
+        assert!(w("login", json!({"role_id": role_id, "secret_id": secret})).is_ok());
+        assert_eq!(
+            message(w("login", json!({"role_id": role_id, "secret_id": secret}))),
+            "invalid role or secret ID"
+        );
+        // A CIDR-bound secret ID needs the client's address, which an in-process call does not have.
+        let bound = data(w("role/web/secret-id", json!({"cidr_list": "10.0.0.0/8"})).unwrap());
+        assert_eq!(
+            message(w("login", json!({"role_id": role_id, "secret_id": bound["secret_id"]}))),
+            "failed to get connection information"
+        );
+
+        // Deleting the role takes its secret IDs and its role ID with it.
+        run(&b, &view, Operation::Delete, "role/web", json!({})).unwrap();
+        assert!(view.keys(b"secret_id/").unwrap().is_empty());
+        assert!(view.keys(b"accessor/").unwrap().is_empty());
+        assert!(view.keys(b"role_id/").unwrap().is_empty());
+        assert_eq!(
+            message(w("login", json!({"role_id": role_id, "secret_id": "x"}))),
+            "invalid role or secret ID"
+        );
+    }
+
+    #[test]
+    fn role_settings_have_their_own_endpoints() {
+        let (b, view) = (AppRole::new(), MemoryView::default());
+        let w = |path: &str, body: Value| run(&b, &view, Operation::Update, path, body);
+        let r = |path: &str| data(run(&b, &view, Operation::Read, path, json!({})).unwrap());
+        w("role/r", json!({"policies": "old", "period": "1h"})).unwrap();
+        assert_eq!(r("role/r")["policies"], json!(["old"]));
+        assert_eq!(r("role/r/period"), json!({"period": 3600, "token_period": 3600}));
+        w("role/r/policies", json!({"token_policies": "new"})).unwrap();
+        assert_eq!(r("role/r/policies"), json!({"token_policies": ["new"]}));
+        w("role/r/secret-id-ttl", json!({"secret_id_ttl": "10m"})).unwrap();
+        assert_eq!(r("role/r/secret-id-ttl"), json!({"secret_id_ttl": 600}));
+        run(&b, &view, Operation::Delete, "role/r/secret-id-ttl", json!({})).unwrap();
+        assert_eq!(r("role/r/secret-id-ttl"), json!({"secret_id_ttl": 0}));
+        w("role/r/token-max-ttl", json!({"token_max_ttl": 60})).unwrap();
+        assert_eq!(
+            message(w("role/r/token-ttl", json!({"token_ttl": 120}))),
+            "token_ttl should not be greater than token_max_ttl"
+        );
+        assert_eq!(
+            message(w("role/r/secret-id-num-uses", json!({}))),
+            "missing secret_id_num_uses"
+        );
+        assert!(matches!(
+            w("role/none/secret-id-num-uses", json!({"secret_id_num_uses": 1})),
+            Err(Error::UnsupportedPath)
+        ));
+        w("role/r/role-id", json!({"role_id": "custom"})).unwrap();
+        assert_eq!(r("role/r/role-id"), json!({"role_id": "custom"}));
+        w("role/s", json!({})).unwrap();
+        assert_eq!(
+            message(w("role/s/role-id", json!({"role_id": "custom"}))),
+            "role_id already in use"
+        );
+        assert_eq!(
+            message(w("role/r", json!({"local_secret_ids": true}))),
+            "local_secret_ids can only be modified during role creation"
+        );
+        let keys = data(run(&b, &view, Operation::List, "role", json!({})).unwrap());
+        assert_eq!(keys["keys"], json!(["r", "s"]));
+    }
+
+    #[test]
+    fn the_periodic_tidy_deletes_expired_secret_ids() {
+        let (b, view) = (AppRole::new(), MemoryView::default());
+        let w = |path: &str, body: Value| run(&b, &view, Operation::Update, path, body);
+        w("role/r", json!({})).unwrap();
+        let short = data(w("role/r/secret-id", json!({"ttl": 1})).unwrap());
+        let long = data(w("role/r/secret-id", json!({})).unwrap());
+        assert_eq!(view.keys(b"secret_id/").unwrap().len(), 2);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let system = FixedSystemView::default();
+        let ctx = Context {
+            path: "",
+            storage: &view,
+            system: &system,
+        };
+        assert_eq!(b.periodic_interval(), Some(std::time::Duration::from_secs(60)));
+        block_on(b.periodic(&ctx)).unwrap();
+        assert_eq!(view.keys(b"secret_id/").unwrap().len(), 1);
+        assert_eq!(view.keys(b"accessor/").unwrap().len(), 1);
+        let listed = data(run(&b, &view, Operation::List, "role/r/secret-id", json!({})).unwrap());
+        assert_eq!(listed["keys"], json!([long["secret_id_accessor"]]));
+        let gone = run(
+            &b,
+            &view,
+            Operation::Update,
+            "role/r/secret-id-accessor/lookup",
+            json!({"secret_id_accessor": short["secret_id_accessor"]}),
+        )
+        .unwrap();
+        assert_eq!(gone.status, Some(404));
+    }
+}
