@@ -272,7 +272,10 @@ impl AppRole {
         data.insert("secret_id_accessor".into(), json!(entry.secret_id_accessor));
         data.insert("secret_id_num_uses".into(), json!(entry.secret_id_num_uses));
         data.insert("secret_id_ttl".into(), json!(effective_ttl));
-        Ok(Response::with_data(data))
+        Ok(Response {
+            wrapped_accessor: Some(entry.secret_id_accessor),
+            ..Response::with_data(data)
+        })
     }
 
     pub(super) fn list_secret_ids<'a>(
