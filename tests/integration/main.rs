@@ -19,6 +19,7 @@ mod durability;
 mod faults;
 mod hardening;
 mod http_conventions;
+mod hvac_approle;
 mod hvac_client;
 mod hvac_kv;
 mod hvac_wrapping;
