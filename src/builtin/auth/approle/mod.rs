@@ -461,6 +461,18 @@ fn read_role(view: &dyn StorageView, name: &str) -> Result<Option<RoleEntry>, Er
     read_json(view, &role_key(name))
 }
 
+/// OpenBao's `ListPage`: the names strictly after `after` (in byte order), at most `limit` of them (none or <= 0: all).
+fn page(mut names: Vec<String>, fields: &crate::framework::Fields) -> Vec<String> {
+    names.sort();
+    if let Some(after) = fields.str("after").filter(|a| !a.is_empty()) {
+        names.retain(|n| n.as_str() > after.as_str());
+    }
+    if let Some(limit) = fields.int("limit").filter(|l| *l > 0) {
+        names.truncate(limit as usize);
+    }
+    names
+}
+
 /// Seconds as a Go `time.Duration` prints (`1h0m0s`).
 fn go_duration(secs: u64) -> String {
     crate::framework::go_duration_string(secs.min(i64::MAX as u64) as i64)
@@ -591,6 +603,10 @@ mod tests {
         );
         let keys = data(run(&b, &view, Operation::List, "role", json!({})).unwrap());
         assert_eq!(keys["keys"], json!(["r", "s"]));
+        let keys = data(run(&b, &view, Operation::List, "role", json!({"limit": 1})).unwrap());
+        assert_eq!(keys["keys"], json!(["r"]));
+        let keys = data(run(&b, &view, Operation::List, "role", json!({"after": "r", "limit": "5"})).unwrap());
+        assert_eq!(keys["keys"], json!(["s"]));
     }
 
     #[test]

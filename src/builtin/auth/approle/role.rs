@@ -221,7 +221,7 @@ impl AppRole {
     pub(super) fn list_roles<'a>(
         &'a self,
         ctx: &'a Context<'a>,
-        _req: &'a Request,
+        req: &'a Request,
         _m: Captures<'a>,
     ) -> BackendFuture<'a> {
         Box::pin(async move {
@@ -231,7 +231,8 @@ impl AppRole {
                 .into_iter()
                 .map(|k| String::from_utf8_lossy(&k).into_owned())
                 .collect();
-            crate::framework::keys_response(keys, vec![])
+            let fields = Fields::new(&req.data, super::LIST_FIELDS);
+            crate::framework::keys_response(super::page(keys, &fields), vec![])
         })
     }
 

@@ -245,12 +245,17 @@ impl AppRole {
         let stored = entry.clone();
         let role_key = super::role_key(&role.name);
         let role_hmac_key = role.hmac_key.clone();
+        let role_name = name.to_string();
         ctx.storage
             .write(move |tx| {
                 // The role may have been deleted (or replaced) since it was read: its secret IDs would be orphans.
                 match tx_read_json::<RoleEntry>(tx, &role_key)? {
                     Some(current) if current.hmac_key == role_hmac_key => {}
-                    _ => return Err(TxFail::Abort(Error::NotFoundMessage("role does not exist".into()))),
+                    _ => {
+                        return Err(TxFail::Abort(Error::NotFoundMessage(format!(
+                            "role {role_name:?} does not exist"
+                        ))))
+                    }
                 }
                 if tx.get(&record_key)?.is_some() {
                     return Err(TxFail::Abort(invalid(
@@ -281,7 +286,7 @@ impl AppRole {
     pub(super) fn list_secret_ids<'a>(
         &'a self,
         ctx: &'a Context<'a>,
-        _req: &'a Request,
+        req: &'a Request,
         m: Captures<'a>,
     ) -> BackendFuture<'a> {
         Box::pin(async move {
@@ -290,9 +295,18 @@ impl AppRole {
                 return Err(role_missing(name));
             };
             let folder = role.secret_ids_folder();
+            // Pages go by the secret IDs' HMACs, the names they are stored under, as in OpenBao.
+            let hmacs: Vec<String> = ctx
+                .storage
+                .list(folder.as_bytes())?
+                .into_iter()
+                .map(|k| String::from_utf8_lossy(&k).into_owned())
+                .collect();
+            let fields = Fields::new(&req.data, super::SECRET_ID_FIELDS);
             let mut accessors = Vec::new();
-            for key in ctx.storage.keys(folder.as_bytes())? {
-                if let Some(entry) = read_json::<SecretIdEntry>(ctx.storage, &key)? {
+            for hmac in super::page(hmacs, &fields) {
+                let key = format!("{folder}{hmac}");
+                if let Some(entry) = read_json::<SecretIdEntry>(ctx.storage, key.as_bytes())? {
                     accessors.push(entry.secret_id_accessor);
                 }
             }
