@@ -416,3 +416,23 @@ fn bad_input_gets_openbaos_errors() {
     );
     assert_eq!(login(c, &role_a, &secret_a).0, 200, "the right pair still works");
 }
+
+#[test]
+fn disabling_the_method_revokes_its_tokens_and_deletes_its_roles() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    enable(c, &root);
+    let role_id = role(c, &root, "gone", json!({}));
+    let (secret, _) = secret_id(c, &root, "gone", json!({}));
+    let (status, answer) = login(c, &role_id, &secret);
+    assert_eq!(status, 200, "{answer}");
+    let token = answer["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(c.get("auth/token/lookup-self", Some(&token)).0, 200);
+    assert_eq!(c.call("DELETE", "sys/auth/approle", Some(&root), None).0, 204);
+    assert_eq!(c.get("auth/token/lookup-self", Some(&token)).0, 403);
+    enable(c, &root);
+    assert_eq!(c.call("LIST", "auth/approle/role", Some(&root), None).0, 404);
+    let (status, answer) = login(c, &role_id, &secret);
+    assert_eq!((status, error_of(&answer)), (400, INVALID));
+}
