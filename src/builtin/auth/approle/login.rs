@@ -176,7 +176,7 @@ impl AppRole {
         now: i64,
     ) -> Result<std::collections::BTreeMap<String, String>, Error> {
         let role = role.clone();
-        let mount_key = mount_key.to_vec();
+        let mount_key = zeroize::Zeroizing::new(mount_key.to_vec());
         let role_record = role_key(&role.name);
         let outcome = ctx
             .storage

@@ -521,7 +521,7 @@ async fn tidy_prefix(view: &dyn StorageView, mount_key: &[u8], prefix: &'static 
     let mut deleted = 0;
     for batch in doomed.chunks(DELETE_BATCH) {
         let batch = batch.to_vec();
-        let key = mount_key.to_vec();
+        let key = zeroize::Zeroizing::new(mount_key.to_vec());
         deleted += view
             .write(move |tx| {
                 let mut count = 0;
