@@ -507,7 +507,7 @@ mod tests {
         let w = |path: &str, body: Value| run(&b, &view, Operation::Update, path, body);
         w(
             "role/Web",
-            json!({"token_policies": "A,b", "secret_id_num_uses": 2, "token_ttl": "1h"}),
+            json!({"token_policies": "a,b", "secret_id_num_uses": 2, "token_ttl": "1h"}),
         )
         .unwrap();
         let role = data(run(&b, &view, Operation::Read, "role/web", json!({})).unwrap());

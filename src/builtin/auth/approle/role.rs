@@ -289,9 +289,6 @@ impl AppRole {
             });
             let previous_role_id = role.role_id.clone();
             role.token.parse(&fields)?;
-            if fields.has("token_policies") {
-                role.token.token_policies = parse_policies(&role.token.token_policies);
-            }
             if let Some(local) = fields.bool("local_secret_ids") {
                 if !creating {
                     return Err(invalid("local_secret_ids can only be modified during role creation"));
@@ -332,7 +329,8 @@ impl AppRole {
             if let Some(ttl) = secs(&fields, "secret_id_ttl") {
                 role.secret_id_ttl = ttl;
             }
-            let new_policies = fields.strings("token_policies").map(|p| parse_policies(&p));
+            // As OpenBao's tokenutil: `token_policies` is kept as given; only the legacy `policies` is normalized.
+            let new_policies = fields.strings("token_policies");
             let old_policies = fields.strings("policies").map(|p| parse_policies(&p));
             upgrade_legacy(
                 new_policies,
