@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::builtin::auth::userpass;
+use crate::builtin::auth::{approle, userpass};
 use crate::builtin::secrets::{cubbyhole, kv};
 use crate::logical::{Backend, Error, StorageView, TxFail, ViewTxn};
 
@@ -59,6 +59,10 @@ fn userpass_factory(_: &BackendConfig) -> Arc<dyn Backend> {
     Arc::new(userpass::Userpass)
 }
 
+fn approle_factory(_: &BackendConfig) -> Arc<dyn Backend> {
+    Arc::new(approle::AppRole::new())
+}
+
 const REGISTRY: &[Registration] = &[
     Registration {
         kind: BackendKind::SecretEngine,
@@ -85,6 +89,13 @@ const REGISTRY: &[Registration] = &[
         kind: BackendKind::AuthMethod,
         type_name: "userpass",
         factory: userpass_factory,
+        upgrade: None,
+        catalog_plugin: true,
+    },
+    Registration {
+        kind: BackendKind::AuthMethod,
+        type_name: "approle",
+        factory: approle_factory,
         upgrade: None,
         catalog_plugin: true,
     },

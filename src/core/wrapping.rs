@@ -180,7 +180,10 @@ impl Core {
             creation_time: now,
             creation_ttl: token.entry.ttl,
             creation_path: creation_path.to_string(),
-            wrapped_accessor: resp.auth.as_ref().map(|a| a.accessor.clone()),
+            wrapped_accessor: match &resp.auth {
+                Some(auth) => Some(auth.accessor.clone()),
+                None => resp.wrapped_accessor.clone(),
+            },
         };
         let info = wrap_info(&token, &record);
         let (hash, entry) = (token.hash.clone(), token.entry.clone());

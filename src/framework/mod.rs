@@ -9,4 +9,4 @@ pub mod token_params;
 pub use fields::*;
 pub use json::{decode_json, encode_json};
 pub use path::{Captures, PathSpec, PathTable};
-pub use token_params::{parse_policies, TokenParams, TOKEN_FIELDS, TOKEN_FIELD_LIST};
+pub use token_params::{parse_policies, upgrade_legacy, TokenParams, TOKEN_FIELDS, TOKEN_FIELD_LIST};

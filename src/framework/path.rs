@@ -113,7 +113,11 @@ impl<B: Sync + 'static> PathTable<B> {
     pub async fn existence(&self, backend: &B, ctx: &Context<'_>, req: &Request) -> Result<Option<bool>, Error> {
         match self.find(ctx.path) {
             Some((spec, captures)) => match spec.existence {
-                Some(check) => check(backend, ctx, req, captures).await,
+                // OpenBao's existence check validates the fields first (its error without the usual prefix).
+                Some(check) => {
+                    Fields::new(&req.data, spec.fields).validate(false)?;
+                    check(backend, ctx, req, captures).await
+                }
                 None => Ok(None),
             },
             None => Ok(None),

@@ -47,6 +47,20 @@ pub fn parse_policies(raw: &[String]) -> Vec<String> {
     set.into_iter().collect()
 }
 
+/// OpenBao's `tokenutil.UpgradeValue` for one legacy field: the new name wins; the old one is kept (for reads)
+/// only while it is the one given.
+pub fn upgrade_legacy<T: Clone + Default>(new_given: Option<T>, old_given: Option<T>, old: &mut T, new: &mut T) {
+    match (new_given, old_given) {
+        (None, Some(value)) => {
+            *old = value.clone();
+            *new = value;
+        }
+        (Some(_), Some(_)) => *old = new.clone(),
+        (Some(_), None) => *old = T::default(),
+        (None, None) => {}
+    }
+}
+
 fn invalid(message: impl Into<String>) -> Error {
     Error::InvalidRequest(message.into())
 }

@@ -15,9 +15,11 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         | CoreError::InvalidRequest(_)
         | CoreError::Seal(_) => StatusCode::BAD_REQUEST,
         CoreError::PermissionDenied | CoreError::AclDenied | CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
-        CoreError::NotFound | CoreError::NotFoundNoBody | CoreError::NoHandler(_) | CoreError::UnsupportedPath => {
-            StatusCode::NOT_FOUND
-        }
+        CoreError::NotFound
+        | CoreError::NotFoundNoBody
+        | CoreError::NotFoundMessage(_)
+        | CoreError::NoHandler(_)
+        | CoreError::UnsupportedPath => StatusCode::NOT_FOUND,
         CoreError::UnsupportedOperation | CoreError::LoginUnsupportedOperation | CoreError::MethodNotAllowed => {
             StatusCode::METHOD_NOT_ALLOWED
         }

@@ -28,6 +28,9 @@ pub enum Error {
     /// 404 with no body at all (OpenBao's answer to a PATCH of something missing).
     #[error("not found")]
     NotFoundNoBody,
+    /// 404 with a message (OpenBao's error response with `ErrUnsupportedPath`, e.g. `role "x" does not exist`).
+    #[error("{0}")]
+    NotFoundMessage(String),
     #[error("no handler for route \"{0}\". route entry not found.")]
     NoHandler(String),
     /// A path inside a mounted backend that none of its paths matches (OpenBao wraps the text in a multi-error).

@@ -22,6 +22,9 @@ pub struct Response {
     pub status: Option<u16>,
     /// A body sent as is instead of the envelope: (content type, bytes), e.g. Prometheus metrics.
     pub raw: Option<(String, Vec<u8>)>,
+    /// What a wrapping of this response shows as `wrapped_accessor` when it carries no token (OpenBao shows an
+    /// AppRole secret ID's accessor there, so an orchestrator can track the secret ID it handed out).
+    pub wrapped_accessor: Option<String>,
 }
 
 impl Response {

@@ -623,6 +623,7 @@ scenarios! {
     differential_sys_auth => "sys_auth.json",
     differential_wrapping => "wrapping.json",
     differential_userpass => "userpass.json",
+    differential_approle => "approle.json",
     differential_token_field_types => "token_field_types.json",
     differential_leases => "leases.json",
 }

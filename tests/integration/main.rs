@@ -5,6 +5,7 @@ mod common;
 mod tools;
 
 mod acl_table;
+mod approle;
 mod backup_dir;
 mod bao_cli;
 mod bao_kv;
@@ -18,6 +19,7 @@ mod durability;
 mod faults;
 mod hardening;
 mod http_conventions;
+mod hvac_approle;
 mod hvac_client;
 mod hvac_kv;
 mod hvac_wrapping;

@@ -1,3 +1,4 @@
 //! Auth methods.
 
+pub mod approle;
 pub mod userpass;

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use crate::framework::{
-    concat_fields, parse_policies, Captures, Fields, Kind, PathSpec, PathTable, Schema, TokenParams, TOKEN_FIELD_LIST,
+    concat_fields, parse_policies, upgrade_legacy, Captures, Fields, Kind, PathSpec, PathTable, Schema, TokenParams,
+    TOKEN_FIELD_LIST,
 };
 use crate::logical::{
     Auth, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, SpecialPaths,
@@ -151,20 +152,6 @@ fn new_password_hash(fields: &Fields, required: bool) -> Result<Option<String>, 
             }
             Ok(Some(hash))
         }
-    }
-}
-
-/// OpenBao's `tokenutil.UpgradeValue` for one legacy field: the new name wins; the old one is kept (for reads)
-/// only while it is the one given.
-fn upgrade_legacy<T: Clone + Default>(new_given: Option<T>, old_given: Option<T>, old: &mut T, new: &mut T) {
-    match (new_given, old_given) {
-        (None, Some(value)) => {
-            *old = value.clone();
-            *new = value;
-        }
-        (Some(_), Some(_)) => *old = new.clone(),
-        (Some(_), None) => *old = T::default(),
-        (None, None) => {}
     }
 }
 

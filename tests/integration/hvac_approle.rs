@@ -1,0 +1,53 @@
+//! AppRole through Python hvac 2.4.0 (`client.auth.approle.*`), unchanged, against our server and the reference side
+//! by side.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::common::{temp_dir, TestServer};
+use crate::tools::{python, ReferenceServer};
+
+fn run(addr: &str) -> Vec<Value> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/py/hvac_approle.py");
+    let out = Command::new(python())
+        .arg(script)
+        .env("HVAC_TEST_ADDR", addr)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hvac script failed at {addr}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn hvac_approle_matches_reference() {
+    let reference = ReferenceServer::start();
+    let dir = temp_dir();
+    let ours = TestServer::start(dir.path());
+    let expected = run(&reference.addr);
+    let actual = run(&format!("http://{}", ours.addr));
+    assert_eq!(expected.len(), actual.len());
+    for (e, a) in expected.iter().zip(&actual) {
+        assert_eq!(e, a, "step {} differs (reference vs ours)", e["step"]);
+    }
+    let by_name = |name: &str| actual.iter().find(|s| s["step"] == name).unwrap().clone();
+    assert_eq!(
+        by_name("login")["value"],
+        json!({"policies": ["app", "default"], "ttl": 3600, "metadata": {"team": "a", "role_name": "app"}})
+    );
+    assert_eq!(by_name("uses left")["value"], 4);
+    assert_eq!(
+        by_name("login with a wrong secret id")["errors"],
+        json!(["invalid role or secret ID"])
+    );
+    assert_eq!(by_name("unwrap it")["value"], true);
+    assert_eq!(by_name("login with a destroyed one")["raised"], "InvalidRequest");
+}
