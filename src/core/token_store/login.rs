@@ -32,6 +32,13 @@ fn display_prefix(mount_path: &str) -> String {
     relative.trim_end_matches('/').replace('/', "-")
 }
 
+/// OpenBao's login display name: the mount path with `/` as `-`, then the method's name, one trailing `-` dropped
+/// (so a method that names nobody, like AppRole, gives just the mount: `approle`).
+fn login_display_name(mount_path: &str, name: &str) -> String {
+    let joined = format!("{}-{name}", display_prefix(mount_path));
+    joined.strip_suffix('-').map(str::to_string).unwrap_or(joined)
+}
+
 impl Core {
     /// Revoke every token a login at the auth mount `mount_path` (`auth/userpass/`) created, with its descendants:
     /// what disabling the method does. Returns how many were revoked.
@@ -76,7 +83,7 @@ impl Core {
             parent: None,
             policies,
             meta: asked.metadata.clone(),
-            display_name: format!("{}-{}", display_prefix(mount_path), asked.display_name),
+            display_name: login_display_name(mount_path, &asked.display_name),
             path: request_path.to_string(),
             issue_time: now,
             last_renewal: now,
