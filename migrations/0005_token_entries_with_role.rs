@@ -26,13 +26,13 @@ pub const MIGRATION: Migration = Migration {
 
 /// A token entry as format 5 stores it (the fields of `auth::token::TokenEntry` at this version, in order).
 #[derive(Serialize, Deserialize)]
-struct EntryWithRole {
+pub(super) struct EntryWithRole {
     accessor: String,
     parent: Option<Vec<u8>>,
     policies: Vec<String>,
     meta: BTreeMap<String, String>,
     display_name: String,
-    path: String,
+    pub(super) path: String,
     issue_time: i64,
     last_renewal: i64,
     ttl: u64,

@@ -3,14 +3,14 @@
 //! every stored token into the lease index, as every token written from this format on gets it in its own
 //! transaction.
 //!
-//! The shapes are frozen here as format 6 stores them (bincode is positional): the token entry only for its
-//! `path` (format 5's fields, in order), the lease record with its first variant.
+//! The shapes are frozen as format 6 stores them (bincode is positional): the token entry as format 5 froze it, the
+//! lease record here with its first variant.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::m0004_mounts_and_secrets_engines as format4;
+// Format 6 stores token entries as format 5 does.
+use super::m0005_token_entries_with_role::EntryWithRole as TokenEntryV5;
 use crate::storage::migrate::{Migration, MigrationTx, Phase};
 use crate::storage::{decode, encode, Tree};
 
@@ -23,28 +23,6 @@ pub const MIGRATION: Migration = Migration {
     lists: &[Tree::Tokens],
     apply,
 };
-
-/// A token entry as formats 5 and 6 store it.
-#[derive(Deserialize)]
-#[allow(dead_code)] // decoded positionally; only `path` is read
-struct TokenEntryV5 {
-    accessor: String,
-    parent: Option<Vec<u8>>,
-    policies: Vec<String>,
-    meta: BTreeMap<String, String>,
-    display_name: String,
-    path: String,
-    issue_time: i64,
-    last_renewal: i64,
-    ttl: u64,
-    creation_ttl: u64,
-    explicit_max_ttl: u64,
-    period: u64,
-    num_uses: i64,
-    renewable: bool,
-    renewed: bool,
-    role: Option<String>,
-}
 
 /// The lease record of format 6 (`core::lease_index::LeaseRecord`), as far as this migration writes it.
 #[derive(Serialize)]
