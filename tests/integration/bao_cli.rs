@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::common::{temp_dir, TestServer};
-use crate::tools::{run_bao, ReferenceServer};
+use crate::tools::{run_bao, run_flow_on_both, ReferenceServer};
 
 /// Field names of `bao status`'s table (the first column), in order.
 fn status_fields(stdout: &str) -> Vec<String> {
@@ -244,19 +244,7 @@ fn token_policy_flow(addr: &str) -> Vec<(String, i32, Vec<String>)> {
 
 #[test]
 fn bao_token_and_policy_commands_match_reference() {
-    let reference = ReferenceServer::start();
-    let dir = temp_dir();
-    let ours = TestServer::start(dir.path());
-    let expected = token_policy_flow(&reference.addr);
-    let actual = token_policy_flow(&format!("http://{}", ours.addr));
-    let mut diffs = Vec::new();
-    for (e, a) in expected.iter().zip(actual.iter()) {
-        if e != a {
-            diffs.push(format!("step {:?}:\n  reference {:?}\n  ours      {:?}", e.0, e, a));
-        }
-    }
-    assert_eq!(expected.len(), actual.len());
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let expected = run_flow_on_both(token_policy_flow);
     assert_eq!(expected[0].1, 0, "policy write succeeds on the reference");
 }
 
@@ -329,19 +317,7 @@ fn wrapping_flow(addr: &str) -> Vec<(String, i32, Vec<String>)> {
 
 #[test]
 fn bao_wrapping_commands_match_reference() {
-    let reference = ReferenceServer::start();
-    let dir = temp_dir();
-    let ours = TestServer::start(dir.path());
-    let expected = wrapping_flow(&reference.addr);
-    let actual = wrapping_flow(&format!("http://{}", ours.addr));
-    let diffs: Vec<String> = expected
-        .iter()
-        .zip(actual.iter())
-        .filter(|(e, a)| e != a)
-        .map(|(e, a)| format!("step {:?}:\n  reference {:?}\n  ours      {:?}", e.0, e, a))
-        .collect();
-    assert_eq!(expected.len(), actual.len());
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let expected = run_flow_on_both(wrapping_flow);
     assert_eq!(
         (expected[0].1, expected[5].1),
         (0, 2),
@@ -428,24 +404,9 @@ fn lease_flow(addr: &str) -> Vec<(String, i32, Vec<String>)> {
 
 #[test]
 fn bao_lease_commands_match_reference() {
-    let reference = ReferenceServer::start();
-    let dir = temp_dir();
-    let ours = TestServer::start(dir.path());
-    let expected = lease_flow(&reference.addr);
-    let actual = lease_flow(&format!("http://{}", ours.addr));
+    let expected = run_flow_on_both(lease_flow);
     // The flow tests what it says: lookup and revocations work, renewal of a token lease and unknown leases fail.
     let codes: Vec<i32> = expected.iter().map(|s| s.1).collect();
     assert_eq!(codes, vec![0, 2, 2, 0, 403, 0, 403, 403, 0, 1], "{expected:?}");
-    assert!(
-        expected[0].2.contains(&"data.ttl".to_string()) || !expected[0].2.is_empty(),
-        "{expected:?}"
-    );
-    let diffs: Vec<String> = expected
-        .iter()
-        .zip(actual.iter())
-        .filter(|(e, a)| e != a)
-        .map(|(e, a)| format!("step {:?}:\n  reference {:?}\n  ours      {:?}", e.0, e, a))
-        .collect();
-    assert_eq!(expected.len(), actual.len());
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert!(!expected[0].2.is_empty(), "{expected:?}");
 }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::common::{temp_dir, Client, TestServer};
-use crate::tools::{run_bao, ReferenceServer};
+use crate::tools::{run_bao, run_flow_on_both, ReferenceServer};
 
 fn is_uuid(word: &str) -> bool {
     let parts: Vec<&str> = word.split('-').collect();
@@ -228,19 +228,7 @@ fn kv_flow(addr: &str) -> Vec<Step> {
 
 #[test]
 fn bao_secrets_and_kv_commands_match_reference() {
-    let reference = ReferenceServer::start();
-    let dir = temp_dir();
-    let ours = TestServer::start(dir.path());
-    let expected = kv_flow(&reference.addr);
-    let actual = kv_flow(&format!("http://{}", ours.addr));
-    let diffs: Vec<String> = expected
-        .iter()
-        .zip(actual.iter())
-        .filter(|(e, a)| e != a)
-        .map(|(e, a)| format!("step {:?}:\n  reference {:?}\n  ours      {:?}", e.0, e, a))
-        .collect();
-    assert_eq!(expected.len(), actual.len());
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let expected = run_flow_on_both(kv_flow);
     // Sanity: the flow did what it says on the reference.
     let step = |name: &str| expected.iter().find(|s| s.0 == name).unwrap();
     assert_eq!(step("kv put").1, 0);

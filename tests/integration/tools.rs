@@ -150,3 +150,29 @@ impl Drop for ReferenceServer {
         let _ = self.child.wait();
     }
 }
+
+/// One step of a CLI flow: (name, exit code, what is compared of its output).
+pub type FlowStep = (String, i32, Vec<String>);
+
+/// Run `flow` against a fresh reference `bao server` and a fresh server of ours, assert that every step went alike,
+/// and return the reference's steps (for the flow's own sanity checks: that it tests what it says).
+pub fn run_flow_on_both(flow: fn(&str) -> Vec<FlowStep>) -> Vec<FlowStep> {
+    let reference = ReferenceServer::start();
+    let dir = crate::common::temp_dir();
+    let ours = crate::common::TestServer::start(dir.path());
+    let expected = flow(&reference.addr);
+    let actual = flow(&format!("http://{}", ours.addr));
+    let diffs: Vec<String> = expected
+        .iter()
+        .zip(actual.iter())
+        .filter(|(e, a)| e != a)
+        .map(|(e, a)| format!("step {:?}:\n  reference {:?}\n  ours      {:?}", e.0, e, a))
+        .collect();
+    assert_eq!(
+        expected.len(),
+        actual.len(),
+        "the flows ran a different number of steps"
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    expected
+}
