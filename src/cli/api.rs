@@ -146,6 +146,33 @@ fn escape_path(p: &str) -> String {
     out
 }
 
+/// Go's `path.Clean`.
+pub fn go_path_clean(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    let s = out.join("/");
+    if rooted {
+        format!("/{s}")
+    } else if s.is_empty() {
+        ".".into()
+    } else {
+        s
+    }
+}
+
 /// `url.Values.Encode()`: sorted by key, form-encoded.
 pub fn encode_query(params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
@@ -232,11 +259,12 @@ impl Client {
         self.settings.token = token;
     }
 
-    fn url(&self, req: &Request) -> String {
+    pub fn url(&self, req: &Request) -> String {
+        // The reference joins (and so cleans) the request path: no trailing or doubled slashes, `..` resolved.
         let mut url = format!(
-            "{}/v1/{}",
+            "{}{}",
             self.settings.address.trim_end_matches('/'),
-            escape_path(req.path.trim_start_matches('/'))
+            escape_path(&go_path_clean(&format!("/v1/{}", req.path)))
         );
         if !req.params.is_empty() {
             url.push('?');

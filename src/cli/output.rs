@@ -359,10 +359,14 @@ pub fn raw_field(secret: &Secret, field: &str) -> Value {
     }
 }
 
-/// `PrintRawField` of a value already picked (`Null` = not there).
+/// `PrintRawField` of a value already picked (`Null` = not there); `container` names what was searched.
 pub fn print_field_value(ui: &mut Ui, val: &Value, field: &str) -> i32 {
+    print_field_value_in(ui, val, field, "secret")
+}
+
+fn print_field_value_in(ui: &mut Ui, val: &Value, field: &str, container: &str) -> i32 {
     if val.is_null() {
-        ui.error(&format!("Field \"{field}\" not present in secret"));
+        ui.error(&format!("Field \"{field}\" not present in {container}"));
         return 1;
     }
     match ui.format.as_str() {
@@ -396,7 +400,7 @@ pub fn print_raw_field(ui: &mut Ui, secret: &Secret, field: &str) -> i32 {
 
 pub fn print_map_field(ui: &mut Ui, map: &Map<String, Value>, field: &str) -> i32 {
     let v = map.get(field).cloned().unwrap_or(Value::Null);
-    print_field_value(ui, &v, field)
+    print_field_value_in(ui, &v, field, "map")
 }
 
 /// `PrintRaw`: with a newline on a terminal, without when piped.

@@ -541,7 +541,7 @@ pub fn unwrap_call(b: &mut Base, token: &str) -> Result<Option<Secret>, ApiError
         return Ok(parsed.filter(Secret::has_data_or_warnings));
     }
     if resp.status >= 400 {
-        let url = format!("{}/v1/sys/wrapping/unwrap", c.address().trim_end_matches('/'));
+        let url = c.url(&req);
         return Err(crate::cli::api::response_error("PUT", &url, &resp));
     }
     Secret::parse(&resp.body).map_err(ApiError::Other)
@@ -815,6 +815,19 @@ fn login(b: &mut Base, f: Flags) -> i32 {
         return 2;
     }
     let token = secret.auth_str("client_token");
+    let warn_env_token = |b: &mut Base| {
+        let var = if crate::cli::env::lookup("BAO_TOKEN").is_some_and(|t| !t.is_empty()) {
+            Some(if std::env::var("VAULT_TOKEN").is_ok_and(|t| !t.is_empty()) { "VAULT_TOKEN" } else { "BAO_TOKEN" })
+        } else {
+            None
+        };
+        if let Some(var) = var {
+            b.ui.warn(&format!(
+                "{}\n",
+                wrap_at_length(&format!("WARNING! The {var} environment variable is set! The value of this variable will take precedence; if this is unwanted please unset {var} or update its value accordingly."))
+            ));
+        }
+    };
     if !no_store {
         if let Err(e) = base::token_helper_store(&token) {
             b.ui.error(&format!("Error storing token: {e}"));
@@ -825,10 +838,11 @@ fn login(b: &mut Base, f: Flags) -> i32 {
             output_secret(&mut b.ui, &secret);
             return 2;
         }
+        warn_env_token(b);
     } else if !token_only {
         b.ui.warn(&format!(
             "{}\n",
-            wrap_at_length("The token was not stored in token helper. Set the BAO_TOKEN environment variable or pass the token below with each request to Vault.")
+            wrap_at_length("The token was not stored in token helper. Set the VAULT_TOKEN environment variable or pass the token below with each request to Vault.")
         ));
     }
     if no_print {

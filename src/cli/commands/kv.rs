@@ -140,34 +140,7 @@ fn preflight(c: &mut Client, path: &str) -> Result<(String, u8), ApiError> {
 /// Go's `path.Join` (cleaned, no empty elements).
 fn path_join(parts: &[&str]) -> String {
     let joined = parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("/");
-    clean(&joined)
-}
-
-/// Go's `path.Clean` for relative paths.
-fn clean(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    let s = out.join("/");
-    if rooted {
-        format!("/{s}")
-    } else if s.is_empty() {
-        ".".into()
-    } else {
-        s
-    }
+    crate::cli::api::go_path_clean(&joined)
 }
 
 /// `addPrefixToKVPath`.
@@ -249,15 +222,7 @@ fn kv_read(c: &mut Client, path: &str, params: &[(String, String)]) -> Result<Op
         return Ok(secret.filter(Secret::has_data_or_warnings));
     }
     if resp.status >= 400 {
-        let url = {
-            let base = c.address().trim_end_matches('/').to_string();
-            let q = crate::cli::api::encode_query(params);
-            if q.is_empty() {
-                format!("{base}/v1/{path}")
-            } else {
-                format!("{base}/v1/{path}?{q}")
-            }
-        };
+        let url = c.url(&req);
         return Err(crate::cli::api::response_error("GET", &url, &resp));
     }
     Secret::parse(&resp.body).map_err(ApiError::Other)

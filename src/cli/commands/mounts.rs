@@ -7,7 +7,7 @@ use crate::cli::api::{Request, Secret};
 use crate::cli::base::{Base, Command, DETAILED, FORMAT, HTTP};
 use crate::cli::flags::{flag, go_duration_string, Def, Flags, Kind};
 use crate::cli::format::{go_json_ordered, go_v, go_yaml, table_output};
-use crate::cli::output::{output_secret, print_raw_field};
+use crate::cli::output::output_secret;
 
 pub fn commands() -> Vec<Command> {
     vec![
@@ -648,7 +648,7 @@ fn audit_disable(b: &mut Base, f: Flags) -> i32 {
     tri!(client(b, 2));
     let c = b.client().expect("built above");
     if let Err(e) = c.raw(Request::new("DELETE", &format!("sys/audit/{path}"))) {
-        return fail(b, &format!("Error disabling audit device: {path}"), &e);
+        return fail(b, "Error disabling audit device", &e);
     }
     b.ui.output(&format!("Success! Disabled audit device (if it was enabled) at: {path}"));
     0
@@ -740,8 +740,22 @@ fn lease_call(b: &mut Base, req: Request) -> Result<Option<Secret>, crate::cli::
     Secret::parse(&resp.body).map_err(crate::cli::api::ApiError::Other)
 }
 
+fn lease_id_arg(b: &mut Base, f: &Flags, expected: &str) -> Result<String, i32> {
+    match f.args.len() {
+        0 => {
+            b.ui.error("Missing ID!");
+            Err(1)
+        }
+        1 => Ok(f.args[0].trim().to_string()),
+        n => {
+            b.ui.error(&format!("Too many arguments (expected {expected}, got {n})"));
+            Err(1)
+        }
+    }
+}
+
 fn lease_lookup(b: &mut Base, f: Flags) -> i32 {
-    tri!(exact_args(b, &f.args, 1));
+    tri!(lease_id_arg(b, &f, "1"));
     tri!(client(b, 2));
     let id = f.args[0].trim().to_string();
     match lease_call(b, Request::new("PUT", "sys/leases/lookup").json(&obj(vec![("lease_id", Value::from(id.clone()))]))) {
@@ -751,7 +765,7 @@ fn lease_lookup(b: &mut Base, f: Flags) -> i32 {
 }
 
 fn lease_renew(b: &mut Base, f: Flags) -> i32 {
-    tri!(exact_args(b, &f.args, 1));
+    tri!(lease_id_arg(b, &f, "1-2"));
     tri!(client(b, 2));
     let id = f.args[0].trim().to_string();
     let inc = (f.duration("increment") / 1_000_000_000).max(0);
@@ -760,14 +774,7 @@ fn lease_renew(b: &mut Base, f: Flags) -> i32 {
         Request::new("PUT", "sys/leases/renew")
             .json(&obj(vec![("increment", Value::from(inc)), ("lease_id", Value::from(id.clone()))])),
     ) {
-        Ok(s) => {
-            let s = s.unwrap_or_default();
-            let field = String::new();
-            if !field.is_empty() {
-                return print_raw_field(&mut b.ui, &s, &field);
-            }
-            output_secret(&mut b.ui, &s)
-        }
+        Ok(s) => output_secret(&mut b.ui, &s.unwrap_or_default()),
         Err(e) => fail(b, &format!("Error renewing {id}"), &e),
     }
 }
@@ -780,31 +787,23 @@ fn lease_revoke(b: &mut Base, f: Flags) -> i32 {
     }
     tri!(client(b, 2));
     let id = f.args[0].trim().to_string();
-    let (req, done) = if f.bool("force") {
-        (Request::new("PUT", &format!("sys/leases/revoke-force/{id}")), format!("Success! Force revoked any leases with prefix: {id}"))
+    // The reference's RevokeWithOptions: the id in the path, `{"sync": ...}` in the body unless forced.
+    let (endpoint, done) = if f.bool("force") {
+        ("revoke-force", format!("Success! Force revoked any leases with prefix: {id}"))
     } else if f.bool("prefix") {
-        let mut r = Request::new("PUT", &format!("sys/leases/revoke-prefix/{id}"));
-        if f.bool("sync") {
-            r = r.json(&obj(vec![("sync", Value::Bool(true))]));
-        }
-        let msg = if f.bool("sync") {
-            format!("Success! Revoked any leases with prefix: {id}")
-        } else {
-            format!("All revocation operations queued successfully!")
-        };
-        (r, msg)
+        ("revoke-prefix", format!("Success! Revoked any leases with prefix: {id}"))
     } else {
-        let mut body = vec![("lease_id", Value::from(id.clone()))];
-        if f.bool("sync") {
-            body.push(("sync", Value::Bool(true)));
-        }
-        let msg = if f.bool("sync") {
-            format!("Success! Revoked lease: {id}")
-        } else {
-            "All revocation operations queued successfully!".to_string()
-        };
-        (Request::new("PUT", "sys/leases/revoke").json(&obj(body)), msg)
+        ("revoke", format!("Success! Revoked lease: {id}"))
     };
+    let done = if f.bool("sync") || f.bool("force") {
+        done
+    } else {
+        "All revocation operations queued successfully!".to_string()
+    };
+    let mut req = Request::new("PUT", &format!("sys/leases/{endpoint}/{id}"));
+    if !f.bool("force") {
+        req = req.json(&obj(vec![("sync", Value::Bool(f.bool("sync")))]));
+    }
     let c = b.client().expect("built above");
     if let Err(e) = c.raw(req) {
         let what = if f.bool("force") {
