@@ -322,6 +322,13 @@ impl Client {
 
     /// Send `req` and return the answer whatever its status (for callers that look at 404 bodies).
     pub fn send(&mut self, req: &Request) -> Result<Response, ApiError> {
+        if let Some(t) = self.token() {
+            if !crate::printable::is_printable(t) {
+                return Err(ApiError::Other(
+                    "configured Vault token contains non-printable characters and cannot be used".into(),
+                ));
+            }
+        }
         let url = self.url(req);
         let headers = self.headers(req);
         if self.settings.output_curl && !self.curl_suspended {

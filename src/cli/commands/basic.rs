@@ -677,14 +677,19 @@ fn login(b: &mut Base, f: Flags) -> i32 {
     }
     let secret = match method.as_str() {
         "token" => {
-            let Some(token) = cfg("token") else {
-                let msg = if non_interactive {
-                    "Error authenticating: 'token' not supplied and refusing to pull from stdin"
-                } else {
-                    "Error authenticating: 'token' not supplied: pass it as an argument, or \"-\" to read it from stdin"
-                };
-                b.ui.error(msg);
-                return 2;
+            let token = match cfg("token") {
+                Some(t) => t,
+                None if non_interactive => {
+                    b.ui.error("Error authenticating: 'token' not supplied and refusing to pull from stdin");
+                    return 2;
+                }
+                None => match read_hidden("Token (will be hidden): ", false) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        b.ui.error(&format!("Error authenticating: An error occurred attempting to ask for a token. The raw error message is shown below, but usually this is because you attempted to pipe a value into the command or you are executing outside of a terminal (tty). If you want to pipe the value, pass \"-\" as the argument to read from stdin. The raw error was: {e}"));
+                        return 2;
+                    }
+                },
             };
             let token = token.trim().to_string();
             if token.is_empty() {
@@ -756,7 +761,7 @@ fn login(b: &mut Base, f: Flags) -> i32 {
                             b.ui.error("Error authenticating: 'password' must be specified and refusing to pull from stdin");
                             return 2;
                         }
-                        match read_hidden("Password (will be hidden): ") {
+                        match read_hidden("Password (will be hidden): ", false) {
                             Ok(p) => p,
                             Err(e) => {
                                 b.ui.error(&format!("Error authenticating: {e}"));
@@ -883,29 +888,39 @@ fn token_secret_from_lookup(s: &Secret) -> Secret {
     }
 }
 
-/// Read a secret from the terminal without echo (falls back to a plain line when stdin is not a terminal).
-pub fn read_hidden(prompt: &str) -> Result<String, String> {
+/// Read a secret from the terminal without echo, after a prompt on stdout or stderr. Like the reference, refuses
+/// when stdin is not a terminal (pass the value as an argument, or "-", instead).
+pub fn read_hidden(prompt: &str, on_stdout: bool) -> Result<String, String> {
     use std::io::{BufRead, IsTerminal, Write};
-    let mut err = std::io::stderr();
-    let _ = write!(err, "{prompt}");
-    let _ = err.flush();
-    let stdin = std::io::stdin();
-    let echo_off = stdin.is_terminal();
-    let saved = if echo_off {
-        rustix::termios::tcgetattr(&stdin).ok().inspect(|t| {
-            let mut quiet = t.clone();
-            quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
-            let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet);
-        })
-    } else {
-        None
+    let write = |text: &str| {
+        if on_stdout {
+            let mut o = std::io::stdout();
+            let _ = o.write_all(text.as_bytes());
+            let _ = o.flush();
+        } else {
+            let mut e = std::io::stderr();
+            let _ = e.write_all(text.as_bytes());
+            let _ = e.flush();
+        }
     };
+    write(prompt);
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        write("\n");
+        return Err("file descriptor 0 is not a terminal".into());
+    }
+    let saved = rustix::termios::tcgetattr(&stdin).ok();
+    if let Some(t) = &saved {
+        let mut quiet = t.clone();
+        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet);
+    }
     let mut line = String::new();
     let read = stdin.lock().read_line(&mut line);
     if let Some(t) = saved {
         let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &t);
     }
-    let _ = writeln!(err);
+    write("\n");
     read.map_err(|e| e.to_string())?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }

@@ -198,7 +198,7 @@ fn unseal(b: &mut Base, f: Flags) -> i32 {
             b.ui.error(&wrap_at_length("Refusing to read from stdin with -non-interactive specified; specify unseal key as an argument to this command"));
             return 1;
         }
-        match read_hidden("Unseal Key (will be hidden): ") {
+        match read_hidden("Unseal Key (will be hidden): ", true) {
             Ok(k) => key = k.trim().to_string(),
             Err(e) => {
                 b.ui.error(&wrap_at_length(&format!("An error occurred attempting to ask for an unseal key. The raw error message is shown below, but usually this is because you attempted to pipe a value into the unseal command or you are executing outside of a terminal (tty). You should run the unseal command from a terminal for maximum security. If this is not an option, the unseal key can be provided as the first argument to the unseal command. The raw error was:\n\n{e}")));
