@@ -159,12 +159,29 @@ static NORMALIZE: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     .collect()
 });
 
+static CURL_HEADER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"-H "[^"]*""#).unwrap());
+
 fn normalize(text: &str) -> String {
     let mut out = text.to_string();
     for (re, with) in NORMALIZE.iter() {
         out = re.replace_all(&out, *with).into_owned();
     }
-    out
+    out.lines()
+        // The reference polls a move and may or may not see it unfinished the first time.
+        .filter(|l| !l.starts_with("Waiting for terminal status in migration"))
+        .map(|l| {
+            if !l.starts_with("curl ") {
+                return l.to_string();
+            }
+            // The reference's curl string lists headers in Go map order (random): compare them sorted.
+            let mut headers: Vec<&str> = CURL_HEADER.find_iter(l).map(|m| m.as_str()).collect();
+            headers.sort();
+            let mut sorted = headers.into_iter();
+            CURL_HEADER.replace_all(l, |_: &regex::Captures| sorted.next().unwrap_or_default().to_string()).into_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if text.ends_with('\n') { "\n" } else { "" }
 }
 
 fn words(text: &str) -> Vec<String> {
