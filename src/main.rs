@@ -23,8 +23,6 @@ enum Command {
     /// Operator tools that work offline.
     #[command(subcommand)]
     Operator(OperatorCommand),
-    /// Print the version.
-    Version,
 }
 
 #[derive(Subcommand)]
@@ -124,10 +122,6 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse_from(normalize_args());
     match cli.command {
-        Command::Version => {
-            println!("vault v{}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
         Command::Server(args) => server(args),
         Command::Operator(OperatorCommand::Snapshot(SnapshotCommand::Inspect { file, format })) => {
             inspect_snapshot(&file, &format)

@@ -218,7 +218,11 @@ impl Client {
         let mut custom_tls = false;
         if !settings.ca_cert.is_empty() {
             let pem = std::fs::read(&settings.ca_cert).map_err(|e| {
-                format!("failed to setup TLS config: Error loading CA File: open {}: {}", settings.ca_cert, io_text(&e))
+                format!(
+                    "failed to setup TLS config: Error loading CA File: open {}: {}",
+                    settings.ca_cert,
+                    io_text(&e)
+                )
             })?;
             let certs: Vec<_> = ureq::tls::parse_pem(&pem)
                 .filter_map(|item| match item {
@@ -368,12 +372,12 @@ impl Client {
             s.push_str(&format!("-X {} ", req.method));
         }
         if !self.settings.ca_cert.is_empty() {
-            s.push_str(&format!("--cacert '{}' ", self.settings.ca_cert.replace('\'', "'\"'\"'")));
+            s.push_str(&format!(
+                "--cacert '{}' ",
+                self.settings.ca_cert.replace('\'', "'\"'\"'")
+            ));
         }
-        let mut sorted: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| (canonical_header(k), v.clone()))
-            .collect();
+        let mut sorted: Vec<(String, String)> = headers.iter().map(|(k, v)| (canonical_header(k), v.clone())).collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         for (k, v) in sorted {
             let v = if k.eq_ignore_ascii_case("x-vault-token") {
@@ -385,7 +389,10 @@ impl Client {
         }
         if let Some(body) = &req.body {
             if !body.is_empty() {
-                s.push_str(&format!("-d '{}' ", String::from_utf8_lossy(body).replace('\'', "'\"'\"'")));
+                s.push_str(&format!(
+                    "-d '{}' ",
+                    String::from_utf8_lossy(body).replace('\'', "'\"'\"'")
+                ));
             }
         }
         s.push_str(&format!("\"{url}\""));
@@ -663,7 +670,11 @@ impl Secret {
             lease_duration: obj.get("lease_duration").and_then(Value::as_i64).unwrap_or(0),
             renewable: obj.get("renewable").and_then(Value::as_bool).unwrap_or(false),
             data: obj.get("data").cloned().filter(Value::is_object).unwrap_or(Value::Null),
-            warnings: obj.get("warnings").cloned().filter(Value::is_array).unwrap_or(Value::Null),
+            warnings: obj
+                .get("warnings")
+                .cloned()
+                .filter(Value::is_array)
+                .unwrap_or(Value::Null),
             auth: obj.get("auth").and_then(Value::as_object).cloned(),
             wrap_info: obj.get("wrap_info").and_then(Value::as_object).cloned(),
         };
@@ -750,7 +761,11 @@ impl Secret {
     fn auth_fields(&self) -> Option<Vec<(&'static str, Value)>> {
         let a = self.auth.as_ref()?;
         let get = |k: &str, default: Value| a.get(k).cloned().unwrap_or(default);
-        let metadata = a.get("metadata").cloned().filter(Value::is_object).unwrap_or(Value::Null);
+        let metadata = a
+            .get("metadata")
+            .cloned()
+            .filter(Value::is_object)
+            .unwrap_or(Value::Null);
         Some(vec![
             ("client_token", get("client_token", Value::from(""))),
             ("accessor", get("accessor", Value::from(""))),
@@ -773,7 +788,10 @@ impl Secret {
             ("token", get("token", Value::from(""))),
             ("accessor", get("accessor", Value::from(""))),
             ("ttl", get("ttl", Value::from(0))),
-            ("creation_time", get("creation_time", Value::from("0001-01-01T00:00:00Z"))),
+            (
+                "creation_time",
+                get("creation_time", Value::from("0001-01-01T00:00:00Z")),
+            ),
             ("creation_path", get("creation_path", Value::from(""))),
             ("wrapped_accessor", get("wrapped_accessor", Value::from(""))),
         ])

@@ -163,8 +163,13 @@ fn output_flags(sets: u8) -> Vec<Def> {
     }
     if sets & DETAILED != 0 {
         out.push(
-            flag("detailed", Kind::Bool, "false", "Enables additional metadata during some operations.")
-                .env("BAO_DETAILED"),
+            flag(
+                "detailed",
+                Kind::Bool,
+                "false",
+                "Enables additional metadata during some operations.",
+            )
+            .env("BAO_DETAILED"),
         );
     }
     out
@@ -229,7 +234,11 @@ impl Base {
 
     /// Parse a command's flags (its own after the shared sets); on error print it and give the exit code.
     pub fn parse(&mut self, command: &Command, args: &[String]) -> Result<Flags, i32> {
-        let mut defs = if command.sets & HTTP != 0 { http_flags() } else { Vec::new() };
+        let mut defs = if command.sets & HTTP != 0 {
+            http_flags()
+        } else {
+            Vec::new()
+        };
         defs.extend(output_flags(command.sets));
         defs.extend((command.flags)());
         let parsed = Flags::parse(defs, args);
@@ -297,7 +306,11 @@ impl Base {
                     forbidden.join(", ")
                 ));
             }
-            let namespace = if f.ns != "(not set)" { f.ns.clone() } else { f.namespace.clone() };
+            let namespace = if f.ns != "(not set)" {
+                f.ns.clone()
+            } else {
+                f.namespace.clone()
+            };
             let settings = Settings {
                 address: f.address.clone(),
                 token: None,
@@ -385,7 +398,9 @@ pub fn token_helper_store(token: &str) -> Result<(), String> {
     let path = token_helper_path()?;
     let tmp = path.with_file_name(format!(
         "{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -425,7 +440,9 @@ fn flag_section(title: &str, defs: &[Def]) -> String {
         }
         if let Some(var) = d.env {
             let name = var.replacen("BAO_", "VAULT_", 1);
-            usage.push_str(&format!(" This can also be specified via the {name} environment variable."));
+            usage.push_str(&format!(
+                " This can also be specified via the {name} environment variable."
+            ));
         }
         out.push_str(&wrap_at_length_with_padding(&usage, 6));
         out.push_str("\n\n");

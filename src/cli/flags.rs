@@ -126,7 +126,13 @@ pub fn go_parse_duration(orig: &str) -> Result<i64, String> {
             "m" => 60e9,
             "h" => 3600e9,
             "" => return Err(format!("time: missing unit in duration {}", go_quote(orig))),
-            _ => return Err(format!("time: unknown unit {} in duration {}", go_quote(unit), go_quote(orig))),
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    go_quote(unit),
+                    go_quote(orig)
+                ))
+            }
         };
         total += number * scale;
     }
@@ -230,7 +236,10 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 
 fn parse_int(s: &str) -> Result<i64, String> {
     s.parse::<i64>().map_err(|e| {
-        let why = if matches!(e.kind(), std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow) {
+        let why = if matches!(
+            e.kind(),
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow
+        ) {
             "value out of range"
         } else {
             "invalid syntax"
@@ -283,8 +292,7 @@ impl Flags {
             flags.values.insert(def.name, value);
         }
         let mut rest = args;
-        loop {
-            let Some(s) = rest.first() else { break };
+        while let Some(s) = rest.first() {
             if s.len() < 2 || !s.starts_with('-') {
                 break;
             }
@@ -313,8 +321,8 @@ impl Flags {
             };
             if def.kind == Kind::Bool {
                 let v = value.unwrap_or_else(|| "true".into());
-                let b = parse_bool(&v)
-                    .map_err(|e| format!("invalid boolean value {} for -{name}: {}", go_quote(&v), e))?;
+                let b =
+                    parse_bool(&v).map_err(|e| format!("invalid boolean value {} for -{name}: {}", go_quote(&v), e))?;
                 flags.values.insert(def.name, Val::Bool(b));
             } else {
                 let v = match value {
@@ -457,7 +465,18 @@ mod tests {
     fn go_flag_forms() {
         let f = Flags::parse(
             defs(),
-            &args(&["-f", "--mount=kv", "-cas", "3", "-ttl=1h", "-policy=a", "-policy", "b", "x", "-y"]),
+            &args(&[
+                "-f",
+                "--mount=kv",
+                "-cas",
+                "3",
+                "-ttl=1h",
+                "-policy=a",
+                "-policy",
+                "b",
+                "x",
+                "-y",
+            ]),
         )
         .unwrap();
         assert!(f.bool("force"));
@@ -484,8 +503,14 @@ mod tests {
             e(&["-cas=x"]),
             "invalid value \"x\" for flag -cas: strconv.ParseInt: parsing \"x\": invalid syntax"
         );
-        assert_eq!(e(&["-ttl=5x"]), "invalid value \"5x\" for flag -ttl: time: unknown unit \"x\" in duration \"5x\"");
-        assert_eq!(e(&["-metadata=x"]), "invalid value \"x\" for flag -metadata: missing = in KV pair: \"x\"");
+        assert_eq!(
+            e(&["-ttl=5x"]),
+            "invalid value \"5x\" for flag -ttl: time: unknown unit \"x\" in duration \"5x\""
+        );
+        assert_eq!(
+            e(&["-metadata=x"]),
+            "invalid value \"x\" for flag -metadata: missing = in KV pair: \"x\""
+        );
         assert_eq!(e(&["---x"]), "bad flag syntax: ---x");
     }
 

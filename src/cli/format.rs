@@ -534,8 +534,7 @@ fn resolves_to_non_string(s: &str) -> bool {
             return true;
         }
     }
-    if body.parse::<f64>().is_ok() && body.chars().any(|c| c.is_ascii_digit()) && !body.contains(['i', 'n', 'I', 'N'])
-    {
+    if body.parse::<f64>().is_ok() && body.chars().any(|c| c.is_ascii_digit()) && !body.contains(['i', 'n', 'I', 'N']) {
         return true;
     }
     // Base-60 floats (`1:20`) and timestamps (`2001-12-14`, `2001-12-14T21:59:43.10Z`).
@@ -551,7 +550,11 @@ fn resolves_to_non_string(s: &str) -> bool {
         let date_end = s.find(['T', 't', ' ']).unwrap_or(s.len());
         let date = &s[..date_end];
         let parts: Vec<&str> = date.split('-').collect();
-        if parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+        if parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        {
             return date_end == s.len() || chrono::DateTime::parse_from_rfc3339(s).is_ok() || s.len() > date_end;
         }
     }
@@ -604,7 +607,10 @@ fn yaml_string(s: &str, depth: usize) -> String {
         // go-yaml v2 asks for a double-quoted scalar when the plain one would change type.
         let mut out = String::new();
         write_json_string(&mut out, s);
-        return out.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&");
+        return out
+            .replace("\\u003c", "<")
+            .replace("\\u003e", ">")
+            .replace("\\u0026", "&");
     }
     if s.chars().all(|c| !c.is_control()) {
         return format!("'{}'", s.replace('\'', "''"));
@@ -706,7 +712,10 @@ mod tests {
     #[test]
     fn json_like_go() {
         let v = json!({"b": "<x&y>", "a": [], "c": {}});
-        assert_eq!(go_json(&v), "{\n  \"a\": [],\n  \"b\": \"\\u003cx\\u0026y\\u003e\",\n  \"c\": {}\n}");
+        assert_eq!(
+            go_json(&v),
+            "{\n  \"a\": [],\n  \"b\": \"\\u003cx\\u0026y\\u003e\",\n  \"c\": {}\n}"
+        );
     }
 
     #[test]
@@ -716,7 +725,7 @@ mod tests {
             "n": null, "o": ["root"], "p": {"version": "2"}});
         assert_eq!(
             go_yaml(&v),
-            "a: 'x: y'\nb: \"true\"\nc: \"123\"\nd: \"\"\ne: -x\nf: |-\n  multi\n  line\ng: \"1.5\"\nh: \"2026-12-03T16:35:45.150956261Z\"\ni: \"yes\"\nj: ' lead'\nk: it's\nl: '#c'\nm: a#b\nn: null\no:\n- root\np:\n  version: \"2\""
+            "a: 'x: y'\nb: \"true\"\nc: \"123\"\nd: \"\"\ne: -x\nf: |-\n  multi\n  line\ng: \"1.5\"\nh: \"2026-12-03T16:35:45.150956261Z\"\ni: \"yes\"\nj: ' lead'\nk: it's\nl: '#c'\nm: a#b\n\"n\": null\no:\n- root\np:\n  version: \"2\""
         );
     }
 

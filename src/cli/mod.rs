@@ -93,7 +93,10 @@ fn write_out(s: &str) {
 /// Run the client with the arguments after the program name; returns the exit code.
 pub fn run(args: &[String]) -> i32 {
     let globals = setup_env(args);
-    if !matches!(globals.format.as_str(), "json" | "table" | "yaml" | "yml" | "pretty" | "raw") {
+    if !matches!(
+        globals.format.as_str(),
+        "json" | "table" | "yaml" | "yml" | "pretty" | "raw"
+    ) {
         write_err(&format!("Invalid output format: {}\n", globals.format));
         return 1;
     }
@@ -224,8 +227,6 @@ fn finish_curl(base: &mut Base, code: i32) -> i32 {
 
 /// Whether `args` (after the program name) name a client command (as opposed to `server` and the offline tools).
 pub fn is_client_invocation(args: &[String]) -> bool {
-    !matches!(args.first().map(String::as_str), Some("server"))
-        && !(args.first().map(String::as_str) == Some("operator")
-            && args.get(1).map(String::as_str) == Some("snapshot")
-            && args.get(2).map(String::as_str) == Some("inspect"))
+    let words: Vec<&str> = args.iter().take(3).map(String::as_str).collect();
+    !matches!(words.as_slice(), ["server", ..] | ["operator", "snapshot", "inspect"])
 }

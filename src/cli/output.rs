@@ -58,7 +58,9 @@ pub fn output_secret(ui: &mut Ui, secret: &Secret) -> i32 {
             1
         }
         "raw" => {
-            ui.error("Could not parse output: This command does not support the -format=raw option; only `vault read` does.");
+            ui.error(
+                "Could not parse output: This command does not support the -format=raw option; only `vault read` does.",
+            );
             1
         }
         _ => invalid_format(ui),
@@ -75,7 +77,10 @@ fn secret_table(ui: &mut Ui, secret: &Secret) {
             out.push(format!("lease_duration {d} {}", human_duration(secret.lease_duration)));
             out.push(format!("lease_renewable {d} {}", secret.renewable));
         } else {
-            out.push(format!("refresh_interval {d} {}", human_duration(secret.lease_duration)));
+            out.push(format!(
+                "refresh_interval {d} {}",
+                human_duration(secret.lease_duration)
+            ));
         }
     }
     if let Some(auth) = &secret.auth {
@@ -97,7 +102,10 @@ fn secret_table(ui: &mut Ui, secret: &Secret) {
                 "token_renewable {d} {}",
                 auth.get("renewable").and_then(Value::as_bool).unwrap_or(false)
             ));
-            out.push(format!("token_policies {d} {}", go_q_list(&secret.auth_list("token_policies"))));
+            out.push(format!(
+                "token_policies {d} {}",
+                go_q_list(&secret.auth_list("token_policies"))
+            ));
             out.push(format!(
                 "identity_policies {d} {}",
                 go_q_list(&secret.auth_list("identity_policies"))

@@ -48,7 +48,10 @@ impl DevServer {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && client.try_call("GET", "sys/mounts", Some("root"), &[], None).map(|r| r.0) == Ok(200)
+                && client
+                    .try_call("GET", "sys/mounts", Some("root"), &[], None)
+                    .map(|r| r.0)
+                    == Ok(200)
             {
                 break;
             }
@@ -85,15 +88,24 @@ fn step(args: &str) -> Step {
 }
 
 fn usage(args: &str) -> Step {
-    Step { help: true, ..step(args) }
+    Step {
+        help: true,
+        ..step(args)
+    }
 }
 
 fn with_stdin(args: &str, stdin: &'static str) -> Step {
-    Step { stdin: Some(stdin), ..step(args) }
+    Step {
+        stdin: Some(stdin),
+        ..step(args)
+    }
 }
 
 fn without_token(args: &str) -> Step {
-    Step { token: false, ..step(args) }
+    Step {
+        token: false,
+        ..step(args)
+    }
 }
 
 struct Outcome {
@@ -177,7 +189,9 @@ fn normalize(text: &str) -> String {
             let mut headers: Vec<&str> = CURL_HEADER.find_iter(l).map(|m| m.as_str()).collect();
             headers.sort();
             let mut sorted = headers.into_iter();
-            CURL_HEADER.replace_all(l, |_: &regex::Captures| sorted.next().unwrap_or_default().to_string()).into_owned()
+            CURL_HEADER
+                .replace_all(l, |_: &regex::Captures| sorted.next().unwrap_or_default().to_string())
+                .into_owned()
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -216,17 +230,33 @@ fn differential(kind: &str, start: &dyn Fn() -> DevServer, steps: &[Step]) -> (V
     for s in steps {
         let reference = run(&bao_bin, &for_bao.addr, bao_home.path(), files.path(), s);
         let ours = run(&vault, &for_vault.addr, vault_home.path(), files.path(), s);
-        assert!(!ours.stderr.contains("panicked"), "{kind}: vault {:?} panicked: {}", s.args, ours.stderr);
+        assert!(
+            !ours.stderr.contains("panicked"),
+            "{kind}: vault {:?} panicked: {}",
+            s.args,
+            ours.stderr
+        );
         let name = s.args.join(" ");
         let alike = if s.help {
             // Where the reference prints its help, ours prints its own, to the same stream.
-            let first_words = |t: &str| normalize(t).lines().next().unwrap_or_default().split(' ').take(2).collect::<Vec<_>>().join(" ");
+            let first_words = |t: &str| {
+                normalize(t)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .split(' ')
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
             reference.code == ours.code
                 && reference.stdout.is_empty() == ours.stdout.is_empty()
                 && first_words(&reference.stderr) == first_words(&ours.stderr)
                 && first_words(&reference.stdout) == first_words(&ours.stdout)
         } else {
-            reference.code == ours.code && same(&reference.stdout, &ours.stdout) && same(&reference.stderr, &ours.stderr)
+            reference.code == ours.code
+                && same(&reference.stdout, &ours.stdout)
+                && same(&reference.stderr, &ours.stderr)
         };
         if alike {
             matched.push(name);
@@ -385,7 +415,12 @@ fn common_steps() -> Vec<Step> {
 
 /// The last steps: seal the server and see what sealed answers look like.
 fn sealing_steps() -> Vec<Step> {
-    vec![step("operator seal"), step("status"), step("kv get secret/app"), without_token("status")]
+    vec![
+        step("operator seal"),
+        step("status"),
+        step("kv get secret/app"),
+        without_token("status"),
+    ]
 }
 
 /// Endpoints only the reference has (audit devices, leases): run against OpenBao's server only.
@@ -430,12 +465,23 @@ fn vault_cli_matches_bao_on_our_server() {
     report("our server", &matched, &mismatched);
     let unexpected: Vec<&String> = mismatched
         .iter()
-        .filter(|m| !KNOWN_SERVER_DIFFERENCES.iter().any(|k| m.contains(&format!("vault {k}\n"))))
+        .filter(|m| {
+            !KNOWN_SERVER_DIFFERENCES
+                .iter()
+                .any(|k| m.contains(&format!("vault {k}\n")))
+        })
         .collect();
     for k in KNOWN_SERVER_DIFFERENCES {
-        assert!(!matched.contains(&k.to_string()), "{k} now matches: remove it from KNOWN_SERVER_DIFFERENCES");
+        assert!(
+            !matched.contains(&k.to_string()),
+            "{k} now matches: remove it from KNOWN_SERVER_DIFFERENCES"
+        );
     }
-    assert!(unexpected.is_empty(), "{} steps differ from bao (see above)", unexpected.len());
+    assert!(
+        unexpected.is_empty(),
+        "{} steps differ from bao (see above)",
+        unexpected.len()
+    );
 }
 
 #[test]
@@ -446,7 +492,11 @@ fn vault_cli_matches_bao_on_openbao() {
     steps.extend(sealing_steps());
     let (matched, mismatched) = differential("OpenBao", &|| DevServer::start(&reference), &steps);
     report("OpenBao", &matched, &mismatched);
-    assert!(mismatched.is_empty(), "{} steps differ from bao (see above)", mismatched.len());
+    assert!(
+        mismatched.is_empty(),
+        "{} steps differ from bao (see above)",
+        mismatched.len()
+    );
 }
 
 #[test]
@@ -505,11 +555,17 @@ fn login_stores_the_token_in_the_helper_file_owner_only() {
 #[test]
 fn server_and_offline_forms_still_parse_with_clap() {
     // `server` keeps its own flags (single and double dash), the client takes everything else.
-    let out = Command::new(vault_bin()).args(["server", "--config", "/nonexistent.hcl"]).output().unwrap();
+    let out = Command::new(vault_bin())
+        .args(["server", "--config", "/nonexistent.hcl"])
+        .output()
+        .unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("Usage: vault <command>"));
     let out = Command::new(vault_bin()).args(["version"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("vault v{}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("vault v{}\n", env!("CARGO_PKG_VERSION"))
+    );
     let out = Command::new(vault_bin()).args(["no-such-command"]).output().unwrap();
     assert_eq!(out.status.code(), Some(127));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("Usage: vault <command> [args]"));
@@ -543,4 +599,71 @@ fn snapshot_save_and_restore_through_the_cli() {
     // The offline inspector reads the same file.
     let out = run(&["operator", "snapshot", "inspect", snap.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn tls_flags_and_environment() {
+    let dir = temp_dir();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let cert_pem = cert.cert.pem();
+    let ca = dir.path().join("cert.pem");
+    std::fs::write(&ca, &cert_pem).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let listener = format!(
+        "  tls_disable = false\n  tls_cert_file = \"{}\"\n  tls_key_file = \"{}\"",
+        ca.display(),
+        dir.path().join("key.pem").display()
+    );
+    let config = crate::common::write_config(dir.path(), &dir.path().join("data"), "", &listener);
+    let server = crate::common::TestServer::start_with_config(dir.path(), &config, "https", Some(cert_pem.as_bytes()));
+    let addr = format!("https://{}", server.addr);
+    let status = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(vault_bin());
+        cmd.arg("status")
+            .args(args)
+            .env("HOME", dir.path())
+            .env("VAULT_ADDR", &addr)
+            .env_remove("VAULT_CACERT")
+            .env_remove("BAO_CACERT")
+            .env_remove("VAULT_SKIP_VERIFY")
+            .env_remove("BAO_SKIP_VERIFY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Unknown CA: refused, exit 1 (status's error code), naming the address.
+    let (code, _, err) = status(&[], &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(&format!(
+            "Error checking seal status: Get \"{addr}/v1/sys/seal-status\": "
+        )),
+        "{err}"
+    );
+    // Trusted through the flag or the environment; skip-verify through either. The server is uninitialized
+    // (sealed): exit 2 with the table.
+    let ca_flag = format!("-ca-cert={}", ca.display());
+    for (args, env) in [
+        (vec![ca_flag.as_str()], vec![]),
+        (vec![], vec![("VAULT_CACERT", ca.to_str().unwrap())]),
+        (vec!["-tls-skip-verify"], vec![]),
+        (vec![], vec![("VAULT_SKIP_VERIFY", "true")]),
+    ] {
+        let (code, out, err) = status(&args, &env);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {err}");
+        assert!(
+            out.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Initialized", "false"]),
+            "{out}"
+        );
+    }
+    let (code, _, err) = status(&["-ca-cert=/nonexistent.pem"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("failed to setup TLS config"), "{err}");
 }

@@ -139,7 +139,17 @@ fn the_cli_talks_http_only() {
     // The client reaches a server over HTTP; it may use the policy parser (`policy fmt`) and nothing of the server.
     let found = violations(
         "cli",
-        &["core", "http", "builtin", "storage", "seal", "server", "logical", "framework", "config"],
+        &[
+            "core",
+            "http",
+            "builtin",
+            "storage",
+            "seal",
+            "server",
+            "logical",
+            "framework",
+            "config",
+        ],
         &[],
     );
     assert!(found.is_empty(), "the CLI reaches into the server: {found:#?}");

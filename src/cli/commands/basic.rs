@@ -137,9 +137,25 @@ fn list_flags() -> Vec<Def> {
 
 fn login_flags() -> Vec<Def> {
     vec![
-        flag("method", Kind::Str, "token", "Type of authentication to use such as \"userpass\" or \"approle\".").env("BAO_AUTH_METHOD"),
-        flag("path", Kind::Str, "", "Remote path in the server where the auth method is enabled. Defaults to the method's name."),
-        flag("no-store", Kind::Bool, "false", "Do not persist the token to the token helper after authentication."),
+        flag(
+            "method",
+            Kind::Str,
+            "token",
+            "Type of authentication to use such as \"userpass\" or \"approle\".",
+        )
+        .env("BAO_AUTH_METHOD"),
+        flag(
+            "path",
+            Kind::Str,
+            "",
+            "Remote path in the server where the auth method is enabled. Defaults to the method's name.",
+        ),
+        flag(
+            "no-store",
+            Kind::Bool,
+            "false",
+            "Do not persist the token to the token helper after authentication.",
+        ),
         flag("no-print", Kind::Bool, "false", "Do not display the token."),
         flag(
             "token-only",
@@ -281,7 +297,11 @@ pub fn print_seal_status(b: &mut Base, status: &Value, leader: Option<&Value>) -
             out.push(format!("Total {prefix}Shares | {}", i(status, "n")));
             out.push(format!("Threshold | {}", i(status, "t")));
             if sealed {
-                out.push(format!("Unseal Progress | {}/{}", i(status, "progress"), i(status, "t")));
+                out.push(format!(
+                    "Unseal Progress | {}/{}",
+                    i(status, "progress"),
+                    i(status, "t")
+                ));
                 out.push(format!("Unseal Nonce | {}", s(status, "nonce")));
             }
             if let Some(l) = leader {
@@ -430,7 +450,11 @@ fn write_like(b: &mut Base, f: Flags, patch: bool) -> i32 {
     };
     let c = tri!(client(b, 2));
     let body = Value::Object(data);
-    let result = if patch { c.merge_patch(&path, &body) } else { c.write(&path, &body) };
+    let result = if patch {
+        c.merge_patch(&path, &body)
+    } else {
+        c.write(&path, &body)
+    };
     write_output(b, &path, result, &f.str("field"))
 }
 
@@ -660,7 +684,13 @@ fn login(b: &mut Base, f: Flags) -> i32 {
         .into_iter()
         .map(|(k, v)| (k, Value::String(crate::cli::args::weak_string(&v))))
         .collect();
-    if config.get("mount").and_then(Value::as_str).unwrap_or_default().is_empty() && !auth_path.is_empty() {
+    if config
+        .get("mount")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty()
+        && !auth_path.is_empty()
+    {
         config.insert("mount".into(), Value::String(auth_path.clone()));
     }
     let non_interactive = b.non_interactive();
@@ -693,14 +723,18 @@ fn login(b: &mut Base, f: Flags) -> i32 {
             };
             let token = token.trim().to_string();
             if token.is_empty() {
-                b.ui.error("Error authenticating: a token must be passed to auth, please view the help for more information");
+                b.ui.error(
+                    "Error authenticating: a token must be passed to auth, please view the help for more information",
+                );
                 return 2;
             }
             let lookup = match cfg("lookup") {
                 Some(x) => match crate::cli::flags::parse_bool(&x) {
                     Ok(v) => v,
                     Err(e) => {
-                        b.ui.error(&format!("Error authenticating: Failed to parse \"lookup\" as boolean: {e}"));
+                        b.ui.error(&format!(
+                            "Error authenticating: Failed to parse \"lookup\" as boolean: {e}"
+                        ));
                         return 2;
                     }
                 },
@@ -758,7 +792,9 @@ fn login(b: &mut Base, f: Flags) -> i32 {
                     Some(p) => p,
                     None => {
                         if non_interactive {
-                            b.ui.error("Error authenticating: 'password' must be specified and refusing to pull from stdin");
+                            b.ui.error(
+                                "Error authenticating: 'password' must be specified and refusing to pull from stdin",
+                            );
                             return 2;
                         }
                         match read_hidden("Password (will be hidden): ", false) {
@@ -822,7 +858,11 @@ fn login(b: &mut Base, f: Flags) -> i32 {
     let token = secret.auth_str("client_token");
     let warn_env_token = |b: &mut Base| {
         let var = if crate::cli::env::lookup("BAO_TOKEN").is_some_and(|t| !t.is_empty()) {
-            Some(if std::env::var("VAULT_TOKEN").is_ok_and(|t| !t.is_empty()) { "VAULT_TOKEN" } else { "BAO_TOKEN" })
+            Some(if std::env::var("VAULT_TOKEN").is_ok_and(|t| !t.is_empty()) {
+                "VAULT_TOKEN"
+            } else {
+                "BAO_TOKEN"
+            })
         } else {
             None
         };
@@ -881,7 +921,10 @@ fn token_secret_from_lookup(s: &Secret) -> Secret {
     );
     auth.insert("metadata".into(), d.get("meta").cloned().unwrap_or(Value::Null));
     auth.insert("lease_duration".into(), d.get("ttl").cloned().unwrap_or(Value::from(0)));
-    auth.insert("renewable".into(), d.get("renewable").cloned().unwrap_or(Value::Bool(false)));
+    auth.insert(
+        "renewable".into(),
+        d.get("renewable").cloned().unwrap_or(Value::Bool(false)),
+    );
     Secret {
         auth: Some(auth),
         ..Default::default()

@@ -19,7 +19,12 @@ fn mount_flag() -> Def {
 fn get_flags() -> Vec<Def> {
     vec![
         mount_flag(),
-        flag("version", Kind::Int, "0", "If passed, the value at the version number will be returned."),
+        flag(
+            "version",
+            Kind::Int,
+            "0",
+            "If passed, the value at the version number will be returned.",
+        ),
     ]
 }
 
@@ -51,7 +56,12 @@ fn patch_flags() -> Vec<Def> {
 
 fn versions_flags() -> Vec<Def> {
     vec![
-        flag("versions", Kind::Slice, "", "Specifies the version numbers (comma-separated or repeated)."),
+        flag(
+            "versions",
+            Kind::Slice,
+            "",
+            "Specifies the version numbers (comma-separated or repeated).",
+        ),
         mount_flag(),
     ]
 }
@@ -62,7 +72,12 @@ fn mount_only() -> Vec<Def> {
 
 fn rollback_flags() -> Vec<Def> {
     vec![
-        flag("version", Kind::Int, "0", "Specifies the version number that should be made current again."),
+        flag(
+            "version",
+            Kind::Int,
+            "0",
+            "Specifies the version number that should be made current again.",
+        ),
         mount_flag(),
     ]
 }
@@ -81,7 +96,12 @@ fn metadata_patch_flags() -> Vec<Def> {
     let mut f = metadata_put_flags();
     f.insert(
         4,
-        flag("remove-custom-metadata", Kind::Slice, "", "Key to remove from custom metadata. To specify multiple values, specify this flag multiple times."),
+        flag(
+            "remove-custom-metadata",
+            Kind::Slice,
+            "",
+            "Key to remove from custom metadata. To specify multiple values, specify this flag multiple times.",
+        ),
     );
     f
 }
@@ -139,7 +159,12 @@ fn preflight(c: &mut Client, path: &str) -> Result<(String, u8), ApiError> {
 
 /// Go's `path.Join` (cleaned, no empty elements).
 fn path_join(parts: &[&str]) -> String {
-    let joined = parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("/");
+    let joined = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/");
     crate::cli::api::go_path_clean(&joined)
 }
 
@@ -181,7 +206,11 @@ fn resolve(b: &mut Base, f: &Flags, arg: &str, trim_only_leading: bool) -> Resul
         sanitize_path(arg)
     };
     let c = client(b, 2)?;
-    let probe = if mount_syntax { sanitize_path(&mount_flag) } else { partial.clone() };
+    let probe = if mount_syntax {
+        sanitize_path(&mount_flag)
+    } else {
+        partial.clone()
+    };
     let (mount, version) = match preflight(c, &probe) {
         Ok(v) => v,
         Err(e) => {
@@ -275,7 +304,11 @@ fn kv_get(b: &mut Base, f: Flags) -> i32 {
     let field = f.str("field");
     if !field.is_empty() {
         if t.v2 {
-            let data = secret.data_map().and_then(|d| d.get("data")).cloned().unwrap_or(Value::Null);
+            let data = secret
+                .data_map()
+                .and_then(|d| d.get("data"))
+                .cloned()
+                .unwrap_or(Value::Null);
             let Some(dm) = data.as_object() else {
                 b.ui.error(&format!("No data found at {full}"));
                 return 2;
@@ -412,7 +445,10 @@ fn kv_patch(b: &mut Base, f: Flags) -> i32 {
             if f.int("cas") > 0 {
                 options.insert("cas".into(), Value::from(f.int("cas")));
             }
-            let body = super::obj(vec![("data", Value::Object(data.clone())), ("options", Value::Object(options))]);
+            let body = super::obj(vec![
+                ("data", Value::Object(data.clone())),
+                ("options", Value::Object(options)),
+            ]);
             let c = b.client().expect("built above");
             match c.merge_patch(&full, &body) {
                 Ok(s) => Ok(s),
@@ -457,7 +493,9 @@ fn read_then_write(b: &mut Base, full: &str, new_data: Map<String, Value>) -> Re
     };
     let d = secret.data_map().cloned().unwrap_or_default();
     let Some(meta) = d.get("metadata").and_then(Value::as_object) else {
-        b.ui.error(&format!("No metadata found at {full}; patch only works on existing data"));
+        b.ui.error(&format!(
+            "No metadata found at {full}; patch only works on existing data"
+        ));
         return Err(2);
     };
     let Some(current) = d.get("data").and_then(Value::as_object) else {
@@ -470,7 +508,10 @@ fn read_then_write(b: &mut Base, full: &str, new_data: Map<String, Value>) -> Re
     }
     let body = super::obj(vec![
         ("data", Value::Object(merged)),
-        ("options", super::obj(vec![("cas", meta.get("version").cloned().unwrap_or(Value::Null))])),
+        (
+            "options",
+            super::obj(vec![("cas", meta.get("version").cloned().unwrap_or(Value::Null))]),
+        ),
     ]);
     let c = b.client().map_err(|_| 2)?;
     match c.write(full, &body) {
@@ -622,7 +663,10 @@ fn kv_destroy(b: &mut Base, f: Flags) -> i32 {
 
 fn kv_rollback(b: &mut Base, f: Flags) -> i32 {
     if f.args.len() != 1 {
-        b.ui.error(&format!("Invalid number of arguments (expected 1, got {})", f.args.len()));
+        b.ui.error(&format!(
+            "Invalid number of arguments (expected 1, got {})",
+            f.args.len()
+        ));
         return 1;
     }
     if !f.is_set("version") {
@@ -651,7 +695,9 @@ fn kv_rollback(b: &mut Base, f: Flags) -> i32 {
             return Err(2);
         };
         if !d.get("metadata").is_some_and(Value::is_object) {
-            b.ui.error(&format!("No metadata found at {full}; rollback only works on existing data"));
+            b.ui.error(&format!(
+                "No metadata found at {full}; rollback only works on existing data"
+            ));
             return Err(2);
         }
         Ok(d)
@@ -660,7 +706,11 @@ fn kv_rollback(b: &mut Base, f: Flags) -> i32 {
     let cas = current["metadata"].get("version").cloned().unwrap_or(Value::Null);
     let old = tri!(pre_read(b, &[("version".to_string(), version.to_string())]));
     let meta = &old["metadata"];
-    if meta.get("deletion_time").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+    if meta
+        .get("deletion_time")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
+    {
         b.ui.error("Cannot roll back to a version that has been deleted");
         return 2;
     }
@@ -669,7 +719,9 @@ fn kv_rollback(b: &mut Base, f: Flags) -> i32 {
         return 2;
     }
     let Some(data) = old.get("data").and_then(Value::as_object) else {
-        b.ui.error(&format!("No data found at {full}; rollback only works on existing data"));
+        b.ui.error(&format!(
+            "No data found at {full}; rollback only works on existing data"
+        ));
         return 2;
     };
     let body = super::obj(vec![

@@ -56,58 +56,180 @@ fn common_mount_flags() -> Vec<Def> {
 
 fn enable_secrets_flags() -> Vec<Def> {
     let mut f = common_mount_flags();
-    f.push(flag("force-no-cache", Kind::Bool, "false", "Force the secrets engine to disable caching."));
+    f.push(flag(
+        "force-no-cache",
+        Kind::Bool,
+        "false",
+        "Force the secrets engine to disable caching.",
+    ));
     f
 }
 
 fn enable_auth_flags() -> Vec<Def> {
     let mut f = common_mount_flags();
-    f.push(flag("token-type", Kind::Str, "", "Sets a forced token type for the mount."));
+    f.push(flag(
+        "token-type",
+        Kind::Str,
+        "",
+        "Sets a forced token type for the mount.",
+    ));
     f
 }
 
 fn tune_flags() -> Vec<Def> {
     vec![
-        flag("audit-non-hmac-request-keys", Kind::Slice, "", "Key that will not be HMAC'd by audit devices in the request data object."),
-        flag("audit-non-hmac-response-keys", Kind::Slice, "", "Key that will not be HMAC'd by audit devices in the response data object."),
-        flag("default-lease-ttl", Kind::Duration, "", "The default lease TTL for this engine. \"system\" resets it to the server's default."),
-        flag("description", Kind::Str, "", "Human-friendly description of this engine."),
-        flag("listing-visibility", Kind::Str, "", "Determines the visibility of the mount in the UI-specific listing endpoint."),
-        flag("max-lease-ttl", Kind::Duration, "", "The maximum lease TTL for this engine. \"system\" resets it to the server's default."),
-        flag("passthrough-request-headers", Kind::Slice, "", "Request header value that will be sent to the plugin."),
-        flag("allowed-response-headers", Kind::Slice, "", "Response header value that plugins will be allowed to set."),
-        flag("options", Kind::Map, "", "Key-value pair provided as key=value for the mount options. This can be specified multiple times."),
-        flag("version", Kind::Int, "0", "Select the version of the engine to run. Not supported by all engines."),
-        flag("plugin-version", Kind::Str, "", "Select the semantic version of the plugin to run."),
+        flag(
+            "audit-non-hmac-request-keys",
+            Kind::Slice,
+            "",
+            "Key that will not be HMAC'd by audit devices in the request data object.",
+        ),
+        flag(
+            "audit-non-hmac-response-keys",
+            Kind::Slice,
+            "",
+            "Key that will not be HMAC'd by audit devices in the response data object.",
+        ),
+        flag(
+            "default-lease-ttl",
+            Kind::Duration,
+            "",
+            "The default lease TTL for this engine. \"system\" resets it to the server's default.",
+        ),
+        flag(
+            "description",
+            Kind::Str,
+            "",
+            "Human-friendly description of this engine.",
+        ),
+        flag(
+            "listing-visibility",
+            Kind::Str,
+            "",
+            "Determines the visibility of the mount in the UI-specific listing endpoint.",
+        ),
+        flag(
+            "max-lease-ttl",
+            Kind::Duration,
+            "",
+            "The maximum lease TTL for this engine. \"system\" resets it to the server's default.",
+        ),
+        flag(
+            "passthrough-request-headers",
+            Kind::Slice,
+            "",
+            "Request header value that will be sent to the plugin.",
+        ),
+        flag(
+            "allowed-response-headers",
+            Kind::Slice,
+            "",
+            "Response header value that plugins will be allowed to set.",
+        ),
+        flag(
+            "options",
+            Kind::Map,
+            "",
+            "Key-value pair provided as key=value for the mount options. This can be specified multiple times.",
+        ),
+        flag(
+            "version",
+            Kind::Int,
+            "0",
+            "Select the version of the engine to run. Not supported by all engines.",
+        ),
+        flag(
+            "plugin-version",
+            Kind::Str,
+            "",
+            "Select the semantic version of the plugin to run.",
+        ),
     ]
 }
 
 fn auth_tune_flags() -> Vec<Def> {
     let mut f = tune_flags();
-    f.push(flag("token-type", Kind::Str, "", "Sets a forced token type for the mount."));
-    f.push(flag("user-lockout-threshold", Kind::Int, "0", "The threshold for user lockout."));
-    f.push(flag("user-lockout-duration", Kind::Duration, "", "The time for which a user will be locked out."));
-    f.push(flag("user-lockout-counter-reset-duration", Kind::Duration, "", "The time after which the lockout counter is reset with no failed login attempts."));
-    f.push(flag("user-lockout-disable", Kind::Bool, "false", "Disables the user lockout feature."));
+    f.push(flag(
+        "token-type",
+        Kind::Str,
+        "",
+        "Sets a forced token type for the mount.",
+    ));
+    f.push(flag(
+        "user-lockout-threshold",
+        Kind::Int,
+        "0",
+        "The threshold for user lockout.",
+    ));
+    f.push(flag(
+        "user-lockout-duration",
+        Kind::Duration,
+        "",
+        "The time for which a user will be locked out.",
+    ));
+    f.push(flag(
+        "user-lockout-counter-reset-duration",
+        Kind::Duration,
+        "",
+        "The time after which the lockout counter is reset with no failed login attempts.",
+    ));
+    f.push(flag(
+        "user-lockout-disable",
+        Kind::Bool,
+        "false",
+        "Disables the user lockout feature.",
+    ));
     f
 }
 
 fn audit_enable_flags() -> Vec<Def> {
     vec![
-        flag("description", Kind::Str, "", "Human-friendly description for the purpose of this audit device."),
-        flag("path", Kind::Str, "", "Place where the audit device will be accessible. The default is the TYPE."),
-        flag("local", Kind::Bool, "false", "Mark the audit device as a local-only device."),
+        flag(
+            "description",
+            Kind::Str,
+            "",
+            "Human-friendly description for the purpose of this audit device.",
+        ),
+        flag(
+            "path",
+            Kind::Str,
+            "",
+            "Place where the audit device will be accessible. The default is the TYPE.",
+        ),
+        flag(
+            "local",
+            Kind::Bool,
+            "false",
+            "Mark the audit device as a local-only device.",
+        ),
     ]
 }
 
 fn lease_renew_flags() -> Vec<Def> {
-    vec![flag("increment", Kind::Duration, "", "Request a specific increment in seconds.").aliases(&["i"])]
+    vec![flag(
+        "increment",
+        Kind::Duration,
+        "",
+        "Request a specific increment in seconds.",
+    )
+    .aliases(&["i"])]
 }
 
 fn lease_revoke_flags() -> Vec<Def> {
     vec![
-        flag("force", Kind::Bool, "false", "Delete the lease from storage even if the backend fails to revoke it. Requires -prefix.").aliases(&["f"]),
-        flag("prefix", Kind::Bool, "false", "Treat the ID as a prefix instead of an exact lease ID."),
+        flag(
+            "force",
+            Kind::Bool,
+            "false",
+            "Delete the lease from storage even if the backend fails to revoke it. Requires -prefix.",
+        )
+        .aliases(&["f"]),
+        flag(
+            "prefix",
+            Kind::Bool,
+            "false",
+            "Treat the ID as a prefix instead of an exact lease ID.",
+        ),
         flag("sync", Kind::Bool, "false", "Wait for the revocation to finish."),
     ]
 }
@@ -132,7 +254,10 @@ fn enable_config(f: &Flags, auth: bool) -> Map<String, Value> {
         "default_lease_ttl".into(),
         Value::from(go_duration_string(f.duration("default-lease-ttl"))),
     );
-    config.insert("max_lease_ttl".into(), Value::from(go_duration_string(f.duration("max-lease-ttl"))));
+    config.insert(
+        "max_lease_ttl".into(),
+        Value::from(go_duration_string(f.duration("max-lease-ttl"))),
+    );
     config.insert("force_no_cache".into(), Value::Bool(!auth && f.bool("force-no-cache")));
     optional_config(f, &mut config, auth);
     config
@@ -182,7 +307,10 @@ fn secrets_enable(b: &mut Base, f: Flags) -> i32 {
         ("config", Value::Object(enable_config(&f, false))),
         ("local", Value::Bool(f.bool("local"))),
         ("seal_wrap", Value::Bool(f.bool("seal-wrap"))),
-        ("external_entropy_access", Value::Bool(f.bool("external-entropy-access"))),
+        (
+            "external_entropy_access",
+            Value::Bool(f.bool("external-entropy-access")),
+        ),
         ("options", string_map(&f, "options", f.int("version"))),
     ]);
     let c = b.client().expect("built above");
@@ -207,7 +335,10 @@ fn auth_enable(b: &mut Base, f: Flags) -> i32 {
         ("config", Value::Object(enable_config(&f, true))),
         ("local", Value::Bool(f.bool("local"))),
         ("seal_wrap", Value::Bool(f.bool("seal-wrap"))),
-        ("external_entropy_access", Value::Bool(f.bool("external-entropy-access"))),
+        (
+            "external_entropy_access",
+            Value::Bool(f.bool("external-entropy-access")),
+        ),
         ("options", string_map(&f, "options", f.int("version"))),
     ]);
     let c = b.client().expect("built above");
@@ -230,7 +361,9 @@ fn secrets_disable(b: &mut Base, f: Flags) -> i32 {
     if let Err(e) = c.raw(Request::new("DELETE", &format!("sys/mounts/{path}"))) {
         return fail(b, &format!("Error disabling secrets engine at {path}"), &e);
     }
-    b.ui.output(&format!("Success! Disabled the secrets engine (if it existed) at: {path}"));
+    b.ui.output(&format!(
+        "Success! Disabled the secrets engine (if it existed) at: {path}"
+    ));
     0
 }
 
@@ -274,7 +407,10 @@ fn tune_body(f: &Flags, auth: bool) -> Value {
             );
         }
         if f.is_set("user-lockout-duration") {
-            lockout.insert("lockout_duration".into(), ttl_to_api(f.duration("user-lockout-duration")));
+            lockout.insert(
+                "lockout_duration".into(),
+                ttl_to_api(f.duration("user-lockout-duration")),
+            );
         }
         if f.is_set("user-lockout-counter-reset-duration") {
             lockout.insert(
@@ -324,9 +460,10 @@ fn secrets_move(b: &mut Base, f: Flags) -> i32 {
     let dest = ensure_trailing_slash(&f.args[1]);
     tri!(client(b, 2));
     let c = b.client().expect("built above");
-    let started = match c.json(
-        Request::new("POST", "sys/remount").json(&obj(vec![("from", Value::from(source.clone())), ("to", Value::from(dest.clone()))])),
-    ) {
+    let started = match c.json(Request::new("POST", "sys/remount").json(&obj(vec![
+        ("from", Value::from(source.clone())),
+        ("to", Value::from(dest.clone())),
+    ]))) {
         Ok(v) => v,
         Err(e) => return fail(b, &format!("Error moving secrets engine {source} to {dest}"), &e),
     };
@@ -383,7 +520,12 @@ fn secrets_move(b: &mut Base, f: Flags) -> i32 {
 fn mount_table(v: &Value) -> Map<String, Value> {
     let src = v.get("data").filter(|d| d.is_object()).unwrap_or(v);
     src.as_object()
-        .map(|m| m.iter().filter(|(k, e)| k.ends_with('/') && e.is_object()).map(|(k, e)| (k.clone(), e.clone())).collect())
+        .map(|m| {
+            m.iter()
+                .filter(|(k, e)| k.ends_with('/') && e.is_object())
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -395,9 +537,18 @@ fn sv(v: &Value, k: &str) -> String {
 fn config_text(m: &Value) -> String {
     let cfg = m.get("config").cloned().unwrap_or(Value::Null);
     let mut config: Vec<(&str, Value)> = vec![
-        ("default_lease_ttl", Value::from(cfg.get("default_lease_ttl").and_then(Value::as_i64).unwrap_or(0))),
-        ("max_lease_ttl", Value::from(cfg.get("max_lease_ttl").and_then(Value::as_i64).unwrap_or(0))),
-        ("force_no_cache", Value::Bool(cfg.get("force_no_cache").and_then(Value::as_bool).unwrap_or(false))),
+        (
+            "default_lease_ttl",
+            Value::from(cfg.get("default_lease_ttl").and_then(Value::as_i64).unwrap_or(0)),
+        ),
+        (
+            "max_lease_ttl",
+            Value::from(cfg.get("max_lease_ttl").and_then(Value::as_i64).unwrap_or(0)),
+        ),
+        (
+            "force_no_cache",
+            Value::Bool(cfg.get("force_no_cache").and_then(Value::as_bool).unwrap_or(false)),
+        ),
     ];
     for k in [
         "audit_non_hmac_request_keys",
@@ -432,12 +583,28 @@ fn mount_fields(m: &Value) -> Vec<(&'static str, Value)> {
         ("description", Value::from(sv(m, "description"))),
         ("accessor", Value::from(sv(m, "accessor"))),
         ("config", Value::String("\u{0}".into())),
-        ("options", m.get("options").cloned().filter(Value::is_object).unwrap_or(Value::Null)),
-        ("local", Value::Bool(m.get("local").and_then(Value::as_bool).unwrap_or(false))),
-        ("seal_wrap", Value::Bool(m.get("seal_wrap").and_then(Value::as_bool).unwrap_or(false))),
+        (
+            "options",
+            m.get("options")
+                .cloned()
+                .filter(Value::is_object)
+                .unwrap_or(Value::Null),
+        ),
+        (
+            "local",
+            Value::Bool(m.get("local").and_then(Value::as_bool).unwrap_or(false)),
+        ),
+        (
+            "seal_wrap",
+            Value::Bool(m.get("seal_wrap").and_then(Value::as_bool).unwrap_or(false)),
+        ),
         (
             "external_entropy_access",
-            Value::Bool(m.get("external_entropy_access").and_then(Value::as_bool).unwrap_or(false)),
+            Value::Bool(
+                m.get("external_entropy_access")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            ),
         ),
         ("plugin_version", Value::from(sv(m, "plugin_version"))),
         ("running_plugin_version", Value::from(sv(m, "running_plugin_version"))),
@@ -451,11 +618,7 @@ fn mounts_json(table: &Map<String, Value>) -> String {
     let mut out = String::from("{\n");
     let n = table.len();
     for (i, (path, m)) in table.iter().enumerate() {
-        let text = go_json_ordered(&mount_fields(m)).replacen(
-            "\"\\u0000\"",
-            &config_text(m).replace('\n', "\n  "),
-            1,
-        );
+        let text = go_json_ordered(&mount_fields(m)).replacen("\"\\u0000\"", &config_text(m).replace('\n', "\n  "), 1);
         out.push_str("  ");
         out.push_str(&crate::cli::format::go_json(&Value::String(path.clone())));
         out.push_str(": ");
@@ -522,7 +685,12 @@ fn list_mounts(b: &mut Base, f: Flags, auth: bool) -> i32 {
             } else {
                 let mut out = vec!["Path | Type | Accessor | Description".to_string()];
                 for (p, m) in &table {
-                    out.push(format!("{p} | {} | {} | {}", sv(m, "type"), sv(m, "accessor"), sv(m, "description")));
+                    out.push(format!(
+                        "{p} | {} | {} | {}",
+                        sv(m, "type"),
+                        sv(m, "accessor"),
+                        sv(m, "description")
+                    ));
                 }
                 out
             };
@@ -575,17 +743,26 @@ fn detailed_rows(table: &Map<String, Value>, auth: bool) -> Vec<String> {
         let cfg = m.get("config").cloned().unwrap_or(Value::Null);
         let dl = ttl(&kind, cfg.get("default_lease_ttl").and_then(Value::as_i64).unwrap_or(0));
         let ml = ttl(&kind, cfg.get("max_lease_ttl").and_then(Value::as_i64).unwrap_or(0));
-        let replication = if m.get("local").and_then(Value::as_bool).unwrap_or(false) { "local" } else { "replicated" };
+        let replication = if m.get("local").and_then(Value::as_bool).unwrap_or(false) {
+            "local"
+        } else {
+            "replicated"
+        };
         let third = if auth {
             sv(&cfg, "token_type")
         } else {
-            cfg.get("force_no_cache").and_then(Value::as_bool).unwrap_or(false).to_string()
+            cfg.get("force_no_cache")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                .to_string()
         };
         out.push(format!(
             "{p} | {kind} | {} | {dl} | {ml} | {third} | {replication} | {} | {} | {} | {} | {} | {} | {} | {} | {}",
             sv(m, "accessor"),
             m.get("seal_wrap").and_then(Value::as_bool).unwrap_or(false),
-            m.get("external_entropy_access").and_then(Value::as_bool).unwrap_or(false),
+            m.get("external_entropy_access")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             go_string_map(m.get("options")),
             sv(m, "description"),
             sv(m, "uuid"),
@@ -608,7 +785,9 @@ fn auth_list(b: &mut Base, f: Flags) -> i32 {
 
 fn audit_enable(b: &mut Base, f: Flags) -> i32 {
     if f.args.is_empty() {
-        b.ui.error("Error enabling audit device: audit type missing. Valid types include 'file', 'socket' and 'syslog'.");
+        b.ui.error(
+            "Error enabling audit device: audit type missing. Valid types include 'file', 'socket' and 'syslog'.",
+        );
         return 1;
     }
     let kind = f.args[0].trim().to_string();
@@ -650,7 +829,9 @@ fn audit_disable(b: &mut Base, f: Flags) -> i32 {
     if let Err(e) = c.raw(Request::new("DELETE", &format!("sys/audit/{path}"))) {
         return fail(b, "Error disabling audit device", &e);
     }
-    b.ui.output(&format!("Success! Disabled audit device (if it was enabled) at: {path}"));
+    b.ui.output(&format!(
+        "Success! Disabled audit device (if it was enabled) at: {path}"
+    ));
     0
 }
 
@@ -668,9 +849,25 @@ fn audit_list(b: &mut Base, f: Flags) -> i32 {
         vec![
             ("type", Value::from(sv(m, "type"))),
             ("description", Value::from(sv(m, "description"))),
-            ("options", m.get("options").cloned().filter(Value::is_object).unwrap_or(Value::Null)),
-            ("local", Value::Bool(m.get("local").and_then(Value::as_bool).unwrap_or(false))),
-            ("path", Value::from(if sv(m, "path").is_empty() { p.to_string() } else { sv(m, "path") })),
+            (
+                "options",
+                m.get("options")
+                    .cloned()
+                    .filter(Value::is_object)
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "local",
+                Value::Bool(m.get("local").and_then(Value::as_bool).unwrap_or(false)),
+            ),
+            (
+                "path",
+                Value::from(if sv(m, "path").is_empty() {
+                    p.to_string()
+                } else {
+                    sv(m, "path")
+                }),
+            ),
         ]
     };
     match b.format() {
@@ -687,7 +884,11 @@ fn audit_list(b: &mut Base, f: Flags) -> i32 {
             };
             for (p, m) in &table {
                 if detailed {
-                    let replication = if m.get("local").and_then(Value::as_bool).unwrap_or(false) { "local" } else { "replicated" };
+                    let replication = if m.get("local").and_then(Value::as_bool).unwrap_or(false) {
+                        "local"
+                    } else {
+                        "replicated"
+                    };
                     rows.push(format!(
                         "{p} | {} | {} | {replication} | {}",
                         sv(m, "type"),
@@ -758,7 +959,10 @@ fn lease_lookup(b: &mut Base, f: Flags) -> i32 {
     tri!(lease_id_arg(b, &f, "1"));
     tri!(client(b, 2));
     let id = f.args[0].trim().to_string();
-    match lease_call(b, Request::new("PUT", "sys/leases/lookup").json(&obj(vec![("lease_id", Value::from(id.clone()))]))) {
+    match lease_call(
+        b,
+        Request::new("PUT", "sys/leases/lookup").json(&obj(vec![("lease_id", Value::from(id.clone()))])),
+    ) {
         Ok(s) => output_secret(&mut b.ui, &s.unwrap_or_default()),
         Err(e) => fail(b, &format!("error looking up lease id {id}"), &e),
     }
@@ -771,8 +975,10 @@ fn lease_renew(b: &mut Base, f: Flags) -> i32 {
     let inc = (f.duration("increment") / 1_000_000_000).max(0);
     match lease_call(
         b,
-        Request::new("PUT", "sys/leases/renew")
-            .json(&obj(vec![("increment", Value::from(inc)), ("lease_id", Value::from(id.clone()))])),
+        Request::new("PUT", "sys/leases/renew").json(&obj(vec![
+            ("increment", Value::from(inc)),
+            ("lease_id", Value::from(id.clone())),
+        ])),
     ) {
         Ok(s) => output_secret(&mut b.ui, &s.unwrap_or_default()),
         Err(e) => fail(b, &format!("Error renewing {id}"), &e),
@@ -789,9 +995,15 @@ fn lease_revoke(b: &mut Base, f: Flags) -> i32 {
     let id = f.args[0].trim().to_string();
     // The reference's RevokeWithOptions: the id in the path, `{"sync": ...}` in the body unless forced.
     let (endpoint, done) = if f.bool("force") {
-        ("revoke-force", format!("Success! Force revoked any leases with prefix: {id}"))
+        (
+            "revoke-force",
+            format!("Success! Force revoked any leases with prefix: {id}"),
+        )
     } else if f.bool("prefix") {
-        ("revoke-prefix", format!("Success! Revoked any leases with prefix: {id}"))
+        (
+            "revoke-prefix",
+            format!("Success! Revoked any leases with prefix: {id}"),
+        )
     } else {
         ("revoke", format!("Success! Revoked lease: {id}"))
     };

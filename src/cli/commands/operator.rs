@@ -43,13 +43,28 @@ fn init_flags() -> Vec<Def> {
 
 fn unseal_flags() -> Vec<Def> {
     vec![
-        flag("reset", Kind::Bool, "false", "Discard any previously entered keys to the unseal process."),
-        flag("migrate", Kind::Bool, "false", "Indicate that this share is provided with the intent that it is part of a seal migration process."),
+        flag(
+            "reset",
+            Kind::Bool,
+            "false",
+            "Discard any previously entered keys to the unseal process.",
+        ),
+        flag(
+            "migrate",
+            Kind::Bool,
+            "false",
+            "Indicate that this share is provided with the intent that it is part of a seal migration process.",
+        ),
     ]
 }
 
 fn restore_flags() -> Vec<Def> {
-    vec![flag("force", Kind::Bool, "false", "Installs the provided snapshot regardless of whether it was taken of this server's keyring.")]
+    vec![flag(
+        "force",
+        Kind::Bool,
+        "false",
+        "Installs the provided snapshot regardless of whether it was taken of this server's keyring.",
+    )]
 }
 
 fn init(b: &mut Base, f: Flags) -> i32 {
@@ -89,7 +104,11 @@ fn init(b: &mut Base, f: Flags) -> i32 {
             }
         };
         if b.ui.is_table() {
-            b.ui.output(if inited { "Vault is initialized" } else { "Vault is not initialized" });
+            b.ui.output(if inited {
+                "Vault is initialized"
+            } else {
+                "Vault is not initialized"
+            });
         } else {
             let v = serde_json::json!({ "initialized": inited });
             output_data(&mut b.ui, Data::Value(&v));
@@ -134,7 +153,10 @@ fn init(b: &mut Base, f: Flags) -> i32 {
             ("unseal_keys_hex", opt_list(&keys, resp["keys"].is_array())),
             ("unseal_shares", Value::from(us)),
             ("unseal_threshold", Value::from(ut)),
-            ("recovery_keys_b64", opt_list(&rkeys_b64, resp["recovery_keys_base64"].is_array())),
+            (
+                "recovery_keys_b64",
+                opt_list(&rkeys_b64, resp["recovery_keys_base64"].is_array()),
+            ),
             ("recovery_keys_hex", opt_list(&rkeys, resp["recovery_keys"].is_array())),
             ("recovery_keys_shares", Value::from(rshares)),
             ("recovery_keys_threshold", Value::from(rthreshold)),
@@ -149,11 +171,19 @@ fn init(b: &mut Base, f: Flags) -> i32 {
         return 0;
     }
     for (i, key) in keys.iter().enumerate() {
-        let shown = if keys_b64.len() == keys.len() { &keys_b64[i] } else { key };
+        let shown = if keys_b64.len() == keys.len() {
+            &keys_b64[i]
+        } else {
+            key
+        };
         b.ui.output(&format!("Unseal Key {}: {shown}", i + 1));
     }
     for (i, key) in rkeys.iter().enumerate() {
-        let shown = if rkeys_b64.len() == rkeys.len() { &rkeys_b64[i] } else { key };
+        let shown = if rkeys_b64.len() == rkeys.len() {
+            &rkeys_b64[i]
+        } else {
+            key
+        };
         b.ui.output(&format!("Recovery Key {}: {shown}", i + 1));
     }
     b.ui.output("");

@@ -21,31 +21,92 @@ pub fn commands() -> Vec<Command> {
 
 fn create_flags() -> Vec<Def> {
     vec![
-        flag("id", Kind::Str, "", "Value for the token. By default, this is an auto-generated string."),
+        flag(
+            "id",
+            Kind::Str,
+            "",
+            "Value for the token. By default, this is an auto-generated string.",
+        ),
         flag("display-name", Kind::Str, "", "Name to associate with this token."),
         flag("ttl", Kind::Duration, "", "Initial TTL to associate with the token."),
-        flag("explicit-max-ttl", Kind::Duration, "", "Explicit maximum lifetime for the token."),
-        flag("period", Kind::Duration, "", "If specified, every renewal will use the given period."),
-        flag("renewable", Kind::Bool, "true", "Allow the token to be renewed up to it's maximum TTL."),
+        flag(
+            "explicit-max-ttl",
+            Kind::Duration,
+            "",
+            "Explicit maximum lifetime for the token.",
+        ),
+        flag(
+            "period",
+            Kind::Duration,
+            "",
+            "If specified, every renewal will use the given period.",
+        ),
+        flag(
+            "renewable",
+            Kind::Bool,
+            "true",
+            "Allow the token to be renewed up to it's maximum TTL.",
+        ),
         flag("orphan", Kind::Bool, "false", "Create the token with no parent."),
-        flag("no-default-policy", Kind::Bool, "false", "Detach the \"default\" policy from the policy set for this token."),
+        flag(
+            "no-default-policy",
+            Kind::Bool,
+            "false",
+            "Detach the \"default\" policy from the policy set for this token.",
+        ),
         flag("use-limit", Kind::Int, "0", "Number of times this token can be used."),
         flag("role", Kind::Str, "", "Name of the role to create the token against."),
-        flag("type", Kind::Str, "service", "The type of token to create. Can be \"service\" or \"batch\"."),
-        flag("metadata", Kind::Map, "", "Arbitrary key=value metadata to associate with the token. This can be specified multiple times."),
-        flag("policy", Kind::Slice, "", "Name of a policy to associate with this token. This can be specified multiple times."),
-        flag("entity-alias", Kind::Str, "", "Name of the entity alias to associate with during token creation."),
+        flag(
+            "type",
+            Kind::Str,
+            "service",
+            "The type of token to create. Can be \"service\" or \"batch\".",
+        ),
+        flag(
+            "metadata",
+            Kind::Map,
+            "",
+            "Arbitrary key=value metadata to associate with the token. This can be specified multiple times.",
+        ),
+        flag(
+            "policy",
+            Kind::Slice,
+            "",
+            "Name of a policy to associate with this token. This can be specified multiple times.",
+        ),
+        flag(
+            "entity-alias",
+            Kind::Str,
+            "",
+            "Name of the entity alias to associate with during token creation.",
+        ),
     ]
 }
 
 fn accessor_flag() -> Vec<Def> {
-    vec![flag("accessor", Kind::Bool, "false", "Treat the argument as an accessor instead of a token.")]
+    vec![flag(
+        "accessor",
+        Kind::Bool,
+        "false",
+        "Treat the argument as an accessor instead of a token.",
+    )]
 }
 
 fn renew_flags() -> Vec<Def> {
     vec![
-        flag("accessor", Kind::Bool, "false", "Treat the argument as an accessor instead of a token."),
-        flag("increment", Kind::Duration, "", "Request a specific increment for renewal.").aliases(&["i"]),
+        flag(
+            "accessor",
+            Kind::Bool,
+            "false",
+            "Treat the argument as an accessor instead of a token.",
+        ),
+        flag(
+            "increment",
+            Kind::Duration,
+            "",
+            "Request a specific increment for renewal.",
+        )
+        .aliases(&["i"]),
     ]
 }
 
