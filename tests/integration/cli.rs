@@ -667,3 +667,153 @@ fn tls_flags_and_environment() {
     assert_eq!(code, Some(1));
     assert!(err.contains("failed to setup TLS config"), "{err}");
 }
+
+/// `operator init` → `unseal` → `key-status` → `seal` on two uninitialized twins of one server kind, with `bao` on
+/// one and `vault` on the other. Unseal keys and root tokens are random: the keys each CLI printed are fed back to
+/// that same CLI, and the key text is normalized in the comparison.
+fn operator_flow(kind: &str, addrs: (&str, &str)) {
+    static KEY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(Unseal Key \d+: )\S+").unwrap());
+    let (bao_home, vault_home, files) = (temp_dir(), temp_dir(), temp_dir());
+    let bao_bin: PathBuf = bao();
+    let vault = PathBuf::from(vault_bin());
+    let mut reports = Vec::new();
+    let mut compare = |name: &str, r: &Outcome, o: &Outcome| {
+        let (rs, os) = (
+            KEY.replace_all(&r.stdout, "${1}KEY"),
+            KEY.replace_all(&o.stdout, "${1}KEY"),
+        );
+        if !(r.code == o.code && same(&rs, &os) && same(&r.stderr, &o.stderr)) {
+            reports.push(format!(
+                "[{kind}] {name}: exit {} / {}\n{}\n---\n{}\n{}\n---\n{}",
+                r.code,
+                o.code,
+                normalize(&rs),
+                normalize(&os),
+                r.stderr,
+                o.stderr
+            ));
+        }
+    };
+    let both = |args: &str, token: bool| {
+        let s = Step { token, ..step(args) };
+        (
+            run(&bao_bin, addrs.0, bao_home.path(), files.path(), &s),
+            run(&vault, addrs.1, vault_home.path(), files.path(), &s),
+        )
+    };
+    for args in ["status", "operator init -status", "operator seal"] {
+        let (r, o) = both(args, false);
+        compare(args, &r, &o);
+    }
+    let (r, o) = both("operator init -key-shares=3 -key-threshold=2", false);
+    compare("operator init", &r, &o);
+    let keys = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter_map(|l| {
+                l.strip_prefix("Unseal Key ")
+                    .and_then(|r| r.split(": ").nth(1))
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let root = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("Initial Root Token: ").map(str::to_string))
+            .unwrap_or_default()
+    };
+    let (bao_keys, vault_keys) = (keys(&r.stdout), keys(&o.stdout));
+    let (bao_root, vault_root) = (root(&r.stdout), root(&o.stdout));
+    assert_eq!(bao_keys.len(), 3, "{kind}: {}", r.stdout);
+    assert_eq!(vault_keys.len(), 3, "{kind}: {}", o.stdout);
+    let each = |args: &str, bao_extra: &str, vault_extra: &str, token: Option<(&str, &str)>| {
+        let mut s = step(args);
+        s.token = false;
+        let mut bs = Step {
+            args: s.args.clone(),
+            ..step(args)
+        };
+        bs.token = false;
+        if !bao_extra.is_empty() {
+            s.args.push(vault_extra.to_string());
+            bs.args.push(bao_extra.to_string());
+        }
+        let run_with = |bin: &Path, addr: &str, home: &Path, st: &Step, tok: Option<&str>| {
+            let mut cmd = Command::new(bin);
+            cmd.args(&st.args)
+                .env("HOME", home)
+                .env("BAO_ADDR", addr)
+                .env_remove("VAULT_ADDR")
+                .env_remove("VAULT_TOKEN")
+                .env_remove("BAO_TOKEN")
+                .stdin(Stdio::null());
+            if let Some(t) = tok {
+                cmd.env("BAO_TOKEN", t);
+            }
+            let out = cmd.output().unwrap();
+            Outcome {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        };
+        (
+            run_with(&bao_bin, addrs.0, bao_home.path(), &bs, token.map(|t| t.0)),
+            run_with(&vault, addrs.1, vault_home.path(), &s, token.map(|t| t.1)),
+        )
+    };
+    let (r, o) = each("operator unseal", &bao_keys[0], &vault_keys[0], None);
+    compare("operator unseal (1 of 2)", &r, &o);
+    let (r, o) = each("status", "", "", None);
+    compare("status (sealed, progress 1)", &r, &o);
+    let (r, o) = each("operator unseal -format=json", &bao_keys[1], &vault_keys[1], None);
+    // The JSON carries the server's own build details: compare its keys.
+    let fields = |t: &str| -> Vec<String> {
+        serde_json::from_str::<serde_json::Value>(t)
+            .ok()
+            .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        (r.code, fields(&r.stdout)),
+        (o.code, fields(&o.stdout)),
+        "{kind}: unseal -format=json"
+    );
+    let (r, o) = each("operator key-status", "", "", Some((&bao_root, &vault_root)));
+    compare("operator key-status", &r, &o);
+    let (r, o) = each("operator seal", "", "", Some((&bao_root, &vault_root)));
+    compare("operator seal", &r, &o);
+    let (r, o) = each("operator unseal -reset", "", "", None);
+    compare("operator unseal -reset", &r, &o);
+    let (r, o) = each("operator unseal", "not-a-key", "not-a-key", None);
+    compare("operator unseal (bad key)", &r, &o);
+    for rep in &reports {
+        eprintln!("{rep}\n");
+    }
+    assert!(
+        reports.is_empty(),
+        "{kind}: {} operator steps differ from bao",
+        reports.len()
+    );
+}
+
+#[test]
+fn operator_flow_matches_bao_on_our_server() {
+    let (a, b) = (temp_dir(), temp_dir());
+    let (sa, sb) = (
+        crate::common::TestServer::start(a.path()),
+        crate::common::TestServer::start(b.path()),
+    );
+    operator_flow(
+        "our server",
+        (&format!("http://{}", sa.addr), &format!("http://{}", sb.addr)),
+    );
+}
+
+#[test]
+fn operator_flow_matches_bao_on_openbao() {
+    let (sa, sb) = (
+        crate::tools::ReferenceServer::start(),
+        crate::tools::ReferenceServer::start(),
+    );
+    operator_flow("OpenBao", (&sa.addr, &sb.addr));
+}
