@@ -20,6 +20,8 @@ pub struct Settings {
     pub ca_cert: String,
     pub tls_skip_verify: bool,
     pub output_curl: bool,
+    /// `-output-policy`: print the policy a request needs instead of sending it.
+    pub output_policy: bool,
     pub headers: Vec<(String, String)>,
 }
 
@@ -339,6 +341,10 @@ impl Client {
             self.curl = Some(self.curl_string(req, &url, &headers));
             return Err(ApiError::Curl);
         }
+        if self.settings.output_policy && !self.curl_suspended {
+            self.curl = Some(sample_policy(req));
+            return Err(ApiError::Curl);
+        }
         let mut builder = ureq::http::Request::builder().method(req.method.as_str()).uri(&url);
         for (k, v) in &headers {
             builder = builder.header(k.as_str(), v.as_str());
@@ -572,6 +578,66 @@ impl Client {
     pub fn address(&self) -> &str {
         &self.settings.address
     }
+}
+
+/// Paths whose policy needs `sudo` (the reference API's list; `*` is one or more characters).
+const SUDO_PATHS: &[&str] = &[
+    "auth/token/accessors",
+    "auth/token/accessors/",
+    "pki/root",
+    "pki/root/sign-self-issued",
+    "sys/audit",
+    "sys/audit/*",
+    "sys/auth/*",
+    "sys/config/auditing/request-headers",
+    "sys/config/auditing/request-headers/*",
+    "sys/config/cors",
+    "sys/config/ui/headers",
+    "sys/config/ui/headers/",
+    "sys/config/ui/headers/*",
+    "sys/leases",
+    "sys/leases/lookup",
+    "sys/leases/lookup/",
+    "sys/leases/lookup/*",
+    "sys/leases/revoke-force/*",
+    "sys/leases/revoke-prefix/*",
+    "sys/plugins/catalog/*",
+    "sys/raw",
+    "sys/raw/*",
+    "sys/remount",
+    "sys/revoke-force/*",
+    "sys/revoke-prefix/*",
+    "sys/rotate",
+    "sys/rotate/keyring",
+    "sys/rotate/root",
+    "sys/internal/inspect/request",
+    "sys/internal/inspect/router/*",
+];
+
+fn is_sudo_path(path: &str) -> bool {
+    SUDO_PATHS.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => path.len() > prefix.len() && path.starts_with(prefix),
+        None => path == *p,
+    })
+}
+
+/// `-output-policy`: the capabilities this request needs on its path, as HCL.
+fn sample_policy(req: &Request) -> String {
+    let is_list = req.params.iter().any(|(k, v)| k == "list" && super::flags::parse_bool(v).unwrap_or(false));
+    let path = go_path_clean(&format!("/v1/{}", req.path));
+    let path = path.trim_start_matches("/v1").trim_start_matches('/').to_string();
+    let mut caps: Vec<&str> = match (is_list, req.method.as_str()) {
+        (true, _) => vec!["list"],
+        (_, "GET") | (_, "") => vec!["read"],
+        (_, "POST") | (_, "PUT") => vec!["create", "update"],
+        (_, "PATCH") => vec!["patch"],
+        (_, "DELETE") => vec!["delete"],
+        _ => vec![],
+    };
+    if is_sudo_path(&path) {
+        caps.push("sudo");
+    }
+    format!("path \"{path}\" {{\n  capabilities = [\"{}\"]\n}}", caps.join("\", \""))
 }
 
 fn canonical_header(k: &str) -> String {

@@ -13,6 +13,7 @@ pub struct Globals {
     pub format: String,
     pub detailed: bool,
     pub output_curl: bool,
+    pub output_policy: bool,
 }
 
 /// Flag sets a command takes besides its own.
@@ -215,6 +216,7 @@ struct FlagValues {
     wrap_ttl_ns: i64,
     headers: Vec<(String, String)>,
     output_curl: bool,
+    output_policy: bool,
     pub non_interactive: bool,
 }
 
@@ -273,6 +275,7 @@ impl Base {
                 wrap_ttl_ns: flags.duration("wrap-ttl"),
                 headers: flags.map("header").into_iter().collect(),
                 output_curl: flags.bool("output-curl-string") || self.globals.output_curl,
+                output_policy: flags.bool("output-policy") || self.globals.output_policy,
                 non_interactive: flags.bool("non-interactive"),
             });
         }
@@ -319,6 +322,7 @@ impl Base {
                 ca_cert: f.ca_cert.clone(),
                 tls_skip_verify: f.tls_skip_verify,
                 output_curl: f.output_curl,
+                output_policy: f.output_policy,
                 headers: f.headers.clone(),
             };
             let mut client = Client::new(settings)?;

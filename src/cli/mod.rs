@@ -49,6 +49,10 @@ fn setup_env(args: &[String]) -> Globals {
             g.output_curl = true;
             continue;
         }
+        if is_global_flag(arg, "output-policy") {
+            g.output_policy = true;
+            continue;
+        }
         if let Some(v) = global_flag_value(arg, "format") {
             g.format = v.to_string();
         }
@@ -188,23 +192,29 @@ pub fn run(args: &[String]) -> i32 {
         return 1;
     };
     let mut base = Base::new(globals.clone());
-    if globals.output_curl {
+    if globals.output_curl || globals.output_policy {
         base.ui.hold_errors = true;
     }
     let code = match base.parse(command, &sub_args) {
         Ok(flags) => run(&mut base, flags),
         Err(code) => code,
     };
-    if globals.output_curl {
-        return finish_curl(&mut base, code);
+    if globals.output_curl || globals.output_policy {
+        return finish_curl(&mut base, code, globals.output_curl);
     }
     code
 }
 
-/// `-output-curl-string`: print the request that would have been sent instead of its outcome.
-fn finish_curl(base: &mut Base, code: i32) -> i32 {
+/// `-output-curl-string` / `-output-policy`: print the request that would have been sent (or the policy it
+/// needs) instead of its outcome.
+fn finish_curl(base: &mut Base, code: i32, curl: bool) -> i32 {
+    let (nothing, unable) = if curl {
+        ("Could not generate cURL command", "Unable to generate cURL string from command\n")
+    } else {
+        ("Could not generate policy", "Unable to generate policy from command\n")
+    };
     if code == 0 {
-        write_err("Could not generate cURL command");
+        write_err(nothing);
         return 1;
     }
     match base.curl_string() {
@@ -219,7 +229,7 @@ fn finish_curl(base: &mut Base, code: i32) -> i32 {
             let held = base.ui.take_held();
             let mut e = std::io::stderr().lock();
             let _ = e.write_all(&held);
-            let _ = e.write_all(b"Unable to generate cURL string from command\n");
+            let _ = e.write_all(unable.as_bytes());
             code
         }
     }

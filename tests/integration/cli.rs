@@ -408,6 +408,11 @@ fn common_steps() -> Vec<Step> {
         step("read -output-curl-string secret/data/app"),
         step("write -output-curl-string secret/data/app a=b"),
         step("kv put -output-curl-string secret/app a=b"),
+        step("read -output-policy secret/data/app"),
+        step("kv put -output-policy secret/app a=b"),
+        step("list -output-policy secret/metadata"),
+        step("secrets enable -output-policy -path=x kv"),
+        step("status -output-policy"),
         step("kv get secret/app -format=json"),
         step("read secret/data/fileval -field=data"),
     ]
