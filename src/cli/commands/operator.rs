@@ -379,7 +379,7 @@ fn snapshot_restore(b: &mut Base, f: Flags) -> i32 {
                 std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
                 _ => e.to_string(),
             };
-            b.ui.error(&format!("Error opening policy file: open {path}: {why}"));
+            b.ui.error(&format!("Error opening snapshot file: open {path}: {why}"));
             return 2;
         }
     };

@@ -140,7 +140,12 @@ fn fmt(b: &mut Base, f: Flags) -> i32 {
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {
-            b.ui.error(&format!("Error reading source file: open {}: {e}", path.display()));
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            };
+            b.ui.error(&format!("Error reading source file: open {}: {why}", path.display()));
             return 1;
         }
     };
@@ -163,13 +168,41 @@ fn fmt(b: &mut Base, f: Flags) -> i32 {
     0
 }
 
-/// HCL in the canonical layout: two-space indentation, the `=` of consecutive attributes aligned, a blank line
-/// between blocks, comments dropped.
+/// HCL in the canonical layout (the reference's HCL printer): two-space indentation, the `=` of consecutive
+/// one-line attributes aligned, objects over several lines set apart by blank lines, a blank line between blocks.
+/// A file with comments is refused rather than rewritten without them.
 pub fn format_policy(text: &str) -> Result<String, String> {
+    if has_comment(text) {
+        return Err("the file has comments, which this formatter would drop; it was left unchanged".into());
+    }
     let body: hcl::Body = hcl::from_str(text).map_err(|e| e.to_string())?;
     let mut out = String::new();
     write_body(&mut out, &body, 0);
     Ok(format!("{}\n", out.trim_end()))
+}
+
+/// Whether `text` holds a comment (`#`, `//` or `/* */`) outside string literals.
+fn has_comment(text: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut prev = '\0';
+    for c in text.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == '#' || (prev == '/' && (c == '/' || c == '*')) {
+            return true;
+        }
+        prev = c;
+    }
+    false
 }
 
 fn write_body(out: &mut String, body: &hcl::Body, depth: usize) {
@@ -181,27 +214,47 @@ fn write_body(out: &mut String, body: &hcl::Body, depth: usize) {
             out.push_str(&format!("{pad}{k:<width$} = {v}\n"));
         }
     };
-    let mut first_block = true;
+    // What was written last: nothing, one-line attributes, or a multi-line item (block or object).
+    let mut last_multiline = false;
+    let mut wrote = false;
     for structure in body.iter() {
         match structure {
-            hcl::Structure::Attribute(a) => pending.push((a.key.to_string(), expr(&a.expr))),
+            hcl::Structure::Attribute(a) => {
+                let value = expr(&a.expr, depth);
+                if value.contains('\n') {
+                    if !pending.is_empty() {
+                        flush(out, &mut pending);
+                    }
+                    if wrote {
+                        out.push('\n');
+                    }
+                    out.push_str(&format!("{pad}{} = {value}\n", a.key));
+                    last_multiline = true;
+                } else {
+                    if last_multiline {
+                        out.push('\n');
+                        last_multiline = false;
+                    }
+                    pending.push((a.key.to_string(), value));
+                }
+                wrote = true;
+            }
             hcl::Structure::Block(blk) => {
                 if !pending.is_empty() {
                     flush(out, &mut pending);
-                    out.push('\n');
-                } else if !first_block {
+                }
+                if wrote {
                     out.push('\n');
                 }
-                first_block = false;
-                let labels: Vec<String> = blk.labels.iter().map(|l| format!("\"{}\"", l.as_str())).collect();
                 out.push_str(&format!("{pad}{}", blk.identifier.as_str()));
-                for l in labels {
-                    out.push(' ');
-                    out.push_str(&l);
+                for l in blk.labels.iter() {
+                    out.push_str(&format!(" \"{}\"", l.as_str()));
                 }
                 out.push_str(" {\n");
                 write_body(out, &blk.body, depth + 1);
                 out.push_str(&format!("{pad}}}\n"));
+                last_multiline = true;
+                wrote = true;
             }
         }
     }
@@ -210,26 +263,61 @@ fn write_body(out: &mut String, body: &hcl::Body, depth: usize) {
     }
 }
 
-fn expr(e: &hcl::Expression) -> String {
+fn expr(e: &hcl::Expression, depth: usize) -> String {
     match e {
         hcl::Expression::Array(items) => {
-            format!("[{}]", items.iter().map(expr).collect::<Vec<_>>().join(", "))
+            format!("[{}]", items.iter().map(|i| expr(i, depth)).collect::<Vec<_>>().join(", "))
         }
         hcl::Expression::Object(map) => {
-            let inner: Vec<String> = map
+            if map.is_empty() {
+                return "{}".into();
+            }
+            let inner_pad = "  ".repeat(depth + 1);
+            let entries: Vec<(String, String)> = map
                 .iter()
                 .map(|(k, v)| {
                     let key = match k {
                         hcl::ObjectKey::Identifier(i) => i.to_string(),
-                        hcl::ObjectKey::Expression(x) => expr(x),
+                        hcl::ObjectKey::Expression(x) => expr(x, depth + 1),
                         _ => String::new(),
                     };
-                    format!("{key} = {}", expr(v))
+                    (key, expr(v, depth + 1))
                 })
                 .collect();
-            format!("{{ {} }}", inner.join(", "))
+            let width = entries.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            let mut out = String::from("{\n");
+            for (k, v) in entries {
+                out.push_str(&format!("{inner_pad}{k:<width$} = {v}\n"));
+            }
+            out.push_str(&format!("{}}}", "  ".repeat(depth)));
+            out
         }
         hcl::Expression::String(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
         other => hcl::format::to_string(other).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_the_hcl_printer() {
+        let text = "path \"secret/*\" {\ncapabilities = [\"read\",\"list\"]\n}\npath \"sys/*\" { capabilities = [\"deny\"] }\n";
+        assert_eq!(
+            format_policy(text).unwrap(),
+            "path \"secret/*\" {\n  capabilities = [\"read\", \"list\"]\n}\n\npath \"sys/*\" {\n  capabilities = [\"deny\"]\n}\n"
+        );
+        let text = "path \"a\" {\n  capabilities = [\"read\"]\n  allowed_parameters = {\n \"x\" = [\"1\"]\n }\n}\n";
+        assert_eq!(
+            format_policy(text).unwrap(),
+            "path \"a\" {\n  capabilities = [\"read\"]\n\n  allowed_parameters = {\n    \"x\" = [\"1\"]\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn refuses_to_drop_comments() {
+        assert!(format_policy("# keep me\npath \"a\" { capabilities = [\"read\"] }\n").is_err());
+        assert!(format_policy("path \"a#b\" { capabilities = [\"read\"] }\n").is_ok());
     }
 }
