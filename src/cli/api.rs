@@ -623,7 +623,10 @@ fn is_sudo_path(path: &str) -> bool {
 
 /// `-output-policy`: the capabilities this request needs on its path, as HCL.
 fn sample_policy(req: &Request) -> String {
-    let is_list = req.params.iter().any(|(k, v)| k == "list" && super::flags::parse_bool(v).unwrap_or(false));
+    let is_list = req
+        .params
+        .iter()
+        .any(|(k, v)| k == "list" && super::flags::parse_bool(v).unwrap_or(false));
     let path = go_path_clean(&format!("/v1/{}", req.path));
     let path = path.trim_start_matches("/v1").trim_start_matches('/').to_string();
     let mut caps: Vec<&str> = match (is_list, req.method.as_str()) {

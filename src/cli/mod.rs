@@ -209,7 +209,10 @@ pub fn run(args: &[String]) -> i32 {
 /// needs) instead of its outcome.
 fn finish_curl(base: &mut Base, code: i32, curl: bool) -> i32 {
     let (nothing, unable) = if curl {
-        ("Could not generate cURL command", "Unable to generate cURL string from command\n")
+        (
+            "Could not generate cURL command",
+            "Unable to generate cURL string from command\n",
+        )
     } else {
         ("Could not generate policy", "Unable to generate policy from command\n")
     };

@@ -266,7 +266,10 @@ fn write_body(out: &mut String, body: &hcl::Body, depth: usize) {
 fn expr(e: &hcl::Expression, depth: usize) -> String {
     match e {
         hcl::Expression::Array(items) => {
-            format!("[{}]", items.iter().map(|i| expr(i, depth)).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(|i| expr(i, depth)).collect::<Vec<_>>().join(", ")
+            )
         }
         hcl::Expression::Object(map) => {
             if map.is_empty() {
