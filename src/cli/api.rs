@@ -704,8 +704,8 @@ fn transport_text(method: &str, url: &str, e: &ureq::Error) -> String {
     format!("{} \"{url}\": {why}", go_op(method))
 }
 
-/// A response read as the reference's `api.Secret`.
-#[derive(Clone, Debug, Default)]
+/// A response read as the reference's `api.Secret`. Its `Debug` shows no values (tokens, secrets).
+#[derive(Clone, Default)]
 pub struct Secret {
     pub request_id: String,
     pub lease_id: String,
@@ -717,6 +717,21 @@ pub struct Secret {
     pub warnings: Value,
     pub auth: Option<Map<String, Value>>,
     pub wrap_info: Option<Map<String, Value>>,
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secret")
+            .field("request_id", &self.request_id)
+            .field("lease_duration", &self.lease_duration)
+            .field(
+                "data_keys",
+                &self.data_map().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+            )
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field("wrap_info", &self.wrap_info.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 fn str_of(v: Option<&Value>) -> String {
