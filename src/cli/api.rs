@@ -129,10 +129,52 @@ impl Request {
         self
     }
 
+    /// A JSON body whose objects list their fields in a Go struct's order (what the reference's API marshals):
+    /// `orders` gives, per object path (`""` for the top, `"config"` for a nested one), the field order; fields
+    /// not listed follow, sorted.
+    pub fn json_ordered(mut self, v: &Value, orders: &[(&str, &[&str])]) -> Request {
+        let mut out = String::new();
+        write_ordered(&mut out, v, "", orders);
+        self.body = Some(out.into_bytes());
+        self
+    }
+
     pub fn param(mut self, k: &str, v: &str) -> Request {
         self.params.push((k.to_string(), v.to_string()));
         self
     }
+}
+
+fn write_ordered(out: &mut String, v: &Value, path: &str, orders: &[(&str, &[&str])]) {
+    let Value::Object(map) = v else {
+        out.push_str(&go_json_compact(v));
+        return;
+    };
+    let order: &[&str] = orders.iter().find(|(p, _)| *p == path).map(|(_, o)| *o).unwrap_or(&[]);
+    let mut keys: Vec<&String> = order
+        .iter()
+        .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k))
+        .collect();
+    for k in map.keys() {
+        if !order.contains(&k.as_str()) {
+            keys.push(k);
+        }
+    }
+    out.push('{');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&go_json_compact(&Value::String((*k).clone())));
+        out.push(':');
+        let child = if path.is_empty() {
+            (*k).clone()
+        } else {
+            format!("{path}.{k}")
+        };
+        write_ordered(out, &map[k.as_str()], &child, orders);
+    }
+    out.push('}');
 }
 
 /// `url.PathEscape`-like escaping of a request path (what Go's `URL.String()` shows).

@@ -417,6 +417,11 @@ fn common_steps() -> Vec<Step> {
         step("list -output-policy secret/metadata"),
         step("secrets enable -output-policy -path=x kv"),
         step("status -output-policy"),
+        step("token create -output-curl-string -policy=default -ttl=1h"),
+        step("secrets enable -output-curl-string -path=zz -version=2 kv"),
+        step("auth tune -output-curl-string -default-lease-ttl=1h -token-type=batch userpass"),
+        step("operator init -output-curl-string"),
+        step("token capabilities -output-curl-string secret/x"),
         step("kv get secret/app -format=json"),
         step("read secret/data/fileval -field=data"),
     ]

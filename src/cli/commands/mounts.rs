@@ -33,6 +33,33 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
+/// Field orders of the reference's `MountInput` / `MountConfigInput` (for identical request bodies).
+const MOUNT_INPUT: &[&str] = &[
+    "type",
+    "description",
+    "config",
+    "local",
+    "seal_wrap",
+    "external_entropy_access",
+    "options",
+];
+const MOUNT_CONFIG: &[&str] = &[
+    "options",
+    "default_lease_ttl",
+    "description",
+    "max_lease_ttl",
+    "force_no_cache",
+    "audit_non_hmac_request_keys",
+    "audit_non_hmac_response_keys",
+    "listing_visibility",
+    "passthrough_request_headers",
+    "allowed_response_headers",
+    "token_type",
+    "allowed_managed_keys",
+    "plugin_version",
+    "user_lockout_config",
+];
+
 fn common_mount_flags() -> Vec<Def> {
     vec![
         flag("description", Kind::Str, "", "Human-friendly description for the purpose of this engine."),
@@ -314,7 +341,10 @@ fn secrets_enable(b: &mut Base, f: Flags) -> i32 {
         ("options", string_map(&f, "options", f.int("version"))),
     ]);
     let c = b.client().expect("built above");
-    if let Err(e) = c.raw(Request::new("POST", &format!("sys/mounts/{path}")).json(&body)) {
+    if let Err(e) = c.raw(
+        Request::new("POST", &format!("sys/mounts/{path}"))
+            .json_ordered(&body, &[("", MOUNT_INPUT), ("config", MOUNT_CONFIG)]),
+    ) {
         return fail(b, "Error enabling", &e);
     }
     let mut thing = format!("{kind} secrets engine");
@@ -342,7 +372,10 @@ fn auth_enable(b: &mut Base, f: Flags) -> i32 {
         ("options", string_map(&f, "options", f.int("version"))),
     ]);
     let c = b.client().expect("built above");
-    if let Err(e) = c.raw(Request::new("POST", &format!("sys/auth/{path}")).json(&body)) {
+    if let Err(e) = c.raw(
+        Request::new("POST", &format!("sys/auth/{path}"))
+            .json_ordered(&body, &[("", MOUNT_INPUT), ("config", MOUNT_CONFIG)]),
+    ) {
         return fail(b, &format!("Error enabling {kind} auth"), &e);
     }
     let mut thing = format!("{kind} auth method");
@@ -421,7 +454,7 @@ fn tune_body(f: &Flags, auth: bool) -> Value {
         if f.is_set("user-lockout-disable") {
             lockout.insert("lockout_disable".into(), Value::Bool(f.bool("user-lockout-disable")));
         }
-        if f.is_set("token-type") || !lockout.is_empty() {
+        if !lockout.is_empty() {
             config.insert("user_lockout_config".into(), Value::Object(lockout));
         }
     }
@@ -434,7 +467,9 @@ fn secrets_tune(b: &mut Base, f: Flags) -> i32 {
     let path = ensure_trailing_slash(&sanitize_path(&f.args[0]));
     let body = tune_body(&f, false);
     let c = b.client().expect("built above");
-    if let Err(e) = c.raw(Request::new("POST", &format!("sys/mounts/{path}tune")).json(&body)) {
+    if let Err(e) =
+        c.raw(Request::new("POST", &format!("sys/mounts/{path}tune")).json_ordered(&body, &[("", MOUNT_CONFIG)]))
+    {
         return fail(b, &format!("Error tuning secrets engine {path}"), &e);
     }
     b.ui.output(&format!("Success! Tuned the secrets engine at: {path}"));
@@ -447,7 +482,9 @@ fn auth_tune(b: &mut Base, f: Flags) -> i32 {
     let path = ensure_trailing_slash(&sanitize_path(&f.args[0]));
     let body = tune_body(&f, true);
     let c = b.client().expect("built above");
-    if let Err(e) = c.raw(Request::new("POST", &format!("sys/mounts/auth/{path}tune")).json(&body)) {
+    if let Err(e) =
+        c.raw(Request::new("POST", &format!("sys/mounts/auth/{path}tune")).json_ordered(&body, &[("", MOUNT_CONFIG)]))
+    {
         return fail(b, &format!("Error tuning auth method {path}"), &e);
     }
     b.ui.output(&format!("Success! Tuned the auth method at: {path}"));

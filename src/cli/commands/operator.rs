@@ -118,7 +118,6 @@ fn init(b: &mut Base, f: Flags) -> i32 {
     let body = serde_json::json!({
         "secret_shares": shares,
         "secret_threshold": threshold,
-        "stored_shares": 0,
         "pgp_keys": if f.slice("pgp-keys").is_empty() { Value::Null } else { Value::from(f.slice("pgp-keys")) },
         "recovery_shares": rshares,
         "recovery_threshold": rthreshold,
@@ -126,7 +125,17 @@ fn init(b: &mut Base, f: Flags) -> i32 {
         "root_token_pgp_key": f.str("root-token-pgp-key"),
     });
     let c = b.client().expect("built above");
-    let resp = match c.json(Request::new("PUT", "sys/init").json(&body)) {
+    const INIT_REQUEST: &[&str] = &[
+        "secret_shares",
+        "secret_threshold",
+        "stored_shares",
+        "pgp_keys",
+        "recovery_shares",
+        "recovery_threshold",
+        "recovery_pgp_keys",
+        "root_token_pgp_key",
+    ];
+    let resp = match c.json(Request::new("PUT", "sys/init").json_ordered(&body, &[("", INIT_REQUEST)])) {
         Ok(v) => v,
         Err(e) => return fail(b, "Error initializing", &e),
     };

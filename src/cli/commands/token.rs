@@ -171,7 +171,23 @@ fn create(b: &mut Base, f: Flags) -> i32 {
     } else {
         format!("auth/token/create/{role}")
     };
-    let secret = match token_call(b, Request::new("POST", &path).json(&Value::Object(body))) {
+    const ORDER: &[&str] = &[
+        "id",
+        "policies",
+        "meta",
+        "ttl",
+        "explicit_max_ttl",
+        "period",
+        "no_parent",
+        "no_default_policy",
+        "display_name",
+        "num_uses",
+        "renewable",
+        "type",
+        "entity_alias",
+    ];
+    let req = Request::new("POST", &path).json_ordered(&Value::Object(body), &[("", ORDER)]);
+    let secret = match token_call(b, req) {
         Ok(s) => s,
         Err(e) => return fail(b, "Error creating token", &e),
     };
@@ -300,30 +316,45 @@ fn capabilities(b: &mut Base, f: Flags) -> i32 {
             return 1;
         }
     };
-    tri!(client(b, 2));
-    let req = if token.is_empty() {
-        Request::new("POST", "sys/capabilities-self").json(&serde_json::json!({ "paths": [path] }))
+    let c = tri!(client(b, 2));
+    // The reference sends the token in the body, its own through the `-self` endpoint.
+    let own = c.token().unwrap_or_default().to_string();
+    let token = if token.is_empty() { own.clone() } else { token };
+    let endpoint = if token == own {
+        "sys/capabilities-self"
     } else {
-        Request::new("POST", "sys/capabilities").json(&serde_json::json!({ "token": token, "paths": [path] }))
+        "sys/capabilities"
     };
-    let c = b.client().expect("built above");
-    let answer = match c.json(req) {
-        Ok(v) => v,
+    let req = Request::new("POST", endpoint).json(&serde_json::json!({ "path": path, "token": token }));
+    let resp = match c.raw(req) {
+        Ok(r) => r,
         Err(e) => return fail(b, "Error listing capabilities", &e),
     };
-    // The API reads `data.<path>`, else `<path>`, else `capabilities`.
-    let list = answer
-        .get("data")
-        .and_then(|d| d.get(&path))
-        .or_else(|| answer.get(&path))
-        .or_else(|| answer.get("capabilities"))
-        .and_then(Value::as_array)
-        .cloned();
-    let Some(list) = list else {
+    let data = match Secret::parse(&resp.body) {
+        Ok(Some(s)) if s.data_map().is_some() => s.data_map().cloned().unwrap_or_default(),
+        Ok(_) => {
+            b.ui.error("Error listing capabilities: data from server response is empty");
+            return 2;
+        }
+        Err(e) => {
+            b.ui.error(&format!("Error listing capabilities: {e}"));
+            return 2;
+        }
+    };
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let mut list = strings(data.get(&path));
+    if list.is_empty() {
+        list = strings(data.get("capabilities"));
+    }
+    if list.is_empty() && !data.contains_key(&path) && !data.contains_key("capabilities") {
         b.ui.error("No capabilities found");
         return 1;
-    };
-    let mut caps: Vec<String> = list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    }
+    let mut caps = list;
     if b.ui.is_table() {
         caps.sort();
         b.ui.output(&caps.join(", "));
