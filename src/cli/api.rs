@@ -18,6 +18,10 @@ pub struct Settings {
     /// Nanoseconds; 0 = not asked.
     pub wrap_ttl_ns: i64,
     pub ca_cert: String,
+    /// A directory of PEM CA certificates (used when no `ca_cert`).
+    pub ca_path: String,
+    pub client_cert: String,
+    pub client_key: String,
     pub tls_skip_verify: bool,
     pub output_curl: bool,
     /// `-output-policy`: print the policy a request needs instead of sending it.
@@ -260,6 +264,14 @@ impl Client {
             .timeout_global(Some(Duration::from_secs(60)));
         let mut tls = ureq::tls::TlsConfig::builder();
         let mut custom_tls = false;
+        let pem_certs = |pem: &[u8]| -> Vec<ureq::tls::Certificate<'static>> {
+            ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect()
+        };
         if !settings.ca_cert.is_empty() {
             let pem = std::fs::read(&settings.ca_cert).map_err(|e| {
                 format!(
@@ -268,12 +280,7 @@ impl Client {
                     io_text(&e)
                 )
             })?;
-            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
+            let certs = pem_certs(&pem);
             if certs.is_empty() {
                 return Err(format!(
                     "failed to setup TLS config: Error loading CA File: Couldn't parse PEM in: {}",
@@ -281,6 +288,43 @@ impl Client {
                 ));
             }
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+            custom_tls = true;
+        } else if !settings.ca_path.is_empty() {
+            let entries = std::fs::read_dir(&settings.ca_path).map_err(|e| {
+                format!(
+                    "failed to setup TLS config: Error loading CA Path: open {}: {}",
+                    settings.ca_path,
+                    io_text(&e)
+                )
+            })?;
+            let mut certs = Vec::new();
+            for entry in entries.flatten() {
+                if entry.path().is_file() {
+                    if let Ok(pem) = std::fs::read(entry.path()) {
+                        certs.extend(pem_certs(&pem));
+                    }
+                }
+            }
+            if certs.is_empty() {
+                return Err(format!(
+                    "failed to setup TLS config: Error loading CA Path: no certificates found in {}",
+                    settings.ca_path
+                ));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+            custom_tls = true;
+        }
+        if !settings.client_cert.is_empty() || !settings.client_key.is_empty() {
+            let read = |p: &str| {
+                std::fs::read(p).map_err(|e| format!("failed to setup TLS config: open {p}: {}", io_text(&e)))
+            };
+            let chain = pem_certs(&read(&settings.client_cert)?);
+            let key = ureq::tls::PrivateKey::from_pem(&read(&settings.client_key)?)
+                .map_err(|e| format!("failed to setup TLS config: {e}"))?;
+            if chain.is_empty() {
+                return Err("failed to setup TLS config: tls: failed to find any PEM data in certificate input".into());
+            }
+            tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
             custom_tls = true;
         }
         if settings.tls_skip_verify {

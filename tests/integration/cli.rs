@@ -663,7 +663,12 @@ fn tls_flags_and_environment() {
     // Trusted through the flag or the environment; skip-verify through either. The server is uninitialized
     // (sealed): exit 2 with the table.
     let ca_flag = format!("-ca-cert={}", ca.display());
+    let ca_dir = dir.path().join("cas");
+    std::fs::create_dir(&ca_dir).unwrap();
+    std::fs::write(ca_dir.join("ours.pem"), &cert_pem).unwrap();
+    let ca_path_flag = format!("-ca-path={}", ca_dir.display());
     for (args, env) in [
+        (vec![ca_path_flag.as_str()], vec![]),
         (vec![ca_flag.as_str()], vec![]),
         (vec![], vec![("VAULT_CACERT", ca.to_str().unwrap())]),
         (vec!["-tls-skip-verify"], vec![]),
