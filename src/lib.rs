@@ -4,6 +4,7 @@
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod builtin;
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod framework;

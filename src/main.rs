@@ -23,8 +23,6 @@ enum Command {
     /// Operator tools that work offline.
     #[command(subcommand)]
     Operator(OperatorCommand),
-    /// Print the version.
-    Version,
 }
 
 #[derive(Subcommand)]
@@ -116,12 +114,14 @@ fn write_record(
 }
 
 fn main() -> ExitCode {
+    // Everything but `server` and the offline snapshot tool is the client, with the reference CLI's Go-style flags.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if vault::cli::is_client_invocation(&args) {
+        let code = vault::cli::run(&args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse_from(normalize_args());
     match cli.command {
-        Command::Version => {
-            println!("vault v{}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
         Command::Server(args) => server(args),
         Command::Operator(OperatorCommand::Snapshot(SnapshotCommand::Inspect { file, format })) => {
             inspect_snapshot(&file, &format)

@@ -135,6 +135,27 @@ fn the_core_names_backends_only_in_the_registry() {
 }
 
 #[test]
+fn the_cli_talks_http_only() {
+    // The client reaches a server over HTTP; it may use the policy parser (`policy fmt`) and nothing of the server.
+    let found = violations(
+        "cli",
+        &[
+            "core",
+            "http",
+            "builtin",
+            "storage",
+            "seal",
+            "server",
+            "logical",
+            "framework",
+            "config",
+        ],
+        &[],
+    );
+    assert!(found.is_empty(), "the CLI reaches into the server: {found:#?}");
+}
+
+#[test]
 fn the_checker_sees_a_violation() {
     // The scanner itself: a reference it must report.
     let dir = tempfile::tempdir().expect("tempdir");

@@ -10,6 +10,7 @@ mod backup_dir;
 mod bao_cli;
 mod bao_kv;
 mod bench_smoke;
+mod cli;
 mod config;
 mod crash;
 mod cubbyhole;
