@@ -2,3 +2,4 @@
 
 pub mod cubbyhole;
 pub mod kv;
+pub mod transit;
