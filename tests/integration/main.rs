@@ -31,5 +31,6 @@ mod seal;
 mod snapshots;
 mod tls;
 mod tokens;
+mod transit;
 mod userpass;
 mod wrapping;
