@@ -624,6 +624,7 @@ scenarios! {
     differential_wrapping => "wrapping.json",
     differential_userpass => "userpass.json",
     differential_token_field_types => "token_field_types.json",
+    differential_transit => "transit.json",
 }
 
 /// A scenario file without a test would be silently skipped.

@@ -457,12 +457,10 @@ impl Transit {
             }
             let lock = self.lock_for(name);
             let _guard = lock.lock().await;
-            let mut warnings = f.warnings(&["name"]);
+            let warnings = f.warnings(&["name"]);
             let p = match self.current(ctx.storage, name)? {
-                Some(existing) => {
-                    warnings.push(format!("key {name} already existed"));
-                    Arc::new(existing)
-                }
+                // OpenBao 2.7 answers an existing key as is, without its "already existed" warning.
+                Some(existing) => Arc::new(existing),
                 None => {
                     let p = Policy::create(NewKey {
                         name: name.to_string(),

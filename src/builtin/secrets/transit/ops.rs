@@ -504,6 +504,8 @@ impl Transit {
                             OpError::Internal(_) => internal_errors = true,
                             OpError::User(_) => user_errors = true,
                         }
+                        // OpenBao's decrypt item always carries `plaintext` (no omitempty).
+                        results[i].insert("plaintext".into(), json!(""));
                         results[i].insert("error".into(), json!(e.text()));
                     }
                 }
@@ -798,8 +800,16 @@ impl Transit {
                 let policy = self.key_or(ctx, m.get("name"), "encryption key not found").await?;
                 let hash = HashType::parse(&hash_name)
                     .ok_or_else(|| invalid(format!("invalid hash algorithm {hash_name:?}")))?;
-                let results: Vec<Map<String, Value>> =
+                let mut results: Vec<Map<String, Value>> =
                     items.iter().map(|item| verify_hmac_item(&policy, hash, item)).collect();
+                if !single {
+                    // OpenBao's HMAC batch item omits a false `valid`.
+                    for r in &mut results {
+                        if r.get("valid") == Some(&json!(false)) {
+                            r.remove("valid");
+                        }
+                    }
+                }
                 return finish_simple_batch(!single, &items, results, f.warnings(&["name", "urlalgorithm"]));
             }
             let (options, prehashed) = sign_options(&f, &m)?;
