@@ -322,8 +322,8 @@ fn is_zero(n: &i64) -> bool {
     *n == 0
 }
 
-/// A named key (OpenBao's `Policy`), with Go's JSON names and order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A named key (OpenBao's `Policy`), with Go's JSON names and order. Its `Debug` shows no key material.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Policy {
     pub name: String,
     /// Pre-versioning single key (very old Vault); read only to be migrated.
@@ -383,6 +383,17 @@ pub struct Policy {
     /// Every version still held (from `max(1, min_available_version)` to `latest_version`), by number.
     #[serde(skip)]
     pub versions: BTreeMap<i64, KeyEntry>,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.name)
+            .field("type", &self.key_type())
+            .field("latest_version", &self.latest_version)
+            .field("min_decryption_version", &self.min_decryption_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// OpenBao's `archivedKeys`.
