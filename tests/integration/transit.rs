@@ -49,8 +49,10 @@ fn make_artifacts(c: &Client, token: &str, key: &str, key_type: &str) -> Artifac
                 Some(json!({"plaintext": "YWFk", "associated_data": "Y3R4"})),
                 200,
             );
-            out.ciphertexts
-                .push((r["data"]["ciphertext"].as_str().unwrap().to_string(), "YWFk|Y3R4".into()));
+            out.ciphertexts.push((
+                r["data"]["ciphertext"].as_str().unwrap().to_string(),
+                "YWFk|Y3R4".into(),
+            ));
         }
     }
     let signs = matches!(key_type, "ed25519" | "ecdsa-p256" | "rsa-2048");
@@ -71,7 +73,14 @@ fn make_artifacts(c: &Client, token: &str, key: &str, key_type: &str) -> Artifac
         for params in variants {
             let mut body = params.clone();
             body["input"] = json!(PLAINTEXT);
-            let r = expect(c, "POST", &format!("transit/sign/{key}"), token, Some(body.clone()), 200);
+            let r = expect(
+                c,
+                "POST",
+                &format!("transit/sign/{key}"),
+                token,
+                Some(body.clone()),
+                200,
+            );
             let sig = r["data"]["signature"].as_str().unwrap().to_string();
             body["signature"] = json!(sig);
             out.signatures.push((body, format!("{params}")));
@@ -103,13 +112,24 @@ fn check_artifacts(c: &Client, token: &str, key: &str, made: &Artifacts, who: &s
         assert_eq!(r["data"]["plaintext"], json!(expected), "{who} decrypting {ct}");
     }
     for (body, what) in &made.signatures {
-        let r = expect(c, "POST", &format!("transit/verify/{key}"), token, Some(body.clone()), 200);
+        let r = expect(
+            c,
+            "POST",
+            &format!("transit/verify/{key}"),
+            token,
+            Some(body.clone()),
+            200,
+        );
         assert_eq!(r["data"]["valid"], json!(true), "{who} verifying a signature {what}");
         // A signature over other input must not verify.
         let mut other = body.clone();
         other["input"] = json!("b3RoZXI=");
         let r = expect(c, "POST", &format!("transit/verify/{key}"), token, Some(other), 200);
-        assert_eq!(r["data"]["valid"], json!(false), "{who} verifying a signature {what} over other input");
+        assert_eq!(
+            r["data"]["valid"],
+            json!(false),
+            "{who} verifying a signature {what} over other input"
+        );
     }
     for hmac in &made.hmacs {
         let r = expect(
@@ -197,19 +217,45 @@ fn transit_keys_and_ciphertexts_survive_a_restart() {
     enable(c, &root, "transit", json!({"type": "transit"}));
     expect(c, "POST", "transit/keys/k", &root, Some(json!({})), 200);
     expect(c, "POST", "transit/keys/k/rotate", &root, None, 200);
-    expect(c, "POST", "transit/keys/s", &root, Some(json!({"type": "ed25519"})), 200);
-    let ct = expect(c, "POST", "transit/encrypt/k", &root, Some(json!({"plaintext": PLAINTEXT})), 200)["data"]
-        ["ciphertext"]
+    expect(
+        c,
+        "POST",
+        "transit/keys/s",
+        &root,
+        Some(json!({"type": "ed25519"})),
+        200,
+    );
+    let ct = expect(
+        c,
+        "POST",
+        "transit/encrypt/k",
+        &root,
+        Some(json!({"plaintext": PLAINTEXT})),
+        200,
+    )["data"]["ciphertext"]
         .as_str()
         .unwrap()
         .to_string();
-    let sig = expect(c, "POST", "transit/sign/s", &root, Some(json!({"input": PLAINTEXT})), 200)["data"]["signature"]
+    let sig = expect(
+        c,
+        "POST",
+        "transit/sign/s",
+        &root,
+        Some(json!({"input": PLAINTEXT})),
+        200,
+    )["data"]["signature"]
         .as_str()
         .unwrap()
         .to_string();
     // Upsert through encrypt creates a key too.
-    let upserted = expect(c, "POST", "transit/encrypt/auto", &root, Some(json!({"plaintext": PLAINTEXT})), 200)
-        ["data"]["ciphertext"]
+    let upserted = expect(
+        c,
+        "POST",
+        "transit/encrypt/auto",
+        &root,
+        Some(json!({"plaintext": PLAINTEXT})),
+        200,
+    )["data"]["ciphertext"]
         .as_str()
         .unwrap()
         .to_string();
@@ -218,12 +264,26 @@ fn transit_keys_and_ciphertexts_survive_a_restart() {
     let server = TestServer::start(dir.path());
     let c = &server.client;
     c.unseal_with(&unseal_keys);
-    let r = expect(c, "POST", "transit/decrypt/k", &root, Some(json!({"ciphertext": ct})), 200);
-    assert_eq!(r["data"]["plaintext"], json!(PLAINTEXT));
-    let r = expect(c, "POST", "transit/decrypt/auto", &root, Some(json!({"ciphertext": upserted})), 200);
+    let r = expect(
+        c,
+        "POST",
+        "transit/decrypt/k",
+        &root,
+        Some(json!({"ciphertext": ct})),
+        200,
+    );
     assert_eq!(r["data"]["plaintext"], json!(PLAINTEXT));
     let r = expect(
-        &c,
+        c,
+        "POST",
+        "transit/decrypt/auto",
+        &root,
+        Some(json!({"ciphertext": upserted})),
+        200,
+    );
+    assert_eq!(r["data"]["plaintext"], json!(PLAINTEXT));
+    let r = expect(
+        c,
         "POST",
         "transit/verify/s",
         &root,
@@ -252,7 +312,14 @@ fn transit_rotation_racing_encryption_never_outruns_storage() {
             let c = Client::new(&base);
             let mut out = Vec::new();
             for _ in 0..60 {
-                let r = expect(&c, "POST", "transit/encrypt/race", &root, Some(json!({"plaintext": PLAINTEXT})), 200);
+                let r = expect(
+                    &c,
+                    "POST",
+                    "transit/encrypt/race",
+                    &root,
+                    Some(json!({"plaintext": PLAINTEXT})),
+                    200,
+                );
                 out.push(r["data"]["ciphertext"].as_str().unwrap().to_string());
             }
             out
@@ -269,7 +336,14 @@ fn transit_rotation_racing_encryption_never_outruns_storage() {
     let r = expect(c, "GET", "transit/keys/race", &root, None, 200);
     assert_eq!(r["data"]["latest_version"], json!(21));
     for ct in ciphertexts {
-        let r = expect(c, "POST", "transit/decrypt/race", &root, Some(json!({"ciphertext": ct})), 200);
+        let r = expect(
+            c,
+            "POST",
+            "transit/decrypt/race",
+            &root,
+            Some(json!({"ciphertext": ct})),
+            200,
+        );
         assert_eq!(r["data"]["plaintext"], json!(PLAINTEXT));
     }
 }

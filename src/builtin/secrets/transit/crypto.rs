@@ -197,19 +197,25 @@ macro_rules! ec_curve {
             }
 
             fn signing_key(entry: &KeyEntry) -> Result<SigningKey, OpError> {
-                let d = entry.ec_d.as_ref().ok_or_else(|| internal("key version has no private key"))?;
+                let d = entry
+                    .ec_d
+                    .as_ref()
+                    .ok_or_else(|| internal("key version has no private key"))?;
                 SigningKey::from_slice(&field_bytes(d, field_size())?).map_err(|_| internal("invalid private key"))
             }
 
             pub fn public_pem(entry: &KeyEntry) -> Result<String, OpError> {
                 let key = $krate::PublicKey::from(verifying_key(entry)?);
-                key.to_public_key_pem(LineEnding::LF).map_err(|e| internal(e.to_string()))
+                key.to_public_key_pem(LineEnding::LF)
+                    .map_err(|e| internal(e.to_string()))
             }
 
             /// SEC 1 `EC PRIVATE KEY` PEM, as Go's `x509.MarshalECPrivateKey`.
             pub fn private_pem(entry: &KeyEntry) -> Result<Zeroizing<String>, OpError> {
                 let secret = $krate::SecretKey::from(signing_key(entry)?);
-                secret.to_sec1_pem(LineEnding::LF).map_err(|e| internal(e.to_string()))
+                secret
+                    .to_sec1_pem(LineEnding::LF)
+                    .map_err(|e| internal(e.to_string()))
             }
 
             pub fn sign(entry: &KeyEntry, digest: &[u8], marshaling: Marshaling) -> Result<Vec<u8>, OpError> {
@@ -262,7 +268,10 @@ ec_curve!(ec_p384, p384);
 ec_curve!(ec_p521, p521);
 
 fn rsa_private(entry: &KeyEntry) -> Result<rsa::PrivateKey, OpError> {
-    let key = entry.rsa_key.as_ref().ok_or_else(|| internal("key version has no private key"))?;
+    let key = entry
+        .rsa_key
+        .as_ref()
+        .ok_or_else(|| internal("key version has no private key"))?;
     let n_bytes = key.N.to_bytes().ok_or_else(|| internal("invalid RSA key"))?;
     let bits = (n_bytes.len() * 8) as u32;
     let uint = |n: &BigNum| -> Result<BoxedUint, OpError> {
@@ -278,7 +287,10 @@ fn rsa_public(entry: &KeyEntry) -> Result<rsa::PublicKey, OpError> {
     if entry.rsa_key.is_some() {
         return Ok(rsa_private(entry)?.to_public_key());
     }
-    let key = entry.rsa_public_key.as_ref().ok_or_else(|| internal("key version has no public key"))?;
+    let key = entry
+        .rsa_public_key
+        .as_ref()
+        .ok_or_else(|| internal("key version has no public key"))?;
     let n = key.N.to_bytes().ok_or_else(|| internal("invalid RSA key"))?;
     let n = BoxedUint::from_be_slice(&n, (n.len() * 8) as u32).map_err(|_| internal("invalid RSA key"))?;
     let e = BoxedUint::from_be_slice(&(key.E as u64).to_be_bytes(), 64).map_err(|_| internal("invalid RSA key"))?;
@@ -357,7 +369,9 @@ pub fn private_key_export(t: KeyType, entry: &KeyEntry) -> Result<Zeroizing<Stri
         KeyType::EcdsaP256 => ec_p256::private_pem(entry).map(trimmed),
         KeyType::EcdsaP384 => ec_p384::private_pem(entry).map(trimmed),
         KeyType::EcdsaP521 => ec_p521::private_pem(entry).map(trimmed),
-        KeyType::Ed25519 => Ok(Zeroizing::new(entry.key.as_ref().map(|k| encoding::encode(k)).unwrap_or_default())),
+        KeyType::Ed25519 => Ok(Zeroizing::new(
+            entry.key.as_ref().map(|k| encoding::encode(k)).unwrap_or_default(),
+        )),
         _ if t.is_rsa() => {
             if entry.is_private_key_missing() {
                 return Ok(Zeroizing::new(String::new()));
@@ -496,7 +510,9 @@ impl Policy {
             0 => self.latest_version,
             v if v < 0 => return Err(user("requested version for encryption is negative")),
             v if v > self.latest_version => {
-                return Err(user("requested version for encryption is higher than the latest key version"))
+                return Err(user(
+                    "requested version for encryption is higher than the latest key version",
+                ))
             }
             v if v < self.min_encryption_version => {
                 return Err(user(
@@ -535,7 +551,11 @@ impl Policy {
                 .encrypt(&mut rand::rng(), rsa::Oaep::<Sha256>::new(), &plaintext)
                 .map_err(|e| internal(format!("failed to RSA encrypt the plaintext: {e}")))?
         };
-        Ok(format!("{}{}", self.version_prefix(version), encoding::encode(&ciphertext)))
+        Ok(format!(
+            "{}{}",
+            self.version_prefix(version),
+            encoding::encode(&ciphertext)
+        ))
     }
 
     /// Split `vault:v<N>:<rest>` (with the key's template); `what` names it in errors ("ciphertext", "signature").
@@ -547,7 +567,8 @@ impl Policy {
         let Some((version, body)) = rest.split_once(after.as_str()).filter(|_| !after.is_empty()) else {
             return Err(user(format!("invalid {what}: wrong number of fields")));
         };
-        let version: i64 = go_atoi(version).ok_or_else(|| user(format!("invalid {what}: version number could not be decoded")))?;
+        let version: i64 =
+            go_atoi(version).ok_or_else(|| user(format!("invalid {what}: version number could not be decoded")))?;
         Ok((version, body))
     }
 
@@ -576,8 +597,7 @@ impl Policy {
                 "refusing to support decryption with old convergent encryption key: version {convergent}"
             )));
         }
-        let decoded =
-            encoding::decode(body).map_err(|_| user("invalid ciphertext: could not decode base64"))?;
+        let decoded = encoding::decode(body).map_err(|_| user("invalid ciphertext: could not decode base64"))?;
         let plain = if t.is_symmetric() {
             let num_bytes = t.key_bytes();
             let key = self.get_key(context, version, num_bytes)?;
@@ -585,10 +605,7 @@ impl Policy {
                 return Err(internal("could not derive enc key, length not correct"));
             }
             let policy_convergent = self.convergent_version;
-            if self.convergent_encryption
-                && policy_convergent < CURRENT_CONVERGENT_VERSION
-                && policy_convergent > 0
-            {
+            if self.convergent_encryption && policy_convergent < CURRENT_CONVERGENT_VERSION && policy_convergent > 0 {
                 return Err(user(format!(
                     "refusing to support decryption with old convergent encryption key: version {policy_convergent}"
                 )));
@@ -630,8 +647,13 @@ impl Policy {
             )));
         }
         let entry = self.entry(version)?;
-        let key = if self.key_type() == KeyType::Hmac { &entry.key } else { &entry.hmac_key };
-        key.clone().ok_or_else(|| user("no HMAC key exists for that key version"))
+        let key = if self.key_type() == KeyType::Hmac {
+            &entry.key
+        } else {
+            &entry.hmac_key
+        };
+        key.clone()
+            .ok_or_else(|| user("no HMAC key exists for that key version"))
     }
 
     /// OpenBao's `SignWithOptions`: the versioned signature and, for derived Ed25519 keys, the public key.
@@ -653,7 +675,9 @@ impl Policy {
             0 => self.latest_version,
             v if v < 0 => return Err(user("requested version for signing is negative")),
             v if v > self.latest_version => {
-                return Err(user("requested version for signing is higher than the latest key version"))
+                return Err(user(
+                    "requested version for signing is higher than the latest key version",
+                ))
             }
             v if self.min_encryption_version > 0 && v < self.min_encryption_version => {
                 return Err(user(
@@ -700,7 +724,13 @@ impl Policy {
     }
 
     /// OpenBao's `VerifySignatureWithOptions`.
-    pub fn verify(&self, context: &[u8], input: &[u8], signature: &str, options: &SignOptions) -> Result<bool, OpError> {
+    pub fn verify(
+        &self,
+        context: &[u8],
+        input: &[u8],
+        signature: &str,
+        options: &SignOptions,
+    ) -> Result<bool, OpError> {
         if self.soft_deleted {
             return Err(user(ERR_SOFT_DELETED));
         }
@@ -744,7 +774,9 @@ impl Policy {
                 let Ok(sig) = <[u8; 64]>::try_from(sig.as_slice()) else {
                     return Ok(false);
                 };
-                Ok(key.verify_strict(input, &ed25519_dalek::Signature::from_bytes(&sig)).is_ok())
+                Ok(key
+                    .verify_strict(input, &ed25519_dalek::Signature::from_bytes(&sig))
+                    .is_ok())
             }
             _ => rsa_verify(self.entry(version)?, input, &sig, options),
         }
@@ -771,15 +803,42 @@ fn rsa_salt(key_bits: usize, hash: HashType, salt_length: i64) -> Result<Option<
 macro_rules! with_digest {
     ($hash:expr, $d:ident => $body:expr) => {
         match $hash {
-            HashType::Sha1 => { type $d = sha1::Sha1; $body }
-            HashType::Sha2_224 => { type $d = Sha224; $body }
-            HashType::Sha2_256 => { type $d = Sha256; $body }
-            HashType::Sha2_384 => { type $d = Sha384; $body }
-            HashType::Sha2_512 => { type $d = Sha512; $body }
-            HashType::Sha3_224 => { type $d = Sha3_224; $body }
-            HashType::Sha3_256 => { type $d = Sha3_256; $body }
-            HashType::Sha3_384 => { type $d = Sha3_384; $body }
-            HashType::Sha3_512 => { type $d = Sha3_512; $body }
+            HashType::Sha1 => {
+                type $d = sha1::Sha1;
+                $body
+            }
+            HashType::Sha2_224 => {
+                type $d = Sha224;
+                $body
+            }
+            HashType::Sha2_256 => {
+                type $d = Sha256;
+                $body
+            }
+            HashType::Sha2_384 => {
+                type $d = Sha384;
+                $body
+            }
+            HashType::Sha2_512 => {
+                type $d = Sha512;
+                $body
+            }
+            HashType::Sha3_224 => {
+                type $d = Sha3_224;
+                $body
+            }
+            HashType::Sha3_256 => {
+                type $d = Sha3_256;
+                $body
+            }
+            HashType::Sha3_384 => {
+                type $d = Sha3_384;
+                $body
+            }
+            HashType::Sha3_512 => {
+                type $d = Sha3_512;
+                $body
+            }
             HashType::None => return Err(internal("unsupported hash algorithm")),
         }
     };
@@ -787,7 +846,11 @@ macro_rules! with_digest {
 
 fn rsa_sign(entry: &KeyEntry, hashed: &[u8], options: &SignOptions) -> Result<Vec<u8>, OpError> {
     let key = rsa_private(entry)?;
-    let algorithm = if options.signature_algorithm.is_empty() { "pss" } else { &options.signature_algorithm };
+    let algorithm = if options.signature_algorithm.is_empty() {
+        "pss"
+    } else {
+        &options.signature_algorithm
+    };
     let mut rng = rand::rng();
     let fail = |e: rsa::Error| user(e.to_string());
     match algorithm {
@@ -795,12 +858,14 @@ fn rsa_sign(entry: &KeyEntry, hashed: &[u8], options: &SignOptions) -> Result<Ve
             let bits = key.n().as_ref().bit_width() as usize;
             let salt = rsa_salt(bits, options.hash, options.salt_length)?;
             // Go's auto salt when signing: as long as the key allows.
-            let salt = salt.unwrap_or(((bits - 1 + 7) / 8) - 2 - options.hash.size());
+            let salt = salt.unwrap_or((bits - 1).div_ceil(8) - 2 - options.hash.size());
             with_digest!(options.hash, D => key.sign_with_rng(&mut rng, rsa::Pss::<D>::new_with_salt(salt), hashed).map_err(fail))
         }
         "pkcs1v15" => {
             if options.hash == HashType::None {
-                return key.sign_with_rng(&mut rng, rsa::Pkcs1v15Sign::new_unprefixed(), hashed).map_err(fail);
+                return key
+                    .sign_with_rng(&mut rng, rsa::Pkcs1v15Sign::new_unprefixed(), hashed)
+                    .map_err(fail);
             }
             with_digest!(options.hash, D => key.sign_with_rng(&mut rng, rsa::Pkcs1v15Sign::new::<D>(), hashed).map_err(fail))
         }
@@ -810,7 +875,11 @@ fn rsa_sign(entry: &KeyEntry, hashed: &[u8], options: &SignOptions) -> Result<Ve
 
 fn rsa_verify(entry: &KeyEntry, hashed: &[u8], sig: &[u8], options: &SignOptions) -> Result<bool, OpError> {
     let key = rsa_public(entry)?;
-    let algorithm = if options.signature_algorithm.is_empty() { "pss" } else { &options.signature_algorithm };
+    let algorithm = if options.signature_algorithm.is_empty() {
+        "pss"
+    } else {
+        &options.signature_algorithm
+    };
     match algorithm {
         "pss" => {
             let bits = key.n().as_ref().bit_width() as usize;

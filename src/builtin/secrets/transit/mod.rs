@@ -22,10 +22,14 @@ use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::framework::{keys_response, now_ns, rfc3339_nano, Captures, Fields, Kind, PathSpec, PathTable, Schema};
-use crate::logical::{Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, PeriodicFuture, Request, Response, StorageView};
+use crate::logical::{
+    Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, PeriodicFuture, Request, Response, StorageView,
+};
 use crate::storage::StorageError;
 
-use policy::{archive_key, policy_key, KeyData, KeyType, NewKey, OpError, Policy, HMAC_MAX_KEY_SIZE, HMAC_MIN_KEY_SIZE};
+use policy::{
+    archive_key, policy_key, KeyData, KeyType, NewKey, OpError, Policy, HMAC_MAX_KEY_SIZE, HMAC_MIN_KEY_SIZE,
+};
 
 const CACHE_CONFIG_KEY: &[u8] = b"config/cache";
 const KEYS_CONFIG_KEY: &[u8] = b"config/keys";
@@ -94,7 +98,12 @@ const CONFIG_FIELDS: Schema = &[
 const ROTATE_FIELDS: Schema = &[("name", Kind::Str), ("external_key_ref", Kind::Str)];
 const TRIM_FIELDS: Schema = &[("name", Kind::Str), ("min_available_version", Kind::Int)];
 const RESTORE_FIELDS: Schema = &[("backup", Kind::Str), ("name", Kind::Str), ("force", Kind::Bool)];
-const EXPORT_FIELDS: Schema = &[("type", Kind::Str), ("name", Kind::Str), ("version", Kind::Str), ("format", Kind::Str)];
+const EXPORT_FIELDS: Schema = &[
+    ("type", Kind::Str),
+    ("name", Kind::Str),
+    ("version", Kind::Str),
+    ("format", Kind::Str),
+];
 const CACHE_FIELDS: Schema = &[("size", Kind::Int)];
 const KEYS_CONFIG_FIELDS: Schema = &[("disable_upsert", Kind::Bool)];
 
@@ -117,14 +126,20 @@ const PATHS: PathTable<Transit> = PathTable {
         PathSpec {
             pattern: "keys/{name}/config",
             fields: CONFIG_FIELDS,
-            operations: &[(Operation::Update, Transit::write_config), (Operation::Create, Transit::write_config)],
+            operations: &[
+                (Operation::Update, Transit::write_config),
+                (Operation::Create, Transit::write_config),
+            ],
             existence: None,
             help: "Configure a named encryption key",
         },
         PathSpec {
             pattern: "keys/{name}/rotate",
             fields: ROTATE_FIELDS,
-            operations: &[(Operation::Update, Transit::rotate), (Operation::Create, Transit::rotate)],
+            operations: &[
+                (Operation::Update, Transit::rotate),
+                (Operation::Create, Transit::rotate),
+            ],
             existence: None,
             help: "Rotate named encryption key",
         },
@@ -171,14 +186,20 @@ const PATHS: PathTable<Transit> = PathTable {
         PathSpec {
             pattern: "restore",
             fields: RESTORE_FIELDS,
-            operations: &[(Operation::Update, Transit::restore), (Operation::Create, Transit::restore)],
+            operations: &[
+                (Operation::Update, Transit::restore),
+                (Operation::Create, Transit::restore),
+            ],
             existence: None,
             help: "Restore the named key",
         },
         PathSpec {
             pattern: "restore/{*name}",
             fields: RESTORE_FIELDS,
-            operations: &[(Operation::Update, Transit::restore), (Operation::Create, Transit::restore)],
+            operations: &[
+                (Operation::Update, Transit::restore),
+                (Operation::Create, Transit::restore),
+            ],
             existence: None,
             help: "Restore the named key",
         },
@@ -207,28 +228,40 @@ const PATHS: PathTable<Transit> = PathTable {
         PathSpec {
             pattern: "encrypt/{name}",
             fields: ops::ENCRYPT_FIELDS,
-            operations: &[(Operation::Update, Transit::encrypt), (Operation::Create, Transit::encrypt)],
+            operations: &[
+                (Operation::Update, Transit::encrypt),
+                (Operation::Create, Transit::encrypt),
+            ],
             existence: Some(Transit::key_exists),
             help: "Encrypt a plaintext value or a batch of plaintext blocks using a named key",
         },
         PathSpec {
             pattern: "decrypt/{name}",
             fields: ops::DECRYPT_FIELDS,
-            operations: &[(Operation::Update, Transit::decrypt), (Operation::Create, Transit::decrypt)],
+            operations: &[
+                (Operation::Update, Transit::decrypt),
+                (Operation::Create, Transit::decrypt),
+            ],
             existence: None,
             help: "Decrypt a ciphertext value using a named key",
         },
         PathSpec {
             pattern: "rewrap/{name}",
             fields: ops::REWRAP_FIELDS,
-            operations: &[(Operation::Update, Transit::rewrap), (Operation::Create, Transit::rewrap)],
+            operations: &[
+                (Operation::Update, Transit::rewrap),
+                (Operation::Create, Transit::rewrap),
+            ],
             existence: None,
             help: "Rewrap ciphertext",
         },
         PathSpec {
             pattern: "datakey/{plaintext}/{name}",
             fields: ops::DATAKEY_FIELDS,
-            operations: &[(Operation::Update, Transit::datakey), (Operation::Create, Transit::datakey)],
+            operations: &[
+                (Operation::Update, Transit::datakey),
+                (Operation::Create, Transit::datakey),
+            ],
             existence: None,
             help: "Generate a data key",
         },
@@ -263,14 +296,20 @@ const PATHS: PathTable<Transit> = PathTable {
         PathSpec {
             pattern: "verify/{name}",
             fields: ops::VERIFY_FIELDS,
-            operations: &[(Operation::Update, Transit::verify), (Operation::Create, Transit::verify)],
+            operations: &[
+                (Operation::Update, Transit::verify),
+                (Operation::Create, Transit::verify),
+            ],
             existence: None,
             help: "Verify a signature or HMAC for input data created using the named key",
         },
         PathSpec {
             pattern: "verify/{name}/{*urlalgorithm}",
             fields: ops::VERIFY_FIELDS,
-            operations: &[(Operation::Update, Transit::verify), (Operation::Create, Transit::verify)],
+            operations: &[
+                (Operation::Update, Transit::verify),
+                (Operation::Create, Transit::verify),
+            ],
             existence: None,
             help: "Verify a signature or HMAC for input data created using the named key",
         },
@@ -291,21 +330,30 @@ const PATHS: PathTable<Transit> = PathTable {
         PathSpec {
             pattern: "random",
             fields: ops::RANDOM_FIELDS,
-            operations: &[(Operation::Update, Transit::random), (Operation::Create, Transit::random)],
+            operations: &[
+                (Operation::Update, Transit::random),
+                (Operation::Create, Transit::random),
+            ],
             existence: None,
             help: "Generate random bytes",
         },
         PathSpec {
             pattern: "random/{source}",
             fields: ops::RANDOM_FIELDS,
-            operations: &[(Operation::Update, Transit::random), (Operation::Create, Transit::random)],
+            operations: &[
+                (Operation::Update, Transit::random),
+                (Operation::Create, Transit::random),
+            ],
             existence: None,
             help: "Generate random bytes",
         },
         PathSpec {
             pattern: "random/{source}/{urlbytes}",
             fields: ops::RANDOM_FIELDS,
-            operations: &[(Operation::Update, Transit::random), (Operation::Create, Transit::random)],
+            operations: &[
+                (Operation::Update, Transit::random),
+                (Operation::Create, Transit::random),
+            ],
             existence: None,
             help: "Generate random bytes",
         },
@@ -354,7 +402,8 @@ impl Transit {
             return Ok(None);
         };
         let archive = storage.get(&archive_key(name))?;
-        let p = Policy::decode(&record, archive.as_deref().map(|a| &a[..])).map_err(|e| internal_error(e.text().to_string()))?;
+        let p = Policy::decode(&record, archive.as_deref().map(|a| &a[..]))
+            .map_err(|e| internal_error(e.text().to_string()))?;
         Ok(Some(p))
     }
 
@@ -432,7 +481,10 @@ impl Transit {
             let f = Fields::new(&req.data, KEYS_FIELDS);
             let derived = f.bool("derived").unwrap_or(false);
             let convergent = f.bool("convergent_encryption").unwrap_or(false);
-            let type_name = f.str("type").filter(|t| !t.is_empty()).unwrap_or_else(|| "aes256-gcm96".into());
+            let type_name = f
+                .str("type")
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "aes256-gcm96".into());
             let key_size = f.int("key_size").unwrap_or(0);
             let auto_rotate = f.secs("auto_rotate_period").unwrap_or(0);
             if auto_rotate != 0 && auto_rotate < 3600 {
@@ -500,10 +552,14 @@ impl Transit {
             let lock = self.lock_for(name);
             let _guard = lock.lock().await;
             let Some(p) = self.current(ctx.storage, name)? else {
-                return Err(invalid(format!("error deleting policy {name}: could not delete key; not found")));
+                return Err(invalid(format!(
+                    "error deleting policy {name}: could not delete key; not found"
+                )));
             };
             if !p.deletion_allowed {
-                return Err(invalid(format!("error deleting policy {name}: deletion is not allowed for this key")));
+                return Err(invalid(format!(
+                    "error deleting policy {name}: deletion is not allowed for this key"
+                )));
             }
             let (pk, ak) = (policy_key(name), archive_key(name));
             ctx.storage
@@ -571,7 +627,10 @@ impl Transit {
                     p.min_encryption_version, p.min_decryption_version
                 )));
             }
-            if let Some(allowed) = f.has("deletion_allowed").then(|| f.bool("deletion_allowed").unwrap_or(false)) {
+            if let Some(allowed) = f
+                .has("deletion_allowed")
+                .then(|| f.bool("deletion_allowed").unwrap_or(false))
+            {
                 if allowed != p.deletion_allowed {
                     p.deletion_allowed = allowed;
                     changed = true;
@@ -604,10 +663,14 @@ impl Transit {
                 return Ok(with_warnings(format_key(&p, &[])?, warnings));
             }
             if p.min_available_version > p.min_encryption_version {
-                return Err(invalid("min encryption version should not be less than min available version"));
+                return Err(invalid(
+                    "min encryption version should not be less than min available version",
+                ));
             }
             if p.min_available_version > p.min_decryption_version {
-                return Err(invalid("min decryption version should not be less then min available version"));
+                return Err(invalid(
+                    "min decryption version should not be less then min available version",
+                ));
             }
             let p = self.persist(ctx.storage, p).await?;
             Ok(with_warnings(format_key(&p, &[])?, warnings))
@@ -624,7 +687,10 @@ impl Transit {
                 return Err(invalid("key not found"));
             };
             if f.str("external_key_ref").is_some_and(|r| !r.is_empty()) {
-                return Err(invalid(format!("cannot use external_key_ref on key of type {}", p.key_type())));
+                return Err(invalid(format!(
+                    "cannot use external_key_ref on key of type {}",
+                    p.key_type()
+                )));
             }
             p.rotate_in_memory().map_err(op_error)?;
             let p = self.persist(ctx.storage, p).await?;
@@ -701,7 +767,9 @@ impl Transit {
                 }
                 "signing-key" if !t.signing_supported() => return Err(invalid("signing not supported for the key")),
                 "certificate-chain" if !t.signing_supported() => {
-                    return Err(invalid("certificate chain not supported for keys that do not support signing"))
+                    return Err(invalid(
+                        "certificate chain not supported for keys that do not support signing",
+                    ))
                 }
                 _ => {}
             }
@@ -709,7 +777,10 @@ impl Transit {
             let version = m.get("version");
             if version.is_empty() {
                 for (v, entry) in p.live_versions() {
-                    keys.insert(v.to_string(), Value::String(export_key(&p, entry, export_type)?.to_string()));
+                    keys.insert(
+                        v.to_string(),
+                        Value::String(export_key(&p, entry, export_type)?.to_string()),
+                    );
                 }
             } else {
                 let v = if version == "latest" {
@@ -721,8 +792,14 @@ impl Transit {
                 if v < p.min_decryption_version {
                     return Err(invalid("version for export is below minimum decryption version"));
                 }
-                let entry = p.versions.get(&v).ok_or_else(|| invalid("version does not exist or cannot be found"))?;
-                keys.insert(v.to_string(), Value::String(export_key(&p, entry, export_type)?.to_string()));
+                let entry = p
+                    .versions
+                    .get(&v)
+                    .ok_or_else(|| invalid("version does not exist or cannot be found"))?;
+                keys.insert(
+                    v.to_string(),
+                    Value::String(export_key(&p, entry, export_type)?.to_string()),
+                );
             }
             let mut data = Map::new();
             data.insert("name".into(), json!(p.name));
@@ -790,7 +867,7 @@ impl Transit {
             if name.is_empty() {
                 name = p.name.clone();
             }
-            if name.is_empty() || !crate::framework::path::match_pattern("{name}", &name).is_some() {
+            if name.is_empty() || crate::framework::path::match_pattern("{name}", &name).is_none() {
                 return Err(invalid("invalid key name in backup"));
             }
             p.name = name.clone();
@@ -930,12 +1007,16 @@ fn export_key(p: &Policy, entry: &policy::KeyEntry, export_type: &str) -> Result
     let fail = |e: OpError| internal_error(e.text().to_string());
     Ok(match export_type {
         "hmac-key" => {
-            let src = if t == KeyType::Hmac { &entry.key } else { &entry.hmac_key };
+            let src = if t == KeyType::Hmac {
+                &entry.key
+            } else {
+                &entry.hmac_key
+            };
             Zeroizing::new(encoding::encode(src.as_deref().map(|k| &k[..]).unwrap_or_default()))
         }
-        "encryption-key" if t.is_symmetric() => {
-            Zeroizing::new(encoding::encode(entry.key.as_deref().map(|k| &k[..]).unwrap_or_default()))
-        }
+        "encryption-key" if t.is_symmetric() => Zeroizing::new(encoding::encode(
+            entry.key.as_deref().map(|k| &k[..]).unwrap_or_default(),
+        )),
         "encryption-key" | "signing-key" => crypto::private_key_export(t, entry).map_err(fail)?,
         "public-key" => match t {
             KeyType::Ed25519 => Zeroizing::new(entry.public_key.clone()),
@@ -944,7 +1025,11 @@ fn export_key(p: &Policy, entry: &policy::KeyEntry, export_type: &str) -> Result
             }
             _ => return Err(invalid(format!("unknown key type {t} for export type {export_type}"))),
         },
-        "certificate-chain" => return Err(invalid("selected key version does not have a certificate chain imported")),
+        "certificate-chain" => {
+            return Err(invalid(
+                "selected key version does not have a certificate chain imported",
+            ))
+        }
         _ => return Err(invalid(format!("unknown key type {t} for export type {export_type}"))),
     })
 }
@@ -974,13 +1059,22 @@ fn format_key(p: &Policy, context: &[u8]) -> Result<Map<String, Value>, Error> {
         d.insert("key_size".into(), json!(p.key_size));
     }
     if p.imported {
-        d.insert("imported_key_allow_rotation".into(), json!(p.allow_imported_key_rotation));
+        d.insert(
+            "imported_key_allow_rotation".into(),
+            json!(p.allow_imported_key_rotation),
+        );
     }
     if let Some(info) = &p.backup_info {
-        d.insert("backup_info".into(), json!({"time": info.time, "version": info.version}));
+        d.insert(
+            "backup_info".into(),
+            json!({"time": info.time, "version": info.version}),
+        );
     }
     if let Some(info) = &p.restore_info {
-        d.insert("restore_info".into(), json!({"time": info.time, "version": info.version}));
+        d.insert(
+            "restore_info".into(),
+            json!({"time": info.time, "version": info.version}),
+        );
     }
     if p.derived {
         if p.kdf == policy::KDF_HMAC_SHA256_COUNTER {
@@ -1018,9 +1112,9 @@ fn format_key(p: &Policy, context: &[u8]) -> Result<Map<String, Value>, Error> {
                     } else if context.is_empty() {
                         String::new()
                     } else {
-                        let full = p
-                            .get_key(context, *v, 32)
-                            .map_err(|e| internal_error(format!("failed to derive key to return public component: {}", e.text())))?;
+                        let full = p.get_key(context, *v, 32).map_err(|e| {
+                            internal_error(format!("failed to derive key to return public component: {}", e.text()))
+                        })?;
                         encoding::encode(&full[32..])
                     };
                     ("ed25519", public)

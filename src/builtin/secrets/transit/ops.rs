@@ -204,7 +204,10 @@ fn decode_items(raw: &Value, require_plaintext: bool, require_ciphertext: bool) 
 fn decode_string_maps(raw: &Value) -> Result<Vec<Map<String, Value>>, Error> {
     let fail = |why: String| invalid(format!("failed to parse batch input: {why}"));
     let Value::Array(list) = raw else {
-        return Err(fail(format!("'' source data must be an array or slice, got {}", go_type(raw))));
+        return Err(fail(format!(
+            "'' source data must be an array or slice, got {}",
+            go_type(raw)
+        )));
     };
     if list.len() > MAX_BATCH_ITEMS {
         return Err(invalid(format!("batch_input holds more than {MAX_BATCH_ITEMS} items")));
@@ -311,7 +314,10 @@ fn salt_length_of(f: &Fields<'_>) -> Result<i64, Error> {
 fn sign_options(f: &Fields<'_>, m: &Captures<'_>) -> Result<(SignOptions, bool), Error> {
     let hash_name = hash_algorithm_of(f, m);
     let hash = HashType::parse(&hash_name).ok_or_else(|| invalid(format!("invalid hash algorithm {hash_name:?}")))?;
-    let marshaling_name = f.str("marshaling_algorithm").filter(|v| !v.is_empty()).unwrap_or_else(|| "asn1".into());
+    let marshaling_name = f
+        .str("marshaling_algorithm")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "asn1".into());
     let marshaling = Marshaling::parse(&marshaling_name)
         .ok_or_else(|| invalid(format!("invalid marshaling type {marshaling_name:?}")))?;
     let prehashed = f.bool("prehashed").unwrap_or(false);
@@ -330,7 +336,9 @@ fn sign_options(f: &Fields<'_>, m: &Captures<'_>) -> Result<(SignOptions, bool),
 
 impl Transit {
     async fn key_or(&self, ctx: &Context<'_>, name: &str, missing: &str) -> Result<Arc<Policy>, Error> {
-        self.get(ctx.storage, name).await?.ok_or_else(|| invalid(missing.to_string()))
+        self.get(ctx.storage, name)
+            .await?
+            .ok_or_else(|| invalid(missing.to_string()))
     }
 
     pub(super) fn encrypt<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
@@ -347,7 +355,12 @@ impl Transit {
                     items
                 }
                 None => {
-                    let Some(plaintext) = req.data.get("plaintext").filter(|v| !v.is_null()).and(f.str("plaintext")) else {
+                    let Some(plaintext) = req
+                        .data
+                        .get("plaintext")
+                        .filter(|v| !v.is_null())
+                        .and(f.str("plaintext"))
+                    else {
                         return Err(invalid("missing plaintext to encrypt"));
                     };
                     vec![Item {
@@ -365,7 +378,9 @@ impl Transit {
             let context_set = !items[0].context.is_empty();
             for (i, item) in items.iter().enumerate() {
                 if item.context.is_empty() == context_set {
-                    return Err(invalid("context should be set either in all the request blocks or in none"));
+                    return Err(invalid(
+                        "context should be set either in all the request blocks or in none",
+                    ));
                 }
                 let plaintext = item.plaintext.as_deref().map(String::as_str).unwrap_or_default();
                 if let Err(e) = encoding::decode(plaintext) {
@@ -394,7 +409,10 @@ impl Transit {
                     if super::upsert_disabled(ctx.storage)? {
                         return Err(invalid("encryption key not found"));
                     }
-                    let type_name = f.str("type").filter(|t| !t.is_empty()).unwrap_or_else(|| "aes256-gcm96".into());
+                    let type_name = f
+                        .str("type")
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "aes256-gcm96".into());
                     let key_type = match KeyType::parse(&type_name) {
                         Some(t) if t.is_symmetric() => t,
                         Some(t) if t.is_ecdsa() => {
@@ -442,7 +460,11 @@ impl Transit {
                 match outcome {
                     Ok(ciphertext) => {
                         successes = true;
-                        let version = if item.key_version == 0 { policy.latest_version } else { item.key_version };
+                        let version = if item.key_version == 0 {
+                            policy.latest_version
+                        } else {
+                            item.key_version
+                        };
                         results[i].insert("ciphertext".into(), json!(ciphertext));
                         results[i].insert("key_version".into(), json!(version));
                     }
@@ -455,7 +477,16 @@ impl Transit {
                     }
                 }
             }
-            finish_batch(&f, batch_raw.is_some(), &items, results, warnings, successes, user_errors, internal_errors)
+            finish_batch(
+                &f,
+                batch_raw.is_some(),
+                &items,
+                results,
+                warnings,
+                successes,
+                user_errors,
+                internal_errors,
+            )
         })
     }
 
@@ -510,7 +541,16 @@ impl Transit {
                     }
                 }
             }
-            finish_batch(&f, batch_raw.is_some(), &items, results, f.warnings(&["name"]), successes, user_errors, internal_errors)
+            finish_batch(
+                &f,
+                batch_raw.is_some(),
+                &items,
+                results,
+                f.warnings(&["name"]),
+                successes,
+                user_errors,
+                internal_errors,
+            )
         })
     }
 
@@ -551,7 +591,11 @@ impl Transit {
                 };
                 match outcome {
                     Ok(ciphertext) => {
-                        let version = if item.key_version == 0 { policy.latest_version } else { item.key_version };
+                        let version = if item.key_version == 0 {
+                            policy.latest_version
+                        } else {
+                            item.key_version
+                        };
                         results[i].insert("ciphertext".into(), json!(ciphertext));
                         results[i].insert("key_version".into(), json!(version));
                     }
@@ -562,7 +606,16 @@ impl Transit {
                 }
             }
             // Rewrap answers 200 whatever its items say (OpenBao has no batch status here).
-            finish_batch(&f, batch_raw.is_some(), &items, results, f.warnings(&["name"]), true, false, false)
+            finish_batch(
+                &f,
+                batch_raw.is_some(),
+                &items,
+                results,
+                f.warnings(&["name"]),
+                true,
+                false,
+                false,
+            )
         })
     }
 
@@ -598,7 +651,10 @@ impl Transit {
             let ciphertext = policy.encrypt(version, &context, &encoded, &aad).map_err(op_error)?;
             let mut data = Map::new();
             data.insert("ciphertext".into(), json!(ciphertext));
-            data.insert("key_version".into(), json!(if version == 0 { policy.latest_version } else { version }));
+            data.insert(
+                "key_version".into(),
+                json!(if version == 0 { policy.latest_version } else { version }),
+            );
             if show_plaintext {
                 data.insert("plaintext".into(), json!(encoded.as_str()));
             }
@@ -617,11 +673,19 @@ impl Transit {
                 && policy.min_encryption_version > 0
                 && version < policy.min_encryption_version
             {
-                return Err(invalid("cannot generate HMAC: version is too old (disallowed by policy)"));
+                return Err(invalid(
+                    "cannot generate HMAC: version is too old (disallowed by policy)",
+                ));
             }
             let key = policy.hmac_key(version).map_err(op_error)?;
             let url = m.get("urlalgorithm");
-            let algorithm = if url.is_empty() { f.str("algorithm").filter(|a| !a.is_empty()).unwrap_or_else(|| "sha2-256".into()) } else { url.to_string() };
+            let algorithm = if url.is_empty() {
+                f.str("algorithm")
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or_else(|| "sha2-256".into())
+            } else {
+                url.to_string()
+            };
             let hash = match HashType::parse(&algorithm) {
                 Some(h) if h != HashType::None => h,
                 // OpenBao formats the unknown algorithm's number with %q.
@@ -658,13 +722,21 @@ impl Transit {
                         }
                         Ok(input) => {
                             let mac = hash.hmac(&key, &input).unwrap_or_default();
-                            out.insert("hmac".into(), json!(format!("vault:v{version}:{}", encoding::encode(&mac))));
+                            out.insert(
+                                "hmac".into(),
+                                json!(format!("vault:v{version}:{}", encoding::encode(&mac))),
+                            );
                         }
                     },
                 }
                 results.push(out);
             }
-            finish_simple_batch(batch_raw.is_some(), &items, results, f.warnings(&["name", "urlalgorithm"]))
+            finish_simple_batch(
+                batch_raw.is_some(),
+                &items,
+                results,
+                f.warnings(&["name", "urlalgorithm"]),
+            )
         })
     }
 
@@ -722,7 +794,10 @@ impl Transit {
                         if let Some(public) = public {
                             out.insert("public_key".into(), json!(encoding::encode(&public)));
                         }
-                        out.insert("key_version".into(), json!(if version == 0 { policy.latest_version } else { version }));
+                        out.insert(
+                            "key_version".into(),
+                            json!(if version == 0 { policy.latest_version } else { version }),
+                        );
                     }
                     Err(e) => {
                         out.insert("error".into(), json!(e.text()));
@@ -739,7 +814,12 @@ impl Transit {
                     }
                 }
             }
-            finish_simple_batch(batch_raw.is_some(), &items, results, f.warnings(&["name", "urlalgorithm"]))
+            finish_simple_batch(
+                batch_raw.is_some(),
+                &items,
+                results,
+                f.warnings(&["name", "urlalgorithm"]),
+            )
         })
     }
 
@@ -813,7 +893,9 @@ impl Transit {
                 return finish_simple_batch(!single, &items, results, f.warnings(&["name", "urlalgorithm"]));
             }
             let (options, prehashed) = sign_options(&f, &m)?;
-            let policy = self.key_or(ctx, m.get("name"), "signature verification key not found").await?;
+            let policy = self
+                .key_or(ctx, m.get("name"), "signature verification key not found")
+                .await?;
             let t = policy.key_type();
             if !t.signing_supported() {
                 return Err(invalid(format!("key type {t} does not support verification")));
@@ -863,23 +945,35 @@ impl Transit {
             let Some(input) = req.data.get("input").filter(|v| !v.is_null()).and(f.str("input")) else {
                 return Err(invalid("input missing"));
             };
-            let format = f.str("format").filter(|v| !v.is_empty()).unwrap_or_else(|| "hex".into());
+            let format = f
+                .str("format")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "hex".into());
             let url = m.get("urlalgorithm");
             let algorithm = if url.is_empty() {
-                f.str("algorithm").filter(|v| !v.is_empty()).unwrap_or_else(|| "sha2-256".into())
+                f.str("algorithm")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| "sha2-256".into())
             } else {
                 url.to_string()
             };
-            let input = encoding::decode(&input).map_err(|e| invalid(format!("unable to decode input as base64: {e}")))?;
+            let input =
+                encoding::decode(&input).map_err(|e| invalid(format!("unable to decode input as base64: {e}")))?;
             if format != "hex" && format != "base64" {
-                return Err(invalid(format!("unsupported encoding format {format}; must be \"hex\" or \"base64\"")));
+                return Err(invalid(format!(
+                    "unsupported encoding format {format}; must be \"hex\" or \"base64\""
+                )));
             }
             let hash = match HashType::parse(&algorithm) {
                 Some(h) if !matches!(h, HashType::None | HashType::Sha1) => h,
                 _ => return Err(invalid(format!("unsupported algorithm {algorithm}"))),
             };
             let sum = hash.digest(&input).unwrap_or_default();
-            let text = if format == "hex" { hex::encode(sum) } else { encoding::encode(&sum) };
+            let text = if format == "hex" {
+                hex::encode(sum)
+            } else {
+                encoding::encode(&sum)
+            };
             let mut data = Map::new();
             data.insert("sum".into(), json!(text));
             Ok(with_warnings(data, f.warnings(&["urlalgorithm"])))
@@ -890,10 +984,18 @@ impl Transit {
         Box::pin(async move {
             let f = Fields::new(&req.data, RANDOM_FIELDS);
             let (source_seg, bytes_seg) = (m.get("source"), m.get("urlbytes"));
-            let body_bytes = || if f.has("bytes") { f.int("bytes").unwrap_or(0) } else { 32 };
+            let body_bytes = || {
+                if f.has("bytes") {
+                    f.int("bytes").unwrap_or(0)
+                } else {
+                    32
+                }
+            };
             let parse_count = |text: &str| {
                 super::crypto::go_atoi(text).ok_or_else(|| {
-                    invalid(format!("error parsing url-set byte count: strconv.Atoi: parsing {text:?}: invalid syntax"))
+                    invalid(format!(
+                        "error parsing url-set byte count: strconv.Atoi: parsing {text:?}: invalid syntax"
+                    ))
                 })
             };
             let valid_source = |s: &str| matches!(s, "" | "platform" | "seal" | "all");
@@ -915,9 +1017,14 @@ impl Transit {
             if count > RANDOM_MAX_BYTES {
                 return Err(invalid(format!("'bytes' should be less than {RANDOM_MAX_BYTES}")));
             }
-            let format = f.str("format").filter(|v| !v.is_empty()).unwrap_or_else(|| "base64".into());
+            let format = f
+                .str("format")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "base64".into());
             if format != "hex" && format != "base64" {
-                return Err(invalid(format!("unsupported encoding format {format:?}; must be \"hex\" or \"base64\"")));
+                return Err(invalid(format!(
+                    "unsupported encoding format {format:?}; must be \"hex\" or \"base64\""
+                )));
             }
             let mut warnings = f.warnings(&["source", "urlbytes"]);
             match source.as_str() {
@@ -930,7 +1037,11 @@ impl Transit {
                 }
             }
             let bytes = super::crypto::random_bytes(count as usize);
-            let text = if format == "hex" { hex::encode(&bytes[..]) } else { encoding::encode(&bytes) };
+            let text = if format == "hex" {
+                hex::encode(&bytes[..])
+            } else {
+                encoding::encode(&bytes)
+            };
             let mut data = Map::new();
             data.insert("random_bytes".into(), json!(text));
             Ok(with_warnings(data, warnings))
@@ -944,7 +1055,9 @@ fn verify_hmac_item(policy: &Policy, hash: HashType, item: &Map<String, Value>) 
         let raw_input = get_str(item, "input").ok_or("missing input")?;
         let input = encoding::decode(raw_input).map_err(|e| format!("unable to decode input as base64: {e}"))?;
         let given = get_str(item, "hmac").ok_or("missing hmac")?;
-        let rest = given.strip_prefix("vault:v").ok_or("invalid HMAC to verify: no prefix")?;
+        let rest = given
+            .strip_prefix("vault:v")
+            .ok_or("invalid HMAC to verify: no prefix")?;
         let (version, body) = rest.split_once(':').ok_or("invalid HMAC: wrong number of fields")?;
         let version = super::crypto::go_atoi(version).ok_or("invalid HMAC: version number could not be decoded")?;
         let given = encoding::decode(body).map_err(|e| format!("unable to decode verification HMAC as base64: {e}"))?;
@@ -979,7 +1092,9 @@ fn prepare_contexts(items: &[Item]) -> Result<Contexts, Error> {
     let mut errors = vec![None; items.len()];
     for (i, item) in items.iter().enumerate() {
         if item.context.is_empty() == context_set {
-            return Err(invalid("context should be set either in all the request blocks or in none"));
+            return Err(invalid(
+                "context should be set either in all the request blocks or in none",
+            ));
         }
         if item.ciphertext.is_empty() {
             errors[i] = Some(OpError::User("missing ciphertext to decrypt".into()));
@@ -1021,7 +1136,10 @@ fn finish_batch(
         result.insert("reference".into(), json!(item.reference));
     }
     let mut data = Map::new();
-    data.insert("batch_results".into(), Value::Array(results.into_iter().map(Value::Object).collect()));
+    data.insert(
+        "batch_results".into(),
+        Value::Array(results.into_iter().map(Value::Object).collect()),
+    );
     let mut resp = with_warnings(data, warnings);
     batch_status(f, &mut resp, successes, user_errors, internal_errors);
     Ok(resp)
@@ -1045,9 +1163,15 @@ fn finish_simple_batch(
         return Ok(with_warnings(single, warnings));
     }
     for (result, item) in results.iter_mut().zip(items) {
-        result.insert("reference".into(), json!(get_str(item, "reference").unwrap_or_default()));
+        result.insert(
+            "reference".into(),
+            json!(get_str(item, "reference").unwrap_or_default()),
+        );
     }
     let mut data = Map::new();
-    data.insert("batch_results".into(), Value::Array(results.into_iter().map(Value::Object).collect()));
+    data.insert(
+        "batch_results".into(),
+        Value::Array(results.into_iter().map(Value::Object).collect()),
+    );
     Ok(with_warnings(data, warnings))
 }

@@ -183,7 +183,9 @@ impl<'de> Deserialize<'de> for BigNum {
         let raw: Box<RawValue> = Deserialize::deserialize(deserializer)?;
         let text = raw.get().trim();
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(serde::de::Error::custom("a key component is not a non-negative integer"));
+            return Err(serde::de::Error::custom(
+                "a key component is not a non-negative integer",
+            ));
         }
         Ok(BigNum(Zeroizing::new(text.to_string())))
     }
@@ -204,7 +206,9 @@ mod go_bytes {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Zeroizing<Vec<u8>>>, D::Error> {
         match Option::<String>::deserialize(deserializer)?.map(Zeroizing::new) {
             None => Ok(None),
-            Some(text) => super::encoding::decode(&text).map(Some).map_err(serde::de::Error::custom),
+            Some(text) => super::encoding::decode(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -299,7 +303,9 @@ impl Default for KeyEntry {
 
 impl std::fmt::Debug for KeyEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyEntry").field("time", &self.time).finish_non_exhaustive()
+        f.debug_struct("KeyEntry")
+            .field("time", &self.time)
+            .finish_non_exhaustive()
     }
 }
 
@@ -468,7 +474,9 @@ impl Policy {
             }
         } else if t == KeyType::Ed25519 {
             if new.convergent {
-                return Err(user(format!("convergent encryption not supported for keys of type {t}")));
+                return Err(user(format!(
+                    "convergent encryption not supported for keys of type {t}"
+                )));
             }
         } else if new.derived || new.convergent {
             return Err(user(format!(
@@ -514,7 +522,10 @@ impl Policy {
             return Err(user(ERR_SOFT_DELETED));
         }
         if self.imported && !self.allow_imported_key_rotation {
-            return Err(user(format!("imported key {} does not allow rotation within Vault", self.name)));
+            return Err(user(format!(
+                "imported key {} does not allow rotation within Vault",
+                self.name
+            )));
         }
         let now = now_ns();
         let mut entry = KeyEntry {
@@ -592,7 +603,11 @@ impl Policy {
         if !self.convergent_encryption {
             return 0;
         }
-        let mut v = if self.convergent_version == 0 { 1 } else { self.convergent_version };
+        let mut v = if self.convergent_version == 0 {
+            1
+        } else {
+            self.convergent_version
+        };
         if let Some(entry) = self.versions.get(&version) {
             if entry.convergent_version != 0 {
                 v = entry.convergent_version;
@@ -609,7 +624,9 @@ impl Policy {
         record.keys = self.live_versions().map(|(v, e)| (v.to_string(), e.clone())).collect();
         let mut archive = Archive::default();
         for version in self.min_available_version..=self.latest_version {
-            archive.keys.push(self.versions.get(&version).cloned().unwrap_or_default());
+            archive
+                .keys
+                .push(self.versions.get(&version).cloned().unwrap_or_default());
         }
         let policy_json = Zeroizing::new(serde_json::to_vec(&record).map_err(|e| internal(e.to_string()))?);
         let archive_json = Zeroizing::new(serde_json::to_vec(&archive).map_err(|e| internal(e.to_string()))?);

@@ -67,7 +67,11 @@ fn key_lifecycle_create_read_list_config_delete() {
     assert_eq!(created["supports_encryption"], json!(true));
     assert!(created["keys"]["1"].is_i64());
     let again = e.write("keys/k", json!({"type": "ed25519"}));
-    assert_eq!(again["type"], json!("aes256-gcm96"), "an existing key is answered as is");
+    assert_eq!(
+        again["type"],
+        json!("aes256-gcm96"),
+        "an existing key is answered as is"
+    );
     assert_eq!(e.fail_write("keys/x", json!({"type": "nope"})), "unknown key type nope");
     assert_eq!(
         e.fail_write("keys/x", json!({"type": "hmac"})),
@@ -95,7 +99,10 @@ fn key_lifecycle_create_read_list_config_delete() {
 
     let list = e.ok(Operation::List, "keys", json!({}));
     assert_eq!(list["keys"], json!(["h", "k"]));
-    assert!(matches!(e.call(Operation::Read, "keys/nope", json!({})), Err(Error::NotFound)));
+    assert!(matches!(
+        e.call(Operation::Read, "keys/nope", json!({})),
+        Err(Error::NotFound)
+    ));
 
     assert_eq!(
         e.fails(Operation::Delete, "keys/k", json!({})),
@@ -109,11 +116,17 @@ fn key_lifecycle_create_read_list_config_delete() {
         e.fail_write("keys/nope/config", json!({"deletion_allowed": true})),
         "no existing key named nope could be found"
     );
-    let configured = e.write("keys/k/config", json!({"deletion_allowed": true, "auto_rotate_period": "2h"}));
+    let configured = e.write(
+        "keys/k/config",
+        json!({"deletion_allowed": true, "auto_rotate_period": "2h"}),
+    );
     assert_eq!(configured["deletion_allowed"], json!(true));
     assert_eq!(configured["auto_rotate_period"], json!(7200));
     e.ok(Operation::Delete, "keys/k", json!({}));
-    assert!(matches!(e.call(Operation::Read, "keys/k", json!({})), Err(Error::NotFound)));
+    assert!(matches!(
+        e.call(Operation::Read, "keys/k", json!({})),
+        Err(Error::NotFound)
+    ));
     assert!(e.view.get(b"policy/k").unwrap().is_none());
     assert!(e.view.get(b"archive/k").unwrap().is_none());
 }
@@ -121,13 +134,21 @@ fn key_lifecycle_create_read_list_config_delete() {
 #[test]
 fn every_symmetric_type_round_trips_and_rejects_tampering() {
     let e = Engine::new();
-    for t in ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "xchacha20-poly1305"] {
+    for t in [
+        "aes128-gcm96",
+        "aes256-gcm96",
+        "chacha20-poly1305",
+        "xchacha20-poly1305",
+    ] {
         e.write(&format!("keys/{t}"), json!({"type": t}));
         let ct = e.encrypt(t, json!({"plaintext": HELLO}));
         assert!(ct.starts_with("vault:v1:"));
         assert_eq!(e.decrypt(t, json!({"ciphertext": ct})), HELLO);
         let with_aad = e.encrypt(t, json!({"plaintext": HELLO, "associated_data": "YWFk"}));
-        assert_eq!(e.decrypt(t, json!({"ciphertext": with_aad, "associated_data": "YWFk"})), HELLO);
+        assert_eq!(
+            e.decrypt(t, json!({"ciphertext": with_aad, "associated_data": "YWFk"})),
+            HELLO
+        );
         let wrong = e.fail_write(&format!("decrypt/{t}"), json!({"ciphertext": with_aad}));
         assert!(wrong.ends_with("message authentication failed"), "{t}: {wrong}");
         // Flip one byte of the body.
@@ -136,7 +157,9 @@ fn every_symmetric_type_round_trips_and_rejects_tampering() {
         let last = raw.len() - 1;
         raw[last] ^= 1;
         let forged = format!("vault:v1:{}", super::encoding::encode(&raw));
-        assert!(e.fail_write(&format!("decrypt/{t}"), json!({"ciphertext": forged})).contains("authentication failed"));
+        assert!(e
+            .fail_write(&format!("decrypt/{t}"), json!({"ciphertext": forged}))
+            .contains("authentication failed"));
     }
 }
 
@@ -145,17 +168,47 @@ fn encrypt_and_decrypt_errors_are_openbaos() {
     let e = Engine::new();
     e.write("keys/k", json!({}));
     assert_eq!(e.fail_write("encrypt/k", json!({})), "missing plaintext to encrypt");
-    assert_eq!(e.fail_write("encrypt/k", json!({"plaintext": "abc"})), "illegal base64 data at input byte 0");
-    assert_eq!(e.fail_write("encrypt/k", json!({"plaintext": HELLO, "key_version": 2})), "requested version for encryption is higher than the latest key version");
-    assert_eq!(e.fail_write("encrypt/k", json!({"plaintext": HELLO, "key_version": -1})), "requested version for encryption is negative");
+    assert_eq!(
+        e.fail_write("encrypt/k", json!({"plaintext": "abc"})),
+        "illegal base64 data at input byte 0"
+    );
+    assert_eq!(
+        e.fail_write("encrypt/k", json!({"plaintext": HELLO, "key_version": 2})),
+        "requested version for encryption is higher than the latest key version"
+    );
+    assert_eq!(
+        e.fail_write("encrypt/k", json!({"plaintext": HELLO, "key_version": -1})),
+        "requested version for encryption is negative"
+    );
     assert_eq!(e.fail_write("decrypt/k", json!({})), "missing ciphertext to decrypt");
-    assert_eq!(e.fail_write("decrypt/k", json!({"ciphertext": "foo"})), "invalid ciphertext: no prefix");
-    assert_eq!(e.fail_write("decrypt/k", json!({"ciphertext": "vault:v1"})), "invalid ciphertext: wrong number of fields");
-    assert_eq!(e.fail_write("decrypt/k", json!({"ciphertext": "vault:vx:AA"})), "invalid ciphertext: version number could not be decoded");
-    assert_eq!(e.fail_write("decrypt/k", json!({"ciphertext": "vault:v2:AAAA"})), "invalid ciphertext: version is too new");
-    assert_eq!(e.fail_write("decrypt/k", json!({"ciphertext": "vault:v1:AAAA"})), "invalid ciphertext length");
-    assert_eq!(e.fail_write("decrypt/k", json!({"ciphertext": "vault:v1:!"})), "invalid ciphertext: could not decode base64");
-    assert_eq!(e.fail_write("decrypt/nope", json!({"ciphertext": "vault:v1:AAAA"})), "encryption key not found");
+    assert_eq!(
+        e.fail_write("decrypt/k", json!({"ciphertext": "foo"})),
+        "invalid ciphertext: no prefix"
+    );
+    assert_eq!(
+        e.fail_write("decrypt/k", json!({"ciphertext": "vault:v1"})),
+        "invalid ciphertext: wrong number of fields"
+    );
+    assert_eq!(
+        e.fail_write("decrypt/k", json!({"ciphertext": "vault:vx:AA"})),
+        "invalid ciphertext: version number could not be decoded"
+    );
+    assert_eq!(
+        e.fail_write("decrypt/k", json!({"ciphertext": "vault:v2:AAAA"})),
+        "invalid ciphertext: version is too new"
+    );
+    assert_eq!(
+        e.fail_write("decrypt/k", json!({"ciphertext": "vault:v1:AAAA"})),
+        "invalid ciphertext length"
+    );
+    assert_eq!(
+        e.fail_write("decrypt/k", json!({"ciphertext": "vault:v1:!"})),
+        "invalid ciphertext: could not decode base64"
+    );
+    assert_eq!(
+        e.fail_write("decrypt/nope", json!({"ciphertext": "vault:v1:AAAA"})),
+        "encryption key not found"
+    );
     e.write("keys/r", json!({"type": "rsa-2048"}));
     assert_eq!(
         e.fail_write("encrypt/r", json!({"plaintext": HELLO, "associated_data": "YWFk"})),
@@ -173,7 +226,10 @@ fn encrypt_and_decrypt_errors_are_openbaos() {
 #[test]
 fn encrypt_upserts_a_missing_key_with_the_request_settings() {
     let e = Engine::new();
-    let ct = e.encrypt("new", json!({"plaintext": HELLO, "context": "Y3R4", "type": "chacha20-poly1305"}));
+    let ct = e.encrypt(
+        "new",
+        json!({"plaintext": HELLO, "context": "Y3R4", "type": "chacha20-poly1305"}),
+    );
     let key = e.ok(Operation::Read, "keys/new", json!({}));
     assert_eq!(key["type"], json!("chacha20-poly1305"));
     assert_eq!(key["derived"], json!(true));
@@ -183,17 +239,24 @@ fn encrypt_upserts_a_missing_key_with_the_request_settings() {
         "key type ecdsa-p256 not supported for this operation"
     );
     e.write("config/keys", json!({"disable_upsert": true}));
-    assert_eq!(e.fail_write("encrypt/third", json!({"plaintext": HELLO})), "encryption key not found");
+    assert_eq!(
+        e.fail_write("encrypt/third", json!({"plaintext": HELLO})),
+        "encryption key not found"
+    );
 }
 
 #[test]
 fn derived_and_convergent_keys() {
     let e = Engine::new();
     e.write("keys/d", json!({"derived": true}));
-    assert!(e.fail_write("encrypt/d", json!({"plaintext": HELLO})).starts_with("missing 'context' for key derivation"));
+    assert!(e
+        .fail_write("encrypt/d", json!({"plaintext": HELLO}))
+        .starts_with("missing 'context' for key derivation"));
     let ct = e.encrypt("d", json!({"plaintext": HELLO, "context": "YQ=="}));
     assert_eq!(e.decrypt("d", json!({"ciphertext": ct, "context": "YQ=="})), HELLO);
-    assert!(e.fail_write("decrypt/d", json!({"ciphertext": ct, "context": "Yg=="})).contains("authentication failed"));
+    assert!(e
+        .fail_write("decrypt/d", json!({"ciphertext": ct, "context": "Yg=="}))
+        .contains("authentication failed"));
 
     e.write("keys/c", json!({"derived": true, "convergent_encryption": true}));
     let a = e.encrypt("c", json!({"plaintext": HELLO, "context": "YQ=="}));
@@ -238,7 +301,10 @@ fn rotation_versions_config_and_trim() {
         e.fail_write("keys/k/trim", json!({"min_available_version": 2})),
         "minimum available version cannot be set when minimum encryption version is not set"
     );
-    e.write("keys/k/config", json!({"min_decryption_version": 2, "min_encryption_version": 3}));
+    e.write(
+        "keys/k/config",
+        json!({"min_decryption_version": 2, "min_encryption_version": 3}),
+    );
     assert_eq!(
         e.fail_write("decrypt/k", json!({"ciphertext": v1})),
         "ciphertext or signature version is disallowed by policy (too old)"
@@ -307,7 +373,10 @@ fn batches_answer_per_item() {
     assert_eq!(results[1]["error"], json!("invalid ciphertext: no prefix"));
     assert_eq!(results[1]["plaintext"], json!(""));
 
-    assert_eq!(e.fail_write("encrypt/k", json!({"batch_input": []})), "missing batch input to process");
+    assert_eq!(
+        e.fail_write("encrypt/k", json!({"batch_input": []})),
+        "missing batch input to process"
+    );
     assert_eq!(
         e.fail_write("encrypt/k", json!({"batch_input": "x"})),
         "failed to parse batch input: source data must be an array or slice, got string"
@@ -317,7 +386,10 @@ fn batches_answer_per_item() {
         "failed to parse batch input: '[0].plaintext' expected type 'string', got unconvertible type 'json.Number'"
     );
     assert_eq!(
-        e.fail_write("encrypt/k", json!({"batch_input": [{"plaintext": HELLO, "context": "YQ=="}, {"plaintext": HELLO}]})),
+        e.fail_write(
+            "encrypt/k",
+            json!({"batch_input": [{"plaintext": HELLO, "context": "YQ=="}, {"plaintext": HELLO}]})
+        ),
         "context should be set either in all the request blocks or in none"
     );
 }
@@ -329,13 +401,24 @@ fn signatures_for_every_asymmetric_type() {
         let created = e.write(&format!("keys/{t}"), json!({"type": t}));
         assert!(created["keys"]["1"]["public_key"].as_str().unwrap().len() > 40, "{t}");
         for marshaling in ["asn1", "jws"] {
-            let r = e.write(&format!("sign/{t}"), json!({"input": HELLO, "marshaling_algorithm": marshaling}));
+            let r = e.write(
+                &format!("sign/{t}"),
+                json!({"input": HELLO, "marshaling_algorithm": marshaling}),
+            );
             let sig = r["signature"].as_str().unwrap();
             assert!(sig.starts_with("vault:v1:"));
             let body = json!({"input": HELLO, "signature": sig, "marshaling_algorithm": marshaling});
-            assert_eq!(e.write(&format!("verify/{t}"), body)["valid"], json!(true), "{t} {marshaling}");
+            assert_eq!(
+                e.write(&format!("verify/{t}"), body)["valid"],
+                json!(true),
+                "{t} {marshaling}"
+            );
             let body = json!({"input": "b3RoZXI=", "signature": sig, "marshaling_algorithm": marshaling});
-            assert_eq!(e.write(&format!("verify/{t}"), body)["valid"], json!(false), "{t} {marshaling}");
+            assert_eq!(
+                e.write(&format!("verify/{t}"), body)["valid"],
+                json!(false),
+                "{t} {marshaling}"
+            );
         }
     }
     for params in [
@@ -353,12 +436,27 @@ fn signatures_for_every_asymmetric_type() {
         e.fail_write("sign/rsa-2048", json!({"input": HELLO, "hash_algorithm": "none"})),
         "hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15"
     );
-    assert_eq!(e.fail_write("sign/rsa-2048", json!({"input": HELLO, "salt_length": "abc"})), "salt length neither 'auto', 'hash', nor an int: abc");
+    assert_eq!(
+        e.fail_write("sign/rsa-2048", json!({"input": HELLO, "salt_length": "abc"})),
+        "salt length neither 'auto', 'hash', nor an int: abc"
+    );
     e.write("keys/aes", json!({}));
-    assert_eq!(e.fail_write("sign/aes", json!({"input": HELLO})), "key type aes256-gcm96 does not support signing");
-    assert_eq!(e.fail_write("sign/nope", json!({"input": HELLO})), "signing key not found");
-    assert_eq!(e.fail_write("verify/ed25519", json!({"input": HELLO})), "neither a 'signature' nor an 'hmac' were given to verify");
-    assert_eq!(e.fail_write("verify/ed25519", json!({"input": HELLO, "signature": "x"})), "invalid signature: no prefix");
+    assert_eq!(
+        e.fail_write("sign/aes", json!({"input": HELLO})),
+        "key type aes256-gcm96 does not support signing"
+    );
+    assert_eq!(
+        e.fail_write("sign/nope", json!({"input": HELLO})),
+        "signing key not found"
+    );
+    assert_eq!(
+        e.fail_write("verify/ed25519", json!({"input": HELLO})),
+        "neither a 'signature' nor an 'hmac' were given to verify"
+    );
+    assert_eq!(
+        e.fail_write("verify/ed25519", json!({"input": HELLO, "signature": "x"})),
+        "invalid signature: no prefix"
+    );
 
     // A derived Ed25519 key signs per context and returns the public key.
     e.write("keys/ded", json!({"type": "ed25519", "derived": true}));
@@ -376,28 +474,63 @@ fn signatures_for_every_asymmetric_type() {
 fn hmac_hash_random_and_datakeys() {
     let e = Engine::new();
     e.write("keys/k", json!({}));
-    let mac = e.write("hmac/k", json!({"input": HELLO}))["hmac"].as_str().unwrap().to_string();
+    let mac = e.write("hmac/k", json!({"input": HELLO}))["hmac"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(mac.starts_with("vault:v1:"));
-    assert_eq!(e.write("verify/k", json!({"input": HELLO, "hmac": mac}))["valid"], json!(true));
-    assert_eq!(e.write("verify/k", json!({"input": "YQ==", "hmac": mac}))["valid"], json!(false));
-    let long = e.write("hmac/k/sha2-512", json!({"input": HELLO}))["hmac"].as_str().unwrap().to_string();
-    assert_eq!(e.write("verify/k/sha2-512", json!({"input": HELLO, "hmac": long}))["valid"], json!(true));
-    assert_eq!(e.fail_write("hmac/k/md5", json!({"input": HELLO})), "unsupported algorithm '\\x00'");
+    assert_eq!(
+        e.write("verify/k", json!({"input": HELLO, "hmac": mac}))["valid"],
+        json!(true)
+    );
+    assert_eq!(
+        e.write("verify/k", json!({"input": "YQ==", "hmac": mac}))["valid"],
+        json!(false)
+    );
+    let long = e.write("hmac/k/sha2-512", json!({"input": HELLO}))["hmac"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        e.write("verify/k/sha2-512", json!({"input": HELLO, "hmac": long}))["valid"],
+        json!(true)
+    );
+    assert_eq!(
+        e.fail_write("hmac/k/md5", json!({"input": HELLO})),
+        "unsupported algorithm '\\x00'"
+    );
     assert_eq!(e.fail_write("hmac/k", json!({})), "missing input for HMAC");
-    assert_eq!(e.fail_write("verify/k", json!({"input": HELLO, "hmac": "x"})), "invalid HMAC to verify: no prefix");
+    assert_eq!(
+        e.fail_write("verify/k", json!({"input": HELLO, "hmac": "x"})),
+        "invalid HMAC to verify: no prefix"
+    );
 
     let sum = e.write("hash", json!({"input": HELLO}));
-    assert_eq!(sum["sum"], json!("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
+    assert_eq!(
+        sum["sum"],
+        json!("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+    );
     let sum = e.write("hash/sha3-256", json!({"input": HELLO, "format": "base64"}));
     assert_eq!(sum["sum"], json!("Mzi+aU9QxfM4gUmGzfBoZFOoiLhPQk15KvS5ICOY85I="));
     assert_eq!(e.fail_write("hash", json!({})), "input missing");
-    assert_eq!(e.fail_write("hash/md5", json!({"input": HELLO})), "unsupported algorithm md5");
+    assert_eq!(
+        e.fail_write("hash/md5", json!({"input": HELLO})),
+        "unsupported algorithm md5"
+    );
 
     let r = e.write("random/16", json!({"format": "hex"}));
     assert_eq!(r["random_bytes"].as_str().unwrap().len(), 32);
     let r = e.write("random", json!({}));
-    assert_eq!(super::encoding::decode(r["random_bytes"].as_str().unwrap()).unwrap().len(), 32);
-    assert_eq!(e.fail_write("random", json!({"bytes": 0})), "'bytes' cannot be less than 1");
+    assert_eq!(
+        super::encoding::decode(r["random_bytes"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        32
+    );
+    assert_eq!(
+        e.fail_write("random", json!({"bytes": 0})),
+        "'bytes' cannot be less than 1"
+    );
     assert_eq!(
         e.fail_write("random/x", json!({})),
         "error parsing url-set byte count: strconv.Atoi: parsing \"x\": invalid syntax"
@@ -409,8 +542,14 @@ fn hmac_hash_random_and_datakeys() {
     assert_eq!(e.decrypt("k", json!({"ciphertext": dk["ciphertext"]})), plain);
     let wrapped = e.write("datakey/wrapped/k", json!({}));
     assert!(wrapped.get("plaintext").is_none());
-    assert_eq!(e.fail_write("datakey/wrapped/k", json!({"bits": 100})), "invalid bit length");
-    assert_eq!(e.fail_write("datakey/other/k", json!({})), "Invalid path, must be 'plaintext' or 'wrapped'");
+    assert_eq!(
+        e.fail_write("datakey/wrapped/k", json!({"bits": 100})),
+        "invalid bit length"
+    );
+    assert_eq!(
+        e.fail_write("datakey/other/k", json!({})),
+        "Invalid path, must be 'plaintext' or 'wrapped'"
+    );
 }
 
 #[test]
@@ -421,9 +560,15 @@ fn export_backup_and_restore() {
         e.fails(Operation::Read, "export/encryption-key/k", json!({})),
         "private key material is not exportable"
     );
-    assert_eq!(e.fails(Operation::Read, "backup/k", json!({})), "exporting is disallowed on the policy");
+    assert_eq!(
+        e.fails(Operation::Read, "backup/k", json!({})),
+        "exporting is disallowed on the policy"
+    );
     e.write("keys/k/config", json!({"exportable": true}));
-    assert_eq!(e.fails(Operation::Read, "backup/k", json!({})), "plaintext backup is disallowed on the policy");
+    assert_eq!(
+        e.fails(Operation::Read, "backup/k", json!({})),
+        "plaintext backup is disallowed on the policy"
+    );
     e.write("keys/k/config", json!({"allow_plaintext_backup": true}));
     e.write("keys/k/rotate", json!({}));
     let ct = e.encrypt("k", json!({"plaintext": HELLO, "key_version": 1}));
@@ -431,26 +576,45 @@ fn export_backup_and_restore() {
     assert_eq!(exported["keys"].as_object().unwrap().len(), 2);
     let one = e.ok(Operation::Read, "export/encryption-key/k/latest", json!({}));
     assert_eq!(one["keys"]["2"], exported["keys"]["2"]);
-    assert_eq!(e.fails(Operation::Read, "export/bogus/k", json!({})), "invalid export type: bogus");
+    assert_eq!(
+        e.fails(Operation::Read, "export/bogus/k", json!({})),
+        "invalid export type: bogus"
+    );
 
-    let backup = e.ok(Operation::Read, "backup/k", json!({}))["backup"].as_str().unwrap().to_string();
+    let backup = e.ok(Operation::Read, "backup/k", json!({}))["backup"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let decoded: Value = serde_json::from_slice(&super::encoding::decode(&backup).unwrap()).unwrap();
     assert_eq!(decoded["policy"]["name"], json!("k"));
     assert_eq!(decoded["policy"]["backup_info"]["version"], json!(2));
-    assert_eq!(decoded["archived_keys"]["keys"].as_array().unwrap().len(), 3, "a placeholder and two versions");
+    assert_eq!(
+        decoded["archived_keys"]["keys"].as_array().unwrap().len(),
+        3,
+        "a placeholder and two versions"
+    );
 
     // Into another mount, under another name.
     let other = Engine::new();
     assert_eq!(other.fail_write("restore", json!({})), "'backup' must be supplied");
-    assert_eq!(other.fail_write("restore/a/b", json!({"backup": backup})), "key names cannot be paths");
+    assert_eq!(
+        other.fail_write("restore/a/b", json!({"backup": backup})),
+        "key names cannot be paths"
+    );
     other.write("restore/copy", json!({"backup": backup}));
     assert_eq!(other.decrypt("copy", json!({"ciphertext": ct})), HELLO);
     let read = other.ok(Operation::Read, "keys/copy", json!({}));
     assert_eq!(read["latest_version"], json!(2));
     assert!(read["restore_info"]["time"].is_string());
-    assert_eq!(other.fail_write("restore/copy", json!({"backup": backup})), "key \"copy\" already exists");
+    assert_eq!(
+        other.fail_write("restore/copy", json!({"backup": backup})),
+        "key \"copy\" already exists"
+    );
     other.write("restore/copy", json!({"backup": backup, "force": true}));
-    assert_eq!(other.fail_write("restore", json!({"backup": "!!"})), "illegal base64 data at input byte 0");
+    assert_eq!(
+        other.fail_write("restore", json!({"backup": "!!"})),
+        "illegal base64 data at input byte 0"
+    );
 }
 
 #[test]
@@ -478,7 +642,15 @@ fn auto_rotation_runs_from_the_periodic_hook() {
     assert!(backend.periodic_interval().is_some());
     block_on(backend.periodic(&ctx)).unwrap();
     let version = |name: &str| {
-        let r = call(&backend, &e.view, "transit/", Operation::Read, &format!("keys/{name}"), json!({})).unwrap();
+        let r = call(
+            &backend,
+            &e.view,
+            "transit/",
+            Operation::Read,
+            &format!("keys/{name}"),
+            json!({}),
+        )
+        .unwrap();
         r.data.unwrap()["latest_version"].clone()
     };
     assert_eq!(version("due"), json!(2));
@@ -493,7 +665,10 @@ fn auto_rotation_runs_from_the_periodic_hook() {
 fn cache_config_is_validated_and_stored() {
     let e = Engine::new();
     assert_eq!(e.ok(Operation::Read, "cache-config", json!({}))["size"], json!(0));
-    assert_eq!(e.fail_write("cache-config", json!({"size": 5})), "size must be 0 or a value greater or equal to 10");
+    assert_eq!(
+        e.fail_write("cache-config", json!({"size": 5})),
+        "size must be 0 or a value greater or equal to 10"
+    );
     e.write("cache-config", json!({"size": 10}));
     assert_eq!(e.ok(Operation::Read, "cache-config", json!({}))["size"], json!(10));
     // More keys than the cache holds still all work.
