@@ -625,7 +625,7 @@ impl Policy {
             let private = rsa_private(entry)?;
             Zeroizing::new(
                 private
-                    .decrypt(rsa::Oaep::<Sha256>::new(), &decoded)
+                    .decrypt_blinded(&mut rand::rng(), rsa::Oaep::<Sha256>::new(), &decoded)
                     .map_err(|_| internal("failed to RSA decrypt the ciphertext: crypto/rsa: decryption error"))?,
             )
         };

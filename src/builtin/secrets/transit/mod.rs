@@ -151,6 +151,23 @@ const PATHS: PathTable<Transit> = PathTable {
             help: "Trim key versions of a named key",
         },
         PathSpec {
+            pattern: "keys/{name}/soft-delete",
+            fields: NAME_ONLY,
+            operations: &[(Operation::Delete, Transit::soft_delete)],
+            existence: None,
+            help: "Managed named encryption keys",
+        },
+        PathSpec {
+            pattern: "keys/{name}/soft-delete-restore",
+            fields: NAME_ONLY,
+            operations: &[
+                (Operation::Update, Transit::soft_delete_restore),
+                (Operation::Create, Transit::soft_delete_restore),
+            ],
+            existence: None,
+            help: "Managed named encryption keys",
+        },
+        PathSpec {
             pattern: "keys/{name}",
             fields: KEYS_FIELDS,
             operations: &[
@@ -572,6 +589,47 @@ impl Transit {
             self.forget(name);
             Ok(Response::no_content())
         })
+    }
+
+    fn soft_delete<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.set_soft_deleted(ctx, req, m, true))
+    }
+
+    fn soft_delete_restore<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(self.set_soft_deleted(ctx, req, m, false))
+    }
+
+    /// Mark a key (un)usable without removing it (OpenBao's soft delete and its restore).
+    async fn set_soft_deleted(
+        &self,
+        ctx: &Context<'_>,
+        req: &Request,
+        m: Captures<'_>,
+        deleted: bool,
+    ) -> Result<Response, Error> {
+        let name = m.get("name");
+        let lock = self.lock_for(name);
+        let _guard = lock.lock().await;
+        let Some(mut p) = self.current(ctx.storage, name)? else {
+            // OpenBao answers a missing key with an empty success.
+            return Ok(Response::no_content());
+        };
+        let mut warnings = Fields::new(&req.data, NAME_ONLY).warnings(&["name"]);
+        let p = if p.soft_deleted == deleted {
+            warnings.push(
+                if deleted {
+                    "key was already marked as soft deleted"
+                } else {
+                    "key was already restored"
+                }
+                .into(),
+            );
+            Arc::new(p)
+        } else {
+            p.soft_deleted = deleted;
+            self.persist(ctx.storage, p).await?
+        };
+        Ok(with_warnings(format_key(&p, &[])?, warnings))
     }
 
     fn write_config<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
