@@ -19,7 +19,7 @@ struct Artifacts {
     hmacs: Vec<String>,
 }
 
-fn make_artifacts(c: &Client, token: &str, key: &str, key_type: &str) -> Artifacts {
+fn make_artifacts(c: &Client, token: &str, key: &str, key_type: &str, versions: &[i64]) -> Artifacts {
     let mut out = Artifacts {
         ciphertexts: vec![],
         signatures: vec![],
@@ -27,7 +27,7 @@ fn make_artifacts(c: &Client, token: &str, key: &str, key_type: &str) -> Artifac
     };
     let encrypts = matches!(key_type, "aes256-gcm96" | "chacha20-poly1305" | "rsa-2048");
     if encrypts {
-        for version in [1, 2] {
+        for &version in versions {
             let r = expect(
                 c,
                 "POST",
@@ -154,7 +154,7 @@ fn create_rotate_and_back_up(c: &Client, token: &str, key: &str, key_type: &str)
         200,
     );
     expect(c, "POST", &format!("transit/keys/{key}/rotate"), token, None, 200);
-    let made = make_artifacts(c, token, key, key_type);
+    let made = make_artifacts(c, token, key, key_type, &[1, 2]);
     let r = expect(c, "GET", &format!("transit/backup/{key}"), token, None, 200);
     (made, r["data"]["backup"].as_str().unwrap().to_string())
 }
@@ -204,7 +204,7 @@ fn transit_keys_move_between_openbao_and_us_both_ways() {
         restore(&bao, &bao_root, &key, &backup);
         check_artifacts(&bao, &bao_root, &key, &made, "OpenBao");
         // And what OpenBao makes with our key, we read back.
-        let made_there = make_artifacts(&bao, &bao_root, &key, key_type);
+        let made_there = make_artifacts(&bao, &bao_root, &key, key_type, &[1, 2]);
         check_artifacts(ours, &root, &key, &made_there, "ours (OpenBao's output with our key)");
     }
 }
@@ -346,4 +346,168 @@ fn transit_rotation_racing_encryption_never_outruns_storage() {
         );
         assert_eq!(r["data"]["plaintext"], json!(PLAINTEXT));
     }
+}
+
+/// Wrap `key` for a server's wrapping key, as OpenBao's BYOK expects: RSA-OAEP(SHA-256) of an ephemeral AES-256 key,
+/// then the key wrapped with AES-KWP under it.
+fn wrap_for_import(c: &Client, token: &str, key: &[u8]) -> String {
+    use aes_gcm::aead::KeyInit;
+    use base64::Engine;
+    use rsa::pkcs8::DecodePublicKey;
+    let pem = expect(c, "GET", "transit/wrapping_key", token, None, 200)["data"]["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let public = rsa::PublicKey::from_public_key_pem(&pem).unwrap();
+    let mut ephemeral = [0u8; 32];
+    rand::fill(&mut ephemeral);
+    let wrapped_ephemeral = public
+        .encrypt(&mut rand::rng(), rsa::Oaep::<sha2::Sha256>::new(), &ephemeral)
+        .unwrap();
+    let kwp = aes_kw::KwpAes256::new_from_slice(&ephemeral).unwrap();
+    let mut buf = vec![0u8; key.len() + 16];
+    let wrapped_key = kwp.wrap_key(key, &mut buf).unwrap().to_vec();
+    base64::engine::general_purpose::STANDARD.encode([wrapped_ephemeral, wrapped_key].concat())
+}
+
+#[test]
+fn transit_imported_keys_match_openbaos() {
+    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+    let reference = ReferenceServer::start();
+    let bao = Client::new(&reference.addr);
+    let (bao_keys, bao_root) = bao.init(1, 1);
+    bao.unseal_with(&bao_keys);
+    enable(&bao, &bao_root, "transit", json!({"type": "transit"}));
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let ours = &server.client;
+    enable(ours, &root, "transit", json!({"type": "transit"}));
+
+    let mut aes = [0u8; 32];
+    rand::fill(&mut aes);
+    let ed = ed25519_dalek::SigningKey::from_bytes(&{
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed);
+        seed
+    });
+    let ec = <p256::SecretKey as rsa::Generate>::generate_from_rng(&mut rand::rng());
+    let rsa_key = rsa::PrivateKey::new(&mut rand::rng(), 2048).unwrap();
+    let materials: Vec<(&str, Vec<u8>)> = vec![
+        ("aes256-gcm96", aes.to_vec()),
+        ("chacha20-poly1305", aes.to_vec()),
+        ("hmac", aes.to_vec()),
+        ("ed25519", ed.to_pkcs8_der().unwrap().as_bytes().to_vec()),
+        (
+            "ecdsa-p256",
+            p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&ec)
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        ),
+        (
+            "rsa-2048",
+            rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&rsa_key)
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        ),
+    ];
+    for (key_type, material) in &materials {
+        let key = format!("imported-{key_type}");
+        for (c, token) in [(&bao, bao_root.as_str()), (ours, root.as_str())] {
+            let body = json!({"type": key_type, "ciphertext": wrap_for_import(c, token, material)});
+            expect(c, "POST", &format!("transit/keys/{key}/import"), token, Some(body), 204);
+        }
+        let ours_read = expect(ours, "GET", &format!("transit/keys/{key}"), &root, None, 200);
+        let bao_read = expect(&bao, "GET", &format!("transit/keys/{key}"), &bao_root, None, 200);
+        assert_eq!(ours_read["data"]["imported_key"], json!(true));
+        assert_eq!(
+            ours_read["data"]["keys"]["1"]["public_key"],
+            bao_read["data"]["keys"]["1"]["public_key"]
+        );
+        // What OpenBao makes with the imported key, we read.
+        let made = make_artifacts(&bao, &bao_root, &key, key_type, &[1]);
+        let made = Artifacts { hmacs: vec![], ..made };
+        check_artifacts(ours, &root, &key, &made, "ours (imported key)");
+        if *key_type == "hmac" {
+            let theirs = expect(
+                &bao,
+                "POST",
+                &format!("transit/hmac/{key}"),
+                &bao_root,
+                Some(json!({"input": PLAINTEXT})),
+                200,
+            );
+            let mine = expect(
+                ours,
+                "POST",
+                &format!("transit/hmac/{key}"),
+                &root,
+                Some(json!({"input": PLAINTEXT})),
+                200,
+            );
+            assert_eq!(
+                theirs["data"]["hmac"], mine["data"]["hmac"],
+                "the imported HMAC key gives the same MACs"
+            );
+        }
+    }
+    // import_version adds the same material as version 2 on both.
+    let key = "imported-aes256-gcm96";
+    let mut next = [0u8; 32];
+    rand::fill(&mut next);
+    for (c, token) in [(&bao, bao_root.as_str()), (ours, root.as_str())] {
+        let body = json!({"ciphertext": wrap_for_import(c, token, &next)});
+        expect(
+            c,
+            "POST",
+            &format!("transit/keys/{key}/import_version"),
+            token,
+            Some(body),
+            204,
+        );
+    }
+    let ct = expect(
+        &bao,
+        "POST",
+        &format!("transit/encrypt/{key}"),
+        &bao_root,
+        Some(json!({"plaintext": PLAINTEXT})),
+        200,
+    )["data"]["ciphertext"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ct.starts_with("vault:v2:"));
+    let r = expect(
+        ours,
+        "POST",
+        &format!("transit/decrypt/{key}"),
+        &root,
+        Some(json!({"ciphertext": ct})),
+        200,
+    );
+    assert_eq!(r["data"]["plaintext"], json!(PLAINTEXT));
+    // An imported key refuses rotation unless allowed, on both.
+    for (c, token) in [(&bao, bao_root.as_str()), (ours, root.as_str())] {
+        let (status, _) = send(c, "POST", &format!("transit/keys/{key}/rotate"), token, None);
+        assert_ne!(status, 200);
+    }
+    // A key that is not imported refuses import_version; an existing one refuses import.
+    expect(ours, "POST", "transit/keys/plain", &root, Some(json!({})), 200);
+    let body = json!({"ciphertext": wrap_for_import(ours, &root, &next)});
+    let (status, r) = send(
+        ours,
+        "POST",
+        "transit/keys/plain/import_version",
+        &root,
+        Some(body.clone()),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        r["errors"][0],
+        json!("the import_version endpoint can only be used with an imported key")
+    );
+    let (status, _) = send(ours, "POST", "transit/keys/plain/import", &root, Some(body));
+    assert_eq!(status, 400);
 }

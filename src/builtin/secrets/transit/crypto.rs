@@ -267,6 +267,65 @@ ec_curve!(ec_p256, p256);
 ec_curve!(ec_p384, p384);
 ec_curve!(ec_p521, p521);
 
+/// A PKCS#8 DER private key into a version of a key of type `t` (OpenBao's `parseFromKey` for private keys).
+pub fn parse_pkcs8_private(t: KeyType, der: &[u8], entry: &mut KeyEntry) -> Result<(), OpError> {
+    use rsa::pkcs8::DecodePrivateKey;
+    let parse_error = |e: &dyn std::fmt::Display| user(format!("error parsing asymmetric key: {e}"));
+    match t {
+        KeyType::Ed25519 => {
+            let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| parse_error(&e))?;
+            let public = key.verifying_key().to_bytes();
+            let mut full = Zeroizing::new(key.to_bytes().to_vec());
+            full.extend_from_slice(&public);
+            entry.key = Some(full);
+            entry.public_key = encoding::encode(&public);
+        }
+        KeyType::EcdsaP256 | KeyType::EcdsaP384 | KeyType::EcdsaP521 => {
+            macro_rules! ec {
+                ($krate:ident) => {{
+                    let secret = $krate::SecretKey::from_pkcs8_der(der).map_err(|e| parse_error(&e))?;
+                    let signing = $krate::ecdsa::SigningKey::from(secret.clone());
+                    let point = signing.verifying_key().to_sec1_point(false);
+                    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+                        return Err(user("invalid public key"));
+                    };
+                    entry.ec_d = Some(BigNum::from_bytes(&secret.to_bytes()));
+                    entry.ec_x = Some(BigNum::from_bytes(x));
+                    entry.ec_y = Some(BigNum::from_bytes(y));
+                }};
+            }
+            match t {
+                KeyType::EcdsaP256 => ec!(p256),
+                KeyType::EcdsaP384 => ec!(p384),
+                _ => ec!(p521),
+            }
+            entry.public_key = public_key_pem(t, entry)?;
+        }
+        _ if t.is_rsa() => {
+            let key = rsa::PrivateKey::from_pkcs8_der(der).map_err(|e| parse_error(&e))?;
+            let bytes = t.rsa_bits() / 8;
+            if key.size() != bytes {
+                return Err(user(format!(
+                    "invalid key size: expected {bytes} bytes, got {} bytes",
+                    key.size()
+                )));
+            }
+            let go = go_rsa_private(&key)?;
+            entry.rsa_public_key = Some(super::policy::GoRsaPublicKey {
+                N: go.N.clone(),
+                E: go.E,
+            });
+            entry.rsa_key = Some(go);
+        }
+        _ => return Err(user(format!("invalid key type: expected {t}"))),
+    }
+    Ok(())
+}
+
+pub fn rsa_private_key(entry: &KeyEntry) -> Result<rsa::PrivateKey, OpError> {
+    rsa_private(entry)
+}
+
 fn rsa_private(entry: &KeyEntry) -> Result<rsa::PrivateKey, OpError> {
     let key = entry
         .rsa_key

@@ -9,6 +9,7 @@
 //! operation reads the cached key (or loads it under the lock), so no ciphertext is ever made with a version that
 //! is not on disk. The cache lives in the backend instance, which the core drops at seal.
 
+mod byok;
 mod crypto;
 mod encoding;
 mod ops;
@@ -166,6 +167,33 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Managed named encryption keys",
+        },
+        PathSpec {
+            pattern: "keys/{name}/import",
+            fields: byok::IMPORT_FIELDS,
+            operations: &[
+                (Operation::Update, Transit::import),
+                (Operation::Create, Transit::import),
+            ],
+            existence: None,
+            help: "Imports an externally-generated key into a new transit key",
+        },
+        PathSpec {
+            pattern: "keys/{name}/import_version",
+            fields: byok::IMPORT_VERSION_FIELDS,
+            operations: &[
+                (Operation::Update, Transit::import_version),
+                (Operation::Create, Transit::import_version),
+            ],
+            existence: None,
+            help: "Imports an externally-generated key into an existing imported key",
+        },
+        PathSpec {
+            pattern: "wrapping_key",
+            fields: &[],
+            operations: &[(Operation::Read, Transit::read_wrapping_key)],
+            existence: None,
+            help: "Returns the public key to use for wrapping imported keys",
         },
         PathSpec {
             pattern: "keys/{name}",

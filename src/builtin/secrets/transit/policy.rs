@@ -467,6 +467,13 @@ impl Policy {
 
     /// A new key with its first version (OpenBao's `GetPolicy` with upsert), checked as OpenBao checks it.
     pub fn create(new: NewKey) -> Result<Policy, OpError> {
+        let mut p = Self::unrotated(new)?;
+        p.rotate_in_memory()?;
+        Ok(p)
+    }
+
+    /// A new key without versions yet (an import adds the first).
+    pub fn unrotated(new: NewKey) -> Result<Policy, OpError> {
         let t = new.key_type;
         if t.is_symmetric() {
             if new.convergent && !new.derived {
@@ -483,7 +490,7 @@ impl Policy {
                 "key derivation and convergent encryption not supported for keys of type {t}"
             )));
         }
-        let mut p = Policy {
+        let p = Policy {
             name: new.name,
             key: None,
             key_size: new.key_size,
@@ -512,7 +519,6 @@ impl Policy {
             soft_deleted: false,
             versions: BTreeMap::new(),
         };
-        p.rotate_in_memory()?;
         Ok(p)
     }
 
