@@ -20,6 +20,7 @@ mod hardening;
 mod http_conventions;
 mod hvac_client;
 mod hvac_kv;
+mod hvac_transit;
 mod hvac_wrapping;
 mod kv;
 mod layering;
