@@ -116,6 +116,12 @@ impl Transit {
             .str("hash_function")
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "SHA256".into());
+        if !matches!(
+            hash_function.to_uppercase().as_str(),
+            "SHA1" | "SHA224" | "SHA256" | "SHA384" | "SHA512"
+        ) {
+            return Err(invalid(format!("unknown hash function: {hash_function}")));
+        }
         let ciphertext = encoding::decode(&f.str("ciphertext").unwrap_or_default()).map_err(invalid)?;
         if ciphertext.len() <= ENCRYPTED_KEY_BYTES {
             return Err(invalid("provided ciphertext is too short"));
@@ -225,24 +231,27 @@ impl Transit {
             if f.has("version") {
                 return Err(invalid("updating an existing version is not supported by this server"));
             }
+            let check = |p: &Option<Policy>| match p {
+                None => Err(invalid(format!(
+                    "no key found with name {name}; to import a new key, use the import/ endpoint"
+                ))),
+                Some(p) if !p.imported => Err(invalid(
+                    "the import_version endpoint can only be used with an imported key",
+                )),
+                Some(p) if p.convergent_encryption => Err(invalid(
+                    "import_version cannot be used on keys with convergent encryption enabled",
+                )),
+                Some(_) => Ok(()),
+            };
+            check(&self.current(ctx.storage, name)?)?;
             let material = self.unwrap_import(ctx.storage, &f).await?;
             let lock = self.lock_for(name);
             let _guard = lock.lock().await;
-            let Some(mut p) = self.current(ctx.storage, name)? else {
-                return Err(invalid(format!(
-                    "no key found with name {name}; to import a new key, use the import/ endpoint"
-                )));
+            let current = self.current(ctx.storage, name)?;
+            check(&current)?;
+            let Some(mut p) = current else {
+                return Err(invalid("no key found"));
             };
-            if !p.imported {
-                return Err(invalid(
-                    "the import_version endpoint can only be used with an imported key",
-                ));
-            }
-            if p.convergent_encryption {
-                return Err(invalid(
-                    "import_version cannot be used on keys with convergent encryption enabled",
-                ));
-            }
             import_version(&mut p, &material).map_err(op_error)?;
             self.persist(ctx.storage, p).await?;
             // OpenBao answers an import with no body.

@@ -557,6 +557,12 @@ impl Policy {
 
     /// OpenBao's `EncryptWithFactory`: `plaintext` is base64; the answer is `vault:v<N>:<base64>`.
     pub fn encrypt(&self, version: i64, context: &[u8], plaintext: &str, aad: &[u8]) -> Result<String, OpError> {
+        let plaintext = encoding::decode(plaintext).map_err(user)?;
+        self.encrypt_bytes(version, context, &plaintext, aad)
+    }
+
+    /// [`encrypt`](Self::encrypt) of an already decoded plaintext.
+    pub fn encrypt_bytes(&self, version: i64, context: &[u8], plaintext: &[u8], aad: &[u8]) -> Result<String, OpError> {
         if self.soft_deleted {
             return Err(user(ERR_SOFT_DELETED));
         }
@@ -564,7 +570,6 @@ impl Policy {
         if !t.encryption_supported() {
             return Err(user(format!("message encryption not supported for key type {t}")));
         }
-        let plaintext = encoding::decode(plaintext).map_err(user)?;
         let version = match version {
             0 => self.latest_version,
             v if v < 0 => return Err(user("requested version for encryption is negative")),
@@ -597,17 +602,17 @@ impl Policy {
                 if convergent != CURRENT_CONVERGENT_VERSION {
                     return Err(internal(format!("unhandled convergent version {convergent}")));
                 }
-                let mac = hmac_sha256(&key[enc_bytes..], &plaintext);
+                let mac = hmac_sha256(&key[enc_bytes..], plaintext);
                 mac[..nonce_size(t)].to_vec()
             } else {
                 random_bytes(nonce_size(t)).to_vec()
             };
-            let sealed = aead_seal(t, &key[..enc_bytes], &nonce, &plaintext, aad)?;
+            let sealed = aead_seal(t, &key[..enc_bytes], &nonce, plaintext, aad)?;
             [nonce, sealed].concat()
         } else {
             let public = rsa_public(self.entry(version)?)?;
             public
-                .encrypt(&mut rand::rng(), rsa::Oaep::<Sha256>::new(), &plaintext)
+                .encrypt(&mut rand::rng(), rsa::Oaep::<Sha256>::new(), plaintext)
                 .map_err(|e| internal(format!("failed to RSA encrypt the plaintext: {e}")))?
         };
         Ok(format!(

@@ -46,8 +46,24 @@ fn corrupt(offset: usize) -> String {
 /// Go's `base64.StdEncoding.DecodeString`, with its error text. The output is zeroized on drop (it is often a
 /// plaintext or a key).
 pub fn decode(text: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    // The fast path: canonical input (what every client sends) through the base64 crate, which accepts a subset of
+    // what Go accepts; anything else goes through Go's algorithm below for its exact error.
+    let fast = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
+    );
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() / 4 * 3 + 3));
+    if fast.decode_vec(text, &mut out).is_ok() {
+        return Ok(out);
+    }
+    out.clear();
+    go_decode(text, out)
+}
+
+fn go_decode(text: &str, mut out: Zeroizing<Vec<u8>>) -> Result<Zeroizing<Vec<u8>>, String> {
     let src = text.as_bytes();
-    let mut out = Zeroizing::new(Vec::with_capacity(src.len() / 4 * 3 + 3));
     let mut si = 0;
     let skip_newlines = |mut i: usize| {
         while i < src.len() && (src[i] == b'\n' || src[i] == b'\r') {

@@ -375,6 +375,7 @@ impl Transit {
             let mut results: Vec<Map<String, Value>> = vec![Map::new(); items.len()];
             let mut errors: Vec<Option<OpError>> = vec![None; items.len()];
             let mut contexts = Vec::with_capacity(items.len());
+            let mut plaintexts = Vec::with_capacity(items.len());
             let context_set = !items[0].context.is_empty();
             for (i, item) in items.iter().enumerate() {
                 if item.context.is_empty() == context_set {
@@ -383,10 +384,14 @@ impl Transit {
                     ));
                 }
                 let plaintext = item.plaintext.as_deref().map(String::as_str).unwrap_or_default();
-                if let Err(e) = encoding::decode(plaintext) {
-                    errors[i] = Some(OpError::User(e));
-                    contexts.push(Zeroizing::new(Vec::new()));
-                    continue;
+                match encoding::decode(plaintext) {
+                    Ok(bytes) => plaintexts.push(bytes),
+                    Err(e) => {
+                        errors[i] = Some(OpError::User(e));
+                        plaintexts.push(Zeroizing::new(Vec::new()));
+                        contexts.push(Zeroizing::new(Vec::new()));
+                        continue;
+                    }
                 }
                 match decode_context(&item.context) {
                     Ok(c) => contexts.push(c),
@@ -452,10 +457,8 @@ impl Transit {
             for (i, item) in items.iter().enumerate() {
                 let outcome = match errors[i].take() {
                     Some(e) => Err(e),
-                    None => decode_aad(&policy, i, &item.associated_data).and_then(|aad| {
-                        let plaintext = item.plaintext.as_deref().map(String::as_str).unwrap_or_default();
-                        policy.encrypt(item.key_version, &contexts[i], plaintext, &aad)
-                    }),
+                    None => decode_aad(&policy, i, &item.associated_data)
+                        .and_then(|aad| policy.encrypt_bytes(item.key_version, &contexts[i], &plaintexts[i], &aad)),
                 };
                 match outcome {
                     Ok(ciphertext) => {
