@@ -198,6 +198,33 @@ fn transit_keys_move_between_openbao_and_us_both_ways() {
             "{key_type}: the restored key shows the same public key"
         );
 
+        // Exports of the same key read alike, in every format.
+        let asymmetric = !matches!(key_type, "aes256-gcm96" | "chacha20-poly1305");
+        let mut exports = vec!["hmac-key"];
+        exports.push(if asymmetric { "signing-key" } else { "encryption-key" });
+        if asymmetric {
+            exports.push("public-key");
+        }
+        if key_type == "rsa-2048" {
+            exports.push("encryption-key");
+        }
+        for export in exports {
+            for format in ["", "raw", "der", "pem"] {
+                let path = format!("transit/export/{export}/{key}?format={format}");
+                let (theirs_status, theirs) = send(&bao, "GET", &path, &bao_root, None);
+                let (mine_status, mine) = send(ours, "GET", &path, &root, None);
+                if theirs_status == 200 {
+                    assert_eq!(mine_status, 200, "{path}: {mine}");
+                    assert_eq!(mine["data"]["keys"], theirs["data"]["keys"], "{path}");
+                } else {
+                    assert_ne!(
+                        mine_status, 200,
+                        "{path}: OpenBao refused with {theirs}, we answered {mine}"
+                    );
+                }
+            }
+        }
+
         // Us -> OpenBao.
         let key = format!("from-ours-{key_type}");
         let (made, backup) = create_rotate_and_back_up(ours, &root, &key, key_type);

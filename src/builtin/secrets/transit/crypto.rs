@@ -210,14 +210,6 @@ macro_rules! ec_curve {
                     .map_err(|e| internal(e.to_string()))
             }
 
-            /// SEC 1 `EC PRIVATE KEY` PEM, as Go's `x509.MarshalECPrivateKey`.
-            pub fn private_pem(entry: &KeyEntry) -> Result<Zeroizing<String>, OpError> {
-                let secret = $krate::SecretKey::from(signing_key(entry)?);
-                secret
-                    .to_sec1_pem(LineEnding::LF)
-                    .map_err(|e| internal(e.to_string()))
-            }
-
             pub fn sign(entry: &KeyEntry, digest: &[u8], marshaling: Marshaling) -> Result<Vec<u8>, OpError> {
                 let key = signing_key(entry)?;
                 let sig: Signature = key.sign_prehash(digest).map_err(|e| user(e.to_string()))?;
@@ -420,27 +412,167 @@ pub fn public_key_pem(t: KeyType, entry: &KeyEntry) -> Result<String, OpError> {
     }
 }
 
-/// The signing key as `export/signing-key` shows it (default format).
-pub fn private_key_export(t: KeyType, entry: &KeyEntry) -> Result<Zeroizing<String>, OpError> {
+/// An export format (OpenBao's `format` field): "" (the type's default), "raw", "der" or "pem".
+fn pem_wrap(label: &str, der: &[u8], trim: bool) -> Zeroizing<String> {
+    // Go's pem.EncodeToMemory: 64-character lines, a final newline.
+    let body = encoding::encode(der);
+    let mut out = Zeroizing::new(format!("-----BEGIN {label}-----\n"));
+    for chunk in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    if trim {
+        return Zeroizing::new(out.trim().to_string());
+    }
+    out
+}
+
+macro_rules! ec_der {
+    ($krate:ident, $module:ident, $entry:expr, $private:expr) => {{
+        use $krate::pkcs8::{EncodePrivateKey, EncodePublicKey};
+        let verifying = $module::verifying_key($entry)?;
+        if $private {
+            let d = $entry
+                .ec_d
+                .as_ref()
+                .ok_or_else(|| internal("key version has no private key"))?;
+            let raw = d.to_bytes().ok_or_else(|| internal("invalid key component"))?;
+            let size = <$krate::FieldBytes>::default().len();
+            let mut padded = Zeroizing::new(vec![0u8; size.saturating_sub(raw.len())]);
+            padded.extend_from_slice(&raw);
+            let secret = $krate::SecretKey::from_slice(&padded).map_err(|_| internal("invalid private key"))?;
+            (
+                Zeroizing::new(secret.to_sec1_der().map_err(|e| internal(e.to_string()))?.to_vec()),
+                Zeroizing::new(
+                    secret
+                        .to_pkcs8_der()
+                        .map_err(|e| internal(e.to_string()))?
+                        .as_bytes()
+                        .to_vec(),
+                ),
+            )
+        } else {
+            let der = $krate::PublicKey::from(verifying)
+                .to_public_key_der()
+                .map_err(|e| internal(e.to_string()))?;
+            (
+                Zeroizing::new(der.as_bytes().to_vec()),
+                Zeroizing::new(der.as_bytes().to_vec()),
+            )
+        }
+    }};
+}
+
+/// A version's key as `export/<type>/...` shows it in `format`, as OpenBao's `getExportKey` (`private` chooses the
+/// private or public half of an asymmetric key).
+pub fn export_asymmetric(
+    t: KeyType,
+    entry: &KeyEntry,
+    private: bool,
+    format: &str,
+) -> Result<Zeroizing<String>, OpError> {
     use rsa::pkcs1::EncodeRsaPrivateKey;
-    let trimmed = |s: Zeroizing<String>| Zeroizing::new(s.trim().to_string());
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
     match t {
-        KeyType::EcdsaP256 => ec_p256::private_pem(entry).map(trimmed),
-        KeyType::EcdsaP384 => ec_p384::private_pem(entry).map(trimmed),
-        KeyType::EcdsaP521 => ec_p521::private_pem(entry).map(trimmed),
-        KeyType::Ed25519 => Ok(Zeroizing::new(
-            entry.key.as_ref().map(|k| encoding::encode(k)).unwrap_or_default(),
-        )),
-        _ if t.is_rsa() => {
-            if entry.is_private_key_missing() {
+        KeyType::Ed25519 => {
+            if private && entry.key.as_ref().is_none_or(|k| k.is_empty()) {
                 return Ok(Zeroizing::new(String::new()));
             }
-            rsa_private(entry)?
-                .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
-                .map(trimmed)
-                .map_err(|e| internal(e.to_string()))
+            if format.is_empty() || format == "raw" {
+                return Ok(Zeroizing::new(if private {
+                    encoding::encode(entry.key.as_deref().map(|k| &k[..]).unwrap_or_default())
+                } else {
+                    entry.public_key.trim().to_string()
+                }));
+            }
+            let der: Zeroizing<Vec<u8>> = if private {
+                let full = entry.key.as_deref().map(|k| &k[..]).unwrap_or_default();
+                let seed: [u8; 32] = full
+                    .get(..32)
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| internal("invalid Ed25519 key"))?;
+                let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+                // Go's MarshalPKCS8PrivateKey writes the seed only (PKCS#8 v1, no public key).
+                let mut der = Zeroizing::new(vec![
+                    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+                ]);
+                der.extend_from_slice(&key.to_bytes());
+                der
+            } else {
+                let public = encoding::decode(entry.public_key.trim()).map_err(internal)?;
+                let public: [u8; 32] = public[..]
+                    .try_into()
+                    .map_err(|_| internal("invalid Ed25519 public key"))?;
+                let key = ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|e| internal(e.to_string()))?;
+                Zeroizing::new(
+                    key.to_public_key_der()
+                        .map_err(|e| internal(e.to_string()))?
+                        .as_bytes()
+                        .to_vec(),
+                )
+            };
+            let label = if private { "PRIVATE KEY" } else { "PUBLIC KEY" };
+            Ok(match format {
+                "der" => Zeroizing::new(encoding::encode(&der)),
+                _ => pem_wrap(label, &der, true),
+            })
         }
-        _ => Err(internal(format!("unknown key type {t} for export type signing-key"))),
+        _ if t.is_ecdsa() => {
+            if format == "raw" {
+                return Err(user(
+                    "unknown key format for ec key; supported values are ``, `der`, or `pem`",
+                ));
+            }
+            if private && entry.ec_d.is_none() {
+                return Ok(Zeroizing::new(String::new()));
+            }
+            let (default_der, pkcs8_der) = match t {
+                KeyType::EcdsaP256 => ec_der!(p256, ec_p256, entry, private),
+                KeyType::EcdsaP384 => ec_der!(p384, ec_p384, entry, private),
+                _ => ec_der!(p521, ec_p521, entry, private),
+            };
+            let (label, der) = match (private, format) {
+                (true, "") => ("EC PRIVATE KEY", default_der),
+                (true, _) => ("PRIVATE KEY", pkcs8_der),
+                (false, _) => ("PUBLIC KEY", default_der),
+            };
+            Ok(match format {
+                "der" => Zeroizing::new(encoding::encode(&der)),
+                _ => pem_wrap(label, &der, true),
+            })
+        }
+        _ if t.is_rsa() => {
+            if format == "raw" {
+                return Err(user(
+                    "unknown key format for rsa key; supported values are ``, `der`, or `pem`",
+                ));
+            }
+            let (label, der): (&str, Zeroizing<Vec<u8>>) = if private {
+                if entry.is_private_key_missing() {
+                    return Ok(Zeroizing::new(String::new()));
+                }
+                let key = rsa_private(entry)?;
+                if format.is_empty() {
+                    let der = key.to_pkcs1_der().map_err(|e| internal(e.to_string()))?;
+                    ("RSA PRIVATE KEY", Zeroizing::new(der.as_bytes().to_vec()))
+                } else {
+                    let der = key.to_pkcs8_der().map_err(|e| internal(e.to_string()))?;
+                    ("PRIVATE KEY", Zeroizing::new(der.as_bytes().to_vec()))
+                }
+            } else {
+                let der = rsa_public(entry)?
+                    .to_public_key_der()
+                    .map_err(|e| internal(e.to_string()))?;
+                ("PUBLIC KEY", Zeroizing::new(der.as_bytes().to_vec()))
+            };
+            // OpenBao leaves the final newline on RSA PEMs (and only on those).
+            Ok(match format {
+                "der" => Zeroizing::new(encoding::encode(&der)),
+                _ => pem_wrap(label, &der, false),
+            })
+        }
+        _ => Err(internal(format!("unsupported key type {t}"))),
     }
 }
 

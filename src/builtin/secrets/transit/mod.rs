@@ -835,10 +835,8 @@ impl Transit {
             ) {
                 return Err(invalid(format!("invalid export type: {export_type}")));
             }
-            match format.as_str() {
-                "" | "raw" => {}
-                "der" | "pem" => return Err(invalid(format!("format {format} is not supported by this server"))),
-                other => return Err(invalid(format!("invalid format: {other}"))),
+            if !matches!(format.as_str(), "" | "raw" | "der" | "pem") {
+                return Err(invalid(format!("invalid format: {format}")));
             }
             let Some(p) = self.get(ctx.storage, m.get("name")).await? else {
                 return Err(Error::NotFound);
@@ -865,7 +863,7 @@ impl Transit {
                 for (v, entry) in p.live_versions() {
                     keys.insert(
                         v.to_string(),
-                        Value::String(export_key(&p, entry, export_type)?.to_string()),
+                        Value::String(export_key(&p, entry, export_type, &format)?.to_string()),
                     );
                 }
             } else {
@@ -884,7 +882,7 @@ impl Transit {
                     .ok_or_else(|| invalid("version does not exist or cannot be found"))?;
                 keys.insert(
                     v.to_string(),
-                    Value::String(export_key(&p, entry, export_type)?.to_string()),
+                    Value::String(export_key(&p, entry, export_type, &format)?.to_string()),
                 );
             }
             let mut data = Map::new();
@@ -1087,37 +1085,37 @@ fn upsert_disabled(storage: &dyn StorageView) -> Result<bool, Error> {
     Ok(value.get("disable_upsert").and_then(Value::as_bool).unwrap_or(false))
 }
 
-/// One version's exported key, in the default format.
-fn export_key(p: &Policy, entry: &policy::KeyEntry, export_type: &str) -> Result<Zeroizing<String>, Error> {
+/// One version's exported key in `format` (OpenBao's `getExportKey`).
+fn export_key(
+    p: &Policy,
+    entry: &policy::KeyEntry,
+    export_type: &str,
+    format: &str,
+) -> Result<Zeroizing<String>, Error> {
     let t = p.key_type();
-    let fail = |e: OpError| internal_error(e.text().to_string());
-    Ok(match export_type {
-        "hmac-key" => {
-            let src = if t == KeyType::Hmac {
-                &entry.key
-            } else {
-                &entry.hmac_key
-            };
-            Zeroizing::new(encoding::encode(src.as_deref().map(|k| &k[..]).unwrap_or_default()))
+    let raw_only = |bytes: &Option<Zeroizing<Vec<u8>>>| {
+        if format == "der" || format == "pem" {
+            return Err(invalid("unknown format for HMAC key; supported values are `` or `raw`"));
         }
-        "encryption-key" if t.is_symmetric() => Zeroizing::new(encoding::encode(
-            entry.key.as_deref().map(|k| &k[..]).unwrap_or_default(),
+        Ok(Zeroizing::new(encoding::encode(
+            bytes.as_deref().map(|k| &k[..]).unwrap_or_default(),
+        )))
+    };
+    match export_type {
+        "hmac-key" => raw_only(if t == KeyType::Hmac {
+            &entry.key
+        } else {
+            &entry.hmac_key
+        }),
+        "encryption-key" if t.is_symmetric() => raw_only(&entry.key),
+        "encryption-key" if t.is_rsa() => crypto::export_asymmetric(t, entry, true, format).map_err(op_error),
+        "signing-key" if t.signing_supported() => crypto::export_asymmetric(t, entry, true, format).map_err(op_error),
+        "public-key" if t.signing_supported() => crypto::export_asymmetric(t, entry, false, format).map_err(op_error),
+        "certificate-chain" => Err(invalid(
+            "selected key version does not have a certificate chain imported",
         )),
-        "encryption-key" | "signing-key" => crypto::private_key_export(t, entry).map_err(fail)?,
-        "public-key" => match t {
-            KeyType::Ed25519 => Zeroizing::new(entry.public_key.clone()),
-            _ if t.is_ecdsa() || t.is_rsa() => {
-                Zeroizing::new(crypto::public_key_pem(t, entry).map_err(fail)?.trim().to_string())
-            }
-            _ => return Err(invalid(format!("unknown key type {t} for export type {export_type}"))),
-        },
-        "certificate-chain" => {
-            return Err(invalid(
-                "selected key version does not have a certificate chain imported",
-            ))
-        }
-        _ => return Err(invalid(format!("unknown key type {t} for export type {export_type}"))),
-    })
+        _ => Err(invalid(format!("unknown key type {t} for export type {export_type}"))),
+    }
 }
 
 /// A key as `keys/:name` reads (OpenBao's `formatKeyPolicy`).
