@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::builtin::auth::{approle, userpass};
-use crate::builtin::secrets::{cubbyhole, kv};
+use crate::builtin::secrets::{cubbyhole, kv, transit};
 use crate::logical::{Backend, Error, StorageView, TxFail, ViewTxn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,10 @@ fn cubbyhole_factory(_: &BackendConfig) -> Arc<dyn Backend> {
     Arc::new(cubbyhole::Cubbyhole)
 }
 
+fn transit_factory(_: &BackendConfig) -> Arc<dyn Backend> {
+    transit::factory()
+}
+
 fn userpass_factory(_: &BackendConfig) -> Arc<dyn Backend> {
     Arc::new(userpass::Userpass)
 }
@@ -84,6 +88,13 @@ const REGISTRY: &[Registration] = &[
         factory: cubbyhole_factory,
         upgrade: None,
         catalog_plugin: false,
+    },
+    Registration {
+        kind: BackendKind::SecretEngine,
+        type_name: "transit",
+        factory: transit_factory,
+        upgrade: None,
+        catalog_plugin: true,
     },
     Registration {
         kind: BackendKind::AuthMethod,

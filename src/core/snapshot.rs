@@ -86,6 +86,9 @@ impl Core {
         self.policy_cache.clear();
         restored?;
         if same_keys {
+            // Every backend instance is rebuilt from the restored store: one kept across the swap would serve what it
+            // cached from the old one (transit's keys).
+            self.unload_mounts();
             if let Err(e) = self.load_from_store() {
                 log::error!("snapshot restore: the restored store could not be loaded, sealing: {e}");
                 self.seal();

@@ -30,6 +30,8 @@ pub enum Kind {
     Duration,
     /// Seconds, from a number or a Go duration; negative values allowed.
     SignedDuration,
+    /// Any JSON value, decoded by the handler (OpenBao's `TypeSlice` of maps read through `d.Raw`, e.g. `batch_input`).
+    Raw,
 }
 
 /// A path's fields: name and type.
@@ -471,6 +473,7 @@ pub enum Decoded {
     Strings(Vec<String>),
     /// `None`: a JSON null duration (treated as absent).
     Secs(Option<i64>),
+    Raw(Value),
 }
 
 /// Decode one value as a field of `kind` (OpenBao's weak decoding); the error is the part after OpenBao's
@@ -485,6 +488,7 @@ pub fn decode(field: &str, kind: Kind, value: &Value) -> Result<Decoded, String>
         Kind::CommaInts => Decoded::Ints(comma_ints(value)?),
         Kind::CommaStrings => Decoded::Strings(comma_strings(value)?),
         Kind::Strings => Decoded::Strings(string_slice(value)?),
+        Kind::Raw => Decoded::Raw(value.clone()),
         Kind::Duration | Kind::SignedDuration => {
             let secs = parse_duration_second(value)?;
             if kind == Kind::Duration {

@@ -626,6 +626,7 @@ scenarios! {
     differential_approle => "approle.json",
     differential_token_field_types => "token_field_types.json",
     differential_leases => "leases.json",
+    differential_transit => "transit.json",
 }
 
 /// A scenario file without a test would be silently skipped.

@@ -1,0 +1,1180 @@
+//! The operations on a key: encrypt, decrypt, rewrap, datakey, hmac, sign, verify; and the key-less hash and
+//! random. Each takes one item or a `batch_input` list and answers per item as OpenBao does (a batch with a failed
+//! item answers 400, or `partial_failure_response_code` when some succeeded).
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use super::crypto::{HashType, Marshaling, SignOptions, SALT_AUTO, SALT_EQUALS_HASH};
+use super::policy::{KeyType, NewKey, OpError, Policy};
+use super::{encoding, invalid, op_error, with_warnings, Transit};
+use crate::framework::{Captures, Fields, Kind, Schema};
+use crate::logical::{BackendFuture, Context, Error, Operation, Request, Response};
+
+pub const ENCRYPT_FIELDS: Schema = &[
+    ("name", Kind::Str),
+    ("plaintext", Kind::Str),
+    ("context", Kind::Str),
+    ("type", Kind::Str),
+    ("convergent_encryption", Kind::Bool),
+    ("key_version", Kind::Int),
+    ("partial_failure_response_code", Kind::Int),
+    ("associated_data", Kind::Str),
+    ("batch_input", Kind::Raw),
+];
+
+pub const DECRYPT_FIELDS: Schema = &[
+    ("name", Kind::Str),
+    ("ciphertext", Kind::Str),
+    ("context", Kind::Str),
+    ("partial_failure_response_code", Kind::Int),
+    ("associated_data", Kind::Str),
+    ("batch_input", Kind::Raw),
+];
+
+pub const REWRAP_FIELDS: Schema = &[
+    ("name", Kind::Str),
+    ("ciphertext", Kind::Str),
+    ("context", Kind::Str),
+    ("key_version", Kind::Int),
+    ("batch_input", Kind::Raw),
+];
+
+pub const DATAKEY_FIELDS: Schema = &[
+    ("name", Kind::Str),
+    ("plaintext", Kind::Str),
+    ("context", Kind::Str),
+    ("bits", Kind::Int),
+    ("key_version", Kind::Int),
+    ("associated_data", Kind::Str),
+];
+
+pub const HMAC_FIELDS: Schema = &[
+    ("name", Kind::Str),
+    ("input", Kind::Str),
+    ("algorithm", Kind::Str),
+    ("urlalgorithm", Kind::Str),
+    ("key_version", Kind::Int),
+    ("batch_input", Kind::Raw),
+];
+
+pub const SIGN_FIELDS: Schema = &[
+    ("name", Kind::Str),
+    ("input", Kind::Str),
+    ("context", Kind::Str),
+    ("key_version", Kind::Int),
+    ("hash_algorithm", Kind::Str),
+    ("algorithm", Kind::Str),
+    ("urlalgorithm", Kind::Str),
+    ("prehashed", Kind::Bool),
+    ("signature_algorithm", Kind::Str),
+    ("marshaling_algorithm", Kind::Str),
+    ("salt_length", Kind::Str),
+    ("batch_input", Kind::Raw),
+];
+
+pub const VERIFY_FIELDS: Schema = &[
+    ("name", Kind::Str),
+    ("input", Kind::Str),
+    ("context", Kind::Str),
+    ("signature", Kind::Str),
+    ("hmac", Kind::Str),
+    ("hash_algorithm", Kind::Str),
+    ("algorithm", Kind::Str),
+    ("urlalgorithm", Kind::Str),
+    ("prehashed", Kind::Bool),
+    ("signature_algorithm", Kind::Str),
+    ("marshaling_algorithm", Kind::Str),
+    ("salt_length", Kind::Str),
+    ("batch_input", Kind::Raw),
+];
+
+pub const HASH_FIELDS: Schema = &[
+    ("input", Kind::Str),
+    ("algorithm", Kind::Str),
+    ("urlalgorithm", Kind::Str),
+    ("format", Kind::Str),
+];
+
+pub const RANDOM_FIELDS: Schema = &[
+    ("urlbytes", Kind::Str),
+    ("bytes", Kind::Int),
+    ("format", Kind::Str),
+    ("source", Kind::Str),
+];
+
+/// Most bytes `random` returns (OpenBao's `APIMaxBytes`).
+const RANDOM_MAX_BYTES: i64 = 128 * 1024;
+/// Most items in one `batch_input` (bad input must not pin the server).
+const MAX_BATCH_ITEMS: usize = 100_000;
+
+/// One batch item (OpenBao's `BatchRequestItem`).
+#[derive(Default)]
+struct Item {
+    context: String,
+    plaintext: Option<Zeroizing<String>>,
+    ciphertext: String,
+    key_version: i64,
+    associated_data: String,
+    reference: String,
+}
+
+fn go_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "json.Number",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+/// OpenBao's `decodeBatchRequestItems`, with its texts (prefixed "failed to parse batch input: ").
+fn decode_items(raw: &Value, require_plaintext: bool, require_ciphertext: bool) -> Result<Vec<Item>, Error> {
+    let fail = |why: String| invalid(format!("failed to parse batch input: {why}"));
+    let Value::Array(list) = raw else {
+        let go = match raw {
+            Value::String(_) => "string",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "json.Number",
+            Value::Object(_) => "map[string]interface {}",
+            _ => "<nil>",
+        };
+        return Err(fail(format!("source data must be an array or slice, got {go}")));
+    };
+    if list.len() > MAX_BATCH_ITEMS {
+        return Err(invalid(format!("batch_input holds more than {MAX_BATCH_ITEMS} items")));
+    }
+    let mut items = Vec::with_capacity(list.len());
+    let mut errors = Vec::new();
+    for (i, value) in list.iter().enumerate() {
+        let Value::Object(map) = value else {
+            return Err(fail(format!("[{i}] expected a map, got '{}'", go_type(value))));
+        };
+        let mut item = Item::default();
+        let string_field = |name: &str, slot: &mut String, errors: &mut Vec<String>| match map.get(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => *slot = s.clone(),
+            Some(other) => errors.push(format!(
+                "'[{i}].{name}' expected type 'string', got unconvertible type '{}'",
+                go_type(other)
+            )),
+        };
+        string_field("context", &mut item.context, &mut errors);
+        match map.get("ciphertext") {
+            None if require_ciphertext => errors.push(format!("'[{i}].ciphertext' missing ciphertext to decrypt")),
+            _ => string_field("ciphertext", &mut item.ciphertext, &mut errors),
+        }
+        match map.get("plaintext") {
+            None if require_plaintext => errors.push(format!("'[{i}].plaintext' missing plaintext to encrypt")),
+            None => {}
+            Some(Value::String(s)) => item.plaintext = Some(Zeroizing::new(s.clone())),
+            Some(other) => errors.push(format!(
+                "'[{i}].plaintext' expected type 'string', got unconvertible type '{}'",
+                go_type(other)
+            )),
+        }
+        match map.get("key_version") {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(v) => item.key_version = v,
+                None => errors.push(format!(
+                    "error decoding json.Number into [{i}].key_version: strconv.ParseInt: parsing \"{n}\": invalid syntax"
+                )),
+            },
+            Some(other) => errors.push(format!(
+                "'[{i}].key_version' expected type 'int', got unconvertible type '{}'",
+                go_type(other)
+            )),
+        }
+        string_field("associated_data", &mut item.associated_data, &mut errors);
+        string_field("reference", &mut item.reference, &mut errors);
+        items.push(item);
+    }
+    if !errors.is_empty() {
+        return Err(fail(errors.join("\n")));
+    }
+    Ok(items)
+}
+
+/// A batch of string maps (OpenBao's `mapstructure.Decode` into `[]map[string]string` for sign, verify, hmac).
+fn decode_string_maps(raw: &Value) -> Result<Vec<Map<String, Value>>, Error> {
+    let fail = |why: String| invalid(format!("failed to parse batch input: {why}"));
+    let Value::Array(list) = raw else {
+        return Err(fail(format!(
+            "'' source data must be an array or slice, got {}",
+            go_type(raw)
+        )));
+    };
+    if list.len() > MAX_BATCH_ITEMS {
+        return Err(invalid(format!("batch_input holds more than {MAX_BATCH_ITEMS} items")));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for (i, value) in list.iter().enumerate() {
+        let Value::Object(map) = value else {
+            return Err(fail(format!(
+                "'[{i}]' expected a map, got '{}'",
+                go_type(value).trim_start_matches("[]")
+            )));
+        };
+        for (k, v) in map {
+            if !v.is_string() {
+                return Err(fail(format!(
+                    "'[{i}][{k}]' expected type 'string', got unconvertible type '{}'",
+                    go_type(v)
+                )));
+            }
+        }
+        out.push(map.clone());
+    }
+    Ok(out)
+}
+
+fn get_str<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+/// The answer to a batch: OpenBao's `batchRequestResponse` status rules.
+fn batch_status(f: &Fields<'_>, resp: &mut Response, successes: bool, user_errors: bool, internal_errors: bool) {
+    if !(user_errors || internal_errors) {
+        return;
+    }
+    let mut code = if user_errors { 400 } else { 500 };
+    if successes && f.has("partial_failure_response_code") {
+        let wanted = f.int("partial_failure_response_code").unwrap_or(0);
+        if (1..=599).contains(&wanted) {
+            code = wanted as u16;
+        } else {
+            resp.warnings.push(format!(
+                "invalid HTTP response code override from partial_failure_response_code, reverting to {code}"
+            ));
+        }
+    }
+    resp.status = Some(code);
+}
+
+fn decode_context(text: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    if text.is_empty() {
+        return Ok(Zeroizing::new(Vec::new()));
+    }
+    encoding::decode(text)
+}
+
+fn decode_aad(policy: &Policy, index: usize, text: &str) -> Result<Zeroizing<Vec<u8>>, OpError> {
+    if text.is_empty() {
+        return Ok(Zeroizing::new(Vec::new()));
+    }
+    if !policy.key_type().associated_data_supported() {
+        return Err(OpError::User(format!(
+            "'[{index}].associated_data' provided for non-AEAD cipher suite {}",
+            policy.key_type()
+        )));
+    }
+    encoding::decode(text).map_err(|e| {
+        OpError::Internal(format!(
+            "unable to get associated_data/additional_data from factory[0]: {e}"
+        ))
+    })
+}
+
+fn hash_algorithm_of(f: &Fields<'_>, m: &Captures<'_>) -> String {
+    let url = m.get("urlalgorithm");
+    if !url.is_empty() {
+        return url.to_string();
+    }
+    for name in ["hash_algorithm", "algorithm"] {
+        if let Some(v) = f.str(name).filter(|v| !v.is_empty()) {
+            return v;
+        }
+    }
+    "sha2-256".into()
+}
+
+fn salt_length_of(f: &Fields<'_>) -> Result<i64, Error> {
+    let Some(raw) = f.str("salt_length") else {
+        return Ok(SALT_AUTO);
+    };
+    match raw.to_lowercase().as_str() {
+        "" | "auto" => Ok(SALT_AUTO),
+        "hash" => Ok(SALT_EQUALS_HASH),
+        other => {
+            let n = super::crypto::go_atoi(other)
+                .ok_or_else(|| invalid(format!("salt length neither 'auto', 'hash', nor an int: {raw}")))?;
+            if n < SALT_EQUALS_HASH {
+                return Err(invalid(format!("salt length is invalid: {n}")));
+            }
+            Ok(n)
+        }
+    }
+}
+
+fn sign_options(f: &Fields<'_>, m: &Captures<'_>) -> Result<(SignOptions, bool), Error> {
+    let hash_name = hash_algorithm_of(f, m);
+    let hash = HashType::parse(&hash_name).ok_or_else(|| invalid(format!("invalid hash algorithm {hash_name:?}")))?;
+    let marshaling_name = f
+        .str("marshaling_algorithm")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "asn1".into());
+    let marshaling = Marshaling::parse(&marshaling_name)
+        .ok_or_else(|| invalid(format!("invalid marshaling type {marshaling_name:?}")))?;
+    let prehashed = f.bool("prehashed").unwrap_or(false);
+    let signature_algorithm = f.str("signature_algorithm").unwrap_or_default();
+    let salt_length = salt_length_of(f)?;
+    Ok((
+        SignOptions {
+            hash,
+            marshaling,
+            salt_length,
+            signature_algorithm,
+        },
+        prehashed,
+    ))
+}
+
+impl Transit {
+    async fn key_or(&self, ctx: &Context<'_>, name: &str, missing: &str) -> Result<Arc<Policy>, Error> {
+        self.get(ctx.storage, name)
+            .await?
+            .ok_or_else(|| invalid(missing.to_string()))
+    }
+
+    pub(super) fn encrypt<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let name = m.get("name");
+            let f = Fields::new(&req.data, ENCRYPT_FIELDS);
+            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
+            let items = match batch_raw {
+                Some(raw) => {
+                    let items = decode_items(raw, true, false)?;
+                    if items.is_empty() {
+                        return Err(invalid("missing batch input to process"));
+                    }
+                    items
+                }
+                None => {
+                    let Some(plaintext) = req
+                        .data
+                        .get("plaintext")
+                        .filter(|v| !v.is_null())
+                        .and(f.str("plaintext"))
+                    else {
+                        return Err(invalid("missing plaintext to encrypt"));
+                    };
+                    vec![Item {
+                        plaintext: Some(Zeroizing::new(plaintext)),
+                        context: f.str("context").unwrap_or_default(),
+                        key_version: f.int("key_version").unwrap_or(0),
+                        associated_data: f.str("associated_data").unwrap_or_default(),
+                        ..Item::default()
+                    }]
+                }
+            };
+            let mut results: Vec<Map<String, Value>> = vec![Map::new(); items.len()];
+            let mut errors: Vec<Option<OpError>> = vec![None; items.len()];
+            let mut contexts = Vec::with_capacity(items.len());
+            let mut plaintexts = Vec::with_capacity(items.len());
+            let context_set = !items[0].context.is_empty();
+            for (i, item) in items.iter().enumerate() {
+                if item.context.is_empty() == context_set {
+                    return Err(invalid(
+                        "context should be set either in all the request blocks or in none",
+                    ));
+                }
+                let plaintext = item.plaintext.as_deref().map(String::as_str).unwrap_or_default();
+                match encoding::decode(plaintext) {
+                    Ok(bytes) => plaintexts.push(bytes),
+                    Err(e) => {
+                        errors[i] = Some(OpError::User(e));
+                        plaintexts.push(Zeroizing::new(Vec::new()));
+                        contexts.push(Zeroizing::new(Vec::new()));
+                        continue;
+                    }
+                }
+                match decode_context(&item.context) {
+                    Ok(c) => contexts.push(c),
+                    Err(e) => {
+                        errors[i] = Some(OpError::User(e));
+                        contexts.push(Zeroizing::new(Vec::new()));
+                    }
+                }
+            }
+            let mut warnings = f.warnings(&["name"]);
+            let policy = match self.get(ctx.storage, name).await? {
+                Some(p) => p,
+                None if req.operation == Operation::Create => {
+                    let convergent = f.bool("convergent_encryption").unwrap_or(false);
+                    if convergent && !context_set {
+                        return Err(invalid(
+                            "convergent encryption requires derivation to be enabled, so context is required",
+                        ));
+                    }
+                    if super::upsert_disabled(ctx.storage)? {
+                        return Err(invalid("encryption key not found"));
+                    }
+                    let type_name = f
+                        .str("type")
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "aes256-gcm96".into());
+                    let key_type = match KeyType::parse(&type_name) {
+                        Some(t) if t.is_symmetric() => t,
+                        Some(t) if t.is_ecdsa() => {
+                            return Err(invalid(format!("key type {t} not supported for this operation")))
+                        }
+                        _ => return Err(invalid(format!("unknown key type {type_name}"))),
+                    };
+                    let lock = self.lock_for(name);
+                    let _guard = lock.lock().await;
+                    match self.current(ctx.storage, name)? {
+                        Some(p) => {
+                            warnings.push(
+                                "Attempted creation of the key during the encrypt operation, but it was created beforehand"
+                                    .into(),
+                            );
+                            Arc::new(p)
+                        }
+                        None => {
+                            let p = Policy::create(NewKey {
+                                name: name.to_string(),
+                                key_type,
+                                derived: context_set,
+                                convergent,
+                                exportable: false,
+                                allow_plaintext_backup: false,
+                                auto_rotate_period_ns: 0,
+                                key_size: 0,
+                            })
+                            .map_err(op_error)?;
+                            self.persist(ctx.storage, p).await?
+                        }
+                    }
+                }
+                None => return Err(invalid("encryption key not found")),
+            };
+            let (mut successes, mut user_errors, mut internal_errors) = (false, false, false);
+            for (i, item) in items.iter().enumerate() {
+                let outcome = match errors[i].take() {
+                    Some(e) => Err(e),
+                    None => decode_aad(&policy, i, &item.associated_data)
+                        .and_then(|aad| policy.encrypt_bytes(item.key_version, &contexts[i], &plaintexts[i], &aad)),
+                };
+                match outcome {
+                    Ok(ciphertext) => {
+                        successes = true;
+                        let version = if item.key_version == 0 {
+                            policy.latest_version
+                        } else {
+                            item.key_version
+                        };
+                        results[i].insert("ciphertext".into(), json!(ciphertext));
+                        results[i].insert("key_version".into(), json!(version));
+                    }
+                    Err(e) => {
+                        match e {
+                            OpError::Internal(_) => internal_errors = true,
+                            OpError::User(_) => user_errors = true,
+                        }
+                        results[i].insert("error".into(), json!(e.text()));
+                    }
+                }
+            }
+            finish_batch(
+                &f,
+                batch_raw.is_some(),
+                &items,
+                results,
+                warnings,
+                successes,
+                user_errors,
+                internal_errors,
+            )
+        })
+    }
+
+    pub(super) fn decrypt<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, DECRYPT_FIELDS);
+            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
+            let items = match batch_raw {
+                Some(raw) => {
+                    let items = decode_items(raw, false, true)?;
+                    if items.is_empty() {
+                        return Err(invalid("missing batch input to process"));
+                    }
+                    items
+                }
+                None => {
+                    let ciphertext = f.str("ciphertext").unwrap_or_default();
+                    if ciphertext.is_empty() {
+                        return Err(invalid("missing ciphertext to decrypt"));
+                    }
+                    vec![Item {
+                        ciphertext,
+                        context: f.str("context").unwrap_or_default(),
+                        associated_data: f.str("associated_data").unwrap_or_default(),
+                        ..Item::default()
+                    }]
+                }
+            };
+            let (contexts, mut errors) = prepare_contexts(&items)?;
+            let policy = self.key_or(ctx, m.get("name"), "encryption key not found").await?;
+            let mut results: Vec<Map<String, Value>> = vec![Map::new(); items.len()];
+            let (mut successes, mut user_errors, mut internal_errors) = (false, false, false);
+            for (i, item) in items.iter().enumerate() {
+                let outcome = match errors[i].take() {
+                    Some(e) => Err(e),
+                    None => decode_aad(&policy, i, &item.associated_data)
+                        .and_then(|aad| policy.decrypt(&contexts[i], &item.ciphertext, &aad)),
+                };
+                match outcome {
+                    Ok(plaintext) => {
+                        successes = true;
+                        results[i].insert("plaintext".into(), json!(plaintext.as_str()));
+                    }
+                    Err(e) => {
+                        match e {
+                            OpError::Internal(_) => internal_errors = true,
+                            OpError::User(_) => user_errors = true,
+                        }
+                        // OpenBao's decrypt item always carries `plaintext` (no omitempty).
+                        results[i].insert("plaintext".into(), json!(""));
+                        results[i].insert("error".into(), json!(e.text()));
+                    }
+                }
+            }
+            finish_batch(
+                &f,
+                batch_raw.is_some(),
+                &items,
+                results,
+                f.warnings(&["name"]),
+                successes,
+                user_errors,
+                internal_errors,
+            )
+        })
+    }
+
+    pub(super) fn rewrap<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, REWRAP_FIELDS);
+            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
+            let items = match batch_raw {
+                Some(raw) => {
+                    let items = decode_items(raw, false, false)?;
+                    if items.is_empty() {
+                        return Err(invalid("missing batch input to process"));
+                    }
+                    items
+                }
+                None => {
+                    let ciphertext = f.str("ciphertext").unwrap_or_default();
+                    if ciphertext.is_empty() {
+                        return Err(invalid("missing ciphertext to decrypt"));
+                    }
+                    vec![Item {
+                        ciphertext,
+                        context: f.str("context").unwrap_or_default(),
+                        key_version: f.int("key_version").unwrap_or(0),
+                        ..Item::default()
+                    }]
+                }
+            };
+            let (contexts, mut errors) = prepare_contexts(&items)?;
+            let policy = self.key_or(ctx, m.get("name"), "encryption key not found").await?;
+            let mut results: Vec<Map<String, Value>> = vec![Map::new(); items.len()];
+            for (i, item) in items.iter().enumerate() {
+                let outcome = match errors[i].take() {
+                    Some(e) => Err(e),
+                    None => policy
+                        .decrypt(&contexts[i], &item.ciphertext, &[])
+                        .and_then(|plain| policy.encrypt(item.key_version, &contexts[i], &plain, &[])),
+                };
+                match outcome {
+                    Ok(ciphertext) => {
+                        let version = if item.key_version == 0 {
+                            policy.latest_version
+                        } else {
+                            item.key_version
+                        };
+                        results[i].insert("ciphertext".into(), json!(ciphertext));
+                        results[i].insert("key_version".into(), json!(version));
+                    }
+                    Err(OpError::User(e)) => {
+                        results[i].insert("error".into(), json!(e));
+                    }
+                    Err(OpError::Internal(e)) => return Err(invalid(e)),
+                }
+            }
+            // Rewrap answers 200 whatever its items say (OpenBao has no batch status here).
+            finish_batch(
+                &f,
+                batch_raw.is_some(),
+                &items,
+                results,
+                f.warnings(&["name"]),
+                true,
+                false,
+                false,
+            )
+        })
+    }
+
+    pub(super) fn datakey<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, DATAKEY_FIELDS);
+            let show_plaintext = match m.get("plaintext") {
+                "plaintext" => true,
+                "wrapped" => false,
+                _ => return Err(invalid("Invalid path, must be 'plaintext' or 'wrapped'")),
+            };
+            let context = decode_context(&f.str("context").unwrap_or_default())
+                .map_err(|_| invalid("failed to base64-decode context"))?;
+            let policy = self.key_or(ctx, m.get("name"), "encryption key not found").await?;
+            let bits = if f.has("bits") { f.int("bits").unwrap_or(0) } else { 256 };
+            let size = match bits {
+                128 => 16,
+                256 => 32,
+                512 => 64,
+                _ => return Err(invalid("invalid bit length")),
+            };
+            let aad_text = f.str("associated_data").unwrap_or_default();
+            if !aad_text.is_empty() && !policy.key_type().associated_data_supported() {
+                return Err(invalid(format!(
+                    "'associated_data' provided for non-AEAD cipher suite {}",
+                    policy.key_type()
+                )));
+            }
+            let aad = decode_aad(&policy, 0, &aad_text).map_err(op_error)?;
+            let new_key = super::crypto::random_bytes(size);
+            let encoded = Zeroizing::new(encoding::encode(&new_key));
+            let version = f.int("key_version").unwrap_or(0);
+            let ciphertext = policy.encrypt(version, &context, &encoded, &aad).map_err(op_error)?;
+            let mut data = Map::new();
+            data.insert("ciphertext".into(), json!(ciphertext));
+            data.insert(
+                "key_version".into(),
+                json!(if version == 0 { policy.latest_version } else { version }),
+            );
+            if show_plaintext {
+                data.insert("plaintext".into(), json!(encoded.as_str()));
+            }
+            Ok(with_warnings(data, f.warnings(&["name", "plaintext"])))
+        })
+    }
+
+    pub(super) fn hmac<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, HMAC_FIELDS);
+            let policy = self.key_or(ctx, m.get("name"), "encryption key not found").await?;
+            let mut version = f.int("key_version").unwrap_or(0);
+            if version == 0 {
+                version = policy.latest_version;
+            } else if version != policy.latest_version
+                && policy.min_encryption_version > 0
+                && version < policy.min_encryption_version
+            {
+                return Err(invalid(
+                    "cannot generate HMAC: version is too old (disallowed by policy)",
+                ));
+            }
+            let key = policy.hmac_key(version).map_err(op_error)?;
+            let url = m.get("urlalgorithm");
+            let algorithm = if url.is_empty() {
+                f.str("algorithm")
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or_else(|| "sha2-256".into())
+            } else {
+                url.to_string()
+            };
+            let hash = match HashType::parse(&algorithm) {
+                Some(h) if h != HashType::None => h,
+                // OpenBao formats the unknown algorithm's number with %q.
+                _ => return Err(invalid("unsupported algorithm '\\x00'")),
+            };
+            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
+            let items: Vec<Map<String, Value>> = match batch_raw {
+                Some(raw) => {
+                    let items = decode_string_maps(raw)?;
+                    if items.is_empty() {
+                        return Err(invalid("missing batch input to process"));
+                    }
+                    items
+                }
+                None => {
+                    let Some(input) = req.data.get("input").filter(|v| !v.is_null()).and(f.str("input")) else {
+                        return Err(invalid("missing input for HMAC"));
+                    };
+                    let mut item = Map::new();
+                    item.insert("input".into(), json!(input));
+                    vec![item]
+                }
+            };
+            let mut results = Vec::with_capacity(items.len());
+            for item in &items {
+                let mut out = Map::new();
+                match get_str(item, "input") {
+                    None => {
+                        out.insert("error".into(), json!("missing input for HMAC"));
+                    }
+                    Some(input) => match encoding::decode(input) {
+                        Err(e) => {
+                            out.insert("error".into(), json!(format!("unable to decode input as base64: {e}")));
+                        }
+                        Ok(input) => {
+                            let mac = hash.hmac(&key, &input).unwrap_or_default();
+                            out.insert(
+                                "hmac".into(),
+                                json!(format!("vault:v{version}:{}", encoding::encode(&mac))),
+                            );
+                        }
+                    },
+                }
+                results.push(out);
+            }
+            finish_simple_batch(
+                batch_raw.is_some(),
+                &items,
+                results,
+                f.warnings(&["name", "urlalgorithm"]),
+            )
+        })
+    }
+
+    pub(super) fn sign<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, SIGN_FIELDS);
+            let (options, prehashed) = sign_options(&f, &m)?;
+            let policy = self.key_or(ctx, m.get("name"), "signing key not found").await?;
+            let t = policy.key_type();
+            if !t.signing_supported() {
+                return Err(invalid(format!("key type {t} does not support signing")));
+            }
+            if options.hash == HashType::None && (!prehashed || options.signature_algorithm != "pkcs1v15") {
+                return Err(invalid(
+                    "hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15",
+                ));
+            }
+            let version = f.int("key_version").unwrap_or(0);
+            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
+            let items = match batch_raw {
+                Some(raw) => {
+                    let items = decode_string_maps(raw)?;
+                    if items.is_empty() {
+                        return Err(invalid("missing batch input to process"));
+                    }
+                    items
+                }
+                None => {
+                    let mut item = Map::new();
+                    item.insert("input".into(), json!(f.str("input").unwrap_or_default()));
+                    item.insert("context".into(), json!(f.str("context").unwrap_or_default()));
+                    vec![item]
+                }
+            };
+            let mut results = Vec::with_capacity(items.len());
+            for item in &items {
+                let mut out = Map::new();
+                let outcome: Result<(String, Option<Vec<u8>>), OpError> = (|| {
+                    let raw_input = get_str(item, "input").ok_or_else(|| OpError::User("missing input".into()))?;
+                    let mut input = encoding::decode(raw_input)
+                        .map_err(|e| OpError::User(format!("unable to decode input as base64: {e}")))?
+                        .to_vec();
+                    if t.hash_signature_input() && !prehashed {
+                        if let Some(digest) = options.hash.digest(&input) {
+                            input = digest;
+                        }
+                    }
+                    let context = decode_context(get_str(item, "context").unwrap_or_default())
+                        .map_err(|_| OpError::User("failed to base64-decode context".into()))?;
+                    policy.sign(version, &context, &input, &options)
+                })();
+                match outcome {
+                    Ok((signature, public)) => {
+                        out.insert("signature".into(), json!(signature));
+                        if let Some(public) = public {
+                            out.insert("public_key".into(), json!(encoding::encode(&public)));
+                        }
+                        out.insert(
+                            "key_version".into(),
+                            json!(if version == 0 { policy.latest_version } else { version }),
+                        );
+                    }
+                    Err(e) => {
+                        out.insert("error".into(), json!(e.text()));
+                        out.insert("key_version".into(), json!(0));
+                    }
+                }
+                results.push(out);
+            }
+            if batch_raw.is_some() {
+                // OpenBao's batch sign item names the public key `publickey`.
+                for r in &mut results {
+                    if let Some(public) = r.remove("public_key") {
+                        r.insert("publickey".into(), public);
+                    }
+                }
+            }
+            finish_simple_batch(
+                batch_raw.is_some(),
+                &items,
+                results,
+                f.warnings(&["name", "urlalgorithm"]),
+            )
+        })
+    }
+
+    pub(super) fn verify<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, VERIFY_FIELDS);
+            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
+            let items = match batch_raw {
+                Some(raw) => {
+                    let items = decode_string_maps(raw)?;
+                    if items.is_empty() {
+                        return Err(invalid("missing batch input to process"));
+                    }
+                    items
+                }
+                None => {
+                    let mut item = Map::new();
+                    item.insert("input".into(), json!(f.str("input").unwrap_or_default()));
+                    if f.str("signature").is_some_and(|s| !s.is_empty()) {
+                        item.insert("signature".into(), json!(f.str("signature")));
+                    }
+                    if f.str("hmac").is_some_and(|s| !s.is_empty()) {
+                        item.insert("hmac".into(), json!(f.str("hmac")));
+                    }
+                    item.insert("context".into(), json!(f.str("context").unwrap_or_default()));
+                    vec![item]
+                }
+            };
+            let (mut sig_found, mut hmac_found, mut missing) = (false, false, false);
+            for item in &items {
+                if item.contains_key("signature") {
+                    sig_found = true;
+                } else if item.contains_key("hmac") {
+                    hmac_found = true;
+                } else {
+                    missing = true;
+                }
+            }
+            let single = batch_raw.is_none();
+            let problem = match () {
+                _ if single && sig_found && hmac_found => Some("provide one of 'signature' or 'hmac'"),
+                _ if single && !sig_found && !hmac_found => {
+                    Some("neither a 'signature' nor an 'hmac' were given to verify")
+                }
+                _ if sig_found && hmac_found => {
+                    Some("elements of batch_input must all provide 'signature' or all provide 'hmac'")
+                }
+                _ if missing && sig_found => Some("some elements of batch_input are missing 'signature'"),
+                _ if missing && hmac_found => Some("some elements of batch_input are missing 'hmac'"),
+                _ if missing => Some("no batch_input elements have 'signature' or 'hmac'"),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                return Err(invalid(problem));
+            }
+            let hash_name = hash_algorithm_of(&f, &m);
+            if hmac_found {
+                let policy = self.key_or(ctx, m.get("name"), "encryption key not found").await?;
+                let hash = HashType::parse(&hash_name)
+                    .ok_or_else(|| invalid(format!("invalid hash algorithm {hash_name:?}")))?;
+                let mut results: Vec<Map<String, Value>> =
+                    items.iter().map(|item| verify_hmac_item(&policy, hash, item)).collect();
+                if !single {
+                    // OpenBao's HMAC batch item omits a false `valid`.
+                    for r in &mut results {
+                        if r.get("valid") == Some(&json!(false)) {
+                            r.remove("valid");
+                        }
+                    }
+                }
+                return finish_simple_batch(!single, &items, results, f.warnings(&["name", "urlalgorithm"]));
+            }
+            let (options, prehashed) = sign_options(&f, &m)?;
+            let policy = self
+                .key_or(ctx, m.get("name"), "signature verification key not found")
+                .await?;
+            let t = policy.key_type();
+            if !t.signing_supported() {
+                return Err(invalid(format!("key type {t} does not support verification")));
+            }
+            if options.hash == HashType::None && (!prehashed || options.signature_algorithm != "pkcs1v15") {
+                return Err(invalid(
+                    "hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15",
+                ));
+            }
+            let mut results = Vec::with_capacity(items.len());
+            for item in &items {
+                let mut out = Map::new();
+                let outcome: Result<bool, OpError> = (|| {
+                    let raw_input = get_str(item, "input").ok_or_else(|| OpError::User("missing input".into()))?;
+                    let mut input = encoding::decode(raw_input)
+                        .map_err(|e| OpError::User(format!("unable to decode input as base64: {e}")))?
+                        .to_vec();
+                    let signature =
+                        get_str(item, "signature").ok_or_else(|| OpError::User("missing signature".into()))?;
+                    if t.hash_signature_input() && !prehashed {
+                        if let Some(digest) = options.hash.digest(&input) {
+                            input = digest;
+                        }
+                    }
+                    let context = decode_context(get_str(item, "context").unwrap_or_default())
+                        .map_err(|_| OpError::User("failed to base64-decode context".into()))?;
+                    policy.verify(&context, &input, signature, &options)
+                })();
+                match outcome {
+                    Ok(valid) => {
+                        out.insert("valid".into(), json!(valid));
+                    }
+                    Err(e) => {
+                        out.insert("error".into(), json!(e.text()));
+                        out.insert("valid".into(), json!(false));
+                    }
+                }
+                results.push(out);
+            }
+            finish_simple_batch(!single, &items, results, f.warnings(&["name", "urlalgorithm"]))
+        })
+    }
+
+    pub(super) fn hash<'a>(&'a self, _ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, HASH_FIELDS);
+            let Some(input) = req.data.get("input").filter(|v| !v.is_null()).and(f.str("input")) else {
+                return Err(invalid("input missing"));
+            };
+            let format = f
+                .str("format")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "hex".into());
+            let url = m.get("urlalgorithm");
+            let algorithm = if url.is_empty() {
+                f.str("algorithm")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| "sha2-256".into())
+            } else {
+                url.to_string()
+            };
+            let input =
+                encoding::decode(&input).map_err(|e| invalid(format!("unable to decode input as base64: {e}")))?;
+            if format != "hex" && format != "base64" {
+                return Err(invalid(format!(
+                    "unsupported encoding format {format}; must be \"hex\" or \"base64\""
+                )));
+            }
+            let hash = match HashType::parse(&algorithm) {
+                Some(h) if !matches!(h, HashType::None | HashType::Sha1) => h,
+                _ => return Err(invalid(format!("unsupported algorithm {algorithm}"))),
+            };
+            let sum = hash.digest(&input).unwrap_or_default();
+            let text = if format == "hex" {
+                hex::encode(sum)
+            } else {
+                encoding::encode(&sum)
+            };
+            let mut data = Map::new();
+            data.insert("sum".into(), json!(text));
+            Ok(with_warnings(data, f.warnings(&["urlalgorithm"])))
+        })
+    }
+
+    pub(super) fn random<'a>(&'a self, _ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, RANDOM_FIELDS);
+            let (source_seg, bytes_seg) = (m.get("source"), m.get("urlbytes"));
+            let body_bytes = || {
+                if f.has("bytes") {
+                    f.int("bytes").unwrap_or(0)
+                } else {
+                    32
+                }
+            };
+            let parse_count = |text: &str| {
+                super::crypto::go_atoi(text).ok_or_else(|| {
+                    invalid(format!(
+                        "error parsing url-set byte count: strconv.Atoi: parsing {text:?}: invalid syntax"
+                    ))
+                })
+            };
+            let valid_source = |s: &str| matches!(s, "" | "platform" | "seal" | "all");
+            let (mut source, count) = if source_seg.is_empty() {
+                (String::new(), body_bytes())
+            } else if bytes_seg.is_empty() && valid_source(source_seg) {
+                (source_seg.to_string(), body_bytes())
+            } else if bytes_seg.is_empty() {
+                (String::new(), parse_count(source_seg)?)
+            } else {
+                (source_seg.to_string(), parse_count(bytes_seg)?)
+            };
+            if source.is_empty() && source_seg.is_empty() {
+                source = f.str("source").unwrap_or_default();
+            }
+            if count < 1 {
+                return Err(invalid("'bytes' cannot be less than 1"));
+            }
+            if count > RANDOM_MAX_BYTES {
+                return Err(invalid(format!("'bytes' should be less than {RANDOM_MAX_BYTES}")));
+            }
+            let format = f
+                .str("format")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "base64".into());
+            if format != "hex" && format != "base64" {
+                return Err(invalid(format!(
+                    "unsupported encoding format {format:?}; must be \"hex\" or \"base64\""
+                )));
+            }
+            let mut warnings = f.warnings(&["source", "urlbytes"]);
+            match source.as_str() {
+                "" | "platform" | "all" => {}
+                "seal" => warnings.push("no seal/entropy augmentation available, using platform entropy source".into()),
+                other => {
+                    return Err(invalid(format!(
+                        "unsupported entropy source {other:?}; must be \"platform\" or \"seal\", or \"all\""
+                    )))
+                }
+            }
+            let bytes = super::crypto::random_bytes(count as usize);
+            let text = if format == "hex" {
+                hex::encode(&bytes[..])
+            } else {
+                encoding::encode(&bytes)
+            };
+            let mut data = Map::new();
+            data.insert("random_bytes".into(), json!(text));
+            Ok(with_warnings(data, warnings))
+        })
+    }
+}
+
+fn verify_hmac_item(policy: &Policy, hash: HashType, item: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let outcome: Result<bool, String> = (|| {
+        let raw_input = get_str(item, "input").ok_or("missing input")?;
+        let input = encoding::decode(raw_input).map_err(|e| format!("unable to decode input as base64: {e}"))?;
+        let given = get_str(item, "hmac").ok_or("missing hmac")?;
+        let rest = given
+            .strip_prefix("vault:v")
+            .ok_or("invalid HMAC to verify: no prefix")?;
+        let (version, body) = rest.split_once(':').ok_or("invalid HMAC: wrong number of fields")?;
+        let version = super::crypto::go_atoi(version).ok_or("invalid HMAC: version number could not be decoded")?;
+        let given = encoding::decode(body).map_err(|e| format!("unable to decode verification HMAC as base64: {e}"))?;
+        if version > policy.latest_version {
+            return Err("invalid HMAC: version is too new".into());
+        }
+        if policy.min_decryption_version > 0 && version < policy.min_decryption_version {
+            return Err("cannot verify HMAC: version is too old (disallowed by policy)".into());
+        }
+        let key = policy.hmac_key(version).map_err(|e| e.text().to_string())?;
+        let mac = hash.hmac(&key, &input).ok_or("unsupported hash algorithm")?;
+        Ok(subtle::ConstantTimeEq::ct_eq(&mac[..], &given[..]).into())
+    })();
+    match outcome {
+        Ok(valid) => {
+            out.insert("valid".into(), json!(valid));
+        }
+        Err(e) => {
+            out.insert("error".into(), json!(e));
+            out.insert("valid".into(), json!(false));
+        }
+    }
+    out
+}
+
+type Contexts = (Vec<Zeroizing<Vec<u8>>>, Vec<Option<OpError>>);
+
+/// Decode each item's context, refusing a batch that mixes items with and without one.
+fn prepare_contexts(items: &[Item]) -> Result<Contexts, Error> {
+    let context_set = !items[0].context.is_empty();
+    let mut contexts = Vec::with_capacity(items.len());
+    let mut errors = vec![None; items.len()];
+    for (i, item) in items.iter().enumerate() {
+        if item.context.is_empty() == context_set {
+            return Err(invalid(
+                "context should be set either in all the request blocks or in none",
+            ));
+        }
+        if item.ciphertext.is_empty() {
+            errors[i] = Some(OpError::User("missing ciphertext to decrypt".into()));
+            contexts.push(Zeroizing::new(Vec::new()));
+            continue;
+        }
+        match decode_context(&item.context) {
+            Ok(c) => contexts.push(c),
+            Err(e) => {
+                errors[i] = Some(OpError::User(e));
+                contexts.push(Zeroizing::new(Vec::new()));
+            }
+        }
+    }
+    Ok((contexts, errors))
+}
+
+/// The response of encrypt/decrypt/rewrap: `batch_results` (with each item's `reference`), or the single item's
+/// fields (its error as the request's error).
+#[allow(clippy::too_many_arguments)]
+fn finish_batch(
+    f: &Fields<'_>,
+    batch: bool,
+    items: &[Item],
+    mut results: Vec<Map<String, Value>>,
+    warnings: Vec<String>,
+    successes: bool,
+    user_errors: bool,
+    internal_errors: bool,
+) -> Result<Response, Error> {
+    if !batch {
+        let single = results.swap_remove(0);
+        if let Some(error) = single.get("error").and_then(Value::as_str) {
+            return Err(invalid(error));
+        }
+        return Ok(with_warnings(single, warnings));
+    }
+    for (result, item) in results.iter_mut().zip(items) {
+        result.insert("reference".into(), json!(item.reference));
+    }
+    let mut data = Map::new();
+    data.insert(
+        "batch_results".into(),
+        Value::Array(results.into_iter().map(Value::Object).collect()),
+    );
+    let mut resp = with_warnings(data, warnings);
+    batch_status(f, &mut resp, successes, user_errors, internal_errors);
+    Ok(resp)
+}
+
+/// The response of hmac/sign/verify: `batch_results` (always 200), or the single item's fields.
+fn finish_simple_batch(
+    batch: bool,
+    items: &[Map<String, Value>],
+    mut results: Vec<Map<String, Value>>,
+    warnings: Vec<String>,
+) -> Result<Response, Error> {
+    if !batch {
+        let mut single = results.swap_remove(0);
+        if let Some(error) = single.get("error").and_then(Value::as_str) {
+            return Err(invalid(error));
+        }
+        if single.contains_key("signature") {
+            single.remove("error");
+        }
+        return Ok(with_warnings(single, warnings));
+    }
+    for (result, item) in results.iter_mut().zip(items) {
+        result.insert(
+            "reference".into(),
+            json!(get_str(item, "reference").unwrap_or_default()),
+        );
+    }
+    let mut data = Map::new();
+    data.insert(
+        "batch_results".into(),
+        Value::Array(results.into_iter().map(Value::Object).collect()),
+    );
+    Ok(with_warnings(data, warnings))
+}
