@@ -771,3 +771,43 @@ fn a_gzip_bomb_is_refused_quickly_and_writes_little() {
     // The store built beside the data directory and swapped in is as private as the one it replaced.
     crate::common::assert_owner_only(&dir.path().join("data"));
 }
+
+/// Backends that cache what they read (transit keeps its keys in memory) serve the restored store, not what they
+/// cached from the replaced one.
+#[test]
+fn a_restore_rebuilds_backends_that_cache() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    assert_eq!(
+        c.put("sys/mounts/transit", Some(&root), json!({"type": "transit"})).0,
+        204
+    );
+    assert_eq!(c.put("transit/keys/k", Some(&root), json!({})).0, 200);
+    let (status, body) = c.put("transit/encrypt/k", Some(&root), json!({"plaintext": "aGVsbG8="}));
+    assert_eq!(status, 200, "{body}");
+    let (status, snapshot) = save(c, Some(&root));
+    assert_eq!(status, 200);
+    // After the snapshot: the key is rotated (v2 cached) and used.
+    assert_eq!(c.put("transit/keys/k/rotate", Some(&root), json!({})).0, 200);
+    let (_, body) = c.put("transit/encrypt/k", Some(&root), json!({"plaintext": "aGVsbG8="}));
+    let v2 = body["data"]["ciphertext"].as_str().unwrap().to_string();
+    assert!(v2.starts_with("vault:v2:"), "{v2}");
+    let (status, body) = restore(c, &root, &snapshot, false);
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = c.get("transit/keys/k", Some(&root));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["latest_version"],
+        json!(1),
+        "the key as the snapshot has it"
+    );
+    let (_, body) = c.put("transit/encrypt/k", Some(&root), json!({"plaintext": "aGVsbG8="}));
+    assert!(
+        body["data"]["ciphertext"].as_str().unwrap().starts_with("vault:v1:"),
+        "{body}"
+    );
+    // The rotation after the snapshot is gone with its key version.
+    let (status, _) = c.put("transit/decrypt/k", Some(&root), json!({"ciphertext": v2}));
+    assert_eq!(status, 400);
+}
