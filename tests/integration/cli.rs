@@ -1,8 +1,8 @@
 //! Our `vault` client against OpenBao 2.7.2's `bao`, command by command: the same sequence runs with `bao` on one
 //! fresh dev server and with `vault` on a twin of it (same kind, same root token), and every step must exit alike
 //! and print the same stdout and stderr once generated ids, tokens and times are normalized. Run against our
-//! server and against OpenBao's own dev server; the commands whose endpoints only OpenBao has (audit devices,
-//! leases) run against OpenBao's only.
+//! server and against OpenBao's own dev server; the commands whose endpoints only OpenBao has (audit devices) run
+//! against OpenBao's only.
 //!
 //! Wrapped paragraphs that name the program ("bao login" vs "vault login") wrap at other words; for those steps
 //! the comparison is of words, not of line breaks. Help texts are our own and are not compared.
@@ -437,7 +437,7 @@ fn sealing_steps() -> Vec<Step> {
     ]
 }
 
-/// Endpoints only the reference has (audit devices, leases): run against OpenBao's server only.
+/// Endpoints only the reference has (audit devices): run against OpenBao's server only.
 fn reference_only_steps() -> Vec<Step> {
     vec![
         step("audit list"),
@@ -447,6 +447,12 @@ fn reference_only_steps() -> Vec<Step> {
         step("audit list -format=json"),
         step("audit disable file"),
         step("audit list"),
+    ]
+}
+
+/// Lease commands (both servers have `sys/leases`).
+fn lease_steps() -> Vec<Step> {
+    vec![
         step("lease lookup nope/x"),
         step("lease renew nope/x"),
         step("lease revoke nope/x"),
@@ -474,6 +480,7 @@ const KNOWN_SERVER_DIFFERENCES: &[&str] = &[];
 fn vault_cli_matches_bao_on_our_server() {
     let ours = PathBuf::from(vault_bin());
     let mut steps = common_steps();
+    steps.extend(lease_steps());
     steps.extend(sealing_steps());
     let (matched, mismatched) = differential("our server", &|| DevServer::start(&ours), &steps);
     report("our server", &matched, &mismatched);
@@ -503,6 +510,7 @@ fn vault_cli_matches_bao_on_openbao() {
     let reference = bao();
     let mut steps = common_steps();
     steps.extend(reference_only_steps());
+    steps.extend(lease_steps());
     steps.extend(sealing_steps());
     let (matched, mismatched) = differential("OpenBao", &|| DevServer::start(&reference), &steps);
     report("OpenBao", &matched, &mismatched);
