@@ -189,6 +189,7 @@ fn mixed_worker(
     mut rng: Rng,
     chains: Vec<MixedChain>,
     stop: Arc<AtomicBool>,
+    acks: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Work {
     let c = Client::new(&base);
     let t = Some(root.as_str());
@@ -197,7 +198,14 @@ fn mixed_worker(
         ..Work::default()
     };
     let mut n = 0u64;
+    let mut reported = 0;
     while !stop.load(Ordering::Relaxed) {
+        // Tell the test how many writes were acknowledged so far (it kills only after one was).
+        let acknowledged = w.acknowledged();
+        if acknowledged > reported {
+            acks.fetch_add(acknowledged - reported, Ordering::Relaxed);
+            reported = acknowledged;
+        }
         n += 1;
         let op = rng.below(10);
         let result = match op {
@@ -599,6 +607,7 @@ fn kill_9_during_mixed_writes() {
     let mut acknowledged_before_kill = 0;
     for round in 0..kills {
         let stop = Arc::new(AtomicBool::new(false));
+        let acks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut chains: Vec<Vec<MixedChain>> = (0..workers).map(|_| Vec::new()).collect();
         for (i, chain) in model.chains.drain(..).enumerate() {
             chains[i % workers].push(chain);
@@ -607,14 +616,20 @@ fn kill_9_during_mixed_writes() {
             .into_iter()
             .enumerate()
             .map(|(w, chains)| {
-                let (base, root, stop) = (server.client.base.clone(), root.clone(), stop.clone());
+                let (base, root, stop, acks) = (server.client.base.clone(), root.clone(), stop.clone(), acks.clone());
                 let worker_rng = Rng::new(rng.next());
                 let tag = format!("r{round}w{w}");
-                std::thread::spawn(move || mixed_worker(base, root, tag, worker_rng, chains, stop))
+                std::thread::spawn(move || mixed_worker(base, root, tag, worker_rng, chains, stop, acks))
             })
             .collect();
         let delay = 60 + rng.below(300);
         std::thread::sleep(Duration::from_millis(delay));
+        // On a loaded machine the mix may not have reached the server yet: a round proves something only once a
+        // write was acknowledged, so wait for one (bounded), then kill.
+        let wait = std::time::Instant::now() + Duration::from_secs(30);
+        while round > 0 && acks.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < wait {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         server.kill9();
         stop.store(true, Ordering::Relaxed);
         let works: Vec<Work> = handles.into_iter().map(|h| h.join().unwrap()).collect();
