@@ -5,6 +5,7 @@ mod common;
 mod tools;
 
 mod acl_table;
+mod audit;
 mod backup_dir;
 mod bao_cli;
 mod bao_kv;

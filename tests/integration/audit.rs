@@ -1,0 +1,322 @@
+//! Audit devices end to end: declared file devices, HMAC'd entries (no token, accessor, password or secret in
+//! clear), the API (refused unless the configuration allows it), the table and salts surviving a restart,
+//! fail-closed requests, SIGHUP reopening files, and `bao audit` against ours.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::common::{temp_dir, write_config, TestServer};
+use crate::tools::run_bao;
+
+const SECRET: &str = "hunter2-very-secret-value";
+const PASSWORD: &str = "pa55w0rd-of-bob";
+
+fn file_stanza(path: &str, file: &Path, extra_options: &str) -> String {
+    format!(
+        "audit \"file\" \"{path}\" {{\n  description = \"to a file\"\n  options {{\n    file_path = \"{}\"\n{extra_options}\n  }}\n}}\n",
+        file.display()
+    )
+}
+
+/// Start with `extra` in the configuration, initialize and unseal; returns the server and the root token.
+fn start(dir: &Path, extra: &str) -> (TestServer, String, Vec<String>) {
+    let config = write_config(dir, &dir.join("data"), extra, "  tls_disable = true");
+    let server = TestServer::start_with_config(dir, &config, "http", None);
+    let (keys, root) = server.client.init(1, 1);
+    server.client.unseal_with(&keys);
+    (server, root, keys)
+}
+
+fn restart(dir: &Path, server: TestServer, keys: &[String], extra: &str) -> (TestServer, Value) {
+    server.terminate();
+    let config = write_config(dir, &dir.join("data"), extra, "  tls_disable = true");
+    let server = TestServer::start_with_config(dir, &config, "http", None);
+    let last = server.client.unseal_with(keys);
+    (server, last)
+}
+
+fn entries(file: &Path) -> Vec<Value> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn enable_kv(server: &TestServer, root: &str) {
+    let (s, b) = server.client.put(
+        "sys/mounts/secret",
+        Some(root),
+        json!({"type": "kv", "options": {"version": "2"}}),
+    );
+    assert_eq!(s, 204, "{b}");
+}
+
+#[test]
+fn declared_device_records_everything_hmaced() {
+    let dir = temp_dir();
+    let log = dir.path().join("logs/audit.log");
+    let (server, root, _) = start(dir.path(), &file_stanza("f", &log, ""));
+    let c = &server.client;
+    enable_kv(&server, &root);
+    assert_eq!(c.put("secret/data/app", Some(&root), json!({"data": {"password": SECRET}})).0, 200);
+    let (s, read) = c.get("secret/data/app", Some(&root));
+    assert_eq!((s, read["data"]["data"]["password"].as_str()), (200, Some(SECRET)));
+    assert_eq!(c.put("sys/auth/userpass", Some(&root), json!({"type": "userpass"})).0, 204);
+    assert_eq!(
+        c.put("auth/userpass/users/bob", Some(&root), json!({"password": PASSWORD})).0,
+        204
+    );
+    let (s, login) = c.put("auth/userpass/login/bob", None, json!({"password": PASSWORD}));
+    assert_eq!(s, 200, "{login}");
+    let bob = login["auth"]["client_token"].as_str().unwrap().to_string();
+    let bob_accessor = login["auth"]["accessor"].as_str().unwrap().to_string();
+    // Denied (bob has only `default`), and an unknown token.
+    assert_eq!(c.get("secret/data/app", Some(&bob)).0, 403);
+    assert_eq!(c.get("secret/data/app", Some("not-a-token")).0, 403);
+    let (s, created) = c.put("auth/token/create", Some(&root), json!({"policies": ["default"]}));
+    assert_eq!(s, 200);
+    let child = created["auth"]["client_token"].as_str().unwrap().to_string();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    for clear in [SECRET, PASSWORD, root.as_str(), bob.as_str(), bob_accessor.as_str(), child.as_str()] {
+        assert!(!text.contains(clear), "{clear:?} appears in clear in the audit log");
+    }
+    assert_eq!(crate::common::mode_of(&log) & 0o777, 0o600);
+
+    let all = entries(&log);
+    // The test message written when the device was created comes first.
+    assert_eq!(all[0]["request"]["path"], "sys/audit/test");
+    let hash = |input: &str| {
+        let (s, b) = c.put("sys/audit-hash/f", Some(&root), json!({ "input": input }));
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["data"]["hash"], b["hash"]);
+        b["data"]["hash"].as_str().unwrap().to_string()
+    };
+    let write = all
+        .iter()
+        .find(|e| e["type"] == "request" && e["request"]["path"] == "secret/data/app" && e["request"]["operation"] == "create")
+        .expect("the K/V write's request entry");
+    assert_eq!(write["request"]["data"]["data"]["password"], hash(SECRET));
+    assert_eq!(write["request"]["client_token"], hash(&root));
+    assert_eq!(write["auth"]["client_token"], hash(&root));
+    assert_eq!(write["auth"]["policies"], json!(["root"]));
+    assert_eq!(write["auth"]["policy_results"], json!({"allowed": true}));
+    assert_eq!(write["request"]["mount_type"], "kv");
+    assert_eq!(write["request"]["mount_point"], "secret/");
+    assert_eq!(write["request"]["namespace"], json!({"id": "root"}));
+    assert_eq!(write["request"]["remote_address"], "127.0.0.1");
+    let read = all
+        .iter()
+        .find(|e| e["type"] == "response" && e["request"]["path"] == "secret/data/app" && e["request"]["operation"] == "read" && e["auth"]["policies"] == json!(["root"]))
+        .expect("the K/V read's response entry");
+    assert_eq!(read["response"]["data"]["data"]["password"], hash(SECRET));
+    // Timestamps stay in clear (OpenBao leaves RFC 3339 strings alone); empty strings are HMAC'd.
+    assert!(read["response"]["data"]["metadata"]["created_time"].as_str().unwrap().ends_with('Z'));
+    let login_response = all
+        .iter()
+        .find(|e| e["type"] == "response" && e["request"]["path"] == "auth/userpass/login/bob")
+        .expect("the login's response entry");
+    assert_eq!(login_response["auth"]["client_token"], hash(&bob));
+    assert_eq!(login_response["response"]["auth"]["accessor"], hash(&bob_accessor));
+    assert_eq!(login_response["request"]["data"]["password"], hash(PASSWORD));
+    let denied = all
+        .iter()
+        .find(|e| e["type"] == "request" && e["auth"]["client_token"] == hash(&bob) && e["request"]["path"] == "secret/data/app")
+        .expect("the denied request's entry");
+    assert_eq!(denied["error"], "1 error occurred:\n\t* permission denied\n\n");
+    assert_eq!(denied["auth"]["policy_results"], json!({"allowed": false}));
+    let unknown = all
+        .iter()
+        .find(|e| e["type"] == "response" && e["request"]["client_token"] == hash("not-a-token"))
+        .expect("the unknown token's entry");
+    assert_eq!(unknown["error"], "permission denied");
+    assert_eq!(unknown["auth"], json!({"token_type": "default"}));
+    let token_create = all
+        .iter()
+        .find(|e| e["type"] == "response" && e["request"]["path"] == "auth/token/create")
+        .expect("the token creation's entry");
+    assert_eq!(token_create["response"]["auth"]["client_token"], hash(&child));
+
+    // Listed; not disabled through the API; not re-created through it either.
+    let (s, list) = c.get("sys/audit", Some(&root));
+    assert_eq!(s, 200);
+    assert_eq!(list["data"]["f/"]["type"], "file");
+    assert_eq!(list["data"]["f/"]["description"], "to a file");
+    assert_eq!(list["data"]["f/"]["options"]["file_path"], log.display().to_string());
+    let (s, b) = c.call("DELETE", "sys/audit/f", Some(&root), None);
+    assert_eq!((s, b["errors"][0].as_str()), (400, Some("cannot disable configuration-managed audit device")));
+    let (s, b) = c.put("sys/audit/g", Some(&root), json!({"type": "file", "options": {"file_path": "stdout"}}));
+    assert_eq!(s, 400);
+    assert_eq!(
+        b["errors"][0],
+        "cannot enable audit device via API; use declarative, config-based audit device management instead"
+    );
+    let (s, b) = c.put("sys/audit-hash/nope", Some(&root), json!({"input": "x"}));
+    assert_eq!((s, b["errors"][0].as_str()), (400, Some("unknown audit backend \"nope/\"")));
+    let (s, b) = c.put("sys/audit-hash/f", Some(&root), json!({}));
+    assert_eq!((s, b["errors"][0].as_str()), (400, Some("the \"input\" parameter is empty")));
+    // Without a token: refused, and audited too.
+    assert_eq!(c.get("sys/audit", None).0, 403);
+}
+
+#[test]
+fn api_devices_and_salts_survive_restarts() {
+    let dir = temp_dir();
+    let raw_log = dir.path().join("raw.log");
+    let extra = "unsafe_allow_api_audit_creation = true\n";
+    let (server, root, keys) = start(dir.path(), extra);
+    let c = &server.client;
+    enable_kv(&server, &root);
+    // With no device, requests run unaudited.
+    assert_eq!(c.put("secret/data/a", Some(&root), json!({"data": {"k": SECRET}})).0, 200);
+    let opts = json!({"type": "file", "description": "raw", "options": {"file_path": raw_log, "log_raw": "true", "hmac_accessor": "false"}});
+    let (s, b) = c.put("sys/audit/raw", Some(&root), opts);
+    assert_eq!(s, 204, "{b}");
+    let (s, b) = c.put("sys/audit/raw/sub", Some(&root), json!({"type": "file", "options": {"file_path": "discard"}}));
+    assert_eq!((s, b["errors"][0].as_str()), (400, Some("path already in use")));
+    let (s, b) = c.put("sys/audit/x", Some(&root), json!({"type": "nope"}));
+    assert_eq!((s, b["errors"][0].as_str()), (400, Some("unknown backend type: \"nope\"")));
+    let (s, b) = c.put("sys/audit/x", Some(&root), json!({"type": "file", "options": {"file_path": "discard", "format": "jsonx"}}));
+    assert_eq!(s, 400);
+    assert!(b["errors"][0].as_str().unwrap().starts_with("jsonx formatting has been removed"), "{b}");
+    let (s, b) = c.put("sys/audit/x", Some(&root), json!({"type": "file", "options": {"file_path": "discard", "prefix": "p"}}));
+    assert_eq!((s, b["errors"][0].as_str()), (400, Some("audit log prefixing is not allowed")));
+    let (s, b) = c.put("sys/audit/d", Some(&root), json!({"type": "file", "options": {"file_path": "discard"}}));
+    assert_eq!(s, 204, "{b}");
+    assert_eq!(c.get("secret/data/a", Some(&root)).0, 200);
+    // log_raw: everything in clear, by request.
+    let text = std::fs::read_to_string(&raw_log).unwrap();
+    assert!(text.contains(SECRET) && text.contains(&root));
+    let hash = |c: &crate::common::Client, path: &str| {
+        c.put(&format!("sys/audit-hash/{path}"), Some(&root), json!({"input": "same"})).1["hash"].clone()
+    };
+    let (before_raw, before_discard) = (hash(c, "raw"), hash(c, "d"));
+    assert_ne!(before_raw, before_discard, "each device has its own salt");
+
+    let (server, _) = restart(dir.path(), server, &keys, extra);
+    let c = &server.client;
+    let (_, list) = c.get("sys/audit", Some(&root));
+    let mut paths: Vec<&String> = list["data"].as_object().unwrap().keys().collect();
+    paths.sort();
+    assert_eq!(paths, ["d/", "raw/"]);
+    assert_eq!(hash(c, "raw"), before_raw, "the salt is kept behind the barrier");
+    assert_eq!(hash(c, "d"), before_discard);
+    // Disabled: gone, and stays gone; disabling nothing is no error.
+    assert_eq!(c.call("DELETE", "sys/audit/raw", Some(&root), None).0, 204);
+    assert_eq!(c.call("DELETE", "sys/audit/raw", Some(&root), None).0, 204);
+    let lines = std::fs::read_to_string(&raw_log).unwrap().lines().count();
+    assert_eq!(c.get("secret/data/a", Some(&root)).0, 200);
+    assert_eq!(std::fs::read_to_string(&raw_log).unwrap().lines().count(), lines);
+    let (server, _) = restart(dir.path(), server, &keys, extra);
+    let (_, list) = server.client.get("sys/audit", Some(&root));
+    assert_eq!(list["data"].as_object().unwrap().keys().collect::<Vec<_>>(), ["d/"]);
+}
+
+#[test]
+fn declared_devices_follow_the_configuration() {
+    let dir = temp_dir();
+    let log = dir.path().join("a.log");
+    let stanza = file_stanza("f", &log, "");
+    let (server, root, keys) = start(dir.path(), &stanza);
+    // Changed in the configuration: refused at unseal, as OpenBao refuses modifications.
+    let changed = file_stanza("f", &log, "    hmac_accessor = \"false\"");
+    server.terminate();
+    let config = write_config(dir.path(), &dir.path().join("data"), &changed, "  tls_disable = true");
+    let server = TestServer::start_with_config(dir.path(), &config, "http", None);
+    let (s, b) = server.client.put("sys/unseal", None, json!({"key": keys[0]}));
+    assert_ne!(s, 200, "{b}");
+    assert!(
+        b["errors"][0].as_str().unwrap_or("").contains("modifications to audit devices are not allowed"),
+        "{b}"
+    );
+    // Removed from the configuration: disabled at unseal.
+    let (server, last) = restart(dir.path(), server, &keys, "");
+    assert_eq!(last["sealed"], false, "{last}");
+    let (_, list) = server.client.get("sys/audit", Some(&root));
+    assert_eq!(list["data"], json!({}));
+}
+
+/// A file device whose file became a directory (after a SIGHUP): the K/V write is refused with OpenBao's 500 and
+/// does not happen; with a second, working device, requests go on.
+#[test]
+fn requests_fail_closed_when_no_device_records_them() {
+    let dir = temp_dir();
+    let log = dir.path().join("logs/audit.log");
+    let (server, root, _) = start(dir.path(), &file_stanza("f", &log, ""));
+    let c = &server.client;
+    enable_kv(&server, &root);
+    std::fs::remove_file(&log).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    hangup(&server);
+    let (s, b) = c.put("secret/data/refused", Some(&root), json!({"data": {"k": "v"}}));
+    assert_eq!((s, b), (500, json!({"errors": ["internal error"]})));
+    let (s, b) = c.put("auth/userpass/login/bob", None, json!({"password": "x"}));
+    assert_eq!((s, b), (500, json!({"errors": ["internal error"]})));
+    std::fs::remove_dir(&log).unwrap();
+    // The next entry reopens the file: the write above never happened.
+    assert_eq!(c.get("secret/data/refused", Some(&root)).0, 404);
+    assert!(entries(&log).iter().any(|e| e["request"]["path"] == "secret/data/refused"));
+}
+
+#[test]
+fn one_working_device_is_enough_and_sighup_follows_rotation() {
+    let dir = temp_dir();
+    let broken = dir.path().join("broken/audit.log");
+    let good = dir.path().join("good.log");
+    let extra = format!("{}{}", file_stanza("broken", &broken, ""), file_stanza("good", &good, ""));
+    let (server, root, _) = start(dir.path(), &extra);
+    let c = &server.client;
+    enable_kv(&server, &root);
+    std::fs::remove_file(&broken).unwrap();
+    std::fs::create_dir(&broken).unwrap();
+    // Log rotation: the good file is moved away, SIGHUP opens a new one.
+    let rotated = dir.path().join("good.log.1");
+    std::fs::rename(&good, &rotated).unwrap();
+    hangup(&server);
+    assert_eq!(c.put("secret/data/ok", Some(&root), json!({"data": {"k": "v"}})).0, 200);
+    assert_eq!(c.get("secret/data/ok", Some(&root)).0, 200);
+    let fresh = entries(&good);
+    assert!(fresh.iter().any(|e| e["request"]["path"] == "secret/data/ok"));
+    assert!(!entries(&rotated).iter().any(|e| e["request"]["path"] == "secret/data/ok"));
+}
+
+fn hangup(server: &TestServer) {
+    unsafe {
+        libc::kill(server.pid() as i32, libc::SIGHUP);
+    }
+    // The handler runs on the server's runtime: wait until it has logged the reload.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.stderr().contains("SIGHUP: reopening audit devices") {
+        assert!(std::time::Instant::now() < deadline, "SIGHUP not handled: {}", server.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+#[test]
+fn bao_audit_commands_work_against_ours() {
+    let dir = temp_dir();
+    let (server, root, _) = start(dir.path(), "unsafe_allow_api_audit_creation = true\n");
+    let addr = format!("http://{}", server.addr);
+    let log: PathBuf = dir.path().join("cli.log");
+    let (code, out, err) = run_bao(
+        &addr,
+        Some(&root),
+        &["audit", "enable", "-path=cli", "-description=from the CLI", "file", &format!("file_path={}", log.display())],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Success! Enabled the file audit device at: cli/"), "{out}");
+    let (code, out, err) = run_bao(&addr, Some(&root), &["audit", "list", "-detailed"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cli/") && out.contains("file") && out.contains("from the CLI"), "{out}");
+    let (code, out, err) = run_bao(&addr, Some(&root), &["audit", "disable", "cli"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Success! Disabled audit device (if it was enabled) at: cli/"), "{out}");
+    // Exit code 2 with nothing enabled is the CLI's own convention.
+    let (code, out, _) = run_bao(&addr, Some(&root), &["audit", "list"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("No audit devices are enabled."), "{out}");
+    assert!(entries(&log).iter().any(|e| e["request"]["path"] == "sys/audit/cli"));
+}
