@@ -36,6 +36,18 @@ impl Routed {
     }
 }
 
+/// A request the HTTP layer serves itself, authorized and audited by [`Core::authorize_direct`].
+pub struct DirectRequest {
+    req: Request,
+    auth: AuthView,
+}
+
+impl DirectRequest {
+    pub fn id(&self) -> &str {
+        &self.req.id
+    }
+}
+
 /// What a request was authorized to do (the first half of the pipeline); the second half does it.
 enum Plan {
     /// A wrapping-token endpoint that authenticates with the wrapping token itself.
@@ -218,23 +230,85 @@ impl Core {
     }
 
     /// Authorize a request that the HTTP layer serves itself because its body is not JSON (snapshots): the same
-    /// sealed check, token use, ACL and `sudo` checks as [`Core::handle_request`], without routing.
+    /// sealed check, token use, ACL and `sudo` checks as [`Core::handle_request`], without routing, and the same
+    /// audit of the request (refused when no device records it). The HTTP layer reports the outcome with
+    /// [`Core::finish_direct`], which audits the response.
     pub async fn authorize_direct(
         &self,
         token: Option<&super::ClientToken>,
         request_id: &str,
         path: &str,
         operation: super::Operation,
-    ) -> Result<(), CoreError> {
+        remote_addr: Option<std::net::IpAddr>,
+    ) -> Result<DirectRequest, CoreError> {
         if self.is_sealed() {
             return Err(CoreError::Sealed);
         }
-        self.with_token_use(token, request_id, |_, entry| async move {
-            let acl = self.acl_for(&entry.policies)?;
-            let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
-            permit(&decision, self.router.is_root_path(path), false)
-        })
-        .await
+        let mut direct = DirectRequest {
+            req: Request {
+                id: request_id.to_string(),
+                operation,
+                path: path.to_string(),
+                data: serde_json::Map::new(),
+                client_token: token.cloned(),
+                wrap_ttl: None,
+                remote_addr,
+                secret: None,
+            },
+            auth: AuthView {
+                token_type: "default".into(),
+                ..AuthView::default()
+            },
+        };
+        let auth = &mut direct.auth;
+        let verdict = self
+            .with_token_use(token, request_id, |_, entry| async move {
+                if let Some(token) = token {
+                    *auth = audit_auth(token.as_str(), &entry);
+                }
+                let acl = self.acl_for(&entry.policies)?;
+                let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
+                let verdict = permit(&decision, self.router.is_root_path(path), false);
+                auth.policy_allowed = Some(verdict.is_ok());
+                verdict
+            })
+            .await;
+        if self.has_audit_devices() {
+            let mount = self.audit_mount_of(path);
+            let input = AuditInput {
+                req: &direct.req,
+                auth: &direct.auth,
+                mount: mount.as_ref(),
+                error: audit_error(verdict.as_ref().map(|_| ())),
+                response: None,
+                login: false,
+            };
+            let recorded = self.audit_request(&input);
+            if let Err(refused) = verdict {
+                self.finish_direct(&direct, Err(&refused))?;
+                return Err(refused);
+            }
+            recorded?;
+        }
+        verdict.map(|()| direct)
+    }
+
+    /// Audit the outcome of a request authorized by [`Core::authorize_direct`] (`Ok` carries what the client
+    /// gets in the envelope, if anything). `Err` when no audit device recorded it.
+    pub fn finish_direct(&self, direct: &DirectRequest, outcome: Result<Option<&Response>, &CoreError>) -> Result<(), CoreError> {
+        if !self.has_audit_devices() {
+            return Ok(());
+        }
+        let mount = self.audit_mount_of(&direct.req.path);
+        let input = AuditInput {
+            req: &direct.req,
+            auth: &direct.auth,
+            mount: mount.as_ref(),
+            error: audit_error(outcome.map(|_| ())),
+            response: outcome.ok().flatten(),
+            login: false,
+        };
+        self.audit_response(&input)
     }
 
     /// Consume one use of the client token, run `work` with its hash and entry, and revoke the token if that was its
