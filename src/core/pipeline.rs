@@ -113,14 +113,19 @@ impl Core {
             }
         }
 
+        let ran = plan.is_ok();
         let result = match plan {
             Ok(plan) => self.run(plan, &req).await,
             Err(e) => Err(e),
         };
         self.finish_token_use(last_use, &req.id).await;
 
-        // The audit point after, with what the client is answered.
-        if let Some(mount) = &audit_mount {
+        // The audit point after, with what the client is answered. A request refused before it was routed names no
+        // mount accessor (as in OpenBao, which learns it from routing).
+        if let Some(mut mount) = audit_mount {
+            if let (Some(m), false) = (mount.as_mut(), ran) {
+                m.accessor.clear();
+            }
             let input = AuditInput {
                 req: &req,
                 auth: &auth,
@@ -145,6 +150,13 @@ impl Core {
         // Wrapping-token endpoints that authenticate with the wrapping token itself (design step 2): lookup is
         // unauthenticated; unwrap with no other token in the body uses the header token as the wrapping token.
         if Self::is_wrapping_token_request(req) {
+            // Audited as made with the wrapping token (looked up only: the unwrap itself uses it).
+            if let Some(token) = req.client_token.as_ref().filter(|_| self.has_audit_devices()) {
+                if let Ok(Some((_, entry))) = self.live_token(token.as_str()) {
+                    *auth = audit_auth(token.as_str(), &entry);
+                    auth.policy_allowed = Some(true);
+                }
+            }
             return Ok(Plan::WrappingToken);
         }
 
@@ -469,7 +481,8 @@ fn audit_auth(token: &str, entry: &TokenEntry) -> AuthView {
         token_issue_time: chrono::DateTime::from_timestamp(entry.issue_time.div_euclid(1_000_000_000), 0)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default(),
-        num_uses: 0,
+        // OpenBao's uses left after this one (0 on the last, shown as nothing).
+        remaining_uses: entry.num_uses.max(0),
         ..AuthView::default()
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+
 use serde_json::{json, Value};
 
 use crate::common::{temp_dir, write_config, TestServer};
@@ -319,4 +320,116 @@ fn bao_audit_commands_work_against_ours() {
     assert_eq!(code, 2);
     assert!(out.contains("No audit devices are enabled."), "{out}");
     assert!(entries(&log).iter().any(|e| e["request"]["path"] == "sys/audit/cli"));
+}
+
+/// Each value's JSON type, with HMAC'd strings told apart from clear ones: what must agree between two servers.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.starts_with("hmac-sha256:") => json!("<hmac>"),
+        Value::String(_) => json!("<string>"),
+        Value::Number(_) => json!("<number>"),
+        Value::Bool(_) => json!("<bool>"),
+        Value::Null => Value::Null,
+        Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+    }
+}
+
+/// Fields only OpenBao writes, each with the reason: removed from both sides before comparing.
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    ("/request/client_id", "no identity store: no entities or client ids"),
+    ("/auth/entity_id", "no identity store"),
+    ("/auth/entity_created", "no identity store"),
+    ("/response/auth/entity_id", "no identity store"),
+    ("/auth/policy_results/granting_policies", "the ACL does not report which policies granted a request"),
+    ("/request/remote_port", "the core request carries the client's address only"),
+    (
+        "/request/mount_accessor",
+        "OpenBao's request entry names the mount accessor only when an existence check routed the request first",
+    ),
+];
+
+fn without_known_differences(mut entry: Value) -> Value {
+    for (pointer, _) in KNOWN_DIFFERENCES {
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        if let Some(Value::Object(m)) = entry.pointer_mut(parent) {
+            m.remove(key);
+        }
+    }
+    entry
+}
+
+/// Run the compared requests against one server; returns its audit entries, by name.
+fn compared_run(c: &crate::common::Client, root: &str, log: &Path) -> Vec<(&'static str, Value)> {
+    let ok = |(s, b): (u16, Value), want: u16| {
+        assert_eq!(s, want, "{b}");
+        b
+    };
+    ok(c.put("sys/mounts/secret", Some(root), json!({"type": "kv", "options": {"version": "2"}})), 204);
+    ok(c.put("sys/auth/userpass", Some(root), json!({"type": "userpass"})), 204);
+    ok(c.put("auth/userpass/users/bob", Some(root), json!({"password": PASSWORD, "token_policies": "default"})), 204);
+    ok(c.put("secret/data/app", Some(root), json!({"data": {"password": SECRET}})), 200);
+    ok(c.get("secret/data/app", Some(root)), 200);
+    ok(c.put("auth/token/create", Some(root), json!({"policies": ["default"], "ttl": "1h"})), 200);
+    let login = ok(c.put("auth/userpass/login/bob", None, json!({"password": PASSWORD})), 200);
+    let bob = login["auth"]["client_token"].as_str().unwrap().to_string();
+    ok(c.get("secret/data/app", Some(&bob)), 403);
+    let wrapped = c
+        .try_call("GET", "secret/data/app", Some(root), &[("X-Vault-Wrap-TTL", "60")], None)
+        .unwrap();
+    let wrapping_token = wrapped.1["wrap_info"]["token"].as_str().unwrap().to_string();
+    ok(c.put("sys/wrapping/unwrap", Some(&wrapping_token), json!({})), 200);
+
+    let all = entries(log);
+    let find = |kind: &str, path: &str, pick: &dyn Fn(&Value) -> bool| {
+        all.iter()
+            .find(|e| e["type"] == kind && e["request"]["path"] == path && pick(e))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} entry for {path} in {all:#?}"))
+    };
+    let by_root = |e: &Value| e["auth"]["policies"] == json!(["root"]);
+    let wrapped_read = |e: &Value| e["request"]["wrap_ttl"] == 60;
+    let plain_read = |e: &Value| by_root(e) && !wrapped_read(e) && e["request"]["operation"] == "read";
+    let denied = |e: &Value| e["auth"]["policy_results"]["allowed"] == false;
+    let any = |_: &Value| true;
+    let mut named = Vec::new();
+    for kind in ["request", "response"] {
+        named.push(("K/V write", find(kind, "secret/data/app", &|e| e["request"]["operation"] == "create")));
+        named.push(("K/V read", find(kind, "secret/data/app", &plain_read)));
+        named.push(("token create", find(kind, "auth/token/create", &any)));
+        named.push(("login", find(kind, "auth/userpass/login/bob", &any)));
+        named.push(("denied read", find(kind, "secret/data/app", &denied)));
+        named.push(("wrapped read", find(kind, "secret/data/app", &wrapped_read)));
+        named.push(("unwrap", find(kind, "sys/wrapping/unwrap", &any)));
+    }
+    named
+}
+
+/// The entries OpenBao 2.7.2 and ours write for the same requests agree in structure: the same keys at the same
+/// places, the same JSON types, and HMAC'd exactly where OpenBao HMACs (values are not compared).
+#[test]
+fn entry_structure_matches_openbao() {
+    let dir = temp_dir();
+    let ours_log = dir.path().join("ours.log");
+    let theirs_log = dir.path().join("theirs.log");
+    let (server, root, _) = start(dir.path(), &file_stanza("f", &ours_log, ""));
+    let ours = compared_run(&server.client, &root, &ours_log);
+
+    let reference = crate::tools::ReferenceServer::start_with(&file_stanza("f", &theirs_log, ""));
+    let client = crate::common::Client::new(&reference.addr);
+    let (keys, reference_root) = client.init(1, 1);
+    client.unseal_with(&keys);
+    let theirs = compared_run(&client, &reference_root, &theirs_log);
+
+    let mut mismatches = Vec::new();
+    for ((name, ours), (_, theirs)) in ours.into_iter().zip(theirs) {
+        let kind = theirs["type"].as_str().unwrap_or("").to_string();
+        let (ours, theirs) = (shape(&without_known_differences(ours)), shape(&without_known_differences(theirs)));
+        if ours != theirs {
+            mismatches.push(format!(
+                "{name} ({kind}):\n  OpenBao: {theirs}\n  ours:    {ours}"
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "audit entries differ in structure:\n{}", mismatches.join("\n"));
 }
