@@ -248,17 +248,42 @@ fn requests_fail_closed_when_no_device_records_them() {
     let (server, root, _) = start(dir.path(), &file_stanza("f", &log, ""));
     let c = &server.client;
     enable_kv(&server, &root);
+    let (s, wrapped) = c.put("sys/wrapping/wrap", Some(&root), json!({"k": "v"}));
+    assert_eq!(s, 400, "wrap needs a wrap TTL: {wrapped}");
+    let (_, wrapped) = c
+        .try_call("PUT", "sys/wrapping/wrap", Some(&root), &[("X-Vault-Wrap-TTL", "300")], Some(b"{\"k\":\"v\"}".to_vec()))
+        .unwrap();
+    let wrapping_token = wrapped["wrap_info"]["token"].as_str().unwrap().to_string();
     std::fs::remove_file(&log).unwrap();
     std::fs::create_dir(&log).unwrap();
     hangup(&server);
-    let (s, b) = c.put("secret/data/refused", Some(&root), json!({"data": {"k": "v"}}));
-    assert_eq!((s, b), (500, json!({"errors": ["internal error"]})));
-    let (s, b) = c.put("auth/userpass/login/bob", None, json!({"password": "x"}));
-    assert_eq!((s, b), (500, json!({"errors": ["internal error"]})));
+    let internal = (500, json!({"errors": ["internal error"]}));
+    assert_eq!(c.put("secret/data/refused", Some(&root), json!({"data": {"k": "v"}})), internal);
+    assert_eq!(c.put("auth/userpass/login/bob", None, json!({"password": "x"})), internal);
+    assert_eq!(c.put("sys/wrapping/unwrap", Some(&wrapping_token), json!({})), internal);
+    assert_eq!(c.get("sys/storage/raft/snapshot", Some(&root)).0, 500);
     std::fs::remove_dir(&log).unwrap();
-    // The next entry reopens the file: the write above never happened.
+    // The next entry reopens the file: the write above never happened, the wrapping token was not used.
     assert_eq!(c.get("secret/data/refused", Some(&root)).0, 404);
+    let (s, unwrapped) = c.put("sys/wrapping/unwrap", Some(&wrapping_token), json!({}));
+    assert_eq!((s, &unwrapped["data"]), (200, &json!({"k": "v"})));
     assert!(entries(&log).iter().any(|e| e["request"]["path"] == "secret/data/refused"));
+    // The snapshot endpoints, served by the HTTP layer, are audited too.
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let saved = agent
+        .get(format!("{}/v1/sys/storage/raft/snapshot", c.base))
+        .header("X-Vault-Token", &root)
+        .call()
+        .unwrap();
+    assert_eq!(saved.status().as_u16(), 200);
+    drop(saved);
+    let snapshot: Vec<Value> = entries(&log)
+        .into_iter()
+        .filter(|e| e["request"]["path"] == "sys/storage/raft/snapshot")
+        .collect();
+    assert_eq!(snapshot.len(), 2, "{snapshot:#?}");
+    assert_eq!((snapshot[0]["type"].as_str(), snapshot[1]["type"].as_str()), (Some("request"), Some("response")));
+    assert!(snapshot[0]["auth"]["client_token"].as_str().unwrap().starts_with("hmac-sha256:"));
 }
 
 #[test]
