@@ -444,7 +444,10 @@ mod tests {
         assert!(!c.audit.allow_prefixing);
         assert_eq!(c.audit.declared.len(), 2);
         let f = &c.audit.declared[0];
-        assert_eq!((f.kind.as_str(), f.path.as_str(), f.description.as_str()), ("file", "f", "to a file"));
+        assert_eq!(
+            (f.kind.as_str(), f.path.as_str(), f.description.as_str()),
+            ("file", "f", "to a file")
+        );
         assert_eq!(f.options["file_path"], "/tmp/a.log");
         assert_eq!(f.options["mode"], "0600");
         assert_eq!(c.audit.declared[1].options["log_raw"], "true");

@@ -307,7 +307,11 @@ impl Core {
 
     /// Audit the outcome of a request authorized by [`Core::authorize_direct`] (`Ok` carries what the client
     /// gets in the envelope, if anything). `Err` when no audit device recorded it.
-    pub fn finish_direct(&self, direct: &DirectRequest, outcome: Result<Option<&Response>, &CoreError>) -> Result<(), CoreError> {
+    pub fn finish_direct(
+        &self,
+        direct: &DirectRequest,
+        outcome: Result<Option<&Response>, &CoreError>,
+    ) -> Result<(), CoreError> {
         if !self.has_audit_devices() {
             return Ok(());
         }

@@ -44,7 +44,11 @@ async fn authorize(
     let id = super::new_request_id();
     let token = request::client_token(req);
     let remote = req.peer_addr().map(|a| a.ip());
-    match state.core.authorize_direct(token.as_ref(), &id, path, operation, remote).await {
+    match state
+        .core
+        .authorize_direct(token.as_ref(), &id, path, operation, remote)
+        .await
+    {
         Ok(direct) => Ok(direct),
         Err(e) => Err(error::render(&e, &id)),
     }

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use serde_json::{json, Value};
 
 use crate::common::{temp_dir, write_config, TestServer};
@@ -61,12 +60,20 @@ fn declared_device_records_everything_hmaced() {
     let (server, root, _) = start(dir.path(), &file_stanza("f", &log, ""));
     let c = &server.client;
     enable_kv(&server, &root);
-    assert_eq!(c.put("secret/data/app", Some(&root), json!({"data": {"password": SECRET}})).0, 200);
+    assert_eq!(
+        c.put("secret/data/app", Some(&root), json!({"data": {"password": SECRET}}))
+            .0,
+        200
+    );
     let (s, read) = c.get("secret/data/app", Some(&root));
     assert_eq!((s, read["data"]["data"]["password"].as_str()), (200, Some(SECRET)));
-    assert_eq!(c.put("sys/auth/userpass", Some(&root), json!({"type": "userpass"})).0, 204);
     assert_eq!(
-        c.put("auth/userpass/users/bob", Some(&root), json!({"password": PASSWORD})).0,
+        c.put("sys/auth/userpass", Some(&root), json!({"type": "userpass"})).0,
+        204
+    );
+    assert_eq!(
+        c.put("auth/userpass/users/bob", Some(&root), json!({"password": PASSWORD}))
+            .0,
         204
     );
     let (s, login) = c.put("auth/userpass/login/bob", None, json!({"password": PASSWORD}));
@@ -81,7 +88,14 @@ fn declared_device_records_everything_hmaced() {
     let child = created["auth"]["client_token"].as_str().unwrap().to_string();
 
     let text = std::fs::read_to_string(&log).unwrap();
-    for clear in [SECRET, PASSWORD, root.as_str(), bob.as_str(), bob_accessor.as_str(), child.as_str()] {
+    for clear in [
+        SECRET,
+        PASSWORD,
+        root.as_str(),
+        bob.as_str(),
+        bob_accessor.as_str(),
+        child.as_str(),
+    ] {
         assert!(!text.contains(clear), "{clear:?} appears in clear in the audit log");
     }
     assert_eq!(crate::common::mode_of(&log) & 0o777, 0o600);
@@ -97,7 +111,9 @@ fn declared_device_records_everything_hmaced() {
     };
     let write = all
         .iter()
-        .find(|e| e["type"] == "request" && e["request"]["path"] == "secret/data/app" && e["request"]["operation"] == "create")
+        .find(|e| {
+            e["type"] == "request" && e["request"]["path"] == "secret/data/app" && e["request"]["operation"] == "create"
+        })
         .expect("the K/V write's request entry");
     assert_eq!(write["request"]["data"]["data"]["password"], hash(SECRET));
     assert_eq!(write["request"]["client_token"], hash(&root));
@@ -110,11 +126,19 @@ fn declared_device_records_everything_hmaced() {
     assert_eq!(write["request"]["remote_address"], "127.0.0.1");
     let read = all
         .iter()
-        .find(|e| e["type"] == "response" && e["request"]["path"] == "secret/data/app" && e["request"]["operation"] == "read" && e["auth"]["policies"] == json!(["root"]))
+        .find(|e| {
+            e["type"] == "response"
+                && e["request"]["path"] == "secret/data/app"
+                && e["request"]["operation"] == "read"
+                && e["auth"]["policies"] == json!(["root"])
+        })
         .expect("the K/V read's response entry");
     assert_eq!(read["response"]["data"]["data"]["password"], hash(SECRET));
     // Timestamps stay in clear (OpenBao leaves RFC 3339 strings alone); empty strings are HMAC'd.
-    assert!(read["response"]["data"]["metadata"]["created_time"].as_str().unwrap().ends_with('Z'));
+    assert!(read["response"]["data"]["metadata"]["created_time"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     let login_response = all
         .iter()
         .find(|e| e["type"] == "response" && e["request"]["path"] == "auth/userpass/login/bob")
@@ -124,7 +148,11 @@ fn declared_device_records_everything_hmaced() {
     assert_eq!(login_response["request"]["data"]["password"], hash(PASSWORD));
     let denied = all
         .iter()
-        .find(|e| e["type"] == "request" && e["auth"]["client_token"] == hash(&bob) && e["request"]["path"] == "secret/data/app")
+        .find(|e| {
+            e["type"] == "request"
+                && e["auth"]["client_token"] == hash(&bob)
+                && e["request"]["path"] == "secret/data/app"
+        })
         .expect("the denied request's entry");
     assert_eq!(denied["error"], "1 error occurred:\n\t* permission denied\n\n");
     assert_eq!(denied["auth"]["policy_results"], json!({"allowed": false}));
@@ -147,17 +175,30 @@ fn declared_device_records_everything_hmaced() {
     assert_eq!(list["data"]["f/"]["description"], "to a file");
     assert_eq!(list["data"]["f/"]["options"]["file_path"], log.display().to_string());
     let (s, b) = c.call("DELETE", "sys/audit/f", Some(&root), None);
-    assert_eq!((s, b["errors"][0].as_str()), (400, Some("cannot disable configuration-managed audit device")));
-    let (s, b) = c.put("sys/audit/g", Some(&root), json!({"type": "file", "options": {"file_path": "stdout"}}));
+    assert_eq!(
+        (s, b["errors"][0].as_str()),
+        (400, Some("cannot disable configuration-managed audit device"))
+    );
+    let (s, b) = c.put(
+        "sys/audit/g",
+        Some(&root),
+        json!({"type": "file", "options": {"file_path": "stdout"}}),
+    );
     assert_eq!(s, 400);
     assert_eq!(
         b["errors"][0],
         "cannot enable audit device via API; use declarative, config-based audit device management instead"
     );
     let (s, b) = c.put("sys/audit-hash/nope", Some(&root), json!({"input": "x"}));
-    assert_eq!((s, b["errors"][0].as_str()), (400, Some("unknown audit backend \"nope/\"")));
+    assert_eq!(
+        (s, b["errors"][0].as_str()),
+        (400, Some("unknown audit backend \"nope/\""))
+    );
     let (s, b) = c.put("sys/audit-hash/f", Some(&root), json!({}));
-    assert_eq!((s, b["errors"][0].as_str()), (400, Some("the \"input\" parameter is empty")));
+    assert_eq!(
+        (s, b["errors"][0].as_str()),
+        (400, Some("the \"input\" parameter is empty"))
+    );
     // Without a token: refused, and audited too.
     assert_eq!(c.get("sys/audit", None).0, 403);
 }
@@ -171,27 +212,60 @@ fn api_devices_and_salts_survive_restarts() {
     let c = &server.client;
     enable_kv(&server, &root);
     // With no device, requests run unaudited.
-    assert_eq!(c.put("secret/data/a", Some(&root), json!({"data": {"k": SECRET}})).0, 200);
+    assert_eq!(
+        c.put("secret/data/a", Some(&root), json!({"data": {"k": SECRET}})).0,
+        200
+    );
     let opts = json!({"type": "file", "description": "raw", "options": {"file_path": raw_log, "log_raw": "true", "hmac_accessor": "false"}});
     let (s, b) = c.put("sys/audit/raw", Some(&root), opts);
     assert_eq!(s, 204, "{b}");
-    let (s, b) = c.put("sys/audit/raw/sub", Some(&root), json!({"type": "file", "options": {"file_path": "discard"}}));
+    let (s, b) = c.put(
+        "sys/audit/raw/sub",
+        Some(&root),
+        json!({"type": "file", "options": {"file_path": "discard"}}),
+    );
     assert_eq!((s, b["errors"][0].as_str()), (400, Some("path already in use")));
     let (s, b) = c.put("sys/audit/x", Some(&root), json!({"type": "nope"}));
-    assert_eq!((s, b["errors"][0].as_str()), (400, Some("unknown backend type: \"nope\"")));
-    let (s, b) = c.put("sys/audit/x", Some(&root), json!({"type": "file", "options": {"file_path": "discard", "format": "jsonx"}}));
+    assert_eq!(
+        (s, b["errors"][0].as_str()),
+        (400, Some("unknown backend type: \"nope\""))
+    );
+    let (s, b) = c.put(
+        "sys/audit/x",
+        Some(&root),
+        json!({"type": "file", "options": {"file_path": "discard", "format": "jsonx"}}),
+    );
     assert_eq!(s, 400);
-    assert!(b["errors"][0].as_str().unwrap().starts_with("jsonx formatting has been removed"), "{b}");
-    let (s, b) = c.put("sys/audit/x", Some(&root), json!({"type": "file", "options": {"file_path": "discard", "prefix": "p"}}));
-    assert_eq!((s, b["errors"][0].as_str()), (400, Some("audit log prefixing is not allowed")));
-    let (s, b) = c.put("sys/audit/d", Some(&root), json!({"type": "file", "options": {"file_path": "discard"}}));
+    assert!(
+        b["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("jsonx formatting has been removed"),
+        "{b}"
+    );
+    let (s, b) = c.put(
+        "sys/audit/x",
+        Some(&root),
+        json!({"type": "file", "options": {"file_path": "discard", "prefix": "p"}}),
+    );
+    assert_eq!(
+        (s, b["errors"][0].as_str()),
+        (400, Some("audit log prefixing is not allowed"))
+    );
+    let (s, b) = c.put(
+        "sys/audit/d",
+        Some(&root),
+        json!({"type": "file", "options": {"file_path": "discard"}}),
+    );
     assert_eq!(s, 204, "{b}");
     assert_eq!(c.get("secret/data/a", Some(&root)).0, 200);
     // log_raw: everything in clear, by request.
     let text = std::fs::read_to_string(&raw_log).unwrap();
     assert!(text.contains(SECRET) && text.contains(&root));
     let hash = |c: &crate::common::Client, path: &str| {
-        c.put(&format!("sys/audit-hash/{path}"), Some(&root), json!({"input": "same"})).1["hash"].clone()
+        c.put(&format!("sys/audit-hash/{path}"), Some(&root), json!({"input": "same"}))
+            .1["hash"]
+            .clone()
     };
     let (before_raw, before_discard) = (hash(c, "raw"), hash(c, "d"));
     assert_ne!(before_raw, before_discard, "each device has its own salt");
@@ -229,7 +303,10 @@ fn declared_devices_follow_the_configuration() {
     let (s, b) = server.client.put("sys/unseal", None, json!({"key": keys[0]}));
     assert_ne!(s, 200, "{b}");
     assert!(
-        b["errors"][0].as_str().unwrap_or("").contains("modifications to audit devices are not allowed"),
+        b["errors"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("modifications to audit devices are not allowed"),
         "{b}"
     );
     // Removed from the configuration: disabled at unseal.
@@ -251,15 +328,27 @@ fn requests_fail_closed_when_no_device_records_them() {
     let (s, wrapped) = c.put("sys/wrapping/wrap", Some(&root), json!({"k": "v"}));
     assert_eq!(s, 400, "wrap needs a wrap TTL: {wrapped}");
     let (_, wrapped) = c
-        .try_call("PUT", "sys/wrapping/wrap", Some(&root), &[("X-Vault-Wrap-TTL", "300")], Some(b"{\"k\":\"v\"}".to_vec()))
+        .try_call(
+            "PUT",
+            "sys/wrapping/wrap",
+            Some(&root),
+            &[("X-Vault-Wrap-TTL", "300")],
+            Some(b"{\"k\":\"v\"}".to_vec()),
+        )
         .unwrap();
     let wrapping_token = wrapped["wrap_info"]["token"].as_str().unwrap().to_string();
     std::fs::remove_file(&log).unwrap();
     std::fs::create_dir(&log).unwrap();
     hangup(&server);
     let internal = (500, json!({"errors": ["internal error"]}));
-    assert_eq!(c.put("secret/data/refused", Some(&root), json!({"data": {"k": "v"}})), internal);
-    assert_eq!(c.put("auth/userpass/login/bob", None, json!({"password": "x"})), internal);
+    assert_eq!(
+        c.put("secret/data/refused", Some(&root), json!({"data": {"k": "v"}})),
+        internal
+    );
+    assert_eq!(
+        c.put("auth/userpass/login/bob", None, json!({"password": "x"})),
+        internal
+    );
     assert_eq!(c.put("sys/wrapping/unwrap", Some(&wrapping_token), json!({})), internal);
     assert_eq!(c.get("sys/storage/raft/snapshot", Some(&root)).0, 500);
     std::fs::remove_dir(&log).unwrap();
@@ -267,9 +356,14 @@ fn requests_fail_closed_when_no_device_records_them() {
     assert_eq!(c.get("secret/data/refused", Some(&root)).0, 404);
     let (s, unwrapped) = c.put("sys/wrapping/unwrap", Some(&wrapping_token), json!({}));
     assert_eq!((s, &unwrapped["data"]), (200, &json!({"k": "v"})));
-    assert!(entries(&log).iter().any(|e| e["request"]["path"] == "secret/data/refused"));
+    assert!(entries(&log)
+        .iter()
+        .any(|e| e["request"]["path"] == "secret/data/refused"));
     // The snapshot endpoints, served by the HTTP layer, are audited too.
-    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
     let saved = agent
         .get(format!("{}/v1/sys/storage/raft/snapshot", c.base))
         .header("X-Vault-Token", &root)
@@ -282,8 +376,14 @@ fn requests_fail_closed_when_no_device_records_them() {
         .filter(|e| e["request"]["path"] == "sys/storage/raft/snapshot")
         .collect();
     assert_eq!(snapshot.len(), 2, "{snapshot:#?}");
-    assert_eq!((snapshot[0]["type"].as_str(), snapshot[1]["type"].as_str()), (Some("request"), Some("response")));
-    assert!(snapshot[0]["auth"]["client_token"].as_str().unwrap().starts_with("hmac-sha256:"));
+    assert_eq!(
+        (snapshot[0]["type"].as_str(), snapshot[1]["type"].as_str()),
+        (Some("request"), Some("response"))
+    );
+    assert!(snapshot[0]["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("hmac-sha256:"));
 }
 
 #[test]
@@ -291,7 +391,11 @@ fn one_working_device_is_enough_and_sighup_follows_rotation() {
     let dir = temp_dir();
     let broken = dir.path().join("broken/audit.log");
     let good = dir.path().join("good.log");
-    let extra = format!("{}{}", file_stanza("broken", &broken, ""), file_stanza("good", &good, ""));
+    let extra = format!(
+        "{}{}",
+        file_stanza("broken", &broken, ""),
+        file_stanza("good", &good, "")
+    );
     let (server, root, _) = start(dir.path(), &extra);
     let c = &server.client;
     enable_kv(&server, &root);
@@ -305,7 +409,9 @@ fn one_working_device_is_enough_and_sighup_follows_rotation() {
     assert_eq!(c.get("secret/data/ok", Some(&root)).0, 200);
     let fresh = entries(&good);
     assert!(fresh.iter().any(|e| e["request"]["path"] == "secret/data/ok"));
-    assert!(!entries(&rotated).iter().any(|e| e["request"]["path"] == "secret/data/ok"));
+    assert!(!entries(&rotated)
+        .iter()
+        .any(|e| e["request"]["path"] == "secret/data/ok"));
 }
 
 fn hangup(server: &TestServer) {
@@ -315,7 +421,11 @@ fn hangup(server: &TestServer) {
     // The handler runs on the server's runtime: wait until it has logged the reload.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !server.stderr().contains("SIGHUP: reopening audit devices") {
-        assert!(std::time::Instant::now() < deadline, "SIGHUP not handled: {}", server.stderr());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP not handled: {}",
+            server.stderr()
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -330,16 +440,29 @@ fn bao_audit_commands_work_against_ours() {
     let (code, out, err) = run_bao(
         &addr,
         Some(&root),
-        &["audit", "enable", "-path=cli", "-description=from the CLI", "file", &format!("file_path={}", log.display())],
+        &[
+            "audit",
+            "enable",
+            "-path=cli",
+            "-description=from the CLI",
+            "file",
+            &format!("file_path={}", log.display()),
+        ],
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Success! Enabled the file audit device at: cli/"), "{out}");
     let (code, out, err) = run_bao(&addr, Some(&root), &["audit", "list", "-detailed"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("cli/") && out.contains("file") && out.contains("from the CLI"), "{out}");
+    assert!(
+        out.contains("cli/") && out.contains("file") && out.contains("from the CLI"),
+        "{out}"
+    );
     let (code, out, err) = run_bao(&addr, Some(&root), &["audit", "disable", "cli"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Success! Disabled audit device (if it was enabled) at: cli/"), "{out}");
+    assert!(
+        out.contains("Success! Disabled audit device (if it was enabled) at: cli/"),
+        "{out}"
+    );
     // Exit code 2 with nothing enabled is the CLI's own convention.
     let (code, out, _) = run_bao(&addr, Some(&root), &["audit", "list"]);
     assert_eq!(code, 2);
@@ -366,8 +489,14 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("/auth/entity_id", "no identity store"),
     ("/auth/entity_created", "no identity store"),
     ("/response/auth/entity_id", "no identity store"),
-    ("/auth/policy_results/granting_policies", "the ACL does not report which policies granted a request"),
-    ("/request/remote_port", "the core request carries the client's address only"),
+    (
+        "/auth/policy_results/granting_policies",
+        "the ACL does not report which policies granted a request",
+    ),
+    (
+        "/request/remote_port",
+        "the core request carries the client's address only",
+    ),
     (
         "/request/mount_accessor",
         "OpenBao's request entry names the mount accessor only when an existence check routed the request first",
@@ -390,17 +519,50 @@ fn compared_run(c: &crate::common::Client, root: &str, log: &Path) -> Vec<(&'sta
         assert_eq!(s, want, "{b}");
         b
     };
-    ok(c.put("sys/mounts/secret", Some(root), json!({"type": "kv", "options": {"version": "2"}})), 204);
+    ok(
+        c.put(
+            "sys/mounts/secret",
+            Some(root),
+            json!({"type": "kv", "options": {"version": "2"}}),
+        ),
+        204,
+    );
     ok(c.put("sys/auth/userpass", Some(root), json!({"type": "userpass"})), 204);
-    ok(c.put("auth/userpass/users/bob", Some(root), json!({"password": PASSWORD, "token_policies": "default"})), 204);
-    ok(c.put("secret/data/app", Some(root), json!({"data": {"password": SECRET}})), 200);
+    ok(
+        c.put(
+            "auth/userpass/users/bob",
+            Some(root),
+            json!({"password": PASSWORD, "token_policies": "default"}),
+        ),
+        204,
+    );
+    ok(
+        c.put("secret/data/app", Some(root), json!({"data": {"password": SECRET}})),
+        200,
+    );
     ok(c.get("secret/data/app", Some(root)), 200);
-    ok(c.put("auth/token/create", Some(root), json!({"policies": ["default"], "ttl": "1h"})), 200);
-    let login = ok(c.put("auth/userpass/login/bob", None, json!({"password": PASSWORD})), 200);
+    ok(
+        c.put(
+            "auth/token/create",
+            Some(root),
+            json!({"policies": ["default"], "ttl": "1h"}),
+        ),
+        200,
+    );
+    let login = ok(
+        c.put("auth/userpass/login/bob", None, json!({"password": PASSWORD})),
+        200,
+    );
     let bob = login["auth"]["client_token"].as_str().unwrap().to_string();
     ok(c.get("secret/data/app", Some(&bob)), 403);
     let wrapped = c
-        .try_call("GET", "secret/data/app", Some(root), &[("X-Vault-Wrap-TTL", "60")], None)
+        .try_call(
+            "GET",
+            "secret/data/app",
+            Some(root),
+            &[("X-Vault-Wrap-TTL", "60")],
+            None,
+        )
         .unwrap();
     let wrapping_token = wrapped.1["wrap_info"]["token"].as_str().unwrap().to_string();
     ok(c.put("sys/wrapping/unwrap", Some(&wrapping_token), json!({})), 200);
@@ -419,7 +581,10 @@ fn compared_run(c: &crate::common::Client, root: &str, log: &Path) -> Vec<(&'sta
     let any = |_: &Value| true;
     let mut named = Vec::new();
     for kind in ["request", "response"] {
-        named.push(("K/V write", find(kind, "secret/data/app", &|e| e["request"]["operation"] == "create")));
+        named.push((
+            "K/V write",
+            find(kind, "secret/data/app", &|e| e["request"]["operation"] == "create"),
+        ));
         named.push(("K/V read", find(kind, "secret/data/app", &plain_read)));
         named.push(("token create", find(kind, "auth/token/create", &any)));
         named.push(("login", find(kind, "auth/userpass/login/bob", &any)));
@@ -449,12 +614,17 @@ fn entry_structure_matches_openbao() {
     let mut mismatches = Vec::new();
     for ((name, ours), (_, theirs)) in ours.into_iter().zip(theirs) {
         let kind = theirs["type"].as_str().unwrap_or("").to_string();
-        let (ours, theirs) = (shape(&without_known_differences(ours)), shape(&without_known_differences(theirs)));
+        let (ours, theirs) = (
+            shape(&without_known_differences(ours)),
+            shape(&without_known_differences(theirs)),
+        );
         if ours != theirs {
-            mismatches.push(format!(
-                "{name} ({kind}):\n  OpenBao: {theirs}\n  ours:    {ours}"
-            ));
+            mismatches.push(format!("{name} ({kind}):\n  OpenBao: {theirs}\n  ours:    {ours}"));
         }
     }
-    assert!(mismatches.is_empty(), "audit entries differ in structure:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "audit entries differ in structure:\n{}",
+        mismatches.join("\n")
+    );
 }

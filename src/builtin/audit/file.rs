@@ -85,11 +85,12 @@ pub fn factory(config: &AuditDeviceConfig) -> Result<Arc<dyn AuditSink>, String>
     };
     if let Target::File(p) = &device.target {
         let mut slot = device.lock();
-        *slot = Some(
-            device
-                .open()
-                .map_err(|e| format!("sanity check failed; unable to open {:?} for writing: {e}", p.display().to_string()))?,
-        );
+        *slot = Some(device.open().map_err(|e| {
+            format!(
+                "sanity check failed; unable to open {:?} for writing: {e}",
+                p.display().to_string()
+            )
+        })?);
     }
     Ok(Arc::new(device))
 }
@@ -172,8 +173,7 @@ mod tests {
     use super::*;
 
     fn make(options: &[(&str, &str)]) -> Result<Arc<dyn AuditSink>, String> {
-        let options: BTreeMap<String, String> =
-            options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let options: BTreeMap<String, String> = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         factory(&AuditDeviceConfig { options: &options })
     }
 
@@ -187,7 +187,10 @@ mod tests {
         let e = make(&[("file_path", "discard"), ("mode", "170000")]).err().unwrap();
         assert_eq!(e, "file mode does not represent a regular file");
         let e = make(&[("file_path", "/proc/nope/audit.log")]).err().unwrap();
-        assert!(e.starts_with("sanity check failed; unable to open \"/proc/nope/audit.log\" for writing"), "{e}");
+        assert!(
+            e.starts_with("sanity check failed; unable to open \"/proc/nope/audit.log\" for writing"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -203,7 +206,10 @@ mod tests {
         device.write_entry(b"two\n").unwrap();
         device.reload().unwrap();
         device.write_entry(b"three\n").unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("sub/audit.log.1")).unwrap(), "one\ntwo\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("sub/audit.log.1")).unwrap(),
+            "one\ntwo\n"
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "three\n");
     }
 }

@@ -246,11 +246,7 @@ fn is_rfc3339(s: &str) -> bool {
 /// HMAC every string below `value` (not object keys), except timestamps and values under an ignored key.
 fn hash_strings(value: &mut Value, key: &str, ignored: &[String], hash: &dyn Fn(&str) -> String) {
     match value {
-        Value::String(s) => {
-            if !is_rfc3339(s) && !ignored.iter().any(|k| k == key) {
-                *s = hash(s);
-            }
-        }
+        Value::String(s) if !is_rfc3339(s) && !ignored.iter().any(|k| k == key) => *s = hash(s),
         Value::Array(items) => items.iter_mut().for_each(|v| hash_strings(v, key, ignored, hash)),
         Value::Object(map) => map.iter_mut().for_each(|(k, v)| hash_strings(v, k, ignored, hash)),
         _ => {}
@@ -366,8 +362,7 @@ pub fn entry_line(input: &AuditInput, response_entry: bool, options: &FormatOpti
         client_token_accessor,
         namespace: Namespace { id: "root" },
         path: &req.path,
-        data: (!req.data.is_empty())
-            .then(|| hashed_data(&req.data, &mount.non_hmac_request_keys, false, data_hash)),
+        data: (!req.data.is_empty()).then(|| hashed_data(&req.data, &mount.non_hmac_request_keys, false, data_hash)),
         remote_address: req.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
         wrap_ttl: req.wrap_ttl.map_or(0, |t| t.as_secs() as i64),
     };
@@ -390,11 +385,9 @@ pub fn entry_line(input: &AuditInput, response_entry: bool, options: &FormatOpti
             mount_accessor: mount.accessor.clone(),
             mount_running_plugin_version: mount.running_version.clone(),
             mount_class: mount.class,
-            secret: resp
-                .filter(|r| !r.lease_id.is_empty())
-                .map(|r| SecretOut {
-                    lease_id: r.lease_id.clone(),
-                }),
+            secret: resp.filter(|r| !r.lease_id.is_empty()).map(|r| SecretOut {
+                lease_id: r.lease_id.clone(),
+            }),
             data,
             warnings: resp.map(|r| r.warnings.clone()).unwrap_or_default(),
             wrap_info: resp
@@ -473,7 +466,10 @@ mod tests {
         let salt = [7u8; 32];
         let line = entry_line(&input, true, &options(false, true), &salt);
         let text = String::from_utf8(line.clone()).unwrap();
-        assert!(!text.contains("topsecret") && !text.contains("hunter2") && !text.contains("acc123"), "{text}");
+        assert!(
+            !text.contains("topsecret") && !text.contains("hunter2") && !text.contains("acc123"),
+            "{text}"
+        );
         let v: Value = serde_json::from_slice(&line).unwrap();
         let h = |s: &str| identified_hmac(&salt, s);
         assert_eq!(v["auth"]["client_token"], h("s.topsecret"));
@@ -498,14 +494,19 @@ mod tests {
         let opts = |pairs: &[(&str, &str)]| {
             FormatOptions::parse(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
         };
-        assert!(opts(&[("format", "jsonx")]).unwrap_err().contains("jsonx formatting has been removed"));
+        assert!(opts(&[("format", "jsonx")])
+            .unwrap_err()
+            .contains("jsonx formatting has been removed"));
         assert_eq!(opts(&[("format", "xml")]).unwrap_err(), "unknown format type \"xml\"");
         assert_eq!(
             opts(&[("log_raw", "yes")]).unwrap_err(),
             "strconv.ParseBool: parsing \"yes\": invalid syntax"
         );
         assert!(!opts(&[("hmac_accessor", "F")]).unwrap().hmac_accessor);
-        let data = json!({"keys": ["a", "b"], "key_info": {"a": {}}}).as_object().cloned().unwrap();
+        let data = json!({"keys": ["a", "b"], "key_info": {"a": {}}})
+            .as_object()
+            .cloned()
+            .unwrap();
         let elided = hashed_data(&data, &[], true, None);
         assert_eq!(Value::Object(elided), json!({"keys": 2, "key_info": 1}));
     }

@@ -94,8 +94,8 @@ fn invalid(text: impl Into<String>) -> CoreError {
 
 /// Build a device's sink and formatter from its entry (OpenBao's `newAuditBackend`).
 fn build(entry: &AuditTableEntry, salt: SecretKey) -> Result<Device, String> {
-    let factory = super::registry::audit_device(&entry.kind)
-        .ok_or_else(|| format!("unknown backend type: {:?}", entry.kind))?;
+    let factory =
+        super::registry::audit_device(&entry.kind).ok_or_else(|| format!("unknown backend type: {:?}", entry.kind))?;
     let format = FormatOptions::parse(&entry.options)?;
     let sink = factory(&AuditDeviceConfig {
         options: &entry.options,
@@ -272,7 +272,9 @@ impl Core {
                 return Err(invalid("audit config is missing a path"));
             }
             if seen.contains(&path) {
-                return Err(invalid(format!("two audit devices with same path ({path}) exist in config")));
+                return Err(invalid(format!(
+                    "two audit devices with same path ({path}) exist in config"
+                )));
             }
             if declared.options.contains_key("prefix") && !settings.allow_prefixing {
                 return Err(invalid("audit log prefixing is not allowed"));
@@ -360,17 +362,16 @@ impl Core {
             .collect();
         let encoded = serde_json::to_vec(&table).map_err(codec)?;
         let new_salt = added.as_ref().map(|(d, s)| (salt_key(&d.entry.uuid), s.clone()));
-        self.storage
-            .transact(move |tx| {
-                tx.put_raw(Tree::Mounts, AUDIT_TABLE_KEY, &encoded)?;
-                if let Some((key, salt)) = &new_salt {
-                    tx.put_raw(Tree::Core, key, salt)?;
-                }
-                for uuid in &removed {
-                    tx.remove(Tree::Core, &salt_key(uuid))?;
-                }
-                Ok::<_, TxError<CoreError>>(())
-            })??;
+        self.storage.transact(move |tx| {
+            tx.put_raw(Tree::Mounts, AUDIT_TABLE_KEY, &encoded)?;
+            if let Some((key, salt)) = &new_salt {
+                tx.put_raw(Tree::Core, key, salt)?;
+            }
+            for uuid in &removed {
+                tx.remove(Tree::Core, &salt_key(uuid))?;
+            }
+            Ok::<_, TxError<CoreError>>(())
+        })??;
         self.storage.flush()?;
         self.install_table(&table, added.map(|(d, _)| d));
         Ok(())
