@@ -16,7 +16,22 @@ pub trait AuditSink: Send + Sync {
 
     /// Reopen the destination (log rotation); a no-op for devices without one.
     fn reload(&self) -> std::io::Result<()>;
+
+    /// The last entry recorded, for a device that can read its destination back (a file): a tamper-evident chain
+    /// resumes from it after a restart.
+    fn last_entry(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// An audit device type's factory: the sink, or why the options are refused (OpenBao's text).
 pub type AuditFactory = fn(&AuditDeviceConfig) -> Result<std::sync::Arc<dyn AuditSink>, String>;
+
+/// Go's `strconv.ParseBool`, with its error text (device options are parsed as OpenBao parses them).
+pub fn parse_go_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("strconv.ParseBool: parsing {value:?}: invalid syntax")),
+    }
+}

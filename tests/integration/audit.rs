@@ -628,3 +628,56 @@ fn entry_structure_matches_openbao() {
         mismatches.join("\n")
     );
 }
+
+/// `hmac_chain = "true"`: every entry links to the one before it, across a restart; `vault audit verify` accepts the
+/// file as written and names the first line after a removal or an edit.
+#[test]
+fn chained_entries_reveal_tampering() {
+    let dir = temp_dir();
+    let log = dir.path().join("chained.log");
+    let stanza = file_stanza("c", &log, "    hmac_chain = \"true\"");
+    let (server, root, keys) = start(dir.path(), &stanza);
+    enable_kv(&server, &root);
+    for i in 0..3 {
+        let body = json!({"data": {"n": i.to_string()}});
+        assert_eq!(server.client.put("secret/data/x", Some(&root), body).0, 200);
+    }
+    let (s, b) = server.client.get("sys/audit-chain-key/c", Some(&root));
+    assert_eq!(s, 200, "{b}");
+    let key = b["data"]["key"].as_str().unwrap().to_string();
+    let (server, _) = restart(dir.path(), server, &keys, &stanza);
+    assert_eq!(server.client.get("secret/data/x", Some(&root)).0, 200);
+    drop(server);
+    let verify = |path: &Path| {
+        crate::common::run_vault(&["audit", "verify", &format!("-key={key}"), &path.display().to_string()])
+    };
+    let (code, out, err) = verify(&log);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("OK: "), "{out}");
+    let all = entries(&log);
+    assert!(all.len() >= 12, "{}", all.len());
+    assert!(all.iter().all(|e| e["chain"].as_str().is_some_and(|c| c.len() == 64)));
+
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let tampered = dir.path().join("tampered.log");
+    let mut removed = lines.clone();
+    removed.remove(5);
+    std::fs::write(&tampered, removed.join("\n") + "\n").unwrap();
+    let (code, out, _) = verify(&tampered);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("tampered.log:6: chain broken"), "{out}");
+    let mut edited = lines.clone();
+    edited[3] = edited[3].replacen("\"operation\":\"update\"", "\"operation\":\"read\"", 1);
+    edited[3] = edited[3].replacen("\"operation\":\"create\"", "\"operation\":\"read\"", 1);
+    assert_ne!(edited[3], lines[3]);
+    std::fs::write(&tampered, edited.join("\n") + "\n").unwrap();
+    let (code, out, _) = verify(&tampered);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("tampered.log:4: chain broken"), "{out}");
+    let (code, _, _) = crate::common::run_vault(&["audit", "verify", "-key=00", &log.display().to_string()]);
+    assert_eq!(code, 2);
+}

@@ -12,6 +12,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::logical::audit::parse_go_bool;
 use crate::logical::{AuditDeviceConfig, AuditSink};
 
 const DEFAULT_MODE: u32 = 0o600;
@@ -28,15 +29,6 @@ pub struct FileDevice {
     mode: u32,
     fsync: bool,
     file: Mutex<Option<File>>,
-}
-
-/// Go's `strconv.ParseBool`, with its error text.
-pub fn parse_go_bool(value: &str) -> Result<bool, String> {
-    match value {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("strconv.ParseBool: parsing {value:?}: invalid syntax")),
-    }
 }
 
 pub fn factory(config: &AuditDeviceConfig) -> Result<Arc<dyn AuditSink>, String> {
@@ -153,6 +145,23 @@ impl AuditSink for FileDevice {
                 Ok(())
             }
         }
+    }
+
+    fn last_entry(&self) -> Option<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Target::File(path) = &self.target else {
+            return None;
+        };
+        let mut file = File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        // An entry is rarely larger than this; a larger one starts no chain (it is not read back whole).
+        let window = len.min(1 << 20);
+        file.seek(SeekFrom::Start(len - window)).ok()?;
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail).ok()?;
+        let body = tail.strip_suffix(b"\n")?;
+        let start = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        (start > 0 || window == len).then(|| body[start..].to_vec())
     }
 
     fn reload(&self) -> std::io::Result<()> {

@@ -24,7 +24,7 @@ pub struct FormatOptions {
 impl FormatOptions {
     /// The options as OpenBao reads them, with its error texts.
     pub fn parse(options: &BTreeMap<String, String>) -> Result<Self, String> {
-        use crate::builtin::audit::file::parse_go_bool;
+        use crate::logical::audit::parse_go_bool;
         match options.get("format").map(String::as_str) {
             None | Some("json") => {}
             Some("jsonx") => {

@@ -4,6 +4,7 @@
 //! broker that writes every entry to every device. An entry counts as recorded when at least one device wrote it;
 //! when none did, the request is refused before anything is done (fail closed).
 
+pub mod chain;
 pub mod format;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,26 @@ pub struct Device {
     sink: Arc<dyn AuditSink>,
     salt: SecretKey,
     format: FormatOptions,
+    /// With `hmac_chain = "true"`: the chain key and the last entry's chain value (held while an entry is written,
+    /// so the file's order is the chain's).
+    chain: Option<Chain>,
+}
+
+/// A chaining device's key and its last entry's chain value.
+type Chain = (Zeroizing<Vec<u8>>, std::sync::Mutex<[u8; chain::LINK_LEN]>);
+
+impl Device {
+    /// Write one formatted entry, chained when the device chains its entries.
+    fn write(&self, mut line: Vec<u8>) -> std::io::Result<()> {
+        let Some((key, previous)) = &self.chain else {
+            return self.sink.write_entry(&line);
+        };
+        let mut previous = previous.lock().unwrap_or_else(|p| p.into_inner());
+        let next = chain::seal_line(key, &previous, &mut line);
+        self.sink.write_entry(&line)?;
+        *previous = next;
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -100,11 +121,23 @@ fn build(entry: &AuditTableEntry, salt: SecretKey) -> Result<Device, String> {
     let sink = factory(&AuditDeviceConfig {
         options: &entry.options,
     })?;
+    let chained = match entry.options.get("hmac_chain") {
+        Some(v) => crate::logical::audit::parse_go_bool(v)?,
+        None => false,
+    };
+    let chain = chained.then(|| {
+        let resume = sink.last_entry().and_then(|line| chain::last_link(&line));
+        (
+            chain::chain_key(&salt[..]),
+            std::sync::Mutex::new(resume.unwrap_or(chain::GENESIS)),
+        )
+    });
     Ok(Device {
         entry: entry.clone(),
         sink,
         salt,
         format,
+        chain,
     })
 }
 
@@ -136,8 +169,7 @@ fn probe(device: &Device) -> Result<(), String> {
         login: false,
     };
     device
-        .sink
-        .write_entry(&format::entry_line(&input, false, &device.format, &device.salt[..]))
+        .write(format::entry_line(&input, false, &device.format, &device.salt[..]))
         .map_err(|e| format!("audit backend failed test message: {e}"))
 }
 
@@ -156,7 +188,7 @@ impl Core {
         let mut recorded = false;
         for device in devices.iter() {
             let line = format::entry_line(input, response_entry, &device.format, &device.salt[..]);
-            match device.sink.write_entry(&line) {
+            match device.write(line) {
                 Ok(()) => recorded = true,
                 Err(e) => log::error!(
                     "audit: device {} failed to log the {} of request {}: {e}",
@@ -199,6 +231,21 @@ impl Core {
             .find(|d| d.entry.path == path)
             .ok_or_else(|| invalid(format!("unknown audit backend {path:?}")))?;
         Ok(format::identified_hmac(&device.salt[..], input))
+    }
+
+    /// `sys/audit-chain-key/:path`: the key that verifies a chaining device's entries (`vault audit verify`).
+    pub fn audit_chain_key(&self, path: &str) -> Result<String, CoreError> {
+        let path = super::mounts::sanitize_path(path);
+        let devices = self.audit.devices.load();
+        let device = devices
+            .iter()
+            .find(|d| d.entry.path == path)
+            .ok_or_else(|| invalid(format!("unknown audit backend {path:?}")))?;
+        let (key, _) = device
+            .chain
+            .as_ref()
+            .ok_or_else(|| invalid(format!("audit device {path:?} does not chain its entries (hmac_chain)")))?;
+        Ok(hex::encode(&key[..]))
     }
 
     /// Reopen every device's destination (`SIGHUP`).

@@ -1,4 +1,5 @@
-//! `sys/audit` (list), `sys/audit/:path` (enable, disable) and `sys/audit-hash/:path`, with OpenBao 2.7.2's texts.
+//! `sys/audit` (list), `sys/audit/:path` (enable, disable) and `sys/audit-hash/:path`, with OpenBao 2.7.2's texts;
+//! `sys/audit-chain-key/:path` (ours, root only) exports the key that verifies a chaining device's entries.
 //! Enabling through the API is refused unless the configuration sets `unsafe_allow_api_audit_creation`: an
 //! API-created file device lets whoever holds a root token write files on the server.
 
@@ -23,6 +24,17 @@ pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Resp
             _ if is_write(op) => enable(core, device, req).await,
             Operation::Delete => core.disable_audit(device).await.map(|()| Response::no_content()),
             _ => Err(CoreError::UnsupportedOperation),
+        });
+    }
+    if let Some(device) = path.strip_prefix("audit-chain-key/") {
+        return Some(if op == Operation::Read {
+            core.audit_chain_key(device).map(|key| {
+                let mut data = Map::new();
+                data.insert("key".into(), Value::String(key));
+                Response::with_data(data)
+            })
+        } else {
+            Err(CoreError::UnsupportedOperation)
         });
     }
     if let Some(device) = path.strip_prefix("audit-hash/") {

@@ -283,6 +283,7 @@ const ROOT_PATHS: &[&str] = &[
     "auth/*",
     "audit",
     "audit/*",
+    "audit-chain-key/*",
     "raw",
     "raw/*",
     "remount",
