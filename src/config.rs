@@ -65,6 +65,8 @@ pub struct Config {
     pub max_request_size: usize,
     /// How long used wrapping tokens are remembered (to report their reuse).
     pub wrapping_tombstone_retention: Duration,
+    /// `audit "type" "path" { ... }` stanzas and the audit switches.
+    pub audit: crate::core::audit::AuditSettings,
 }
 
 impl Default for Config {
@@ -82,6 +84,7 @@ impl Default for Config {
             disable_mlock: false,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
+            audit: crate::core::audit::AuditSettings::default(),
         }
     }
 }
@@ -128,6 +131,8 @@ impl Config {
                 "log_level" => config.log_level = Some(as_log_level(key, &value)?),
                 "disable_mlock" => config.disable_mlock = as_bool(key, &value)?,
                 "wrapping_tombstone_retention" => config.wrapping_tombstone_retention = as_duration(key, &value)?,
+                "unsafe_allow_api_audit_creation" => config.audit.allow_api_creation = as_bool(key, &value)?,
+                "allow_audit_log_prefixing" => config.audit.allow_prefixing = as_bool(key, &value)?,
                 "max_request_size" => {
                     let n = as_i64(key, &value)?;
                     config.max_request_size = if n < 0 {
@@ -165,6 +170,7 @@ impl Config {
                     }
                     config.storage_path = Some(parse_storage(block.body())?);
                 }
+                "audit" => config.audit.declared.push(parse_audit(&labels, block.body())?),
                 other => return Err(format!("unknown block {other:?}")),
             }
         }
@@ -237,6 +243,59 @@ fn parse_storage(body: &Body) -> Result<PathBuf, String> {
         }
     }
     path.ok_or_else(|| "storage \"sled\": missing required key \"path\"".to_string())
+}
+
+/// `audit "type" "path" { description = "...", local = false, options { key = "value" } }` (`options` may also be
+/// an attribute, `options = { ... }`); option values are strings (numbers and booleans are taken as their text).
+fn parse_audit(labels: &[&str], body: &Body) -> Result<crate::core::audit::DeclaredDevice, String> {
+    let [kind, path] = labels else {
+        return Err("an audit stanza takes a type and a path: audit \"file\" \"path\" { ... }".into());
+    };
+    let mut device = crate::core::audit::DeclaredDevice {
+        kind: kind.to_string(),
+        path: path.to_string(),
+        ..Default::default()
+    };
+    let owner = format!("audit.{kind}.{path}");
+    let mut options_value = |value: &Value| -> Result<(), String> {
+        let Value::Object(map) = value else {
+            return Err(type_error(&format!("{owner}.options"), "a map", value));
+        };
+        for (k, v) in map {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                other => return Err(type_error(&format!("{owner}.options.{k}"), "a string", other)),
+            };
+            device.options.insert(k.clone(), text);
+        }
+        Ok(())
+    };
+    for block in body.blocks() {
+        match block.identifier() {
+            "options" if block.labels().is_empty() => {
+                let mut map = hcl::Map::new();
+                for attr in block.body().attributes() {
+                    map.insert(attr.key().to_string(), Value::from(attr.expr().clone()));
+                }
+                options_value(&Value::Object(map))?;
+            }
+            other => return Err(format!("unknown block {other:?} in {owner} block")),
+        }
+    }
+    for attr in body.attributes() {
+        let key = attr.key();
+        let value = Value::from(attr.expr().clone());
+        let qualified = format!("{owner}.{key}");
+        match key {
+            "description" => device.description = as_string(&qualified, &value)?,
+            "local" => device.local = as_bool(&qualified, &value)?,
+            "options" => options_value(&value)?,
+            other => return Err(format!("unknown key {other:?} in {owner} block")),
+        }
+    }
+    Ok(device)
 }
 
 fn no_blocks(owner: &str, body: &Body) -> Result<(), String> {
@@ -373,6 +432,29 @@ mod tests {
         assert!(e.contains("unknown block \"telemetry\""), "{e}");
         let e = Config::parse(&FULL.replace("storage \"sled\"", "storage \"raft\"")).unwrap_err();
         assert!(e.contains("raft"), "{e}");
+    }
+
+    #[test]
+    fn audit_stanzas() {
+        let text = format!(
+            "{FULL}\nunsafe_allow_api_audit_creation = true\naudit \"file\" \"f\" {{\n  description = \"to a file\"\n  options {{\n    file_path = \"/tmp/a.log\"\n    mode = \"0600\"\n  }}\n}}\naudit \"file\" \"out\" {{\n  options = {{ file_path = \"stdout\", log_raw = true }}\n}}\n"
+        );
+        let c = Config::parse(&text).unwrap();
+        assert!(c.audit.allow_api_creation);
+        assert!(!c.audit.allow_prefixing);
+        assert_eq!(c.audit.declared.len(), 2);
+        let f = &c.audit.declared[0];
+        assert_eq!(
+            (f.kind.as_str(), f.path.as_str(), f.description.as_str()),
+            ("file", "f", "to a file")
+        );
+        assert_eq!(f.options["file_path"], "/tmp/a.log");
+        assert_eq!(f.options["mode"], "0600");
+        assert_eq!(c.audit.declared[1].options["log_raw"], "true");
+        let e = Config::parse(&format!("{FULL}\naudit \"file\" {{\n}}\n")).unwrap_err();
+        assert!(e.contains("type and a path"), "{e}");
+        let e = Config::parse(&format!("{FULL}\naudit \"file\" \"f\" {{\n  bogus = 1\n}}\n")).unwrap_err();
+        assert!(e.contains("unknown key \"bogus\" in audit.file.f"), "{e}");
     }
 
     #[test]

@@ -23,6 +23,23 @@ enum Command {
     /// Operator tools that work offline.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Audit log tools that work offline.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the tamper-evident chain of a device's audit files (written with the option hmac_chain = "true"),
+    /// given in order (rotated files first): names the first line that was edited, removed, inserted or moved.
+    Verify {
+        /// The device's chain key, in hex (GET sys/audit-chain-key/:path with a root token).
+        #[arg(long)]
+        key: String,
+        /// The audit files, oldest first.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,7 +143,51 @@ fn main() -> ExitCode {
         Command::Operator(OperatorCommand::Snapshot(SnapshotCommand::Inspect { file, format })) => {
             inspect_snapshot(&file, &format)
         }
+        Command::Audit(AuditCommand::Verify { key, files }) => verify_audit(&key, &files),
     }
+}
+
+/// `vault audit verify`: exit 0 when every line of every file links to the one before it (the first line of the
+/// first file to the start of the device's chain), 2 at the first line that does not.
+fn verify_audit(key: &str, files: &[PathBuf]) -> ExitCode {
+    use vault::core::audit::chain;
+    let key = match hex::decode(key.trim()) {
+        Ok(k) => zeroize::Zeroizing::new(k),
+        Err(e) => {
+            eprintln!("error: -key must be hex: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut previous = chain::GENESIS;
+    let mut total = 0;
+    for path in files {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: reading {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+        match chain::verify(&key, previous, lines.iter().copied()) {
+            Ok(count) => {
+                total += count;
+                if let Some(last) = lines.last().and_then(|l| chain::last_link(l)) {
+                    previous = last;
+                }
+            }
+            Err(line) => {
+                println!(
+                    "{}:{line}: chain broken: this entry was edited, or an entry before it was removed, inserted or \
+                     moved",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    println!("OK: {total} entries verified in {} file(s)", files.len());
+    ExitCode::SUCCESS
 }
 
 fn inspect_snapshot(path: &std::path::Path, format: &str) -> ExitCode {

@@ -92,6 +92,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         max_lease_ttl: config.max_lease_ttl,
         storage_type: "sled",
         wrapping_tombstone_retention: config.wrapping_tombstone_retention,
+        audit: config.audit.clone(),
         ..CoreSettings::default()
     };
     let core = Arc::new(Core::new(storage.clone(), settings));
@@ -191,12 +192,16 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
 
     // Background work of every backend (the token store's expiry sweep and tombstone purge among them).
     let scheduler = actix_web::rt::spawn(core.clone().run_scheduler());
+    // SIGHUP reopens the audit devices' files (log rotation), as in OpenBao.
+    let hangup = reopen_audit_on_hangup(core.clone())?;
 
     // actix handles SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then return.
     let result = server.run().await.map_err(|e| format!("server error: {e}"));
     log::info!("shutting down: flushing storage");
     scheduler.abort();
     let _ = scheduler.await;
+    hangup.abort();
+    let _ = hangup.await;
     if let Err(e) = storage.flush() {
         log::error!("final flush failed: {e}");
     }
@@ -205,6 +210,17 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     release(storage).await;
     drop(temp_dir);
     result
+}
+
+fn reopen_audit_on_hangup(core: Arc<Core>) -> Result<actix_web::rt::task::JoinHandle<()>, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup()).map_err(|e| format!("installing the SIGHUP handler: {e}"))?;
+    Ok(actix_web::rt::spawn(async move {
+        while hangups.recv().await.is_some() {
+            log::info!("SIGHUP: reopening audit devices");
+            core.reload_audit_devices();
+        }
+    }))
 }
 
 /// Drop `value` once this is its last reference: the listeners' workers drop theirs as they stop. Gives up (and

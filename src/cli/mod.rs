@@ -241,5 +241,8 @@ fn finish_curl(base: &mut Base, code: i32, curl: bool) -> i32 {
 /// Whether `args` (after the program name) name a client command (as opposed to `server` and the offline tools).
 pub fn is_client_invocation(args: &[String]) -> bool {
     let words: Vec<&str> = args.iter().take(3).map(String::as_str).collect();
-    !matches!(words.as_slice(), ["server", ..] | ["operator", "snapshot", "inspect"])
+    !matches!(
+        words.as_slice(),
+        ["server", ..] | ["operator", "snapshot", "inspect"] | ["audit", "verify", ..]
+    )
 }

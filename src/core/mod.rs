@@ -1,5 +1,6 @@
 //! The core: seal state, initialization, and the request pipeline. Free of HTTP types.
 
+pub mod audit;
 pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
@@ -48,6 +49,8 @@ pub struct CoreSettings {
     pub wrapping_tombstone_retention: Duration,
     /// How long the expiration manager waits for a backend's renew or revoke before counting it as failed.
     pub lease_backend_timeout: Duration,
+    /// Declared audit devices and the configuration's audit switches.
+    pub audit: audit::AuditSettings,
 }
 
 impl Default for CoreSettings {
@@ -58,6 +61,7 @@ impl Default for CoreSettings {
             storage_type: "sled",
             wrapping_tombstone_retention: crate::config::DEFAULT_TOMBSTONE_RETENTION,
             lease_backend_timeout: expiration::DEFAULT_BACKEND_TIMEOUT,
+            audit: audit::AuditSettings::default(),
         }
     }
 }
@@ -122,6 +126,8 @@ pub struct Core {
     revoking: expiration::InFlight,
     /// Tokens the expiry sweep has revoked since start.
     tokens_expired: std::sync::atomic::AtomicU64,
+    /// The enabled audit devices (see `audit`).
+    audit: audit::AuditState,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -158,6 +164,7 @@ impl Core {
             wrapping_reuse_events: std::sync::atomic::AtomicU64::new(0),
             revoking: expiration::InFlight::default(),
             tokens_expired: std::sync::atomic::AtomicU64::new(0),
+            audit: audit::AuditState::default(),
         }
     }
 
@@ -340,6 +347,7 @@ impl Core {
     fn load_from_store(&self) -> Result<(), CoreError> {
         let state = self.load_unsealed_state()?;
         self.load_mounts()?;
+        self.load_audit()?;
         if let Ok(mut slot) = self.unsealed.write() {
             *slot = Some(Arc::new(state));
         }
@@ -377,6 +385,7 @@ impl Core {
         self.reset_progress();
         self.policy_cache.clear();
         self.unload_mounts();
+        self.unload_audit();
         log::info!("core: vault is sealed");
     }
 

@@ -2,6 +2,7 @@
 //! In order: refuse when sealed; check the client token and consume one of its uses atomically; check the ACL
 //! (and `sudo` on root-protected paths); route to the mounted backend; revoke a token whose last use this was.
 
+use super::audit::format::{AuditInput, AuthView, MountView};
 use super::{Caller, Core, CoreError, Request, Response};
 use crate::core::token_store::token::TokenEntry;
 
@@ -35,7 +36,40 @@ impl Routed {
     }
 }
 
+/// A request the HTTP layer serves itself, authorized and audited by [`Core::authorize_direct`].
+pub struct DirectRequest {
+    req: Request,
+    auth: AuthView,
+}
+
+impl DirectRequest {
+    pub fn id(&self) -> &str {
+        &self.req.id
+    }
+}
+
+/// What a request was authorized to do (the first half of the pipeline); the second half does it.
+enum Plan {
+    /// A wrapping-token endpoint that authenticates with the wrapping token itself.
+    WrappingToken,
+    /// A backend's unauthenticated path (a login).
+    Login(Routed),
+    /// A request run as `caller`.
+    Run(Box<Caller>, Option<Routed>),
+}
+
+/// The error an audit entry records: a read of something absent answers 404 but is no error to OpenBao's audit.
+fn audit_error(result: Result<(), &CoreError>) -> Option<String> {
+    match result {
+        Ok(()) | Err(CoreError::NotFound | CoreError::NotFoundNoBody) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 impl Core {
+    /// In order: refuse when sealed; authorize (the wrapping token, a login, or the client token: one use consumed,
+    /// ACL, `sudo`); **audit the request** (refused, with nothing done, when no audit device recorded it); run it;
+    /// revoke a token whose last use this was; **audit the response**.
     pub async fn handle_request(&self, mut req: Request) -> Result<Response, CoreError> {
         if self.is_sealed() {
             // Sealing a sealed server is a no-op success, as in OpenBao.
@@ -53,11 +87,77 @@ impl Core {
         }
         req.path = path;
 
+        let mut auth = AuthView {
+            token_type: "default".into(),
+            ..AuthView::default()
+        };
+        let mut last_use = None;
+        let plan = self.authorize(&mut req, &mut auth, &mut last_use).await;
+        let login = matches!(plan, Ok(Plan::Login(_)));
+
+        // The audit point before: only with devices enabled is the mount looked up and an entry formatted.
+        let audit_mount = self.has_audit_devices().then(|| self.audit_mount_of(&req.path));
+        if let Some(mount) = &audit_mount {
+            let input = AuditInput {
+                req: &req,
+                auth: &auth,
+                mount: mount.as_ref(),
+                error: audit_error(plan.as_ref().map(|_| ())),
+                response: None,
+                login,
+            };
+            // A refused request is answered with its refusal even when it could not be recorded (as in OpenBao).
+            if let (Err(refused), Ok(_)) = (self.audit_request(&input), &plan) {
+                self.finish_token_use(last_use, &req.id).await;
+                return Err(refused);
+            }
+        }
+
+        let ran = plan.is_ok();
+        let result = match plan {
+            Ok(plan) => self.run(plan, &req).await,
+            Err(e) => Err(e),
+        };
+        self.finish_token_use(last_use, &req.id).await;
+
+        // The audit point after, with what the client is answered. A request refused before it was routed names no
+        // mount accessor (as in OpenBao, which learns it from routing).
+        if let Some(mut mount) = audit_mount {
+            if let (Some(m), false) = (mount.as_mut(), ran) {
+                m.accessor.clear();
+            }
+            let input = AuditInput {
+                req: &req,
+                auth: &auth,
+                mount: mount.as_ref(),
+                error: audit_error(result.as_ref().map(|_| ())),
+                response: result.as_ref().ok(),
+                login,
+            };
+            self.audit_response(&input)?;
+        }
+        result
+    }
+
+    /// The first half of the pipeline: what the request may do, and who makes it (into `auth`). A token's use is
+    /// consumed here; `last_use` names a token to revoke once the request is done.
+    async fn authorize(
+        &self,
+        req: &mut Request,
+        auth: &mut AuthView,
+        last_use: &mut Option<Vec<u8>>,
+    ) -> Result<Plan, CoreError> {
         // Wrapping-token endpoints that authenticate with the wrapping token itself (design step 2): lookup is
-        // unauthenticated; unwrap with no other token in the body uses the header token as the wrapping token. Both
-        // honour a requested wrap TTL, as every other endpoint does.
-        if let Some(resp) = self.handle_wrapping_token_request(&req).await? {
-            return Ok(resp);
+        // unauthenticated; unwrap with no other token in the body uses the header token as the wrapping token.
+        if Self::is_wrapping_token_request(req) {
+            // Audited as made with the wrapping token (looked up only: the unwrap itself uses it).
+            if let Some(token) = req.client_token.as_ref().filter(|_| self.has_audit_devices()) {
+                if let Ok(Some((_, entry))) = self.live_token(token.as_str()) {
+                    *auth = audit_auth(token.as_str(), &entry);
+                    auth.policy_allowed = Some(true);
+                }
+            }
+            return Ok(Plan::WrappingToken);
         }
 
         // Routed once: the mount serving the path and where the path relative to it starts.
@@ -67,51 +167,164 @@ impl Core {
         });
 
         // A backend's unauthenticated paths (logins) run without a token.
-        if let Some(r) = &routed {
-            if r.mount.is_unauthenticated(r.relative(&req)) {
-                return self.login(&r.mount, r.relative(&req), &req).await;
-            }
+        if let Some(r) = routed.as_ref().filter(|r| r.mount.is_unauthenticated(r.relative(req))) {
+            auth.policy_allowed = Some(true);
+            return Ok(Plan::Login(Routed {
+                mount: r.mount.clone(),
+                start: r.start,
+            }));
         }
 
         // The UI mount listing is unauthenticated in OpenBao (the `bao kv` commands ask it first); without a token it
         // shows only what every caller may see.
         if req.client_token.is_none() && req.operation == super::Operation::Read && req.path == "sys/internal/ui/mounts"
         {
-            let acl = self.acl_for(&[])?;
             let caller = Caller {
                 token_hash: vec![],
                 entry: TokenEntry::anonymous(),
-                acl,
+                acl: self.acl_for(&[])?,
                 root_privs: false,
             };
-            return self.route_and_wrap(&caller, &req, routed.as_ref()).await;
+            return Ok(Plan::Run(Box::new(caller), routed));
         }
 
-        let (token, id) = (req.client_token.clone(), req.id.clone());
-        self.with_token_use(token.as_ref(), &id, |hash, entry| {
-            self.authorize_and_route(hash, entry, &mut req, routed.as_ref())
+        // The use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
+        let token = req.client_token.clone().ok_or(CoreError::PermissionDenied)?;
+        let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
+        let entry = self.use_token(&hash, entry).await?;
+        if entry.num_uses == crate::core::token_store::token::LAST_USE_IN_PROGRESS {
+            *last_use = Some(hash.clone());
+        }
+        *auth = audit_auth(token.as_str(), &entry);
+        let caller = self.authorize_token(hash, entry, req, routed.as_ref()).await;
+        auth.policy_allowed = match &caller {
+            Ok(_) => Some(true),
+            Err(CoreError::AclDenied) => Some(false),
+            Err(_) => None,
+        };
+        Ok(Plan::Run(Box::new(caller?), routed))
+    }
+
+    /// The second half of the pipeline: do what was authorized.
+    async fn run(&self, plan: Plan, req: &Request) -> Result<Response, CoreError> {
+        match plan {
+            Plan::WrappingToken => self.handle_wrapping_token_request(req).await,
+            Plan::Login(routed) => self.login(&routed.mount, routed.relative(req), req).await,
+            Plan::Run(caller, routed) => self.route_and_wrap(&caller, req, routed.as_ref()).await,
+        }
+    }
+
+    /// Revoke a token whose last use the request was.
+    async fn finish_token_use(&self, last_use: Option<Vec<u8>>, request_id: &str) {
+        if let Some(hash) = last_use {
+            if let Err(e) = self.revoke_tree(&hash).await {
+                log::error!("request {request_id}: revoking a used-up token failed: {e}");
+            }
+        }
+    }
+
+    /// The mount a request is routed to, as audit entries name it.
+    fn audit_mount_of(&self, path: &str) -> Option<MountView> {
+        let (entry, table) = self.matching_mount(path)?;
+        let (point, class) = match table {
+            super::mounts::Table::Secret => (entry.path.clone(), "secret"),
+            super::mounts::Table::Auth => (format!("auth/{}", entry.path), "auth"),
+        };
+        Some(MountView {
+            point,
+            kind: entry.kind,
+            accessor: entry.accessor,
+            class,
+            running_version: super::mounts::builtin_version(),
+            non_hmac_request_keys: entry.config.audit_non_hmac_request_keys,
+            non_hmac_response_keys: entry.config.audit_non_hmac_response_keys,
         })
-        .await
     }
 
     /// Authorize a request that the HTTP layer serves itself because its body is not JSON (snapshots): the same
-    /// sealed check, token use, ACL and `sudo` checks as [`Core::handle_request`], without routing.
+    /// sealed check, token use, ACL and `sudo` checks as [`Core::handle_request`], without routing, and the same
+    /// audit of the request (refused when no device records it). The HTTP layer reports the outcome with
+    /// [`Core::finish_direct`], which audits the response.
     pub async fn authorize_direct(
         &self,
         token: Option<&super::ClientToken>,
         request_id: &str,
         path: &str,
         operation: super::Operation,
-    ) -> Result<(), CoreError> {
+        remote_addr: Option<std::net::IpAddr>,
+    ) -> Result<DirectRequest, CoreError> {
         if self.is_sealed() {
             return Err(CoreError::Sealed);
         }
-        self.with_token_use(token, request_id, |_, entry| async move {
-            let acl = self.acl_for(&entry.policies)?;
-            let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
-            permit(&decision, self.router.is_root_path(path), false)
-        })
-        .await
+        let mut direct = DirectRequest {
+            req: Request {
+                id: request_id.to_string(),
+                operation,
+                path: path.to_string(),
+                data: serde_json::Map::new(),
+                client_token: token.cloned(),
+                wrap_ttl: None,
+                remote_addr,
+                secret: None,
+            },
+            auth: AuthView {
+                token_type: "default".into(),
+                ..AuthView::default()
+            },
+        };
+        let auth = &mut direct.auth;
+        let verdict = self
+            .with_token_use(token, request_id, |_, entry| async move {
+                if let Some(token) = token {
+                    *auth = audit_auth(token.as_str(), &entry);
+                }
+                let acl = self.acl_for(&entry.policies)?;
+                let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
+                let verdict = permit(&decision, self.router.is_root_path(path), false);
+                auth.policy_allowed = Some(verdict.is_ok());
+                verdict
+            })
+            .await;
+        if self.has_audit_devices() {
+            let mount = self.audit_mount_of(path);
+            let input = AuditInput {
+                req: &direct.req,
+                auth: &direct.auth,
+                mount: mount.as_ref(),
+                error: audit_error(verdict.as_ref().map(|_| ())),
+                response: None,
+                login: false,
+            };
+            let recorded = self.audit_request(&input);
+            if let Err(refused) = verdict {
+                self.finish_direct(&direct, Err(&refused))?;
+                return Err(refused);
+            }
+            recorded?;
+        }
+        verdict.map(|()| direct)
+    }
+
+    /// Audit the outcome of a request authorized by [`Core::authorize_direct`] (`Ok` carries what the client
+    /// gets in the envelope, if anything). `Err` when no audit device recorded it.
+    pub fn finish_direct(
+        &self,
+        direct: &DirectRequest,
+        outcome: Result<Option<&Response>, &CoreError>,
+    ) -> Result<(), CoreError> {
+        if !self.has_audit_devices() {
+            return Ok(());
+        }
+        let mount = self.audit_mount_of(&direct.req.path);
+        let input = AuditInput {
+            req: &direct.req,
+            auth: &direct.auth,
+            mount: mount.as_ref(),
+            error: audit_error(outcome.map(|_| ())),
+            response: outcome.ok().flatten(),
+            login: false,
+        };
+        self.audit_response(&input)
     }
 
     /// Consume one use of the client token, run `work` with its hash and entry, and revoke the token if that was its
@@ -138,13 +351,14 @@ impl Core {
         result
     }
 
-    async fn authorize_and_route(
+    /// The ACL's (and `sudo`'s) verdict on a token's request, after OpenBao's existence check.
+    async fn authorize_token(
         &self,
         token_hash: Vec<u8>,
         entry: crate::core::token_store::token::TokenEntry,
         req: &mut Request,
         routed: Option<&Routed>,
-    ) -> Result<Response, CoreError> {
+    ) -> Result<Caller, CoreError> {
         let acl = self.acl_for(&entry.policies)?;
         // OpenBao's existence check: a write to something that does not exist yet is a `create`, for the ACL too.
         // A wrapping token's wrapped response is, in OpenBao, its cubbyhole's `response`: a write there is an update
@@ -164,13 +378,12 @@ impl Core {
             routed.is_some_and(|r| r.mount.is_root_path(r.relative(req))),
             is_unauthenticated_ui_path(&req.path, req.operation),
         )?;
-        let caller = Caller {
+        Ok(Caller {
             token_hash,
             entry,
             acl,
             root_privs: decision.root_privs,
-        };
-        self.route_and_wrap(&caller, req, routed).await
+        })
     }
 
     /// Call the mounted backend and wrap a non-empty answer when asked.
@@ -227,28 +440,53 @@ impl Core {
             .map(str::to_string)
     }
 
-    async fn handle_wrapping_token_request(&self, req: &Request) -> Result<Option<Response>, CoreError> {
+    /// `sys/wrapping/lookup`, and `sys/wrapping/unwrap` with no other token in the body than the header's.
+    fn is_wrapping_token_request(req: &Request) -> bool {
         use super::Operation::{Read, Update};
-        let header = req.client_token.as_ref().map(|t| t.as_str().to_string());
         match (req.path.as_str(), req.operation) {
-            ("sys/wrapping/lookup", Read | Update) => {
-                let token = Self::body_token(req).or(header).unwrap_or_default();
-                let resp = self.lookup_wrapping(&token)?;
-                // Asked for a wrapped answer: the lookup's answer is wrapped like any other (OpenBao does).
-                match req.wrap_ttl {
-                    Some(ttl) => self.wrap_response(resp, ttl, &req.path).await.map(Some),
-                    None => Ok(Some(resp)),
-                }
-            }
+            ("sys/wrapping/lookup", Read | Update) => true,
             ("sys/wrapping/unwrap", Update) => {
                 let body = Self::body_token(req);
-                if body.is_some() && body != header {
-                    return Ok(None);
-                }
-                let token = header.unwrap_or_default();
-                self.unwrap_token(&token, req.wrap_ttl).await.map(Some)
+                body.is_none() || body.as_deref() == req.client_token.as_ref().map(|t| t.as_str())
             }
-            _ => Ok(None),
+            _ => false,
         }
+    }
+
+    /// Serve a request [`Core::is_wrapping_token_request`] accepted. Both honour a requested wrap TTL, as every
+    /// other endpoint does.
+    async fn handle_wrapping_token_request(&self, req: &Request) -> Result<Response, CoreError> {
+        let header = req.client_token.as_ref().map(|t| t.as_str().to_string());
+        if req.path == "sys/wrapping/lookup" {
+            let token = Self::body_token(req).or(header).unwrap_or_default();
+            let resp = self.lookup_wrapping(&token)?;
+            // Asked for a wrapped answer: the lookup's answer is wrapped like any other (OpenBao does).
+            return match req.wrap_ttl {
+                Some(ttl) => self.wrap_response(resp, ttl, &req.path).await,
+                None => Ok(resp),
+            };
+        }
+        self.unwrap_token(&header.unwrap_or_default(), req.wrap_ttl).await
+    }
+}
+
+/// The `auth` block of an audit entry for a request made with `token`.
+fn audit_auth(token: &str, entry: &TokenEntry) -> AuthView {
+    let token_policies: Vec<String> = entry.policies.clone();
+    AuthView {
+        client_token: zeroize::Zeroizing::new(token.to_string()),
+        accessor: entry.accessor.clone(),
+        display_name: entry.display_name.clone(),
+        policies: token_policies.clone(),
+        token_policies,
+        metadata: entry.meta.clone(),
+        token_type: "service".into(),
+        token_ttl: entry.ttl as i64,
+        token_issue_time: chrono::DateTime::from_timestamp(entry.issue_time.div_euclid(1_000_000_000), 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+        // OpenBao's uses left after this one (0 on the last, shown as nothing).
+        remaining_uses: entry.num_uses.max(0),
+        ..AuthView::default()
     }
 }

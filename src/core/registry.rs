@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::builtin::audit::file as audit_file;
 use crate::builtin::auth::{approle, userpass};
 use crate::builtin::secrets::{cubbyhole, kv, transit};
-use crate::logical::{Backend, Error, StorageView, TxFail, ViewTxn};
+use crate::logical::{AuditFactory, Backend, Error, StorageView, TxFail, ViewTxn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -147,4 +148,11 @@ pub fn lookup(kind: BackendKind, type_name: &str) -> Option<&'static Registratio
 /// A type that can be enabled (or is a singleton, which is refused with its own error).
 pub fn is_known(kind: BackendKind, type_name: &str) -> bool {
     lookup(kind, type_name).is_some() || SINGLETON_TYPES.contains(&type_name)
+}
+
+/// Audit device types (the third kind of backend): type -> factory of the device's sink.
+const AUDIT_DEVICES: &[(&str, AuditFactory)] = &[("file", audit_file::factory)];
+
+pub fn audit_device(type_name: &str) -> Option<AuditFactory> {
+    AUDIT_DEVICES.iter().find(|(t, _)| *t == type_name).map(|(_, f)| *f)
 }

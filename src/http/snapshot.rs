@@ -12,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
 use super::{error, request, response, AppState};
+use crate::core::pipeline::DirectRequest;
 use crate::core::{CoreError, Operation};
 
 const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
@@ -33,33 +34,59 @@ pub async fn snapshot_force(req: HttpRequest, payload: web::Payload, state: web:
     }
 }
 
-/// Authorize the caller for `operation` on `path`: the request id to answer with, or the refusal.
+/// Authorize (and audit) the caller for `operation` on `path`, or the refusal.
 async fn authorize(
     req: &HttpRequest,
     state: &AppState,
     path: &str,
     operation: Operation,
-) -> Result<String, HttpResponse> {
+) -> Result<DirectRequest, HttpResponse> {
     let id = super::new_request_id();
     let token = request::client_token(req);
-    match state.core.authorize_direct(token.as_ref(), &id, path, operation).await {
-        Ok(()) => Ok(id),
+    let remote = req.peer_addr().map(|a| a.ip());
+    match state
+        .core
+        .authorize_direct(token.as_ref(), &id, path, operation, remote)
+        .await
+    {
+        Ok(direct) => Ok(direct),
         Err(e) => Err(error::render(&e, &id)),
     }
 }
 
+/// Audit the outcome (the response entry), then answer: an error, or `ok` when the response entry was recorded.
+fn finish(
+    state: &AppState,
+    direct: &DirectRequest,
+    outcome: Result<Option<&crate::core::Response>, &CoreError>,
+    ok: impl FnOnce() -> HttpResponse,
+) -> HttpResponse {
+    match (state.core.finish_direct(direct, outcome), outcome) {
+        // Not recorded: OpenBao's internal error, whatever the outcome.
+        (Err(unrecorded), _) => error::render(&unrecorded, direct.id()),
+        (Ok(()), Err(e)) => error::render(e, direct.id()),
+        (Ok(()), Ok(_)) => ok(),
+    }
+}
+
+fn fail(state: &AppState, direct: &DirectRequest, e: &CoreError) -> HttpResponse {
+    // `ok` is never called for an error outcome.
+    finish(state, direct, Err(e), || HttpResponse::InternalServerError().finish())
+}
+
 async fn save(req: &HttpRequest, state: &AppState) -> HttpResponse {
-    let id = match authorize(req, state, SNAPSHOT_PATH, Operation::Read).await {
-        Ok(id) => id,
+    let direct = match authorize(req, state, SNAPSHOT_PATH, Operation::Read).await {
+        Ok(direct) => direct,
         Err(refused) => return refused,
     };
-    let (file, len) = match state.core.snapshot_save().await {
-        Ok(f) => f,
-        Err(e) => return error::render(&e, &id),
-    };
-    HttpResponse::Ok()
-        .content_type("application/gzip")
-        .body(SizedStream::new(len, file_chunks(file)))
+    match state.core.snapshot_save().await {
+        Ok((file, len)) => finish(state, &direct, Ok(None), || {
+            HttpResponse::Ok()
+                .content_type("application/gzip")
+                .body(SizedStream::new(len, file_chunks(file)))
+        }),
+        Err(e) => fail(state, &direct, &e),
+    }
 }
 
 /// The file in chunks. Reads of a freshly written temporary file come from the page cache, so they run in place.
@@ -86,13 +113,14 @@ async fn restore(
     force: bool,
 ) -> HttpResponse {
     // Authorized before the upload is accepted.
-    let id = match authorize(req, state, path, Operation::Update).await {
-        Ok(id) => id,
+    let direct = match authorize(req, state, path, Operation::Update).await {
+        Ok(direct) => direct,
         Err(refused) => return refused,
     };
+    let id = direct.id().to_string();
     let mut spool = match state.core.snapshot_spool() {
         Ok(spool) => spool,
-        Err(e) => return error::render(&e, &id),
+        Err(e) => return fail(state, &direct, &e),
     };
     while let Some(chunk) = payload.next().await {
         let chunk = match chunk {
@@ -105,15 +133,21 @@ async fn restore(
             }
         };
         if let Err(e) = spool.write(&chunk) {
-            return error::render(&CoreError::Storage(e), &id);
+            return fail(state, &direct, &CoreError::Storage(e));
         }
     }
     let file = match spool.into_file() {
         Ok(file) => file,
-        Err(e) => return error::render(&CoreError::Storage(e), &id),
+        Err(e) => return fail(state, &direct, &CoreError::Storage(e)),
     };
     match state.core.snapshot_restore(file, force).await {
-        Ok(resp) => response::render(resp, &id),
-        Err(e) => error::render(&e, &id),
+        Ok(resp) => {
+            let audited = state.core.finish_direct(&direct, Ok(Some(&resp)));
+            match audited {
+                Ok(()) => response::render(resp, &id),
+                Err(e) => error::render(&e, &id),
+            }
+        }
+        Err(e) => fail(state, &direct, &e),
     }
 }

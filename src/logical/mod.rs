@@ -2,6 +2,7 @@
 //! backend's storage view and the system view. The core depends on this layer; backends depend on it (and on
 //! `framework`) and never on the core.
 
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod secret;
 pub mod storage;
 pub mod testing;
 
+pub use audit::{AuditDeviceConfig, AuditFactory, AuditSink};
 pub use auth::Auth;
 pub use backend::{
     Backend, BackendFuture, Context, ExistenceFuture, PeriodicFuture, SpecialPaths, StorageScope, SystemView,

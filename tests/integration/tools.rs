@@ -110,6 +110,11 @@ pub struct ReferenceServer {
 
 impl ReferenceServer {
     pub fn start() -> ReferenceServer {
+        Self::start_with("")
+    }
+
+    /// [`ReferenceServer::start`] with `extra` added to its configuration (an `audit` stanza, ...).
+    pub fn start_with(extra: &str) -> ReferenceServer {
         let dir = crate::common::temp_dir();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -119,7 +124,7 @@ impl ReferenceServer {
         let config = dir.path().join("bao.hcl");
         std::fs::write(
             &config,
-            format!("storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\ndisable_mlock = true\n"),
+            format!("storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\ndisable_mlock = true\n{extra}"),
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();

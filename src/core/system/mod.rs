@@ -2,6 +2,7 @@
 //! `sys/init`, `sys/seal-status`, `sys/unseal`, `sys/health` and `sys/leader` work while sealed and are served by
 //! the HTTP layer straight from the core.
 
+pub mod audit;
 pub mod leases;
 pub mod mounts;
 
@@ -126,6 +127,9 @@ impl SystemBackend {
             return answer;
         }
         if let Some(answer) = leases::route(core, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = audit::route(core, path, req).await {
             return answer;
         }
         let op = req.operation;
@@ -279,6 +283,7 @@ const ROOT_PATHS: &[&str] = &[
     "auth/*",
     "audit",
     "audit/*",
+    "audit-chain-key/*",
     "raw",
     "raw/*",
     "remount",

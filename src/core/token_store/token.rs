@@ -204,6 +204,8 @@ impl TokenEntry {
             policies: self.policies.clone(),
             token_policies: self.policies.clone(),
             metadata: self.meta.clone(),
+            // Not rendered; audit entries show it.
+            display_name: self.display_name.clone(),
             lease_duration: self.ttl,
             renewable: self.renewable,
             entity_id: String::new(),

@@ -1,0 +1,3 @@
+//! Audit devices: sinks for the entries the core formats (see `logical::audit`).
+
+pub mod file;

@@ -1,0 +1,506 @@
+//! Audit devices: the durable audit table (which device is enabled where, with its options), each device's HMAC
+//! salt (behind the barrier, written with the table), the devices built from it at unseal, the devices declared in
+//! the server configuration (created and removed at unseal, as OpenBao's declarative audit devices), and the
+//! broker that writes every entry to every device. An entry counts as recorded when at least one device wrote it;
+//! when none did, the request is refused before anything is done (fail closed).
+
+pub mod chain;
+pub mod format;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use self::format::{AuditInput, FormatOptions};
+use super::{Core, CoreError};
+use crate::logical::{AuditDeviceConfig, AuditSink};
+use crate::storage::{barrier, SecretKey, StorageError, Tree, TxError, KEY_LEN};
+
+/// The audit table's record in the `mounts` tree.
+const AUDIT_TABLE_KEY: &[u8] = b"audit";
+/// Table of a device enabled through the API; `audit-config` for one declared in the configuration.
+pub const API_TABLE: &str = "audit";
+pub const CONFIG_TABLE: &str = "audit-config";
+/// What a client is answered (500) when no device could record its request or its response (OpenBao's
+/// `ErrInternalError`).
+pub const AUDIT_FAILED: &str = "internal error";
+
+fn salt_key(uuid: &str) -> Vec<u8> {
+    format!("audit-salt/{uuid}").into_bytes()
+}
+
+/// A device declared in the server configuration (`audit "file" "path" { ... }`), and the configuration's audit
+/// switches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSettings {
+    pub declared: Vec<DeclaredDevice>,
+    /// `unsafe_allow_api_audit_creation`: `sys/audit/:path` may enable devices.
+    pub allow_api_creation: bool,
+    /// `allow_audit_log_prefixing`: the `prefix` option is accepted.
+    pub allow_prefixing: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclaredDevice {
+    pub kind: String,
+    pub path: String,
+    pub description: String,
+    pub local: bool,
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditTableEntry {
+    /// With a trailing slash.
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    #[serde(default)]
+    pub local: bool,
+    pub uuid: String,
+    pub accessor: String,
+    /// `audit` (API) or `audit-config` (declared).
+    pub table: String,
+}
+
+/// An enabled device: its table entry, its sink and the salt its entries are HMAC'd with.
+pub struct Device {
+    pub entry: AuditTableEntry,
+    sink: Arc<dyn AuditSink>,
+    salt: SecretKey,
+    format: FormatOptions,
+    /// With `hmac_chain = "true"`: the chain key and the last entry's chain value (held while an entry is written,
+    /// so the file's order is the chain's).
+    chain: Option<Chain>,
+}
+
+/// A chaining device's key and its last entry's chain value.
+type Chain = (Zeroizing<Vec<u8>>, std::sync::Mutex<[u8; chain::LINK_LEN]>);
+
+impl Device {
+    /// Write one formatted entry, chained when the device chains its entries.
+    fn write(&self, mut line: Vec<u8>) -> std::io::Result<()> {
+        let Some((key, previous)) = &self.chain else {
+            return self.sink.write_entry(&line);
+        };
+        let mut previous = previous.lock().unwrap_or_else(|p| p.into_inner());
+        let next = chain::seal_line(key, &previous, &mut line);
+        self.sink.write_entry(&line)?;
+        *previous = next;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct AuditState {
+    devices: ArcSwap<Vec<Arc<Device>>>,
+    /// Serializes table changes, so the table in memory is the one on disk.
+    change: tokio::sync::Mutex<()>,
+}
+
+fn codec(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Storage(StorageError::Codec(format!("audit table: {e}")))
+}
+
+fn invalid(text: impl Into<String>) -> CoreError {
+    CoreError::InvalidRequest(text.into())
+}
+
+/// Build a device's sink and formatter from its entry (OpenBao's `newAuditBackend`).
+fn build(entry: &AuditTableEntry, salt: SecretKey) -> Result<Device, String> {
+    let factory =
+        super::registry::audit_device(&entry.kind).ok_or_else(|| format!("unknown backend type: {:?}", entry.kind))?;
+    let format = FormatOptions::parse(&entry.options)?;
+    let sink = factory(&AuditDeviceConfig {
+        options: &entry.options,
+    })?;
+    let chained = match entry.options.get("hmac_chain") {
+        Some(v) => crate::logical::audit::parse_go_bool(v)?,
+        None => false,
+    };
+    let chain = chained.then(|| {
+        let resume = sink.last_entry().and_then(|line| chain::last_link(&line));
+        (
+            chain::chain_key(&salt[..]),
+            std::sync::Mutex::new(resume.unwrap_or(chain::GENESIS)),
+        )
+    });
+    Ok(Device {
+        entry: entry.clone(),
+        sink,
+        salt,
+        format,
+        chain,
+    })
+}
+
+/// OpenBao's test message: a request entry for `sys/audit/test`, written when a device is enabled.
+fn probe(device: &Device) -> Result<(), String> {
+    if device.entry.options.get("skip_test").map(String::as_str) == Some("true") {
+        return Ok(());
+    }
+    let req = crate::core::Request {
+        id: uuid::Uuid::new_v4().to_string(),
+        operation: crate::core::Operation::Update,
+        path: "sys/audit/test".into(),
+        data: serde_json::Map::new(),
+        client_token: None,
+        wrap_ttl: None,
+        remote_addr: None,
+        secret: None,
+    };
+    let auth = format::AuthView {
+        token_type: "default".into(),
+        ..Default::default()
+    };
+    let input = AuditInput {
+        req: &req,
+        auth: &auth,
+        mount: None,
+        error: None,
+        response: None,
+        login: false,
+    };
+    device
+        .write(format::entry_line(&input, false, &device.format, &device.salt[..]))
+        .map_err(|e| format!("audit backend failed test message: {e}"))
+}
+
+impl Core {
+    /// The enabled devices, in the order they were enabled.
+    pub fn audit_devices(&self) -> Arc<Vec<Arc<Device>>> {
+        self.audit.devices.load_full()
+    }
+
+    /// Record one entry on every device: `Err` when devices are enabled and none of them recorded it.
+    fn broadcast(&self, input: &AuditInput, response_entry: bool) -> Result<(), ()> {
+        let devices = self.audit.devices.load();
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let mut recorded = false;
+        for device in devices.iter() {
+            let line = format::entry_line(input, response_entry, &device.format, &device.salt[..]);
+            match device.write(line) {
+                Ok(()) => recorded = true,
+                Err(e) => log::error!(
+                    "audit: device {} failed to log the {} of request {}: {e}",
+                    device.entry.path,
+                    if response_entry { "response" } else { "request" },
+                    input.req.id
+                ),
+            }
+        }
+        if recorded {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    pub fn has_audit_devices(&self) -> bool {
+        !self.audit.devices.load().is_empty()
+    }
+
+    /// Audit a request before it is processed; `Err` (refuse it) when no device recorded it.
+    pub fn audit_request(&self, input: &AuditInput) -> Result<(), CoreError> {
+        self.broadcast(input, false)
+            .map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+    }
+
+    /// Audit the answer to a request; `Err` when no device recorded it (the client then gets an internal error,
+    /// as in OpenBao, though what the request did stays done).
+    pub fn audit_response(&self, input: &AuditInput) -> Result<(), CoreError> {
+        self.broadcast(input, true)
+            .map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+    }
+
+    /// `sys/audit-hash/:path`.
+    pub fn audit_hash(&self, path: &str, input: &str) -> Result<String, CoreError> {
+        let path = super::mounts::sanitize_path(path);
+        let devices = self.audit.devices.load();
+        let device = devices
+            .iter()
+            .find(|d| d.entry.path == path)
+            .ok_or_else(|| invalid(format!("unknown audit backend {path:?}")))?;
+        Ok(format::identified_hmac(&device.salt[..], input))
+    }
+
+    /// `sys/audit-chain-key/:path`: the key that verifies a chaining device's entries (`vault audit verify`).
+    pub fn audit_chain_key(&self, path: &str) -> Result<String, CoreError> {
+        let path = super::mounts::sanitize_path(path);
+        let devices = self.audit.devices.load();
+        let device = devices
+            .iter()
+            .find(|d| d.entry.path == path)
+            .ok_or_else(|| invalid(format!("unknown audit backend {path:?}")))?;
+        let (key, _) = device
+            .chain
+            .as_ref()
+            .ok_or_else(|| invalid(format!("audit device {path:?} does not chain its entries (hmac_chain)")))?;
+        Ok(hex::encode(&key[..]))
+    }
+
+    /// Reopen every device's destination (`SIGHUP`).
+    pub fn reload_audit_devices(&self) {
+        for device in self.audit.devices.load().iter() {
+            match device.sink.reload() {
+                Ok(()) => log::info!("audit: reloaded device {}", device.entry.path),
+                Err(e) => log::error!("audit: reloading device {} failed: {e}", device.entry.path),
+            }
+        }
+    }
+
+    fn install_devices(&self, devices: Vec<Arc<Device>>) {
+        self.audit.devices.store(Arc::new(devices));
+    }
+
+    /// Forget the devices (at seal).
+    pub(crate) fn unload_audit(&self) {
+        self.install_devices(Vec::new());
+    }
+
+    fn read_audit_table(&self) -> Result<Vec<AuditTableEntry>, CoreError> {
+        match self.storage.get_raw(Tree::Mounts, AUDIT_TABLE_KEY)? {
+            None => Ok(Vec::new()),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(codec),
+        }
+    }
+
+    fn read_salt(&self, uuid: &str) -> Result<SecretKey, CoreError> {
+        let raw = self
+            .storage
+            .get_raw(Tree::Core, &salt_key(uuid))?
+            .filter(|s| s.len() == KEY_LEN)
+            .ok_or_else(|| codec(format!("salt of device {uuid} missing")))?;
+        let mut salt = Zeroizing::new([0u8; KEY_LEN]);
+        salt.copy_from_slice(&raw);
+        Ok(salt)
+    }
+
+    /// Load the audit table at unseal and build its devices, then create and remove the devices declared in the
+    /// configuration. A device that cannot be built is logged and left out, unless none can be (OpenBao's
+    /// "failed to setup audit table"), so a table with devices never runs unaudited.
+    pub(crate) fn load_audit(&self) -> Result<(), CoreError> {
+        let table = self.read_audit_table()?;
+        let mut devices = Vec::new();
+        for entry in &table {
+            match build(entry, self.read_salt(&entry.uuid)?) {
+                Ok(device) => {
+                    log::info!("audit: enabled {} device at {}", entry.kind, entry.path);
+                    devices.push(Arc::new(device));
+                }
+                Err(e) => log::error!("audit: device {} could not be set up: {e}", entry.path),
+            }
+        }
+        if !table.is_empty() && devices.is_empty() {
+            return Err(CoreError::Internal("failed to setup audit table".into()));
+        }
+        self.install_devices(devices);
+        self.reconcile_declared_audit()
+    }
+
+    /// OpenBao's `handleAuditLogSetup`: declared devices missing from the table are enabled, declared devices in
+    /// the table must be unchanged, and devices that came from the configuration but are no longer declared are
+    /// disabled. API-created devices are left alone.
+    fn reconcile_declared_audit(&self) -> Result<(), CoreError> {
+        let settings = &self.settings.audit;
+        let mut seen: Vec<String> = Vec::new();
+        for declared in &settings.declared {
+            let path = super::mounts::sanitize_path(&declared.path);
+            if path == "/" {
+                return Err(invalid("audit config is missing a path"));
+            }
+            if seen.contains(&path) {
+                return Err(invalid(format!(
+                    "two audit devices with same path ({path}) exist in config"
+                )));
+            }
+            if declared.options.contains_key("prefix") && !settings.allow_prefixing {
+                return Err(invalid("audit log prefixing is not allowed"));
+            }
+            seen.push(path.clone());
+            let current = self.audit_devices();
+            match current.iter().find(|d| d.entry.path == path) {
+                None => {
+                    log::info!("audit: adding new audit device {path}");
+                    let entry = new_entry(&path, declared, CONFIG_TABLE);
+                    self.enable_audit_blocking(entry)
+                        .map_err(|e| invalid(format!("failed to create new audit device {path}: {e}")))?;
+                }
+                Some(existing) if existing.entry.table != CONFIG_TABLE => {
+                    return Err(invalid(format!(
+                        "audit device in configuration (path: {path}) was already created by API; remove the API audit device before attempting to create a duplicate configuration-based version"
+                    )));
+                }
+                Some(existing) => {
+                    let e = &existing.entry;
+                    if e.kind != declared.kind
+                        || e.description != declared.description
+                        || e.local != declared.local
+                        || e.options != declared.options
+                    {
+                        return Err(invalid(format!(
+                            "failed to validate audit device config {path}: modifications to audit devices are not allowed"
+                        )));
+                    }
+                }
+            }
+        }
+        let stale: Vec<String> = self
+            .audit_devices()
+            .iter()
+            .filter(|d| d.entry.table == CONFIG_TABLE && !seen.contains(&d.entry.path))
+            .map(|d| d.entry.path.clone())
+            .collect();
+        for path in stale {
+            log::info!("audit: disabling removed audit device {path}");
+            self.commit_audit_blocking(|table| table.retain(|e| e.path != path), None)?;
+        }
+        Ok(())
+    }
+
+    /// Build and test the device, then write it to the table with its new salt. Returns the table as written.
+    fn prepare_enable(&self, mut entry: AuditTableEntry) -> Result<(Device, AuditTableEntry), CoreError> {
+        if entry.path == "/" {
+            return Err(invalid("backend path must be specified"));
+        }
+        let conflict = self
+            .audit_devices()
+            .iter()
+            .any(|d| d.entry.path.starts_with(&entry.path) || entry.path.starts_with(&d.entry.path));
+        if conflict {
+            return Err(invalid("path already in use"));
+        }
+        entry.uuid = uuid::Uuid::new_v4().to_string();
+        let n: u32 = rand::RngExt::random(&mut rand::rng());
+        entry.accessor = format!("audit_{}_{n:08x}", entry.kind);
+        let device = build(&entry, barrier::random_key()).map_err(invalid)?;
+        probe(&device).map_err(invalid)?;
+        Ok((device, entry))
+    }
+
+    /// Enable a device at unseal (declared in the configuration).
+    fn enable_audit_blocking(&self, entry: AuditTableEntry) -> Result<(), CoreError> {
+        let (device, entry) = self.prepare_enable(entry)?;
+        let salt = Zeroizing::new(device.salt.to_vec());
+        self.commit_audit_blocking(move |table| table.push(entry.clone()), Some((device, salt)))
+    }
+
+    /// Write the table changed by `change` (and a new device's salt) and flush, then install the devices it lists.
+    fn commit_audit_blocking(
+        &self,
+        change: impl FnOnce(&mut Vec<AuditTableEntry>),
+        added: Option<(Device, Zeroizing<Vec<u8>>)>,
+    ) -> Result<(), CoreError> {
+        let mut table = self.read_audit_table()?;
+        let before: Vec<String> = table.iter().map(|e| e.uuid.clone()).collect();
+        change(&mut table);
+        let removed: Vec<String> = before
+            .into_iter()
+            .filter(|u| !table.iter().any(|e| &e.uuid == u))
+            .collect();
+        let encoded = serde_json::to_vec(&table).map_err(codec)?;
+        let new_salt = added.as_ref().map(|(d, s)| (salt_key(&d.entry.uuid), s.clone()));
+        self.storage.transact(move |tx| {
+            tx.put_raw(Tree::Mounts, AUDIT_TABLE_KEY, &encoded)?;
+            if let Some((key, salt)) = &new_salt {
+                tx.put_raw(Tree::Core, key, salt)?;
+            }
+            for uuid in &removed {
+                tx.remove(Tree::Core, &salt_key(uuid))?;
+            }
+            Ok::<_, TxError<CoreError>>(())
+        })??;
+        self.storage.flush()?;
+        self.install_table(&table, added.map(|(d, _)| d));
+        Ok(())
+    }
+
+    /// Make the devices in memory those of `table`: existing ones are kept, `added` joins.
+    fn install_table(&self, table: &[AuditTableEntry], added: Option<Device>) {
+        let current = self.audit_devices();
+        let added = added.map(Arc::new);
+        let devices = table
+            .iter()
+            .filter_map(|e| {
+                current
+                    .iter()
+                    .find(|d| d.entry.uuid == e.uuid)
+                    .cloned()
+                    .or_else(|| added.clone().filter(|d| d.entry.uuid == e.uuid))
+            })
+            .collect();
+        self.install_devices(devices);
+    }
+
+    /// `sys/audit/:path` (write): enable a device through the API.
+    pub async fn enable_audit(&self, path: &str, declared: &DeclaredDevice) -> Result<(), CoreError> {
+        let _guard = self.audit.change.lock().await;
+        let entry = new_entry(&super::mounts::sanitize_path(path), declared, API_TABLE);
+        let (device, entry) = self.prepare_enable(entry)?;
+        let mut table = self.read_audit_table()?;
+        table.push(entry.clone());
+        let encoded = serde_json::to_vec(&table).map_err(codec)?;
+        let (key, salt) = (salt_key(&entry.uuid), Zeroizing::new(device.salt.to_vec()));
+        self.storage
+            .write(move |tx| {
+                tx.put_raw(Tree::Mounts, AUDIT_TABLE_KEY, &encoded)?;
+                tx.put_raw(Tree::Core, &key, &salt)?;
+                Ok::<_, TxError<CoreError>>(())
+            })
+            .await??;
+        self.install_table(&table, Some(device));
+        log::info!("audit: enabled {} device at {}", entry.kind, entry.path);
+        Ok(())
+    }
+
+    /// `sys/audit/:path` (delete): disable an API-created device. Nothing enabled there is not an error.
+    pub async fn disable_audit(&self, path: &str) -> Result<(), CoreError> {
+        let path = super::mounts::sanitize_path(path);
+        if path == "/" {
+            return Err(invalid("audit device path must be specified"));
+        }
+        let _guard = self.audit.change.lock().await;
+        let mut table = self.read_audit_table()?;
+        let Some(index) = table.iter().position(|e| e.path == path) else {
+            return Ok(());
+        };
+        if table[index].table == CONFIG_TABLE {
+            return Err(invalid("cannot disable configuration-managed audit device"));
+        }
+        let removed = table.remove(index);
+        let encoded = serde_json::to_vec(&table).map_err(codec)?;
+        let key = salt_key(&removed.uuid);
+        self.storage
+            .write(move |tx| {
+                tx.put_raw(Tree::Mounts, AUDIT_TABLE_KEY, &encoded)?;
+                tx.remove(Tree::Core, &key)?;
+                Ok::<_, TxError<CoreError>>(())
+            })
+            .await??;
+        self.install_table(&table, None);
+        log::info!("audit: disabled device {path}");
+        Ok(())
+    }
+}
+
+fn new_entry(path: &str, declared: &DeclaredDevice, table: &str) -> AuditTableEntry {
+    AuditTableEntry {
+        path: path.to_string(),
+        kind: declared.kind.clone(),
+        description: declared.description.clone(),
+        options: declared.options.clone(),
+        local: declared.local,
+        uuid: String::new(),
+        accessor: String::new(),
+        table: table.to_string(),
+    }
+}

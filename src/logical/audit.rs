@@ -1,0 +1,37 @@
+//! The contract of an audit device (OpenBao's `audit.Backend`, minus formatting): a sink that records one
+//! formatted entry at a time. The core formats and HMACs entries (with the device's salt and its common options:
+//! `log_raw`, `hmac_accessor`, `elide_list_responses`, `format`, `prefix`); a device only writes them and, on
+//! `SIGHUP`, reopens what it writes to.
+
+use std::collections::BTreeMap;
+
+/// What a device factory is given: the device's options as declared (the common ones included, which it ignores).
+pub struct AuditDeviceConfig<'a> {
+    pub options: &'a BTreeMap<String, String>,
+}
+
+pub trait AuditSink: Send + Sync {
+    /// Record one entry (a complete line, newline included). `Err` when it could not be recorded.
+    fn write_entry(&self, line: &[u8]) -> std::io::Result<()>;
+
+    /// Reopen the destination (log rotation); a no-op for devices without one.
+    fn reload(&self) -> std::io::Result<()>;
+
+    /// The last entry recorded, for a device that can read its destination back (a file): a tamper-evident chain
+    /// resumes from it after a restart.
+    fn last_entry(&self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// An audit device type's factory: the sink, or why the options are refused (OpenBao's text).
+pub type AuditFactory = fn(&AuditDeviceConfig) -> Result<std::sync::Arc<dyn AuditSink>, String>;
+
+/// Go's `strconv.ParseBool`, with its error text (device options are parsed as OpenBao parses them).
+pub fn parse_go_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("strconv.ParseBool: parsing {value:?}: invalid syntax")),
+    }
+}
