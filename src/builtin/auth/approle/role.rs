@@ -539,12 +539,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
         show: |r| one("secret_id_num_uses", json!(r.secret_id_num_uses)),
         warning: None,
         update: Some(|fields, _, _| {
-            let Some(uses) = fields.int("secret_id_num_uses") else {
-                return Err(invalid("missing secret_id_num_uses"));
-            };
-            if uses < 0 {
-                return Err(invalid("secret_id_num_uses cannot be negative"));
-            }
+            let uses = required_count(fields, "secret_id_num_uses", "secret_id_num_uses cannot be negative")?;
             Ok(Some(Box::new(move |role| role.secret_id_num_uses = uses)))
         }),
         reset: Some(|role| role.secret_id_num_uses = 0),
@@ -556,9 +551,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
         show: |r| one("secret_id_ttl", json!(r.secret_id_ttl)),
         warning: None,
         update: Some(|fields, _, _| {
-            let Some(ttl) = secs(fields, "secret_id_ttl") else {
-                return Err(invalid("missing secret_id_ttl"));
-            };
+            let ttl = required_secs(fields, "secret_id_ttl")?;
             Ok(Some(Box::new(move |role| role.secret_id_ttl = ttl)))
         }),
         reset: Some(|role| role.secret_id_ttl = 0),
@@ -606,12 +599,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
         show: |r| one("token_num_uses", json!(r.token.token_num_uses)),
         warning: None,
         update: Some(|fields, _, _| {
-            let Some(uses) = fields.int("token_num_uses") else {
-                return Err(invalid("missing token_num_uses"));
-            };
-            if uses < 0 {
-                return Err(invalid("'token_num_uses' cannot be negative"));
-            }
+            let uses = required_count(fields, "token_num_uses", "'token_num_uses' cannot be negative")?;
             Ok(Some(Box::new(move |role| role.token.token_num_uses = uses)))
         }),
         reset: Some(|role| role.token.token_num_uses = 0),
@@ -623,9 +611,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
         show: |r| one("token_ttl", json!(r.token.token_ttl)),
         warning: None,
         update: Some(|fields, role, _| {
-            let Some(ttl) = secs(fields, "token_ttl") else {
-                return Err(invalid("missing token_ttl"));
-            };
+            let ttl = required_secs(fields, "token_ttl")?;
             if role.token.token_max_ttl > 0 && ttl > role.token.token_max_ttl {
                 return Err(invalid("token_ttl should not be greater than token_max_ttl"));
             }
@@ -640,9 +626,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
         show: |r| one("token_max_ttl", json!(r.token.token_max_ttl)),
         warning: None,
         update: Some(|fields, role, _| {
-            let Some(max) = secs(fields, "token_max_ttl") else {
-                return Err(invalid("missing token_max_ttl"));
-            };
+            let max = required_secs(fields, "token_max_ttl")?;
             if role.token.token_ttl > 0 && max > 0 && role.token.token_ttl > max {
                 return Err(invalid("token_max_ttl should be greater than or equal to token_ttl"));
             }
@@ -651,6 +635,20 @@ pub(super) const SETTINGS: [Setting; 12] = [
         reset: Some(|role| role.token.token_max_ttl = 0),
     },
 ];
+
+/// A count an update must give, which cannot be negative.
+fn required_count(fields: &Fields, name: &str, negative: &str) -> Result<i64, Error> {
+    match fields.int(name) {
+        None => Err(invalid(format!("missing {name}"))),
+        Some(count) if count < 0 => Err(invalid(negative)),
+        Some(count) => Ok(count),
+    }
+}
+
+/// A duration an update must give, in seconds.
+fn required_secs(fields: &Fields, name: &str) -> Result<u64, Error> {
+    secs(fields, name).ok_or_else(|| invalid(format!("missing {name}")))
+}
 
 /// `secret-id-bound-cidrs` and its deprecated name `bound-cidr-list` take either field.
 fn update_bound_cidrs(fields: &Fields, _role: &RoleEntry, _ctx: &Context) -> Result<Option<Change>, Error> {
