@@ -404,6 +404,9 @@ impl AppRole {
 /// A change to a role that an update checked and will store.
 type Change = Box<dyn Fn(&mut RoleEntry) + Send>;
 
+/// Checks an update of a setting against the request and the stored role; the change to store, if any.
+type CheckUpdate = fn(&Fields, &RoleEntry, &Context) -> Result<Option<Change>, Error>;
+
 /// A role's setting sub-endpoint (`role/:name/token-ttl`, ...) as data; [`AppRole::read_setting`],
 /// [`AppRole::update_setting`] and [`AppRole::delete_setting`] serve them all.
 pub(super) struct Setting {
@@ -414,9 +417,8 @@ pub(super) struct Setting {
     show: fn(&RoleEntry) -> Map<String, Value>,
     /// A warning every read carries.
     warning: Option<&'static str>,
-    /// Checks an update against the request and the stored role; the change to store, if any. `None` for a setting
-    /// that cannot be updated.
-    update: Option<fn(&Fields, &RoleEntry, &Context) -> Result<Option<Change>, Error>>,
+    /// `None` for a setting that cannot be updated.
+    update: Option<CheckUpdate>,
     /// What a delete resets; `None` for a setting that is never stored, so a delete has nothing to do.
     reset: Option<fn(&mut RoleEntry)>,
 }
