@@ -123,20 +123,28 @@ const TOKEN_NUM_USES_FIELDS: crate::framework::Schema = &[("role_name", Kind::St
 const TOKEN_TTL_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("token_ttl", Kind::Duration)];
 const TOKEN_MAX_TTL_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("token_max_ttl", Kind::Duration)];
 
-/// A role's field sub-endpoint (`role/:name/secret-id-ttl`, ...): read, update and delete of one setting.
-macro_rules! field_path {
-    ($pattern:literal, $fields:expr, $read:path, $update:path, $delete:path, $help:literal) => {
+/// A role's setting sub-endpoint (`role/:name/secret-id-ttl`, ...), described by `role::SETTINGS[$setting]`.
+macro_rules! setting_path {
+    ($setting:expr, [$($op:ident),+]) => {
         PathSpec {
-            pattern: $pattern,
-            fields: $fields,
-            operations: &[
-                (Operation::Read, $read),
-                (Operation::Update, $update),
-                (Operation::Delete, $delete),
-            ],
+            pattern: role::SETTINGS[$setting].pattern,
+            fields: role::SETTINGS[$setting].fields,
+            operations: &[$(setting_operation!($op, $setting)),+],
             existence: None,
-            help: $help,
+            help: role::SETTINGS[$setting].help,
         }
+    };
+}
+
+macro_rules! setting_operation {
+    (Read, $setting:expr) => {
+        (Operation::Read, AppRole::read_setting::<{ $setting }>)
+    };
+    (Update, $setting:expr) => {
+        (Operation::Update, AppRole::update_setting::<{ $setting }>)
+    };
+    (Delete, $setting:expr) => {
+        (Operation::Delete, AppRole::delete_setting::<{ $setting }>)
     };
 }
 
@@ -168,103 +176,18 @@ const PATHS: PathTable<AppRole> = PathTable {
             existence: Some(AppRole::role_exists),
             help: "Register an role with the backend.",
         },
-        PathSpec {
-            pattern: "role/{role_name}/role-id",
-            fields: ROLE_ID_FIELDS,
-            operations: &[
-                (Operation::Read, AppRole::read_role_id),
-                (Operation::Update, AppRole::write_role_id),
-            ],
-            existence: None,
-            help: "Returns the 'role_id' of the role.",
-        },
-        PathSpec {
-            pattern: "role/{role_name}/local-secret-ids",
-            fields: NAME_FIELDS,
-            operations: &[(Operation::Read, AppRole::read_local_secret_ids)],
-            existence: None,
-            help: "Enables cluster local secret IDs",
-        },
-        field_path!(
-            "role/{role_name}/policies",
-            POLICIES_FIELDS,
-            AppRole::read_policies,
-            AppRole::update_policies,
-            AppRole::delete_policies,
-            "Policies of the role."
-        ),
-        field_path!(
-            "role/{role_name}/secret-id-bound-cidrs",
-            CIDR_FIELDS,
-            AppRole::read_secret_id_bound_cidrs,
-            AppRole::update_bound_cidrs,
-            AppRole::delete_bound_cidrs,
-            "Comma separated list of CIDR blocks, if set, specifies blocks of IP addresses which can perform the login operation"
-        ),
-        field_path!(
-            "role/{role_name}/bound-cidr-list",
-            CIDR_FIELDS,
-            AppRole::read_bound_cidr_list,
-            AppRole::update_bound_cidrs,
-            AppRole::delete_bound_cidrs,
-            "Deprecated: Comma separated list of CIDR blocks, if set, specifies blocks of IP addresses which can perform the login operation"
-        ),
-        field_path!(
-            "role/{role_name}/token-bound-cidrs",
-            CIDR_FIELDS,
-            AppRole::read_token_bound_cidrs,
-            AppRole::update_token_bound_cidrs,
-            AppRole::delete_token_bound_cidrs,
-            "Comma separated string or list of CIDR blocks. If set, specifies the blocks of IP addresses which can use the returned token."
-        ),
-        field_path!(
-            "role/{role_name}/secret-id-num-uses",
-            SECRET_ID_NUM_USES_FIELDS,
-            AppRole::read_secret_id_num_uses,
-            AppRole::update_secret_id_num_uses,
-            AppRole::delete_secret_id_num_uses,
-            "Use limit of the SecretID generated against the role."
-        ),
-        field_path!(
-            "role/{role_name}/secret-id-ttl",
-            SECRET_ID_TTL_FIELDS,
-            AppRole::read_secret_id_ttl,
-            AppRole::update_secret_id_ttl,
-            AppRole::delete_secret_id_ttl,
-            "Duration in seconds of the SecretID generated against the role."
-        ),
-        field_path!(
-            "role/{role_name}/period",
-            PERIOD_FIELDS,
-            AppRole::read_period,
-            AppRole::update_period,
-            AppRole::delete_period,
-            "Updates the value of 'period' on the role"
-        ),
-        field_path!(
-            "role/{role_name}/token-num-uses",
-            TOKEN_NUM_USES_FIELDS,
-            AppRole::read_token_num_uses,
-            AppRole::update_token_num_uses,
-            AppRole::delete_token_num_uses,
-            "Number of times issued tokens can be used"
-        ),
-        field_path!(
-            "role/{role_name}/token-ttl",
-            TOKEN_TTL_FIELDS,
-            AppRole::read_token_ttl,
-            AppRole::update_token_ttl,
-            AppRole::delete_token_ttl,
-            "Duration in seconds, the lifetime of the token issued by using the SecretID that is generated against this role, before which the token needs to be renewed."
-        ),
-        field_path!(
-            "role/{role_name}/token-max-ttl",
-            TOKEN_MAX_TTL_FIELDS,
-            AppRole::read_token_max_ttl,
-            AppRole::update_token_max_ttl,
-            AppRole::delete_token_max_ttl,
-            "Duration in seconds, the maximum lifetime of the tokens issued by using the SecretIDs that were generated against this role, after which the tokens are not allowed to be renewed."
-        ),
+        setting_path!(role::ROLE_ID, [Read, Update]),
+        setting_path!(role::LOCAL_SECRET_IDS, [Read]),
+        setting_path!(role::POLICIES, [Read, Update, Delete]),
+        setting_path!(role::SECRET_ID_BOUND_CIDRS, [Read, Update, Delete]),
+        setting_path!(role::BOUND_CIDR_LIST, [Read, Update, Delete]),
+        setting_path!(role::TOKEN_BOUND_CIDRS, [Read, Update, Delete]),
+        setting_path!(role::SECRET_ID_NUM_USES, [Read, Update, Delete]),
+        setting_path!(role::SECRET_ID_TTL, [Read, Update, Delete]),
+        setting_path!(role::PERIOD, [Read, Update, Delete]),
+        setting_path!(role::TOKEN_NUM_USES, [Read, Update, Delete]),
+        setting_path!(role::TOKEN_TTL, [Read, Update, Delete]),
+        setting_path!(role::TOKEN_MAX_TTL, [Read, Update, Delete]),
         PathSpec {
             pattern: "role/{role_name}/secret-id",
             fields: SECRET_ID_FIELDS,

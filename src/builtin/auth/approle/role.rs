@@ -12,7 +12,7 @@ use super::{
     go_duration, hmac_hex, invalid, mount_key, random_hex, read_json, read_role, role_id_key, role_key, tx_read_json,
     tx_write_json, AppRole, MAX_HMAC_INPUT, ROLE_FIELDS, SECRET_ID_LOCAL_PREFIX, SECRET_ID_PREFIX,
 };
-use crate::framework::{parse_policies, upgrade_legacy, Captures, Fields, TokenParams};
+use crate::framework::{parse_policies, upgrade_legacy, Captures, Fields, Schema, TokenParams};
 use crate::logical::{
     BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, StorageView, TxFail, ViewTxn,
 };
@@ -178,33 +178,6 @@ async fn update_role(
     })
     .await?;
     Ok(Response::no_content())
-}
-
-/// Reset a setting of a role; nothing to do for a role that does not exist.
-async fn reset_setting(
-    view: &dyn StorageView,
-    name: &str,
-    change: impl Fn(&mut RoleEntry) + Send + 'static,
-) -> Result<Response, Error> {
-    if read_role(view, name)?.is_none() {
-        return Ok(Response::no_content());
-    }
-    update_role(view, name, move |role| {
-        change(role);
-        Ok(())
-    })
-    .await
-}
-
-fn read_setting(
-    view: &dyn StorageView,
-    name: &str,
-    show: impl Fn(&RoleEntry) -> Map<String, Value>,
-) -> Result<Response, Error> {
-    match read_role(view, name)? {
-        Some(role) => Ok(Response::with_data(show(&role))),
-        None => Err(Error::NotFound),
-    }
 }
 
 fn one(key: &str, value: Value) -> Map<String, Value> {
@@ -426,27 +399,52 @@ impl AppRole {
             Ok(Response::no_content())
         })
     }
+}
 
-    pub(super) fn read_role_id<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move { read_setting(ctx.storage, m.get("role_name"), |r| one("role_id", json!(r.role_id))) })
-    }
+/// A change to a role that an update checked and will store.
+type Change = Box<dyn Fn(&mut RoleEntry) + Send>;
 
-    pub(super) fn write_role_id<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::ROLE_ID_FIELDS);
-            if read_role(ctx.storage, m.get("role_name"))?.is_none() {
-                return Err(Error::UnsupportedPath);
-            }
+/// Checks an update of a setting against the request and the stored role; the change to store, if any.
+type CheckUpdate = fn(&Fields, &RoleEntry, &Context) -> Result<Option<Change>, Error>;
+
+/// A role's setting sub-endpoint (`role/:name/token-ttl`, ...) as data; [`AppRole::read_setting`],
+/// [`AppRole::update_setting`] and [`AppRole::delete_setting`] serve them all.
+pub(super) struct Setting {
+    pub pattern: &'static str,
+    pub fields: Schema,
+    pub help: &'static str,
+    /// What a read shows.
+    show: fn(&RoleEntry) -> Map<String, Value>,
+    /// A warning every read carries.
+    warning: Option<&'static str>,
+    /// `None` for a setting that cannot be updated.
+    update: Option<CheckUpdate>,
+    /// What a delete resets; `None` for a setting that is never stored, so a delete has nothing to do.
+    reset: Option<fn(&mut RoleEntry)>,
+}
+
+// Indexes into SETTINGS, for the path table.
+pub(super) const ROLE_ID: usize = 0;
+pub(super) const LOCAL_SECRET_IDS: usize = 1;
+pub(super) const POLICIES: usize = 2;
+pub(super) const SECRET_ID_BOUND_CIDRS: usize = 3;
+pub(super) const BOUND_CIDR_LIST: usize = 4;
+pub(super) const TOKEN_BOUND_CIDRS: usize = 5;
+pub(super) const SECRET_ID_NUM_USES: usize = 6;
+pub(super) const SECRET_ID_TTL: usize = 7;
+pub(super) const PERIOD: usize = 8;
+pub(super) const TOKEN_NUM_USES: usize = 9;
+pub(super) const TOKEN_TTL: usize = 10;
+pub(super) const TOKEN_MAX_TTL: usize = 11;
+
+pub(super) const SETTINGS: [Setting; 12] = [
+    Setting {
+        pattern: "role/{role_name}/role-id",
+        fields: super::ROLE_ID_FIELDS,
+        help: "Returns the 'role_id' of the role.",
+        show: |r| one("role_id", json!(r.role_id)),
+        warning: None,
+        update: Some(|fields, _, _| {
             let role_id = fields.str("role_id").unwrap_or_default();
             if role_id.is_empty() {
                 return Err(invalid("missing role_id"));
@@ -456,327 +454,124 @@ impl AppRole {
                     "role_id is longer than maximum of {MAX_HMAC_INPUT} bytes"
                 )));
             }
-            update_role(ctx.storage, m.get("role_name"), move |role| {
-                role.role_id = role_id.clone();
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    pub(super) fn read_local_secret_ids<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                one("local_secret_ids", json!(r.secret_id_prefix == SECRET_ID_LOCAL_PREFIX))
-            })
-        })
-    }
-
-    pub(super) fn read_policies<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                let mut data = one("token_policies", json!(r.token.token_policies));
-                if !r.policies.is_empty() {
-                    data.insert("policies".into(), json!(r.policies));
-                }
-                data
-            })
-        })
-    }
-
-    pub(super) fn update_policies<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::POLICIES_FIELDS);
+            Ok(Some(Box::new(move |role| role.role_id = role_id.clone())))
+        }),
+        reset: None,
+    },
+    Setting {
+        pattern: "role/{role_name}/local-secret-ids",
+        fields: super::NAME_FIELDS,
+        help: "Enables cluster local secret IDs",
+        show: |r| one("local_secret_ids", json!(r.secret_id_prefix == SECRET_ID_LOCAL_PREFIX)),
+        warning: None,
+        update: None,
+        reset: None,
+    },
+    Setting {
+        pattern: "role/{role_name}/policies",
+        fields: super::POLICIES_FIELDS,
+        help: "Policies of the role.",
+        show: |r| {
+            let mut data = one("token_policies", json!(r.token.token_policies));
+            if !r.policies.is_empty() {
+                data.insert("policies".into(), json!(r.policies));
+            }
+            data
+        },
+        warning: None,
+        update: Some(|fields, _, _| {
             let new = fields.strings("token_policies").map(|p| parse_policies(&p));
             let old = fields.strings("policies").map(|p| parse_policies(&p));
-            if read_role(ctx.storage, m.get("role_name"))?.is_none() {
-                return Err(Error::UnsupportedPath);
-            }
-            if new.is_none() && old.is_none() {
-                return Err(invalid("missing token_policies"));
-            }
-            update_role(ctx.storage, m.get("role_name"), move |role| {
-                match (&new, &old) {
-                    (Some(new), given_old) => {
+            let change: Change = match (new, old) {
+                (Some(new), given_old) => {
+                    let legacy = given_old.is_some();
+                    Box::new(move |role| {
                         role.token.token_policies = new.clone();
-                        role.policies = if given_old.is_some() { new.clone() } else { Vec::new() };
-                    }
-                    (None, Some(old)) => {
-                        role.policies = old.clone();
-                        role.token.token_policies = old.clone();
-                    }
-                    (None, None) => {}
+                        role.policies = if legacy { new.clone() } else { Vec::new() };
+                    })
                 }
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    pub(super) fn delete_policies<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            reset_setting(ctx.storage, m.get("role_name"), |role| {
-                role.token.token_policies.clear();
-                role.policies.clear();
-            })
-            .await
-        })
-    }
-
-    pub(super) fn read_secret_id_bound_cidrs<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                one("secret_id_bound_cidrs", cidrs_value(&r.secret_id_bound_cidrs))
-            })
-        })
-    }
-
-    /// The deprecated name of `secret_id_bound_cidrs`; its legacy value is always upgraded, so it reads as `null`.
-    pub(super) fn read_bound_cidr_list<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let mut resp = read_setting(ctx.storage, m.get("role_name"), |_| one("bound_cidr_list", Value::Null))?;
-            resp.warnings.push(
-                "The \"bound_cidr_list\" field is deprecated and will be removed. Please use \"secret_id_bound_cidrs\" instead."
-                    .into(),
-            );
-            Ok(resp)
-        })
-    }
-
-    pub(super) fn update_bound_cidrs<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::CIDR_FIELDS);
-            if read_role(ctx.storage, m.get("role_name"))?.is_none() {
-                return Err(Error::UnsupportedPath);
-            }
-            let cidrs = fields
-                .strings("secret_id_bound_cidrs")
-                .or_else(|| fields.strings("bound_cidr_list"));
-            let Some(cidrs) = cidrs else {
-                return reject_token_bound_cidrs(&fields).map(|_| Response::no_content());
+                (None, Some(old)) => Box::new(move |role| {
+                    role.policies = old.clone();
+                    role.token.token_policies = old.clone();
+                }),
+                (None, None) => return Err(invalid("missing token_policies")),
             };
-            if cidrs.is_empty() {
-                return Err(invalid("missing bound_cidr_list"));
-            }
-            validate_cidrs(&cidrs)?;
-            update_role(ctx.storage, m.get("role_name"), move |role| {
-                role.secret_id_bound_cidrs = cidrs.clone();
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    pub(super) fn delete_bound_cidrs<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            reset_setting(ctx.storage, m.get("role_name"), |role| {
-                role.secret_id_bound_cidrs.clear()
-            })
-            .await
-        })
-    }
-
-    pub(super) fn read_token_bound_cidrs<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |_| {
-                one("token_bound_cidrs", Value::Null)
-            })
-        })
-    }
-
-    pub(super) fn update_token_bound_cidrs<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::CIDR_FIELDS);
-            if read_role(ctx.storage, m.get("role_name"))?.is_none() {
-                return Err(Error::UnsupportedPath);
-            }
-            reject_token_bound_cidrs(&fields)?;
-            Ok(Response::no_content())
-        })
-    }
-
-    pub(super) fn delete_token_bound_cidrs<'a>(
-        &'a self,
-        _ctx: &'a Context<'a>,
-        _req: &'a Request,
-        _m: Captures<'a>,
-    ) -> BackendFuture<'a> {
+            Ok(Some(change))
+        }),
+        reset: Some(|role| {
+            role.token.token_policies.clear();
+            role.policies.clear();
+        }),
+    },
+    Setting {
+        pattern: "role/{role_name}/secret-id-bound-cidrs",
+        fields: super::CIDR_FIELDS,
+        help: "Comma separated list of CIDR blocks, if set, specifies blocks of IP addresses which can perform the login operation",
+        show: |r| one("secret_id_bound_cidrs", cidrs_value(&r.secret_id_bound_cidrs)),
+        warning: None,
+        update: Some(update_bound_cidrs),
+        reset: Some(|role| role.secret_id_bound_cidrs.clear()),
+    },
+    // The deprecated name of `secret_id_bound_cidrs`; its legacy value is always upgraded, so it reads as `null`.
+    Setting {
+        pattern: "role/{role_name}/bound-cidr-list",
+        fields: super::CIDR_FIELDS,
+        help: "Deprecated: Comma separated list of CIDR blocks, if set, specifies blocks of IP addresses which can perform the login operation",
+        show: |_| one("bound_cidr_list", Value::Null),
+        warning: Some(
+            "The \"bound_cidr_list\" field is deprecated and will be removed. Please use \"secret_id_bound_cidrs\" instead.",
+        ),
+        update: Some(update_bound_cidrs),
+        reset: Some(|role| role.secret_id_bound_cidrs.clear()),
+    },
+    Setting {
+        pattern: "role/{role_name}/token-bound-cidrs",
+        fields: super::CIDR_FIELDS,
+        help: "Comma separated string or list of CIDR blocks. If set, specifies the blocks of IP addresses which can use the returned token.",
+        show: |_| one("token_bound_cidrs", Value::Null),
+        warning: None,
+        update: Some(|fields, _, _| reject_token_bound_cidrs(fields).map(|_| None)),
         // Never set (refused), so there is nothing to reset.
-        Box::pin(async move { Ok(Response::no_content()) })
-    }
-
-    pub(super) fn read_secret_id_num_uses<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                one("secret_id_num_uses", json!(r.secret_id_num_uses))
-            })
-        })
-    }
-
-    pub(super) fn update_secret_id_num_uses<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::SECRET_ID_NUM_USES_FIELDS);
-            if read_role(ctx.storage, m.get("role_name"))?.is_none() {
-                return Err(Error::UnsupportedPath);
+        reset: None,
+    },
+    Setting {
+        pattern: "role/{role_name}/secret-id-num-uses",
+        fields: super::SECRET_ID_NUM_USES_FIELDS,
+        help: "Use limit of the SecretID generated against the role.",
+        show: |r| one("secret_id_num_uses", json!(r.secret_id_num_uses)),
+        warning: None,
+        update: Some(|fields, _, _| {
+            let uses = required_count(fields, "secret_id_num_uses", "secret_id_num_uses cannot be negative")?;
+            Ok(Some(Box::new(move |role| role.secret_id_num_uses = uses)))
+        }),
+        reset: Some(|role| role.secret_id_num_uses = 0),
+    },
+    Setting {
+        pattern: "role/{role_name}/secret-id-ttl",
+        fields: super::SECRET_ID_TTL_FIELDS,
+        help: "Duration in seconds of the SecretID generated against the role.",
+        show: |r| one("secret_id_ttl", json!(r.secret_id_ttl)),
+        warning: None,
+        update: Some(|fields, _, _| {
+            let ttl = required_secs(fields, "secret_id_ttl")?;
+            Ok(Some(Box::new(move |role| role.secret_id_ttl = ttl)))
+        }),
+        reset: Some(|role| role.secret_id_ttl = 0),
+    },
+    Setting {
+        pattern: "role/{role_name}/period",
+        fields: super::PERIOD_FIELDS,
+        help: "Updates the value of 'period' on the role",
+        show: |r| {
+            let mut data = one("token_period", json!(r.token.token_period));
+            if r.period > 0 {
+                data.insert("period".into(), json!(r.period));
             }
-            let Some(uses) = fields.int("secret_id_num_uses") else {
-                return Err(invalid("missing secret_id_num_uses"));
-            };
-            if uses < 0 {
-                return Err(invalid("secret_id_num_uses cannot be negative"));
-            }
-            update_role(ctx.storage, m.get("role_name"), move |role| {
-                role.secret_id_num_uses = uses;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    pub(super) fn delete_secret_id_num_uses<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(
-            async move { reset_setting(ctx.storage, m.get("role_name"), |role| role.secret_id_num_uses = 0).await },
-        )
-    }
-
-    pub(super) fn read_secret_id_ttl<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                one("secret_id_ttl", json!(r.secret_id_ttl))
-            })
-        })
-    }
-
-    pub(super) fn update_secret_id_ttl<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::SECRET_ID_TTL_FIELDS);
-            if read_role(ctx.storage, m.get("role_name"))?.is_none() {
-                return Err(Error::UnsupportedPath);
-            }
-            let Some(ttl) = secs(&fields, "secret_id_ttl") else {
-                return Err(invalid("missing secret_id_ttl"));
-            };
-            update_role(ctx.storage, m.get("role_name"), move |role| {
-                role.secret_id_ttl = ttl;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    pub(super) fn delete_secret_id_ttl<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move { reset_setting(ctx.storage, m.get("role_name"), |role| role.secret_id_ttl = 0).await })
-    }
-
-    pub(super) fn read_period<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                let mut data = one("token_period", json!(r.token.token_period));
-                if r.period > 0 {
-                    data.insert("period".into(), json!(r.period));
-                }
-                data
-            })
-        })
-    }
-
-    pub(super) fn update_period<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::PERIOD_FIELDS);
-            if read_role(ctx.storage, m.get("role_name"))?.is_none() {
-                return Err(Error::UnsupportedPath);
-            }
-            let (new, old) = (secs(&fields, "token_period"), secs(&fields, "period"));
+            data
+        },
+        warning: None,
+        update: Some(|fields, _, ctx| {
+            let (new, old) = (secs(fields, "token_period"), secs(fields, "period"));
             let Some(period) = new.or(old) else {
                 return Err(invalid("missing period"));
             };
@@ -789,176 +584,159 @@ impl AppRole {
                 )));
             }
             let legacy = old.is_some();
-            update_role(ctx.storage, m.get("role_name"), move |role| {
+            Ok(Some(Box::new(move |role| {
                 role.token.token_period = period;
                 role.period = if legacy { period } else { 0 };
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    pub(super) fn delete_period<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            reset_setting(ctx.storage, m.get("role_name"), |role| {
-                role.token.token_period = 0;
-                role.period = 0;
-            })
-            .await
-        })
-    }
-
-    pub(super) fn read_token_num_uses<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                one("token_num_uses", json!(r.token.token_num_uses))
-            })
-        })
-    }
-
-    pub(super) fn update_token_num_uses<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::TOKEN_NUM_USES_FIELDS);
-            if read_role(ctx.storage, m.get("role_name"))?.is_none() {
-                return Err(Error::UnsupportedPath);
-            }
-            let Some(uses) = fields.int("token_num_uses") else {
-                return Err(invalid("missing token_num_uses"));
-            };
-            if uses < 0 {
-                return Err(invalid("'token_num_uses' cannot be negative"));
-            }
-            update_role(ctx.storage, m.get("role_name"), move |role| {
-                role.token.token_num_uses = uses;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    pub(super) fn delete_token_num_uses<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(
-            async move { reset_setting(ctx.storage, m.get("role_name"), |role| role.token.token_num_uses = 0).await },
-        )
-    }
-
-    pub(super) fn read_token_ttl<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                one("token_ttl", json!(r.token.token_ttl))
-            })
-        })
-    }
-
-    pub(super) fn update_token_ttl<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let fields = Fields::new(&req.data, super::TOKEN_TTL_FIELDS);
-            let Some(role) = read_role(ctx.storage, m.get("role_name"))? else {
-                return Err(Error::UnsupportedPath);
-            };
-            let Some(ttl) = secs(&fields, "token_ttl") else {
-                return Err(invalid("missing token_ttl"));
-            };
+            })))
+        }),
+        reset: Some(|role| {
+            role.token.token_period = 0;
+            role.period = 0;
+        }),
+    },
+    Setting {
+        pattern: "role/{role_name}/token-num-uses",
+        fields: super::TOKEN_NUM_USES_FIELDS,
+        help: "Number of times issued tokens can be used",
+        show: |r| one("token_num_uses", json!(r.token.token_num_uses)),
+        warning: None,
+        update: Some(|fields, _, _| {
+            let uses = required_count(fields, "token_num_uses", "'token_num_uses' cannot be negative")?;
+            Ok(Some(Box::new(move |role| role.token.token_num_uses = uses)))
+        }),
+        reset: Some(|role| role.token.token_num_uses = 0),
+    },
+    Setting {
+        pattern: "role/{role_name}/token-ttl",
+        fields: super::TOKEN_TTL_FIELDS,
+        help: "Duration in seconds, the lifetime of the token issued by using the SecretID that is generated against this role, before which the token needs to be renewed.",
+        show: |r| one("token_ttl", json!(r.token.token_ttl)),
+        warning: None,
+        update: Some(|fields, role, _| {
+            let ttl = required_secs(fields, "token_ttl")?;
             if role.token.token_max_ttl > 0 && ttl > role.token.token_max_ttl {
                 return Err(invalid("token_ttl should not be greater than token_max_ttl"));
             }
-            update_role(ctx.storage, m.get("role_name"), move |role| {
-                role.token.token_ttl = ttl;
-                Ok(())
-            })
-            .await
-        })
-    }
+            Ok(Some(Box::new(move |role| role.token.token_ttl = ttl)))
+        }),
+        reset: Some(|role| role.token.token_ttl = 0),
+    },
+    Setting {
+        pattern: "role/{role_name}/token-max-ttl",
+        fields: super::TOKEN_MAX_TTL_FIELDS,
+        help: "Duration in seconds, the maximum lifetime of the tokens issued by using the SecretIDs that were generated against this role, after which the tokens are not allowed to be renewed.",
+        show: |r| one("token_max_ttl", json!(r.token.token_max_ttl)),
+        warning: None,
+        update: Some(|fields, role, _| {
+            let max = required_secs(fields, "token_max_ttl")?;
+            if role.token.token_ttl > 0 && max > 0 && role.token.token_ttl > max {
+                return Err(invalid("token_max_ttl should be greater than or equal to token_ttl"));
+            }
+            Ok(Some(Box::new(move |role| role.token.token_max_ttl = max)))
+        }),
+        reset: Some(|role| role.token.token_max_ttl = 0),
+    },
+];
 
-    pub(super) fn delete_token_ttl<'a>(
-        &'a self,
-        ctx: &'a Context<'a>,
-        _req: &'a Request,
-        m: Captures<'a>,
-    ) -> BackendFuture<'a> {
-        Box::pin(async move { reset_setting(ctx.storage, m.get("role_name"), |role| role.token.token_ttl = 0).await })
+/// A count an update must give, which cannot be negative.
+fn required_count(fields: &Fields, name: &str, negative: &str) -> Result<i64, Error> {
+    match fields.int(name) {
+        None => Err(invalid(format!("missing {name}"))),
+        Some(count) if count < 0 => Err(invalid(negative)),
+        Some(count) => Ok(count),
     }
+}
 
-    pub(super) fn read_token_max_ttl<'a>(
+/// A duration an update must give, in seconds.
+fn required_secs(fields: &Fields, name: &str) -> Result<u64, Error> {
+    secs(fields, name).ok_or_else(|| invalid(format!("missing {name}")))
+}
+
+/// `secret-id-bound-cidrs` and its deprecated name `bound-cidr-list` take either field.
+fn update_bound_cidrs(fields: &Fields, _role: &RoleEntry, _ctx: &Context) -> Result<Option<Change>, Error> {
+    let cidrs = fields
+        .strings("secret_id_bound_cidrs")
+        .or_else(|| fields.strings("bound_cidr_list"));
+    let Some(cidrs) = cidrs else {
+        return reject_token_bound_cidrs(fields).map(|_| None);
+    };
+    if cidrs.is_empty() {
+        return Err(invalid("missing bound_cidr_list"));
+    }
+    validate_cidrs(&cidrs)?;
+    Ok(Some(Box::new(move |role| role.secret_id_bound_cidrs = cidrs.clone())))
+}
+
+impl AppRole {
+    pub(super) fn read_setting<'a, const S: usize>(
         &'a self,
         ctx: &'a Context<'a>,
         _req: &'a Request,
         m: Captures<'a>,
     ) -> BackendFuture<'a> {
         Box::pin(async move {
-            read_setting(ctx.storage, m.get("role_name"), |r| {
-                one("token_max_ttl", json!(r.token.token_max_ttl))
-            })
+            let setting = &SETTINGS[S];
+            let Some(role) = read_role(ctx.storage, m.get("role_name"))? else {
+                return Err(Error::NotFound);
+            };
+            let mut resp = Response::with_data((setting.show)(&role));
+            resp.warnings.extend(setting.warning.map(String::from));
+            Ok(resp)
         })
     }
 
-    pub(super) fn update_token_max_ttl<'a>(
+    pub(super) fn update_setting<'a, const S: usize>(
         &'a self,
         ctx: &'a Context<'a>,
         req: &'a Request,
         m: Captures<'a>,
     ) -> BackendFuture<'a> {
         Box::pin(async move {
-            let fields = Fields::new(&req.data, super::TOKEN_MAX_TTL_FIELDS);
-            let Some(role) = read_role(ctx.storage, m.get("role_name"))? else {
+            let setting = &SETTINGS[S];
+            let Some(update) = setting.update else {
+                return Err(Error::UnsupportedOperation);
+            };
+            let name = m.get("role_name");
+            let Some(role) = read_role(ctx.storage, name)? else {
                 return Err(Error::UnsupportedPath);
             };
-            let Some(max) = secs(&fields, "token_max_ttl") else {
-                return Err(invalid("missing token_max_ttl"));
-            };
-            if role.token.token_ttl > 0 && max > 0 && role.token.token_ttl > max {
-                return Err(invalid("token_max_ttl should be greater than or equal to token_ttl"));
+            let fields = Fields::new(&req.data, setting.fields);
+            match update(&fields, &role, ctx)? {
+                Some(change) => {
+                    update_role(ctx.storage, name, move |role| {
+                        change(role);
+                        Ok(())
+                    })
+                    .await
+                }
+                None => Ok(Response::no_content()),
             }
-            update_role(ctx.storage, m.get("role_name"), move |role| {
-                role.token.token_max_ttl = max;
-                Ok(())
-            })
-            .await
         })
     }
 
-    pub(super) fn delete_token_max_ttl<'a>(
+    /// Reset a setting of a role; nothing to do for a role that does not exist.
+    pub(super) fn delete_setting<'a, const S: usize>(
         &'a self,
         ctx: &'a Context<'a>,
         _req: &'a Request,
         m: Captures<'a>,
     ) -> BackendFuture<'a> {
-        Box::pin(
-            async move { reset_setting(ctx.storage, m.get("role_name"), |role| role.token.token_max_ttl = 0).await },
-        )
+        Box::pin(async move {
+            let Some(reset) = SETTINGS[S].reset else {
+                return Ok(Response::no_content());
+            };
+            let name = m.get("role_name");
+            if read_role(ctx.storage, name)?.is_none() {
+                return Ok(Response::no_content());
+            }
+            update_role(ctx.storage, name, move |role| {
+                reset(role);
+                Ok(())
+            })
+            .await
+        })
     }
 }
-
 /// Tokens bound to client addresses need the token store to check the address on every use; until it does, a
 /// binding is refused rather than silently ignored (as the `token_*` fields are, see `framework::token_params`).
 fn reject_token_bound_cidrs(fields: &Fields) -> Result<(), Error> {

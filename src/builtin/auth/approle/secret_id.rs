@@ -130,6 +130,60 @@ fn role_missing(name: &str) -> Error {
     invalid(format!("role {name:?} does not exist"))
 }
 
+/// A required string field of a secret ID request and the role the request names, in OpenBao's order of checks.
+fn required_and_role(
+    view: &dyn StorageView,
+    req: &Request,
+    schema: crate::framework::Schema,
+    field: &str,
+    m: &Captures,
+) -> Result<(String, RoleEntry), Error> {
+    let value = Fields::new(&req.data, schema).str(field).unwrap_or_default();
+    if value.is_empty() {
+        return Err(invalid(format!("missing {field}")));
+    }
+    let name = m.get("role_name");
+    let Some(role) = read_role(view, name)? else {
+        return Err(role_missing(name));
+    };
+    Ok((value, role))
+}
+
+/// The role and the HMAC of the secret ID a by-value request names; `None` for a secret ID too long to have been
+/// issued.
+fn named_secret_id(view: &dyn StorageView, req: &Request, m: &Captures) -> Result<Option<(RoleEntry, String)>, Error> {
+    let (secret_id, role) = required_and_role(view, req, super::SECRET_ID_VALUE_FIELDS, "secret_id", m)?;
+    if secret_id.len() > MAX_HMAC_INPUT {
+        return Ok(None);
+    }
+    let hmac = role.secret_id_hmac(&secret_id);
+    Ok(Some((role, hmac)))
+}
+
+/// The role, the accessor and the HMAC of the secret ID it names (if it names one) of a by-accessor request.
+fn named_accessor(
+    view: &dyn StorageView,
+    req: &Request,
+    m: &Captures,
+) -> Result<(RoleEntry, String, Option<String>), Error> {
+    let (accessor, role) = required_and_role(view, req, super::ACCESSOR_FIELDS, "secret_id_accessor", m)?;
+    let target = accessor_target(view, &role, &accessor)?;
+    Ok((role, accessor, target))
+}
+
+fn accessor_not_found(accessor: &str) -> String {
+    format!("failed to find accessor entry for secret_id_accessor: {accessor:?}")
+}
+
+/// Delete a secret ID record of `role` and its accessor.
+async fn destroy(view: &dyn StorageView, role: &RoleEntry, key: Vec<u8>) -> Result<Response, Error> {
+    let mount_key = read_mount_key(view)?.unwrap_or_default();
+    let prefix = role.secret_id_prefix.clone();
+    view.write(move |tx| delete_in_tx(tx, &mount_key, &prefix, &key))
+        .await?;
+    Ok(Response::no_content())
+}
+
 fn entry_key(role: &RoleEntry, secret_id_hmac: &str) -> Vec<u8> {
     format!("{}{secret_id_hmac}", role.secret_ids_folder()).into_bytes()
 }
@@ -321,19 +375,9 @@ impl AppRole {
         m: Captures<'a>,
     ) -> BackendFuture<'a> {
         Box::pin(async move {
-            let fields = Fields::new(&req.data, super::SECRET_ID_VALUE_FIELDS);
-            let secret_id = fields.str("secret_id").unwrap_or_default();
-            if secret_id.is_empty() {
-                return Err(invalid("missing secret_id"));
-            }
-            let name = m.get("role_name");
-            let Some(role) = read_role(ctx.storage, name)? else {
-                return Err(role_missing(name));
-            };
-            if secret_id.len() > MAX_HMAC_INPUT {
+            let Some((role, asked)) = named_secret_id(ctx.storage, req, &m)? else {
                 return Ok(Response::no_content());
-            }
-            let asked = role.secret_id_hmac(&secret_id);
+            };
             let key = entry_key(&role, &asked);
             let Some(entry) = read_json::<SecretIdEntry>(ctx.storage, &key)? else {
                 return Ok(Response::no_content());
@@ -357,25 +401,10 @@ impl AppRole {
         m: Captures<'a>,
     ) -> BackendFuture<'a> {
         Box::pin(async move {
-            let fields = Fields::new(&req.data, super::SECRET_ID_VALUE_FIELDS);
-            let secret_id = fields.str("secret_id").unwrap_or_default();
-            if secret_id.is_empty() {
-                return Err(invalid("missing secret_id"));
-            }
-            let name = m.get("role_name");
-            let Some(role) = read_role(ctx.storage, name)? else {
-                return Err(role_missing(name));
-            };
-            if secret_id.len() > MAX_HMAC_INPUT {
+            let Some((role, asked)) = named_secret_id(ctx.storage, req, &m)? else {
                 return Ok(Response::no_content());
-            }
-            let key = entry_key(&role, &role.secret_id_hmac(&secret_id));
-            let mount_key = read_mount_key(ctx.storage)?.unwrap_or_default();
-            let prefix = role.secret_id_prefix.clone();
-            ctx.storage
-                .write(move |tx| delete_in_tx(tx, &mount_key, &prefix, &key))
-                .await?;
-            Ok(Response::no_content())
+            };
+            destroy(ctx.storage, &role, entry_key(&role, &asked)).await
         })
     }
 
@@ -386,24 +415,11 @@ impl AppRole {
         m: Captures<'a>,
     ) -> BackendFuture<'a> {
         Box::pin(async move {
-            let fields = Fields::new(&req.data, super::ACCESSOR_FIELDS);
-            let accessor = fields.str("secret_id_accessor").unwrap_or_default();
-            if accessor.is_empty() {
-                return Err(invalid("missing secret_id_accessor"));
-            }
-            let name = m.get("role_name");
-            let Some(role) = read_role(ctx.storage, name)? else {
-                return Err(role_missing(name));
-            };
-            let Some(secret_id_hmac) = accessor_target(ctx.storage, &role, &accessor)? else {
+            let (role, accessor, target) = named_accessor(ctx.storage, req, &m)?;
+            let Some(secret_id_hmac) = target else {
                 // OpenBao answers this one with a 404 whose body is data, not errors.
                 let mut data = Map::new();
-                data.insert(
-                    "error".into(),
-                    json!(format!(
-                        "failed to find accessor entry for secret_id_accessor: {accessor:?}"
-                    )),
-                );
+                data.insert("error".into(), json!(accessor_not_found(&accessor)));
                 return Ok(Response {
                     status: Some(404),
                     ..Response::with_data(data)
@@ -423,30 +439,15 @@ impl AppRole {
         m: Captures<'a>,
     ) -> BackendFuture<'a> {
         Box::pin(async move {
-            let fields = Fields::new(&req.data, super::ACCESSOR_FIELDS);
-            let accessor = fields.str("secret_id_accessor").unwrap_or_default();
-            if accessor.is_empty() {
-                return Err(invalid("missing secret_id_accessor"));
-            }
-            let name = m.get("role_name");
-            let Some(role) = read_role(ctx.storage, name)? else {
-                return Err(role_missing(name));
-            };
-            let Some(secret_id_hmac) = accessor_target(ctx.storage, &role, &accessor)? else {
-                return Err(invalid(format!(
-                    "failed to find accessor entry for secret_id_accessor: {accessor:?}"
-                )));
+            let (role, accessor, target) = named_accessor(ctx.storage, req, &m)?;
+            let Some(secret_id_hmac) = target else {
+                return Err(invalid(accessor_not_found(&accessor)));
             };
             let key = entry_key(&role, &secret_id_hmac);
             if ctx.storage.get(&key)?.is_none() {
                 return Err(Error::Forbidden("invalid secret id accessor".into()));
             }
-            let mount_key = read_mount_key(ctx.storage)?.unwrap_or_default();
-            let prefix = role.secret_id_prefix.clone();
-            ctx.storage
-                .write(move |tx| delete_in_tx(tx, &mount_key, &prefix, &key))
-                .await?;
-            Ok(Response::no_content())
+            destroy(ctx.storage, &role, key).await
         })
     }
 
