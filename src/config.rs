@@ -8,7 +8,7 @@ use hcl::{Body, Value};
 
 pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(768 * 3600);
-pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+pub use crate::core::DEFAULT_TOMBSTONE_RETENTION;
 /// OpenBao's default `http_read_timeout`.
 pub const DEFAULT_HTTP_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
@@ -96,14 +96,7 @@ pub struct ConfigError {
     pub message: String,
 }
 
-/// Parse a Go-style duration: bare seconds (`300`) or units (`768h`, `30m`, `1h30m`, `90s`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))
-}
+pub use crate::duration::parse_duration;
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

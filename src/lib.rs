@@ -7,6 +7,7 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod duration;
 pub mod framework;
 pub mod hardening;
 pub mod http;

@@ -39,6 +39,9 @@ const KEYRING_KEY: &[u8] = b"keyring";
 const SALT_KEY: &[u8] = b"token_salt";
 const CLUSTER_KEY: &[u8] = b"cluster";
 
+/// How long a used wrapping token's tombstone is kept unless the configuration says otherwise.
+pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Settings from the server configuration that the core needs.
 #[derive(Debug, Clone)]
 pub struct CoreSettings {
@@ -59,7 +62,7 @@ impl Default for CoreSettings {
             default_lease_ttl: Duration::from_secs(768 * 3600),
             max_lease_ttl: Duration::from_secs(768 * 3600),
             storage_type: "sled",
-            wrapping_tombstone_retention: crate::config::DEFAULT_TOMBSTONE_RETENTION,
+            wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             lease_backend_timeout: expiration::DEFAULT_BACKEND_TIMEOUT,
             audit: audit::AuditSettings::default(),
         }

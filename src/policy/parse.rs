@@ -7,7 +7,7 @@ use hcl::{Body, Value};
 use serde_json::Value as Json;
 
 use super::acl::Capability;
-use crate::config::parse_duration;
+use crate::duration::parse_duration;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PathRule {
