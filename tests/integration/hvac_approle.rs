@@ -1,39 +1,18 @@
 //! AppRole through Python hvac 2.4.0 (`client.auth.approle.*`), unchanged, against our server and the reference side
 //! by side.
 
-use std::process::Command;
-
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::{temp_dir, TestServer};
-use crate::tools::{python, ReferenceServer};
-
-fn run(addr: &str) -> Vec<Value> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/py/hvac_approle.py");
-    let out = Command::new(python())
-        .arg(script)
-        .env("HVAC_TEST_ADDR", addr)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hvac script failed at {addr}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
+use crate::tools::{run_hvac_script, ReferenceServer};
 
 #[test]
 fn hvac_approle_matches_reference() {
     let reference = ReferenceServer::start();
     let dir = temp_dir();
     let ours = TestServer::start(dir.path());
-    let expected = run(&reference.addr);
-    let actual = run(&format!("http://{}", ours.addr));
+    let expected = run_hvac_script("hvac_approle.py", &reference.addr);
+    let actual = run_hvac_script("hvac_approle.py", &format!("http://{}", ours.addr));
     assert_eq!(expected.len(), actual.len());
     for (e, a) in expected.iter().zip(&actual) {
         assert_eq!(e, a, "step {} differs (reference vs ours)", e["step"]);

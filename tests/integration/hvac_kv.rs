@@ -2,49 +2,14 @@
 //! against our server and a reference `bao server`, compared call by call with the differential harness's
 //! comparison (ids, accessors, tokens and times ignored by value), plus a few checks on what hvac saw from ours.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::{json, Value};
 
 use crate::common::{temp_dir, TestServer};
 use crate::differential::{compare, Ignore};
-use crate::tools::{python, ReferenceServer};
+use crate::tools::{hvac_record, run_hvac_script, ReferenceServer};
 
 /// Calls where our server is known to answer differently from OpenBao: step name -> why.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
-
-fn run(addr: &str) -> Vec<Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/integration/py/hvac_kv.py");
-    let home = temp_dir();
-    let out = Command::new(python())
-        .arg(script)
-        .env("HVAC_TEST_ADDR", addr)
-        .env("HOME", home.path())
-        .env("NO_PROXY", "*")
-        .env_remove("VAULT_TOKEN")
-        .env_remove("VAULT_ADDR")
-        .env_remove("VAULT_CACERT")
-        .env_remove("REQUESTS_CA_BUNDLE")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "hvac kv flow against {addr} failed: {stderr}\n{stdout}"
-    );
-    let records: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("hvac kv flow against {addr} printed no JSON ({e}): {stdout}\n{stderr}"));
-    records.as_array().unwrap().clone()
-}
-
-fn record<'a>(records: &'a [Value], step: &str) -> &'a Value {
-    records
-        .iter()
-        .find(|r| r["step"] == step)
-        .unwrap_or_else(|| panic!("no record for {step:?}"))
-}
 
 #[test]
 fn hvac_kv_calls_match_reference() {
@@ -58,28 +23,31 @@ fn hvac_kv_calls_match_reference() {
         )
     });
     let (expected, actual) = std::thread::scope(|s| {
-        let expected = s.spawn(|| run(&reference.addr));
-        let actual = run(&format!("http://{}", ours.addr));
+        let expected = s.spawn(|| run_hvac_script("hvac_kv.py", &reference.addr));
+        let actual = run_hvac_script("hvac_kv.py", &format!("http://{}", ours.addr));
         (expected.join().expect("hvac against the reference"), actual)
     });
 
     // What hvac saw from our server.
     assert_eq!(
-        record(&actual, "v2 read latest")["result"]["data"]["data"],
+        hvac_record(&actual, "v2 read latest")["result"]["data"]["data"],
         json!({"user": "c"})
     );
     assert_eq!(
-        record(&actual, "v2 read after patch")["result"]["data"]["data"],
+        hvac_record(&actual, "v2 read after patch")["result"]["data"]["data"],
         json!({"user": "c", "extra": true})
     );
-    assert_eq!(record(&actual, "v2 read deleted")["raised"], "InvalidPath");
+    assert_eq!(hvac_record(&actual, "v2 read deleted")["raised"], "InvalidPath");
     assert_eq!(
-        record(&actual, "v2 cas mismatch")["errors"],
+        hvac_record(&actual, "v2 cas mismatch")["errors"],
         json!(["check-and-set parameter did not match the current version"])
     );
-    assert_eq!(record(&actual, "v1 read")["result"]["lease_duration"], 1800);
-    assert_eq!(record(&actual, "read moved")["result"]["data"]["data"], json!({"y": 1}));
-    assert_eq!(record(&actual, "read disabled")["raised"], "InvalidPath");
+    assert_eq!(hvac_record(&actual, "v1 read")["result"]["lease_duration"], 1800);
+    assert_eq!(
+        hvac_record(&actual, "read moved")["result"]["data"]["data"],
+        json!({"y": 1})
+    );
+    assert_eq!(hvac_record(&actual, "read disabled")["raised"], "InvalidPath");
 
     let names = |records: &[Value]| records.iter().map(|r| r["step"].clone()).collect::<Vec<_>>();
     assert_eq!(

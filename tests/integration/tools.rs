@@ -181,3 +181,40 @@ pub fn run_flow_on_both(flow: fn(&str) -> Vec<FlowStep>) -> Vec<FlowStep> {
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
     expected
 }
+
+/// Run the hvac script `tests/integration/py/<script>` against `addr`, with none of the caller's Vault settings in
+/// its environment, and return the records it prints (a JSON array, one record per call).
+pub fn run_hvac_script(script: &str, addr: &str) -> Vec<serde_json::Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/integration/py")
+        .join(script);
+    let home = crate::common::temp_dir();
+    let out = Command::new(python())
+        .arg(path)
+        .env("HVAC_TEST_ADDR", addr)
+        .env("HOME", home.path())
+        .env("NO_PROXY", "*")
+        .env_remove("VAULT_TOKEN")
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_CACERT")
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} against {addr} failed: {stderr}\n{stdout}"
+    );
+    let records: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{script} against {addr} printed no JSON ({e}): {stdout}\n{stderr}"));
+    records.as_array().cloned().unwrap_or_default()
+}
+
+/// The record of the step named `step` in what an hvac script printed.
+pub fn hvac_record<'a>(records: &'a [serde_json::Value], step: &str) -> &'a serde_json::Value {
+    records
+        .iter()
+        .find(|r| r["step"] == step)
+        .unwrap_or_else(|| panic!("no record for {step:?}"))
+}
