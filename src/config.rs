@@ -32,6 +32,10 @@ pub struct ListenerConfig {
     /// How many connections one client address may hold open at once (idle kept-alive ones included); a
     /// connection beyond it is closed as soon as it is accepted. 0: no limit.
     pub max_connections_per_client: usize,
+    /// OpenBao 2.5+: the unauthenticated `sys/rekey/*` endpoints are off unless this is set to false.
+    pub disable_unauthed_rekey_endpoints: bool,
+    /// OpenBao 2.5+: the unauthenticated `sys/generate-root/*` endpoints are off unless this is set to false.
+    pub disable_unauthed_generate_root_endpoints: bool,
 }
 
 impl Default for ListenerConfig {
@@ -44,6 +48,8 @@ impl Default for ListenerConfig {
             tls_min_version: TlsMinVersion::Tls12,
             http_read_timeout: DEFAULT_HTTP_READ_TIMEOUT,
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            disable_unauthed_rekey_endpoints: true,
+            disable_unauthed_generate_root_endpoints: true,
         }
     }
 }
@@ -190,6 +196,12 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
         match key {
             "address" => listener.address = as_string(&qualified, &value)?,
             "tls_disable" => listener.tls_disable = as_bool(&qualified, &value)?,
+            "disable_unauthed_rekey_endpoints" => {
+                listener.disable_unauthed_rekey_endpoints = as_bool(&qualified, &value)?
+            }
+            "disable_unauthed_generate_root_endpoints" => {
+                listener.disable_unauthed_generate_root_endpoints = as_bool(&qualified, &value)?
+            }
             "tls_cert_file" => listener.tls_cert_file = Some(PathBuf::from(as_string(&qualified, &value)?)),
             "tls_key_file" => listener.tls_key_file = Some(PathBuf::from(as_string(&qualified, &value)?)),
             "tls_min_version" => {

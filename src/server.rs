@@ -119,9 +119,20 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         None => None,
     };
 
+    let mut unauthed_key_endpoints = http::UnauthedKeyEndpoints::default();
+    for ((socket, _), listener) in bound.iter().zip(&config.listeners) {
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        if !listener.disable_unauthed_rekey_endpoints {
+            unauthed_key_endpoints.rekey.push(addr);
+        }
+        if !listener.disable_unauthed_generate_root_endpoints {
+            unauthed_key_endpoints.generate_root.push(addr);
+        }
+    }
     let state = web::Data::new(AppState {
         core: core.clone(),
         max_request_size: config.max_request_size,
+        unauthed_key_endpoints,
     });
     let mut server = HttpServer::new(move || {
         App::new()

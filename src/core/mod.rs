@@ -4,11 +4,14 @@ pub mod audit;
 pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
+pub mod generate_root;
 pub mod lease_index;
 pub mod mounts;
 pub mod pipeline;
 pub mod policies;
 pub mod registry;
+pub mod rekey;
+pub mod rotation;
 pub mod router;
 pub mod scheduler;
 pub mod snapshot;
@@ -29,13 +32,19 @@ use router::Router;
 
 use crate::core::token_store::token::{self, TokenEntry, TokenSalt};
 use crate::seal::{self, SealConfig, Share};
-use crate::storage::{barrier, Keyring, Storage, Tree, TxError, KEY_LEN};
+use crate::storage::{barrier, Keyring, SecretKey, Storage, Tree, TxError, KEY_LEN};
 
 pub use crate::VERSION;
 /// Date of the commit this binary was built from (empty outside a git checkout).
 pub const COMMIT_DATE: &str = env!("VAULT_COMMIT_DATE");
 const SEAL_CONFIG_KEY: &[u8] = b"seal_config";
 const KEYRING_KEY: &[u8] = b"keyring";
+/// The root key (which opens the keyring), sealed under the unseal key the shares combine into. Absent in stores
+/// initialized before it existed: there the shares combine into the root key itself.
+const ROOT_KEY_KEY: &[u8] = b"root_key";
+/// The plain records that hold the keys: a restore of a snapshot of this initialization keeps the live ones, so the
+/// unseal keys and key terms in use stay valid (the live keyring has every term the snapshot's has).
+const KEY_META: &[&[u8]] = &[SEAL_CONFIG_KEY, KEYRING_KEY, ROOT_KEY_KEY];
 const SALT_KEY: &[u8] = b"token_salt";
 const CLUSTER_KEY: &[u8] = b"cluster";
 
@@ -131,6 +140,14 @@ pub struct Core {
     tokens_expired: std::sync::atomic::AtomicU64,
     /// The enabled audit devices (see `audit`).
     audit: audit::AuditState,
+    /// The root key while unsealed (rotations re-seal the keyring under it); wiped at seal.
+    root_key: RwLock<Option<Arc<SecretKey>>>,
+    /// Serializes every change of the stored keys: keyring rotation, rekey, snapshot restore.
+    key_change: tokio::sync::Mutex<()>,
+    /// The rekey in progress, if any (see `rekey`).
+    rekey: Mutex<Option<rekey::Rekey>>,
+    /// The root token generation in progress, if any (see `generate_root`).
+    root_generation: Mutex<Option<generate_root::RootGeneration>>,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -168,6 +185,10 @@ impl Core {
             revoking: expiration::InFlight::default(),
             tokens_expired: std::sync::atomic::AtomicU64::new(0),
             audit: audit::AuditState::default(),
+            root_key: RwLock::new(None),
+            key_change: tokio::sync::Mutex::new(()),
+            rekey: Mutex::new(None),
+            root_generation: Mutex::new(None),
         }
     }
 
@@ -204,9 +225,11 @@ impl Core {
         if self.is_initialized()? {
             return Err(CoreError::AlreadyInitialized);
         }
+        let unseal_key = barrier::random_key();
         let root_key = barrier::random_key();
         let keyring = Arc::new(Keyring::generate());
-        let shares = seal::split(&root_key, config)?;
+        let shares = seal::split(&unseal_key, config)?;
+        let sealed_root_key = seal_root_key(&unseal_key, &root_key)?;
         let sealed_keyring = keyring.seal(&root_key, &barrier::aad(crate::storage::META_TREE, KEYRING_KEY))?;
         let salt = barrier::random_key();
         let cluster = ClusterIdentity {
@@ -227,6 +250,7 @@ impl Core {
                     return Err(TxError::Abort(CoreError::AlreadyInitialized));
                 }
                 tx.meta_put(SEAL_CONFIG_KEY, &config_json)?;
+                tx.meta_put(ROOT_KEY_KEY, &sealed_root_key)?;
                 tx.meta_put(KEYRING_KEY, &sealed_keyring)?;
                 tx.put_raw(Tree::Core, SALT_KEY, &salt[..])?;
                 tx.put(Tree::Core, CLUSTER_KEY, &cluster)?;
@@ -322,17 +346,12 @@ impl Core {
     }
 
     fn unseal_with(&self, shares: &[Share]) -> Result<(), CoreError> {
-        let root_key = seal::combine(shares)?;
-        let sealed = self.storage.meta_get(KEYRING_KEY)?.ok_or(CoreError::NotInitialized)?;
-        let keyring = Keyring::open(
-            &root_key,
-            &barrier::aad(crate::storage::META_TREE, KEYRING_KEY),
-            &sealed,
-        )
-        .map_err(|_| seal::SealError::WrongKey)?;
+        let unseal_key = seal::combine(shares)?;
+        let (root_key, keyring) = self.open_stored_keys(&unseal_key)?;
         // Migrations of encrypted records run now, before anything can read the store through the keyring.
         self.storage.migrate_unsealed(&keyring)?;
         self.storage.set_keyring(Some(Arc::new(keyring)));
+        self.set_root_key(Some(root_key));
         match self.load_from_store() {
             Ok(()) => {
                 log::info!("core: vault is unsealed");
@@ -340,15 +359,48 @@ impl Core {
             }
             Err(e) => {
                 self.storage.set_keyring(None);
+                self.set_root_key(None);
                 Err(e)
             }
         }
+    }
+
+    /// The root key and keyring the stored records give for `unseal_key`; a wrong key fails an integrity check.
+    fn open_stored_keys(&self, unseal_key: &SecretKey) -> Result<(SecretKey, Keyring), CoreError> {
+        let root_key = match self.storage.meta_get(ROOT_KEY_KEY)? {
+            Some(sealed) => open_root_key(unseal_key, &sealed)?,
+            None => Zeroizing::new(**unseal_key),
+        };
+        let sealed = self.storage.meta_get(KEYRING_KEY)?.ok_or(CoreError::NotInitialized)?;
+        let keyring = Keyring::open(
+            &root_key,
+            &barrier::aad(crate::storage::META_TREE, KEYRING_KEY),
+            &sealed,
+        )
+        .map_err(|_| seal::SealError::WrongKey)?;
+        Ok((root_key, keyring))
+    }
+
+    fn set_root_key(&self, key: Option<SecretKey>) {
+        if let Ok(mut slot) = self.root_key.write() {
+            *slot = key.map(Arc::new);
+        }
+    }
+
+    /// The root key while unsealed.
+    fn current_root_key(&self) -> Result<Arc<SecretKey>, CoreError> {
+        self.root_key
+            .read()
+            .ok()
+            .and_then(|k| k.clone())
+            .ok_or(CoreError::Sealed)
     }
 
     /// Load what lives only while unsealed (token salt, cluster identity, mount table) from the store, through the
     /// installed keyring, and make it current: at unseal, and after a snapshot restore.
     fn load_from_store(&self) -> Result<(), CoreError> {
         let state = self.load_unsealed_state()?;
+        self.load_encryption_count(&*self.storage.keyring()?)?;
         self.load_mounts()?;
         self.load_audit()?;
         if let Ok(mut slot) = self.unsealed.write() {
@@ -385,7 +437,9 @@ impl Core {
             *slot = None;
         }
         self.storage.set_keyring(None);
+        self.set_root_key(None);
         self.reset_progress();
+        self.cancel_key_operations();
         self.policy_cache.clear();
         self.unload_mounts();
         self.unload_audit();
@@ -413,4 +467,30 @@ impl Core {
         .await?;
         Ok(result)
     }
+}
+
+/// The root key sealed under the unseal key, for the `root_key` record.
+fn seal_root_key(unseal_key: &SecretKey, root_key: &SecretKey) -> Result<Vec<u8>, CoreError> {
+    Ok(barrier::seal_with(
+        unseal_key,
+        0,
+        &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
+        &root_key[..],
+    )?)
+}
+
+/// Open the `root_key` record with the unseal key; a wrong key is the unseal's "wrong key" error.
+fn open_root_key(unseal_key: &SecretKey, sealed: &[u8]) -> Result<SecretKey, CoreError> {
+    let plain = barrier::open_with(
+        unseal_key,
+        &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
+        sealed,
+    )
+    .map_err(|_| seal::SealError::WrongKey)?;
+    if plain.len() != KEY_LEN {
+        return Err(seal::SealError::WrongKey.into());
+    }
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    key.copy_from_slice(&plain);
+    Ok(key)
 }

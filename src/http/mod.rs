@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod guard;
+mod legacy_keys;
 pub mod request;
 pub mod response;
 pub mod snapshot;
@@ -22,6 +23,15 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// Bytes; 0 means no limit.
     pub max_request_size: usize,
+    pub unauthed_key_endpoints: UnauthedKeyEndpoints,
+}
+
+/// The listeners (by bound address) that serve the legacy unauthenticated key endpoints; on the others those paths
+/// are ordinary `sys/` paths, which do not exist (OpenBao's 405).
+#[derive(Debug, Default, Clone)]
+pub struct UnauthedKeyEndpoints {
+    pub rekey: Vec<std::net::SocketAddr>,
+    pub generate_root: Vec<std::net::SocketAddr>,
 }
 
 /// Register every route. Shared by the server and the in-process tests.
@@ -33,6 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/sys/leader").to(sys_leader))
         .service(web::resource("/v1/sys/storage/raft/snapshot").to(snapshot::snapshot))
         .service(web::resource("/v1/sys/storage/raft/snapshot-force").to(snapshot::snapshot_force))
+        .service(web::resource("/v1/sys/rekey/{step}").to(legacy_keys::rekey))
+        .service(web::resource("/v1/sys/generate-root/{step}").to(legacy_keys::generate_root))
         .service(web::resource("/v1/{path:.*}").to(dispatch))
         .default_service(web::to(|| async {
             error::errors_response(StatusCode::NOT_FOUND, vec![])
@@ -43,16 +55,16 @@ pub(crate) fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn fail(e: CoreError) -> HttpResponse {
+pub(crate) fn fail(e: CoreError) -> HttpResponse {
     error::render(&e, "")
 }
 
-fn method_not_allowed() -> HttpResponse {
+pub(crate) fn method_not_allowed() -> HttpResponse {
     error::errors_response(StatusCode::METHOD_NOT_ALLOWED, vec![])
 }
 
 /// Read the body, refusing more than `max_request_size` bytes with Vault's 413.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResponse> {
+pub(crate) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResponse> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
@@ -72,7 +84,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, H
     Ok(body)
 }
 
-async fn dispatch(
+pub(crate) async fn dispatch(
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,

@@ -133,6 +133,11 @@ pub fn parse_key(text: &str) -> Result<Share, SealError> {
     Ok(bytes)
 }
 
+/// Constant-time equality of two keys.
+pub fn keys_equal(a: &SecretKey, b: &SecretKey) -> bool {
+    bool::from(a[..].ct_eq(&b[..]))
+}
+
 /// True when `share` is already among `collected` (constant-time per comparison).
 pub fn contains_share(collected: &[Share], share: &[u8]) -> bool {
     collected

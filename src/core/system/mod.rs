@@ -3,6 +3,7 @@
 //! the HTTP layer straight from the core.
 
 pub mod audit;
+pub mod keys;
 pub mod leases;
 pub mod mounts;
 
@@ -130,6 +131,9 @@ impl SystemBackend {
             return answer;
         }
         if let Some(answer) = audit::route(core, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = keys::route(core, path, req).await {
             return answer;
         }
         let op = req.operation;
@@ -280,6 +284,8 @@ const ROOT_PATHS: &[&str] = &[
     "seal",
     "step-down",
     "rotate",
+    "rotate/keyring",
+    "rotate/root",
     "auth/*",
     "audit",
     "audit/*",
