@@ -31,6 +31,7 @@ mod layering;
 mod leases;
 mod migrations;
 mod mounts;
+mod operator_keys;
 mod policies;
 mod raw_http;
 mod seal;
