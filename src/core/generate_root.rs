@@ -81,8 +81,16 @@ pub fn decode_token(encoded: &str, otp: &str) -> Result<Zeroizing<String>, CoreE
 }
 
 impl Core {
+    /// The threshold of the shares operators hold (unseal shares, or recovery shares with an auto-unseal seal).
+    fn generate_root_threshold(&self) -> Result<u32, CoreError> {
+        Ok(self
+            .key_holders_config(&self.seal_mode()?)?
+            .ok_or(CoreError::NotInitialized)?
+            .secret_threshold)
+    }
+
     pub fn generate_root_status(&self) -> Result<GenerateRootStatus, CoreError> {
-        let required = self.seal_config()?.ok_or(CoreError::NotInitialized)?.secret_threshold;
+        let required = self.generate_root_threshold()?;
         let guard = self.root_generation.lock().map_err(|_| CoreError::Sealed)?;
         Ok(GenerateRootStatus {
             started: guard.is_some(),
@@ -142,7 +150,7 @@ impl Core {
     pub async fn generate_root_update(&self, key: &str, nonce: &str) -> Result<GenerateRootStatus, CoreError> {
         let unsealed = self.unsealed()?;
         let share = super::rekey::parse_share(key)?;
-        let required = self.seal_config()?.ok_or(CoreError::NotInitialized)?.secret_threshold;
+        let required = self.generate_root_threshold()?;
         let (entered, nonce, otp) = {
             let mut guard = self.root_generation.lock().map_err(|_| CoreError::Sealed)?;
             let generation = guard.as_mut().ok_or_else(|| bad("no root generation in progress"))?;
@@ -176,10 +184,7 @@ impl Core {
             )
         };
         let progress = entered.len();
-        let authenticated = seal::combine(&entered)
-            .map_err(CoreError::from)
-            .and_then(|unseal_key| self.open_stored_keys(&unseal_key));
-        if let Err(e) = authenticated {
+        if let Err(e) = self.authenticate_key_shares(&entered).await {
             log::warn!("core: root generation aborted: the key shares did not open the barrier");
             return Err(bad(format!("root generation aborted: unable to authenticate: {e}")));
         }

@@ -1,6 +1,7 @@
 //! The core: seal state, initialization, and the request pipeline. Free of HTTP types.
 
 pub mod audit;
+pub mod auto_unseal;
 pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
@@ -63,6 +64,8 @@ pub struct CoreSettings {
     pub lease_backend_timeout: Duration,
     /// Declared audit devices and the configuration's audit switches.
     pub audit: audit::AuditSettings,
+    /// The configured auto-unseal seals (none: Shamir).
+    pub seals: auto_unseal::SealSettings,
 }
 
 impl Default for CoreSettings {
@@ -74,6 +77,7 @@ impl Default for CoreSettings {
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             lease_backend_timeout: expiration::DEFAULT_BACKEND_TIMEOUT,
             audit: audit::AuditSettings::default(),
+            seals: auto_unseal::SealSettings::default(),
         }
     }
 }
@@ -99,13 +103,15 @@ struct UnsealProgress {
 
 pub struct InitResult {
     pub shares: Vec<Share>,
+    /// With an auto-unseal seal: the recovery key shares (the unseal `shares` are then empty).
+    pub recovery_shares: Vec<Share>,
     pub root_token: Zeroizing<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SealStatus {
     #[serde(rename = "type")]
-    pub seal_type: &'static str,
+    pub seal_type: String,
     pub initialized: bool,
     pub sealed: bool,
     pub t: u32,
@@ -113,6 +119,8 @@ pub struct SealStatus {
     pub progress: usize,
     pub nonce: String,
     pub recovery_seal: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_seal_type: Option<&'static str>,
     pub version: &'static str,
     pub commit_date: &'static str,
     pub migration: bool,
@@ -263,28 +271,36 @@ impl Core {
             config.secret_shares,
             config.secret_threshold
         );
-        Ok(InitResult { shares, root_token })
+        Ok(InitResult {
+            shares,
+            recovery_shares: vec![],
+            root_token,
+        })
     }
 
     pub fn seal_status(&self) -> Result<SealStatus, CoreError> {
-        let config = self.seal_config()?;
+        let mode = self.seal_mode()?;
+        let config = self.key_holders_config(&mode)?;
         let unsealed = self.unsealed().ok();
         let (nonce, progress) = match self.progress.lock() {
             Ok(p) if unsealed.is_none() => (p.nonce.clone(), p.shares.len()),
             _ => (String::new(), 0),
         };
+        let recovery_seal = mode.has_recovery_keys()
+            || (matches!(mode, auto_unseal::SealMode::Uninitialized) && self.settings.seals.active.is_some());
         Ok(SealStatus {
-            seal_type: "shamir",
-            initialized: config.is_some(),
+            seal_type: mode.seal_type(&self.settings.seals),
+            initialized: !matches!(mode, auto_unseal::SealMode::Uninitialized),
             sealed: unsealed.is_none(),
             t: config.map(|c| c.secret_threshold).unwrap_or(0),
             n: config.map(|c| c.secret_shares).unwrap_or(0),
             progress,
             nonce,
-            recovery_seal: false,
+            recovery_seal,
+            recovery_seal_type: recovery_seal.then_some("shamir"),
             version: VERSION,
             commit_date: COMMIT_DATE,
-            migration: false,
+            migration: mode.is_migration(),
             cluster_name: unsealed.as_ref().map(|u| u.cluster.name.clone()),
             cluster_id: unsealed.as_ref().map(|u| u.cluster.id.clone()),
             storage_type: self.settings.storage_type,
@@ -292,8 +308,9 @@ impl Core {
     }
 
     /// Submit one unseal key share (or reset progress). Reaching the threshold opens the keyring; a wrong set of
-    /// shares fails the keyring's integrity check and resets progress.
-    pub fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus, CoreError> {
+    /// shares fails the keyring's integrity check and resets progress. With an auto-unseal seal the shares are
+    /// recovery key shares; during a seal migration `migrate` must be set.
+    pub async fn unseal(&self, key: Option<&str>, reset: bool, migrate: bool) -> Result<SealStatus, CoreError> {
         if reset {
             // As OpenBao: a reset answers with the status even before init, and is refused once unsealed.
             if !self.is_sealed() {
@@ -302,7 +319,15 @@ impl Core {
             self.reset_progress();
             return self.seal_status();
         }
-        let config = self.seal_config()?.ok_or(CoreError::NotInitialized)?;
+        let mode = self.seal_mode()?;
+        let config = self.key_holders_config(&mode)?.ok_or(CoreError::NotInitialized)?;
+        if mode.is_migration() != migrate && self.is_sealed() {
+            return Err(CoreError::InvalidRequest(if migrate {
+                "unseal with the migrate flag requires a seal migration: the configuration has none pending".into()
+            } else {
+                "a seal migration is pending: unseal with the migrate flag (bao operator unseal -migrate)".into()
+            }));
+        }
         let key = match key {
             Some(k) if !k.is_empty() => k,
             _ => {
@@ -334,7 +359,10 @@ impl Core {
             }
         };
         if let Some(shares) = ready {
-            self.unseal_with(&shares)?;
+            match mode {
+                auto_unseal::SealMode::Shamir => self.unseal_with(&shares)?,
+                other => self.unseal_with_recovery_shares(&other, &shares).await?,
+            }
         }
         self.seal_status()
     }
@@ -348,9 +376,14 @@ impl Core {
     fn unseal_with(&self, shares: &[Share]) -> Result<(), CoreError> {
         let unseal_key = seal::combine(shares)?;
         let (root_key, keyring) = self.open_stored_keys(&unseal_key)?;
+        self.install_keys(root_key, Arc::new(keyring))
+    }
+
+    /// Become unsealed with this root key and the keyring it opened.
+    fn install_keys(&self, root_key: SecretKey, keyring: Arc<Keyring>) -> Result<(), CoreError> {
         // Migrations of encrypted records run now, before anything can read the store through the keyring.
         self.storage.migrate_unsealed(&keyring)?;
-        self.storage.set_keyring(Some(Arc::new(keyring)));
+        self.storage.set_keyring(Some(keyring));
         self.set_root_key(Some(root_key));
         match self.load_from_store() {
             Ok(()) => {

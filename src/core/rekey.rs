@@ -78,8 +78,11 @@ fn new_nonce() -> String {
 }
 
 impl Core {
+    /// The configuration of the shares a rekey replaces: the unseal shares, or with an auto-unseal seal the
+    /// recovery shares.
     fn current_seal_config(&self) -> Result<SealConfig, CoreError> {
-        self.seal_config()?.ok_or(CoreError::NotInitialized)
+        self.key_holders_config(&self.seal_mode()?)?
+            .ok_or(CoreError::NotInitialized)
     }
 
     pub fn rekey_status(&self) -> Result<RekeyStatus, CoreError> {
@@ -176,15 +179,10 @@ impl Core {
             }
             std::mem::take(&mut rekey.progress)
         };
-        let unseal_key = seal::combine(&entered)?;
-        let root_key = self
-            .open_stored_keys(&unseal_key)
-            .map(|(root, _)| root)
-            .map_err(|e| match e {
-                CoreError::Seal(e) => bad(format!("failed to read root key: {e}")),
-                other => other,
-            })?;
-        drop(root_key);
+        self.authenticate_key_shares(&entered).await.map_err(|e| match e {
+            CoreError::Seal(e) => bad(format!("failed to read root key: {e}")),
+            other => other,
+        })?;
 
         let new_unseal_key = barrier::random_key();
         let (config, nonce, require_verification) = {
@@ -290,9 +288,19 @@ impl Core {
         Ok(Some(verification_nonce))
     }
 
-    /// Write the new seal configuration and the root key sealed under the new unseal key, in one transaction.
+    /// Write the new seal configuration and the root key sealed under the new unseal key, in one transaction
+    /// (with an auto-unseal seal: the new recovery key and its configuration).
     async fn commit_rekey(&self, config: SealConfig, new_unseal_key: &SecretKey) -> Result<(), CoreError> {
         let _serialized = self.key_change.lock().await;
+        if matches!(self.seal_mode()?, super::auto_unseal::SealMode::Auto(..)) {
+            self.commit_recovery_rekey(config, new_unseal_key).await?;
+            log::info!(
+                "core: recovery rekey complete: {} key shares, threshold {}",
+                config.secret_shares,
+                config.secret_threshold
+            );
+            return Ok(());
+        }
         let root_key: Arc<SecretKey> = self.current_root_key()?;
         let sealed_root_key = seal_root_key(new_unseal_key, &root_key)?;
         let config_json = serde_json::to_vec(&config).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;

@@ -161,7 +161,7 @@ fn int_field(data: &serde_json::Map<String, Value>, key: &str) -> Result<u32, Co
 
 async fn init(core: &Core, body: &[u8]) -> Result<Value, CoreError> {
     let data = request::json_object_as(body, "http.InitRequest")?;
-    for unsupported in ["pgp_keys", "root_token_pgp_key", "recovery_shares", "recovery_pgp_keys"] {
+    for unsupported in ["pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"] {
         let given = match data.get(unsupported) {
             None | Some(Value::Null) => false,
             Some(Value::Array(a)) => !a.is_empty(),
@@ -175,17 +175,58 @@ async fn init(core: &Core, body: &[u8]) -> Result<Value, CoreError> {
             )));
         }
     }
-    let config = SealConfig {
+    let barrier = SealConfig {
         secret_shares: int_field(&data, "secret_shares")?,
         secret_threshold: int_field(&data, "secret_threshold")?,
     };
-    let result = core.init(config, None).await?;
+    let recovery = SealConfig {
+        secret_shares: int_field(&data, "recovery_shares")?,
+        secret_threshold: int_field(&data, "recovery_threshold")?,
+    };
     let b64 = base64::engine::general_purpose::STANDARD;
-    Ok(json!({
-        "keys": result.shares.iter().map(hex::encode).collect::<Vec<_>>(),
-        "keys_base64": result.shares.iter().map(|s| b64.encode(&s[..])).collect::<Vec<_>>(),
-        "root_token": result.root_token.as_str(),
-    }))
+    let hex_and_b64 = |shares: &[crate::seal::Share]| {
+        (
+            shares.iter().map(hex::encode).collect::<Vec<_>>(),
+            shares.iter().map(|s| b64.encode(&s[..])).collect::<Vec<_>>(),
+        )
+    };
+    // As OpenBao: each seal kind refuses the other kind's parameters.
+    match core.settings.seals.active.as_deref() {
+        Some(seal) => {
+            if barrier.secret_shares != 0 || barrier.secret_threshold != 0 {
+                return Err(CoreError::InvalidRequest(format!(
+                    "parameters secret_shares,secret_threshold not applicable to seal type {}",
+                    seal.seal_type()
+                )));
+            }
+            let result = core.init_auto(recovery, None).await?;
+            let (recovery_keys, recovery_keys_base64) = hex_and_b64(&result.recovery_shares);
+            let mut body = json!({
+                "keys": [],
+                "keys_base64": [],
+                "root_token": result.root_token.as_str(),
+            });
+            if !result.recovery_shares.is_empty() {
+                body["recovery_keys"] = json!(recovery_keys);
+                body["recovery_keys_base64"] = json!(recovery_keys_base64);
+            }
+            Ok(body)
+        }
+        None => {
+            if recovery.secret_shares != 0 || recovery.secret_threshold != 0 {
+                return Err(CoreError::InvalidRequest(
+                    "parameters recovery_shares,recovery_threshold not applicable to seal type shamir".into(),
+                ));
+            }
+            let result = core.init(barrier, None).await?;
+            let (keys, keys_base64) = hex_and_b64(&result.shares);
+            Ok(json!({
+                "keys": keys,
+                "keys_base64": keys_base64,
+                "root_token": result.root_token.as_str(),
+            }))
+        }
+    }
 }
 
 async fn sys_seal_status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -220,7 +261,12 @@ async fn sys_unseal(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         Some(Value::Bool(b)) => *b,
         Some(other) => return fail(go_field_error("UnsealRequest", "reset", "bool", other)),
     };
-    match state.core.unseal(key, reset) {
+    let migrate = match data.get("migrate") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return fail(go_field_error("UnsealRequest", "migrate", "bool", other)),
+    };
+    match state.core.unseal(key, reset, migrate).await {
         Ok(s) => HttpResponse::Ok().json(s),
         Err(e) => fail(e),
     }

@@ -1,5 +1,8 @@
-//! Shamir seal: the root key that opens the keyring is split into shares at init and never stored. Shares use
-//! Vault's layout (the x coordinate in the last byte); a single share is the root key itself, as in Vault.
+//! Shamir seal: the unseal key that opens the root key is split into shares at init and never stored. Shares use
+//! Vault's layout (the x coordinate in the last byte); a single share is the unseal key itself, as in Vault.
+//! Auto-unseal seals (`static`, `transit`) are in `auto`.
+
+pub mod auto;
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -23,6 +26,16 @@ pub enum SealError {
     SharesDifferInLength,
     #[error("invalid key: failed to setup unseal key: crypto/aes: invalid key size {0}")]
     WrongKeySize(usize),
+    #[error("the seal is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the stored seal blob is malformed")]
+    BlobMalformed,
+    #[error("the stored root key was sealed by a {0:?} seal, not the configured one")]
+    WrongSealType(String),
+    #[error("the stored root key was sealed under key id {0:?}, which the seal configuration does not have")]
+    UnknownKeyId(String),
+    #[error("the seal key does not open the stored root key (message authentication failed)")]
+    SealKeyMismatch,
 }
 
 /// Stored in the plain `meta` tree: sealed servers report it in `sys/seal-status`.

@@ -45,17 +45,17 @@ pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Resp
             _ if write => set_rotation_config(core, req).await,
             _ => Err(CoreError::UnsupportedOperation),
         },
-        "rotate/root/init" => match op {
+        "rotate/root/init" | "rotate/recovery/init" => match op {
             Operation::Read => core.rekey_status().map(|s| Response::with_data(rekey_status(&s))),
             Operation::Delete => core.rekey_cancel().map(|()| Response::no_content()),
             _ if write => rekey_init(core, req).map(|s| Response::with_data(rekey_status(&s))),
             _ => Err(CoreError::UnsupportedOperation),
         },
-        "rotate/root/update" => match write {
+        "rotate/root/update" | "rotate/recovery/update" => match write {
             true => rekey_update(core, req).await,
             false => Err(CoreError::UnsupportedOperation),
         },
-        "rotate/root/verify" => match op {
+        "rotate/root/verify" | "rotate/recovery/verify" => match op {
             Operation::Read => core
                 .rekey_verify_status()
                 .map(|s| Response::with_data(verify_status(&s))),
