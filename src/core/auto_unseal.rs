@@ -191,7 +191,10 @@ impl Core {
             .clone()
             .ok_or_else(|| CoreError::Internal("no auto-unseal seal configured".into()))?;
         if recovery.secret_shares != 0 || recovery.secret_threshold != 0 {
-            recovery.validate()?;
+            recovery.validate().map_err(|e| match e {
+                SealError::InvalidConfig(reason) => bad(format!("invalid recovery configuration: {reason}")),
+                other => other.into(),
+            })?;
         }
         if self.is_initialized()? {
             return Err(CoreError::AlreadyInitialized);

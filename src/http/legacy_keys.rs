@@ -208,7 +208,7 @@ pub async fn generate_root(
             match key_field(&data) {
                 Err(e) => Err(e),
                 Ok(key) => core.generate_root_update(&key, &nonce_field(&data)).await.map(|s| {
-                    let mut body = generate_root_body(keys::generate_root_status(&s, ""));
+                    let mut body = generate_root_body(keys::generate_root_update_status(&s));
                     body.insert("otp_length".into(), json!(0));
                     ok(body)
                 }),

@@ -224,12 +224,17 @@ pub fn generate_root_status(status: &GenerateRootStatus, otp: &str) -> Map<Strin
         out.insert("nonce".into(), json!(status.nonce));
         out.insert("pgp_fingerprint".into(), json!(""));
     }
-    if status.complete {
-        out.insert("encoded_token".into(), json!(status.encoded_token));
-    } else {
-        out.insert("otp".into(), json!(otp));
-        out.insert("otp_length".into(), json!(OTP_LENGTH));
-    }
+    out.insert("otp".into(), json!(otp));
+    out.insert("otp_length".into(), json!(OTP_LENGTH));
+    out
+}
+
+/// `data` of an update's answer: the encoded token (empty until complete), no pad.
+pub fn generate_root_update_status(status: &GenerateRootStatus) -> Map<String, Value> {
+    let mut out = generate_root_status(status, "");
+    out.remove("otp");
+    out.remove("otp_length");
+    out.insert("encoded_token".into(), json!(status.encoded_token));
     out
 }
 
@@ -249,7 +254,7 @@ async fn generate_root_update(core: &Core, req: &Request) -> Result<Response, Co
     };
     let nonce = fields::string(&req.data, "nonce")?.unwrap_or_default();
     let status = core.generate_root_update(&key, &nonce).await?;
-    Ok(Response::with_data(generate_root_status(&status, "")))
+    Ok(Response::with_data(generate_root_update_status(&status)))
 }
 
 fn decode_token(req: &Request) -> Result<Response, CoreError> {
