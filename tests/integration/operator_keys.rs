@@ -250,3 +250,96 @@ fn the_legacy_unauthenticated_endpoints_work_where_the_listener_enables_them() {
     c.put("sys/seal", Some(token), json!({}));
     assert!(try_unseal(c, &new));
 }
+
+#[test]
+fn kill_9_during_rotations_and_writes_loses_nothing_acknowledged() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let dir = temp_dir();
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
+    server.client.put(
+        "sys/mounts/kv",
+        Some(&root),
+        json!({"type": "kv", "options": {"version": "1"}}),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked_term = Arc::new(AtomicU64::new(1));
+    let acked_writes = Arc::new(Mutex::new(Vec::new()));
+    let base = server.client.base.clone();
+    let rotator = {
+        let (stop, acked_term, base, root) = (stop.clone(), acked_term.clone(), base.clone(), root.clone());
+        std::thread::spawn(move || {
+            let c = Client::new(&base);
+            while !stop.load(Ordering::Relaxed) {
+                match c.try_call("PUT", "sys/rotate", Some(&root), &[], Some(b"{}".to_vec())) {
+                    Ok((204, _)) => {
+                        acked_term.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => break,
+                }
+            }
+        })
+    };
+    let writer = {
+        let (stop, acked_writes, base, root) = (stop.clone(), acked_writes.clone(), base.clone(), root.clone());
+        std::thread::spawn(move || {
+            let c = Client::new(&base);
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let path = format!("kv/w{i}");
+                match c.try_call(
+                    "PUT",
+                    &path,
+                    Some(&root),
+                    &[],
+                    Some(json!({"i": i}).to_string().into_bytes()),
+                ) {
+                    Ok((204, _)) => acked_writes.lock().unwrap().push((path, i)),
+                    _ => break,
+                }
+                i += 1;
+            }
+        })
+    };
+    // Kill only once both kinds of work were acknowledged at least a few times.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (acked_term.load(Ordering::Relaxed) < 4 || acked_writes.lock().unwrap().len() < 20)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(rand_delay_ms()));
+    server.kill9();
+    stop.store(true, Ordering::Relaxed);
+    rotator.join().unwrap();
+    writer.join().unwrap();
+
+    let server = TestServer::start(dir.path());
+    server.client.unseal_with(&keys);
+    let term = server.client.get("sys/key-status", Some(&root)).1["data"]["term"]
+        .as_u64()
+        .unwrap();
+    let acked = acked_term.load(Ordering::Relaxed);
+    assert!(term >= acked, "term {term} < acknowledged {acked}");
+    assert!(
+        term <= acked + 1,
+        "term {term}: at most the one rotation in flight may have landed"
+    );
+    let writes = acked_writes.lock().unwrap();
+    assert!(writes.len() >= 20);
+    for (path, i) in writes.iter() {
+        assert_eq!(server.client.get(path, Some(&root)).1["data"]["i"], *i, "{path}");
+    }
+}
+
+/// 0-49 ms, from the clock: where in the work the kill lands varies between runs.
+fn rand_delay_ms() -> u64 {
+    u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+            % 50,
+    )
+}
