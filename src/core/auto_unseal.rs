@@ -25,7 +25,7 @@ use crate::seal::{self, SealConfig, SealError, Share};
 use crate::storage::{barrier, Keyring, SecretKey, Tree, TxError, KEY_LEN};
 
 const AUTO_SEAL_KEY: &[u8] = b"auto_seal";
-const AUTO_ROOT_KEY: &[u8] = b"auto_root_key";
+pub(super) const AUTO_ROOT_KEY: &[u8] = b"auto_root_key";
 const RECOVERY_KEY: &[u8] = b"recovery_key";
 
 /// The seals of the configuration.
@@ -116,7 +116,7 @@ fn bad(message: impl Into<String>) -> CoreError {
 }
 
 /// Run a seal call (the transit seal does HTTP) off the async runtime.
-async fn with_seal<T: Send + 'static>(
+pub(super) async fn with_seal<T: Send + 'static>(
     seal: &Arc<AutoSealConfig>,
     f: impl FnOnce(&AutoSealConfig) -> Result<T, SealError> + Send + 'static,
 ) -> Result<T, CoreError> {
@@ -467,6 +467,8 @@ impl Core {
         // Proves the new record before anything relies on it.
         open_root_key(&recovery_key, &self.storage.meta_get(ROOT_KEY_KEY)?.unwrap_or_default())?;
         log::info!("core: seal migration from {} to shamir complete", seal.seal_type());
-        self.install_keys(root_key, keyring)
+        self.install_keys(root_key, keyring)?;
+        self.set_unseal_key(Some(recovery_key));
+        Ok(())
     }
 }

@@ -150,6 +150,8 @@ pub struct Core {
     audit: audit::AuditState,
     /// The root key while unsealed (rotations re-seal the keyring under it); wiped at seal.
     root_key: RwLock<Option<Arc<SecretKey>>>,
+    /// The Shamir unseal key while unsealed (a root key rotation re-seals the new root key under it); wiped at seal.
+    unseal_key: RwLock<Option<Arc<SecretKey>>>,
     /// Serializes every change of the stored keys: keyring rotation, rekey, snapshot restore.
     key_change: tokio::sync::Mutex<()>,
     /// The rekey in progress, if any (see `rekey`).
@@ -194,6 +196,7 @@ impl Core {
             tokens_expired: std::sync::atomic::AtomicU64::new(0),
             audit: audit::AuditState::default(),
             root_key: RwLock::new(None),
+            unseal_key: RwLock::new(None),
             key_change: tokio::sync::Mutex::new(()),
             rekey: Mutex::new(None),
             root_generation: Mutex::new(None),
@@ -376,7 +379,15 @@ impl Core {
     fn unseal_with(&self, shares: &[Share]) -> Result<(), CoreError> {
         let unseal_key = seal::combine(shares)?;
         let (root_key, keyring) = self.open_stored_keys(&unseal_key)?;
-        self.install_keys(root_key, Arc::new(keyring))
+        self.install_keys(root_key, Arc::new(keyring))?;
+        self.set_unseal_key(Some(unseal_key));
+        Ok(())
+    }
+
+    fn set_unseal_key(&self, key: Option<SecretKey>) {
+        if let Ok(mut slot) = self.unseal_key.write() {
+            *slot = key.map(Arc::new);
+        }
     }
 
     /// Become unsealed with this root key and the keyring it opened.
@@ -471,6 +482,7 @@ impl Core {
         }
         self.storage.set_keyring(None);
         self.set_root_key(None);
+        self.set_unseal_key(None);
         self.reset_progress();
         self.cancel_key_operations();
         self.policy_cache.clear();

@@ -311,6 +311,7 @@ impl Core {
                 Ok(())
             })
             .await??;
+        self.set_unseal_key(Some(Zeroizing::new(**new_unseal_key)));
         log::info!(
             "core: rekey complete: {} key shares, threshold {}",
             config.secret_shares,

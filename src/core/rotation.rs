@@ -97,6 +97,45 @@ impl Core {
         Ok(term)
     }
 
+    /// `sys/rotate/root`: a new root key, without shares. The keyring is re-sealed under it and the new root key
+    /// under the unseal key (kept in memory while unsealed) or by the auto-unseal seal, in one transaction.
+    pub async fn rotate_root_key(&self) -> Result<(), CoreError> {
+        use super::auto_unseal::SealMode;
+        let _serialized = self.key_change.lock().await;
+        let keyring = self.storage.keyring()?;
+        let new_root = barrier::random_key();
+        let sealed_keyring = keyring.seal(&new_root, &barrier::aad(crate::storage::META_TREE, KEYRING_KEY))?;
+        let (record, sealed_root): (&'static [u8], Vec<u8>) = match self.seal_mode()? {
+            SealMode::Shamir => {
+                let unseal_key = self
+                    .unseal_key
+                    .read()
+                    .ok()
+                    .and_then(|k| k.clone())
+                    .ok_or(CoreError::Sealed)?;
+                (super::ROOT_KEY_KEY, super::seal_root_key(&unseal_key, &new_root)?)
+            }
+            SealMode::Auto(_, seal) => {
+                let root = new_root.clone();
+                (
+                    super::auto_unseal::AUTO_ROOT_KEY,
+                    super::auto_unseal::with_seal(&seal, move |s| s.encrypt(&root[..])).await?,
+                )
+            }
+            _ => return Err(CoreError::InvalidRequest("a seal migration is pending".into())),
+        };
+        self.storage
+            .write::<_, CoreError>(move |tx| {
+                tx.meta_put(record, &sealed_root)?;
+                tx.meta_put(KEYRING_KEY, &sealed_keyring)?;
+                Ok(())
+            })
+            .await??;
+        self.set_root_key(Some(new_root));
+        log::info!("core: barrier root key rotated");
+        Ok(())
+    }
+
     pub fn key_status(&self) -> Result<KeyStatus, CoreError> {
         self.unsealed()?;
         let keyring = self.storage.keyring()?;

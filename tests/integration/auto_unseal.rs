@@ -96,7 +96,8 @@ fn a_static_seal_unseals_at_start_and_recovery_keys_stand_in_for_unseal_keys() {
     );
     assert_eq!(c.put("kv/a", Some(&root), json!({"v": "1"})).0, 204);
 
-    // A restart unseals by itself, even after kill -9.
+    // A restart unseals by itself, even after kill -9 (and after a root key rotation).
+    assert_eq!(c.put("sys/rotate/root", Some(&root), json!({})).0, 204);
     server.kill9();
     let server = start(dir.path(), &seal);
     let c = &server.client;

@@ -107,6 +107,13 @@ fn a_rekey_is_durable_once_acknowledged_and_an_interrupted_one_changes_nothing()
     );
     assert!(try_unseal(&server.client, &new), "the new shares unseal");
     assert_eq!(server.client.get("kv/a", Some(&root)).1["data"]["v"], "1");
+
+    // A root key rotation (no shares) keeps the shares and the data.
+    assert_eq!(server.client.put("sys/rotate/root", Some(&root), json!({})).0, 204);
+    server.kill9();
+    let server = TestServer::start(dir.path());
+    assert!(try_unseal(&server.client, &new));
+    assert_eq!(server.client.get("kv/a", Some(&root)).1["data"]["v"], "1");
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Resp
             true => core.rotate_keyring().await.map(|_| Response::no_content()),
             false => Err(CoreError::UnsupportedOperation),
         },
+        "rotate/root" => match write {
+            true => core.rotate_root_key().await.map(|()| Response::no_content()),
+            false => Err(CoreError::UnsupportedOperation),
+        },
         "rotate/config" | "rotate/keyring/config" => match op {
             Operation::Read => rotation_config(core),
             _ if write => set_rotation_config(core, req).await,
