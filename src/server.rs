@@ -149,6 +149,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(http::cors::cors))
             .wrap(actix_web::middleware::from_fn(http::guard::guard))
             .wrap(
                 DefaultHeaders::new()

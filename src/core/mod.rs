@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auto_unseal;
+pub mod cors;
 pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
@@ -158,6 +159,8 @@ pub struct Core {
     rekey: Mutex<Option<rekey::Rekey>>,
     /// The root token generation in progress, if any (see `generate_root`).
     root_generation: Mutex<Option<generate_root::RootGeneration>>,
+    /// The CORS settings (see `cors`).
+    cors: cors::CorsState,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -200,6 +203,7 @@ impl Core {
             key_change: tokio::sync::Mutex::new(()),
             rekey: Mutex::new(None),
             root_generation: Mutex::new(None),
+            cors: cors::CorsState::default(),
         }
     }
 
@@ -447,6 +451,7 @@ impl Core {
         self.load_encryption_count(&*self.storage.keyring()?)?;
         self.load_mounts()?;
         self.load_audit()?;
+        self.load_cors()?;
         if let Ok(mut slot) = self.unsealed.write() {
             *slot = Some(Arc::new(state));
         }
@@ -488,6 +493,7 @@ impl Core {
         self.policy_cache.clear();
         self.unload_mounts();
         self.unload_audit();
+        self.unload_cors();
         log::info!("core: vault is sealed");
     }
 

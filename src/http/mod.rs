@@ -1,6 +1,7 @@
 //! The only module that knows actix-web. Seal-state endpoints (which work while sealed) are served here straight
 //! from the core; every other `/v1/` path goes through `Core::handle_request`.
 
+pub mod cors;
 pub mod error;
 pub mod guard;
 mod legacy_keys;

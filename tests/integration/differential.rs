@@ -638,6 +638,7 @@ scenarios! {
     differential_transit => "transit.json",
     differential_operator_keys => "operator_keys.json",
     differential_auto_unseal_static => "auto_unseal_static.json",
+    differential_cors => "cors.json",
 }
 
 /// A scenario file without a test would be silently skipped.

@@ -14,6 +14,7 @@ mod bao_kv;
 mod bench_smoke;
 mod cli;
 mod config;
+mod cors;
 mod crash;
 mod cubbyhole;
 mod dev_mode;

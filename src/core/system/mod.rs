@@ -3,6 +3,7 @@
 //! the HTTP layer straight from the core.
 
 pub mod audit;
+pub mod cors;
 pub mod keys;
 pub mod leases;
 pub mod mounts;
@@ -134,6 +135,9 @@ impl SystemBackend {
             return answer;
         }
         if let Some(answer) = keys::route(core, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = cors::route(core, path, req).await {
             return answer;
         }
         let op = req.operation;
