@@ -19,6 +19,7 @@ pub mod scheduler;
 pub mod snapshot;
 pub mod system;
 pub mod token_store;
+pub mod version_history;
 pub mod wrapping;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -452,6 +453,7 @@ impl Core {
         self.load_mounts()?;
         self.load_audit()?;
         self.load_cors()?;
+        self.record_version()?;
         if let Ok(mut slot) = self.unsealed.write() {
             *slot = Some(Arc::new(state));
         }

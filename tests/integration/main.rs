@@ -38,6 +38,7 @@ mod policies;
 mod raw_http;
 mod seal;
 mod snapshots;
+mod system;
 mod tls;
 mod tokens;
 mod transit;

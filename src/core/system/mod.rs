@@ -226,6 +226,33 @@ impl SystemBackend {
                     .ok_or_else(|| CoreError::InvalidRequest("invalid accessor".into()))?;
                 Self::capabilities(core.acl_for(&entry.policies)?.as_ref(), req)
             }
+            "version-history" | "version-history/" => {
+                if op != Operation::List {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let history = core.version_history()?;
+                let mut key_info = Map::new();
+                let mut previous: Option<String> = None;
+                for entry in &history {
+                    let installed = chrono::DateTime::from_timestamp(entry.installed, 0)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_default();
+                    key_info.insert(
+                        entry.version.clone(),
+                        json!({
+                            "commit_date": entry.commit_date,
+                            "previous_version": previous,
+                            "timestamp_installed": installed,
+                        }),
+                    );
+                    previous = Some(entry.version.clone());
+                }
+                let keys: Vec<&str> = history.iter().map(|e| e.version.as_str()).collect();
+                let mut data = Map::new();
+                data.insert("keys".into(), json!(keys));
+                data.insert("key_info".into(), Value::Object(key_info));
+                Ok(Response::with_data(data))
+            }
             "internal/ui/resultant-acl" => {
                 if op != Operation::Read {
                     return Err(CoreError::UnsupportedOperation);
