@@ -25,3 +25,52 @@ fn version_history_records_the_version_once_across_restarts() {
     let (_, again) = server.client.call("LIST", "sys/version-history", Some(&root), None);
     assert_eq!(again["data"], body["data"], "the same version is recorded once");
 }
+
+#[test]
+fn log_levels_change_at_runtime() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    let (status, body) = c.get("sys/loggers", Some(&root));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["core"], "info");
+    assert_eq!(body["data"]["storage"], "info");
+    assert_eq!(
+        c.put("sys/loggers", Some(&root), json!({})),
+        (400, json!({"errors": ["level is required"]}))
+    );
+    assert_eq!(
+        c.put("sys/loggers/core", Some(&root), json!({"level": "bogus"})),
+        (
+            400,
+            json!({"errors": ["invalid level provided: unknown log level: bogus"]})
+        )
+    );
+    assert_eq!(
+        c.put("sys/loggers/nosuch", Some(&root), json!({"level": "info"})).0,
+        400
+    );
+    assert_eq!(c.get("sys/loggers/nosuch", Some(&root)).1["data"], json!({}));
+    assert_eq!(c.call("GET", "sys/loggers", None, None).0, 403);
+
+    // core at error: the rotation's info line is not written; after a reset it is.
+    assert_eq!(c.put("sys/loggers/core", Some(&root), json!({"level": "error"})).0, 204);
+    assert_eq!(
+        c.get("sys/loggers/core", Some(&root)).1["data"],
+        json!({"core": "error"})
+    );
+    assert_eq!(c.get("sys/loggers", Some(&root)).1["data"]["core.expiration"], "error");
+    assert_eq!(c.get("sys/loggers", Some(&root)).1["data"]["storage"], "info");
+    assert_eq!(c.put("sys/rotate", Some(&root), json!({})).0, 204);
+    assert_eq!(c.call("DELETE", "sys/loggers/core", Some(&root), None).0, 204);
+    assert_eq!(c.put("sys/rotate", Some(&root), json!({})).0, 204);
+    let log = server.stderr();
+    assert!(!log.contains("installed new keyring term 2"), "{log}");
+    assert!(log.contains("installed new keyring term 3"), "{log}");
+
+    // All loggers at once, and back.
+    assert_eq!(c.put("sys/loggers", Some(&root), json!({"level": "warn"})).0, 204);
+    assert_eq!(c.get("sys/loggers", Some(&root)).1["data"]["http"], "warn");
+    assert_eq!(c.call("DELETE", "sys/loggers", Some(&root), None).0, 204);
+    assert_eq!(c.get("sys/loggers", Some(&root)).1["data"]["http"], "info");
+}

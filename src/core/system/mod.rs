@@ -253,6 +253,8 @@ impl SystemBackend {
                 data.insert("key_info".into(), Value::Object(key_info));
                 Ok(Response::with_data(data))
             }
+            "loggers" => loggers(None, req),
+            other if other.starts_with("loggers/") => loggers(other.strip_prefix("loggers/"), req),
             "internal/ui/resultant-acl" => {
                 if op != Operation::Read {
                     return Err(CoreError::UnsupportedOperation);
@@ -272,6 +274,52 @@ impl SystemBackend {
                 Err(CoreError::UnsupportedPath)
             }
         }
+    }
+}
+
+/// `sys/loggers` and `sys/loggers/:name`: read, set and reset log levels at runtime (see `crate::logging`).
+fn loggers(name: Option<&str>, req: &Request) -> Result<Response, CoreError> {
+    use crate::logging;
+    let level_field = || -> Result<log::LevelFilter, CoreError> {
+        match fields::string(&req.data, "level")?.filter(|l| !l.is_empty()) {
+            Some(level) => logging::parse_level(&level).map_err(CoreError::InvalidRequest),
+            None => Err(CoreError::InvalidRequest("level is required".into())),
+        }
+    };
+    let unknown = |name: &str| CoreError::InvalidRequest(format!("logger {name:?} not found"));
+    match (req.operation, name) {
+        (Operation::Read, None) => {
+            let data = logging::current_levels()
+                .into_iter()
+                .map(|(name, level)| (name.to_string(), json!(level)))
+                .collect();
+            Ok(Response::with_data(data))
+        }
+        (Operation::Read, Some(name)) => {
+            let mut data = Map::new();
+            if let Some(level) = logging::logger_level(name) {
+                data.insert(name.to_string(), json!(level));
+            }
+            Ok(Response::with_data(data))
+        }
+        (Operation::Update | Operation::Create, None) => {
+            logging::set_all(level_field()?);
+            Ok(Response::no_content())
+        }
+        (Operation::Update | Operation::Create, Some(name)) => {
+            let level = level_field()?;
+            if !logging::set_logger(name, level) {
+                return Err(unknown(name));
+            }
+            Ok(Response::no_content())
+        }
+        (Operation::Delete, name) => {
+            if !logging::reset(name) {
+                return Err(unknown(name.unwrap_or_default()));
+            }
+            Ok(Response::no_content())
+        }
+        _ => Err(CoreError::UnsupportedOperation),
     }
 }
 
