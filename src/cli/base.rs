@@ -448,10 +448,12 @@ fn flag_section(title: &str, defs: &[Def]) -> String {
             Kind::Duration => "=<duration>".into(),
             Kind::Slice => "=<string>".into(),
             Kind::Map => "=<key=value>".into(),
+            Kind::PgpKeys => "=<keybase:user1, keybase:user2, ...>".into(),
+            Kind::PgpKey => "=<keybase:user>".into(),
         };
         out.push_str(&format!("  -{}{example}\n", d.name));
         let mut usage = d.usage.to_string();
-        if !d.default.is_empty() && d.kind != Kind::Map && d.kind != Kind::Slice {
+        if !d.default.is_empty() && !matches!(d.kind, Kind::Map | Kind::Slice | Kind::PgpKeys | Kind::PgpKey) {
             usage.push_str(&format!(" The default is {}.", d.default));
         }
         if let Some(var) = d.env {

@@ -934,6 +934,11 @@ fn token_secret_from_lookup(s: &Secret) -> Secret {
 /// Read a secret from the terminal without echo, after a prompt on stdout or stderr. Like the reference, refuses
 /// when stdin is not a terminal (pass the value as an argument, or "-", instead).
 pub fn read_hidden(prompt: &str, on_stdout: bool) -> Result<String, String> {
+    read_hidden_then(prompt, on_stdout, true)
+}
+
+/// [`read_hidden`], with or without the newline written after the answer (or the refusal).
+pub fn read_hidden_then(prompt: &str, on_stdout: bool, newline_after: bool) -> Result<String, String> {
     use std::io::{BufRead, IsTerminal, Write};
     let write = |text: &str| {
         if on_stdout {
@@ -948,8 +953,9 @@ pub fn read_hidden(prompt: &str, on_stdout: bool) -> Result<String, String> {
     };
     write(prompt);
     let stdin = std::io::stdin();
+    let after = if newline_after { "\n" } else { "" };
     if !stdin.is_terminal() {
-        write("\n");
+        write(after);
         return Err("file descriptor 0 is not a terminal".into());
     }
     let saved = rustix::termios::tcgetattr(&stdin).ok();
@@ -963,7 +969,7 @@ pub fn read_hidden(prompt: &str, on_stdout: bool) -> Result<String, String> {
     if let Some(t) = saved {
         let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &t);
     }
-    write("\n");
+    write(after);
     read.map_err(|e| e.to_string())?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
