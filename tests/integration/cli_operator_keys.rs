@@ -738,3 +738,74 @@ fn vault_operator_generate_root_matches_bao() {
         lookup.stdout
     );
 }
+
+/// Run `vault ARGS` on a pseudo-terminal against `addr`, typing `answer` at the hidden prompt (`"\u{3}"` is
+/// Ctrl-C); returns (exit code, what the terminal showed).
+fn on_terminal(addr: &str, token: &str, answer: &str, args: &[&str]) -> (i32, String) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/integration/py/pty_prompt.py");
+    let home = temp_dir();
+    let out = Command::new(crate::tools::python())
+        .arg(script)
+        .arg(answer)
+        .arg(vault_bin())
+        .args(args)
+        .env("HOME", home.path())
+        .env("BAO_ADDR", addr)
+        .env("BAO_TOKEN", token)
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+    )
+}
+
+#[test]
+fn key_prompts_read_the_terminal_without_echo() {
+    let dir = temp_dir();
+    let server = TestServer::start(dir.path());
+    let c = &server.client;
+    let (keys, root) = c.init(3, 2);
+    c.unseal_with(&keys[..2]);
+    let addr = format!("http://{}", server.addr);
+    let r = Some(root.as_str());
+
+    let (status, gr) = c.put("sys/generate-root-token/attempt", r, serde_json::json!({}));
+    assert_eq!(status, 200, "{gr}");
+    let nonce = gr["data"]["nonce"].as_str().unwrap().to_string();
+    let (code, shown) = on_terminal(&addr, &root, &keys[0], &["operator", "generate-root"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.starts_with(&format!("Operation nonce: {nonce}\nUnseal Key (will be hidden): \n")),
+        "{shown}"
+    );
+    assert!(!shown.contains(&keys[0]), "the key was echoed: {shown}");
+    assert!(shown.contains("Progress    1/2"), "{shown}");
+    // Ctrl-C cancels: nothing is sent, the attempt is where it was.
+    let (code, shown) = on_terminal(&addr, &root, "\u{3}", &["operator", "generate-root"]);
+    assert_eq!(code, 1, "{shown}");
+    assert!(
+        shown.ends_with("Unseal Key (will be hidden): \nuser canceled\n"),
+        "{shown}"
+    );
+    let (_, attempt) = c.get("sys/generate-root-token/attempt", r);
+    assert_eq!(attempt["data"]["progress"], 1, "{attempt}");
+
+    let (status, rk) = c.put(
+        "sys/rotate/root/init",
+        r,
+        serde_json::json!({"secret_shares": 3, "secret_threshold": 2}),
+    );
+    assert_eq!(status, 200, "{rk}");
+    let nonce = rk["data"]["nonce"].as_str().unwrap().to_string();
+    let (code, shown) = on_terminal(&addr, &root, &keys[1], &["operator", "rotate-keys"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.starts_with(&format!("rotation nonce: {nonce}\nUnseal Key (will be hidden): \n")),
+        "{shown}"
+    );
+    assert!(!shown.contains(&keys[1]), "the key was echoed: {shown}");
+    assert!(shown.contains("Progress                 1/2"), "{shown}");
+}

@@ -13,7 +13,7 @@ use std::io::Read;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use super::basic::read_hidden_then;
+use super::basic::{read_hidden_then, USER_CANCELED};
 use super::{client, cmd, fail, no_args, tri};
 use crate::cli::api::{ApiError, Client, Request, Secret};
 use crate::cli::base::{no_flags, Base, Command, FORMAT, HTTP};
@@ -496,6 +496,10 @@ impl Shares<'_> {
                 };
                 match read_hidden_then(&prompt, true, newline_after) {
                     Ok(k) => Zeroizing::new(k),
+                    Err(e) if e == USER_CANCELED => {
+                        b.ui.error(USER_CANCELED);
+                        return 1;
+                    }
                     Err(e) => {
                         let lower = kind.to_lowercase();
                         b.ui.error(&wrap_at_length(&format!("An error occurred attempting to ask for the {lower} key. The raw error message is shown below, but usually this is because you attempted to pipe a value into the command or you are executing outside of a terminal (tty). If you want to pipe the value, pass \"-\" as the argument to read from stdin. The raw error was: {e}")));
@@ -912,6 +916,10 @@ impl GenerateRoot {
                 let prompt = format!("Operation nonce: {nonce}\nUnseal Key (will be hidden): ");
                 match read_hidden_then(&prompt, true, true) {
                     Ok(k) => Zeroizing::new(k),
+                    Err(e) if e == USER_CANCELED => {
+                        b.ui.error(USER_CANCELED);
+                        return 1;
+                    }
                     Err(e) => {
                         b.ui.error(&wrap_at_length(&format!("An error occurred attempting to ask for the unseal key. The raw error message is shown below, but usually this is because you attempted to pipe a value into the command or you are executing outside of a terminal (tty). If you want to pipe the value, pass \"-\" as the argument to read from stdin. The raw error was: {e}")));
                         return 1;
