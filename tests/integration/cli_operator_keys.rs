@@ -48,6 +48,8 @@ struct Runner {
     secrets: Vec<(String, String)>,
     counters: std::collections::HashMap<&'static str, usize>,
     steps: Vec<Recorded>,
+    /// The command the `sub*` steps run (`operator rotate-keys`, ...).
+    base: &'static [&'static str],
 }
 
 static KEY_LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^Key \d+: (\S+)$").unwrap());
@@ -71,6 +73,7 @@ impl Runner {
             secrets: Vec::new(),
             counters: Default::default(),
             steps: Vec::new(),
+            base: &[],
         };
         r.remember(&root, "ROOT");
         for k in &keys {
@@ -190,6 +193,21 @@ impl Runner {
             .unwrap_or_else(|| panic!("{name}: no {field} in {}{}", out.stdout, out.stderr))
     }
 
+    /// A step of the flow's command (`base`) with `extra` arguments.
+    fn sub(&mut self, name: &str, extra: &[&str]) -> Outcome {
+        self.sub_with(name, extra, None)
+    }
+
+    fn sub_with(&mut self, name: &str, extra: &[&str], stdin: Option<&str>) -> Outcome {
+        let args = [self.base, extra].concat();
+        self.step_with(name, &args, stdin, None, Check::Full)
+    }
+
+    fn sub_json(&mut self, name: &str, extra: &[&str], field: &str) -> String {
+        let args = [self.base, extra].concat();
+        self.json(name, &args, field)
+    }
+
     fn pgp_file(&self) -> String {
         self.files.join("key.asc").display().to_string()
     }
@@ -296,12 +314,24 @@ fn run_three_ways(flow: fn(&mut Runner), listener_extra: &str, known: &[&str]) -
     bao_run.steps
 }
 
-fn code_of(steps: &[Recorded], name: &str) -> i32 {
+fn step_of<'a>(steps: &'a [Recorded], name: &str) -> &'a Recorded {
     steps
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("no step {name}"))
-        .code
+}
+
+fn code_of(steps: &[Recorded], name: &str) -> i32 {
+    step_of(steps, name).code
+}
+
+/// The step's stdout has a line made of these words.
+fn assert_shows(steps: &[Recorded], name: &str, words: &[&str]) {
+    let out = &step_of(steps, name).stdout;
+    assert!(
+        out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == words),
+        "{name}: no line {words:?} in {out}"
+    );
 }
 
 /// `key-status` and `rotate`.
@@ -335,7 +365,7 @@ fn rotate_flow(r: &mut Runner) {
 fn vault_operator_rotate_matches_bao() {
     let steps = run_three_ways(rotate_flow, "", &[]);
     assert_eq!(code_of(&steps, "rotate"), 0);
-    let after = steps.iter().find(|s| s.name == "key-status after").unwrap();
+    let after = step_of(&steps, "key-status after");
     assert!(after.stdout.starts_with("Key Term            3\n"), "{}", after.stdout);
 }
 
@@ -343,112 +373,72 @@ fn vault_operator_rotate_matches_bao() {
 /// then seal and unseal with the final shares.
 fn rotate_keys_flow(r: &mut Runner) {
     let k = r.keys.clone();
-    let cmd = |extra: &[&str]| -> Vec<String> {
-        let mut v = vec!["operator".to_string(), "rotate-keys".to_string()];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
-    let run = |r: &mut Runner, name: &str, extra: &[&str]| {
-        let args = cmd(extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        r.step(name, &refs)
-    };
-    run(r, "status", &["-status"]);
-    run(r, "status json", &["-status", "-format=json"]);
-    run(r, "verify status without a rotation", &["-verify", "-status"]);
-    run(r, "a key without a rotation", &[&k[0]]);
-    run(r, "bad target", &["-target=nope", "-status"]);
-    run(r, "too many arguments", &["a", "b"]);
-    run(r, "pgp file missing", &["-init", "-pgp-keys=/nonexistent/key"]);
+    r.base = &["operator", "rotate-keys"];
+    r.sub("status", &["-status"]);
+    r.sub("status json", &["-status", "-format=json"]);
+    r.sub("verify status without a rotation", &["-verify", "-status"]);
+    r.sub("a key without a rotation", &[&k[0]]);
+    r.sub("bad target", &["-target=nope", "-status"]);
+    r.sub("too many arguments", &["a", "b"]);
+    r.sub("pgp file missing", &["-init", "-pgp-keys=/nonexistent/key"]);
     r.step("legacy rekey is off", &["operator", "rekey", "-status"]);
-    run(
-        r,
+    // The backups are authenticated paths, served whatever the listener says of the legacy endpoints.
+    r.step("legacy backup retrieve", &["operator", "rekey", "-backup-retrieve"]);
+    r.step("legacy backup delete", &["operator", "rekey", "-backup-delete"]);
+    r.sub(
         "init curl",
         &["-init", "-key-shares=4", "-key-threshold=3", "-output-curl-string"],
     );
-    run(r, "init 4/3", &["-init", "-key-shares=4", "-key-threshold=3"]);
-    run(r, "init again", &["-init"]);
-    run(r, "status started", &["-status"]);
-    run(r, "status yaml", &["-status", "-format=yaml"]);
-    let nonce = r.json(
-        "status for the nonce",
-        &cmd(&["-status", "-format=json"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        "nonce",
-    );
-    run(r, "a key without a nonce", &[&k[0]]);
-    run(r, "prompt without a terminal", &[]);
-    run(r, "prompt refused non-interactive", &["-non-interactive"]);
-    run(r, "wrong nonce", &["-nonce=wrong", &k[0]]);
+    r.sub("init 4/3", &["-init", "-key-shares=4", "-key-threshold=3"]);
+    r.sub("init again", &["-init"]);
+    r.sub("status started", &["-status"]);
+    r.sub("status yaml", &["-status", "-format=yaml"]);
+    let nonce = r.sub_json("status for the nonce", &["-status", "-format=json"], "nonce");
+    r.sub("a key without a nonce", &[&k[0]]);
+    r.sub("prompt without a terminal", &[]);
+    r.sub("prompt refused non-interactive", &["-non-interactive"]);
+    r.sub("wrong nonce", &["-nonce=wrong", &k[0]]);
     let n = format!("-nonce={nonce}");
-    run(r, "first key", &[&n, &k[0]]);
-    run(r, "first key again", &[&n, &k[0]]);
-    let args = cmd(&[&n, "-"]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let done = r.step_with(
+    r.sub("first key", &[&n, &k[0]]);
+    r.sub("first key again", &[&n, &k[0]]);
+    let stdin_args: &[&str] = &[&n, "-"];
+    let done = r.sub_with(
         "second key on stdin completes",
-        &refs,
+        stdin_args,
         Some(&format!("{}\n", k[1])),
-        None,
-        Check::Full,
     );
     let new: Vec<String> = KEY_LINE.captures_iter(&done.stdout).map(|c| c[1].to_string()).collect();
     assert_eq!(new.len(), 4, "{}{}", done.stdout, done.stderr);
-    run(r, "status after", &["-status"]);
+    r.sub("status after", &["-status"]);
 
-    run(
-        r,
+    r.sub(
         "init 3/2 with verification",
         &["-init", "-key-shares=3", "-key-threshold=2", "-verify", "-format=json"],
     );
-    let nonce = r.json(
-        "status for the second nonce",
-        &cmd(&["-status", "-format=json"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        "nonce",
-    );
+    let nonce = r.sub_json("status for the second nonce", &["-status", "-format=json"], "nonce");
     let n = format!("-nonce={nonce}");
-    run(r, "verify status before the keys", &["-verify", "-status"]);
-    run(r, "new key 1", &[&n, &new[0]]);
-    run(r, "new key 2 json", &[&n, "-format=json", &new[1]]);
-    let done = run(r, "new key 3 completes, to verify", &[&n, &new[2]]);
+    r.sub("verify status before the keys", &["-verify", "-status"]);
+    r.sub("new key 1", &[&n, &new[0]]);
+    r.sub("new key 2 json", &[&n, "-format=json", &new[1]]);
+    let done = r.sub("new key 3 completes, to verify", &[&n, &new[2]]);
     let newer: Vec<String> = KEY_LINE.captures_iter(&done.stdout).map(|c| c[1].to_string()).collect();
     assert_eq!(newer.len(), 3, "{}{}", done.stdout, done.stderr);
-    run(r, "status: verification pending", &["-status"]);
-    let vnonce = r.json(
-        "verify status json",
-        &cmd(&["-verify", "-status", "-format=json"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        "nonce",
-    );
+    r.sub("status: verification pending", &["-status"]);
+    let vnonce = r.sub_json("verify status json", &["-verify", "-status", "-format=json"], "nonce");
     let v = format!("-nonce={vnonce}");
-    run(r, "verify with an old key", &["-verify", &v, &new[0]]);
-    run(r, "verify key 1", &["-verify", &v, &newer[0]]);
-    run(r, "verify cancel restarts it", &["-verify", "-cancel"]);
-    let vnonce = r.json(
-        "verify status again",
-        &cmd(&["-verify", "-status", "-format=json"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        "nonce",
-    );
+    r.sub("verify with an old key", &["-verify", &v, &new[0]]);
+    r.sub("verify key 1", &["-verify", &v, &newer[0]]);
+    r.sub("verify cancel restarts it", &["-verify", "-cancel"]);
+    let vnonce = r.sub_json("verify status again", &["-verify", "-status", "-format=json"], "nonce");
     let v = format!("-nonce={vnonce}");
-    run(r, "verify key 1 again", &["-verify", &v, &newer[0]]);
-    run(r, "verify key 2 completes", &["-verify", &v, "-format=json", &newer[1]]);
-    run(r, "status when done", &["-status"]);
-    run(r, "verify status when done", &["-verify", "-status"]);
-    run(r, "cancel", &["-cancel"]);
-    run(r, "backup retrieve", &["-backup-retrieve"]);
-    run(r, "backup delete", &["-backup-delete"]);
-    run(
-        r,
+    r.sub("verify key 1 again", &["-verify", &v, &newer[0]]);
+    r.sub("verify key 2 completes", &["-verify", &v, "-format=json", &newer[1]]);
+    r.sub("status when done", &["-status"]);
+    r.sub("verify status when done", &["-verify", "-status"]);
+    r.sub("cancel", &["-cancel"]);
+    r.sub("backup retrieve", &["-backup-retrieve"]);
+    r.sub("backup delete", &["-backup-delete"]);
+    r.sub(
         "pgp keys",
         &[
             "-init",
@@ -505,15 +495,7 @@ fn vault_operator_rotate_keys_matches_bao() {
     assert_eq!(code_of(&steps, "second key on stdin completes"), 0);
     assert_eq!(code_of(&steps, "verify key 2 completes"), 0);
     assert_eq!(code_of(&steps, "legacy rekey is off"), 2);
-    let unsealed = steps.iter().find(|s| s.name == "unseal new 3").unwrap();
-    assert!(
-        unsealed
-            .stdout
-            .lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Sealed", "false"]),
-        "{}",
-        unsealed.stdout
-    );
+    assert_shows(&steps, "unseal new 3", &["Sealed", "false"]);
 }
 
 /// `rekey` (the legacy `sys/rekey/*`, enabled on the listener): a rekey to 5/3, then seal and unseal with them.
@@ -591,111 +573,63 @@ const REKEY_SERVER_DIFFERENCES: &[&str] = &[];
 fn vault_operator_rekey_matches_bao() {
     let steps = run_three_ways(rekey_flow, LEGACY_ON, REKEY_SERVER_DIFFERENCES);
     assert_eq!(code_of(&steps, "second key completes"), 0);
-    let unsealed = steps.iter().find(|s| s.name == "unseal new 2").unwrap();
-    assert!(
-        unsealed
-            .stdout
-            .lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Sealed", "false"]),
-        "{}",
-        unsealed.stdout
-    );
+    assert_shows(&steps, "unseal new 2", &["Sealed", "false"]);
 }
 
 /// `generate-root`: pads, a generation with a quorum of shares, decoding, and the new token in use.
 fn generate_root_flow(r: &mut Runner) {
     let k = r.keys.clone();
-    let g = |extra: &[&str]| -> Vec<String> {
-        let mut v = vec!["operator".to_string(), "generate-root".to_string()];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
-    let run = |r: &mut Runner, name: &str, extra: &[&str]| {
-        let args = g(extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        r.step(name, &refs)
-    };
-    run(r, "status", &["-status"]);
-    run(r, "status json", &["-status", "-format=json"]);
-    run(r, "status yaml", &["-status", "-format=yaml"]);
-    run(r, "a key without a generation", &[&k[0]]);
-    let otp = run(r, "generate otp", &["-generate-otp"]).stdout;
+    r.base = &["operator", "generate-root"];
+    r.sub("status", &["-status"]);
+    r.sub("status json", &["-status", "-format=json"]);
+    r.sub("status yaml", &["-status", "-format=yaml"]);
+    r.sub("a key without a generation", &[&k[0]]);
+    let otp = r.sub("generate otp", &["-generate-otp"]).stdout;
     assert_eq!(otp.len(), 26, "{otp}");
-    run(r, "generate otp json", &["-generate-otp", "-format=json"]);
-    run(r, "init with a generated pad", &["-init"]);
-    run(r, "status started", &["-status"]);
-    run(r, "init again", &["-init"]);
-    run(r, "cancel", &["-cancel"]);
-    run(r, "init json", &["-init", "-format=json"]);
-    run(r, "cancel again", &["-cancel"]);
-    run(r, "init with a short pad", &["-init", "-otp=short"]);
-    run(
-        r,
+    r.sub("generate otp json", &["-generate-otp", "-format=json"]);
+    r.sub("init with a generated pad", &["-init"]);
+    r.sub("status started", &["-status"]);
+    r.sub("init again", &["-init"]);
+    r.sub("cancel", &["-cancel"]);
+    r.sub("init json", &["-init", "-format=json"]);
+    r.sub("cancel again", &["-cancel"]);
+    r.sub("init with a short pad", &["-init", "-otp=short"]);
+    r.sub(
         "init with a pad and a pgp key",
         &["-init", "-otp=x", &format!("-pgp-key={}", r.pgp_file())],
     );
-    run(
-        r,
-        "init with a pgp key",
-        &["-init", &format!("-pgp-key={}", r.pgp_file())],
-    );
-    run(
-        r,
-        "init with a missing pgp file",
-        &["-init", "-pgp-key=/nonexistent/key"],
-    );
-    run(
-        r,
-        "init curl",
-        &["-init", "-output-curl-string", &format!("-otp={otp}")],
-    );
-    run(r, "init with our pad", &["-init", &format!("-otp={otp}")]);
-    let nonce = r.json(
-        "nonce",
-        &g(&["-status", "-format=json"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        "nonce",
-    );
-    run(r, "prompt without a terminal", &[]);
-    run(r, "prompt refused non-interactive", &["-non-interactive"]);
-    run(r, "a key without a nonce", &[&k[2]]);
-    run(r, "wrong nonce", &["-nonce=wrong", &k[2]]);
+    r.sub("init with a pgp key", &["-init", &format!("-pgp-key={}", r.pgp_file())]);
+    r.sub("init with a missing pgp file", &["-init", "-pgp-key=/nonexistent/key"]);
+    r.sub("init curl", &["-init", "-output-curl-string", &format!("-otp={otp}")]);
+    r.sub("init with our pad", &["-init", &format!("-otp={otp}")]);
+    let nonce = r.sub_json("nonce", &["-status", "-format=json"], "nonce");
+    r.sub("prompt without a terminal", &[]);
+    r.sub("prompt refused non-interactive", &["-non-interactive"]);
+    r.sub("a key without a nonce", &[&k[2]]);
+    r.sub("wrong nonce", &["-nonce=wrong", &k[2]]);
     let n = format!("-nonce={nonce}");
-    run(r, "first key", &[&n, &k[2]]);
-    run(r, "first key again", &[&n, &k[2]]);
-    let args = g(&[&n, "-"]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let done = r.step_with("second key on stdin completes", &refs, Some(&k[0]), None, Check::Full);
+    r.sub("first key", &[&n, &k[2]]);
+    r.sub("first key again", &[&n, &k[2]]);
+    let stdin_args: &[&str] = &[&n, "-"];
+    let done = r.sub_with("second key on stdin completes", stdin_args, Some(&k[0]));
     let encoded = TABLE_VALUE
         .captures(&done.stdout)
         .map(|c| c[1].to_string())
         .unwrap_or_else(|| panic!("no encoded token: {}{}", done.stdout, done.stderr));
-    run(r, "status when done", &["-status"]);
-    run(r, "decode without a pad", &[&format!("-decode={encoded}")]);
-    run(
-        r,
-        "decode with a wrong pad",
-        &[&format!("-decode={encoded}"), "-otp=abc"],
-    );
-    run(r, "decode with bad base64", &["-decode=ab$cd", &format!("-otp={otp}")]);
-    let token = run(r, "decode", &[&format!("-decode={encoded}"), &format!("-otp={otp}")]).stdout;
-    run(
-        r,
+    r.sub("status when done", &["-status"]);
+    r.sub("decode without a pad", &[&format!("-decode={encoded}")]);
+    r.sub("decode with a wrong pad", &[&format!("-decode={encoded}"), "-otp=abc"]);
+    r.sub("decode with bad base64", &["-decode=ab$cd", &format!("-otp={otp}")]);
+    let token = r
+        .sub("decode", &[&format!("-decode={encoded}"), &format!("-otp={otp}")])
+        .stdout;
+    r.sub(
         "decode json",
         &[&format!("-decode={encoded}"), &format!("-otp={otp}"), "-format=json"],
     );
-    let args = g(&["-decode=-", &format!("-otp={otp}")]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    r.step_with(
-        "decode from stdin",
-        &refs,
-        Some(&format!("{encoded}\n")),
-        None,
-        Check::Full,
-    );
-    r.step_with("decode from empty stdin", &refs, Some(""), None, Check::Full);
+    let stdin_args: &[&str] = &["-decode=-", &format!("-otp={otp}")];
+    r.sub_with("decode from stdin", stdin_args, Some(&format!("{encoded}\n")));
+    r.sub_with("decode from empty stdin", stdin_args, Some(""));
     let policies: &[&str] = &["policies", "path", "orphan", "ttl", "num_uses"];
     r.step_with(
         "the new root token works",
@@ -728,15 +662,7 @@ fn vault_operator_generate_root_matches_bao() {
     assert_eq!(code_of(&steps, "second key on stdin completes"), 0);
     assert_eq!(code_of(&steps, "decode"), 0);
     assert_eq!(code_of(&steps, "the new root token works"), 0);
-    let lookup = steps.iter().find(|s| s.name == "the new root token works").unwrap();
-    assert!(
-        lookup
-            .stdout
-            .lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["policies", "[root]"]),
-        "{}",
-        lookup.stdout
-    );
+    assert_shows(&steps, "the new root token works", &["policies", "[root]"]);
 }
 
 /// Run `vault ARGS` on a pseudo-terminal against `addr`, typing `answer` at the hidden prompt (`"\u{3}"` is
