@@ -233,7 +233,10 @@ fn output_key_status(b: &mut Base, status: &Value, success_line: bool) -> i32 {
 
 fn read_key_status(b: &mut Base) -> Result<Value, i32> {
     let c = b.client().map_err(|_| 2)?;
-    match c.read("sys/key-status", &[]) {
+    let secret = c
+        .raw(Request::new("GET", "sys/key-status"))
+        .and_then(|resp| Secret::parse(&resp.body).map_err(ApiError::Other));
+    match secret {
         Ok(Some(secret)) if secret.data_map().is_some() => Ok(secret.data),
         Ok(_) => {
             b.ui.error("Error reading key status: data from server response is empty");
