@@ -437,7 +437,10 @@ pub fn token_helper_store(token: &str) -> Result<(), String> {
 
 fn flag_section(title: &str, defs: &[Def]) -> String {
     let mut out = format!("{title}:\n\n");
-    for d in defs {
+    // Sorted by name, as the reference lists them.
+    let mut sorted: Vec<&Def> = defs.iter().collect();
+    sorted.sort_by_key(|d| d.name);
+    for d in sorted {
         if d.usage.is_empty() {
             continue;
         }
@@ -472,12 +475,13 @@ pub fn command_help(command: &Command, table: &[Command]) -> String {
     let mut out = format!("Usage: vault {} {}\n\n", command.name, command.usage);
     out.push_str(command.help.trim_end());
     out.push('\n');
-    let subs: Vec<&Command> = table
+    let mut subs: Vec<&Command> = table
         .iter()
         .filter(|c| {
             c.name.starts_with(&format!("{} ", command.name)) && !c.name[command.name.len() + 1..].contains(' ')
         })
         .collect();
+    subs.sort_by_key(|c| c.name);
     if !subs.is_empty() {
         out.push_str("\nSubcommands:\n");
         let width = subs
