@@ -13,6 +13,7 @@ mod bao_cli;
 mod bao_kv;
 mod bench_smoke;
 mod cli;
+mod cli_operator_keys;
 mod config;
 mod cors;
 mod crash;

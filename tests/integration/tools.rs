@@ -115,6 +115,11 @@ impl ReferenceServer {
 
     /// [`ReferenceServer::start`] with `extra` added to its configuration (an `audit` stanza, ...).
     pub fn start_with(extra: &str) -> ReferenceServer {
+        Self::start_with_listener(extra, "")
+    }
+
+    /// [`ReferenceServer::start_with`], with `listener_extra` added to its listener stanza.
+    pub fn start_with_listener(extra: &str, listener_extra: &str) -> ReferenceServer {
         let dir = crate::common::temp_dir();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -124,7 +129,7 @@ impl ReferenceServer {
         let config = dir.path().join("bao.hcl");
         std::fs::write(
             &config,
-            format!("storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\ndisable_mlock = true\n{extra}"),
+            format!("storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n{listener_extra}\n}}\ndisable_mlock = true\n{extra}"),
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
