@@ -67,6 +67,8 @@ pub struct Config {
     pub wrapping_tombstone_retention: Duration,
     /// `audit "type" "path" { ... }` stanzas and the audit switches.
     pub audit: crate::core::audit::AuditSettings,
+    /// `user_lockout "all"|"userpass"|"approle"|"ldap" { ... }` stanzas.
+    pub user_lockout: crate::core::lockout::UserLockoutSettings,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             audit: crate::core::audit::AuditSettings::default(),
+            user_lockout: crate::core::lockout::UserLockoutSettings::default(),
         }
     }
 }
@@ -164,6 +167,10 @@ impl Config {
                     config.storage_path = Some(parse_storage(block.body())?);
                 }
                 "audit" => config.audit.declared.push(parse_audit(&labels, block.body())?),
+                "user_lockout" => {
+                    let (name, lockout) = parse_user_lockout(&labels, block.body())?;
+                    config.user_lockout.blocks.insert(name, lockout);
+                }
                 other => return Err(format!("unknown block {other:?}")),
             }
         }
@@ -289,6 +296,40 @@ fn parse_audit(labels: &[&str], body: &Body) -> Result<crate::core::audit::Decla
         }
     }
     Ok(device)
+}
+
+/// `user_lockout "NAME" { lockout_threshold = "5", lockout_duration = "15m", lockout_counter_reset = "15m",
+/// disable_lockout = false }`, NAME one of `all`, `userpass`, `approle`, `ldap` (OpenBao's `ParseUserLockouts`).
+fn parse_user_lockout(labels: &[&str], body: &Body) -> Result<(String, crate::core::lockout::LockoutBlock), String> {
+    let [name] = labels else {
+        return Err(
+            "auth type for user lockout must be specified, if it applies to all auth methods specify \"all\" ".into(),
+        );
+    };
+    let name = name.to_lowercase();
+    if !(name == "all" || crate::core::lockout::SUPPORTED_METHODS.contains(&name.as_str())) {
+        return Err(format!("user_lockout: unsupported auth type {name:?}"));
+    }
+    let owner = format!("user_lockout.{name}");
+    no_blocks(&owner, body)?;
+    let mut block = crate::core::lockout::LockoutBlock::default();
+    for attr in body.attributes() {
+        let key = attr.key();
+        let value = Value::from(attr.expr().clone());
+        let qualified = format!("{owner}.{key}");
+        match key {
+            "lockout_threshold" => {
+                let n = as_i64(&qualified, &value)?;
+                block.threshold =
+                    Some(u64::try_from(n).map_err(|_| format!("{owner}: error parsing lockout_threshold"))?);
+            }
+            "lockout_duration" => block.duration = Some(as_duration(&qualified, &value)?),
+            "lockout_counter_reset" => block.counter_reset = Some(as_duration(&qualified, &value)?),
+            "disable_lockout" => block.disable = Some(as_bool(&qualified, &value)?),
+            other => return Err(format!("unknown key {other:?} in {owner} block")),
+        }
+    }
+    Ok((name, block))
 }
 
 fn no_blocks(owner: &str, body: &Body) -> Result<(), String> {

@@ -5,6 +5,7 @@ pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
 pub mod lease_index;
+pub mod lockout;
 pub mod mounts;
 pub mod pipeline;
 pub mod policies;
@@ -54,6 +55,8 @@ pub struct CoreSettings {
     pub lease_backend_timeout: Duration,
     /// Declared audit devices and the configuration's audit switches.
     pub audit: audit::AuditSettings,
+    /// The configuration's `user_lockout` blocks.
+    pub user_lockout: lockout::UserLockoutSettings,
 }
 
 impl Default for CoreSettings {
@@ -65,6 +68,7 @@ impl Default for CoreSettings {
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             lease_backend_timeout: expiration::DEFAULT_BACKEND_TIMEOUT,
             audit: audit::AuditSettings::default(),
+            user_lockout: lockout::UserLockoutSettings::default(),
         }
     }
 }

@@ -54,6 +54,9 @@ pub struct MountConfig {
     /// Auth mounts only.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token_type: String,
+    /// Auth mounts of the methods with user lockout only; `None` until tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_lockout_config: Option<super::lockout::LockoutTune>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,6 +161,11 @@ impl MountEntry {
                 self.config.token_type.as_str()
             };
             config.insert("token_type".into(), json!(token_type));
+            if let Some(tune) = &self.config.user_lockout_config {
+                let mut lockout = Map::new();
+                tune.render(&mut lockout);
+                config.insert("user_lockout_config".into(), Value::Object(lockout));
+            }
         }
         let mut info = Map::new();
         info.insert("type".into(), json!(self.kind));

@@ -416,8 +416,16 @@ impl Core {
             acl: self.acl_for(&[])?,
             root_privs: false,
         };
+        // User lockout: a locked-out alias is refused before the backend checks anything.
+        let lockout = self.check_lockout(mount, relative, req).await?;
         let mut resp = match mount.handle(self, &caller, relative, req).await {
             Err(CoreError::UnsupportedOperation) => return Err(CoreError::LoginUnsupportedOperation),
+            Err(CoreError::InvalidCredentials(message)) => {
+                if let Some(guard) = &lockout {
+                    self.record_failed_login(guard).await?;
+                }
+                return Err(CoreError::InvalidCredentials(message));
+            }
             other => other?,
         };
         if let Some(asked) = resp.auth.take() {
@@ -427,6 +435,9 @@ impl Core {
             let (issued, warnings) = self.issue_login_token(asked, &mount.path, system, &req.path).await?;
             resp.auth = Some(issued);
             resp.warnings.extend(warnings);
+            if let Some(guard) = &lockout {
+                self.clear_failed_logins(guard).await?;
+            }
         }
         self.wrap_if_asked(resp, req).await
     }

@@ -29,6 +29,7 @@ mod hvac_wrapping;
 mod kv;
 mod layering;
 mod leases;
+mod lockout;
 mod migrations;
 mod mounts;
 mod policies;

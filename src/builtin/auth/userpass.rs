@@ -10,8 +10,8 @@ use crate::framework::{
     TOKEN_FIELD_LIST,
 };
 use crate::logical::{
-    Auth, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, SpecialPaths,
-    StorageView, TxFail,
+    AliasFuture, Auth, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response,
+    SpecialPaths, StorageView, TxFail,
 };
 
 /// OpenBao's bcrypt cost for userpass passwords.
@@ -315,8 +315,12 @@ impl Userpass {
                 .unwrap_or_else(|| dummy_hash());
             // Always one bcrypt verification, user or not.
             let matches = bcrypt::verify(password.as_bytes(), hash).unwrap_or(false);
-            let Some(user) = user.filter(|_| matches) else {
-                return Err(invalid("invalid username or password"));
+            let user = match user {
+                // Only a known user's failures count towards a lockout (as OpenBao: no records for names that
+                // do not exist).
+                Some(_) if !matches => return Err(Error::InvalidCredentials("invalid username or password".into())),
+                Some(user) => user,
+                None => return Err(invalid("invalid username or password")),
             };
             let mut auth = Auth {
                 display_name: username.clone(),
@@ -345,6 +349,16 @@ impl Backend for Userpass {
             root: &[],
             unauthenticated: &["login/*"],
         }
+    }
+
+    /// A login is for the (lower-cased) user its path names.
+    fn login_alias<'a>(&'a self, ctx: &'a Context<'a>, _req: &'a Request) -> AliasFuture<'a> {
+        let alias = ctx
+            .path
+            .strip_prefix("login/")
+            .filter(|name| !name.is_empty() && !name.contains('/'))
+            .map(str::to_lowercase);
+        Box::pin(async move { Ok(alias) })
     }
 }
 
@@ -379,7 +393,9 @@ mod tests {
         assert_eq!(auth.lease_duration, 3600);
         for (user, password) in [("alice", "wrong"), ("nobody", "pw")] {
             match write(&format!("login/{user}"), json!({"password": password})) {
-                Err(Error::InvalidRequest(m)) => assert_eq!(m, "invalid username or password"),
+                Err(Error::InvalidRequest(m) | Error::InvalidCredentials(m)) => {
+                    assert_eq!(m, "invalid username or password")
+                }
                 other => panic!("{other:?}"),
             }
         }

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod leases;
+pub mod lockout;
 pub mod mounts;
 
 use serde_json::{json, Map, Value};
@@ -130,6 +131,9 @@ impl SystemBackend {
             return answer;
         }
         if let Some(answer) = audit::route(core, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = lockout::route(core, path, req).await {
             return answer;
         }
         let op = req.operation;

@@ -125,13 +125,15 @@ impl AppRole {
                 if secret_id.is_empty() {
                     return Err(invalid("missing secret_id"));
                 }
+                // A secret ID the role does not have is wrong credentials for a role that exists: it counts towards
+                // the role ID's lockout (OpenBao's ErrInvalidCredentials).
                 if secret_id.len() > MAX_HMAC_INPUT {
-                    return Err(invalid(INVALID_CREDENTIALS));
+                    return Err(Error::InvalidCredentials(INVALID_CREDENTIALS.into()));
                 }
                 let asked = role.secret_id_hmac(&secret_id);
                 let entry_key = format!("{}{asked}", role.secret_ids_folder()).into_bytes();
                 let Some(entry) = read_json::<SecretIdEntry>(view, &entry_key)? else {
-                    return Err(invalid(INVALID_CREDENTIALS));
+                    return Err(Error::InvalidCredentials(INVALID_CREDENTIALS.into()));
                 };
                 let accessor = accessor_key(&mount_key, &role.secret_id_prefix, &entry.secret_id_accessor);
                 let now = now_ns();
