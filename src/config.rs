@@ -469,6 +469,48 @@ mod tests {
     }
 
     #[test]
+    fn user_lockout_stanzas() {
+        let c = Config::parse(&format!(
+            "{FULL}\nuser_lockout \"all\" {{\n  lockout_duration = \"10m\"\n  lockout_counter_reset = 60\n}}\nuser_lockout \"UserPass\" {{\n  lockout_threshold = \"25\"\n  disable_lockout = \"false\"\n}}\n"
+        ))
+        .unwrap();
+        let all = &c.user_lockout.blocks["all"];
+        assert_eq!(
+            (all.duration, all.counter_reset),
+            (Some(Duration::from_secs(600)), Some(Duration::from_secs(60)))
+        );
+        let up = &c.user_lockout.blocks["userpass"];
+        assert_eq!((up.threshold, up.disable, up.duration), (Some(25), Some(false), None));
+        let p = c.user_lockout.policy("userpass", None);
+        assert_eq!(
+            (p.threshold, p.duration.as_secs(), p.counter_reset.as_secs()),
+            (25, 600, 60)
+        );
+        for (bad, why) in [
+            (
+                "user_lockout {\n  lockout_threshold = 1\n}",
+                "auth type for user lockout must be specified",
+            ),
+            ("user_lockout \"kv\" {\n}", "unsupported auth type \"kv\""),
+            (
+                "user_lockout \"all\" {\n  lockout_threshold = -1\n}",
+                "error parsing lockout_threshold",
+            ),
+            (
+                "user_lockout \"all\" {\n  lockout_duration = \"soon\"\n}",
+                "lockout_duration",
+            ),
+            (
+                "user_lockout \"all\" {\n  bogus = 1\n}",
+                "unknown key \"bogus\" in user_lockout.all block",
+            ),
+        ] {
+            let e = Config::parse(&format!("{FULL}\n{bad}\n")).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn audit_stanzas() {
         let text = format!(
             "{FULL}\nunsafe_allow_api_audit_creation = true\naudit \"file\" \"f\" {{\n  description = \"to a file\"\n  options {{\n    file_path = \"/tmp/a.log\"\n    mode = \"0600\"\n  }}\n}}\naudit \"file\" \"out\" {{\n  options = {{ file_path = \"stdout\", log_raw = true }}\n}}\n"
