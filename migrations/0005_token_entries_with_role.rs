@@ -27,22 +27,22 @@ pub const MIGRATION: Migration = Migration {
 /// A token entry as format 5 stores it (the fields of `auth::token::TokenEntry` at this version, in order).
 #[derive(Serialize, Deserialize)]
 pub(super) struct EntryWithRole {
-    accessor: String,
-    parent: Option<Vec<u8>>,
-    policies: Vec<String>,
-    meta: BTreeMap<String, String>,
-    display_name: String,
+    pub(super) accessor: String,
+    pub(super) parent: Option<Vec<u8>>,
+    pub(super) policies: Vec<String>,
+    pub(super) meta: BTreeMap<String, String>,
+    pub(super) display_name: String,
     pub(super) path: String,
-    issue_time: i64,
-    last_renewal: i64,
-    ttl: u64,
-    creation_ttl: u64,
-    explicit_max_ttl: u64,
-    period: u64,
-    num_uses: i64,
-    renewable: bool,
-    renewed: bool,
-    role: Option<String>,
+    pub(super) issue_time: i64,
+    pub(super) last_renewal: i64,
+    pub(super) ttl: u64,
+    pub(super) creation_ttl: u64,
+    pub(super) explicit_max_ttl: u64,
+    pub(super) period: u64,
+    pub(super) num_uses: i64,
+    pub(super) renewable: bool,
+    pub(super) renewed: bool,
+    pub(super) role: Option<String>,
 }
 
 /// A token entry as the first format-2 builds stored it.
@@ -108,7 +108,6 @@ fn apply(tx: &MigrationTx) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::token_store::token::TokenEntry;
     use crate::storage::migrate::{recorded_version, run_migrations, FORMAT_VERSION_KEY};
     use crate::storage::{barrier, Keyring, StorageError};
 
@@ -177,7 +176,13 @@ mod tests {
     #[test]
     fn waits_for_the_keyring_then_re_encodes_old_entries_only() {
         let (db, trees, keyring) = open();
-        let current = bincode::serialize(&TokenEntry::root("acc-new".into(), "auth/token/root")).unwrap();
+        let current = bincode::serialize(&EntryWithRole {
+            role: Some("app".into()),
+            ..bincode::deserialize::<EntryBeforeRoles>(&old("acc-new"))
+                .unwrap()
+                .into()
+        })
+        .unwrap();
         put(&trees, &keyring, b"a-old", &old("acc-old"));
         put(&trees, &keyring, b"b-new", &current);
         let sealed_new = trees[2].get(b"b-new").unwrap().unwrap();
@@ -189,8 +194,8 @@ mod tests {
         run_migrations(&db, &trees, &[MIGRATION], Some(&keyring)).unwrap();
         assert_eq!(recorded_version(&trees[0]).unwrap(), 5);
         assert!(trees[0].get(b"migration/0005").unwrap().is_some());
-        // The old entry now decodes as the live type, every field carried over.
-        let entry: TokenEntry = bincode::deserialize(&get(&trees, &keyring, b"a-old")).unwrap();
+        // The old entry now decodes as format 5's shape, every field carried over.
+        let entry: EntryWithRole = bincode::deserialize(&get(&trees, &keyring, b"a-old")).unwrap();
         assert_eq!(entry.accessor, "acc-old");
         assert_eq!(entry.parent, Some(vec![7; 32]));
         assert_eq!(entry.policies, ["default", "ops"]);

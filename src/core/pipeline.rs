@@ -191,6 +191,10 @@ impl Core {
         // The use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
         let token = req.client_token.clone().ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
+        // A token bound to client addresses is refused elsewhere before it is used (no use consumed).
+        if !entry.usable_from(req.remote_addr) {
+            return Err(CoreError::PermissionDenied);
+        }
         let entry = self.use_token(&hash, entry).await?;
         if entry.num_uses == crate::core::token_store::token::LAST_USE_IN_PROGRESS {
             *last_use = Some(hash.clone());
@@ -274,7 +278,7 @@ impl Core {
         };
         let auth = &mut direct.auth;
         let verdict = self
-            .with_token_use(token, request_id, |_, entry| async move {
+            .with_token_use(token, request_id, remote_addr, |_, entry| async move {
                 if let Some(token) = token {
                     *auth = audit_auth(token.as_str(), &entry);
                 }
@@ -333,6 +337,7 @@ impl Core {
         &self,
         token: Option<&super::ClientToken>,
         request_id: &str,
+        remote_addr: Option<std::net::IpAddr>,
         work: impl FnOnce(Vec<u8>, TokenEntry) -> Fut,
     ) -> Result<T, CoreError>
     where
@@ -340,6 +345,9 @@ impl Core {
     {
         let token = token.ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
+        if !entry.usable_from(remote_addr) {
+            return Err(CoreError::PermissionDenied);
+        }
         let entry = self.use_token(&hash, entry).await?;
         let last_use = entry.num_uses == crate::core::token_store::token::LAST_USE_IN_PROGRESS;
         let result = work(hash.clone(), entry).await;

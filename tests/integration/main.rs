@@ -11,6 +11,7 @@ mod backup_dir;
 mod bao_cli;
 mod bao_kv;
 mod bench_smoke;
+mod bound_cidrs;
 mod cli;
 mod config;
 mod crash;

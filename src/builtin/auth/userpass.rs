@@ -111,6 +111,9 @@ struct UserEntry {
     ttl: u64,
     #[serde(default)]
     max_ttl: u64,
+    /// The legacy name of `token_bound_cidrs`, shown while it is the one given.
+    #[serde(default)]
+    bound_cidrs: Vec<String>,
 }
 
 fn user_key(username: &str) -> Vec<u8> {
@@ -195,6 +198,9 @@ impl Userpass {
             if !user.policies.is_empty() {
                 data.insert("policies".into(), json!(user.token.token_policies));
             }
+            if !user.bound_cidrs.is_empty() {
+                data.insert("bound_cidrs".into(), json!(user.token.token_bound_cidrs));
+            }
             let mut resp = Response::with_data(data);
             resp.warnings = Fields::new(&req.data, USER_FIELDS).warnings(&["username"]);
             Ok(resp)
@@ -211,12 +217,19 @@ impl Userpass {
             if let Some(hash) = new_password_hash(&fields, creating)? {
                 user.password_hash = hash;
             }
-            if fields
+            let legacy_cidrs = fields
                 .strings("bound_cidrs")
-                .is_some_and(|c| c.iter().any(|c| !c.is_empty()))
-            {
-                return Err(invalid("bound_cidrs is not supported by this server"));
-            }
+                .map(|c| crate::framework::cidr::parse_addrs(&c).map_err(invalid))
+                .transpose()?;
+            let new_cidrs = fields
+                .has("token_bound_cidrs")
+                .then(|| user.token.token_bound_cidrs.clone());
+            upgrade_legacy(
+                new_cidrs,
+                legacy_cidrs,
+                &mut user.bound_cidrs,
+                &mut user.token.token_bound_cidrs,
+            );
             let new_policies = fields.strings("token_policies");
             let old_policies = fields.strings("policies").map(|p| parse_policies(&p));
             upgrade_legacy(
@@ -322,6 +335,10 @@ impl Userpass {
                 Some(user) => user,
                 None => return Err(invalid("invalid username or password")),
             };
+            // A user bound to client addresses logs in only from them (OpenBao: after the password check).
+            if !crate::framework::cidr::addr_allowed(req.remote_addr, &user.token.token_bound_cidrs) {
+                return Err(Error::PermissionDenied);
+            }
             let mut auth = Auth {
                 display_name: username.clone(),
                 ..Auth::default()

@@ -14,7 +14,6 @@
 //! concurrent logins can never use it more often than allowed. Expired secret IDs are refused at login and deleted
 //! by the periodic tidy.
 
-mod cidr;
 mod login;
 mod role;
 mod secret_id;
