@@ -628,6 +628,7 @@ scenarios! {
     differential_leases => "leases.json",
     differential_transit => "transit.json",
     differential_lockout => "lockout.json",
+    differential_bound_cidrs => "bound_cidrs.json",
 }
 
 /// A scenario file without a test would be silently skipped.
