@@ -178,3 +178,24 @@ fn no_login_token_outlives_a_disable_it_raced() {
         "{body}"
     );
 }
+
+#[test]
+fn batch_tokens_are_refused_with_a_clear_400() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    setup(&server, &root);
+    assert_eq!(c.put("sys/auth/approle", Some(&root), json!({"type": "approle"})).0, 204);
+    let refused = json!(["batch tokens are not supported by this server"]);
+    for path in ["auth/userpass/users/bob", "auth/approle/role/batchy"] {
+        let (status, body) = c.put(path, Some(&root), json!({"password": "pw", "token_type": "batch"}));
+        assert_eq!((status, &body["errors"]), (400, &refused), "{path}: {body}");
+        // Nothing was stored.
+        assert_eq!(c.get(path, Some(&root)).0, 404, "{path}");
+    }
+    // Nor on an existing user: its settings stay as they were.
+    let (status, body) = c.put("auth/userpass/users/alice", Some(&root), json!({"token_type": "batch"}));
+    assert_eq!((status, &body["errors"]), (400, &refused), "{body}");
+    assert_eq!(c.get("auth/userpass/users/alice", Some(&root)).1["data"]["token_type"], "default");
+    assert_eq!(login(&server, "alice", "s3cret").1["auth"]["token_type"], "service");
+}
