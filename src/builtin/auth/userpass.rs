@@ -16,6 +16,9 @@ use crate::logical::{
 
 /// OpenBao's bcrypt cost for userpass passwords.
 const BCRYPT_COST: u32 = 10;
+/// The bcrypt costs a given `password_hash` may have (OpenBao's `minCost` and `maxCost`).
+const MIN_GIVEN_COST: u32 = 5;
+const MAX_GIVEN_COST: u32 = 12;
 
 /// A user's own fields (the legacy ones among them), then the `token_*` ones every auth method has.
 const USER_FIELD_LIST: [(&str, Kind); 17] = concat_fields(
@@ -150,10 +153,19 @@ fn new_password_hash(fields: &Fields, required: bool) -> Result<Option<String>, 
             .map(Some)
             .map_err(|_| invalid("failed to hash the password")),
         (None, Some(hash)) => {
-            if hash.parse::<bcrypt::HashParts>().is_err() {
+            let Ok(parts) = hash.parse::<bcrypt::HashParts>() else {
                 return Err(invalid("password_hash is not a valid bcrypt hash"));
+            };
+            // OpenBao's bounds on a given hash: not weaker than `htpasswd -B`, not so slow that logins become a DoS.
+            match parts.get_cost() {
+                cost if cost < MIN_GIVEN_COST => Err(invalid(format!(
+                    "bcrypt cost of {cost} is too low, want {MIN_GIVEN_COST} at minimum"
+                ))),
+                cost if cost > MAX_GIVEN_COST => Err(invalid(format!(
+                    "bcrypt cost of {cost} exceeds maximum cost of {MAX_GIVEN_COST}"
+                ))),
+                _ => Ok(Some(hash)),
             }
-            Ok(Some(hash))
         }
     }
 }
