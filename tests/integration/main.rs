@@ -26,6 +26,7 @@ mod hvac_approle;
 mod hvac_client;
 mod hvac_kv;
 mod hvac_transit;
+mod hvac_userpass;
 mod hvac_wrapping;
 mod kv;
 mod layering;
