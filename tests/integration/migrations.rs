@@ -120,7 +120,7 @@ fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
 
 /// Open a data directory with sled directly. Retries while the lock is still held: a `sled::Db` dropped a moment
 /// ago releases its file lock only when its background flusher thread lets go of it.
-fn open_db(data: &Path) -> sled::Db {
+pub(crate) fn open_db(data: &Path) -> sled::Db {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match sled::open(data) {
@@ -571,7 +571,7 @@ fn fixture_keyring(fx: &Value, data: &Path) -> vault::storage::Keyring {
 }
 
 /// Every (key, stored value) of a tree, as on disk.
-fn raw_tree(data: &Path, tree: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn raw_tree(data: &Path, tree: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
     let db = open_db(data);
     let t = db.open_tree(tree).unwrap();
     t.iter()
