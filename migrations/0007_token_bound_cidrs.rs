@@ -88,8 +88,9 @@ fn apply(tx: &MigrationTx) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::core::token_store::token::TokenEntry;
-    use crate::storage::migrate::{recorded_version, run_migrations, FORMAT_VERSION_KEY};
-    use crate::storage::{barrier, Keyring, StorageError};
+    use crate::migrations::testing::{get_token, open_at, put_token, tokens};
+    use crate::storage::migrate::{recorded_version, run_migrations};
+    use crate::storage::StorageError;
 
     fn v5(accessor: &str) -> Vec<u8> {
         bincode::serialize(&EntryV5 {
@@ -113,38 +114,14 @@ mod tests {
         .unwrap()
     }
 
-    fn open() -> (sled::Db, Vec<sled::Tree>, Keyring) {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let mut trees = vec![db.open_tree("meta").unwrap()];
-        for tree in Tree::ALL {
-            trees.push(db.open_tree(tree.name()).unwrap());
-        }
-        trees[0].insert(FORMAT_VERSION_KEY, &6u32.to_be_bytes()).unwrap();
-        (db, trees, Keyring::generate())
-    }
-
-    fn tokens(trees: &[sled::Tree]) -> &sled::Tree {
-        &trees[Tree::ALL.iter().position(|t| *t == Tree::Tokens).unwrap() + 1]
-    }
-
-    fn put(trees: &[sled::Tree], keyring: &Keyring, key: &[u8], plain: &[u8]) {
-        let sealed = keyring.encrypt(&barrier::aad("tokens", key), plain).unwrap();
-        tokens(trees).insert(key, sealed).unwrap();
-    }
-
-    fn get(trees: &[sled::Tree], keyring: &Keyring, key: &[u8]) -> Vec<u8> {
-        let sealed = tokens(trees).get(key).unwrap().unwrap();
-        keyring.decrypt(&barrier::aad("tokens", key), &sealed).unwrap().to_vec()
-    }
-
     #[test]
     fn re_encodes_format_6_entries_with_no_binding() {
-        let (db, trees, keyring) = open();
+        let (db, trees, keyring) = open_at(6);
         let mut current = TokenEntry::root("acc-new".into(), "auth/token/create");
         current.ttl = 60;
         current.bound_cidrs = vec!["10.0.0.0/8".into()];
-        put(&trees, &keyring, b"a-old", &v5("acc-old"));
-        put(&trees, &keyring, b"b-new", &bincode::serialize(&current).unwrap());
+        put_token(&trees, &keyring, b"a-old", &v5("acc-old"));
+        put_token(&trees, &keyring, b"b-new", &bincode::serialize(&current).unwrap());
         let sealed_new = tokens(&trees).get(b"b-new").unwrap().unwrap();
 
         run_migrations(&db, &trees, &[MIGRATION], None).unwrap();
@@ -152,7 +129,7 @@ mod tests {
         run_migrations(&db, &trees, &[MIGRATION], Some(&keyring)).unwrap();
         assert_eq!(recorded_version(&trees[0]).unwrap(), 7);
 
-        let entry: TokenEntry = bincode::deserialize(&get(&trees, &keyring, b"a-old")).unwrap();
+        let entry: TokenEntry = bincode::deserialize(&get_token(&trees, &keyring, b"a-old")).unwrap();
         assert_eq!(entry.accessor, "acc-old");
         assert_eq!(entry.parent, Some(vec![7; 32]));
         assert_eq!(entry.policies, ["default", "ops"]);
@@ -166,9 +143,9 @@ mod tests {
 
     #[test]
     fn an_undecodable_entry_fails_it_with_nothing_rewritten() {
-        let (db, trees, keyring) = open();
-        put(&trees, &keyring, b"a-old", &v5("acc-old"));
-        put(&trees, &keyring, b"z-bad", b"\x01not a token entry");
+        let (db, trees, keyring) = open_at(6);
+        put_token(&trees, &keyring, b"a-old", &v5("acc-old"));
+        put_token(&trees, &keyring, b"z-bad", b"\x01not a token entry");
         let sealed_old = tokens(&trees).get(b"a-old").unwrap().unwrap();
         let err = run_migrations(&db, &trees, &[MIGRATION], Some(&keyring)).unwrap_err();
         assert!(

@@ -18,6 +18,9 @@ mod m0006_leases;
 #[path = "0007_token_bound_cidrs.rs"]
 mod m0007_token_bound_cidrs;
 
+#[cfg(test)]
+mod testing;
+
 /// Every migration, in version order.
 pub const ALL: &[Migration] = &[
     m0001_initial_layout::MIGRATION,
