@@ -185,15 +185,13 @@ impl Core {
         if !SUPPORTED_METHODS.contains(&entry.kind.as_str()) {
             return Ok(None);
         }
-        if env_disable()? == Some(true) {
-            return Ok(None);
-        }
         let mut policy = self
             .settings
             .user_lockout
             .policy(&entry.kind, entry.config.user_lockout_config.as_ref());
-        if env_disable()? == Some(false) {
-            policy.disabled = false;
+        // The environment variable, when set, decides alone.
+        if let Some(disabled) = env_disable()? {
+            policy.disabled = disabled;
         }
         Ok((!policy.disabled).then_some((entry.accessor, policy)))
     }
@@ -255,26 +253,19 @@ impl Core {
 
     /// Drop every count of an auth mount (it was disabled), in bounded batches.
     pub async fn forget_lockouts_of(&self, accessor: &str) -> Result<(), CoreError> {
-        let prefix = record_key(accessor, "");
-        loop {
-            let keys: Vec<Vec<u8>> = self
-                .storage
-                .keys_with_prefix(Tree::Core, &prefix)?
-                .into_iter()
-                .take(FORGET_BATCH)
-                .collect();
-            if keys.is_empty() {
-                return Ok(());
-            }
+        let keys = self.storage.keys_with_prefix(Tree::Core, &record_key(accessor, ""))?;
+        for chunk in keys.chunks(FORGET_BATCH) {
+            let chunk = chunk.to_vec();
             self.storage
                 .write(move |tx| {
-                    for key in &keys {
+                    for key in &chunk {
                         tx.remove(Tree::Core, key)?;
                     }
                     Ok::<(), TxError<CoreError>>(())
                 })
                 .await??;
         }
+        Ok(())
     }
 
     /// The aliases locked out now, by mount accessor (only `accessor`'s when given).
