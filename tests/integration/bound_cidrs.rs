@@ -154,3 +154,27 @@ fn bound_tokens_are_refused_from_outside_their_blocks_on_every_use() {
     denied(&server.client, &far);
     assert_eq!(server.client.get("auth/token/lookup-self", Some(&near)).0, 200);
 }
+
+#[test]
+fn child_tokens_inherit_their_parents_binding() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    ok(c.put("sys/auth/userpass", Some(&root), json!({"type": "userpass"})));
+    let policy = "path \"auth/token/create\" {\n  capabilities = [\"create\", \"update\"]\n}\n";
+    ok(c.put("sys/policies/acl/creator", Some(&root), json!({"policy": policy})));
+    ok(c.put(
+        "auth/userpass/users/near",
+        Some(&root),
+        json!({"password": "pw", "token_bound_cidrs": "127.0.0.1", "token_policies": "creator"}),
+    ));
+    let parent = token_of(c.put("auth/userpass/login/near", None, json!({"password": "pw"})));
+    let child = token_of(c.put("auth/token/create", Some(&parent), json!({"policies": ["creator"]})));
+    let looked = ok(c.put("auth/token/lookup", Some(&root), json!({"token": child})));
+    assert_eq!(looked["data"]["bound_cidrs"], json!(["127.0.0.1"]), "{looked}");
+    assert_eq!(c.get("auth/token/lookup-self", Some(&child)).0, 200);
+    // Root's children are not bound (root has no binding to pass on).
+    let free = token_of(c.put("auth/token/create", Some(&root), json!({"ttl": "1h"})));
+    let looked = ok(c.put("auth/token/lookup", Some(&root), json!({"token": free})));
+    assert!(looked["data"].get("bound_cidrs").is_none(), "{looked}");
+}

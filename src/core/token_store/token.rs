@@ -732,9 +732,9 @@ impl Core {
             renewable: req.renewable.unwrap_or(true) && ttl > 0,
             renewed: false,
             role: role.map(|r| r.name.clone()),
-            // A child inherits its parent's binding (OpenBao; roles do not bind here), a token that never expires
-            // is not bound.
-            bound_cidrs: if orphan || ttl == 0 {
+            // A child made without a role inherits its parent's binding (OpenBao: through a role it gets the role's,
+            // and token roles bind nothing here yet); a token that never expires is not bound.
+            bound_cidrs: if orphan || role.is_some() || ttl == 0 {
                 Vec::new()
             } else {
                 parent.bound_cidrs.clone()
