@@ -3,6 +3,8 @@
 //! the HTTP layer straight from the core.
 
 pub mod audit;
+pub mod cors;
+pub mod keys;
 pub mod leases;
 pub mod lockout;
 pub mod mounts;
@@ -136,6 +138,12 @@ impl SystemBackend {
         if let Some(answer) = lockout::route(core, path, req).await {
             return answer;
         }
+        if let Some(answer) = keys::route(core, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = cors::route(core, path, req).await {
+            return answer;
+        }
         let op = req.operation;
         match path {
             "seal" => {
@@ -222,6 +230,33 @@ impl SystemBackend {
                     .ok_or_else(|| CoreError::InvalidRequest("invalid accessor".into()))?;
                 Self::capabilities(core.acl_for(&entry.policies)?.as_ref(), req)
             }
+            "version-history" | "version-history/" => {
+                if op != Operation::List {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let history = core.version_history()?;
+                let mut key_info = Map::new();
+                let mut previous: Option<String> = None;
+                for entry in &history {
+                    let installed = chrono::DateTime::from_timestamp(entry.installed, 0)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_default();
+                    key_info.insert(
+                        entry.version.clone(),
+                        json!({
+                            "commit_date": entry.commit_date,
+                            "previous_version": previous,
+                            "timestamp_installed": installed,
+                        }),
+                    );
+                    previous = Some(entry.version.clone());
+                }
+                let keys: Vec<&str> = history.iter().map(|e| e.version.as_str()).collect();
+                let mut data = Map::new();
+                data.insert("keys".into(), json!(keys));
+                data.insert("key_info".into(), Value::Object(key_info));
+                Ok(Response::with_data(data))
+            }
             "internal/ui/resultant-acl" => {
                 if op != Operation::Read {
                     return Err(CoreError::UnsupportedOperation);
@@ -284,6 +319,8 @@ const ROOT_PATHS: &[&str] = &[
     "seal",
     "step-down",
     "rotate",
+    "rotate/keyring",
+    "rotate/root",
     "auth/*",
     "audit",
     "audit/*",
