@@ -122,6 +122,10 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     let state = web::Data::new(AppState {
         core: core.clone(),
         max_request_size: config.max_request_size,
+        json_limits: http::json_limits::JsonLimits {
+            max_memory: config.max_request_json_memory,
+            max_strings: config.max_request_json_strings,
+        },
     });
     let mut server = HttpServer::new(move || {
         App::new()

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod guard;
+pub mod json_limits;
 pub mod request;
 pub mod response;
 pub mod snapshot;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// Bytes; 0 means no limit.
     pub max_request_size: usize,
+    /// OpenBao's limits on a JSON body's complexity (`max_request_json_memory`, `max_request_json_strings`).
+    pub json_limits: json_limits::JsonLimits,
 }
 
 /// Register every route. Shared by the server and the in-process tests.
@@ -83,7 +86,7 @@ async fn dispatch(
         Err(resp) => return resp,
     };
     let request_id = new_request_id();
-    let core_req = match request::to_core_request(&req, &path, &body, request_id.clone()) {
+    let core_req = match request::to_core_request(&req, &path, &body, request_id.clone(), state.json_limits) {
         Ok(r) => r,
         Err(e) => return error::render(&e, &request_id),
     };
