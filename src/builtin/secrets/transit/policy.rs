@@ -123,6 +123,11 @@ impl KeyType {
         self.is_symmetric() || self == KeyType::Ed25519
     }
 
+    /// Whether a key of this type can be imported as a public key alone.
+    pub fn import_public_key_supported(self) -> bool {
+        self.is_rsa() || self.is_ecdsa() || self == KeyType::Ed25519
+    }
+
     pub fn associated_data_supported(self) -> bool {
         self.is_symmetric()
     }
@@ -458,6 +463,22 @@ pub struct NewKey {
     pub allow_plaintext_backup: bool,
     pub auto_rotate_period_ns: i64,
     pub key_size: i64,
+}
+
+impl NewKey {
+    /// A key of `key_type` with every option off.
+    pub fn plain(name: &str, key_type: KeyType) -> NewKey {
+        NewKey {
+            name: name.to_string(),
+            key_type,
+            derived: false,
+            convergent: false,
+            exportable: false,
+            allow_plaintext_backup: false,
+            auto_rotate_period_ns: 0,
+            key_size: 0,
+        }
+    }
 }
 
 impl Policy {
