@@ -83,36 +83,33 @@ fn refused(why: &str) -> String {
 fn string_token(body: &[u8], start: usize) -> Option<(usize, usize)> {
     let mut len = 0usize;
     let mut i = start;
-    while i < body.len() {
-        match body[i] {
-            b'"' => return Some((len, i)),
-            b'\\' => {
-                if body.get(i + 1) == Some(&b'u') {
-                    let code = body
-                        .get(i + 2..i + 6)
-                        .and_then(|h| std::str::from_utf8(h).ok())
-                        .and_then(|h| u32::from_str_radix(h, 16).ok())
-                        .unwrap_or(0);
-                    len += match code {
-                        0..=0x7f => 1,
-                        0x80..=0x7ff => 2,
-                        // A surrogate half: a pair makes 4 bytes, 2 for each half.
-                        0xd800..=0xdfff => 2,
-                        _ => 3,
-                    };
-                    i += 6;
-                } else {
-                    len += 1;
-                    i += 2;
-                }
-            }
-            _ => {
-                len += 1;
-                i += 1;
-            }
+    loop {
+        // Plain bytes decode to themselves: skip to the next quote or escape at once.
+        let plain = body.get(i..)?.iter().position(|b| *b == b'"' || *b == b'\\')?;
+        len += plain;
+        i += plain;
+        if body[i] == b'"' {
+            return Some((len, i));
+        }
+        if body.get(i + 1) == Some(&b'u') {
+            let code = body
+                .get(i + 2..i + 6)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .unwrap_or(0);
+            len += match code {
+                0..=0x7f => 1,
+                0x80..=0x7ff => 2,
+                // A surrogate half: a pair makes 4 bytes, 2 for each half.
+                0xd800..=0xdfff => 2,
+                _ => 3,
+            };
+            i += 6;
+        } else {
+            len += 1;
+            i += 2;
         }
     }
-    None
 }
 
 /// The index just past the literal or number starting at `start`.

@@ -801,17 +801,42 @@ fn nonce_size(t: KeyType) -> usize {
     }
 }
 
+/// A version's key: borrowed from the stored version, or derived (and zeroized when dropped).
+enum KeyBytes<'a> {
+    Stored(&'a [u8]),
+    Derived(Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for KeyBytes<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            KeyBytes::Stored(key) => key,
+            KeyBytes::Derived(key) => key,
+        }
+    }
+}
+
 impl Policy {
     /// The key a version encrypts with: its own, or one derived from `context` (OpenBao's `GetKey`).
     pub fn get_key(&self, context: &[u8], version: i64, num_bytes: usize) -> Result<Zeroizing<Vec<u8>>, OpError> {
+        Ok(match self.key_for(context, version, num_bytes)? {
+            KeyBytes::Stored(key) => Zeroizing::new(key.to_vec()),
+            KeyBytes::Derived(key) => key,
+        })
+    }
+
+    /// [`get_key`](Self::get_key) without copying a stored key (the encrypt/decrypt hot path).
+    fn key_for(&self, context: &[u8], version: i64, num_bytes: usize) -> Result<KeyBytes<'_>, OpError> {
         if self.soft_deleted {
             return Err(user(ERR_SOFT_DELETED));
         }
         if !self.derived {
             let entry = self.entry(version)?;
-            return Ok(entry.key.clone().unwrap_or_default());
+            return Ok(KeyBytes::Stored(entry.key.as_deref().map(|k| &k[..]).unwrap_or_default()));
         }
-        self.derive_key(context, version, num_bytes)
+        Ok(KeyBytes::Derived(self.derive_key(context, version, num_bytes)?))
     }
 
     fn derive_key(&self, context: &[u8], version: i64, num_bytes: usize) -> Result<Zeroizing<Vec<u8>>, OpError> {
@@ -886,7 +911,7 @@ impl Policy {
             let enc_bytes = t.key_bytes();
             let convergent = self.convergent_version_of(version);
             let hmac_bytes = if convergent > 2 { 32 } else { 0 };
-            let key = self.get_key(context, version, enc_bytes + hmac_bytes)?;
+            let key = self.key_for(context, version, enc_bytes + hmac_bytes)?;
             if key.len() < enc_bytes + hmac_bytes {
                 return Err(internal("could not derive key, length too small"));
             }
@@ -912,20 +937,18 @@ impl Policy {
                 .encrypt(&mut rand::rng(), rsa::Oaep::<Sha256>::new(), plaintext)
                 .map_err(|e| internal(format!("failed to RSA encrypt the plaintext: {e}")))?
         };
-        Ok(format!(
-            "{}{}",
-            self.version_prefix(version),
-            encoding::encode(&ciphertext)
-        ))
+        let mut out = self.version_prefix(version);
+        encoding::encode_into(&ciphertext, &mut out);
+        Ok(out)
     }
 
     /// Split `vault:v<N>:<rest>` (with the key's template); `what` names it in errors ("ciphertext", "signature").
     pub fn parse_versioned<'v>(&self, value: &'v str, what: &str) -> Result<(i64, &'v str), OpError> {
         let (before, after) = self.template_parts()?;
-        let Some(rest) = value.strip_prefix(before.as_str()) else {
+        let Some(rest) = value.strip_prefix(before) else {
             return Err(user(format!("invalid {what}: no prefix")));
         };
-        let Some((version, body)) = rest.split_once(after.as_str()).filter(|_| !after.is_empty()) else {
+        let Some((version, body)) = rest.split_once(after).filter(|_| !after.is_empty()) else {
             return Err(user(format!("invalid {what}: wrong number of fields")));
         };
         let version: i64 =
@@ -961,7 +984,7 @@ impl Policy {
         let decoded = encoding::decode(body).map_err(|_| user("invalid ciphertext: could not decode base64"))?;
         let plain = if t.is_symmetric() {
             let num_bytes = t.key_bytes();
-            let key = self.get_key(context, version, num_bytes)?;
+            let key = self.key_for(context, version, num_bytes)?;
             if key.len() < num_bytes {
                 return Err(internal("could not derive enc key, length not correct"));
             }
