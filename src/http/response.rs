@@ -97,7 +97,9 @@ mod tests {
             lease_duration: 5,
             ..Default::default()
         };
-        let body = actix_web::body::to_bytes(render(resp, "rid").into_body()).await.unwrap();
+        let body = actix_web::body::to_bytes(render(resp, "rid").into_body())
+            .await
+            .unwrap();
         let tree = json!({
             "request_id": "rid", "lease_id": "", "renewable": false, "lease_duration": 5,
             "data": {"a": {"n": 1}, "b": "x\"y"}, "wrap_info": null, "warnings": ["w"], "auth": null,

@@ -834,7 +834,9 @@ impl Policy {
         }
         if !self.derived {
             let entry = self.entry(version)?;
-            return Ok(KeyBytes::Stored(entry.key.as_deref().map(|k| &k[..]).unwrap_or_default()));
+            return Ok(KeyBytes::Stored(
+                entry.key.as_deref().map(|k| &k[..]).unwrap_or_default(),
+            ));
         }
         Ok(KeyBytes::Derived(self.derive_key(context, version, num_bytes)?))
     }
