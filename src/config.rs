@@ -7,6 +7,10 @@ use std::time::Duration;
 use hcl::{Body, Value};
 
 pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
+/// OpenBao's default `max_request_json_memory` (bytes of a JSON body's estimated decoded size; 0 in the file keeps it).
+pub const DEFAULT_MAX_JSON_MEMORY: i64 = 32 * 1024 * 1024 + 512 * 1024;
+/// OpenBao's default `max_request_json_strings` (0 in the file keeps it).
+pub const DEFAULT_MAX_JSON_STRINGS: i64 = 1000;
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(768 * 3600);
 pub use crate::core::DEFAULT_TOMBSTONE_RETENTION;
 /// OpenBao's default `http_read_timeout`.
@@ -69,6 +73,10 @@ pub struct Config {
     pub disable_mlock: bool,
     /// Bytes; 0 means no limit.
     pub max_request_size: usize,
+    /// OpenBao's limit on a JSON body's estimated decoded size, in bytes (negative: no limit).
+    pub max_request_json_memory: i64,
+    /// OpenBao's limit on the strings (object keys included) of a JSON body (negative: no limit).
+    pub max_request_json_strings: i64,
     /// How long used wrapping tokens are remembered (to report their reuse).
     pub wrapping_tombstone_retention: Duration,
     /// `audit "type" "path" { ... }` stanzas and the audit switches.
@@ -101,6 +109,8 @@ impl Default for Config {
             log_level: None,
             disable_mlock: false,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+            max_request_json_memory: DEFAULT_MAX_JSON_MEMORY,
+            max_request_json_strings: DEFAULT_MAX_JSON_STRINGS,
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             audit: crate::core::audit::AuditSettings::default(),
             user_lockout: crate::core::lockout::UserLockoutSettings::default(),
@@ -155,6 +165,18 @@ impl Config {
                     } else {
                         n as usize
                     };
+                }
+                "max_request_json_memory" => {
+                    let n = as_i64(key, &value)?;
+                    if n != 0 {
+                        config.max_request_json_memory = n;
+                    }
+                }
+                "max_request_json_strings" => {
+                    let n = as_i64(key, &value)?;
+                    if n != 0 {
+                        config.max_request_json_strings = n;
+                    }
                 }
                 other => return Err(format!("unknown key {other:?}")),
             }

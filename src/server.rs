@@ -146,6 +146,10 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         core: core.clone(),
         max_request_size: config.max_request_size,
         unauthed_key_endpoints,
+        json_limits: http::json_limits::JsonLimits {
+            max_memory: config.max_request_json_memory,
+            max_strings: config.max_request_json_strings,
+        },
     });
     let mut server = HttpServer::new(move || {
         App::new()

@@ -48,6 +48,12 @@ fn is_generic_name(segment: &str) -> bool {
 
 /// Match `path` against `pattern`.
 pub fn match_pattern<'p>(pattern: &'static str, path: &'p str) -> Option<Captures<'p>> {
+    // Most patterns of a table start with a literal another path does not: refuse those on the first byte.
+    if let (Some(&p), Some(&first)) = (pattern.as_bytes().first(), path.as_bytes().first()) {
+        if p != b'{' && p != first {
+            return None;
+        }
+    }
     let mut captures = Captures::default();
     let mut rest = path;
     let mut parts = pattern.split('/').peekable();

@@ -4,6 +4,7 @@
 pub mod cors;
 pub mod error;
 pub mod guard;
+pub mod json_limits;
 mod legacy_keys;
 pub mod request;
 pub mod response;
@@ -25,6 +26,8 @@ pub struct AppState {
     /// Bytes; 0 means no limit.
     pub max_request_size: usize,
     pub unauthed_key_endpoints: UnauthedKeyEndpoints,
+    /// OpenBao's limits on a JSON body's complexity (`max_request_json_memory`, `max_request_json_strings`).
+    pub json_limits: json_limits::JsonLimits,
 }
 
 /// The listeners (by bound address) that serve the legacy unauthenticated key endpoints; on the others those paths
@@ -96,7 +99,7 @@ pub(crate) async fn dispatch(
         Err(resp) => return resp,
     };
     let request_id = new_request_id();
-    let core_req = match request::to_core_request(&req, &path, &body, request_id.clone()) {
+    let core_req = match request::to_core_request(&req, &path, &body, request_id.clone(), state.json_limits) {
         Ok(r) => r,
         Err(e) => return error::render(&e, &request_id),
     };

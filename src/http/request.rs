@@ -120,7 +120,13 @@ fn check_merge_patch(req: &HttpRequest) -> Result<(), CoreError> {
     Ok(())
 }
 
-pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: String) -> Result<Request, CoreError> {
+pub fn to_core_request(
+    req: &HttpRequest,
+    path: &str,
+    body: &[u8],
+    request_id: String,
+    limits: super::json_limits::JsonLimits,
+) -> Result<Request, CoreError> {
     let query = query_pairs(req);
     let list = query.iter().any(|(k, v)| k == "list" && is_true(v));
     let method = req.method();
@@ -140,6 +146,7 @@ pub fn to_core_request(req: &HttpRequest, path: &str, body: &[u8], request_id: S
         if is_form(req, body) {
             form_object(body)?
         } else {
+            super::json_limits::check(body, limits).map_err(CoreError::InvalidRequest)?;
             json_object(body)?
         }
     } else {

@@ -1,7 +1,13 @@
 //! Bring your own key (OpenBao's `wrapping_key`, `keys/:name/import`, `keys/:name/import_version`): the client
 //! wraps its key for the mount's RSA-4096 wrapping key — RSA-OAEP of an ephemeral AES-256 key (512 bytes), then the
 //! key itself wrapped with AES-KWP (RFC 5649) under that ephemeral key — and the engine unwraps it into a new
-//! version. Symmetric and HMAC keys arrive as raw bytes, asymmetric ones as PKCS#8 DER.
+//! version. Symmetric and HMAC keys arrive as raw bytes, asymmetric ones as PKCS#8 DER; an asymmetric key may also
+//! arrive as a PEM public key alone (`public_key`), which verifies (and RSA-encrypts) but cannot sign or decrypt
+//! until `import_version` brings its private half.
+//!
+//! The way out: `byok-export/:destination/:source` wraps a key the same way for another server's wrapping key
+//! (imported here as a public key). And `derive-key/:name` makes a symmetric key by ECDH between an EC key of ours
+//! and a peer's public key, so two servers holding each other's public keys derive the same key.
 
 use std::sync::Arc;
 
@@ -31,6 +37,22 @@ pub const IMPORT_FIELDS: Schema = &[
     ("auto_rotate_period", Kind::Duration),
     ("allow_rotation", Kind::Bool),
     ("convergent_encryption", Kind::Bool),
+];
+
+pub const BYOK_EXPORT_FIELDS: Schema = &[
+    ("destination", Kind::Str),
+    ("source", Kind::Str),
+    ("version", Kind::Str),
+    ("hash", Kind::Str),
+];
+
+pub const DERIVE_KEY_FIELDS: Schema = &[
+    ("name", Kind::Str),
+    ("key_derivation_algorithm", Kind::Str),
+    ("peer_public_key", Kind::Str),
+    ("base_key_name", Kind::Str),
+    ("base_key_version", Kind::Int),
+    ("derived_key_type", Kind::Str),
 ];
 
 pub const IMPORT_VERSION_FIELDS: Schema = &[
@@ -80,17 +102,7 @@ impl Transit {
         if let Some(p) = self.current(storage, WRAPPING_KEY_NAME)? {
             return Ok(Arc::new(p));
         }
-        let p = Policy::create(NewKey {
-            name: WRAPPING_KEY_NAME.into(),
-            key_type: KeyType::Rsa4096,
-            derived: false,
-            convergent: false,
-            exportable: false,
-            allow_plaintext_backup: false,
-            auto_rotate_period_ns: 0,
-            key_size: 0,
-        })
-        .map_err(op_error)?;
+        let p = Policy::create(NewKey::plain(WRAPPING_KEY_NAME, KeyType::Rsa4096)).map_err(op_error)?;
         self.persist(storage, p).await
     }
 
@@ -148,6 +160,24 @@ impl Transit {
         Ok(Zeroizing::new(key.to_vec()))
     }
 
+    /// The key an import request carries: a wrapped private key (`ciphertext`, unwrapped here) or a PEM public key
+    /// (`public_key`, for the asymmetric types only), as OpenBao's `extractKeyFromFields`.
+    async fn key_material(
+        &self,
+        storage: &dyn StorageView,
+        f: &Fields<'_>,
+        key_type: KeyType,
+        private: bool,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        if private {
+            return self.unwrap_import(storage, f).await;
+        }
+        if !key_type.import_public_key_supported() {
+            return Err(invalid("provided type does not support public_key import"));
+        }
+        Ok(Zeroizing::new(f.str("public_key").unwrap_or_default().into_bytes()))
+    }
+
     pub(super) fn import<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
         Box::pin(async move {
             let name = m.get("name");
@@ -164,11 +194,8 @@ impl Transit {
                     "allow_rotation must be set to true if auto-rotation is enabled",
                 ));
             }
-            if !req.data.contains_key("ciphertext") {
-                return Err(invalid(
-                    "importing a public key alone is not supported by this server; send ciphertext",
-                ));
-            }
+            // OpenBao: a `ciphertext` field means a wrapped private key, otherwise `public_key` is a PEM public key.
+            let private = req.data.contains_key("ciphertext");
             let type_name = f
                 .str("type")
                 .filter(|t| !t.is_empty())
@@ -181,7 +208,7 @@ impl Transit {
                     "the import path cannot be used with an existing key; use import-version to rotate an existing imported key",
                 ));
             }
-            let material = self.unwrap_import(ctx.storage, &f).await?;
+            let material = self.key_material(ctx.storage, &f, key_type, private).await?;
             let lock = self.lock_for(name);
             let _guard = lock.lock().await;
             if self.current(ctx.storage, name)?.is_some() {
@@ -208,7 +235,8 @@ impl Transit {
             .map_err(op_error)?;
             p.imported = true;
             p.allow_imported_key_rotation = allow_rotation;
-            import_version(&mut p, &material).map_err(|e| invalid(format!("error importing key: {}", e.text())))?;
+            import_version(&mut p, &material, private)
+                .map_err(|e| invalid(format!("error importing key: {}", e.text())))?;
             self.persist(ctx.storage, p).await?;
             Ok(Response::no_content())
         })
@@ -223,14 +251,7 @@ impl Transit {
         Box::pin(async move {
             let name = m.get("name");
             let f = Fields::new(&req.data, IMPORT_VERSION_FIELDS);
-            if !req.data.contains_key("ciphertext") {
-                return Err(invalid(
-                    "importing a public key alone is not supported by this server; send ciphertext",
-                ));
-            }
-            if f.has("version") {
-                return Err(invalid("updating an existing version is not supported by this server"));
-            }
+            let private = req.data.contains_key("ciphertext");
             let check = |p: &Option<Policy>| match p {
                 None => Err(invalid(format!(
                     "no key found with name {name}; to import a new key, use the import/ endpoint"
@@ -243,8 +264,10 @@ impl Transit {
                 )),
                 Some(_) => Ok(()),
             };
-            check(&self.current(ctx.storage, name)?)?;
-            let material = self.unwrap_import(ctx.storage, &f).await?;
+            let current = self.current(ctx.storage, name)?;
+            check(&current)?;
+            let key_type = current.as_ref().map(Policy::key_type).unwrap_or(KeyType::Aes256Gcm96);
+            let material = self.key_material(ctx.storage, &f, key_type, private).await?;
             let lock = self.lock_for(name);
             let _guard = lock.lock().await;
             let current = self.current(ctx.storage, name)?;
@@ -252,18 +275,170 @@ impl Transit {
             let Some(mut p) = current else {
                 return Err(invalid("no key found"));
             };
-            import_version(&mut p, &material).map_err(op_error)?;
+            if f.has("version") {
+                let version = f.int("version").unwrap_or(0);
+                update_version(&mut p, version, &material, private).map_err(op_error)?;
+            } else {
+                import_version(&mut p, &material, private).map_err(op_error)?;
+            }
             self.persist(ctx.storage, p).await?;
             // OpenBao answers an import with no body.
             Ok(Response::no_content())
         })
     }
+
+    /// `byok-export/:destination/:source[/:version]`: the source key's versions wrapped for the destination RSA key
+    /// (usually another server's wrapping key, imported here as a public key) as `keys/:name/import` takes them
+    /// (OpenBao's `pathPolicyBYOKExportRead`).
+    pub(super) fn byok_export<'a>(
+        &'a self,
+        ctx: &'a Context<'a>,
+        req: &'a Request,
+        m: Captures<'a>,
+    ) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, BYOK_EXPORT_FIELDS);
+            let hash = f
+                .str("hash")
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "SHA256".into());
+            let Some(dst) = self.get(ctx.storage, m.get("destination")).await? else {
+                return Err(invalid("no such destination key to export to"));
+            };
+            if dst.soft_deleted {
+                return Err(invalid(format!(
+                    "for destination key: {}",
+                    super::policy::ERR_SOFT_DELETED
+                )));
+            }
+            let Some(src) = self.get(ctx.storage, m.get("source")).await? else {
+                return Err(invalid("no such source key for export"));
+            };
+            if !src.exportable {
+                return Err(invalid("key is not exportable"));
+            }
+            if src.soft_deleted {
+                return Err(invalid(format!("for source key: {}", super::policy::ERR_SOFT_DELETED)));
+            }
+            let version = m.get("version");
+            let versions: Vec<i64> = if version.is_empty() {
+                src.live_versions().map(|(v, _)| *v).collect()
+            } else {
+                let v = if version == "latest" {
+                    src.latest_version
+                } else {
+                    super::crypto::go_atoi(version.strip_prefix('v').unwrap_or(version))
+                        .ok_or_else(|| invalid("invalid key version"))?
+                };
+                if v < src.min_decryption_version {
+                    return Err(invalid("version for export is below minimum decryption version"));
+                }
+                if !src.versions.contains_key(&v) {
+                    return Err(invalid("version does not exist or cannot be found"));
+                }
+                vec![v]
+            };
+            let mut keys = Map::new();
+            for v in versions {
+                let entry = src.entry(v).map_err(op_error)?;
+                let wrapped = wrap_for_destination(&dst, &src, entry, &hash)?;
+                keys.insert(v.to_string(), json!(wrapped));
+            }
+            let mut data = Map::new();
+            data.insert("name".into(), json!(src.name));
+            data.insert("type".into(), json!(src.key_type().as_str()));
+            data.insert("keys".into(), serde_json::Value::Object(keys));
+            Ok(Response::with_data(data))
+        })
+    }
+
+    /// `derive-key/:name`: a new symmetric key (or a new version of `name`) from ECDH between a version of the base
+    /// EC key and the peer's public key, through HKDF-SHA256 (OpenBao's `pathPolicyDeriveKeyWrite`).
+    pub(super) fn derive_key<'a>(
+        &'a self,
+        ctx: &'a Context<'a>,
+        req: &'a Request,
+        m: Captures<'a>,
+    ) -> BackendFuture<'a> {
+        Box::pin(async move {
+            let f = Fields::new(&req.data, DERIVE_KEY_FIELDS);
+            let algorithm = f.str("key_derivation_algorithm").unwrap_or_else(|| "ecdh".into());
+            if algorithm != "ecdh" {
+                return Err(invalid(format!("key derivation algorithm {algorithm} not supported")));
+            }
+            let peer = f.str("peer_public_key").unwrap_or_default();
+            if peer.is_empty() {
+                return Err(invalid("peer public key not provided"));
+            }
+            let derived_type_name = f.str("derived_key_type").unwrap_or_else(|| "aes256-gcm96".into());
+            let derived_type = match KeyType::parse(&derived_type_name.to_lowercase()) {
+                Some(t) if t.is_symmetric() => t,
+                _ => return Err(invalid(format!("unknown key type {derived_type_name}"))),
+            };
+            let base_name = f.str("base_key_name").unwrap_or_default();
+            if base_name.is_empty() {
+                return Err(invalid("cannot load policy with relative name"));
+            }
+            let Some(base) = self.get(ctx.storage, &base_name).await? else {
+                return Err(invalid("specified base key not found"));
+            };
+            let t = base.key_type();
+            if !t.is_ecdsa() {
+                return Err(invalid(format!("base key type {t} does not support key agreement")));
+            }
+            let version = match f.int("base_key_version").unwrap_or(0) {
+                0 => base.latest_version,
+                v if v < 0 => return Err(invalid("requested version of the base key is negative")),
+                v if v > base.latest_version => {
+                    return Err(invalid(
+                        "requested version of the base key is higher than the latest key version",
+                    ))
+                }
+                v if v < base.min_available_version => {
+                    return Err(invalid(
+                        "requested version of the base key is less than the minimum available key version",
+                    ))
+                }
+                v => v,
+            };
+            let entry = base.entry(version).map_err(op_error)?;
+            let derived =
+                super::crypto::ecdh_derive(t, entry, peer.as_bytes(), derived_type.key_bytes()).map_err(op_error)?;
+            let name = m.get("name");
+            let lock = self.lock_for(name);
+            let _guard = lock.lock().await;
+            // As OpenBao's `ImportPolicy`: a new imported key, or a new version of the existing one.
+            let mut p = match self.current(ctx.storage, name)? {
+                Some(p) => p,
+                None => {
+                    let mut p = Policy::unrotated(NewKey::plain(name, derived_type)).map_err(op_error)?;
+                    p.imported = true;
+                    p
+                }
+            };
+            import_version(&mut p, &derived, false)
+                .map_err(|e| invalid(format!("error importing key: {}", e.text())))?;
+            self.persist(ctx.storage, p).await?;
+            Ok(Response::no_content())
+        })
+    }
 }
 
-/// Add `material` as the key's next version (OpenBao's `ImportPublicOrPrivate` for a private key).
-fn import_version(p: &mut Policy, material: &[u8]) -> Result<(), OpError> {
+/// Add `material` as the key's next version (OpenBao's `ImportPublicOrPrivate`): a private key (raw bytes for the
+/// symmetric and HMAC types, PKCS#8 DER otherwise) or, when not `private`, a PEM public key, which makes a version
+/// that verifies (and RSA-encrypts) but cannot sign or decrypt until its private half is imported.
+fn import_version(p: &mut Policy, material: &[u8], private: bool) -> Result<(), OpError> {
     if p.soft_deleted {
         return Err(OpError::User(super::policy::ERR_SOFT_DELETED.into()));
+    }
+    // The private half of a latest version imported as a public key completes that version.
+    if private && p.latest_version > 0 {
+        let latest = p.latest_version;
+        if p.versions.get(&latest).is_some_and(KeyEntry::is_private_key_missing)
+            && update_version(p, latest, material, true).is_ok()
+        {
+            return Ok(());
+        }
     }
     let t = p.key_type();
     let now = now_ns();
@@ -274,6 +449,9 @@ fn import_version(p: &mut Policy, material: &[u8]) -> Result<(), OpError> {
     };
     if t != KeyType::Hmac {
         entry.hmac_key = Some(super::crypto::random_bytes(32));
+    }
+    if t == KeyType::Ed25519 && p.derived && !private {
+        return Err(OpError::User("unable to import only public key for derived Ed25519 key: imported key should not be an Ed25519 key pair but is instead an HKDF key".into()));
     }
     let len = material.len();
     let size_ok = match t {
@@ -291,8 +469,10 @@ fn import_version(p: &mut Policy, material: &[u8]) -> Result<(), OpError> {
             p.key_size = len as i64;
             entry.hmac_key = Some(Zeroizing::new(material.to_vec()));
         }
-    } else {
+    } else if private {
         super::crypto::parse_pkcs8_private(t, material, &mut entry)?;
+    } else {
+        super::crypto::parse_public_pem(t, material, &mut entry)?;
     }
     p.latest_version += 1;
     p.versions.insert(p.latest_version, entry);
@@ -300,4 +480,77 @@ fn import_version(p: &mut Policy, material: &[u8]) -> Result<(), OpError> {
         p.min_decryption_version = 1;
     }
     Ok(())
+}
+
+/// Import the private half of an existing version that holds only a public key (OpenBao's `KeyVersionCanBeUpdated`
+/// and `ImportPrivateKeyForVersion`, with their texts).
+fn update_version(p: &mut Policy, version: i64, material: &[u8], private: bool) -> Result<(), OpError> {
+    let t = p.key_type();
+    let missing = p.entry(version)?.is_private_key_missing();
+    if !t.import_public_key_supported() {
+        return Err(OpError::User(
+            "provided type does not support importing key versions".into(),
+        ));
+    }
+    if missing && !private {
+        return Err(OpError::User(
+            "cannot add a public key to a key version that already has a public key set".into(),
+        ));
+    }
+    if !missing {
+        return Err(OpError::User(
+            "private key imported, key version cannot be updated".into(),
+        ));
+    }
+    if p.soft_deleted {
+        return Err(OpError::User(super::policy::ERR_SOFT_DELETED.into()));
+    }
+    let mut entry = p.entry(version)?.clone();
+    super::crypto::complete_private(t, material, &mut entry)?;
+    p.versions.insert(version, entry);
+    Ok(())
+}
+
+/// One version of `src` wrapped for the RSA key `dst` as OpenBao's `WrapKey` does: RSA-OAEP (with `hash`) of an
+/// ephemeral AES-256 key, then the key (raw for the symmetric and HMAC types, PKCS#8 DER otherwise) wrapped with
+/// AES-KWP under it, base64.
+fn wrap_for_destination(dst: &Policy, src: &Policy, entry: &KeyEntry, hash: &str) -> Result<String, Error> {
+    if !matches!(
+        hash.to_uppercase().as_str(),
+        "SHA1" | "SHA224" | "SHA256" | "SHA384" | "SHA512"
+    ) {
+        return Err(invalid(format!("unknown hash function: {hash}")));
+    }
+    let dt = dst.key_type();
+    if !dt.signing_supported() {
+        return Err(invalid(format!(
+            "key wrapping (requring message signing) is not supported for key type {dt}"
+        )));
+    }
+    let dst_entry = dst.entry(dst.latest_version).map_err(op_error)?;
+    if dst_entry.rsa_key.is_none() && dst_entry.rsa_public_key.is_none() {
+        return Err(invalid("unsupported key type in use; must be a rsa key"));
+    }
+    let public = super::crypto::rsa_public_key(dst_entry).map_err(op_error)?;
+    let st = src.key_type();
+    let target: Zeroizing<Vec<u8>> = if st.is_symmetric() || st == KeyType::Hmac {
+        entry.key.clone().unwrap_or_default()
+    } else {
+        super::crypto::pkcs8_private_der(st, entry).map_err(op_error)?
+    };
+    let ephemeral = super::crypto::random_bytes(32);
+    let wrapped_ephemeral = with_oaep_hash!(hash, D => {
+        public
+            .encrypt(&mut rand::rng(), rsa::Oaep::<D>::new(), &ephemeral)
+            .map_err(|e| invalid(format!("failed to wrap target key for import: failed to encrypt ephemeral wrapping key with public key: {e}")))?
+    });
+    let kwp = <aes_kw::KwpAes256 as aes_gcm::aead::KeyInit>::new_from_slice(&ephemeral)
+        .map_err(|_| invalid("failed to wrap target key for import: failed to generate new KWP from AES key"))?;
+    let mut buf = Zeroizing::new(vec![0u8; target.len() + 16]);
+    let wrapped_key = kwp
+        .wrap_key(&target, &mut buf)
+        .map_err(|_| invalid("failed to wrap target key for import: failed to wrap target key with KWP"))?;
+    let mut out = wrapped_ephemeral;
+    out.extend_from_slice(wrapped_key);
+    Ok(encoding::encode(&out))
 }

@@ -276,14 +276,11 @@ pub fn parse_pkcs8_private(t: KeyType, der: &[u8], entry: &mut KeyEntry) -> Resu
             macro_rules! ec {
                 ($krate:ident) => {{
                     let secret = $krate::SecretKey::from_pkcs8_der(der).map_err(|e| parse_error(&e))?;
-                    let signing = $krate::ecdsa::SigningKey::from(secret.clone());
-                    let point = signing.verifying_key().to_sec1_point(false);
-                    let (Some(x), Some(y)) = (point.x(), point.y()) else {
-                        return Err(user("invalid public key"));
-                    };
                     entry.ec_d = Some(BigNum::from_bytes(&secret.to_bytes()));
-                    entry.ec_x = Some(BigNum::from_bytes(x));
-                    entry.ec_y = Some(BigNum::from_bytes(y));
+                    let point = $krate::ecdsa::SigningKey::from(secret)
+                        .verifying_key()
+                        .to_sec1_point(false);
+                    set_ec_public(t, entry, point.as_bytes(), "invalid public key")?;
                 }};
             }
             match t {
@@ -291,7 +288,6 @@ pub fn parse_pkcs8_private(t: KeyType, der: &[u8], entry: &mut KeyEntry) -> Resu
                 KeyType::EcdsaP384 => ec!(p384),
                 _ => ec!(p521),
             }
-            entry.public_key = public_key_pem(t, entry)?;
         }
         _ if t.is_rsa() => {
             let key = rsa::PrivateKey::from_pkcs8_der(der).map_err(|e| parse_error(&e))?;
@@ -310,6 +306,175 @@ pub fn parse_pkcs8_private(t: KeyType, der: &[u8], entry: &mut KeyEntry) -> Resu
             entry.rsa_key = Some(go);
         }
         _ => return Err(user(format!("invalid key type: expected {t}"))),
+    }
+    Ok(())
+}
+
+/// Go's `pem.Decode` of the first block: its bytes, whatever its label (`None` when there is no block).
+fn pem_first_block(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let start = text.find("-----BEGIN ")?;
+    let rest = &text[start + "-----BEGIN ".len()..];
+    let (label, rest) = rest.split_once("-----")?;
+    let end = rest.find(&format!("-----END {label}-----"))?;
+    let body: String = rest[..end]
+        .lines()
+        .filter(|line| !line.contains(':'))
+        .flat_map(|line| line.chars().filter(|c| !c.is_whitespace()))
+        .collect();
+    encoding::decode(&body).ok()
+}
+
+const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const OID_ED25519: &str = "1.3.101.112";
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+
+/// Go's name of a parsed public key's type (in OpenBao's "invalid key type" error).
+fn go_public_type(oid: &str) -> &'static str {
+    match oid {
+        OID_EC_PUBLIC_KEY => "*ecdsa.PublicKey",
+        OID_ED25519 => "ed25519.PublicKey",
+        _ => "*rsa.PublicKey",
+    }
+}
+
+/// Set a version's EC public point from its uncompressed SEC1 encoding (0x04 ‖ x ‖ y), and its PEM.
+fn set_ec_public(t: KeyType, entry: &mut KeyEntry, sec1: &[u8], invalid: &str) -> Result<(), OpError> {
+    let coordinates = sec1
+        .strip_prefix(&[4u8])
+        .filter(|c| !c.is_empty() && c.len() % 2 == 0)
+        .ok_or_else(|| user(invalid))?;
+    let (x, y) = coordinates.split_at(coordinates.len() / 2);
+    entry.ec_x = Some(BigNum::from_bytes(x));
+    entry.ec_y = Some(BigNum::from_bytes(y));
+    entry.public_key = public_key_pem(t, entry)?;
+    Ok(())
+}
+
+/// The algorithm OID of a PKIX public key and, for an EC key, the key type of its curve.
+fn spki_algorithm(der: &[u8]) -> Option<(String, Option<KeyType>)> {
+    use rsa::pkcs8::der::Decode;
+    use rsa::pkcs8::spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
+    let spki = SubjectPublicKeyInfoRef::from_der(der).ok()?;
+    let curve = spki
+        .algorithm
+        .parameters
+        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+        .and_then(|c| match c.to_string().as_str() {
+            "1.2.840.10045.3.1.7" => Some(KeyType::EcdsaP256),
+            "1.3.132.0.34" => Some(KeyType::EcdsaP384),
+            "1.3.132.0.35" => Some(KeyType::EcdsaP521),
+            _ => None,
+        });
+    Some((spki.algorithm.oid.to_string(), curve))
+}
+
+/// Go's name of an EC key type's curve.
+fn curve_name(t: KeyType) -> &'static str {
+    match t {
+        KeyType::EcdsaP384 => "P-384",
+        KeyType::EcdsaP521 => "P-521",
+        _ => "P-256",
+    }
+}
+
+/// A PEM public key (PKIX) into a version of a key of type `t`, with no private part (OpenBao's public-key import:
+/// `pem.Decode`, `x509.ParsePKIXPublicKey`, `parseFromKey`, with their texts).
+pub fn parse_public_pem(t: KeyType, pem: &[u8], entry: &mut KeyEntry) -> Result<(), OpError> {
+    use rsa::pkcs8::DecodePublicKey;
+    let der = pem_first_block(pem).ok_or_else(|| user("error parsing public key: not in PEM format"))?;
+    let (oid, curve) =
+        spki_algorithm(&der).ok_or_else(|| user("error parsing public key: x509: malformed public key"))?;
+    if !matches!(oid.as_str(), OID_EC_PUBLIC_KEY | OID_ED25519 | OID_RSA) {
+        return Err(user("error parsing public key: x509: unknown public key algorithm"));
+    }
+    let malformed = |_| user("error parsing public key: x509: malformed public key");
+    let mismatch = || user(format!("invalid key type: expected {t}, got {}", go_public_type(&oid)));
+    match oid.as_str() {
+        OID_EC_PUBLIC_KEY => {
+            let Some(got) = curve else {
+                return Err(user("error parsing public key: x509: unsupported elliptic curve"));
+            };
+            if !t.is_ecdsa() {
+                return Err(mismatch());
+            }
+            if got != t {
+                return Err(user(format!(
+                    "invalid curve: expected {}, got {}",
+                    curve_name(t),
+                    curve_name(got)
+                )));
+            }
+            macro_rules! ec {
+                ($krate:ident) => {{
+                    let key = $krate::ecdsa::VerifyingKey::from_public_key_der(&der).map_err(malformed)?;
+                    let point = key.to_sec1_point(false);
+                    set_ec_public(
+                        t,
+                        entry,
+                        point.as_bytes(),
+                        "error parsing public key: x509: malformed public key",
+                    )?;
+                }};
+            }
+            match t {
+                KeyType::EcdsaP256 => ec!(p256),
+                KeyType::EcdsaP384 => ec!(p384),
+                _ => ec!(p521),
+            }
+        }
+        OID_ED25519 => {
+            if t != KeyType::Ed25519 {
+                return Err(mismatch());
+            }
+            let key = ed25519_dalek::VerifyingKey::from_public_key_der(&der).map_err(malformed)?;
+            entry.public_key = encoding::encode(key.as_bytes());
+        }
+        _ => {
+            if !t.is_rsa() {
+                return Err(mismatch());
+            }
+            let key = rsa::PublicKey::from_public_key_der(&der).map_err(malformed)?;
+            let bytes = t.rsa_bits() / 8;
+            if key.size() != bytes {
+                return Err(user(format!(
+                    "invalid key size: expected {bytes} bytes, got {} bytes",
+                    key.size()
+                )));
+            }
+            let e = key.e().to_be_bytes();
+            entry.rsa_public_key = Some(super::policy::GoRsaPublicKey {
+                N: boxed_to_bignum(key.n().as_ref()),
+                E: e.iter().fold(0i64, |acc, b| (acc << 8) | i64::from(*b)),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The private half (PKCS#8 DER) of a version imported as a public key only (OpenBao's
+/// `ImportPrivateKeyForVersion`): it must match the stored public key.
+pub fn complete_private(t: KeyType, der: &[u8], entry: &mut KeyEntry) -> Result<(), OpError> {
+    let mut parsed = KeyEntry::default();
+    parse_pkcs8_private(t, der, &mut parsed)?;
+    let matches = if t.is_rsa() {
+        let public = |e: &KeyEntry| e.rsa_public_key.as_ref().map(|k| (k.N.clone(), k.E));
+        parsed.rsa_public_key.is_some() && public(&parsed) == public(entry)
+    } else if t.is_ecdsa() {
+        parsed.ec_x.is_some() && parsed.ec_x == entry.ec_x && parsed.ec_y == entry.ec_y
+    } else {
+        !parsed.public_key.is_empty() && parsed.public_key.trim() == entry.public_key.trim()
+    };
+    if !matches {
+        return Err(user("cannot import key, key pair does not match"));
+    }
+    entry.key = parsed.key;
+    entry.ec_d = parsed.ec_d;
+    entry.rsa_key = parsed.rsa_key;
+    if t.is_rsa() {
+        entry.rsa_public_key = parsed.rsa_public_key;
+    } else {
+        entry.public_key = parsed.public_key;
     }
     Ok(())
 }
@@ -636,17 +801,44 @@ fn nonce_size(t: KeyType) -> usize {
     }
 }
 
+/// A version's key: borrowed from the stored version, or derived (and zeroized when dropped).
+enum KeyBytes<'a> {
+    Stored(&'a [u8]),
+    Derived(Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for KeyBytes<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            KeyBytes::Stored(key) => key,
+            KeyBytes::Derived(key) => key,
+        }
+    }
+}
+
 impl Policy {
     /// The key a version encrypts with: its own, or one derived from `context` (OpenBao's `GetKey`).
     pub fn get_key(&self, context: &[u8], version: i64, num_bytes: usize) -> Result<Zeroizing<Vec<u8>>, OpError> {
+        Ok(match self.key_for(context, version, num_bytes)? {
+            KeyBytes::Stored(key) => Zeroizing::new(key.to_vec()),
+            KeyBytes::Derived(key) => key,
+        })
+    }
+
+    /// [`get_key`](Self::get_key) without copying a stored key (the encrypt/decrypt hot path).
+    fn key_for(&self, context: &[u8], version: i64, num_bytes: usize) -> Result<KeyBytes<'_>, OpError> {
         if self.soft_deleted {
             return Err(user(ERR_SOFT_DELETED));
         }
         if !self.derived {
             let entry = self.entry(version)?;
-            return Ok(entry.key.clone().unwrap_or_default());
+            return Ok(KeyBytes::Stored(
+                entry.key.as_deref().map(|k| &k[..]).unwrap_or_default(),
+            ));
         }
-        self.derive_key(context, version, num_bytes)
+        Ok(KeyBytes::Derived(self.derive_key(context, version, num_bytes)?))
     }
 
     fn derive_key(&self, context: &[u8], version: i64, num_bytes: usize) -> Result<Zeroizing<Vec<u8>>, OpError> {
@@ -721,7 +913,7 @@ impl Policy {
             let enc_bytes = t.key_bytes();
             let convergent = self.convergent_version_of(version);
             let hmac_bytes = if convergent > 2 { 32 } else { 0 };
-            let key = self.get_key(context, version, enc_bytes + hmac_bytes)?;
+            let key = self.key_for(context, version, enc_bytes + hmac_bytes)?;
             if key.len() < enc_bytes + hmac_bytes {
                 return Err(internal("could not derive key, length too small"));
             }
@@ -747,20 +939,18 @@ impl Policy {
                 .encrypt(&mut rand::rng(), rsa::Oaep::<Sha256>::new(), plaintext)
                 .map_err(|e| internal(format!("failed to RSA encrypt the plaintext: {e}")))?
         };
-        Ok(format!(
-            "{}{}",
-            self.version_prefix(version),
-            encoding::encode(&ciphertext)
-        ))
+        let mut out = self.version_prefix(version);
+        encoding::encode_into(&ciphertext, &mut out);
+        Ok(out)
     }
 
     /// Split `vault:v<N>:<rest>` (with the key's template); `what` names it in errors ("ciphertext", "signature").
     pub fn parse_versioned<'v>(&self, value: &'v str, what: &str) -> Result<(i64, &'v str), OpError> {
         let (before, after) = self.template_parts()?;
-        let Some(rest) = value.strip_prefix(before.as_str()) else {
+        let Some(rest) = value.strip_prefix(before) else {
             return Err(user(format!("invalid {what}: no prefix")));
         };
-        let Some((version, body)) = rest.split_once(after.as_str()).filter(|_| !after.is_empty()) else {
+        let Some((version, body)) = rest.split_once(after).filter(|_| !after.is_empty()) else {
             return Err(user(format!("invalid {what}: wrong number of fields")));
         };
         let version: i64 =
@@ -796,7 +986,7 @@ impl Policy {
         let decoded = encoding::decode(body).map_err(|_| user("invalid ciphertext: could not decode base64"))?;
         let plain = if t.is_symmetric() {
             let num_bytes = t.key_bytes();
-            let key = self.get_key(context, version, num_bytes)?;
+            let key = self.key_for(context, version, num_bytes)?;
             if key.len() < num_bytes {
                 return Err(internal("could not derive enc key, length not correct"));
             }
@@ -1093,4 +1283,72 @@ fn rsa_verify(entry: &KeyEntry, hashed: &[u8], sig: &[u8], options: &SignOptions
         }
         other => Err(internal(format!("unsupported rsa signature algorithm {other}"))),
     }
+}
+
+/// The RSA public key of a version (its own, or the public half of its private key).
+pub fn rsa_public_key(entry: &KeyEntry) -> Result<rsa::PublicKey, OpError> {
+    rsa_public(entry)
+}
+
+/// A version's private key as PKCS#8 DER (what a BYOK import carries for the asymmetric types).
+pub fn pkcs8_private_der(t: KeyType, entry: &KeyEntry) -> Result<Zeroizing<Vec<u8>>, OpError> {
+    let encoded = export_asymmetric(t, entry, true, "der")?;
+    if encoded.is_empty() {
+        return Err(user(
+            "failed to wrap target key for import: the key version has no private key",
+        ));
+    }
+    encoding::decode(&encoded).map_err(internal)
+}
+
+/// OpenBao's `DeriveKeyECDH` after its checks: the ECDH shared secret of a version's private key and the peer's PEM
+/// public key, through HKDF-SHA256 (no salt, no info) to `size` bytes.
+pub fn ecdh_derive(t: KeyType, entry: &KeyEntry, peer_pem: &[u8], size: usize) -> Result<Zeroizing<Vec<u8>>, OpError> {
+    use rsa::pkcs8::DecodePublicKey;
+    let parse_error = |why: &str| user(format!("failed to parse supplied peer public key PEM: {why} "));
+    let der = pem_first_block(peer_pem).ok_or_else(|| parse_error("data does not contain any valid public keys"))?;
+    let (oid, curve) = spki_algorithm(&der).ok_or_else(|| parse_error("x509: malformed public key"))?;
+    if oid != OID_EC_PUBLIC_KEY {
+        if matches!(oid.as_str(), OID_ED25519 | OID_RSA) {
+            return Err(user("supplied peer public key is not an ECDSA key"));
+        }
+        return Err(parse_error("x509: unknown public key algorithm"));
+    }
+    let peer_type = curve.ok_or_else(|| parse_error("x509: unsupported elliptic curve"))?;
+    if peer_type != t {
+        return Err(user(format!(
+            "base private key type {t} does not match peer public key curve"
+        )));
+    }
+    let d = entry
+        .ec_d
+        .as_ref()
+        .ok_or_else(|| internal("the base key version has no private key"))?;
+    let raw = d.to_bytes().ok_or_else(|| internal("invalid key component"))?;
+    macro_rules! shared {
+        ($krate:ident) => {{
+            let field = <$krate::FieldBytes>::default().len();
+            if raw.len() > field {
+                return Err(internal("invalid key component"));
+            }
+            let mut padded = Zeroizing::new(vec![0u8; field - raw.len()]);
+            padded.extend_from_slice(&raw);
+            let secret = $krate::SecretKey::from_slice(&padded).map_err(|_| internal("invalid private key"))?;
+            let peer =
+                $krate::PublicKey::from_public_key_der(&der).map_err(|_| parse_error("x509: malformed public key"))?;
+            let shared = $krate::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
+            Zeroizing::new(shared.raw_secret_bytes().to_vec())
+        }};
+    }
+    let secret = match t {
+        KeyType::EcdsaP256 => shared!(p256),
+        KeyType::EcdsaP384 => shared!(p384),
+        KeyType::EcdsaP521 => shared!(p521),
+        _ => return Err(internal("unsupported base key type for ECDH key agreement")),
+    };
+    let mut out = Zeroizing::new(vec![0u8; size]);
+    hkdf::Hkdf::<Sha256>::new(None, &secret)
+        .expand(&[], &mut out[..])
+        .map_err(|_| internal("unable to read enough derived bytes"))?;
+    Ok(out)
 }

@@ -11,6 +11,11 @@ pub fn encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+/// [`encode`] appended to `out`.
+pub fn encode_into(bytes: &[u8], out: &mut String) {
+    STANDARD.encode_string(bytes, out)
+}
+
 pub fn encode_raw_url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -189,6 +189,30 @@ const PATHS: PathTable<Transit> = PathTable {
             help: "Imports an externally-generated key into an existing imported key",
         },
         PathSpec {
+            pattern: "byok-export/{destination}/{source}",
+            fields: byok::BYOK_EXPORT_FIELDS,
+            operations: &[(Operation::Read, Transit::byok_export)],
+            existence: None,
+            help: "Securely export named encryption or signing key",
+        },
+        PathSpec {
+            pattern: "byok-export/{destination}/{source}/{version}",
+            fields: byok::BYOK_EXPORT_FIELDS,
+            operations: &[(Operation::Read, Transit::byok_export)],
+            existence: None,
+            help: "Securely export named encryption or signing key",
+        },
+        PathSpec {
+            pattern: "derive-key/{name}",
+            fields: byok::DERIVE_KEY_FIELDS,
+            operations: &[
+                (Operation::Update, Transit::derive_key),
+                (Operation::Create, Transit::derive_key),
+            ],
+            existence: None,
+            help: "Derives a new key from a base key",
+        },
+        PathSpec {
             pattern: "wrapping_key",
             fields: &[],
             operations: &[(Operation::Read, Transit::read_wrapping_key)],

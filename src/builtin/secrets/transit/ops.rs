@@ -345,62 +345,8 @@ impl Transit {
         Box::pin(async move {
             let name = m.get("name");
             let f = Fields::new(&req.data, ENCRYPT_FIELDS);
-            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
-            let items = match batch_raw {
-                Some(raw) => {
-                    let items = decode_items(raw, true, false)?;
-                    if items.is_empty() {
-                        return Err(invalid("missing batch input to process"));
-                    }
-                    items
-                }
-                None => {
-                    let Some(plaintext) = req
-                        .data
-                        .get("plaintext")
-                        .filter(|v| !v.is_null())
-                        .and(f.str("plaintext"))
-                    else {
-                        return Err(invalid("missing plaintext to encrypt"));
-                    };
-                    vec![Item {
-                        plaintext: Some(Zeroizing::new(plaintext)),
-                        context: f.str("context").unwrap_or_default(),
-                        key_version: f.int("key_version").unwrap_or(0),
-                        associated_data: f.str("associated_data").unwrap_or_default(),
-                        ..Item::default()
-                    }]
-                }
-            };
-            let mut results: Vec<Map<String, Value>> = vec![Map::new(); items.len()];
-            let mut errors: Vec<Option<OpError>> = vec![None; items.len()];
-            let mut contexts = Vec::with_capacity(items.len());
-            let mut plaintexts = Vec::with_capacity(items.len());
-            let context_set = !items[0].context.is_empty();
-            for (i, item) in items.iter().enumerate() {
-                if item.context.is_empty() == context_set {
-                    return Err(invalid(
-                        "context should be set either in all the request blocks or in none",
-                    ));
-                }
-                let plaintext = item.plaintext.as_deref().map(String::as_str).unwrap_or_default();
-                match encoding::decode(plaintext) {
-                    Ok(bytes) => plaintexts.push(bytes),
-                    Err(e) => {
-                        errors[i] = Some(OpError::User(e));
-                        plaintexts.push(Zeroizing::new(Vec::new()));
-                        contexts.push(Zeroizing::new(Vec::new()));
-                        continue;
-                    }
-                }
-                match decode_context(&item.context) {
-                    Ok(c) => contexts.push(c),
-                    Err(e) => {
-                        errors[i] = Some(OpError::User(e));
-                        contexts.push(Zeroizing::new(Vec::new()));
-                    }
-                }
-            }
+            let mut batch = CipherBatch::parse(req, &f, CipherOp::Encrypt)?;
+            let context_set = batch.context_set();
             let mut warnings = f.warnings(&["name"]);
             let policy = match self.get(ctx.storage, name).await? {
                 Some(p) => p,
@@ -453,172 +399,51 @@ impl Transit {
                 }
                 None => return Err(invalid("encryption key not found")),
             };
-            let (mut successes, mut user_errors, mut internal_errors) = (false, false, false);
-            for (i, item) in items.iter().enumerate() {
-                let outcome = match errors[i].take() {
-                    Some(e) => Err(e),
-                    None => decode_aad(&policy, i, &item.associated_data)
-                        .and_then(|aad| policy.encrypt_bytes(item.key_version, &contexts[i], &plaintexts[i], &aad)),
-                };
-                match outcome {
-                    Ok(ciphertext) => {
-                        successes = true;
-                        let version = if item.key_version == 0 {
-                            policy.latest_version
-                        } else {
-                            item.key_version
-                        };
-                        results[i].insert("ciphertext".into(), json!(ciphertext));
-                        results[i].insert("key_version".into(), json!(version));
-                    }
-                    Err(e) => {
-                        match e {
-                            OpError::Internal(_) => internal_errors = true,
-                            OpError::User(_) => user_errors = true,
-                        }
-                        results[i].insert("error".into(), json!(e.text()));
-                    }
-                }
-            }
-            finish_batch(
-                &f,
-                batch_raw.is_some(),
-                &items,
-                results,
-                warnings,
-                successes,
-                user_errors,
-                internal_errors,
-            )
+            let tally = batch.run(|i, item, context, plaintext| {
+                let aad = decode_aad(&policy, i, &item.associated_data)?;
+                let ciphertext = policy.encrypt_bytes(item.key_version, context, plaintext, &aad)?;
+                Ok(ciphertext_fields(&policy, item, ciphertext))
+            });
+            batch.finish(&f, tally, warnings, true)
         })
     }
 
     pub(super) fn decrypt<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
         Box::pin(async move {
             let f = Fields::new(&req.data, DECRYPT_FIELDS);
-            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
-            let items = match batch_raw {
-                Some(raw) => {
-                    let items = decode_items(raw, false, true)?;
-                    if items.is_empty() {
-                        return Err(invalid("missing batch input to process"));
-                    }
-                    items
-                }
-                None => {
-                    let ciphertext = f.str("ciphertext").unwrap_or_default();
-                    if ciphertext.is_empty() {
-                        return Err(invalid("missing ciphertext to decrypt"));
-                    }
-                    vec![Item {
-                        ciphertext,
-                        context: f.str("context").unwrap_or_default(),
-                        associated_data: f.str("associated_data").unwrap_or_default(),
-                        ..Item::default()
-                    }]
-                }
-            };
-            let (contexts, mut errors) = prepare_contexts(&items)?;
+            let mut batch = CipherBatch::parse(req, &f, CipherOp::Decrypt)?;
             let policy = self.key_or(ctx, m.get("name"), "encryption key not found").await?;
-            let mut results: Vec<Map<String, Value>> = vec![Map::new(); items.len()];
-            let (mut successes, mut user_errors, mut internal_errors) = (false, false, false);
-            for (i, item) in items.iter().enumerate() {
-                let outcome = match errors[i].take() {
-                    Some(e) => Err(e),
-                    None => decode_aad(&policy, i, &item.associated_data)
-                        .and_then(|aad| policy.decrypt(&contexts[i], &item.ciphertext, &aad)),
-                };
-                match outcome {
-                    Ok(plaintext) => {
-                        successes = true;
-                        results[i].insert("plaintext".into(), json!(plaintext.as_str()));
-                    }
-                    Err(e) => {
-                        match e {
-                            OpError::Internal(_) => internal_errors = true,
-                            OpError::User(_) => user_errors = true,
-                        }
-                        // OpenBao's decrypt item always carries `plaintext` (no omitempty).
-                        results[i].insert("plaintext".into(), json!(""));
-                        results[i].insert("error".into(), json!(e.text()));
-                    }
-                }
+            let mut tally = batch.run(|i, item, context, _| {
+                let aad = decode_aad(&policy, i, &item.associated_data)?;
+                let plaintext = policy.decrypt(context, &item.ciphertext, &aad)?;
+                let mut out = Map::new();
+                out.insert("plaintext".into(), json!(plaintext.as_str()));
+                Ok(out)
+            });
+            // OpenBao's decrypt item always carries `plaintext` (no omitempty).
+            for result in tally.results.iter_mut().filter(|r| r.contains_key("error")) {
+                result.insert("plaintext".into(), json!(""));
             }
-            finish_batch(
-                &f,
-                batch_raw.is_some(),
-                &items,
-                results,
-                f.warnings(&["name"]),
-                successes,
-                user_errors,
-                internal_errors,
-            )
+            batch.finish(&f, tally, f.warnings(&["name"]), true)
         })
     }
 
     pub(super) fn rewrap<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
         Box::pin(async move {
             let f = Fields::new(&req.data, REWRAP_FIELDS);
-            let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
-            let items = match batch_raw {
-                Some(raw) => {
-                    let items = decode_items(raw, false, false)?;
-                    if items.is_empty() {
-                        return Err(invalid("missing batch input to process"));
-                    }
-                    items
-                }
-                None => {
-                    let ciphertext = f.str("ciphertext").unwrap_or_default();
-                    if ciphertext.is_empty() {
-                        return Err(invalid("missing ciphertext to decrypt"));
-                    }
-                    vec![Item {
-                        ciphertext,
-                        context: f.str("context").unwrap_or_default(),
-                        key_version: f.int("key_version").unwrap_or(0),
-                        ..Item::default()
-                    }]
-                }
-            };
-            let (contexts, mut errors) = prepare_contexts(&items)?;
+            let mut batch = CipherBatch::parse(req, &f, CipherOp::Rewrap)?;
             let policy = self.key_or(ctx, m.get("name"), "encryption key not found").await?;
-            let mut results: Vec<Map<String, Value>> = vec![Map::new(); items.len()];
-            for (i, item) in items.iter().enumerate() {
-                let outcome = match errors[i].take() {
-                    Some(e) => Err(e),
-                    None => policy
-                        .decrypt(&contexts[i], &item.ciphertext, &[])
-                        .and_then(|plain| policy.encrypt(item.key_version, &contexts[i], &plain, &[])),
-                };
-                match outcome {
-                    Ok(ciphertext) => {
-                        let version = if item.key_version == 0 {
-                            policy.latest_version
-                        } else {
-                            item.key_version
-                        };
-                        results[i].insert("ciphertext".into(), json!(ciphertext));
-                        results[i].insert("key_version".into(), json!(version));
-                    }
-                    Err(OpError::User(e)) => {
-                        results[i].insert("error".into(), json!(e));
-                    }
-                    Err(OpError::Internal(e)) => return Err(invalid(e)),
-                }
+            let tally = batch.run(|_, item, context, _| {
+                let plain = policy.decrypt(context, &item.ciphertext, &[])?;
+                let ciphertext = policy.encrypt(item.key_version, context, &plain, &[])?;
+                Ok(ciphertext_fields(&policy, item, ciphertext))
+            });
+            // An internal error fails the whole rewrap; otherwise it answers 200 whatever its items say (OpenBao has
+            // no batch status here).
+            if let Some(e) = tally.first_internal.clone() {
+                return Err(invalid(e));
             }
-            // Rewrap answers 200 whatever its items say (OpenBao has no batch status here).
-            finish_batch(
-                &f,
-                batch_raw.is_some(),
-                &items,
-                results,
-                f.warnings(&["name"]),
-                true,
-                false,
-                false,
-            )
+            batch.finish(&f, tally, f.warnings(&["name"]), false)
         })
     }
 
@@ -1086,68 +911,210 @@ fn verify_hmac_item(policy: &Policy, hash: HashType, item: &Map<String, Value>) 
     out
 }
 
-type Contexts = (Vec<Zeroizing<Vec<u8>>>, Vec<Option<OpError>>);
-
-/// Decode each item's context, refusing a batch that mixes items with and without one.
-fn prepare_contexts(items: &[Item]) -> Result<Contexts, Error> {
-    let context_set = !items[0].context.is_empty();
-    let mut contexts = Vec::with_capacity(items.len());
-    let mut errors = vec![None; items.len()];
-    for (i, item) in items.iter().enumerate() {
-        if item.context.is_empty() == context_set {
-            return Err(invalid(
-                "context should be set either in all the request blocks or in none",
-            ));
-        }
-        if item.ciphertext.is_empty() {
-            errors[i] = Some(OpError::User("missing ciphertext to decrypt".into()));
-            contexts.push(Zeroizing::new(Vec::new()));
-            continue;
-        }
-        match decode_context(&item.context) {
-            Ok(c) => contexts.push(c),
-            Err(e) => {
-                errors[i] = Some(OpError::User(e));
-                contexts.push(Zeroizing::new(Vec::new()));
-            }
-        }
-    }
-    Ok((contexts, errors))
+/// Which of the three ciphertext operations a [`CipherBatch`] serves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CipherOp {
+    Encrypt,
+    Decrypt,
+    Rewrap,
 }
 
-/// The response of encrypt/decrypt/rewrap: `batch_results` (with each item's `reference`), or the single item's
-/// fields (its error as the request's error).
-#[allow(clippy::too_many_arguments)]
-fn finish_batch(
-    f: &Fields<'_>,
+/// The items of an encrypt, decrypt or rewrap request (its `batch_input`, or the single item of its top-level
+/// fields), with each item's decoded context (and plaintext, for encrypt) or the error that already settles it.
+struct CipherBatch {
     batch: bool,
-    items: &[Item],
-    mut results: Vec<Map<String, Value>>,
-    warnings: Vec<String>,
+    items: Vec<Item>,
+    contexts: Vec<Zeroizing<Vec<u8>>>,
+    plaintexts: Vec<Zeroizing<Vec<u8>>>,
+    errors: Vec<Option<OpError>>,
+}
+
+/// What running a [`CipherBatch`] gave: one result map per item and OpenBao's batch status inputs.
+struct Tally {
+    results: Vec<Map<String, Value>>,
     successes: bool,
     user_errors: bool,
     internal_errors: bool,
-) -> Result<Response, Error> {
-    if !batch {
-        let single = results.swap_remove(0);
-        if let Some(error) = single.get("error").and_then(Value::as_str) {
-            return Err(invalid(error));
-        }
-        return Ok(with_warnings(single, warnings));
-    }
-    for (result, item) in results.iter_mut().zip(items) {
-        result.insert("reference".into(), json!(item.reference));
-    }
-    let mut data = Map::new();
-    data.insert(
-        "batch_results".into(),
-        Value::Array(results.into_iter().map(Value::Object).collect()),
-    );
-    let mut resp = with_warnings(data, warnings);
-    batch_status(f, &mut resp, successes, user_errors, internal_errors);
-    Ok(resp)
+    /// The text of the first internal error (rewrap fails the whole request with it).
+    first_internal: Option<String>,
 }
 
+impl CipherBatch {
+    /// Read the request's items as OpenBao's encrypt/decrypt/rewrap handlers do, with their texts.
+    fn parse(req: &Request, f: &Fields<'_>, op: CipherOp) -> Result<CipherBatch, Error> {
+        let batch_raw = req.data.get("batch_input").filter(|v| !v.is_null());
+        let items = match batch_raw {
+            Some(raw) => {
+                let items = decode_items(raw, op == CipherOp::Encrypt, op == CipherOp::Decrypt)?;
+                if items.is_empty() {
+                    return Err(invalid("missing batch input to process"));
+                }
+                items
+            }
+            None => {
+                let mut item = Item {
+                    context: f.str("context").unwrap_or_default(),
+                    ..Item::default()
+                };
+                if op == CipherOp::Encrypt {
+                    let present = req.data.get("plaintext").is_some_and(|v| !v.is_null());
+                    let Some(plaintext) = f.str("plaintext").filter(|_| present) else {
+                        return Err(invalid("missing plaintext to encrypt"));
+                    };
+                    item.plaintext = Some(Zeroizing::new(plaintext));
+                } else {
+                    item.ciphertext = f.str("ciphertext").unwrap_or_default();
+                    if item.ciphertext.is_empty() {
+                        return Err(invalid("missing ciphertext to decrypt"));
+                    }
+                }
+                if op != CipherOp::Decrypt {
+                    item.key_version = f.int("key_version").unwrap_or(0);
+                }
+                if op != CipherOp::Rewrap {
+                    item.associated_data = f.str("associated_data").unwrap_or_default();
+                }
+                vec![item]
+            }
+        };
+        let context_set = !items[0].context.is_empty();
+        let (mut contexts, mut plaintexts) = (Vec::with_capacity(items.len()), Vec::new());
+        let mut errors = vec![None; items.len()];
+        for (i, item) in items.iter().enumerate() {
+            if item.context.is_empty() == context_set {
+                return Err(invalid(
+                    "context should be set either in all the request blocks or in none",
+                ));
+            }
+            let early = if op == CipherOp::Encrypt {
+                let plaintext = item.plaintext.as_deref().map(String::as_str).unwrap_or_default();
+                match encoding::decode(plaintext) {
+                    Ok(bytes) => {
+                        plaintexts.push(bytes);
+                        None
+                    }
+                    Err(e) => {
+                        plaintexts.push(Zeroizing::new(Vec::new()));
+                        Some(e)
+                    }
+                }
+            } else if item.ciphertext.is_empty() {
+                Some("missing ciphertext to decrypt".to_string())
+            } else {
+                None
+            };
+            let context = match early {
+                Some(e) => Err(e),
+                None => decode_context(&item.context),
+            };
+            match context {
+                Ok(c) => contexts.push(c),
+                Err(e) => {
+                    errors[i] = Some(OpError::User(e));
+                    contexts.push(Zeroizing::new(Vec::new()));
+                }
+            }
+        }
+        Ok(CipherBatch {
+            batch: batch_raw.is_some(),
+            items,
+            contexts,
+            plaintexts,
+            errors,
+        })
+    }
+
+    /// Whether the items carry a context (all do or none does).
+    fn context_set(&self) -> bool {
+        !self.items[0].context.is_empty()
+    }
+
+    /// Run `op(index, item, context, plaintext)` on each item not already settled by an error; the plaintext is
+    /// empty but for encrypt.
+    fn run(&mut self, mut op: impl FnMut(usize, &Item, &[u8], &[u8]) -> Result<Map<String, Value>, OpError>) -> Tally {
+        let mut tally = Tally {
+            results: Vec::with_capacity(self.items.len()),
+            successes: false,
+            user_errors: false,
+            internal_errors: false,
+            first_internal: None,
+        };
+        for (i, item) in self.items.iter().enumerate() {
+            let outcome = match self.errors[i].take() {
+                Some(e) => Err(e),
+                None => op(
+                    i,
+                    item,
+                    &self.contexts[i],
+                    self.plaintexts.get(i).map(|p| &p[..]).unwrap_or_default(),
+                ),
+            };
+            match outcome {
+                Ok(fields) => {
+                    tally.successes = true;
+                    tally.results.push(fields);
+                }
+                Err(e) => {
+                    match &e {
+                        OpError::Internal(text) => {
+                            tally.internal_errors = true;
+                            tally.first_internal.get_or_insert_with(|| text.clone());
+                        }
+                        OpError::User(_) => tally.user_errors = true,
+                    }
+                    let mut fields = Map::new();
+                    fields.insert("error".into(), json!(e.text()));
+                    tally.results.push(fields);
+                }
+            }
+        }
+        tally
+    }
+
+    /// The response: `batch_results` (with each item's `reference`; with OpenBao's batch status when `with_status`),
+    /// or the single item's fields (its error as the request's error).
+    fn finish(
+        self,
+        f: &Fields<'_>,
+        mut tally: Tally,
+        warnings: Vec<String>,
+        with_status: bool,
+    ) -> Result<Response, Error> {
+        if !self.batch {
+            let single = tally.results.swap_remove(0);
+            if let Some(error) = single.get("error").and_then(Value::as_str) {
+                return Err(invalid(error));
+            }
+            return Ok(with_warnings(single, warnings));
+        }
+        for (result, item) in tally.results.iter_mut().zip(&self.items) {
+            result.insert("reference".into(), json!(item.reference));
+        }
+        let mut data = Map::new();
+        data.insert(
+            "batch_results".into(),
+            Value::Array(tally.results.into_iter().map(Value::Object).collect()),
+        );
+        let mut resp = with_warnings(data, warnings);
+        if with_status {
+            batch_status(f, &mut resp, tally.successes, tally.user_errors, tally.internal_errors);
+        }
+        Ok(resp)
+    }
+}
+
+/// An encrypt or rewrap item's answer: the ciphertext and the version it was made with.
+fn ciphertext_fields(policy: &Policy, item: &Item, ciphertext: String) -> Map<String, Value> {
+    let version = if item.key_version == 0 {
+        policy.latest_version
+    } else {
+        item.key_version
+    };
+    let mut out = Map::new();
+    out.insert("ciphertext".into(), json!(ciphertext));
+    out.insert("key_version".into(), json!(version));
+    out
+}
 /// The response of hmac/sign/verify: `batch_results` (always 200), or the single item's fields.
 fn finish_simple_batch(
     batch: bool,

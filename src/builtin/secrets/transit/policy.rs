@@ -23,7 +23,6 @@ pub const HMAC_MAX_KEY_SIZE: i64 = 512;
 pub const CURRENT_CONVERGENT_VERSION: i64 = 3;
 pub const ERR_TOO_OLD: &str = "ciphertext or signature version is disallowed by policy (too old)";
 pub const ERR_SOFT_DELETED: &str = "refusing to use soft-deleted key";
-const DEFAULT_VERSION_TEMPLATE: &str = "vault:v{{version}}:";
 /// Go's zero `time.Time`.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 pub const KDF_HMAC_SHA256_COUNTER: i64 = 0;
@@ -121,6 +120,11 @@ impl KeyType {
 
     pub fn derivation_supported(self) -> bool {
         self.is_symmetric() || self == KeyType::Ed25519
+    }
+
+    /// Whether a key of this type can be imported as a public key alone.
+    pub fn import_public_key_supported(self) -> bool {
+        self.is_rsa() || self.is_ecdsa() || self == KeyType::Ed25519
     }
 
     pub fn associated_data_supported(self) -> bool {
@@ -460,6 +464,22 @@ pub struct NewKey {
     pub key_size: i64,
 }
 
+impl NewKey {
+    /// A key of `key_type` with every option off.
+    pub fn plain(name: &str, key_type: KeyType) -> NewKey {
+        NewKey {
+            name: name.to_string(),
+            key_type,
+            derived: false,
+            convergent: false,
+            exportable: false,
+            allow_plaintext_backup: false,
+            auto_rotate_period_ns: 0,
+            key_size: 0,
+        }
+    }
+}
+
 impl Policy {
     pub fn key_type(&self) -> KeyType {
         KeyType::from_number(self.key_type_number).unwrap_or(KeyType::Aes256Gcm96)
@@ -581,25 +601,21 @@ impl Policy {
         self.versions.range(min..)
     }
 
+    /// The ciphertext or signature prefix of a version: `vault:v<N>:` unless the key has its own template.
     pub fn version_prefix(&self, version: i64) -> String {
-        let template = if self.version_template.is_empty() {
-            DEFAULT_VERSION_TEMPLATE
-        } else {
-            &self.version_template
-        };
-        template.replace("{{version}}", &version.to_string())
+        if self.version_template.is_empty() {
+            return format!("vault:v{version}:");
+        }
+        self.version_template.replace("{{version}}", &version.to_string())
     }
 
-    /// The template's text before and after `{{version}}`.
-    pub fn template_parts(&self) -> Result<(String, String), OpError> {
-        let template = if self.version_template.is_empty() {
-            DEFAULT_VERSION_TEMPLATE
-        } else {
-            &self.version_template
-        };
-        let parts: Vec<&str> = template.split("{{version}}").collect();
-        match parts.as_slice() {
-            [before, after] => Ok((before.to_string(), after.to_string())),
+    /// The template's text before and after `{{version}}` (`vault:v` and `:` by default).
+    pub fn template_parts(&self) -> Result<(&str, &str), OpError> {
+        if self.version_template.is_empty() {
+            return Ok(("vault:v", ":"));
+        }
+        match self.version_template.split_once("{{version}}") {
+            Some((before, after)) if !after.contains("{{version}}") => Ok((before, after)),
             _ => Err(internal("error parsing version template")),
         }
     }
