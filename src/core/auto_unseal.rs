@@ -17,12 +17,11 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::token_store::token::{self, TokenEntry, TokenSalt};
-use super::{open_root_key, seal_root_key, ClusterIdentity, Core, CoreError, InitResult};
-use super::{CLUSTER_KEY, KEYRING_KEY, ROOT_KEY_KEY, SALT_KEY, SEAL_CONFIG_KEY};
+use super::{open_root_key, seal_root_key, Core, CoreError, InitResult, NewStoreIdentity};
+use super::{KEYRING_KEY, ROOT_KEY_KEY, SEAL_CONFIG_KEY};
 use crate::seal::auto::AutoSealConfig;
 use crate::seal::{self, SealConfig, SealError, Share};
-use crate::storage::{barrier, Keyring, SecretKey, Tree, TxError, KEY_LEN};
+use crate::storage::{barrier, Keyring, SecretKey, TxError, KEY_LEN};
 
 const AUTO_SEAL_KEY: &[u8] = b"auto_seal";
 pub(super) const AUTO_ROOT_KEY: &[u8] = b"auto_root_key";
@@ -217,17 +216,8 @@ impl Core {
             recovery_shares: recovery.secret_shares,
             recovery_threshold: recovery.secret_threshold,
         };
-        let salt = barrier::random_key();
-        let cluster = ClusterIdentity {
-            name: format!("vault-cluster-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-            id: uuid::Uuid::new_v4().to_string(),
-        };
-        let root_token = match root_token_id {
-            Some(id) if !id.is_empty() => Zeroizing::new(id.to_string()),
-            _ => token::generate_token_id(),
-        };
-        let token_hash = TokenSalt(salt.clone()).hash(&root_token);
-        let root_entry = TokenEntry::root(token::generate_accessor(), token::INIT_ROOT_PATH);
+        let identity = NewStoreIdentity::generate(root_token_id);
+        let root_token = identity.root_token.clone();
         let barrier_config = serde_json::to_vec(&SealConfig {
             secret_shares: 1,
             secret_threshold: 1,
@@ -244,10 +234,7 @@ impl Core {
                 tx.meta_put(AUTO_ROOT_KEY, &sealed_root)?;
                 tx.meta_put(RECOVERY_KEY, &sealed_recovery)?;
                 tx.meta_put(KEYRING_KEY, &sealed_keyring)?;
-                tx.put_raw(Tree::Core, SALT_KEY, &salt[..])?;
-                tx.put(Tree::Core, CLUSTER_KEY, &cluster)?;
-                token::insert(tx, &token_hash, &root_entry)?;
-                Ok(())
+                identity.write(tx)
             })
             .await??;
         log::info!(

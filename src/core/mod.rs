@@ -251,17 +251,8 @@ impl Core {
         let shares = seal::split(&unseal_key, config)?;
         let sealed_root_key = seal_root_key(&unseal_key, &root_key)?;
         let sealed_keyring = keyring.seal(&root_key, &barrier::aad(crate::storage::META_TREE, KEYRING_KEY))?;
-        let salt = barrier::random_key();
-        let cluster = ClusterIdentity {
-            name: format!("vault-cluster-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-            id: uuid::Uuid::new_v4().to_string(),
-        };
-        let root_token = match root_token_id {
-            Some(id) if !id.is_empty() => Zeroizing::new(id.to_string()),
-            _ => token::generate_token_id(),
-        };
-        let token_hash = TokenSalt(salt.clone()).hash(&root_token);
-        let root_entry = TokenEntry::root(token::generate_accessor(), token::INIT_ROOT_PATH);
+        let identity = NewStoreIdentity::generate(root_token_id);
+        let root_token = identity.root_token.clone();
         let config_json = serde_json::to_vec(&config).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
 
         self.storage
@@ -272,10 +263,7 @@ impl Core {
                 tx.meta_put(SEAL_CONFIG_KEY, &config_json)?;
                 tx.meta_put(ROOT_KEY_KEY, &sealed_root_key)?;
                 tx.meta_put(KEYRING_KEY, &sealed_keyring)?;
-                tx.put_raw(Tree::Core, SALT_KEY, &salt[..])?;
-                tx.put(Tree::Core, CLUSTER_KEY, &cluster)?;
-                token::insert(tx, &token_hash, &root_entry)?;
-                Ok(())
+                identity.write(tx)
             })
             .await??;
         log::info!(
@@ -523,6 +511,42 @@ impl Core {
         )
         .await?;
         Ok(result)
+    }
+}
+
+/// What every initialization writes besides the keys: the token salt, the cluster identity and the root token.
+struct NewStoreIdentity {
+    salt: SecretKey,
+    cluster: ClusterIdentity,
+    root_token: Zeroizing<String>,
+    token_hash: Vec<u8>,
+    root_entry: TokenEntry,
+}
+
+impl NewStoreIdentity {
+    fn generate(root_token_id: Option<&str>) -> Self {
+        let salt = barrier::random_key();
+        let root_token = match root_token_id {
+            Some(id) if !id.is_empty() => Zeroizing::new(id.to_string()),
+            _ => token::generate_token_id(),
+        };
+        NewStoreIdentity {
+            token_hash: TokenSalt(salt.clone()).hash(&root_token),
+            salt,
+            cluster: ClusterIdentity {
+                name: format!("vault-cluster-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+                id: uuid::Uuid::new_v4().to_string(),
+            },
+            root_token,
+            root_entry: TokenEntry::root(token::generate_accessor(), token::INIT_ROOT_PATH),
+        }
+    }
+
+    /// Write it, in the initialization's transaction.
+    fn write<E>(&self, tx: &crate::storage::Txn<E>) -> Result<(), TxError<E>> {
+        tx.put_raw(Tree::Core, SALT_KEY, &self.salt[..])?;
+        tx.put(Tree::Core, CLUSTER_KEY, &self.cluster)?;
+        token::insert(tx, &self.token_hash, &self.root_entry)
     }
 }
 
