@@ -343,3 +343,45 @@ fn a_transit_seal_against_openbao() {
     wait_unsealed(&server.client);
     assert_eq!(server.client.get("auth/token/lookup-self", Some(&root)).0, 200);
 }
+
+#[test]
+fn seal_migration_from_shamir_to_transit_and_back() {
+    let transit_dir = temp_dir();
+    let (transit, transit_root, _) = TestServer::start_unsealed(transit_dir.path());
+    prepare_transit(&transit.client, &transit_root);
+    let seal = transit_seal(&transit.client.base, &transit_root);
+
+    let dir = temp_dir();
+    let server = start(dir.path(), "");
+    let (keys, root) = server.client.init(3, 2);
+    server.client.unseal_with(&keys[..2]);
+    server.terminate();
+
+    // Shamir -> transit with the unseal shares, which become the recovery shares.
+    let server = start(dir.path(), &seal);
+    let c = &server.client;
+    assert_eq!(c.get("sys/seal-status", None).1["migration"], true);
+    c.put("sys/unseal", None, json!({"key": keys[0], "migrate": true}));
+    let (status, body) = c.put("sys/unseal", None, json!({"key": keys[1], "migrate": true}));
+    assert_eq!((status, body["sealed"].clone()), (200, json!(false)), "{body}");
+    assert_eq!(c.get("sys/seal-status", None).1["type"], "transit");
+    server.kill9();
+    let server = start(dir.path(), &seal);
+    wait_unsealed(&server.client);
+    generate_root(&server.client, &root, &keys[1..3]);
+    server.kill9();
+
+    // Transit -> Shamir: the stanza disabled, the recovery shares become the unseal shares again.
+    let disabled = seal.replace("mount_path = \"transit/\"", "mount_path = \"transit/\"\n  disabled = \"true\"");
+    let server = start(dir.path(), &disabled);
+    let c = &server.client;
+    assert_eq!(c.get("sys/seal-status", None).1["migration"], true);
+    c.put("sys/unseal", None, json!({"key": keys[2], "migrate": true}));
+    let (status, body) = c.put("sys/unseal", None, json!({"key": keys[0], "migrate": true}));
+    assert_eq!((status, body["sealed"].clone()), (200, json!(false)), "{body}");
+    server.kill9();
+    let server = start(dir.path(), "");
+    assert_eq!(server.client.get("sys/seal-status", None).1["type"], "shamir");
+    server.client.unseal_with(&keys[1..3]);
+    assert_eq!(server.client.get("auth/token/lookup-self", Some(&root)).0, 200);
+}
