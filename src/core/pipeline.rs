@@ -252,6 +252,7 @@ impl Core {
         path: &str,
         operation: super::Operation,
         remote_addr: Option<std::net::IpAddr>,
+        headers: std::collections::BTreeMap<String, Vec<String>>,
     ) -> Result<DirectRequest, CoreError> {
         if self.is_sealed() {
             return Err(CoreError::Sealed);
@@ -266,6 +267,7 @@ impl Core {
                 wrap_ttl: None,
                 remote_addr,
                 secret: None,
+                headers,
             },
             auth: AuthView {
                 token_type: "default".into(),

@@ -627,6 +627,7 @@ scenarios! {
     differential_token_field_types => "token_field_types.json",
     differential_leases => "leases.json",
     differential_transit => "transit.json",
+    differential_audit_request_headers => "audit_request_headers.json",
 }
 
 /// A scenario file without a test would be silently skipped.

@@ -7,6 +7,7 @@ mod tools;
 mod acl_table;
 mod approle;
 mod audit;
+mod audit_devices;
 mod backup_dir;
 mod bao_cli;
 mod bao_kv;
