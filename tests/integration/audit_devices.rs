@@ -431,3 +431,40 @@ fn hvac_audit_calls_match_reference() {
         json!({"first": "sys/audit/test", "list audited": true, "hmac": true})
     );
 }
+
+/// Socket and syslog devices refused at enabling answer as OpenBao 2.7.2 does (the dial errors of the test message
+/// in go-multierror's form, go-syslog's facility error, Go's duration error); a UDP device with no peer is accepted
+/// by both.
+#[test]
+fn socket_and_syslog_option_errors_match_reference() {
+    let allow = "unsafe_allow_api_audit_creation = true\n";
+    let reference = ReferenceServer::start_with(allow);
+    let theirs = crate::common::Client::new(&reference.addr);
+    let (keys, their_root) = theirs.init(1, 1);
+    theirs.unseal_with(&keys);
+    let dir = temp_dir();
+    let (server, our_root, _) = start(dir.path(), allow);
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let missing = dir.path().join("no.sock");
+    let bodies = [
+        json!({"type": "socket", "options": {"address": closed}}),
+        json!({"type": "socket", "options": {}}),
+        json!({"type": "socket", "options": {"address": closed, "socket_type": "pigeon"}}),
+        json!({"type": "socket", "options": {"address": missing, "socket_type": "unix"}}),
+        json!({"type": "socket", "options": {"address": closed, "write_timeout": "soon"}}),
+        json!({"type": "syslog", "options": {"facility": "mars"}}),
+        json!({"type": "socket", "options": {"address": closed, "socket_type": "udp"}}),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let path = format!("sys/audit/d{i}");
+        let expected = theirs.put(&path, Some(&their_root), body.clone());
+        let actual = server.client.put(&path, Some(&our_root), body.clone());
+        assert_eq!(expected, actual, "enabling {body}");
+    }
+    let (_, list) = server.client.get("sys/audit", Some(&our_root));
+    assert_eq!(list["data"]["d6/"]["type"], "socket");
+}

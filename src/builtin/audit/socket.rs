@@ -37,7 +37,7 @@ pub struct SocketDevice {
     address: String,
     /// The name as configured, for error texts (Go's `dial tcp4 ...`).
     socket_type: String,
-    network: Network,
+    network: Option<Network>,
     write_timeout: Duration,
     connection: Reopening<Connection>,
 }
@@ -50,14 +50,19 @@ pub fn factory(config: &AuditDeviceConfig) -> Result<Arc<dyn AuditSink>, String>
     let socket_type = options.get("socket_type").map_or("tcp", String::as_str);
     let write_timeout = match options.get("write_timeout") {
         None => DEFAULT_WRITE_TIMEOUT,
-        Some(raw) => crate::duration::parse_duration(raw)?,
+        // go-secure-stdlib's `ParseDurationSecond`: whole seconds, or Go's duration syntax.
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(secs) => Duration::from_secs(secs),
+            Err(_) => Duration::from_nanos(crate::framework::parse_go_duration(raw)?.clamp(0, u64::MAX as i128) as u64),
+        },
     };
+    // An unknown network fails when the device dials (its test message), as in OpenBao.
     let network = match socket_type {
-        "tcp" | "tcp4" | "tcp6" => Network::Tcp,
-        "udp" | "udp4" | "udp6" => Network::Udp,
-        "unix" => Network::Unix,
-        "unixgram" => Network::UnixGram,
-        other => return Err(format!("dial {other}: unknown network {other}")),
+        "tcp" | "tcp4" | "tcp6" => Some(Network::Tcp),
+        "udp" | "udp4" | "udp6" => Some(Network::Udp),
+        "unix" => Some(Network::Unix),
+        "unixgram" => Some(Network::UnixGram),
+        _ => None,
     };
     Ok(Arc::new(SocketDevice {
         address: address.clone(),
@@ -113,8 +118,13 @@ impl Connection {
 }
 
 impl SocketDevice {
+    /// Go's `dial NETWORK ADDRESS: connect: <errno text>`.
     fn dial_error(&self, e: impl std::fmt::Display) -> std::io::Error {
         std::io::Error::other(format!("dial {} {}: {e}", self.socket_type, self.address))
+    }
+
+    fn connect_error(&self, e: std::io::Error) -> std::io::Error {
+        self.dial_error(format!("connect: {}", go_errno_text(&e)))
     }
 
     fn resolve(&self) -> std::io::Result<Vec<SocketAddr>> {
@@ -134,7 +144,11 @@ impl SocketDevice {
 
     fn connect(&self) -> std::io::Result<Connection> {
         let timeout = Some(self.write_timeout);
-        let connection = match self.network {
+        let Some(network) = self.network else {
+            let t = &self.socket_type;
+            return Err(std::io::Error::other(format!("dial {t}: unknown network {t}")));
+        };
+        let connection = match network {
             Network::Tcp => {
                 let mut last = None;
                 let mut stream = None;
@@ -149,7 +163,8 @@ impl SocketDevice {
                 }
                 let stream = match (stream, last) {
                     (Some(s), _) => s,
-                    (None, e) => return Err(self.dial_error(e.map_or("no address".to_string(), |e| e.to_string()))),
+                    (None, Some(e)) => return Err(self.connect_error(e)),
+                    (None, None) => return Err(self.dial_error("no suitable address found")),
                 };
                 stream.set_write_timeout(timeout)?;
                 stream.set_nodelay(true)?;
@@ -163,18 +178,18 @@ impl SocketDevice {
                     (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
                 };
                 let socket = UdpSocket::bind(local).map_err(|e| self.dial_error(e))?;
-                socket.connect(target).map_err(|e| self.dial_error(e))?;
+                socket.connect(target).map_err(|e| self.connect_error(e))?;
                 socket.set_write_timeout(timeout)?;
                 Connection::Udp(socket)
             }
             Network::Unix => {
-                let stream = UnixStream::connect(&self.address).map_err(|e| self.dial_error(e))?;
+                let stream = UnixStream::connect(&self.address).map_err(|e| self.connect_error(e))?;
                 stream.set_write_timeout(timeout)?;
                 Connection::Unix(stream)
             }
             Network::UnixGram => {
                 let socket = UnixDatagram::unbound().map_err(|e| self.dial_error(e))?;
-                socket.connect(&self.address).map_err(|e| self.dial_error(e))?;
+                socket.connect(&self.address).map_err(|e| self.connect_error(e))?;
                 socket.set_write_timeout(timeout)?;
                 Connection::UnixGram(socket)
             }
@@ -183,17 +198,46 @@ impl SocketDevice {
     }
 }
 
+/// The text of an OS error as Go writes it (`connection refused`, not `Connection refused (os error 111)`).
+fn go_errno_text(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock {
+        return "i/o timeout".into();
+    }
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 impl AuditSink for SocketDevice {
+    /// OpenBao's write: with no connection it dials; a failed write (or dial) is followed by one reconnect and one
+    /// more write, and when both fail the error names both, in go-multierror's form.
     fn write_entry(&self, line: &[u8]) -> std::io::Result<()> {
-        self.connection.write(
+        let first = std::cell::RefCell::new(None);
+        let outcome = self.connection.write(
             || self.connect(),
             |connection| {
-                if connection.peer_gone() {
-                    return Err(std::io::ErrorKind::BrokenPipe.into());
+                let sent = if connection.peer_gone() {
+                    Err(std::io::Error::other("write: broken pipe"))
+                } else {
+                    connection
+                        .send(line)
+                        .map_err(|e| std::io::Error::new(e.kind(), format!("write: {}", go_errno_text(&e))))
+                };
+                if let Err(e) = &sent {
+                    first.borrow_mut().get_or_insert_with(|| e.to_string());
                 }
-                connection.send(line)
+                sent
             },
-        )
+        );
+        outcome.map_err(|second| {
+            let second = second.to_string();
+            let first = first.into_inner().unwrap_or_else(|| second.clone());
+            std::io::Error::other(format!("2 errors occurred:\n\t* {first}\n\t* {second}\n\n"))
+        })
     }
 
     fn reload(&self) -> std::io::Result<()> {
@@ -215,13 +259,17 @@ mod tests {
     #[test]
     fn options_are_checked() {
         assert_eq!(make(&[]).err().unwrap(), "address is required");
+        // An unknown network is refused when the device dials, twice (OpenBao's write and its retry).
+        let device = make(&[("address", "x"), ("socket_type", "carrier-pigeon")]).unwrap();
+        let unknown = "dial carrier-pigeon: unknown network carrier-pigeon";
         assert_eq!(
-            make(&[("address", "x"), ("socket_type", "carrier-pigeon")])
-                .err()
-                .unwrap(),
-            "dial carrier-pigeon: unknown network carrier-pigeon"
+            device.write_entry(b"x\n").unwrap_err().to_string(),
+            format!("2 errors occurred:\n\t* {unknown}\n\t* {unknown}\n\n")
         );
-        assert!(make(&[("address", "x"), ("write_timeout", "soon")]).is_err());
+        assert_eq!(
+            make(&[("address", "x"), ("write_timeout", "soon")]).err().unwrap(),
+            "time: invalid duration \"soon\""
+        );
         assert!(make(&[("address", "x"), ("write_timeout", "1500ms")]).is_ok());
         assert!(make(&[("address", "x"), ("write_timeout", "3")]).is_ok());
     }

@@ -390,10 +390,27 @@ enum ResponseData<'a> {
     Error { error: Cow<'a, str> },
 }
 
-fn auth_out<'a>(auth: &'a AuthView, hash: Hash, hash_accessor: Hash) -> AuthOut<'a> {
+/// The request's client token and accessor as already written in the entry: the `auth` block repeats them, and an
+/// HMAC is the costly part of an entry.
+struct Known<'a> {
+    token: (&'a str, Cow<'a, str>),
+    accessor: (&'a str, Cow<'a, str>),
+}
+
+impl<'a> Known<'a> {
+    fn reuse(known: &(&str, Cow<'a, str>), s: &'a str, hash: Hash) -> Cow<'a, str> {
+        if !s.is_empty() && s == known.0 {
+            known.1.clone()
+        } else {
+            hash.nonempty(s)
+        }
+    }
+}
+
+fn auth_out<'a>(auth: &'a AuthView, hash: Hash, hash_accessor: Hash, known: &Known<'a>) -> AuthOut<'a> {
     AuthOut {
-        client_token: hash.nonempty(&auth.client_token),
-        accessor: hash_accessor.nonempty(&auth.accessor),
+        client_token: Known::reuse(&known.token, &auth.client_token, hash),
+        accessor: Known::reuse(&known.accessor, &auth.accessor, hash_accessor),
         display_name: &auth.display_name,
         policies: &auth.policies,
         token_policies: &auth.token_policies,
@@ -481,14 +498,16 @@ pub fn entry_line(
     let req = input.req;
     let no_mount = MountView::default();
     let mount = input.mount.unwrap_or(&no_mount);
-    let client_token = req
-        .client_token
-        .as_ref()
-        .map_or(Cow::Borrowed(""), |t| hash.apply(t.as_str()));
+    let token_clear = req.client_token.as_ref().map_or("", |t| t.as_str());
+    let known = Known {
+        token: (token_clear, hash.nonempty(token_clear)),
+        accessor: (&input.auth.accessor, hash_accessor.nonempty(&input.auth.accessor)),
+    };
+    let client_token = known.token.1.clone();
     let client_token_accessor = if client_token.is_empty() {
         Cow::Borrowed("")
     } else {
-        hash_accessor.nonempty(&input.auth.accessor)
+        known.accessor.1.clone()
     };
     let response_auth = input.response.and_then(|r| r.auth.as_ref()).map(auth_view_of);
     let top_auth = match (&response_auth, input.login && response_entry) {
@@ -540,7 +559,7 @@ pub fn entry_line(
             (None, None) => None,
         };
         ResponseOut {
-            auth: response_auth.as_ref().map(|a| auth_out(a, hash, hash_accessor)),
+            auth: response_auth.as_ref().map(|a| auth_out(a, hash, hash_accessor, &known)),
             mount_point: &mount.point,
             mount_type: &mount.kind,
             mount_accessor: &mount.accessor,
@@ -559,12 +578,13 @@ pub fn entry_line(
     let entry = Entry {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         kind: if response_entry { "response" } else { "request" },
-        auth: auth_out(top_auth, hash, hash_accessor),
+        auth: auth_out(top_auth, hash, hash_accessor, &known),
         request,
         response,
         error: input.error.as_deref().filter(|e| !e.is_empty()),
     };
-    let mut line = Vec::with_capacity(1024);
+    // Most entries fit: one allocation.
+    let mut line = Vec::with_capacity(2048);
     line.extend_from_slice(options.prefix.as_bytes());
     // Serializing maps of strings and JSON values cannot fail.
     if serde_json::to_writer(&mut line, &entry).is_err() {
