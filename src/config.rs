@@ -32,6 +32,10 @@ pub struct ListenerConfig {
     /// How many connections one client address may hold open at once (idle kept-alive ones included); a
     /// connection beyond it is closed as soon as it is accepted. 0: no limit.
     pub max_connections_per_client: usize,
+    /// OpenBao 2.5+: the unauthenticated `sys/rekey/*` endpoints are off unless this is set to false.
+    pub disable_unauthed_rekey_endpoints: bool,
+    /// OpenBao 2.5+: the unauthenticated `sys/generate-root/*` endpoints are off unless this is set to false.
+    pub disable_unauthed_generate_root_endpoints: bool,
 }
 
 impl Default for ListenerConfig {
@@ -44,6 +48,8 @@ impl Default for ListenerConfig {
             tls_min_version: TlsMinVersion::Tls12,
             http_read_timeout: DEFAULT_HTTP_READ_TIMEOUT,
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            disable_unauthed_rekey_endpoints: true,
+            disable_unauthed_generate_root_endpoints: true,
         }
     }
 }
@@ -67,6 +73,16 @@ pub struct Config {
     pub wrapping_tombstone_retention: Duration,
     /// `audit "type" "path" { ... }` stanzas and the audit switches.
     pub audit: crate::core::audit::AuditSettings,
+    /// The `seal` stanzas: at most one enabled, and one with `disabled = true` to migrate away from.
+    pub seals: Vec<SealStanza>,
+}
+
+/// One `seal "<type>" { ... }` stanza.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealStanza {
+    pub seal: crate::seal::auto::AutoSealConfig,
+    /// Set on the seal being migrated away from.
+    pub disabled: bool,
 }
 
 impl Default for Config {
@@ -85,6 +101,7 @@ impl Default for Config {
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             audit: crate::core::audit::AuditSettings::default(),
+            seals: vec![],
         }
     }
 }
@@ -164,8 +181,16 @@ impl Config {
                     config.storage_path = Some(parse_storage(block.body())?);
                 }
                 "audit" => config.audit.declared.push(parse_audit(&labels, block.body())?),
+                "seal" => config.seals.push(parse_seal(&labels, block.body())?),
                 other => return Err(format!("unknown block {other:?}")),
             }
+        }
+        match (
+            config.seals.iter().filter(|s| !s.disabled).count(),
+            config.seals.iter().filter(|s| s.disabled).count(),
+        ) {
+            (0..=1, 0..=1) => {}
+            _ => return Err("at most one enabled seal block and one disabled seal block may be given".into()),
         }
         if config.listeners.is_empty() {
             return Err("no listener \"tcp\" block".into());
@@ -190,6 +215,12 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
         match key {
             "address" => listener.address = as_string(&qualified, &value)?,
             "tls_disable" => listener.tls_disable = as_bool(&qualified, &value)?,
+            "disable_unauthed_rekey_endpoints" => {
+                listener.disable_unauthed_rekey_endpoints = as_bool(&qualified, &value)?
+            }
+            "disable_unauthed_generate_root_endpoints" => {
+                listener.disable_unauthed_generate_root_endpoints = as_bool(&qualified, &value)?
+            }
             "tls_cert_file" => listener.tls_cert_file = Some(PathBuf::from(as_string(&qualified, &value)?)),
             "tls_key_file" => listener.tls_key_file = Some(PathBuf::from(as_string(&qualified, &value)?)),
             "tls_min_version" => {
@@ -289,6 +320,106 @@ fn parse_audit(labels: &[&str], body: &Body) -> Result<crate::core::audit::Decla
         }
     }
     Ok(device)
+}
+
+/// `seal "static" { current_key_id, current_key, previous_key_id, previous_key, disabled }` or `seal "transit" {
+/// address, token, key_name, mount_path, tls_ca_cert, tls_skip_verify, disabled }` (address and token fall back to
+/// `VAULT_ADDR`/`BAO_ADDR` and `VAULT_TOKEN`/`BAO_TOKEN`, as OpenBao's transit seal does).
+fn parse_seal(labels: &[&str], body: &Body) -> Result<SealStanza, String> {
+    use crate::seal::auto::{resolve_static_key, AutoSealConfig, StaticSealConfig, TransitSealConfig};
+    let kind = match labels {
+        [kind] => *kind,
+        _ => return Err("a seal block takes one label, its type: seal \"static\" or seal \"transit\"".into()),
+    };
+    let owner = format!("seal {kind:?}");
+    no_blocks(&owner, body)?;
+    let mut fields: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut disabled = false;
+    for attr in body.attributes() {
+        let key = attr.key();
+        let value = Value::from(attr.expr().clone());
+        let qualified = format!("seal.{kind}.{key}");
+        if key == "disabled" {
+            disabled = as_bool(&qualified, &value)?;
+            continue;
+        }
+        let text = match &value {
+            Value::Bool(b) => b.to_string(),
+            other => as_string(&qualified, other)?,
+        };
+        fields.insert(key.to_string(), text);
+    }
+    let allowed: &[&str] = match kind {
+        "static" => &["current_key_id", "current_key", "previous_key_id", "previous_key"],
+        "transit" => &[
+            "address",
+            "token",
+            "key_name",
+            "mount_path",
+            "tls_ca_cert",
+            "tls_skip_verify",
+            "namespace",
+            "disable_renewal",
+        ],
+        other => {
+            return Err(format!(
+                "unsupported seal type {other:?}: this server has seal \"static\" and seal \"transit\" (and Shamir without a seal block)"
+            ))
+        }
+    };
+    if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(format!("unknown key {unknown:?} in {owner} block"));
+    }
+    let required = |key: &str| -> Result<String, String> {
+        fields
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .ok_or_else(|| format!("{owner}: {key} is required"))
+    };
+    let seal = match kind {
+        "static" => {
+            let current_key = resolve_static_key("current_key", &required("current_key")?)?;
+            let previous = match (fields.get("previous_key_id"), fields.get("previous_key")) {
+                (Some(id), Some(key)) => Some((id.clone(), resolve_static_key("previous_key", key)?)),
+                (None, None) => None,
+                _ => return Err(format!("{owner}: previous_key_id and previous_key go together")),
+            };
+            AutoSealConfig::Static(StaticSealConfig {
+                current_key_id: required("current_key_id")?,
+                current_key,
+                previous,
+            })
+        }
+        _ => {
+            let env = |names: &[&str]| {
+                names
+                    .iter()
+                    .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+            };
+            let address = fields
+                .get("address")
+                .cloned()
+                .or_else(|| env(&["VAULT_ADDR", "BAO_ADDR"]))
+                .ok_or_else(|| format!("{owner}: address is required"))?;
+            let token = fields
+                .get("token")
+                .cloned()
+                .or_else(|| env(&["VAULT_TOKEN", "BAO_TOKEN"]))
+                .ok_or_else(|| format!("{owner}: token is required"))?;
+            AutoSealConfig::Transit(TransitSealConfig {
+                address,
+                token: zeroize::Zeroizing::new(token),
+                key_name: required("key_name")?,
+                mount_path: required("mount_path")?,
+                tls_ca_cert: fields.get("tls_ca_cert").map(PathBuf::from),
+                tls_skip_verify: fields
+                    .get("tls_skip_verify")
+                    .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1")),
+            })
+        }
+    };
+    Ok(SealStanza { seal, disabled })
 }
 
 fn no_blocks(owner: &str, body: &Body) -> Result<(), String> {

@@ -11,6 +11,7 @@ pub mod duration;
 pub mod framework;
 pub mod hardening;
 pub mod http;
+pub mod logging;
 pub mod logical;
 pub mod policy;
 pub mod printable;

@@ -101,14 +101,15 @@ fn normalize_args() -> Vec<String> {
 
 fn init_logging(level: &str) {
     let filter = level.parse().unwrap_or(log::LevelFilter::Info);
-    let _ = env_logger::Builder::new()
-        .filter_level(filter)
-        .filter_module("sled", log::LevelFilter::Warn)
+    // env_logger writes; the levels (changeable at runtime through sys/loggers) are decided by vault::logging.
+    let output = env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Trace)
         .format(|out, record| {
             let timestamp = out.timestamp_millis();
             write_record(out, &timestamp, record)
         })
-        .try_init();
+        .build();
+    let _ = vault::logging::install(Box::new(output), filter);
 }
 
 /// One log record on one line, in env_logger's layout (`[time LEVEL target] message`). Log messages carry what

@@ -93,6 +93,18 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         storage_type: "sled",
         wrapping_tombstone_retention: config.wrapping_tombstone_retention,
         audit: config.audit.clone(),
+        seals: crate::core::auto_unseal::SealSettings {
+            active: config
+                .seals
+                .iter()
+                .find(|s| !s.disabled)
+                .map(|s| Arc::new(s.seal.clone())),
+            disabled: config
+                .seals
+                .iter()
+                .find(|s| s.disabled)
+                .map(|s| Arc::new(s.seal.clone())),
+        },
         ..CoreSettings::default()
     };
     let core = Arc::new(Core::new(storage.clone(), settings));
@@ -119,13 +131,25 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         None => None,
     };
 
+    let mut unauthed_key_endpoints = http::UnauthedKeyEndpoints::default();
+    for ((socket, _), listener) in bound.iter().zip(&config.listeners) {
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        if !listener.disable_unauthed_rekey_endpoints {
+            unauthed_key_endpoints.rekey.push(addr);
+        }
+        if !listener.disable_unauthed_generate_root_endpoints {
+            unauthed_key_endpoints.generate_root.push(addr);
+        }
+    }
     let state = web::Data::new(AppState {
         core: core.clone(),
         max_request_size: config.max_request_size,
+        unauthed_key_endpoints,
     });
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(http::cors::cors))
             .wrap(actix_web::middleware::from_fn(http::guard::guard))
             .wrap(
                 DefaultHeaders::new()
@@ -190,6 +214,8 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     drop(out);
     drop(dev_result);
 
+    // With an auto-unseal seal, unseal now, and keep trying while the seal (a transit server) is unavailable.
+    let auto_unsealer = actix_web::rt::spawn(auto_unseal_until_done(core.clone()));
     // Background work of every backend (the token store's expiry sweep and tombstone purge among them).
     let scheduler = actix_web::rt::spawn(core.clone().run_scheduler());
     // SIGHUP reopens the audit devices' files (log rotation), as in OpenBao.
@@ -200,6 +226,8 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     log::info!("shutting down: flushing storage");
     scheduler.abort();
     let _ = scheduler.await;
+    auto_unsealer.abort();
+    let _ = auto_unsealer.await;
     hangup.abort();
     let _ = hangup.await;
     if let Err(e) = storage.flush() {
@@ -240,6 +268,44 @@ async fn release<T>(mut value: Arc<T>) {
             Err(_) => {
                 log::warn!("shutdown: storage is still in use after 10 s; it is closed at exit");
                 return;
+            }
+        }
+    }
+}
+
+/// Unseal with the configured auto-unseal seal, retrying with backoff (1 s doubling to 30 s) while it fails; stops
+/// once unsealed or when the store does not use that seal.
+async fn auto_unseal_until_done(core: Arc<Core>) {
+    use std::time::Duration;
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match core.seal_mode() {
+            Ok(crate::core::auto_unseal::SealMode::Auto(..)) => {}
+            Ok(crate::core::auto_unseal::SealMode::Unconfigured(record)) => {
+                log::error!(
+                    "core: the store is sealed by a {:?} seal that the configuration does not have: it stays sealed",
+                    record.seal_type
+                );
+                return;
+            }
+            Ok(
+                crate::core::auto_unseal::SealMode::MigrateToAuto(_)
+                | crate::core::auto_unseal::SealMode::MigrateToShamir(..),
+            ) => {
+                log::warn!(
+                    "core: a seal migration is pending: unseal with the migrate flag (bao operator unseal -migrate)"
+                );
+                return;
+            }
+            Ok(_) => return,
+            Err(e) => log::warn!("core: reading the seal state failed: {e}"),
+        }
+        match core.auto_unseal().await {
+            Ok(_) => return,
+            Err(e) => {
+                log::warn!("core: auto-unseal failed, retrying in {}s: {e}", delay.as_secs());
+                actix_web::rt::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
     }

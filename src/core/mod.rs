@@ -1,19 +1,25 @@
 //! The core: seal state, initialization, and the request pipeline. Free of HTTP types.
 
 pub mod audit;
+pub mod auto_unseal;
+pub mod cors;
 pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
+pub mod generate_root;
 pub mod lease_index;
 pub mod mounts;
 pub mod pipeline;
 pub mod policies;
 pub mod registry;
+pub mod rekey;
+pub mod rotation;
 pub mod router;
 pub mod scheduler;
 pub mod snapshot;
 pub mod system;
 pub mod token_store;
+pub mod version_history;
 pub mod wrapping;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -29,13 +35,19 @@ use router::Router;
 
 use crate::core::token_store::token::{self, TokenEntry, TokenSalt};
 use crate::seal::{self, SealConfig, Share};
-use crate::storage::{barrier, Keyring, Storage, Tree, TxError, KEY_LEN};
+use crate::storage::{barrier, Keyring, SecretKey, Storage, Tree, TxError, KEY_LEN};
 
 pub use crate::VERSION;
 /// Date of the commit this binary was built from (empty outside a git checkout).
 pub const COMMIT_DATE: &str = env!("VAULT_COMMIT_DATE");
 const SEAL_CONFIG_KEY: &[u8] = b"seal_config";
 const KEYRING_KEY: &[u8] = b"keyring";
+/// The root key (which opens the keyring), sealed under the unseal key the shares combine into. Absent in stores
+/// initialized before it existed: there the shares combine into the root key itself.
+const ROOT_KEY_KEY: &[u8] = b"root_key";
+/// The plain records that hold the keys: a restore of a snapshot of this initialization keeps the live ones, so the
+/// unseal keys and key terms in use stay valid (the live keyring has every term the snapshot's has).
+const KEY_META: &[&[u8]] = &[SEAL_CONFIG_KEY, KEYRING_KEY, ROOT_KEY_KEY];
 const SALT_KEY: &[u8] = b"token_salt";
 const CLUSTER_KEY: &[u8] = b"cluster";
 
@@ -54,6 +66,8 @@ pub struct CoreSettings {
     pub lease_backend_timeout: Duration,
     /// Declared audit devices and the configuration's audit switches.
     pub audit: audit::AuditSettings,
+    /// The configured auto-unseal seals (none: Shamir).
+    pub seals: auto_unseal::SealSettings,
 }
 
 impl Default for CoreSettings {
@@ -65,6 +79,7 @@ impl Default for CoreSettings {
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             lease_backend_timeout: expiration::DEFAULT_BACKEND_TIMEOUT,
             audit: audit::AuditSettings::default(),
+            seals: auto_unseal::SealSettings::default(),
         }
     }
 }
@@ -90,13 +105,15 @@ struct UnsealProgress {
 
 pub struct InitResult {
     pub shares: Vec<Share>,
+    /// With an auto-unseal seal: the recovery key shares (the unseal `shares` are then empty).
+    pub recovery_shares: Vec<Share>,
     pub root_token: Zeroizing<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SealStatus {
     #[serde(rename = "type")]
-    pub seal_type: &'static str,
+    pub seal_type: String,
     pub initialized: bool,
     pub sealed: bool,
     pub t: u32,
@@ -104,6 +121,8 @@ pub struct SealStatus {
     pub progress: usize,
     pub nonce: String,
     pub recovery_seal: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_seal_type: Option<&'static str>,
     pub version: &'static str,
     pub commit_date: &'static str,
     pub migration: bool,
@@ -131,6 +150,18 @@ pub struct Core {
     tokens_expired: std::sync::atomic::AtomicU64,
     /// The enabled audit devices (see `audit`).
     audit: audit::AuditState,
+    /// The root key while unsealed (rotations re-seal the keyring under it); wiped at seal.
+    root_key: RwLock<Option<Arc<SecretKey>>>,
+    /// The Shamir unseal key while unsealed (a root key rotation re-seals the new root key under it); wiped at seal.
+    unseal_key: RwLock<Option<Arc<SecretKey>>>,
+    /// Serializes every change of the stored keys: keyring rotation, rekey, snapshot restore.
+    key_change: tokio::sync::Mutex<()>,
+    /// The rekey in progress, if any (see `rekey`).
+    rekey: Mutex<Option<rekey::Rekey>>,
+    /// The root token generation in progress, if any (see `generate_root`).
+    root_generation: Mutex<Option<generate_root::RootGeneration>>,
+    /// The CORS settings (see `cors`).
+    cors: cors::CorsState,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -168,6 +199,12 @@ impl Core {
             revoking: expiration::InFlight::default(),
             tokens_expired: std::sync::atomic::AtomicU64::new(0),
             audit: audit::AuditState::default(),
+            root_key: RwLock::new(None),
+            unseal_key: RwLock::new(None),
+            key_change: tokio::sync::Mutex::new(()),
+            rekey: Mutex::new(None),
+            root_generation: Mutex::new(None),
+            cors: cors::CorsState::default(),
         }
     }
 
@@ -204,9 +241,11 @@ impl Core {
         if self.is_initialized()? {
             return Err(CoreError::AlreadyInitialized);
         }
+        let unseal_key = barrier::random_key();
         let root_key = barrier::random_key();
         let keyring = Arc::new(Keyring::generate());
-        let shares = seal::split(&root_key, config)?;
+        let shares = seal::split(&unseal_key, config)?;
+        let sealed_root_key = seal_root_key(&unseal_key, &root_key)?;
         let sealed_keyring = keyring.seal(&root_key, &barrier::aad(crate::storage::META_TREE, KEYRING_KEY))?;
         let salt = barrier::random_key();
         let cluster = ClusterIdentity {
@@ -227,6 +266,7 @@ impl Core {
                     return Err(TxError::Abort(CoreError::AlreadyInitialized));
                 }
                 tx.meta_put(SEAL_CONFIG_KEY, &config_json)?;
+                tx.meta_put(ROOT_KEY_KEY, &sealed_root_key)?;
                 tx.meta_put(KEYRING_KEY, &sealed_keyring)?;
                 tx.put_raw(Tree::Core, SALT_KEY, &salt[..])?;
                 tx.put(Tree::Core, CLUSTER_KEY, &cluster)?;
@@ -239,28 +279,36 @@ impl Core {
             config.secret_shares,
             config.secret_threshold
         );
-        Ok(InitResult { shares, root_token })
+        Ok(InitResult {
+            shares,
+            recovery_shares: vec![],
+            root_token,
+        })
     }
 
     pub fn seal_status(&self) -> Result<SealStatus, CoreError> {
-        let config = self.seal_config()?;
+        let mode = self.seal_mode()?;
+        let config = self.key_holders_config(&mode)?;
         let unsealed = self.unsealed().ok();
         let (nonce, progress) = match self.progress.lock() {
             Ok(p) if unsealed.is_none() => (p.nonce.clone(), p.shares.len()),
             _ => (String::new(), 0),
         };
+        let recovery_seal = mode.has_recovery_keys()
+            || (matches!(mode, auto_unseal::SealMode::Uninitialized) && self.settings.seals.active.is_some());
         Ok(SealStatus {
-            seal_type: "shamir",
-            initialized: config.is_some(),
+            seal_type: mode.seal_type(&self.settings.seals),
+            initialized: !matches!(mode, auto_unseal::SealMode::Uninitialized),
             sealed: unsealed.is_none(),
             t: config.map(|c| c.secret_threshold).unwrap_or(0),
             n: config.map(|c| c.secret_shares).unwrap_or(0),
             progress,
             nonce,
-            recovery_seal: false,
+            recovery_seal,
+            recovery_seal_type: recovery_seal.then_some("shamir"),
             version: VERSION,
             commit_date: COMMIT_DATE,
-            migration: false,
+            migration: mode.is_migration(),
             cluster_name: unsealed.as_ref().map(|u| u.cluster.name.clone()),
             cluster_id: unsealed.as_ref().map(|u| u.cluster.id.clone()),
             storage_type: self.settings.storage_type,
@@ -268,8 +316,9 @@ impl Core {
     }
 
     /// Submit one unseal key share (or reset progress). Reaching the threshold opens the keyring; a wrong set of
-    /// shares fails the keyring's integrity check and resets progress.
-    pub fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus, CoreError> {
+    /// shares fails the keyring's integrity check and resets progress. With an auto-unseal seal the shares are
+    /// recovery key shares; during a seal migration `migrate` must be set.
+    pub async fn unseal(&self, key: Option<&str>, reset: bool, migrate: bool) -> Result<SealStatus, CoreError> {
         if reset {
             // As OpenBao: a reset answers with the status even before init, and is refused once unsealed.
             if !self.is_sealed() {
@@ -278,7 +327,15 @@ impl Core {
             self.reset_progress();
             return self.seal_status();
         }
-        let config = self.seal_config()?.ok_or(CoreError::NotInitialized)?;
+        let mode = self.seal_mode()?;
+        let config = self.key_holders_config(&mode)?.ok_or(CoreError::NotInitialized)?;
+        if mode.is_migration() != migrate && self.is_sealed() {
+            return Err(CoreError::InvalidRequest(if migrate {
+                "unseal with the migrate flag requires a seal migration: the configuration has none pending".into()
+            } else {
+                "a seal migration is pending: unseal with the migrate flag (bao operator unseal -migrate)".into()
+            }));
+        }
         let key = match key {
             Some(k) if !k.is_empty() => k,
             _ => {
@@ -310,7 +367,10 @@ impl Core {
             }
         };
         if let Some(shares) = ready {
-            self.unseal_with(&shares)?;
+            match mode {
+                auto_unseal::SealMode::Shamir => self.unseal_with(&shares)?,
+                other => self.unseal_with_recovery_shares(&other, &shares).await?,
+            }
         }
         self.seal_status()
     }
@@ -322,17 +382,25 @@ impl Core {
     }
 
     fn unseal_with(&self, shares: &[Share]) -> Result<(), CoreError> {
-        let root_key = seal::combine(shares)?;
-        let sealed = self.storage.meta_get(KEYRING_KEY)?.ok_or(CoreError::NotInitialized)?;
-        let keyring = Keyring::open(
-            &root_key,
-            &barrier::aad(crate::storage::META_TREE, KEYRING_KEY),
-            &sealed,
-        )
-        .map_err(|_| seal::SealError::WrongKey)?;
+        let unseal_key = seal::combine(shares)?;
+        let (root_key, keyring) = self.open_stored_keys(&unseal_key)?;
+        self.install_keys(root_key, Arc::new(keyring))?;
+        self.set_unseal_key(Some(unseal_key));
+        Ok(())
+    }
+
+    fn set_unseal_key(&self, key: Option<SecretKey>) {
+        if let Ok(mut slot) = self.unseal_key.write() {
+            *slot = key.map(Arc::new);
+        }
+    }
+
+    /// Become unsealed with this root key and the keyring it opened.
+    fn install_keys(&self, root_key: SecretKey, keyring: Arc<Keyring>) -> Result<(), CoreError> {
         // Migrations of encrypted records run now, before anything can read the store through the keyring.
         self.storage.migrate_unsealed(&keyring)?;
-        self.storage.set_keyring(Some(Arc::new(keyring)));
+        self.storage.set_keyring(Some(keyring));
+        self.set_root_key(Some(root_key));
         match self.load_from_store() {
             Ok(()) => {
                 log::info!("core: vault is unsealed");
@@ -340,17 +408,52 @@ impl Core {
             }
             Err(e) => {
                 self.storage.set_keyring(None);
+                self.set_root_key(None);
                 Err(e)
             }
         }
+    }
+
+    /// The root key and keyring the stored records give for `unseal_key`; a wrong key fails an integrity check.
+    fn open_stored_keys(&self, unseal_key: &SecretKey) -> Result<(SecretKey, Keyring), CoreError> {
+        let root_key = match self.storage.meta_get(ROOT_KEY_KEY)? {
+            Some(sealed) => open_root_key(unseal_key, &sealed)?,
+            None => Zeroizing::new(**unseal_key),
+        };
+        let sealed = self.storage.meta_get(KEYRING_KEY)?.ok_or(CoreError::NotInitialized)?;
+        let keyring = Keyring::open(
+            &root_key,
+            &barrier::aad(crate::storage::META_TREE, KEYRING_KEY),
+            &sealed,
+        )
+        .map_err(|_| seal::SealError::WrongKey)?;
+        Ok((root_key, keyring))
+    }
+
+    fn set_root_key(&self, key: Option<SecretKey>) {
+        if let Ok(mut slot) = self.root_key.write() {
+            *slot = key.map(Arc::new);
+        }
+    }
+
+    /// The root key while unsealed.
+    fn current_root_key(&self) -> Result<Arc<SecretKey>, CoreError> {
+        self.root_key
+            .read()
+            .ok()
+            .and_then(|k| k.clone())
+            .ok_or(CoreError::Sealed)
     }
 
     /// Load what lives only while unsealed (token salt, cluster identity, mount table) from the store, through the
     /// installed keyring, and make it current: at unseal, and after a snapshot restore.
     fn load_from_store(&self) -> Result<(), CoreError> {
         let state = self.load_unsealed_state()?;
+        self.load_encryption_count(&*self.storage.keyring()?)?;
         self.load_mounts()?;
         self.load_audit()?;
+        self.load_cors()?;
+        self.record_version()?;
         if let Ok(mut slot) = self.unsealed.write() {
             *slot = Some(Arc::new(state));
         }
@@ -385,10 +488,14 @@ impl Core {
             *slot = None;
         }
         self.storage.set_keyring(None);
+        self.set_root_key(None);
+        self.set_unseal_key(None);
         self.reset_progress();
+        self.cancel_key_operations();
         self.policy_cache.clear();
         self.unload_mounts();
         self.unload_audit();
+        self.unload_cors();
         log::info!("core: vault is sealed");
     }
 
@@ -413,4 +520,30 @@ impl Core {
         .await?;
         Ok(result)
     }
+}
+
+/// The root key sealed under the unseal key, for the `root_key` record.
+fn seal_root_key(unseal_key: &SecretKey, root_key: &SecretKey) -> Result<Vec<u8>, CoreError> {
+    Ok(barrier::seal_with(
+        unseal_key,
+        0,
+        &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
+        &root_key[..],
+    )?)
+}
+
+/// Open the `root_key` record with the unseal key; a wrong key is the unseal's "wrong key" error.
+fn open_root_key(unseal_key: &SecretKey, sealed: &[u8]) -> Result<SecretKey, CoreError> {
+    let plain = barrier::open_with(
+        unseal_key,
+        &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
+        sealed,
+    )
+    .map_err(|_| seal::SealError::WrongKey)?;
+    if plain.len() != KEY_LEN {
+        return Err(seal::SealError::WrongKey.into());
+    }
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    key.copy_from_slice(&plain);
+    Ok(key)
 }

@@ -10,18 +10,28 @@ use super::Core;
 
 /// How often the scheduler looks for due work: the finest interval a backend can ask for.
 pub const TICK: Duration = Duration::from_secs(1);
+/// How often the barrier key's use is checked against the rotation settings (and its count persisted).
+const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
 impl Core {
     /// Run due periodic functions, forever (spawned once by the server).
     pub async fn run_scheduler(self: Arc<Self>) {
         let mut last_run: HashMap<String, Instant> = HashMap::new();
         let mut ticker = actix_web::rt::time::interval(TICK);
+        let mut last_key_check = Instant::now();
         loop {
             ticker.tick().await;
             if self.is_sealed() {
                 continue;
             }
             self.run_due(&mut last_run).await;
+            if last_key_check.elapsed() >= KEY_CHECK_INTERVAL {
+                last_key_check = Instant::now();
+                let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+                if let Err(e) = self.check_keyring_rotation(now).await {
+                    log::warn!("barrier key rotation check failed: {e}");
+                }
+            }
         }
     }
 

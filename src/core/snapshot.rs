@@ -79,9 +79,14 @@ impl Core {
         let header = verified.header.clone();
         // No mount change may interleave with the swap and the reload of the table below.
         let _mount_changes = self.mounts.change.lock().await;
+        // Nor a rekey or rotation between reading the live key records and the swap.
+        let _key_changes = self.key_change.lock().await;
         let storage = self.storage.clone();
         let keyring = if same_keys { Some(self.storage.keyring()?) } else { None };
-        let restored = blocking(move || Ok(storage.restore_snapshot(verified, keyring.as_deref())?)).await;
+        // The snapshot's data under today's keys: the live keyring has every term the snapshot's has, and the unseal
+        // keys the operators hold now are the ones that must keep working.
+        let keep_meta: &'static [&'static [u8]] = if same_keys { super::KEY_META } else { &[] };
+        let restored = blocking(move || Ok(storage.restore_snapshot(verified, keyring.as_deref(), keep_meta)?)).await;
         // Clear even after a failure: the store may have changed underneath, and clearing is always safe.
         self.policy_cache.clear();
         restored?;

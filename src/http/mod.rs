@@ -1,8 +1,10 @@
 //! The only module that knows actix-web. Seal-state endpoints (which work while sealed) are served here straight
 //! from the core; every other `/v1/` path goes through `Core::handle_request`.
 
+pub mod cors;
 pub mod error;
 pub mod guard;
+mod legacy_keys;
 pub mod request;
 pub mod response;
 pub mod snapshot;
@@ -22,6 +24,15 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// Bytes; 0 means no limit.
     pub max_request_size: usize,
+    pub unauthed_key_endpoints: UnauthedKeyEndpoints,
+}
+
+/// The listeners (by bound address) that serve the legacy unauthenticated key endpoints; on the others those paths
+/// are ordinary `sys/` paths, which do not exist (OpenBao's 405).
+#[derive(Debug, Default, Clone)]
+pub struct UnauthedKeyEndpoints {
+    pub rekey: Vec<std::net::SocketAddr>,
+    pub generate_root: Vec<std::net::SocketAddr>,
 }
 
 /// Register every route. Shared by the server and the in-process tests.
@@ -33,6 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/sys/leader").to(sys_leader))
         .service(web::resource("/v1/sys/storage/raft/snapshot").to(snapshot::snapshot))
         .service(web::resource("/v1/sys/storage/raft/snapshot-force").to(snapshot::snapshot_force))
+        .service(web::resource("/v1/sys/rekey/{step}").to(legacy_keys::rekey))
+        .service(web::resource("/v1/sys/generate-root/{step}").to(legacy_keys::generate_root))
         .service(web::resource("/v1/{path:.*}").to(dispatch))
         .default_service(web::to(|| async {
             error::errors_response(StatusCode::NOT_FOUND, vec![])
@@ -43,16 +56,16 @@ pub(crate) fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn fail(e: CoreError) -> HttpResponse {
+pub(crate) fn fail(e: CoreError) -> HttpResponse {
     error::render(&e, "")
 }
 
-fn method_not_allowed() -> HttpResponse {
+pub(crate) fn method_not_allowed() -> HttpResponse {
     error::errors_response(StatusCode::METHOD_NOT_ALLOWED, vec![])
 }
 
 /// Read the body, refusing more than `max_request_size` bytes with Vault's 413.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResponse> {
+pub(crate) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResponse> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
@@ -72,7 +85,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, H
     Ok(body)
 }
 
-async fn dispatch(
+pub(crate) async fn dispatch(
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -153,7 +166,7 @@ fn int_field(data: &serde_json::Map<String, Value>, key: &str) -> Result<u32, Co
 
 async fn init(core: &Core, body: &[u8]) -> Result<Value, CoreError> {
     let data = request::json_object_as(body, "http.InitRequest")?;
-    for unsupported in ["pgp_keys", "root_token_pgp_key", "recovery_shares", "recovery_pgp_keys"] {
+    for unsupported in ["pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"] {
         let given = match data.get(unsupported) {
             None | Some(Value::Null) => false,
             Some(Value::Array(a)) => !a.is_empty(),
@@ -167,17 +180,58 @@ async fn init(core: &Core, body: &[u8]) -> Result<Value, CoreError> {
             )));
         }
     }
-    let config = SealConfig {
+    let barrier = SealConfig {
         secret_shares: int_field(&data, "secret_shares")?,
         secret_threshold: int_field(&data, "secret_threshold")?,
     };
-    let result = core.init(config, None).await?;
+    let recovery = SealConfig {
+        secret_shares: int_field(&data, "recovery_shares")?,
+        secret_threshold: int_field(&data, "recovery_threshold")?,
+    };
     let b64 = base64::engine::general_purpose::STANDARD;
-    Ok(json!({
-        "keys": result.shares.iter().map(hex::encode).collect::<Vec<_>>(),
-        "keys_base64": result.shares.iter().map(|s| b64.encode(&s[..])).collect::<Vec<_>>(),
-        "root_token": result.root_token.as_str(),
-    }))
+    let hex_and_b64 = |shares: &[crate::seal::Share]| {
+        (
+            shares.iter().map(hex::encode).collect::<Vec<_>>(),
+            shares.iter().map(|s| b64.encode(&s[..])).collect::<Vec<_>>(),
+        )
+    };
+    // As OpenBao: each seal kind refuses the other kind's parameters.
+    match core.settings.seals.active.as_deref() {
+        Some(seal) => {
+            if barrier.secret_shares != 0 || barrier.secret_threshold != 0 {
+                return Err(CoreError::InvalidRequest(format!(
+                    "parameters secret_shares,secret_threshold not applicable to seal type {}",
+                    seal.seal_type()
+                )));
+            }
+            let result = core.init_auto(recovery, None).await?;
+            let (recovery_keys, recovery_keys_base64) = hex_and_b64(&result.recovery_shares);
+            let mut body = json!({
+                "keys": [],
+                "keys_base64": [],
+                "root_token": result.root_token.as_str(),
+            });
+            if !result.recovery_shares.is_empty() {
+                body["recovery_keys"] = json!(recovery_keys);
+                body["recovery_keys_base64"] = json!(recovery_keys_base64);
+            }
+            Ok(body)
+        }
+        None => {
+            if recovery.secret_shares != 0 || recovery.secret_threshold != 0 {
+                return Err(CoreError::InvalidRequest(
+                    "parameters recovery_shares,recovery_threshold not applicable to seal type shamir".into(),
+                ));
+            }
+            let result = core.init(barrier, None).await?;
+            let (keys, keys_base64) = hex_and_b64(&result.shares);
+            Ok(json!({
+                "keys": keys,
+                "keys_base64": keys_base64,
+                "root_token": result.root_token.as_str(),
+            }))
+        }
+    }
 }
 
 async fn sys_seal_status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -212,7 +266,12 @@ async fn sys_unseal(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         Some(Value::Bool(b)) => *b,
         Some(other) => return fail(go_field_error("UnsealRequest", "reset", "bool", other)),
     };
-    match state.core.unseal(key, reset) {
+    let migrate = match data.get("migrate") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return fail(go_field_error("UnsealRequest", "migrate", "bool", other)),
+    };
+    match state.core.unseal(key, reset, migrate).await {
         Ok(s) => HttpResponse::Ok().json(s),
         Err(e) => fail(e),
     }

@@ -1,5 +1,8 @@
-//! Shamir seal: the root key that opens the keyring is split into shares at init and never stored. Shares use
-//! Vault's layout (the x coordinate in the last byte); a single share is the root key itself, as in Vault.
+//! Shamir seal: the unseal key that opens the root key is split into shares at init and never stored. Shares use
+//! Vault's layout (the x coordinate in the last byte); a single share is the unseal key itself, as in Vault.
+//! Auto-unseal seals (`static`, `transit`) are in `auto`.
+
+pub mod auto;
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -23,6 +26,16 @@ pub enum SealError {
     SharesDifferInLength,
     #[error("invalid key: failed to setup unseal key: crypto/aes: invalid key size {0}")]
     WrongKeySize(usize),
+    #[error("the seal is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the stored seal blob is malformed")]
+    BlobMalformed,
+    #[error("the stored root key was sealed by a {0:?} seal, not the configured one")]
+    WrongSealType(String),
+    #[error("the stored root key was sealed under key id {0:?}, which the seal configuration does not have")]
+    UnknownKeyId(String),
+    #[error("the seal key does not open the stored root key (message authentication failed)")]
+    SealKeyMismatch,
 }
 
 /// Stored in the plain `meta` tree: sealed servers report it in `sys/seal-status`.
@@ -131,6 +144,11 @@ pub fn parse_key(text: &str) -> Result<Share, SealError> {
         return Err(SealError::KeyTooLong);
     }
     Ok(bytes)
+}
+
+/// Constant-time equality of two keys.
+pub fn keys_equal(a: &SecretKey, b: &SecretKey) -> bool {
+    bool::from(a[..].ct_eq(&b[..]))
 }
 
 /// True when `share` is already among `collected` (constant-time per comparison).

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -33,6 +34,10 @@ pub fn random_key() -> SecretKey {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     rand::fill(&mut key[..]);
     key
+}
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 /// Associated data binding a ciphertext to where it is stored.
@@ -100,18 +105,43 @@ pub struct Keyring {
     active_term: u32,
     keys: BTreeMap<u32, SecretKey>,
     ciphers: BTreeMap<u32, Aes256Gcm>,
+    /// When each term was installed (Unix nanoseconds; 0 when unknown: keyrings written before install times were).
+    install_times: BTreeMap<u32, i64>,
+    /// Values sealed under the active term by this process since the keyring was loaded (see `sys/key-status`).
+    encryptions: AtomicU64,
 }
 
-/// Serialized keyring; only ever exists inside a zeroizing buffer or sealed under the root key.
+/// Serialized keyring of the first format (no install times); still read, never written.
 #[derive(Serialize, Deserialize)]
-struct KeyringRecord {
+struct KeyringRecordV1 {
     active_term: u32,
     keys: Vec<(u32, [u8; KEY_LEN])>,
 }
 
-impl Drop for KeyringRecord {
+impl Drop for KeyringRecordV1 {
     fn drop(&mut self) {
         for (_, key) in self.keys.iter_mut() {
+            key.zeroize();
+        }
+    }
+}
+
+/// Prefix of a serialized [`KeyringRecordV2`]. A first-format record starts with its active term (u32 LE), which
+/// would have to be 0x3252_4b00 or more to look like this.
+const KEYRING_V2_MAGIC: &[u8; 4] = b"\0KR2";
+
+/// Serialized keyring with each term's install time; only ever exists inside a zeroizing buffer or sealed under the
+/// root key.
+#[derive(Serialize, Deserialize)]
+struct KeyringRecordV2 {
+    active_term: u32,
+    /// (term, key, install time in Unix nanoseconds)
+    keys: Vec<(u32, [u8; KEY_LEN], i64)>,
+}
+
+impl Drop for KeyringRecordV2 {
+    fn drop(&mut self) {
+        for (_, key, _) in self.keys.iter_mut() {
             key.zeroize();
         }
     }
@@ -129,26 +159,60 @@ impl fmt::Debug for Keyring {
 impl Keyring {
     /// A fresh keyring with one random key at term 1.
     pub fn generate() -> Self {
-        let mut keyring = Keyring {
-            active_term: 0,
-            keys: BTreeMap::new(),
-            ciphers: BTreeMap::new(),
-        };
-        keyring.add_term(1, random_key());
+        let mut keyring = Keyring::empty();
+        keyring.add_term(1, random_key(), now_ns());
         keyring
     }
 
-    fn add_term(&mut self, term: u32, key: SecretKey) {
+    fn empty() -> Self {
+        Keyring {
+            active_term: 0,
+            keys: BTreeMap::new(),
+            ciphers: BTreeMap::new(),
+            install_times: BTreeMap::new(),
+            encryptions: AtomicU64::new(0),
+        }
+    }
+
+    fn add_term(&mut self, term: u32, key: SecretKey, installed_ns: i64) {
         // A 32-byte key is always a valid AES-256 key, so this cannot fail.
         if let Ok(cipher) = Aes256Gcm::new_from_slice(&key[..]) {
             self.ciphers.insert(term, cipher);
             self.keys.insert(term, key);
+            self.install_times.insert(term, installed_ns);
             self.active_term = self.active_term.max(term);
         }
     }
 
+    /// A copy of this keyring with a new random key as the next term, now active (a rotation). Every older term
+    /// stays, so everything sealed before stays readable.
+    pub fn rotated(&self) -> Result<Self, BarrierError> {
+        let next = self.active_term.checked_add(1).ok_or(BarrierError::Encrypt)?;
+        let mut keyring = Keyring::empty();
+        for (term, key) in &self.keys {
+            keyring.add_term(*term, Zeroizing::new(**key), self.install_time_ns(*term));
+        }
+        keyring.add_term(next, random_key(), now_ns());
+        Ok(keyring)
+    }
+
     pub fn active_term(&self) -> u32 {
         self.active_term
+    }
+
+    /// When `term` was installed, in Unix nanoseconds (0 when the keyring predates install times).
+    pub fn install_time_ns(&self, term: u32) -> i64 {
+        self.install_times.get(&term).copied().unwrap_or(0)
+    }
+
+    /// Values sealed under the active term through this keyring (since it was loaded, plus `add_encryptions`).
+    pub fn encryptions(&self) -> u64 {
+        self.encryptions.load(Ordering::Relaxed)
+    }
+
+    /// Count encryptions made before this keyring was loaded (persisted by the core across restarts).
+    pub fn add_encryptions(&self, count: u64) {
+        self.encryptions.fetch_add(count, Ordering::Relaxed);
     }
 
     /// A public name for this keyring: an HMAC of a fixed label under its first key, so it identifies the
@@ -170,6 +234,7 @@ impl Keyring {
             .ciphers
             .get(&self.active_term)
             .ok_or(BarrierError::UnknownTerm(self.active_term))?;
+        self.encryptions.fetch_add(1, Ordering::Relaxed);
         seal_with_cipher(cipher, self.active_term, aad, plaintext)
     }
 
@@ -181,27 +246,40 @@ impl Keyring {
 
     /// The keyring sealed under the root key, for storage.
     pub fn seal(&self, root_key: &[u8; KEY_LEN], aad: &[u8]) -> Result<Vec<u8>, BarrierError> {
-        let record = KeyringRecord {
+        let record = KeyringRecordV2 {
             active_term: self.active_term,
-            keys: self.keys.iter().map(|(term, key)| (*term, **key)).collect(),
+            keys: self
+                .keys
+                .iter()
+                .map(|(term, key)| (*term, **key, self.install_time_ns(*term)))
+                .collect(),
         };
-        let plain = Zeroizing::new(bincode::serialize(&record).map_err(|_| BarrierError::Encrypt)?);
+        let mut plain = Zeroizing::new(KEYRING_V2_MAGIC.to_vec());
+        bincode::serialize_into(&mut *plain, &record).map_err(|_| BarrierError::Encrypt)?;
         seal_with(root_key, 0, aad, &plain)
     }
 
     /// Open a keyring sealed by [`Keyring::seal`]; a wrong root key fails the GCM tag.
     pub fn open(root_key: &[u8; KEY_LEN], aad: &[u8], sealed: &[u8]) -> Result<Self, BarrierError> {
         let plain = open_with(root_key, aad, sealed)?;
-        let record: KeyringRecord = bincode::deserialize(&plain).map_err(|_| BarrierError::Integrity)?;
-        let mut keyring = Keyring {
-            active_term: 0,
-            keys: BTreeMap::new(),
-            ciphers: BTreeMap::new(),
+        let mut keyring = Keyring::empty();
+        let active_term = match plain.strip_prefix(KEYRING_V2_MAGIC) {
+            Some(body) => {
+                let record: KeyringRecordV2 = bincode::deserialize(body).map_err(|_| BarrierError::Integrity)?;
+                for (term, key, installed) in record.keys.iter() {
+                    keyring.add_term(*term, Zeroizing::new(*key), *installed);
+                }
+                record.active_term
+            }
+            None => {
+                let record: KeyringRecordV1 = bincode::deserialize(&plain).map_err(|_| BarrierError::Integrity)?;
+                for (term, key) in record.keys.iter() {
+                    keyring.add_term(*term, Zeroizing::new(*key), 0);
+                }
+                record.active_term
+            }
         };
-        for (term, key) in record.keys.iter() {
-            keyring.add_term(*term, Zeroizing::new(*key));
-        }
-        if keyring.keys.is_empty() || keyring.active_term != record.active_term {
+        if keyring.keys.is_empty() || keyring.active_term != active_term {
             return Err(BarrierError::Integrity);
         }
         Ok(keyring)
@@ -252,5 +330,45 @@ mod tests {
         assert_eq!(&opened.decrypt(b"x", &value).unwrap()[..], b"v");
         let other = random_key();
         assert!(Keyring::open(&other, b"keyring", &sealed).is_err());
+    }
+
+    #[test]
+    fn rotation_adds_a_term_and_keeps_every_older_one_readable() {
+        let root = random_key();
+        let first = Keyring::generate();
+        let old_value = first.encrypt(b"x", b"old").unwrap();
+        let rotated = first.rotated().unwrap();
+        assert_eq!(rotated.active_term(), 2);
+        assert_eq!(
+            rotated.key_id(),
+            first.key_id(),
+            "the key id names the initialization, not the term"
+        );
+        let new_value = rotated.encrypt(b"x", b"new").unwrap();
+        assert_eq!(rotated.encryptions(), 1);
+        assert_eq!(&new_value[1..5], &2u32.to_be_bytes());
+        assert_eq!(first.decrypt(b"x", &new_value), Err(BarrierError::UnknownTerm(2)));
+        let reopened = Keyring::open(&root, b"keyring", &rotated.seal(&root, b"keyring").unwrap()).unwrap();
+        assert_eq!(&reopened.decrypt(b"x", &old_value).unwrap()[..], b"old");
+        assert_eq!(&reopened.decrypt(b"x", &new_value).unwrap()[..], b"new");
+        assert_eq!(reopened.install_time_ns(1), first.install_time_ns(1));
+        assert!(reopened.install_time_ns(2) >= first.install_time_ns(1));
+    }
+
+    #[test]
+    fn a_first_format_keyring_still_opens() {
+        let root = random_key();
+        let key = random_key();
+        let record = KeyringRecordV1 {
+            active_term: 1,
+            keys: vec![(1, *key)],
+        };
+        let plain = bincode::serialize(&record).unwrap();
+        let sealed = seal_with(&root, 0, b"keyring", &plain).unwrap();
+        let keyring = Keyring::open(&root, b"keyring", &sealed).unwrap();
+        assert_eq!(keyring.active_term(), 1);
+        assert_eq!(keyring.install_time_ns(1), 0);
+        let value = seal_with(&key, 1, b"x", b"v").unwrap();
+        assert_eq!(&keyring.decrypt(b"x", &value).unwrap()[..], b"v");
     }
 }

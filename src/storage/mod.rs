@@ -464,6 +464,11 @@ impl<E> Txn<'_, E> {
         self.overlay.borrow_mut().put(0, key, value.to_vec());
         Ok(())
     }
+
+    pub fn meta_remove(&self, key: &[u8]) -> Result<(), TxError<E>> {
+        self.overlay.borrow_mut().remove(0, key);
+        Ok(())
+    }
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, StorageError> {

@@ -350,16 +350,22 @@ impl Storage {
     /// Replace the whole store with a verified snapshot, atomically. Blocking. The keyring installed stays as it is:
     /// the caller decides whether it still applies (see `snapshot_matches_keyring`). With `unsealed_with` (a snapshot
     /// of this keyring), the migrations that need the keyring run before the swap; otherwise they run at the next
-    /// unseal, as for any directory.
+    /// unseal, as for any directory. The plain `meta` records named in `keep_meta` keep their live values (or stay
+    /// absent) instead of the snapshot's: written in the restored store before it replaces the live one.
     pub fn restore_snapshot(
         &self,
         mut snapshot: VerifiedSnapshot,
         unsealed_with: Option<&super::Keyring>,
+        keep_meta: &[&[u8]],
     ) -> Result<(), StorageError> {
         let paths = RestorePaths::of(&self.path)?;
         remove_dir_if_present(&paths.staging)?;
         remove_dir_if_present(&paths.old)?;
-        if let Err(e) = build_store(&paths.staging, &mut snapshot.state, &self.space) {
+        let kept: Vec<(&[u8], Option<sled::IVec>)> = keep_meta
+            .iter()
+            .map(|key| Ok((*key, self.shared.current.load().trees[0].get(key)?)))
+            .collect::<Result<_, StorageError>>()?;
+        if let Err(e) = build_store(&paths.staging, &mut snapshot.state, &self.space, &kept) {
             // Give the room back now (a full disk, most likely), not at the next start.
             let _ = remove_dir_if_present(&paths.staging);
             return Err(e);
@@ -457,7 +463,12 @@ fn sync_dir(path: &Path) -> Result<(), StorageError> {
 
 /// Write every record of `state` into a new sled store at `path` (owner-only, like the data directory), flushed and
 /// closed. Stops at the space guard's reserve.
-fn build_store(path: &Path, state: &mut File, space: &SpaceGuard) -> Result<(), StorageError> {
+fn build_store(
+    path: &Path,
+    state: &mut File,
+    space: &SpaceGuard,
+    meta_overrides: &[(&[u8], Option<sled::IVec>)],
+) -> Result<(), StorageError> {
     state
         .seek(SeekFrom::Start(0))
         .map_err(|e| io_error("reading the snapshot", e))?;
@@ -481,6 +492,15 @@ fn build_store(path: &Path, state: &mut File, space: &SpaceGuard) -> Result<(), 
         };
         budget.take(space, (record.key.len() + record.value.len()) as u64)?;
         tree.insert(record.key, record.value)?;
+    }
+    if !meta_overrides.is_empty() {
+        let meta = db.open_tree(super::META_TREE)?;
+        for (key, value) in meta_overrides {
+            match value {
+                Some(value) => meta.insert(key, value.clone())?,
+                None => meta.remove(key)?,
+            };
+        }
     }
     db.flush()?;
     drop(trees);

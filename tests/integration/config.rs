@@ -25,7 +25,19 @@ fn unknown_keys_blocks_and_types_are_errors() {
     );
     start_fails(
         &format!("{GOOD}\nseal \"awskms\" {{\n}}\n"),
-        &["unknown block \"seal\""],
+        &["unsupported seal type \"awskms\""],
+    );
+    start_fails(
+        &format!("{GOOD}\nseal \"static\" {{\n  current_key_id = \"a\"\n  current_key = \"abcd\"\n}}\n"),
+        &["current_key must be a 32-byte key"],
+    );
+    start_fails(
+        &format!("{GOOD}\nseal \"static\" {{\n  current_key = \"env://VAULT_TEST_UNSET_KEY\"\n}}\n"),
+        &["VAULT_TEST_UNSET_KEY is not set"],
+    );
+    start_fails(
+        &format!("{GOOD}\nseal \"transit\" {{\n  address = \"http://127.0.0.1:1\"\n  token = \"t\"\n  mount_path = \"transit\"\n}}\n"),
+        &["key_name is required"],
     );
     start_fails(&format!("ui = \"maybe\"\n{GOOD}"), &["\"ui\" must be a boolean"]);
     start_fails(&format!("max_lease_ttl = \"ten days\"\n{GOOD}"), &["max_lease_ttl"]);

@@ -64,6 +64,9 @@ struct Scenario {
     /// The state both servers are brought to before the first step.
     #[serde(default)]
     setup: Setup,
+    /// Top-level configuration both servers get (a `seal` stanza, ...).
+    #[serde(default)]
+    config: String,
     /// Key name (at any depth) or JSON pointer -> why it is ignored entirely, for every step.
     #[serde(default)]
     ignore_keys: BTreeMap<String, String>,
@@ -483,9 +486,15 @@ fn run_scenario(file: &str) {
     let scenario = load(file);
     let started = std::time::Instant::now();
     let (reference, (_dir, ours)) = std::thread::scope(|s| {
-        let reference = s.spawn(ReferenceServer::start);
+        let reference = s.spawn(|| ReferenceServer::start_with(&scenario.config));
         let dir = temp_dir();
-        let ours = TestServer::start(dir.path());
+        let config = crate::common::write_config(
+            dir.path(),
+            &dir.path().join("data"),
+            &scenario.config,
+            "  tls_disable = true",
+        );
+        let ours = TestServer::start_with_config(dir.path(), &config, "http", None);
         (
             reference.join().expect("the reference server did not start"),
             (dir, ours),
@@ -628,6 +637,9 @@ scenarios! {
     differential_leases => "leases.json",
     differential_transit => "transit.json",
     differential_audit_request_headers => "audit_request_headers.json",
+    differential_operator_keys => "operator_keys.json",
+    differential_auto_unseal_static => "auto_unseal_static.json",
+    differential_cors => "cors.json",
 }
 
 /// A scenario file without a test would be silently skipped.

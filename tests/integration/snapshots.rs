@@ -20,7 +20,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// GET the snapshot: (status, body bytes).
-fn save(c: &Client, token: Option<&str>) -> (u16, Vec<u8>) {
+pub(crate) fn save(c: &Client, token: Option<&str>) -> (u16, Vec<u8>) {
     let mut req = agent().get(format!("{}/v1/sys/storage/raft/snapshot", c.base));
     if let Some(t) = token {
         req = req.header("X-Vault-Token", t);
@@ -33,7 +33,7 @@ fn save(c: &Client, token: Option<&str>) -> (u16, Vec<u8>) {
 }
 
 /// POST a snapshot: (status, JSON body or Null).
-fn restore(c: &Client, token: &str, snapshot: &[u8], force: bool) -> (u16, Value) {
+pub(crate) fn restore(c: &Client, token: &str, snapshot: &[u8], force: bool) -> (u16, Value) {
     let path = if force { "snapshot-force" } else { "snapshot" };
     let mut resp = agent()
         .post(format!("{}/v1/sys/storage/raft/{path}", c.base))

@@ -3,6 +3,8 @@
 //! the HTTP layer straight from the core.
 
 pub mod audit;
+pub mod cors;
+pub mod keys;
 pub mod leases;
 pub mod mounts;
 
@@ -132,6 +134,12 @@ impl SystemBackend {
         if let Some(answer) = audit::route(core, path, req).await {
             return answer;
         }
+        if let Some(answer) = keys::route(core, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = cors::route(core, path, req).await {
+            return answer;
+        }
         let op = req.operation;
         match path {
             "seal" => {
@@ -218,6 +226,35 @@ impl SystemBackend {
                     .ok_or_else(|| CoreError::InvalidRequest("invalid accessor".into()))?;
                 Self::capabilities(core.acl_for(&entry.policies)?.as_ref(), req)
             }
+            "version-history" | "version-history/" => {
+                if op != Operation::List {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let history = core.version_history()?;
+                let mut key_info = Map::new();
+                let mut previous: Option<String> = None;
+                for entry in &history {
+                    let installed = chrono::DateTime::from_timestamp(entry.installed, 0)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_default();
+                    key_info.insert(
+                        entry.version.clone(),
+                        json!({
+                            "commit_date": entry.commit_date,
+                            "previous_version": previous,
+                            "timestamp_installed": installed,
+                        }),
+                    );
+                    previous = Some(entry.version.clone());
+                }
+                let keys: Vec<&str> = history.iter().map(|e| e.version.as_str()).collect();
+                let mut data = Map::new();
+                data.insert("keys".into(), json!(keys));
+                data.insert("key_info".into(), Value::Object(key_info));
+                Ok(Response::with_data(data))
+            }
+            "loggers" => loggers(None, req),
+            other if other.starts_with("loggers/") => loggers(other.strip_prefix("loggers/"), req),
             "internal/ui/resultant-acl" => {
                 if op != Operation::Read {
                     return Err(CoreError::UnsupportedOperation);
@@ -237,6 +274,52 @@ impl SystemBackend {
                 Err(CoreError::UnsupportedPath)
             }
         }
+    }
+}
+
+/// `sys/loggers` and `sys/loggers/:name`: read, set and reset log levels at runtime (see `crate::logging`).
+fn loggers(name: Option<&str>, req: &Request) -> Result<Response, CoreError> {
+    use crate::logging;
+    let level_field = || -> Result<log::LevelFilter, CoreError> {
+        match fields::string(&req.data, "level")?.filter(|l| !l.is_empty()) {
+            Some(level) => logging::parse_level(&level).map_err(CoreError::InvalidRequest),
+            None => Err(CoreError::InvalidRequest("level is required".into())),
+        }
+    };
+    let unknown = |name: &str| CoreError::InvalidRequest(format!("logger {name:?} not found"));
+    match (req.operation, name) {
+        (Operation::Read, None) => {
+            let data = logging::current_levels()
+                .into_iter()
+                .map(|(name, level)| (name.to_string(), json!(level)))
+                .collect();
+            Ok(Response::with_data(data))
+        }
+        (Operation::Read, Some(name)) => {
+            let mut data = Map::new();
+            if let Some(level) = logging::logger_level(name) {
+                data.insert(name.to_string(), json!(level));
+            }
+            Ok(Response::with_data(data))
+        }
+        (Operation::Update | Operation::Create, None) => {
+            logging::set_all(level_field()?);
+            Ok(Response::no_content())
+        }
+        (Operation::Update | Operation::Create, Some(name)) => {
+            let level = level_field()?;
+            if !logging::set_logger(name, level) {
+                return Err(unknown(name));
+            }
+            Ok(Response::no_content())
+        }
+        (Operation::Delete, name) => {
+            if !logging::reset(name) {
+                return Err(unknown(name.unwrap_or_default()));
+            }
+            Ok(Response::no_content())
+        }
+        _ => Err(CoreError::UnsupportedOperation),
     }
 }
 
@@ -280,6 +363,8 @@ const ROOT_PATHS: &[&str] = &[
     "seal",
     "step-down",
     "rotate",
+    "rotate/keyring",
+    "rotate/root",
     "auth/*",
     "audit",
     "audit/*",

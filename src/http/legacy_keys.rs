@@ -1,0 +1,224 @@
+//! The legacy unauthenticated key endpoints, `sys/rekey/{init,update,verify}` and `sys/generate-root/{attempt,
+//! update}`: served only on listeners whose configuration sets `disable_unauthed_rekey_endpoints = false` /
+//! `disable_unauthed_generate_root_endpoints = false` (OpenBao 2.5+ turned them off by default; the authenticated
+//! `sys/rotate/root/*` and `sys/generate-root-token/*` replace them). Same core calls, OpenBao's flat answers.
+
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use super::{dispatch, fail, method_not_allowed, read_body, request, AppState};
+use crate::core::system::keys;
+use crate::core::CoreError;
+
+/// A disabled legacy endpoint: OpenBao's 405 whatever the token (these paths are not served by the `sys/` backend).
+fn disabled() -> HttpResponse {
+    super::error::errors_response(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        vec!["unsupported operation".into()],
+    )
+}
+
+fn enabled_here(req: &HttpRequest, listeners: &[std::net::SocketAddr]) -> bool {
+    listeners.contains(&req.app_config().local_addr())
+}
+
+async fn body_data(payload: web::Payload, state: &AppState, go_type: &str) -> Result<Map<String, Value>, HttpResponse> {
+    let body = read_body(payload, state.max_request_size).await?;
+    request::json_object_as(&body, go_type).map_err(fail)
+}
+
+fn key_field(data: &Map<String, Value>) -> Result<String, CoreError> {
+    match data.get("key") {
+        Some(Value::String(key)) if !key.is_empty() => Ok(key.clone()),
+        _ => Err(CoreError::InvalidRequest(
+            "'key' must be specified in request body as JSON".into(),
+        )),
+    }
+}
+
+fn nonce_field(data: &Map<String, Value>) -> String {
+    data.get("nonce")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn ok(body: Map<String, Value>) -> HttpResponse {
+    HttpResponse::Ok().json(Value::Object(body))
+}
+
+/// A rekey status in the legacy shape: every field, `verification_nonce` only when set.
+fn rekey_status_body(data: Map<String, Value>) -> Map<String, Value> {
+    let mut body = Map::new();
+    for key in ["nonce", "started", "t", "n", "progress", "required"] {
+        body.insert(key.into(), data.get(key).cloned().unwrap_or(json!(0)));
+    }
+    if !data.get("started").and_then(Value::as_bool).unwrap_or(false) {
+        body.insert("nonce".into(), json!(""));
+    }
+    body.insert("pgp_fingerprints".into(), Value::Null);
+    body.insert("backup".into(), json!(false));
+    body.insert(
+        "verification_required".into(),
+        data.get("verification_required").cloned().unwrap_or(json!(false)),
+    );
+    if let Some(nonce) = data.get("verification_nonce").filter(|n| n.as_str() != Some("")) {
+        body.insert("verification_nonce".into(), nonce.clone());
+    }
+    body
+}
+
+pub async fn rekey(
+    req: HttpRequest,
+    step: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if !enabled_here(&req, &state.unauthed_key_endpoints.rekey) {
+        return disabled();
+    }
+    let core = &state.core;
+    let status = || core.rekey_status().map(|s| rekey_status_body(keys::rekey_status(&s)));
+    let answer: Result<HttpResponse, CoreError> = match (step.as_str(), req.method().clone()) {
+        ("init", Method::GET) => status().map(ok),
+        ("init", Method::PUT | Method::POST) => {
+            let data = match body_data(payload, &state, "http.RekeyRequest").await {
+                Ok(d) => d,
+                Err(resp) => return resp,
+            };
+            keys::rekey_request(&data)
+                .and_then(|request| core.rekey_init(request))
+                .and_then(|_| status())
+                .map(ok)
+        }
+        ("init", Method::DELETE) => core.rekey_cancel().map(|()| HttpResponse::NoContent().finish()),
+        ("update", Method::PUT | Method::POST) => {
+            let data = match body_data(payload, &state, "http.RekeyUpdateRequest").await {
+                Ok(d) => d,
+                Err(resp) => return resp,
+            };
+            match key_field(&data) {
+                Err(e) => Err(e),
+                Ok(key) => match core.rekey_update(&key, &nonce_field(&data)).await {
+                    Ok(None) => status().map(ok),
+                    Ok(Some(result)) => {
+                        let (keys, keys_base64) = keys::share_lists(&result.shares);
+                        let mut body = Map::new();
+                        body.insert("nonce".into(), json!(result.nonce));
+                        body.insert("complete".into(), json!(true));
+                        body.insert("keys".into(), json!(keys));
+                        body.insert("keys_base64".into(), json!(keys_base64));
+                        body.insert("pgp_fingerprints".into(), Value::Null);
+                        body.insert("backup".into(), json!(false));
+                        body.insert("verification_required".into(), json!(result.verification_required));
+                        if result.verification_required {
+                            body.insert("verification_nonce".into(), json!(result.verification_nonce));
+                        }
+                        Ok(ok(body))
+                    }
+                    Err(e) => Err(e),
+                },
+            }
+        }
+        ("verify", Method::GET) => core
+            .rekey_verify_status()
+            .map(|s| ok(keys::verify_status(&s)))
+            .map_err(|_| CoreError::InvalidRequest("no rekey configuration found".into())),
+        ("verify", Method::DELETE) => core.rekey_verify_restart().map(|s| ok(keys::verify_status(&s))),
+        ("verify", Method::PUT | Method::POST) => {
+            let data = match body_data(payload, &state, "http.RekeyVerificationUpdateRequest").await {
+                Ok(d) => d,
+                Err(resp) => return resp,
+            };
+            match key_field(&data) {
+                Err(e) => Err(e),
+                Ok(key) => match core.rekey_verify(&key, &nonce_field(&data)).await {
+                    Ok(None) => core.rekey_verify_status().map(|s| ok(keys::verify_status(&s))),
+                    Ok(Some(nonce)) => Ok(ok(keys_map(json!({"nonce": nonce, "complete": true})))),
+                    Err(e) => Err(e),
+                },
+            }
+        }
+        ("init" | "update" | "verify", _) => return method_not_allowed(),
+        _ => {
+            let path = web::Path::from(format!("sys/rekey/{}", step.as_str()));
+            return dispatch(req, path, payload, state).await;
+        }
+    };
+    answer.unwrap_or_else(fail)
+}
+
+fn keys_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A root generation status in the legacy shape: every field of OpenBao's `GenerateRootStatusResponse`.
+fn generate_root_body(data: Map<String, Value>) -> Map<String, Value> {
+    let mut body = Map::new();
+    let get = |key: &str, default: Value| data.get(key).cloned().unwrap_or(default);
+    body.insert("nonce".into(), get("nonce", json!("")));
+    body.insert("started".into(), get("started", json!(false)));
+    body.insert("progress".into(), get("progress", json!(0)));
+    body.insert("required".into(), get("required", json!(0)));
+    body.insert("complete".into(), get("complete", json!(false)));
+    let encoded = get("encoded_token", json!(""));
+    body.insert("encoded_token".into(), encoded.clone());
+    body.insert("encoded_root_token".into(), encoded);
+    body.insert("pgp_fingerprint".into(), json!(""));
+    body.insert("otp".into(), get("otp", json!("")));
+    body.insert("otp_length".into(), get("otp_length", json!(0)));
+    body
+}
+
+pub async fn generate_root(
+    req: HttpRequest,
+    step: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if !enabled_here(&req, &state.unauthed_key_endpoints.generate_root) {
+        return disabled();
+    }
+    let core = &state.core;
+    let status = |otp: &str| {
+        core.generate_root_status()
+            .map(|s| ok(generate_root_body(keys::generate_root_status(&s, otp))))
+    };
+    let answer = match (step.as_str(), req.method().clone()) {
+        ("attempt", Method::GET) => status(""),
+        ("attempt", Method::PUT | Method::POST) => {
+            let data = match body_data(payload, &state, "http.GenerateRootInitRequest").await {
+                Ok(d) => d,
+                Err(resp) => return resp,
+            };
+            let field = |key: &str| data.get(key).and_then(Value::as_str);
+            core.generate_root_init(field("otp"), field("pgp_key"))
+                .and_then(|generated| status(generated.as_ref().map(|o| o.as_str()).unwrap_or("")))
+        }
+        ("attempt", Method::DELETE) => core.generate_root_cancel().map(|()| HttpResponse::NoContent().finish()),
+        ("update", Method::PUT | Method::POST) => {
+            let data = match body_data(payload, &state, "http.GenerateRootUpdateRequest").await {
+                Ok(d) => d,
+                Err(resp) => return resp,
+            };
+            match key_field(&data) {
+                Err(e) => Err(e),
+                Ok(key) => core.generate_root_update(&key, &nonce_field(&data)).await.map(|s| {
+                    let mut body = generate_root_body(keys::generate_root_update_status(&s));
+                    body.insert("otp_length".into(), json!(0));
+                    ok(body)
+                }),
+            }
+        }
+        ("attempt" | "update", _) => return method_not_allowed(),
+        _ => {
+            let path = web::Path::from(format!("sys/generate-root/{}", step.as_str()));
+            return dispatch(req, path, payload, state).await;
+        }
+    };
+    answer.unwrap_or_else(fail)
+}
