@@ -27,22 +27,22 @@ pub const MIGRATION: Migration = Migration {
 /// A token entry as format 5 stores it (the fields of `auth::token::TokenEntry` at this version, in order).
 #[derive(Serialize, Deserialize)]
 pub(super) struct EntryWithRole {
-    accessor: String,
-    parent: Option<Vec<u8>>,
-    policies: Vec<String>,
-    meta: BTreeMap<String, String>,
-    display_name: String,
+    pub(super) accessor: String,
+    pub(super) parent: Option<Vec<u8>>,
+    pub(super) policies: Vec<String>,
+    pub(super) meta: BTreeMap<String, String>,
+    pub(super) display_name: String,
     pub(super) path: String,
-    issue_time: i64,
-    last_renewal: i64,
-    ttl: u64,
-    creation_ttl: u64,
-    explicit_max_ttl: u64,
-    period: u64,
-    num_uses: i64,
-    renewable: bool,
-    renewed: bool,
-    role: Option<String>,
+    pub(super) issue_time: i64,
+    pub(super) last_renewal: i64,
+    pub(super) ttl: u64,
+    pub(super) creation_ttl: u64,
+    pub(super) explicit_max_ttl: u64,
+    pub(super) period: u64,
+    pub(super) num_uses: i64,
+    pub(super) renewable: bool,
+    pub(super) renewed: bool,
+    pub(super) role: Option<String>,
 }
 
 /// A token entry as the first format-2 builds stored it.
@@ -108,9 +108,9 @@ fn apply(tx: &MigrationTx) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::token_store::token::TokenEntry;
-    use crate::storage::migrate::{recorded_version, run_migrations, FORMAT_VERSION_KEY};
-    use crate::storage::{barrier, Keyring, StorageError};
+    use crate::migrations::testing::{get_token, open_at, put_token, tokens};
+    use crate::storage::migrate::{recorded_version, run_migrations};
+    use crate::storage::StorageError;
 
     #[derive(Serialize)]
     struct OldShape<'a> {
@@ -152,35 +152,19 @@ mod tests {
         .unwrap()
     }
 
-    fn open() -> (sled::Db, Vec<sled::Tree>, Keyring) {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let mut trees = vec![db.open_tree("meta").unwrap()];
-        for tree in Tree::ALL {
-            trees.push(db.open_tree(tree.name()).unwrap());
-        }
-        trees[0].insert(FORMAT_VERSION_KEY, &4u32.to_be_bytes()).unwrap();
-        (db, trees, Keyring::generate())
-    }
-
-    fn put(trees: &[sled::Tree], keyring: &Keyring, key: &[u8], plain: &[u8]) {
-        let sealed = keyring.encrypt(&barrier::aad("tokens", key), plain).unwrap();
-        trees[Tree::ALL.iter().position(|t| *t == Tree::Tokens).unwrap() + 1]
-            .insert(key, sealed)
-            .unwrap();
-    }
-
-    fn get(trees: &[sled::Tree], keyring: &Keyring, key: &[u8]) -> Vec<u8> {
-        let sealed = trees[2].get(key).unwrap().unwrap();
-        keyring.decrypt(&barrier::aad("tokens", key), &sealed).unwrap().to_vec()
-    }
-
     #[test]
     fn waits_for_the_keyring_then_re_encodes_old_entries_only() {
-        let (db, trees, keyring) = open();
-        let current = bincode::serialize(&TokenEntry::root("acc-new".into(), "auth/token/root")).unwrap();
-        put(&trees, &keyring, b"a-old", &old("acc-old"));
-        put(&trees, &keyring, b"b-new", &current);
-        let sealed_new = trees[2].get(b"b-new").unwrap().unwrap();
+        let (db, trees, keyring) = open_at(4);
+        let current = bincode::serialize(&EntryWithRole {
+            role: Some("app".into()),
+            ..bincode::deserialize::<EntryBeforeRoles>(&old("acc-new"))
+                .unwrap()
+                .into()
+        })
+        .unwrap();
+        put_token(&trees, &keyring, b"a-old", &old("acc-old"));
+        put_token(&trees, &keyring, b"b-new", &current);
+        let sealed_new = tokens(&trees).get(b"b-new").unwrap().unwrap();
 
         // At open (no keyring) it is left pending.
         run_migrations(&db, &trees, &[MIGRATION], None).unwrap();
@@ -189,8 +173,8 @@ mod tests {
         run_migrations(&db, &trees, &[MIGRATION], Some(&keyring)).unwrap();
         assert_eq!(recorded_version(&trees[0]).unwrap(), 5);
         assert!(trees[0].get(b"migration/0005").unwrap().is_some());
-        // The old entry now decodes as the live type, every field carried over.
-        let entry: TokenEntry = bincode::deserialize(&get(&trees, &keyring, b"a-old")).unwrap();
+        // The old entry now decodes as format 5's shape, every field carried over.
+        let entry: EntryWithRole = bincode::deserialize(&get_token(&trees, &keyring, b"a-old")).unwrap();
         assert_eq!(entry.accessor, "acc-old");
         assert_eq!(entry.parent, Some(vec![7; 32]));
         assert_eq!(entry.policies, ["default", "ops"]);
@@ -198,15 +182,15 @@ mod tests {
         assert_eq!((entry.issue_time, entry.last_renewal, entry.ttl), (1, 2, 3600));
         assert_eq!((entry.num_uses, entry.renewable, entry.role), (5, true, None));
         // The entry already in the new shape is untouched (same ciphertext).
-        assert_eq!(trees[2].get(b"b-new").unwrap().unwrap(), sealed_new);
+        assert_eq!(tokens(&trees).get(b"b-new").unwrap().unwrap(), sealed_new);
     }
 
     #[test]
     fn an_undecodable_entry_fails_it_with_nothing_rewritten() {
-        let (db, trees, keyring) = open();
-        put(&trees, &keyring, b"a-old", &old("acc-old"));
-        put(&trees, &keyring, b"z-bad", b"\x01not a token entry");
-        let sealed_old = trees[2].get(b"a-old").unwrap().unwrap();
+        let (db, trees, keyring) = open_at(4);
+        put_token(&trees, &keyring, b"a-old", &old("acc-old"));
+        put_token(&trees, &keyring, b"z-bad", b"\x01not a token entry");
+        let sealed_old = tokens(&trees).get(b"a-old").unwrap().unwrap();
 
         let err = run_migrations(&db, &trees, &[MIGRATION], Some(&keyring)).unwrap_err();
         assert!(
@@ -214,7 +198,7 @@ mod tests {
             "{err}"
         );
         // The first entry had been re-encoded in the transaction; that write is gone with it.
-        assert_eq!(trees[2].get(b"a-old").unwrap().unwrap(), sealed_old);
+        assert_eq!(tokens(&trees).get(b"a-old").unwrap().unwrap(), sealed_old);
         assert_eq!(recorded_version(&trees[0]).unwrap(), 4);
         assert!(trees[0].get(b"migration/0005").unwrap().is_none());
     }

@@ -15,6 +15,11 @@ mod m0004_mounts_and_secrets_engines;
 mod m0005_token_entries_with_role;
 #[path = "0006_leases.rs"]
 mod m0006_leases;
+#[path = "0007_token_bound_cidrs.rs"]
+mod m0007_token_bound_cidrs;
+
+#[cfg(test)]
+mod testing;
 
 /// Every migration, in version order.
 pub const ALL: &[Migration] = &[
@@ -24,4 +29,5 @@ pub const ALL: &[Migration] = &[
     m0004_mounts_and_secrets_engines::MIGRATION,
     m0005_token_entries_with_role::MIGRATION,
     m0006_leases::MIGRATION,
+    m0007_token_bound_cidrs::MIGRATION,
 ];

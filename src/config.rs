@@ -73,6 +73,8 @@ pub struct Config {
     pub wrapping_tombstone_retention: Duration,
     /// `audit "type" "path" { ... }` stanzas and the audit switches.
     pub audit: crate::core::audit::AuditSettings,
+    /// `user_lockout "all"|"userpass"|"approle"|"ldap" { ... }` stanzas.
+    pub user_lockout: crate::core::lockout::UserLockoutSettings,
     /// The `seal` stanzas: at most one enabled, and one with `disabled = true` to migrate away from.
     pub seals: Vec<SealStanza>,
 }
@@ -101,6 +103,7 @@ impl Default for Config {
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             audit: crate::core::audit::AuditSettings::default(),
+            user_lockout: crate::core::lockout::UserLockoutSettings::default(),
             seals: vec![],
         }
     }
@@ -181,6 +184,10 @@ impl Config {
                     config.storage_path = Some(parse_storage(block.body())?);
                 }
                 "audit" => config.audit.declared.push(parse_audit(&labels, block.body())?),
+                "user_lockout" => {
+                    let (name, lockout) = parse_user_lockout(&labels, block.body())?;
+                    config.user_lockout.blocks.insert(name, lockout);
+                }
                 "seal" => config.seals.push(parse_seal(&labels, block.body())?),
                 other => return Err(format!("unknown block {other:?}")),
             }
@@ -320,6 +327,40 @@ fn parse_audit(labels: &[&str], body: &Body) -> Result<crate::core::audit::Decla
         }
     }
     Ok(device)
+}
+
+/// `user_lockout "NAME" { lockout_threshold = "5", lockout_duration = "15m", lockout_counter_reset = "15m",
+/// disable_lockout = false }`, NAME one of `all`, `userpass`, `approle`, `ldap` (OpenBao's `ParseUserLockouts`).
+fn parse_user_lockout(labels: &[&str], body: &Body) -> Result<(String, crate::core::lockout::LockoutBlock), String> {
+    let [name] = labels else {
+        return Err(
+            "auth type for user lockout must be specified, if it applies to all auth methods specify \"all\" ".into(),
+        );
+    };
+    let name = name.to_lowercase();
+    if !(name == "all" || crate::core::lockout::SUPPORTED_METHODS.contains(&name.as_str())) {
+        return Err(format!("user_lockout: unsupported auth type {name:?}"));
+    }
+    let owner = format!("user_lockout.{name}");
+    no_blocks(&owner, body)?;
+    let mut block = crate::core::lockout::LockoutBlock::default();
+    for attr in body.attributes() {
+        let key = attr.key();
+        let value = Value::from(attr.expr().clone());
+        let qualified = format!("{owner}.{key}");
+        match key {
+            "lockout_threshold" => {
+                let n = as_i64(&qualified, &value)?;
+                block.threshold =
+                    Some(u64::try_from(n).map_err(|_| format!("{owner}: error parsing lockout_threshold"))?);
+            }
+            "lockout_duration" => block.duration = Some(as_duration(&qualified, &value)?),
+            "lockout_counter_reset" => block.counter_reset = Some(as_duration(&qualified, &value)?),
+            "disable_lockout" => block.disable = Some(as_bool(&qualified, &value)?),
+            other => return Err(format!("unknown key {other:?} in {owner} block")),
+        }
+    }
+    Ok((name, block))
 }
 
 /// `seal "static" { current_key_id, current_key, previous_key_id, previous_key, disabled }` or `seal "transit" {
@@ -556,6 +597,48 @@ mod tests {
         assert!(e.contains("unknown block \"telemetry\""), "{e}");
         let e = Config::parse(&FULL.replace("storage \"sled\"", "storage \"raft\"")).unwrap_err();
         assert!(e.contains("raft"), "{e}");
+    }
+
+    #[test]
+    fn user_lockout_stanzas() {
+        let c = Config::parse(&format!(
+            "{FULL}\nuser_lockout \"all\" {{\n  lockout_duration = \"10m\"\n  lockout_counter_reset = 60\n}}\nuser_lockout \"UserPass\" {{\n  lockout_threshold = \"25\"\n  disable_lockout = \"false\"\n}}\n"
+        ))
+        .unwrap();
+        let all = &c.user_lockout.blocks["all"];
+        assert_eq!(
+            (all.duration, all.counter_reset),
+            (Some(Duration::from_secs(600)), Some(Duration::from_secs(60)))
+        );
+        let up = &c.user_lockout.blocks["userpass"];
+        assert_eq!((up.threshold, up.disable, up.duration), (Some(25), Some(false), None));
+        let p = c.user_lockout.policy("userpass", None);
+        assert_eq!(
+            (p.threshold, p.duration.as_secs(), p.counter_reset.as_secs()),
+            (25, 600, 60)
+        );
+        for (bad, why) in [
+            (
+                "user_lockout {\n  lockout_threshold = 1\n}",
+                "auth type for user lockout must be specified",
+            ),
+            ("user_lockout \"kv\" {\n}", "unsupported auth type \"kv\""),
+            (
+                "user_lockout \"all\" {\n  lockout_threshold = -1\n}",
+                "error parsing lockout_threshold",
+            ),
+            (
+                "user_lockout \"all\" {\n  lockout_duration = \"soon\"\n}",
+                "lockout_duration",
+            ),
+            (
+                "user_lockout \"all\" {\n  bogus = 1\n}",
+                "unknown key \"bogus\" in user_lockout.all block",
+            ),
+        ] {
+            let e = Config::parse(&format!("{FULL}\n{bad}\n")).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         storage_type: "sled",
         wrapping_tombstone_retention: config.wrapping_tombstone_retention,
         audit: config.audit.clone(),
+        user_lockout: config.user_lockout.clone(),
         seals: crate::core::auto_unseal::SealSettings {
             active: config
                 .seals

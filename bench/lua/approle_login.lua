@@ -12,7 +12,5 @@ function init(args)
 end
 
 function response(status, headers, body)
-  if bench.is_2xx(status) then
-    if body and body:match('"client_token"%s*:%s*"[^"]+"') then bench.count("login") else bad = bad + 1 end
-  end
+  bench.login_response(status, body)
 end

@@ -35,6 +35,13 @@ function M.is_2xx(status)
   return status >= 200 and status < 300
 end
 
+-- The response of a login: a 2xx counts as a login when it carries auth.client_token, else as a bad answer.
+function M.login_response(status, body)
+  if M.is_2xx(status) then
+    if body and body:match('"client_token"%s*:%s*"[^"]+"') then M.count("login") else bad = bad + 1 end
+  end
+end
+
 -- A FIFO of wrapping tokens, shared by the connections of one thread.
 function M.queue()
   local q = { first = 1, last = 0, items = {} }

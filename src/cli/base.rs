@@ -437,7 +437,10 @@ pub fn token_helper_store(token: &str) -> Result<(), String> {
 
 fn flag_section(title: &str, defs: &[Def]) -> String {
     let mut out = format!("{title}:\n\n");
-    for d in defs {
+    // Sorted by name, as the reference lists them.
+    let mut sorted: Vec<&Def> = defs.iter().collect();
+    sorted.sort_by_key(|d| d.name);
+    for d in sorted {
         if d.usage.is_empty() {
             continue;
         }
@@ -448,10 +451,12 @@ fn flag_section(title: &str, defs: &[Def]) -> String {
             Kind::Duration => "=<duration>".into(),
             Kind::Slice => "=<string>".into(),
             Kind::Map => "=<key=value>".into(),
+            Kind::PgpKeys => "=<keybase:user1, keybase:user2, ...>".into(),
+            Kind::PgpKey => "=<keybase:user>".into(),
         };
         out.push_str(&format!("  -{}{example}\n", d.name));
         let mut usage = d.usage.to_string();
-        if !d.default.is_empty() && d.kind != Kind::Map && d.kind != Kind::Slice {
+        if !d.default.is_empty() && !matches!(d.kind, Kind::Map | Kind::Slice | Kind::PgpKeys | Kind::PgpKey) {
             usage.push_str(&format!(" The default is {}.", d.default));
         }
         if let Some(var) = d.env {
@@ -470,12 +475,13 @@ pub fn command_help(command: &Command, table: &[Command]) -> String {
     let mut out = format!("Usage: vault {} {}\n\n", command.name, command.usage);
     out.push_str(command.help.trim_end());
     out.push('\n');
-    let subs: Vec<&Command> = table
+    let mut subs: Vec<&Command> = table
         .iter()
         .filter(|c| {
             c.name.starts_with(&format!("{} ", command.name)) && !c.name[command.name.len() + 1..].contains(' ')
         })
         .collect();
+    subs.sort_by_key(|c| c.name);
     if !subs.is_empty() {
         out.push_str("\nSubcommands:\n");
         let width = subs

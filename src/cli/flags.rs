@@ -18,6 +18,11 @@ pub enum Kind {
     Slice,
     /// Repeatable `key=value`.
     Map,
+    /// Comma-separated paths of PGP public key files, read when the flag is parsed (the reference's
+    /// `PubKeyFilesFlag`): each becomes its base64 text. Given once only.
+    PgpKeys,
+    /// One PGP public key file (`PubKeyFileFlag`).
+    PgpKey,
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +230,39 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
+/// One entry of a PGP key flag as the reference reads it: a file (optionally `@file`) whose text is used as is
+/// when it is base64, else base64-encoded. (Armored keys are sent encoded whole; Keybase lookups are not made.)
+fn read_pgp_file(entry: &str) -> Result<String, String> {
+    use base64::Engine;
+    let path = entry.trim();
+    if let Some(user) = path.strip_prefix("keybase:") {
+        return Err(format!("keybase user {} not found", go_quote(user)));
+    }
+    let path = path.strip_prefix('@').unwrap_or(path);
+    if path.is_empty() {
+        return Err("empty path".into());
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("open {path}: {}", io_error_text(&e)))?;
+    let text = String::from_utf8_lossy(&bytes);
+    if base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .is_ok()
+    {
+        return Ok(text.into_owned());
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(&bytes))
+}
+
+/// An I/O error as Go's `os` package words it.
+pub fn io_error_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a directory".into(),
+        _ => e.to_string(),
+    }
+}
+
 /// Go's `strconv.ParseBool`.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
@@ -264,7 +302,7 @@ impl Flags {
                 Kind::Str => Val::Str(def.default.to_string()),
                 Kind::Int => Val::Int(def.default.parse().unwrap_or(0)),
                 Kind::Duration => Val::Duration(parse_duration(def.default).unwrap_or(0)),
-                Kind::Slice => Val::Slice(Vec::new()),
+                Kind::Slice | Kind::PgpKeys | Kind::PgpKey => Val::Slice(Vec::new()),
                 Kind::Map => Val::Map(BTreeMap::new()),
             };
             if let Some(var) = def.env.and_then(env::lookup) {
@@ -286,7 +324,7 @@ impl Flags {
                         }
                     }
                     Kind::Slice => value = Val::Slice(var.split(',').map(|s| s.trim().to_string()).collect()),
-                    Kind::Map => {}
+                    Kind::Map | Kind::PgpKeys | Kind::PgpKey => {}
                 }
             }
             flags.values.insert(def.name, value);
@@ -371,6 +409,16 @@ impl Flags {
                 };
                 list.push(v.trim().to_string());
                 Val::Slice(list)
+            }
+            Kind::PgpKeys | Kind::PgpKey => {
+                if !first && matches!(self.values.get(def.name), Some(Val::Slice(l)) if !l.is_empty()) {
+                    return Err("can only be specified once".into());
+                }
+                let keys = v.split(',').map(read_pgp_file).collect::<Result<Vec<_>, _>>()?;
+                if def.kind == Kind::PgpKey && keys.len() > 1 {
+                    return Err("can only specify one pgp key".into());
+                }
+                Val::Slice(keys)
             }
             Kind::Map => {
                 let Some((k, val)) = v.split_once('=') else {

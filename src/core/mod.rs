@@ -8,6 +8,7 @@ pub mod expiration;
 pub mod fields;
 pub mod generate_root;
 pub mod lease_index;
+pub mod lockout;
 pub mod mounts;
 pub mod pipeline;
 pub mod policies;
@@ -66,6 +67,8 @@ pub struct CoreSettings {
     pub lease_backend_timeout: Duration,
     /// Declared audit devices and the configuration's audit switches.
     pub audit: audit::AuditSettings,
+    /// The configuration's `user_lockout` blocks.
+    pub user_lockout: lockout::UserLockoutSettings,
     /// The configured auto-unseal seals (none: Shamir).
     pub seals: auto_unseal::SealSettings,
 }
@@ -79,6 +82,7 @@ impl Default for CoreSettings {
             wrapping_tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
             lease_backend_timeout: expiration::DEFAULT_BACKEND_TIMEOUT,
             audit: audit::AuditSettings::default(),
+            user_lockout: lockout::UserLockoutSettings::default(),
             seals: auto_unseal::SealSettings::default(),
         }
     }

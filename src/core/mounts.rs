@@ -20,6 +20,15 @@ use crate::logical::{BarrierView, StorageView};
 use crate::storage::{StorageError, Tree, TxError};
 
 pub const SECRET_TABLE_KEY: &[u8] = b"secret";
+/// `unmounting/<uuid>` in the `core` tree -> the `logical` prefix of a disabled mount whose records are being
+/// deleted.
+const PENDING_DELETE_PREFIX: &[u8] = b"unmounting/";
+/// Records deleted per transaction when a mount is disabled.
+const DELETE_BATCH: usize = 1000;
+
+fn pending_delete_key(uuid: &str) -> Vec<u8> {
+    [PENDING_DELETE_PREFIX, uuid.as_bytes()].concat()
+}
 pub const AUTH_TABLE_KEY: &[u8] = b"auth";
 
 /// Paths no secrets engine may be mounted at or below, nor moved from or to.
@@ -54,6 +63,9 @@ pub struct MountConfig {
     /// Auth mounts only.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token_type: String,
+    /// Auth mounts of the methods with user lockout only; `None` until tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_lockout_config: Option<super::lockout::LockoutTune>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,6 +170,11 @@ impl MountEntry {
                 self.config.token_type.as_str()
             };
             config.insert("token_type".into(), json!(token_type));
+            if let Some(tune) = &self.config.user_lockout_config {
+                let mut lockout = Map::new();
+                tune.render(&mut lockout);
+                config.insert("user_lockout_config".into(), Value::Object(lockout));
+            }
         }
         let mut info = Map::new();
         info.insert("type".into(), json!(self.kind));
@@ -480,37 +497,60 @@ impl Core {
         };
         let entry = list.remove(index);
         let prefix = entry.storage_prefix();
-        let keys = self.storage.keys_with_prefix(Tree::Logical, &prefix)?;
-        let count = keys.len();
-        self.commit_tables(tables, move |tx| {
-            for key in &keys {
-                tx.remove(Tree::Logical, key)?;
-            }
-            Ok(())
-        })
-        .await?;
-        // A write that raced the disable (routed before the table changed) may have landed after the keys were
-        // listed: nothing can reach this prefix any more, so sweep it once more.
-        self.delete_prefix(&prefix).await?;
+        // The table change records the deletion to do, in the same transaction: once it is durable nothing can
+        // reach the prefix, and a deletion cut short (a crash) is finished by the scheduler.
+        let marker = pending_delete_key(&entry.uuid);
+        let recorded = prefix.clone();
+        self.commit_tables(tables, move |tx| tx.put_raw(Tree::Core, &marker, &recorded))
+            .await?;
+        let count = self.finish_delete(&entry.uuid, &prefix).await?;
         log::info!("mounts: disabled {} ({} records deleted)", entry.path, count);
         Ok(true)
     }
 
-    /// Delete every record under `prefix` in the `logical` tree.
-    async fn delete_prefix(&self, prefix: &[u8]) -> Result<(), CoreError> {
-        let keys = self.storage.keys_with_prefix(Tree::Logical, prefix)?;
-        if keys.is_empty() {
-            return Ok(());
-        }
+    /// Delete a disabled mount's records in bounded transactions, then its pending-deletion record. Returns how
+    /// many records went.
+    async fn finish_delete(&self, uuid: &str, prefix: &[u8]) -> Result<usize, CoreError> {
+        let mut count = self.delete_prefix(prefix).await?;
+        // A write that raced the disable (routed before the table changed) may have landed after the keys were
+        // listed: nothing can reach this prefix any more, so sweep it once more.
+        count += self.delete_prefix(prefix).await?;
+        let marker = pending_delete_key(uuid);
         self.storage
-            .write(move |tx| {
-                for key in &keys {
-                    tx.remove(Tree::Logical, key)?;
-                }
-                Ok::<_, TxError<CoreError>>(())
-            })
+            .write(move |tx: &crate::storage::Txn<CoreError>| tx.remove(Tree::Core, &marker).map(|_| ()))
             .await??;
+        Ok(count)
+    }
+
+    /// Finish the deletions of mounts disabled before a crash (run by the scheduler while unsealed).
+    pub async fn finish_pending_deletes(&self) -> Result<(), CoreError> {
+        for marker in self.storage.keys_with_prefix(Tree::Core, PENDING_DELETE_PREFIX)? {
+            let Some(prefix) = self.storage.get_raw(Tree::Core, &marker)? else {
+                continue;
+            };
+            let uuid = String::from_utf8_lossy(&marker[PENDING_DELETE_PREFIX.len()..]).into_owned();
+            let count = self.finish_delete(&uuid, &prefix).await?;
+            log::info!("mounts: finished deleting the records of disabled mount {uuid} ({count} records)");
+        }
         Ok(())
+    }
+
+    /// Delete every record under `prefix` in the `logical` tree, `DELETE_BATCH` records per durable transaction.
+    async fn delete_prefix(&self, prefix: &[u8]) -> Result<usize, CoreError> {
+        let keys = self.storage.keys_with_prefix(Tree::Logical, prefix)?;
+        let count = keys.len();
+        for chunk in keys.chunks(DELETE_BATCH) {
+            let chunk = chunk.to_vec();
+            self.storage
+                .write(move |tx| {
+                    for key in &chunk {
+                        tx.remove(Tree::Logical, key)?;
+                    }
+                    Ok::<_, TxError<CoreError>>(())
+                })
+                .await??;
+        }
+        Ok(count)
     }
 
     /// Tune the mount serving `path`: `change` gets the current entry and returns the new one. `Err` of the

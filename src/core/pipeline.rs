@@ -191,6 +191,10 @@ impl Core {
         // The use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
         let token = req.client_token.clone().ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
+        // A token bound to client addresses is refused elsewhere before it is used (no use consumed).
+        if !entry.usable_from(req.remote_addr) {
+            return Err(CoreError::PermissionDenied);
+        }
         let entry = self.use_token(&hash, entry).await?;
         if entry.num_uses == crate::core::token_store::token::LAST_USE_IN_PROGRESS {
             *last_use = Some(hash.clone());
@@ -281,7 +285,7 @@ impl Core {
         };
         let auth = &mut direct.auth;
         let verdict = self
-            .with_token_use(token, request_id, |_, entry| async move {
+            .with_token_use(token, request_id, remote_addr, |_, entry| async move {
                 if let Some(token) = token {
                     *auth = audit_auth(token.as_str(), &entry);
                 }
@@ -340,6 +344,7 @@ impl Core {
         &self,
         token: Option<&super::ClientToken>,
         request_id: &str,
+        remote_addr: Option<std::net::IpAddr>,
         work: impl FnOnce(Vec<u8>, TokenEntry) -> Fut,
     ) -> Result<T, CoreError>
     where
@@ -347,6 +352,9 @@ impl Core {
     {
         let token = token.ok_or(CoreError::PermissionDenied)?;
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
+        if !entry.usable_from(remote_addr) {
+            return Err(CoreError::PermissionDenied);
+        }
         let entry = self.use_token(&hash, entry).await?;
         let last_use = entry.num_uses == crate::core::token_store::token::LAST_USE_IN_PROGRESS;
         let result = work(hash.clone(), entry).await;
@@ -423,8 +431,16 @@ impl Core {
             acl: self.acl_for(&[])?,
             root_privs: false,
         };
+        // User lockout: a locked-out alias is refused before the backend checks anything.
+        let lockout = self.check_lockout(mount, relative, req).await?;
         let mut resp = match mount.handle(self, &caller, relative, req).await {
             Err(CoreError::UnsupportedOperation) => return Err(CoreError::LoginUnsupportedOperation),
+            Err(CoreError::InvalidCredentials(message)) => {
+                if let Some(guard) = &lockout {
+                    self.record_failed_login(guard).await?;
+                }
+                return Err(CoreError::InvalidCredentials(message));
+            }
             other => other?,
         };
         if let Some(asked) = resp.auth.take() {
@@ -434,6 +450,9 @@ impl Core {
             let (issued, warnings) = self.issue_login_token(asked, &mount.path, system, &req.path).await?;
             resp.auth = Some(issued);
             resp.warnings.extend(warnings);
+            if let Some(guard) = &lockout {
+                self.clear_failed_logins(guard).await?;
+            }
         }
         self.wrap_if_asked(resp, req).await
     }

@@ -239,6 +239,28 @@ impl Mount {
         }
     }
 
+    /// The alias a login on this mount is for (the backend's alias lookahead); `None` for the core's own backends.
+    pub async fn login_alias(
+        &self,
+        core: &Core,
+        relative_path: &str,
+        req: &Request,
+    ) -> Result<Option<String>, CoreError> {
+        match &self.handler {
+            Handler::Core(_) => Ok(None),
+            Handler::Logical(mount) => {
+                mount.backend.ensure_initialized(mount, &self.path).await;
+                let view = mount.view_for(&core.storage, &[]);
+                let ctx = logical::Context {
+                    path: relative_path,
+                    storage: view.get(),
+                    system: &mount.system,
+                };
+                mount.backend.login_alias(&ctx, req).await
+            }
+        }
+    }
+
     /// The operation a request really is: a create or update becomes a create when the backend's existence check
     /// says the item does not exist yet, else an update (as OpenBao decides before checking the ACL).
     pub async fn checked_operation(

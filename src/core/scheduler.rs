@@ -1,6 +1,7 @@
 //! The one scheduler of background work: every mounted backend that declares a periodic function gets it run at
 //! its interval while the server is unsealed (OpenBao's rollback manager), one mount at a time, so no backend
-//! writes its own loop. A failure is logged and retried at the next interval.
+//! writes its own loop. A failure is logged and retried at the next interval. It also finishes the deletion of the
+//! records of mounts disabled before a crash.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +24,9 @@ impl Core {
             ticker.tick().await;
             if self.is_sealed() {
                 continue;
+            }
+            if let Err(e) = self.finish_pending_deletes().await {
+                log::warn!("finishing the deletion of disabled mounts failed: {e}");
             }
             self.run_due(&mut last_run).await;
             if last_key_check.elapsed() >= KEY_CHECK_INTERVAL {

@@ -37,6 +37,8 @@ impl Core {
         });
         self.storage
             .transact::<_, CoreError>(move |tx| tx.put(Tree::Core, VERSION_HISTORY_KEY, &history))??;
+        // Durable now: a crash right after the unseal must not record the install again, later.
+        self.storage.flush()?;
         Ok(())
     }
 }

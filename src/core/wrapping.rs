@@ -162,6 +162,7 @@ impl Core {
             renewable: false,
             renewed: false,
             role: None,
+            bound_cidrs: Vec::new(),
         };
         Ok(NewWrappingToken { id, hash, entry })
     }

@@ -1,6 +1,7 @@
 //! What backends are written with: declarative path tables (`path`), OpenBao's request-field conventions (one
 //! Go-compatible decoder, `fields`) and JSON records.
 
+pub mod cidr;
 pub mod fields;
 pub mod json;
 pub mod path;

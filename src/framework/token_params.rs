@@ -25,6 +25,9 @@ pub const TOKEN_FIELD_LIST: [(&str, Kind); 10] = [
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenParams {
+    /// The client addresses the login's tokens may be used from (as `cidr::parse_addrs` keeps them); empty: any.
+    #[serde(default)]
+    pub token_bound_cidrs: Vec<String>,
     /// Seconds.
     pub token_explicit_max_ttl: u64,
     pub token_max_ttl: u64,
@@ -72,13 +75,8 @@ fn secs(fields: &Fields, name: &str) -> Option<u64> {
 impl TokenParams {
     /// Apply the `token_*` fields present in a write (OpenBao's `ParseTokenFields`, same texts).
     pub fn parse(&mut self, fields: &Fields) -> Result<(), Error> {
-        if fields
-            .strings("token_bound_cidrs")
-            .is_some_and(|c| c.iter().any(|c| !c.is_empty()))
-        {
-            // Binding tokens to client addresses needs the address checked on every use of the token; until the
-            // token store records and checks it, refuse rather than issue tokens that ignore the binding.
-            return Err(invalid("token_bound_cidrs is not supported by this server"));
+        if let Some(cidrs) = fields.strings("token_bound_cidrs") {
+            self.token_bound_cidrs = super::cidr::parse_addrs(&cidrs).map_err(invalid)?;
         }
         if fields.bool("token_strictly_bind_ip") == Some(true) {
             return Err(invalid("token_strictly_bind_ip is not supported by this server"));
@@ -123,7 +121,7 @@ impl TokenParams {
 
     /// The fields as a read shows them (OpenBao's `PopulateTokenData`).
     pub fn populate_data(&self, data: &mut Map<String, Value>) {
-        data.insert("token_bound_cidrs".into(), json!([]));
+        data.insert("token_bound_cidrs".into(), json!(self.token_bound_cidrs));
         data.insert("token_explicit_max_ttl".into(), json!(self.token_explicit_max_ttl));
         data.insert("token_max_ttl".into(), json!(self.token_max_ttl));
         data.insert("token_no_default_policy".into(), json!(self.token_no_default_policy));
@@ -142,6 +140,7 @@ impl TokenParams {
 
     /// The token a login with these settings asks for (OpenBao's `PopulateTokenAuth`).
     pub fn populate_auth(&self, auth: &mut Auth) {
+        auth.bound_cidrs = self.token_bound_cidrs.clone();
         auth.explicit_max_ttl = self.token_explicit_max_ttl;
         auth.max_ttl = self.token_max_ttl;
         auth.no_default_policy = self.token_no_default_policy;
@@ -187,7 +186,9 @@ mod tests {
             err(json!({"token_num_uses": -1})),
             "'token_num_uses' cannot be negative"
         );
-        assert!(err(json!({"token_bound_cidrs": "10.0.0.0/8"})).contains("not supported"));
+        assert!(err(json!({"token_bound_cidrs": "10.0.0.0/8,nope"})).starts_with("error parsing address \"nope\""));
+        let bound = parse(json!({"token_bound_cidrs": "10.0.0.0/8, 127.0.0.1/32"})).unwrap();
+        assert_eq!(bound.token_bound_cidrs, ["10.0.0.0/8", "127.0.0.1"]);
         let mut data = Map::new();
         p.populate_data(&mut data);
         assert_eq!(data["token_type"], "default");

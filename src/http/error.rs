@@ -13,6 +13,7 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         CoreError::NotInitialized
         | CoreError::AlreadyInitialized
         | CoreError::InvalidRequest(_)
+        | CoreError::InvalidCredentials(_)
         | CoreError::Seal(_) => StatusCode::BAD_REQUEST,
         CoreError::PermissionDenied | CoreError::AclDenied | CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
         CoreError::NotFound

@@ -44,6 +44,35 @@ fn nonce_field(data: &Map<String, Value>) -> String {
         .to_string()
 }
 
+/// An error of the core's rekey in the words of OpenBao's legacy `sys/rekey/*` (which keeps the older "rekey"
+/// wording where `sys/rotate/root/*` says "rotation").
+fn legacy_rekey_error(e: CoreError) -> CoreError {
+    let CoreError::InvalidRequest(message) = &e else {
+        return e;
+    };
+    let worded = match message.as_str() {
+        "rotation already in progress" => "rekey already in progress".to_string(),
+        "no rotation in progress" => "no rekey in progress".to_string(),
+        "no rotation verification in progress" => "no rekey verification in progress".to_string(),
+        "given key has already been provided during this rotation" => {
+            "given key has already been provided during this generation operation".to_string()
+        }
+        "rotation verification failed; incorrect key shares supplied" => {
+            "rekey verification failed; incorrect key shares supplied".to_string()
+        }
+        other => {
+            if let Some(nonce) = other.strip_prefix("incorrect nonce supplied; nonce for rotation is ") {
+                format!("incorrect nonce supplied; nonce for this rekey operation is {nonce}")
+            } else if let Some(reason) = other.strip_prefix("invalid rotate seal configuration: ") {
+                format!("invalid rekey seal configuration: {reason}")
+            } else {
+                return e;
+            }
+        }
+    };
+    CoreError::InvalidRequest(worded)
+}
+
 fn ok(body: Map<String, Value>) -> HttpResponse {
     HttpResponse::Ok().json(Value::Object(body))
 }
@@ -75,6 +104,12 @@ pub async fn rekey(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    // Only the unauthenticated steps are switched by the listener: `sys/rekey/backup` and
+    // `sys/rekey/recovery-key-backup` are ordinary authenticated `sys/` paths.
+    if !matches!(step.as_str(), "init" | "update" | "verify") {
+        let path = web::Path::from(format!("sys/rekey/{}", step.as_str()));
+        return dispatch(req, path, payload, state).await;
+    }
     if !enabled_here(&req, &state.unauthed_key_endpoints.rekey) {
         return disabled();
     }
@@ -146,7 +181,7 @@ pub async fn rekey(
             return dispatch(req, path, payload, state).await;
         }
     };
-    answer.unwrap_or_else(fail)
+    answer.map_err(legacy_rekey_error).unwrap_or_else(fail)
 }
 
 fn keys_map(value: Value) -> Map<String, Value> {

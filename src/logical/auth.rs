@@ -77,6 +77,9 @@ pub struct Auth {
     /// Leave out the `default` policy.
     #[serde(skip)]
     pub no_default_policy: bool,
+    /// The client addresses the token may be used from (address or CIDR block); empty: any.
+    #[serde(skip)]
+    pub bound_cidrs: Vec<String>,
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ pub type PeriodicFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + S
 
 pub type BackendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
 
+/// The answer of a login's alias lookahead: the alias name, or `None` when the request names none.
+pub type AliasFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<String>, Error>> + Send + 'a>>;
+
 /// The answer of an existence check: `Some(exists)`, or `None` when the path has no existence check.
 pub type ExistenceFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<bool>, Error>> + Send + 'a>>;
 
@@ -78,6 +81,15 @@ pub trait Backend: Send + Sync {
     /// addresses exist? A write to an item that does not is a `create` (and needs the `create` capability). The
     /// default: no existence check, every write is an `update`.
     fn existence<'a>(&'a self, _ctx: &'a Context<'a>, _req: &'a Request) -> ExistenceFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// OpenBao's alias lookahead, asked by the core before a login on one of the backend's unauthenticated paths
+    /// runs: the name the login is for (a user name, a role id), read from the request alone, before any
+    /// credential is checked. The core refuses a login for a locked-out alias without running it, and counts a
+    /// login that fails with [`Error::InvalidCredentials`] against that alias. The default: logins name no alias
+    /// (no lockout applies).
+    fn login_alias<'a>(&'a self, _ctx: &'a Context<'a>, _req: &'a Request) -> AliasFuture<'a> {
         Box::pin(async { Ok(None) })
     }
 

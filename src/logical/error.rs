@@ -22,6 +22,12 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     InvalidRequest(String),
+    /// A login refused because its credentials are wrong (OpenBao's `ErrInvalidCredentials`): answered like
+    /// `InvalidRequest` (400 with the text), and counted by the core as a failed login of the alias the backend
+    /// named beforehand ([`Backend::login_alias`](super::Backend::login_alias)), for user lockout. Only for
+    /// credentials checked against something that exists (a known user's password, a known role's secret ID).
+    #[error("{0}")]
+    InvalidCredentials(String),
     /// A read of something absent: 404 with an empty error list, as Vault does.
     #[error("not found")]
     NotFound,

@@ -15,7 +15,8 @@ pub mod testing;
 pub use audit::{AuditDeviceConfig, AuditFactory, AuditSink};
 pub use auth::Auth;
 pub use backend::{
-    Backend, BackendFuture, Context, ExistenceFuture, PeriodicFuture, SpecialPaths, StorageScope, SystemView,
+    AliasFuture, Backend, BackendFuture, Context, ExistenceFuture, PeriodicFuture, SpecialPaths, StorageScope,
+    SystemView,
 };
 pub use error::Error;
 pub use request::{ClientToken, Operation, Request};

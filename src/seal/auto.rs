@@ -36,7 +36,8 @@ pub struct StaticSealConfig {
     pub previous: Option<(String, SecretKey)>,
 }
 
-#[derive(Debug, Clone)]
+/// `Debug` leaves the token out.
+#[derive(Clone)]
 pub struct TransitSealConfig {
     pub address: String,
     pub token: Zeroizing<String>,
@@ -44,6 +45,16 @@ pub struct TransitSealConfig {
     pub mount_path: String,
     pub tls_ca_cert: Option<PathBuf>,
     pub tls_skip_verify: bool,
+}
+
+impl fmt::Debug for TransitSealConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransitSealConfig")
+            .field("address", &self.address)
+            .field("key_name", &self.key_name)
+            .field("mount_path", &self.mount_path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for AutoSealConfig {
@@ -54,12 +65,7 @@ impl fmt::Debug for AutoSealConfig {
                 .field("current_key_id", &c.current_key_id)
                 .field("previous_key_id", &c.previous.as_ref().map(|(id, _)| id))
                 .finish_non_exhaustive(),
-            AutoSealConfig::Transit(c) => f
-                .debug_struct("Transit")
-                .field("address", &c.address)
-                .field("key_name", &c.key_name)
-                .field("mount_path", &c.mount_path)
-                .finish_non_exhaustive(),
+            AutoSealConfig::Transit(c) => c.fmt(f),
         }
     }
 }
@@ -305,6 +311,22 @@ mod tests {
         );
         let wrong_key = static_seal("one", &k2, None);
         assert_eq!(wrong_key.decrypt(&blob).unwrap_err(), SealError::SealKeyMismatch);
+    }
+
+    #[test]
+    fn debug_output_has_no_key_or_token() {
+        let key = crate::storage::barrier::random_key();
+        let seal = static_seal("one", &key, None);
+        assert!(!format!("{seal:?}").contains(&hex::encode(&key[..])));
+        let transit = AutoSealConfig::Transit(TransitSealConfig {
+            address: "http://127.0.0.1:1".into(),
+            token: Zeroizing::new("s.secrettoken".into()),
+            key_name: "k".into(),
+            mount_path: "transit".into(),
+            tls_ca_cert: None,
+            tls_skip_verify: false,
+        });
+        assert!(!format!("{transit:?}").contains("secrettoken"));
     }
 
     #[test]

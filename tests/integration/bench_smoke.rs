@@ -34,6 +34,7 @@ fn bench_smoke_runs_and_prints_the_table() {
         "token create",
         "token lookup-self",
         "approle login",
+        "userpass login",
     ] {
         for server in ["ours (vault)", "OpenBao 2.7.2"] {
             let row = format!("| {workload} | {server} |");

@@ -108,10 +108,10 @@ fn without_token(args: &str) -> Step {
     }
 }
 
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 fn run(bin: &Path, addr: &str, home: &Path, dir: &Path, s: &Step) -> Outcome {
@@ -173,7 +173,7 @@ static NORMALIZE: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 
 static CURL_HEADER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"-H "[^"]*""#).unwrap());
 
-fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let mut out = text.to_string();
     for (re, with) in NORMALIZE.iter() {
         out = re.replace_all(&out, *with).into_owned();
@@ -203,7 +203,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// Same output: byte for byte after normalizing; for text naming the program, word for word.
-fn same(reference: &str, ours: &str) -> bool {
+pub(crate) fn same(reference: &str, ours: &str) -> bool {
     let (r, o) = (normalize(reference), normalize(ours));
     if r == o {
         return true;

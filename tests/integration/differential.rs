@@ -637,6 +637,8 @@ scenarios! {
     differential_leases => "leases.json",
     differential_transit => "transit.json",
     differential_audit_request_headers => "audit_request_headers.json",
+    differential_lockout => "lockout.json",
+    differential_bound_cidrs => "bound_cidrs.json",
     differential_operator_keys => "operator_keys.json",
     differential_auto_unseal_static => "auto_unseal_static.json",
     differential_cors => "cors.json",

@@ -2,20 +2,11 @@
 
 use serde_json::json;
 
-use crate::common::{temp_dir, TestServer};
-use crate::tools::{run_hvac_script, ReferenceServer};
+use crate::tools::run_hvac_script_on_both;
 
 #[test]
 fn hvac_wrapping_matches_reference() {
-    let reference = ReferenceServer::start();
-    let dir = temp_dir();
-    let ours = TestServer::start(dir.path());
-    let expected = run_hvac_script("hvac_wrapping.py", &reference.addr);
-    let actual = run_hvac_script("hvac_wrapping.py", &format!("http://{}", ours.addr));
-    assert_eq!(expected.len(), actual.len());
-    for (e, a) in expected.iter().zip(&actual) {
-        assert_eq!(e, a, "step {} differs (reference vs ours)", e["step"]);
-    }
+    let actual = run_hvac_script_on_both("hvac_wrapping.py");
     let by_name = |name: &str| actual.iter().find(|s| s["step"] == name).unwrap().clone();
     assert_eq!(
         by_name("sys.wrap")["value"],

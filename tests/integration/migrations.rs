@@ -120,7 +120,7 @@ fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
 
 /// Open a data directory with sled directly. Retries while the lock is still held: a `sled::Db` dropped a moment
 /// ago releases its file lock only when its background flusher thread lets go of it.
-fn open_db(data: &Path) -> sled::Db {
+pub(crate) fn open_db(data: &Path) -> sled::Db {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match sled::open(data) {
@@ -295,6 +295,13 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     // Migration 0006 gave every token its auth lease; the root token from sys/init has none (OpenBao's rule).
     let log = std::fs::read_to_string(&server.stderr_path).unwrap();
     assert!(log.contains("applied storage migration 0006 (leases)"), "{log}");
+    // Migration 0007 re-encoded every token with no address binding: each still works (above), and none is bound.
+    assert!(
+        log.contains("applied storage migration 0007 (token bound CIDRs)"),
+        "{log}"
+    );
+    let looked = c.put("auth/token/lookup", Some(root), json!({"token": limited})).1;
+    assert!(looked["data"].get("bound_cidrs").is_none(), "{looked}");
     let token_leases = all_leases(c, root, "auth/token/");
     assert!(
         token_leases.iter().all(|id| !id.starts_with("auth/token/root/")),
@@ -382,7 +389,7 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     // Recorded: the current format, the old server's records unchanged, the new migration's record added.
     let after = meta_records(&data);
     assert_eq!(format_version(&after), vault::storage::migrate::supported_version());
-    assert_eq!(format_version(&after), 6);
+    assert_eq!(format_version(&after), 7);
     for v in 1..=3 {
         let key = format!("migration/{v:04}");
         assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
@@ -532,7 +539,7 @@ fn fixture_from_early_format_2_runs_three_migrations_and_every_token_works() {
     assert!(server.terminate().success());
 
     let after = meta_records(&data);
-    assert_eq!(format_version(&after), 6);
+    assert_eq!(format_version(&after), 7);
     for v in 1..=2 {
         let key = format!("migration/{v:04}");
         assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
@@ -564,7 +571,7 @@ fn fixture_keyring(fx: &Value, data: &Path) -> vault::storage::Keyring {
 }
 
 /// Every (key, stored value) of a tree, as on disk.
-fn raw_tree(data: &Path, tree: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn raw_tree(data: &Path, tree: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
     let db = open_db(data);
     let t = db.open_tree(tree).unwrap();
     t.iter()
@@ -639,7 +646,7 @@ fn failed_unseal_migration_refuses_the_unseal_and_rewrites_nothing() {
     let app = s(&fx["tokens"]["app"], "token");
     assert_eq!(server.client.get("sys/policies/acl/app-read", Some(app)).0, 200);
     assert!(server.terminate().success());
-    assert_eq!(format_version(&meta_records(&data)), 6);
+    assert_eq!(format_version(&meta_records(&data)), 7);
 }
 
 /// A snapshot file holding `data`'s records exactly as stored, declared as storage format `format` (what a server of

@@ -554,3 +554,46 @@ fn dev_mode_mounts_secret_as_kv_v2() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn disabling_a_method_with_more_records_than_a_batch_deletes_them_all() {
+    let dir = temp_dir();
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    assert_eq!(
+        c.put("sys/auth/approle", Some(&root), json!({"type": "approle"})).0,
+        204
+    );
+    let uuid = c.get("sys/auth/approle", Some(&root)).1["data"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 700 roles are 1,400 records (the role and its role-ID index): more than one deletion batch (1,000).
+    for i in 0..700 {
+        assert_eq!(c.put(&format!("auth/approle/role/r{i}"), Some(&root), json!({})).0, 204);
+    }
+    let data = dir.path().join("data");
+    let of_mount = |data: &std::path::Path| {
+        crate::migrations::raw_tree(data, "logical")
+            .iter()
+            .filter(|(k, _)| k.starts_with(format!("{uuid}/").as_bytes()))
+            .count()
+    };
+    server.terminate();
+    assert!(
+        of_mount(&data) > 1_400,
+        "the roles were not stored under the mount's uuid"
+    );
+    let server = TestServer::start(dir.path());
+    server.client.unseal_with(&keys);
+    assert_eq!(
+        server.client.call("DELETE", "sys/auth/approle", Some(&root), None).0,
+        204
+    );
+    server.terminate();
+    assert_eq!(of_mount(&data), 0, "records of the disabled mount are left");
+    // Nor is a pending deletion left behind.
+    assert!(crate::migrations::raw_tree(&data, "core")
+        .iter()
+        .all(|(k, _)| !k.starts_with(b"unmounting/")));
+}

@@ -115,6 +115,11 @@ impl ReferenceServer {
 
     /// [`ReferenceServer::start`] with `extra` added to its configuration (an `audit` stanza, ...).
     pub fn start_with(extra: &str) -> ReferenceServer {
+        Self::start_with_listener(extra, "")
+    }
+
+    /// [`ReferenceServer::start_with`], with `listener_extra` added to its listener stanza.
+    pub fn start_with_listener(extra: &str, listener_extra: &str) -> ReferenceServer {
         let dir = crate::common::temp_dir();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -124,7 +129,7 @@ impl ReferenceServer {
         let config = dir.path().join("bao.hcl");
         std::fs::write(
             &config,
-            format!("storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\ndisable_mlock = true\n{extra}"),
+            format!("storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n{listener_extra}\n}}\ndisable_mlock = true\n{extra}"),
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("bao.log")).unwrap();
@@ -212,6 +217,21 @@ pub fn run_hvac_script(script: &str, addr: &str) -> Vec<serde_json::Value> {
 }
 
 /// The record of the step named `step` in what an hvac script printed.
+/// Run an hvac script against a fresh reference server and a fresh server of ours; every step must answer alike.
+/// Returns our records, for checks of content.
+pub fn run_hvac_script_on_both(script: &str) -> Vec<serde_json::Value> {
+    let reference = ReferenceServer::start();
+    let dir = crate::common::temp_dir();
+    let ours = crate::common::TestServer::start(dir.path());
+    let expected = run_hvac_script(script, &reference.addr);
+    let actual = run_hvac_script(script, &format!("http://{}", ours.addr));
+    assert_eq!(expected.len(), actual.len(), "{script}: the runs took different steps");
+    for (e, a) in expected.iter().zip(&actual) {
+        assert_eq!(e, a, "{script}: step {} differs (reference vs ours)", e["step"]);
+    }
+    actual
+}
+
 pub fn hvac_record<'a>(records: &'a [serde_json::Value], step: &str) -> &'a serde_json::Value {
     records
         .iter()

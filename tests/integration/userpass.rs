@@ -74,6 +74,9 @@ fn unknown_users_and_wrong_passwords_take_the_same_time() {
     let dir = temp_dir();
     let (server, root, _) = TestServer::start_unsealed(dir.path());
     setup(&server, &root);
+    // Nine wrong passwords would lock alice out (then refused at once, unchecked): measure with lockout off.
+    let tune = json!({"user_lockout_config": {"lockout_disable": true}});
+    assert_eq!(server.client.put("sys/auth/userpass/tune", Some(&root), tune).0, 204);
     let median = |user: &str| {
         let mut times: Vec<Duration> = (0..9)
             .map(|_| {
@@ -147,9 +150,9 @@ fn no_login_token_outlives_a_disable_it_raced() {
     let dir = temp_dir();
     let (server, root, _) = TestServer::start_unsealed(dir.path());
     setup(&server, &root);
-    // A user whose password check is slow (a bcrypt hash of cost 13, given as OpenBao's password_hash), so the method
-    // can be disabled while a login is checking the password.
-    let slow = bcrypt::hash("slow", 13).unwrap();
+    // A user whose password check is slow (a bcrypt hash of cost 12, the most OpenBao's password_hash takes), so the
+    // method can be disabled while a login is checking the password.
+    let slow = bcrypt::hash("slow", 12).unwrap();
     let c = &server.client;
     assert_eq!(
         c.put("auth/userpass/users/slow", Some(&root), json!({"password_hash": slow}))
@@ -174,4 +177,62 @@ fn no_login_token_outlives_a_disable_it_raced() {
         (403, &json!(["permission denied"])),
         "{body}"
     );
+}
+
+#[test]
+fn batch_tokens_are_refused_with_a_clear_400() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    setup(&server, &root);
+    assert_eq!(
+        c.put("sys/auth/approle", Some(&root), json!({"type": "approle"})).0,
+        204
+    );
+    let refused = json!(["batch tokens are not supported by this server"]);
+    for path in ["auth/userpass/users/bob", "auth/approle/role/batchy"] {
+        let (status, body) = c.put(path, Some(&root), json!({"password": "pw", "token_type": "batch"}));
+        assert_eq!((status, &body["errors"]), (400, &refused), "{path}: {body}");
+        // Nothing was stored.
+        assert_eq!(c.get(path, Some(&root)).0, 404, "{path}");
+    }
+    // Nor on an existing user: its settings stay as they were.
+    let (status, body) = c.put("auth/userpass/users/alice", Some(&root), json!({"token_type": "batch"}));
+    assert_eq!((status, &body["errors"]), (400, &refused), "{body}");
+    assert_eq!(
+        c.get("auth/userpass/users/alice", Some(&root)).1["data"]["token_type"],
+        "default"
+    );
+    assert_eq!(login(&server, "alice", "s3cret").1["auth"]["token_type"], "service");
+}
+
+#[test]
+fn given_password_hashes_must_have_openbaos_bcrypt_cost() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    setup(&server, &root);
+    let c = &server.client;
+    for (cost, error) in [
+        (4, "bcrypt cost of 4 is too low, want 5 at minimum"),
+        (13, "bcrypt cost of 13 exceeds maximum cost of 12"),
+    ] {
+        let hash = bcrypt::hash("pw", cost).unwrap();
+        let (status, body) = c.put(
+            "auth/userpass/users/hashed",
+            Some(&root),
+            json!({"password_hash": hash}),
+        );
+        assert_eq!((status, &body["errors"]), (400, &json!([error])), "{body}");
+    }
+    let hash = bcrypt::hash("pw", 5).unwrap();
+    assert_eq!(
+        c.put(
+            "auth/userpass/users/hashed",
+            Some(&root),
+            json!({"password_hash": hash})
+        )
+        .0,
+        204
+    );
+    assert_eq!(login(&server, "hashed", "pw").0, 200);
 }

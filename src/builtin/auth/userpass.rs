@@ -10,12 +10,15 @@ use crate::framework::{
     TOKEN_FIELD_LIST,
 };
 use crate::logical::{
-    Auth, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, SpecialPaths,
-    StorageView, TxFail,
+    AliasFuture, Auth, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response,
+    SpecialPaths, StorageView, TxFail,
 };
 
 /// OpenBao's bcrypt cost for userpass passwords.
 const BCRYPT_COST: u32 = 10;
+/// The bcrypt costs a given `password_hash` may have (OpenBao's `minCost` and `maxCost`).
+const MIN_GIVEN_COST: u32 = 5;
+const MAX_GIVEN_COST: u32 = 12;
 
 /// A user's own fields (the legacy ones among them), then the `token_*` ones every auth method has.
 const USER_FIELD_LIST: [(&str, Kind); 17] = concat_fields(
@@ -111,6 +114,9 @@ struct UserEntry {
     ttl: u64,
     #[serde(default)]
     max_ttl: u64,
+    /// The legacy name of `token_bound_cidrs`, shown while it is the one given.
+    #[serde(default)]
+    bound_cidrs: Vec<String>,
 }
 
 fn user_key(username: &str) -> Vec<u8> {
@@ -147,10 +153,19 @@ fn new_password_hash(fields: &Fields, required: bool) -> Result<Option<String>, 
             .map(Some)
             .map_err(|_| invalid("failed to hash the password")),
         (None, Some(hash)) => {
-            if hash.parse::<bcrypt::HashParts>().is_err() {
+            let Ok(parts) = hash.parse::<bcrypt::HashParts>() else {
                 return Err(invalid("password_hash is not a valid bcrypt hash"));
+            };
+            // OpenBao's bounds on a given hash: not weaker than `htpasswd -B`, not so slow that logins become a DoS.
+            match parts.get_cost() {
+                cost if cost < MIN_GIVEN_COST => Err(invalid(format!(
+                    "bcrypt cost of {cost} is too low, want {MIN_GIVEN_COST} at minimum"
+                ))),
+                cost if cost > MAX_GIVEN_COST => Err(invalid(format!(
+                    "bcrypt cost of {cost} exceeds maximum cost of {MAX_GIVEN_COST}"
+                ))),
+                _ => Ok(Some(hash)),
             }
-            Ok(Some(hash))
         }
     }
 }
@@ -195,6 +210,9 @@ impl Userpass {
             if !user.policies.is_empty() {
                 data.insert("policies".into(), json!(user.token.token_policies));
             }
+            if !user.bound_cidrs.is_empty() {
+                data.insert("bound_cidrs".into(), json!(user.token.token_bound_cidrs));
+            }
             let mut resp = Response::with_data(data);
             resp.warnings = Fields::new(&req.data, USER_FIELDS).warnings(&["username"]);
             Ok(resp)
@@ -211,12 +229,19 @@ impl Userpass {
             if let Some(hash) = new_password_hash(&fields, creating)? {
                 user.password_hash = hash;
             }
-            if fields
+            let legacy_cidrs = fields
                 .strings("bound_cidrs")
-                .is_some_and(|c| c.iter().any(|c| !c.is_empty()))
-            {
-                return Err(invalid("bound_cidrs is not supported by this server"));
-            }
+                .map(|c| crate::framework::cidr::parse_addrs(&c).map_err(invalid))
+                .transpose()?;
+            let new_cidrs = fields
+                .has("token_bound_cidrs")
+                .then(|| user.token.token_bound_cidrs.clone());
+            upgrade_legacy(
+                new_cidrs,
+                legacy_cidrs,
+                &mut user.bound_cidrs,
+                &mut user.token.token_bound_cidrs,
+            );
             let new_policies = fields.strings("token_policies");
             let old_policies = fields.strings("policies").map(|p| parse_policies(&p));
             upgrade_legacy(
@@ -315,9 +340,17 @@ impl Userpass {
                 .unwrap_or_else(|| dummy_hash());
             // Always one bcrypt verification, user or not.
             let matches = bcrypt::verify(password.as_bytes(), hash).unwrap_or(false);
-            let Some(user) = user.filter(|_| matches) else {
-                return Err(invalid("invalid username or password"));
+            let user = match user {
+                // Only a known user's failures count towards a lockout (as OpenBao: no records for names that
+                // do not exist).
+                Some(_) if !matches => return Err(Error::InvalidCredentials("invalid username or password".into())),
+                Some(user) => user,
+                None => return Err(invalid("invalid username or password")),
             };
+            // A user bound to client addresses logs in only from them (OpenBao: after the password check).
+            if !crate::framework::cidr::addr_allowed(req.remote_addr, &user.token.token_bound_cidrs) {
+                return Err(Error::PermissionDenied);
+            }
             let mut auth = Auth {
                 display_name: username.clone(),
                 ..Auth::default()
@@ -345,6 +378,16 @@ impl Backend for Userpass {
             root: &[],
             unauthenticated: &["login/*"],
         }
+    }
+
+    /// A login is for the (lower-cased) user its path names.
+    fn login_alias<'a>(&'a self, ctx: &'a Context<'a>, _req: &'a Request) -> AliasFuture<'a> {
+        let alias = ctx
+            .path
+            .strip_prefix("login/")
+            .filter(|name| !name.is_empty() && !name.contains('/'))
+            .map(str::to_lowercase);
+        Box::pin(async move { Ok(alias) })
     }
 }
 
@@ -379,7 +422,9 @@ mod tests {
         assert_eq!(auth.lease_duration, 3600);
         for (user, password) in [("alice", "wrong"), ("nobody", "pw")] {
             match write(&format!("login/{user}"), json!({"password": password})) {
-                Err(Error::InvalidRequest(m)) => assert_eq!(m, "invalid username or password"),
+                Err(Error::InvalidRequest(m) | Error::InvalidCredentials(m)) => {
+                    assert_eq!(m, "invalid username or password")
+                }
                 other => panic!("{other:?}"),
             }
         }

@@ -934,7 +934,13 @@ fn token_secret_from_lookup(s: &Secret) -> Secret {
 /// Read a secret from the terminal without echo, after a prompt on stdout or stderr. Like the reference, refuses
 /// when stdin is not a terminal (pass the value as an argument, or "-", instead).
 pub fn read_hidden(prompt: &str, on_stdout: bool) -> Result<String, String> {
-    use std::io::{BufRead, IsTerminal, Write};
+    read_hidden_then(prompt, on_stdout, true)
+}
+
+/// [`read_hidden`], with or without the newline written after the answer (or the refusal).
+pub fn read_hidden_then(prompt: &str, on_stdout: bool, newline_after: bool) -> Result<String, String> {
+    use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex};
+    use std::io::{IsTerminal, Read, Write};
     let write = |text: &str| {
         if on_stdout {
             let mut o = std::io::stdout();
@@ -946,24 +952,50 @@ pub fn read_hidden(prompt: &str, on_stdout: bool) -> Result<String, String> {
             let _ = e.flush();
         }
     };
-    write(prompt);
+    let after = if newline_after { "\n" } else { "" };
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        write("\n");
+        write(prompt);
+        write(after);
         return Err("file descriptor 0 is not a terminal".into());
     }
-    let saved = rustix::termios::tcgetattr(&stdin).ok();
-    if let Some(t) = &saved {
-        let mut quiet = t.clone();
-        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
-        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet);
-    }
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    if let Some(t) = saved {
-        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &t);
-    }
-    write("\n");
-    read.map_err(|e| e.to_string())?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    // Echo goes off before the prompt shows, so nothing typed after it is ever echoed. Line editing and signals
+    // are handled here (byte by byte) so that Ctrl-C cancels with the terminal restored.
+    let saved = termios::tcgetattr(&stdin).map_err(|e| e.to_string())?;
+    let mut quiet = saved.clone();
+    quiet
+        .local_modes
+        .remove(LocalModes::ECHO | LocalModes::ICANON | LocalModes::ISIG);
+    quiet.special_codes[SpecialCodeIndex::VMIN] = 1;
+    quiet.special_codes[SpecialCodeIndex::VTIME] = 0;
+    termios::tcsetattr(&stdin, OptionalActions::Now, &quiet).map_err(|e| e.to_string())?;
+    write(prompt);
+    let mut line = zeroize::Zeroizing::new(Vec::new());
+    let mut byte = [0u8; 1];
+    let mut input = stdin.lock();
+    let outcome = loop {
+        match input.read(&mut byte) {
+            Ok(0) => break Ok(()),
+            Ok(_) => match byte[0] {
+                b'\n' | b'\r' => break Ok(()),
+                0x03 => break Err(USER_CANCELED.to_string()),
+                0x04 if line.is_empty() => break Ok(()),
+                0x7f | 0x08 => {
+                    line.pop();
+                }
+                0x15 => line.clear(),
+                b => line.push(b),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    zeroize::Zeroize::zeroize(&mut byte);
+    let _ = termios::tcsetattr(&stdin, OptionalActions::Now, &saved);
+    write(after);
+    outcome?;
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
+
+/// What [`read_hidden`] answers when the user presses Ctrl-C at the prompt.
+pub const USER_CANCELED: &str = "user canceled";

@@ -4,6 +4,7 @@ mod basic;
 mod kv;
 mod mounts;
 mod operator;
+mod operator_keys;
 mod policy;
 mod token;
 
@@ -21,6 +22,7 @@ pub fn all() -> Vec<Command> {
     out.extend(kv::commands());
     out.extend(mounts::commands());
     out.extend(operator::commands());
+    out.extend(operator_keys::commands());
     out
 }
 

@@ -1,4 +1,4 @@
-//! `operator init/unseal/seal/step-down/key-status` and `operator raft snapshot save/restore`. (The offline
+//! `operator init/unseal/seal/step-down` and `operator raft snapshot save/restore`. (The offline
 //! `operator snapshot inspect` lives in `main.rs`: it needs no server.)
 
 use std::io::IsTerminal;
@@ -10,7 +10,7 @@ use super::{client, cmd, fail, group, no_args, tri};
 use crate::cli::api::Request;
 use crate::cli::base::{no_flags, Base, Command, FORMAT, HTTP};
 use crate::cli::flags::{flag, Def, Flags, Kind};
-use crate::cli::format::{columnize, go_json_ordered, go_yaml, ordered_to_value, wrap_at_length};
+use crate::cli::format::{go_json_ordered, go_yaml, ordered_to_value, wrap_at_length};
 use crate::cli::output::{output_data, Data};
 
 pub fn commands() -> Vec<Command> {
@@ -20,7 +20,6 @@ pub fn commands() -> Vec<Command> {
         cmd("operator unseal", "Unseals the server", "[options] [KEY]", "  Provides a portion of the root key to unseal the server. With no KEY, the key is read from the\n  terminal without echo.\n\n      $ vault operator unseal\n", HTTP | FORMAT, unseal_flags, unseal),
         cmd("operator seal", "Seals the server", "[options]", "  Seals the server: the encryption key is forgotten and every request is refused until it is unsealed.\n\n      $ vault operator seal\n", HTTP, no_flags, seal),
         cmd("operator step-down", "Forces the server to resign active duty", "[options]", "  Forces the active node to step down.\n\n      $ vault operator step-down\n", HTTP, no_flags, step_down),
-        cmd("operator key-status", "Provides information about the active encryption key", "[options]", "  Provides information about the active encryption key: its term and install time.\n\n      $ vault operator key-status\n", HTTP | FORMAT, no_flags, key_status),
         group("operator raft", "Interact with raft storage", "  This command groups subcommands for the storage's snapshots.\n\n      $ vault operator raft snapshot save backup.snap\n"),
         group("operator raft snapshot", "Save and restore snapshots of the storage", "  Saves or restores a snapshot of the server's data.\n\n      $ vault operator raft snapshot save backup.snap\n      $ vault operator raft snapshot restore backup.snap\n"),
         cmd("operator raft snapshot save", "Saves a snapshot of the current state of the storage", "[options] FILE", "  Saves a snapshot of the server's data to FILE (owner-only permissions). Progress is shown on a\n  terminal.\n\n      $ vault operator raft snapshot save backup.snap\n", HTTP, no_flags, snapshot_save),
@@ -271,43 +270,6 @@ fn step_down(b: &mut Base, f: Flags) -> i32 {
     }
     let addr = c.address().to_string();
     b.ui.output(&format!("Success! Stepped down: {addr}"));
-    0
-}
-
-fn key_status(b: &mut Base, f: Flags) -> i32 {
-    tri!(no_args(b, &f.args));
-    let c = tri!(client(b, 2));
-    let status = match c.json(Request::new("GET", "sys/key-status")) {
-        Ok(v) => v,
-        Err(e) => return fail(b, "Error reading key status", &e),
-    };
-    let term = status["term"].as_i64().unwrap_or(0);
-    let install = status["install_time"].as_str().unwrap_or_default().to_string();
-    let encryptions = status["encryptions"].as_i64().unwrap_or(0);
-    if b.ui.is_table() {
-        let when = chrono::DateTime::parse_from_rfc3339(&install)
-            .map(|t| t.with_timezone(&chrono::Utc).format("%d %b %y %H:%M UTC").to_string())
-            .unwrap_or_default();
-        let rows = vec![
-            format!("Key Term | {term}"),
-            format!("Install Time | {when}"),
-            format!("Encryption Count | {encryptions}"),
-        ];
-        let t = columnize(&rows, "|");
-        b.ui.output(&t);
-        return 0;
-    }
-    let fields: Vec<(&str, Value)> = vec![
-        ("term", Value::from(term)),
-        ("install_time", Value::from(install)),
-        ("encryptions", Value::from(encryptions)),
-    ];
-    let out = if b.format() == "json" {
-        go_json_ordered(&fields)
-    } else {
-        go_yaml(&ordered_to_value(&fields))
-    };
-    b.ui.output(&out);
     0
 }
 

@@ -69,6 +69,13 @@ pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Resp
             _ if write => rekey_verify(core, req).await,
             _ => Err(CoreError::UnsupportedOperation),
         },
+        // This server never stores PGP-encrypted key shares (it refuses `pgp_keys`), so there is never a backup;
+        // the answers are OpenBao's when it has none.
+        "rotate/root/backup" | "rotate/recovery/backup" | "rekey/backup" | "rekey/recovery-key-backup" => match op {
+            Operation::Read => Err(CoreError::InvalidRequest("no backed-up keys found".into())),
+            Operation::Delete => Ok(Response::no_content()),
+            _ => Err(CoreError::UnsupportedOperation),
+        },
         "generate-root-token/attempt" => match op {
             Operation::Read => core
                 .generate_root_status()

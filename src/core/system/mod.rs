@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cors;
 pub mod keys;
 pub mod leases;
+pub mod lockout;
 pub mod mounts;
 
 use serde_json::{json, Map, Value};
@@ -132,6 +133,9 @@ impl SystemBackend {
             return answer;
         }
         if let Some(answer) = audit::route(core, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = lockout::route(core, path, req).await {
             return answer;
         }
         if let Some(answer) = keys::route(core, path, req).await {

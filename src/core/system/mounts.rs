@@ -162,9 +162,18 @@ async fn disable_auth(core: &Core, path: &str, req: &Request) -> Result<Response
     if path == "token/" {
         return Err(invalid("token credential backend cannot be disabled"));
     }
+    let accessor = core
+        .mount_tables()
+        .auth
+        .iter()
+        .find(|e| e.path == path)
+        .map(|e| e.accessor.clone());
     if core.unmount(&path, Table::Auth).await? {
-        // Its tokens go with it (OpenBao revokes the mount's leases).
+        // Its tokens go with it (OpenBao revokes the mount's leases), and so do its lockout counts.
         let revoked = core.revoke_logins_of(&format!("auth/{path}")).await?;
+        if let Some(accessor) = accessor {
+            core.forget_lockouts_of(&accessor).await?;
+        }
         log::info!("mounts: disabled auth/{path}, revoked {revoked} token(s) it issued");
     }
     Ok(Response::no_content())
@@ -226,6 +235,7 @@ fn mount_config(raw: &Map<String, Value>) -> Result<(MountConfig, Option<String>
         audit_non_hmac_request_keys: list("audit_non_hmac_request_keys")?,
         audit_non_hmac_response_keys: list("audit_non_hmac_response_keys")?,
         token_type: String::new(),
+        user_lockout_config: None,
     };
     // Checked for type only: OpenBao reads them into the config too.
     text("token_type")?;
@@ -507,6 +517,9 @@ fn tune_read(core: &Core, path: &str, req: &Request) -> Result<Response, CoreErr
             entry.config.token_type.as_str()
         };
         data.insert("token_type".into(), json!(token_type));
+        if let Some(tune) = &entry.config.user_lockout_config {
+            tune.render(&mut data);
+        }
     }
     let lists = [
         ("audit_non_hmac_request_keys", &entry.config.audit_non_hmac_request_keys),
@@ -532,6 +545,78 @@ fn tune_read(core: &Core, path: &str, req: &Request) -> Result<Response, CoreErr
         data.insert("plugin_version".into(), json!(entry.plugin_version));
     }
     Ok(with_warnings(Response::legacy(data), &fields, &["path"]))
+}
+
+/// A tune's `user_lockout_config` (OpenBao's `APIUserLockoutConfig`, decoded as mapstructure does: the string
+/// fields take numbers too, the bool must be a bool; other keys are ignored). `None`: not given; `Some(0)`: reset
+/// to the inherited value ("system" for the durations).
+struct LockoutTuneRequest {
+    threshold: Option<u64>,
+    duration: Option<u64>,
+    counter_reset: Option<u64>,
+    disable: Option<bool>,
+}
+
+impl LockoutTuneRequest {
+    fn parse(raw: &Map<String, Value>) -> Result<Self, CoreError> {
+        let unconvertible = || invalid("unable to convert given user lockout config information");
+        let text = |key: &str| -> Result<Option<String>, CoreError> {
+            match raw.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if s.is_empty() => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(_) => Err(unconvertible()),
+            }
+        };
+        let disable = match raw.get("lockout_disable") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => return Err(unconvertible()),
+        };
+        let threshold = text("lockout_threshold")?;
+        let duration = text("lockout_duration")?;
+        let counter_reset = text("lockout_counter_reset_duration")?;
+        let threshold = threshold
+            .map(|t| {
+                t.parse::<u64>().map_err(|_| {
+                    invalid(format!(
+                        "unable to parse user lockout threshold: strconv.ParseUint: parsing {t:?}: invalid syntax"
+                    ))
+                })
+            })
+            .transpose()?;
+        let secs = |text: Option<String>| -> Result<Option<u64>, CoreError> {
+            match text.as_deref() {
+                None => Ok(None),
+                Some("system") => Ok(Some(0)),
+                Some(t) => parse_duration_second(&Value::String(t.to_string()))
+                    .map(|s| Some(s.unwrap_or(0).max(0) as u64))
+                    .map_err(invalid),
+            }
+        };
+        Ok(LockoutTuneRequest {
+            threshold,
+            duration: secs(duration)?,
+            counter_reset: secs(counter_reset)?,
+            disable,
+        })
+    }
+
+    fn apply(&self, tune: &mut crate::core::lockout::LockoutTune) {
+        if let Some(v) = self.threshold {
+            tune.lockout_threshold = v;
+        }
+        if let Some(v) = self.duration {
+            tune.lockout_duration = v;
+        }
+        if let Some(v) = self.counter_reset {
+            tune.lockout_counter_reset = v;
+        }
+        if let Some(v) = self.disable {
+            tune.lockout_disable = v;
+        }
+    }
 }
 
 /// `parseutil.ParseInt` of a string ("" is 0), with Go's error text.
@@ -569,6 +654,8 @@ async fn tune_write(core: &Core, path: &str, req: &Request) -> Result<Response, 
         .has("token_type")
         .then(|| fields.str("token_type").unwrap_or_default());
     let options = fields.kv_pairs("options").unwrap_or_default();
+    let lockout = fields.map("user_lockout_config").filter(|m| !m.is_empty());
+    let lockout = lockout.as_ref().map(LockoutTuneRequest::parse).transpose()?;
     let lists: Vec<(&str, Option<Vec<String>>)> = [
         "audit_non_hmac_request_keys",
         "audit_non_hmac_response_keys",
@@ -625,6 +712,15 @@ async fn tune_write(core: &Core, path: &str, req: &Request) -> Result<Response, 
                     return Err(invalid(format!("invalid listing_visibility {v}")));
                 }
                 entry.config.listing_visibility = v.clone();
+            }
+            if let Some(lockout) = &lockout {
+                if !crate::core::lockout::SUPPORTED_METHODS.contains(&entry.kind.as_str()) {
+                    return Err(invalid(format!(
+                        "tuning of user lockout configuration for auth type {:?} not allowed",
+                        entry.kind
+                    )));
+                }
+                lockout.apply(entry.config.user_lockout_config.get_or_insert_with(Default::default));
             }
             if let Some(t) = &token_type {
                 if table != Table::Auth {

@@ -95,6 +95,11 @@ impl Core {
             renewable: asked.renewable && ttl > 0,
             renewed: false,
             role: None,
+            bound_cidrs: if ttl == 0 {
+                Vec::new()
+            } else {
+                asked.bound_cidrs.clone()
+            },
         };
         let stored = entry.clone();
         let mount_uuid = system.uuid.clone();

@@ -93,6 +93,9 @@ pub struct TokenEntry {
     pub renewed: bool,
     /// The role it was created through, if any.
     pub role: Option<String>,
+    /// The client addresses (address or CIDR block) it may be used from; empty: any. Enforced on every use of a
+    /// token that expires (OpenBao's rule: a non-expiring root token is not bound). Added by format 7.
+    pub bound_cidrs: Vec<String>,
 }
 
 impl TokenEntry {
@@ -115,6 +118,7 @@ impl TokenEntry {
             renewable: false,
             renewed: false,
             role: None,
+            bound_cidrs: Vec::new(),
         }
     }
 
@@ -151,6 +155,11 @@ impl TokenEntry {
             .unwrap_or(0)
     }
 
+    /// May this token be used by a client at `remote`? (OpenBao's CIDR check in `CheckToken`.)
+    pub fn usable_from(&self, remote: Option<std::net::IpAddr>) -> bool {
+        self.ttl == 0 || crate::framework::cidr::addr_allowed(remote, &self.bound_cidrs)
+    }
+
     /// `data` of `auth/token/lookup*`.
     pub fn lookup_data(&self, id: &str) -> Map<String, Value> {
         let now = now_ns();
@@ -178,6 +187,9 @@ impl TokenEntry {
         }
         if let Some(role) = &self.role {
             data["role"] = json!(role);
+        }
+        if !self.bound_cidrs.is_empty() {
+            data["bound_cidrs"] = json!(self.bound_cidrs);
         }
         // The root token made by init has neither (as in OpenBao).
         if self.path == INIT_ROOT_PATH {
@@ -720,6 +732,13 @@ impl Core {
             renewable: req.renewable.unwrap_or(true) && ttl > 0,
             renewed: false,
             role: role.map(|r| r.name.clone()),
+            // A child made without a role inherits its parent's binding (OpenBao: through a role it gets the role's,
+            // and token roles bind nothing here yet); a token that never expires is not bound.
+            bound_cidrs: if orphan || role.is_some() || ttl == 0 {
+                Vec::new()
+            } else {
+                parent.bound_cidrs.clone()
+            },
         };
         let stored = entry.clone();
         let parent_hash = creator.hash.to_vec();

@@ -1,46 +1,17 @@
 """Response wrapping through hvac (2.4.0), unchanged: client.sys.wrap / unwrap, wrapped reads and token creation,
 lookup and rewrap through client.adapter. The server's address comes from HVAC_TEST_ADDR; the server must be
-uninitialized. Prints a JSON list of steps: {"step", "shape": sorted keys (with wrap_info/data/auth members)}
-or {"step", "raised": exception class, "errors": [...]}, plus "value" where the test checks content.
+uninitialized. Prints the JSON list of steps `hvac_steps` records.
 """
 
 import json
 import os
 
 import hvac
-from hvac import exceptions
+
+from hvac_steps import step, steps, unsealed_client
 
 ADDR = os.environ["HVAC_TEST_ADDR"]
-steps = []
-
-
-def shape(body):
-    keys = sorted(body.keys())
-    for member in ("wrap_info", "data", "auth"):
-        if isinstance(body.get(member), dict):
-            keys += sorted(f"{member}.{k}" for k in body[member])
-    return keys
-
-
-def step(name, call, value=None):
-    try:
-        body = call()
-        if hasattr(body, "json"):
-            body = body.json()
-        record = {"step": name, "shape": shape(body)}
-        if value:
-            record["value"] = value(body)
-        steps.append(record)
-        return body
-    except exceptions.VaultError as e:
-        steps.append({"step": name, "raised": type(e).__name__, "errors": e.errors})
-        return None
-
-
-client = hvac.Client(url=ADDR)
-init = client.sys.initialize(secret_shares=1, secret_threshold=1)
-client.sys.submit_unseal_key(init["keys"][0])
-client.token = init["root_token"]
+client = unsealed_client(ADDR)
 
 wrapped = step("sys.wrap", lambda: client.sys.wrap(payload={"a": "b"}, ttl=300),
                lambda b: {"ttl": b["wrap_info"]["ttl"], "path": b["wrap_info"]["creation_path"]})

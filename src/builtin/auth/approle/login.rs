@@ -7,13 +7,13 @@ use std::net::IpAddr;
 
 use subtle::ConstantTimeEq;
 
-use super::cidr::{belongs, verify_subset};
 use super::role::{read_role_index, RoleEntry};
 use super::secret_id::{delete_in_tx, same_hmac, SecretIdEntry};
 use super::{
     accessor_key, invalid, read_json, read_mount_key, read_role, role_key, tx_read_json, tx_write_json, AppRole,
     LOGIN_FIELDS, MAX_HMAC_INPUT,
 };
+use crate::framework::cidr::{belongs, verify_subset};
 use crate::framework::{now_ns, Captures, Fields};
 use crate::logical::{Auth, BackendFuture, Context, Error, Request, Response, TxFail};
 
@@ -120,23 +120,27 @@ impl AppRole {
             };
 
             let mut metadata = std::collections::BTreeMap::new();
+            let mut secret_token_cidrs = Vec::new();
             if role.bind_secret_id {
                 let secret_id = fields.str("secret_id").unwrap_or_default().trim().to_string();
                 if secret_id.is_empty() {
                     return Err(invalid("missing secret_id"));
                 }
+                // A secret ID the role does not have is wrong credentials for a role that exists: it counts towards
+                // the role ID's lockout (OpenBao's ErrInvalidCredentials).
                 if secret_id.len() > MAX_HMAC_INPUT {
-                    return Err(invalid(INVALID_CREDENTIALS));
+                    return Err(Error::InvalidCredentials(INVALID_CREDENTIALS.into()));
                 }
                 let asked = role.secret_id_hmac(&secret_id);
                 let entry_key = format!("{}{asked}", role.secret_ids_folder()).into_bytes();
                 let Some(entry) = read_json::<SecretIdEntry>(view, &entry_key)? else {
-                    return Err(invalid(INVALID_CREDENTIALS));
+                    return Err(Error::InvalidCredentials(INVALID_CREDENTIALS.into()));
                 };
                 let accessor = accessor_key(&mount_key, &role.secret_id_prefix, &entry.secret_id_accessor);
                 let now = now_ns();
                 let remote = req.remote_addr;
                 // Read-only first: a secret ID of unlimited use needs no transaction.
+                secret_token_cidrs = entry.token_bound_cidrs.clone();
                 match check(&entry, &asked, view.get(&accessor)?.is_some(), &role, remote, now) {
                     Ok(Consume::Nothing) => metadata = entry.metadata,
                     Ok(_) | Err(Refusal { cleanup: true, .. }) => {
@@ -156,6 +160,10 @@ impl AppRole {
                 ..Auth::default()
             };
             role.token.populate_auth(&mut auth);
+            // The secret ID's own token binding, when it has one, replaces the role's (OpenBao).
+            if !secret_token_cidrs.is_empty() {
+                auth.bound_cidrs = crate::framework::cidr::parse_addrs(&secret_token_cidrs).map_err(invalid)?;
+            }
             let mut resp = Response::with_auth(auth, vec![]);
             resp.warnings = fields.warnings(&[]);
             Ok(resp)

@@ -14,7 +14,6 @@
 //! concurrent logins can never use it more often than allowed. Expired secret IDs are refused at login and deleted
 //! by the periodic tidy.
 
-mod cidr;
 mod login;
 mod role;
 mod secret_id;
@@ -30,8 +29,8 @@ use zeroize::Zeroizing;
 
 use crate::framework::{Kind, PathSpec, PathTable, TOKEN_FIELD_LIST};
 use crate::logical::{
-    Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, PeriodicFuture, Request, SpecialPaths,
-    StorageView, TxFail, ViewTxn,
+    AliasFuture, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, PeriodicFuture, Request,
+    SpecialPaths, StorageView, TxFail, ViewTxn,
 };
 use crate::storage::StorageError;
 
@@ -277,6 +276,16 @@ impl Backend for AppRole {
             root: &[],
             unauthenticated: &["login"],
         }
+    }
+
+    /// A login is for the role ID it gives (trimmed), as OpenBao's alias lookahead names it.
+    fn login_alias<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> AliasFuture<'a> {
+        let alias = (ctx.path == "login")
+            .then(|| req.data.get("role_id").and_then(|v| v.as_str()))
+            .flatten()
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty());
+        Box::pin(async move { Ok(alias) })
     }
 
     fn periodic_interval(&self) -> Option<Duration> {

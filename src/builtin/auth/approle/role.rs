@@ -7,11 +7,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use super::cidr::validate_list;
 use super::{
     go_duration, hmac_hex, invalid, mount_key, random_hex, read_json, read_role, role_id_key, role_key, tx_read_json,
     tx_write_json, AppRole, MAX_HMAC_INPUT, ROLE_FIELDS, SECRET_ID_LOCAL_PREFIX, SECRET_ID_PREFIX,
 };
+use crate::framework::cidr::validate_list;
 use crate::framework::{parse_policies, upgrade_legacy, Captures, Fields, Schema, TokenParams};
 use crate::logical::{
     BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, StorageView, TxFail, ViewTxn,
@@ -91,7 +91,7 @@ impl RoleEntry {
 
     /// OpenBao's `validateRoleConstraints`.
     fn check_constraints(&self) -> Result<(), Error> {
-        if self.bind_secret_id || !self.secret_id_bound_cidrs.is_empty() {
+        if self.bind_secret_id || !self.secret_id_bound_cidrs.is_empty() || !self.token.token_bound_cidrs.is_empty() {
             Ok(())
         } else {
             Err(invalid("at least one constraint should be enabled on the role"))
@@ -528,11 +528,10 @@ pub(super) const SETTINGS: [Setting; 12] = [
         pattern: "role/{role_name}/token-bound-cidrs",
         fields: super::CIDR_FIELDS,
         help: "Comma separated string or list of CIDR blocks. If set, specifies the blocks of IP addresses which can use the returned token.",
-        show: |_| one("token_bound_cidrs", Value::Null),
+        show: |role| one("token_bound_cidrs", json!(role.token.token_bound_cidrs)),
         warning: None,
-        update: Some(|fields, _, _| reject_token_bound_cidrs(fields).map(|_| None)),
-        // Never set (refused), so there is nothing to reset.
-        reset: None,
+        update: Some(|fields, _, _| update_token_bound_cidrs(fields)),
+        reset: Some(|role| role.token.token_bound_cidrs.clear()),
     },
     Setting {
         pattern: "role/{role_name}/secret-id-num-uses",
@@ -658,7 +657,7 @@ fn update_bound_cidrs(fields: &Fields, _role: &RoleEntry, _ctx: &Context) -> Res
         .strings("secret_id_bound_cidrs")
         .or_else(|| fields.strings("bound_cidr_list"));
     let Some(cidrs) = cidrs else {
-        return reject_token_bound_cidrs(fields).map(|_| None);
+        return update_token_bound_cidrs(fields);
     };
     if cidrs.is_empty() {
         return Err(invalid("missing bound_cidr_list"));
@@ -737,16 +736,17 @@ impl AppRole {
         })
     }
 }
-/// Tokens bound to client addresses need the token store to check the address on every use; until it does, a
-/// binding is refused rather than silently ignored (as the `token_*` fields are, see `framework::token_params`).
-fn reject_token_bound_cidrs(fields: &Fields) -> Result<(), Error> {
-    if fields
-        .strings("token_bound_cidrs")
-        .is_some_and(|c| c.iter().any(|c| !c.is_empty()))
-    {
-        return Err(invalid("token_bound_cidrs is not supported by this server"));
-    }
-    Ok(())
+/// `token_bound_cidrs` given to a role's CIDR endpoints (OpenBao's `pathRoleBoundCIDRUpdateCommon`): addresses or
+/// blocks the role's tokens may be used from.
+fn update_token_bound_cidrs(fields: &Fields) -> Result<Option<Change>, Error> {
+    let Some(cidrs) = fields.strings("token_bound_cidrs") else {
+        return Ok(None);
+    };
+    let parsed = crate::framework::cidr::parse_addrs(&cidrs)
+        .map_err(|e| invalid(format!("failed to parse token_bound_cidrs: {e}")))?;
+    Ok(Some(Box::new(move |role| {
+        role.token.token_bound_cidrs = parsed.clone()
+    })))
 }
 
 /// The name of the role with this role ID, if any (the index `role_id/<HMAC>`).

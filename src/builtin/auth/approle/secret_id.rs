@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
-use super::cidr::{validate_list, verify_subset};
 use super::role::RoleEntry;
 use super::{
     accessor_key, invalid, mount_key, read_json, read_mount_key, read_role, tx_read_json, tx_write_json, AppRole,
     MAX_HMAC_INPUT, SECRET_ID_LOCAL_PREFIX, SECRET_ID_PREFIX,
 };
+use crate::framework::cidr::{validate_list, verify_subset};
 use crate::framework::{now_ns, rfc3339_nano, Captures, Fields};
 use crate::logical::{BackendFuture, Context, Error, Request, Response, StorageView, TxFail, ViewTxn};
 
@@ -249,12 +249,16 @@ impl AppRole {
         let cidr_list = fields.strings("cidr_list").unwrap_or_default();
         validate_list(&cidr_list).map_err(|e| invalid(format!("failed to validate CIDR blocks: {e}")))?;
         verify_subset(&cidr_list, &role.secret_id_bound_cidrs).map_err(invalid)?;
-        if fields
+        // The tokens of logins with this secret ID may be bound more tightly than the role's (OpenBao: blocks only,
+        // each inside one of the role's token blocks).
+        let token_bound_cidrs: Vec<String> = fields
             .strings("token_bound_cidrs")
-            .is_some_and(|c| c.iter().any(|c| !c.is_empty()))
-        {
-            return Err(invalid("token_bound_cidrs is not supported by this server"));
-        }
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .collect();
+        validate_list(&token_bound_cidrs).map_err(|e| invalid(format!("failed to validate token CIDR blocks: {e}")))?;
+        verify_subset(&token_bound_cidrs, &role.token.token_bound_cidrs).map_err(invalid)?;
         let num_uses = match fields.int("num_uses") {
             Some(n) if n < 0 => return Err(invalid("num_uses cannot be negative")),
             Some(n) if role.secret_id_num_uses > 0 && (n == 0 || n > role.secret_id_num_uses) => {
@@ -291,7 +295,7 @@ impl AppRole {
             last_updated_time: now,
             metadata,
             cidr_list,
-            token_bound_cidrs: Vec::new(),
+            token_bound_cidrs,
         };
         let key = mount_key(ctx.storage).await?;
         let record_key = entry_key(&role, &secret_id_hmac);

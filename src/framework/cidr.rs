@@ -1,5 +1,6 @@
 //! CIDR blocks as OpenBao's `cidrutil` reads them (Go's `net.ParseCIDR`): parsing with its error text, whether an
-//! address belongs to one of a list of blocks, and whether every block of one list lies inside a block of another.
+//! address belongs to one of a list of blocks, and whether every block of one list lies inside a block of another;
+//! and token bound CIDRs as OpenBao's `parseutil.ParseAddrs` reads them (an address alone is a single-host block).
 
 use std::net::IpAddr;
 
@@ -67,6 +68,56 @@ impl Cidr {
     pub fn contains_block(&self, other: &Cidr) -> bool {
         self.prefix <= other.prefix && self.contains(other.network)
     }
+}
+
+/// OpenBao's `parseutil.ParseAddrs` for `token_bound_cidrs`: each entry an address (a single host) or a block, in
+/// the form OpenBao keeps and shows (a single-host block as the bare address). The error names the first entry that
+/// is neither, in OpenBao's words.
+pub fn parse_addrs(entries: &[String]) -> Result<Vec<String>, String> {
+    entries
+        .iter()
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let block = match entry.parse::<IpAddr>() {
+                Ok(addr) => Cidr {
+                    network: addr,
+                    prefix: width(addr),
+                },
+                Err(_) => Cidr::parse(entry).map_err(|_| {
+                    format!(
+                        "error parsing address {entry:?}: Unable to convert {entry:?} to an IPv4 or IPv6 address, or a UNIX Socket"
+                    )
+                })?,
+            };
+            Ok(if block.prefix == width(block.network) {
+                block.network.to_string()
+            } else {
+                format!("{}/{}", block.network, block.prefix)
+            })
+        })
+        .collect()
+}
+
+/// A token bound to `bound` (as [`parse_addrs`] keeps them) may be used from `remote` (OpenBao's
+/// `cidrutil.RemoteAddrIsOk`); no address (an in-process request) never matches a binding.
+pub fn addr_allowed(remote: Option<IpAddr>, bound: &[String]) -> bool {
+    if bound.is_empty() {
+        return true;
+    }
+    let Some(remote) = remote else {
+        return false;
+    };
+    bound.iter().any(|b| {
+        let block = match b.parse::<IpAddr>() {
+            Ok(addr) => Ok(Cidr {
+                network: addr,
+                prefix: width(addr),
+            }),
+            Err(_) => Cidr::parse(b),
+        };
+        block.is_ok_and(|c| c.contains(remote))
+    })
 }
 
 /// Every block of the list parses (OpenBao's `ValidateCIDRListSlice`); the error names the first that does not.
@@ -148,5 +199,22 @@ mod tests {
              on the secret ID [\"11.0.0.0/8\"]: %!w(<nil>)"
         );
         assert!(verify_subset(&strings(&["10.0.0.0/8"]), &strings(&["10.0.0.0/16"])).is_err());
+    }
+
+    #[test]
+    fn token_bound_cidrs_parse_and_match_like_openbao() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let parsed = parse_addrs(&strings(&["10.0.0.0/8", " 127.0.0.1", "127.0.0.1/32", "::1", ""])).unwrap();
+        assert_eq!(parsed, ["10.0.0.0/8", "127.0.0.1", "127.0.0.1", "::1"]);
+        assert_eq!(
+            parse_addrs(&strings(&["bogus"])).unwrap_err(),
+            "error parsing address \"bogus\": Unable to convert \"bogus\" to an IPv4 or IPv6 address, or a UNIX Socket"
+        );
+        let local = Some("127.0.0.1".parse().unwrap());
+        assert!(addr_allowed(local, &[]));
+        assert!(addr_allowed(local, &strings(&["127.0.0.1"])));
+        assert!(addr_allowed(local, &strings(&["10.0.0.0/8", "127.0.0.0/8"])));
+        assert!(!addr_allowed(local, &strings(&["10.0.0.0/8"])));
+        assert!(!addr_allowed(None, &strings(&["127.0.0.1"])));
     }
 }
