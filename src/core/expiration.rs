@@ -379,6 +379,7 @@ impl Core {
             wrap_ttl: None,
             remote_addr: None,
             secret: Some(secret),
+            headers: Default::default(),
         };
         let caller = Caller {
             token_hash: vec![],
@@ -626,6 +627,7 @@ mod tests {
             wrap_ttl: None,
             remote_addr: None,
             secret: None,
+            headers: Default::default(),
         }
     }
 

@@ -232,12 +232,22 @@ impl MountTables {
     /// The entry whose path is the longest prefix of `path` (a path with a trailing slash), in either table (auth
     /// paths are matched with their `auth/` prefix).
     pub fn matching(&self, path: &str) -> Option<(&MountEntry, Table)> {
-        let secret = self.secret.iter().map(|e| (e, Table::Secret, e.path.clone()));
-        let auth = self.auth.iter().map(|e| (e, Table::Auth, format!("auth/{}", e.path)));
+        // The longest mounted path that prefixes `path`; an auth method's is `auth/` + its path. No allocation: this
+        // runs for every audited request.
+        let secret = self
+            .secret
+            .iter()
+            .filter(|e| path.starts_with(e.path.as_str()))
+            .map(|e| (e, Table::Secret, e.path.len()));
+        let below_auth = path.strip_prefix("auth/");
+        let auth = self
+            .auth
+            .iter()
+            .filter(move |e| below_auth.is_some_and(|rest| rest.starts_with(e.path.as_str())))
+            .map(|e| (e, Table::Auth, "auth/".len() + e.path.len()));
         secret
             .chain(auth)
-            .filter(|(_, _, full)| path.starts_with(full.as_str()))
-            .max_by_key(|(_, _, full)| full.len())
+            .max_by_key(|(_, _, len)| *len)
             .map(|(e, t, _)| (e, t))
     }
 

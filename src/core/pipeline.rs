@@ -199,7 +199,10 @@ impl Core {
         if entry.num_uses == crate::core::token_store::token::LAST_USE_IN_PROGRESS {
             *last_use = Some(hash.clone());
         }
-        *auth = audit_auth(token.as_str(), &entry);
+        // Only audit entries show who made the request.
+        if self.has_audit_devices() {
+            *auth = audit_auth(token.as_str(), &entry);
+        }
         let caller = self.authorize_token(hash, entry, req, routed.as_ref()).await;
         auth.policy_allowed = match &caller {
             Ok(_) => Some(true),
@@ -229,19 +232,21 @@ impl Core {
 
     /// The mount a request is routed to, as audit entries name it.
     fn audit_mount_of(&self, path: &str) -> Option<MountView> {
-        let (entry, table) = self.matching_mount(path)?;
+        // Only what the entry shows is copied out of the mount table.
+        let tables = self.mount_tables();
+        let (entry, table) = tables.matching(&super::mounts::sanitize_path(path))?;
         let (point, class) = match table {
             super::mounts::Table::Secret => (entry.path.clone(), "secret"),
             super::mounts::Table::Auth => (format!("auth/{}", entry.path), "auth"),
         };
         Some(MountView {
             point,
-            kind: entry.kind,
-            accessor: entry.accessor,
+            kind: entry.kind.clone(),
+            accessor: entry.accessor.clone(),
             class,
             running_version: super::mounts::builtin_version(),
-            non_hmac_request_keys: entry.config.audit_non_hmac_request_keys,
-            non_hmac_response_keys: entry.config.audit_non_hmac_response_keys,
+            non_hmac_request_keys: entry.config.audit_non_hmac_request_keys.clone(),
+            non_hmac_response_keys: entry.config.audit_non_hmac_response_keys.clone(),
         })
     }
 
@@ -256,6 +261,7 @@ impl Core {
         path: &str,
         operation: super::Operation,
         remote_addr: Option<std::net::IpAddr>,
+        headers: std::collections::BTreeMap<String, Vec<String>>,
     ) -> Result<DirectRequest, CoreError> {
         if self.is_sealed() {
             return Err(CoreError::Sealed);
@@ -270,6 +276,7 @@ impl Core {
                 wrap_ttl: None,
                 remote_addr,
                 secret: None,
+                headers,
             },
             auth: AuthView {
                 token_type: "default".into(),

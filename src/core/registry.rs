@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::builtin::audit::file as audit_file;
+use crate::builtin::audit::{file as audit_file, socket as audit_socket, syslog as audit_syslog};
 use crate::builtin::auth::{approle, userpass};
 use crate::builtin::secrets::{cubbyhole, kv, transit};
 use crate::logical::{AuditFactory, Backend, Error, StorageView, TxFail, ViewTxn};
@@ -151,7 +151,11 @@ pub fn is_known(kind: BackendKind, type_name: &str) -> bool {
 }
 
 /// Audit device types (the third kind of backend): type -> factory of the device's sink.
-const AUDIT_DEVICES: &[(&str, AuditFactory)] = &[("file", audit_file::factory)];
+const AUDIT_DEVICES: &[(&str, AuditFactory)] = &[
+    ("file", audit_file::factory),
+    ("socket", audit_socket::factory),
+    ("syslog", audit_syslog::factory),
+];
 
 pub fn audit_device(type_name: &str) -> Option<AuditFactory> {
     AUDIT_DEVICES.iter().find(|(t, _)| *t == type_name).map(|(_, f)| *f)

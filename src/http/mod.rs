@@ -99,10 +99,14 @@ pub(crate) async fn dispatch(
         Err(resp) => return resp,
     };
     let request_id = new_request_id();
-    let core_req = match request::to_core_request(&req, &path, &body, request_id.clone(), state.json_limits) {
+    let mut core_req = match request::to_core_request(&req, &path, &body, request_id.clone(), state.json_limits) {
         Ok(r) => r,
         Err(e) => return error::render(&e, &request_id),
     };
+    let audited = state.core.audited_headers();
+    if !audited.is_empty() {
+        core_req.headers = request::audited_headers(&req, &audited);
+    }
     match state.core.handle_request(core_req).await {
         Ok(resp) => response::render(resp, &request_id),
         Err(e) => error::render(&e, &request_id),

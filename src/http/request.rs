@@ -1,6 +1,8 @@
 //! HTTP request -> core `Request`: operation from the method (`LIST`, `GET ?list=true`), the token from
 //! `X-Vault-Token` or `Authorization: Bearer`, the wrap TTL, and data from the JSON body or the query string.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::Method;
 use actix_web::HttpRequest;
 use serde_json::{Map, Value};
@@ -120,6 +122,24 @@ fn check_merge_patch(req: &HttpRequest) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// The request's headers among `audited` (lower-case names), for audit entries. The client token never is (OpenBao
+/// removes `X-Vault-Token` and a `Bearer` authorization before auditing).
+pub fn audited_headers<V>(req: &HttpRequest, audited: &BTreeMap<String, V>) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for name in audited.keys().filter(|n| n.as_str() != "x-vault-token") {
+        let values: Vec<String> = req
+            .headers()
+            .get_all(name.as_str())
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .filter(|v| !(name == "authorization" && v.starts_with("Bearer ")))
+            .collect();
+        if !values.is_empty() {
+            out.insert(name.clone(), values);
+        }
+    }
+    out
+}
+
 pub fn to_core_request(
     req: &HttpRequest,
     path: &str,
@@ -170,6 +190,7 @@ pub fn to_core_request(
         wrap_ttl: wrap_ttl(req)?,
         remote_addr: req.peer_addr().map(|a| a.ip()),
         secret: None,
+        headers: Default::default(),
     })
 }
 

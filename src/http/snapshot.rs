@@ -44,9 +44,10 @@ async fn authorize(
     let id = super::new_request_id();
     let token = request::client_token(req);
     let remote = req.peer_addr().map(|a| a.ip());
+    let headers = request::audited_headers(req, &state.core.audited_headers());
     match state
         .core
-        .authorize_direct(token.as_ref(), &id, path, operation, remote)
+        .authorize_direct(token.as_ref(), &id, path, operation, remote, headers)
         .await
     {
         Ok(direct) => Ok(direct),

@@ -35,3 +35,50 @@ pub fn parse_go_bool(value: &str) -> Result<bool, String> {
         _ => Err(format!("strconv.ParseBool: parsing {value:?}: invalid syntax")),
     }
 }
+
+/// What a device writes through (an open file, a connection): opened on demand, and when a write through it fails,
+/// closed, opened again and written once more (OpenBao's reconnect-and-retry), all under one lock so entries keep
+/// their order and never interleave.
+pub struct Reopening<T> {
+    slot: std::sync::Mutex<Option<T>>,
+}
+
+impl<T> Reopening<T> {
+    pub fn new(current: Option<T>) -> Self {
+        Reopening {
+            slot: std::sync::Mutex::new(current),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
+        // A panic while holding the lock leaves at worst a closed destination, which the next write reopens.
+        self.slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Write through the current destination; on failure (or with none), open a new one and write once more.
+    pub fn write(
+        &self,
+        open: impl Fn() -> std::io::Result<T>,
+        write: impl Fn(&mut T) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut slot = self.lock();
+        if let Some(current) = slot.as_mut() {
+            if write(current).is_ok() {
+                return Ok(());
+            }
+        }
+        *slot = None;
+        let mut fresh = open()?;
+        write(&mut fresh)?;
+        *slot = Some(fresh);
+        Ok(())
+    }
+
+    /// Close the destination and open it again (`SIGHUP`).
+    pub fn reopen(&self, open: impl Fn() -> std::io::Result<T>) -> std::io::Result<()> {
+        let mut slot = self.lock();
+        *slot = None;
+        *slot = Some(open()?);
+        Ok(())
+    }
+}

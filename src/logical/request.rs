@@ -68,6 +68,9 @@ pub struct Request {
     pub remote_addr: Option<IpAddr>,
     /// On `Renew` and `Revoke` (sent by the core's expiration manager): the lease's secret.
     pub secret: Option<super::Secret>,
+    /// The HTTP request's headers that are configured to be audited (`sys/config/auditing/request-headers`), by
+    /// lower-case name; only those are copied from the HTTP request. Their values may be secret: never logged.
+    pub headers: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl fmt::Debug for Request {
@@ -80,6 +83,7 @@ impl fmt::Debug for Request {
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .field("client_token", &self.client_token)
             .field("remote_addr", &self.remote_addr)
+            .field("header_names", &self.headers.keys().collect::<Vec<_>>())
             .finish()
     }
 }

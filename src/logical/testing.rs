@@ -80,6 +80,7 @@ pub fn call(
         wrap_ttl: None,
         remote_addr: None,
         secret: None,
+        headers: Default::default(),
     };
     block_on(async {
         if matches!(operation, Operation::Create | Operation::Update) {
@@ -90,4 +91,14 @@ pub fn call(
         }
         backend.handle(&ctx, &req).await
     })
+}
+
+/// Build an audit device of one type from option pairs, as the core would from its table entry.
+pub fn audit_device(
+    factory: super::AuditFactory,
+    options: &[(&str, &str)],
+) -> Result<std::sync::Arc<dyn super::AuditSink>, String> {
+    let options: std::collections::BTreeMap<String, String> =
+        options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    factory(&super::AuditDeviceConfig { options: &options })
 }

@@ -12,7 +12,7 @@ use crate::tools::run_bao;
 const SECRET: &str = "hunter2-very-secret-value";
 const PASSWORD: &str = "pa55w0rd-of-bob";
 
-fn file_stanza(path: &str, file: &Path, extra_options: &str) -> String {
+pub(crate) fn file_stanza(path: &str, file: &Path, extra_options: &str) -> String {
     format!(
         "audit \"file\" \"{path}\" {{\n  description = \"to a file\"\n  options {{\n    file_path = \"{}\"\n{extra_options}\n  }}\n}}\n",
         file.display()
@@ -20,7 +20,7 @@ fn file_stanza(path: &str, file: &Path, extra_options: &str) -> String {
 }
 
 /// Start with `extra` in the configuration, initialize and unseal; returns the server and the root token.
-fn start(dir: &Path, extra: &str) -> (TestServer, String, Vec<String>) {
+pub(crate) fn start(dir: &Path, extra: &str) -> (TestServer, String, Vec<String>) {
     let config = write_config(dir, &dir.join("data"), extra, "  tls_disable = true");
     let server = TestServer::start_with_config(dir, &config, "http", None);
     let (keys, root) = server.client.init(1, 1);
@@ -28,7 +28,7 @@ fn start(dir: &Path, extra: &str) -> (TestServer, String, Vec<String>) {
     (server, root, keys)
 }
 
-fn restart(dir: &Path, server: TestServer, keys: &[String], extra: &str) -> (TestServer, Value) {
+pub(crate) fn restart(dir: &Path, server: TestServer, keys: &[String], extra: &str) -> (TestServer, Value) {
     server.terminate();
     let config = write_config(dir, &dir.join("data"), extra, "  tls_disable = true");
     let server = TestServer::start_with_config(dir, &config, "http", None);
@@ -36,7 +36,7 @@ fn restart(dir: &Path, server: TestServer, keys: &[String], extra: &str) -> (Tes
     (server, last)
 }
 
-fn entries(file: &Path) -> Vec<Value> {
+pub(crate) fn entries(file: &Path) -> Vec<Value> {
     std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
@@ -44,7 +44,7 @@ fn entries(file: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn enable_kv(server: &TestServer, root: &str) {
+pub(crate) fn enable_kv(server: &TestServer, root: &str) {
     let (s, b) = server.client.put(
         "sys/mounts/secret",
         Some(root),
@@ -414,7 +414,7 @@ fn one_working_device_is_enough_and_sighup_follows_rotation() {
         .any(|e| e["request"]["path"] == "secret/data/ok"));
 }
 
-fn hangup(server: &TestServer) {
+pub(crate) fn hangup(server: &TestServer) {
     unsafe {
         libc::kill(server.pid() as i32, libc::SIGHUP);
     }

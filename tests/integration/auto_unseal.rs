@@ -372,7 +372,10 @@ fn seal_migration_from_shamir_to_transit_and_back() {
     server.kill9();
 
     // Transit -> Shamir: the stanza disabled, the recovery shares become the unseal shares again.
-    let disabled = seal.replace("mount_path = \"transit/\"", "mount_path = \"transit/\"\n  disabled = \"true\"");
+    let disabled = seal.replace(
+        "mount_path = \"transit/\"",
+        "mount_path = \"transit/\"\n  disabled = \"true\"",
+    );
     let server = start(dir.path(), &disabled);
     let c = &server.client;
     assert_eq!(c.get("sys/seal-status", None).1["migration"], true);

@@ -636,6 +636,7 @@ scenarios! {
     differential_token_field_types => "token_field_types.json",
     differential_leases => "leases.json",
     differential_transit => "transit.json",
+    differential_audit_request_headers => "audit_request_headers.json",
     differential_lockout => "lockout.json",
     differential_bound_cidrs => "bound_cidrs.json",
     differential_operator_keys => "operator_keys.json",

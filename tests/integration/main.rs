@@ -7,6 +7,7 @@ mod tools;
 mod acl_table;
 mod approle;
 mod audit;
+mod audit_devices;
 mod auto_unseal;
 mod backup_dir;
 mod bao_cli;

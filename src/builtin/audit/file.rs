@@ -2,17 +2,17 @@
 //! standard output (`stdout`), or drops it (`discard`). The file is opened at creation (so a path that cannot be
 //! written is refused then), kept open, reopened once when a write fails, and reopened on `SIGHUP` so rotated logs
 //! are followed. Each entry is one `write` of a complete line on an `O_APPEND` descriptor, so concurrent entries never
-//! interleave. With `fsync = true` (not an OpenBao option) an entry is on disk before the request goes on; the
-//! default is off, as in OpenBao: the page cache survives a crash of the server, and a sync per entry costs a disk
-//! flush per request.
+//! interleave, and an entry that cannot be written whole (a full disk) is cut off again. With `fsync = true` (not an
+//! OpenBao option) an entry is on disk before the request goes on; the default is off, as in OpenBao: the page cache
+//! survives a crash of the server, and a sync per entry costs a disk flush per request.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::logical::audit::parse_go_bool;
+use crate::logical::audit::{parse_go_bool, Reopening};
 use crate::logical::{AuditDeviceConfig, AuditSink};
 
 const DEFAULT_MODE: u32 = 0o600;
@@ -28,7 +28,7 @@ pub struct FileDevice {
     /// 0: leave the mode of an existing file as it is.
     mode: u32,
     fsync: bool,
-    file: Mutex<Option<File>>,
+    file: Reopening<File>,
 }
 
 pub fn factory(config: &AuditDeviceConfig) -> Result<Arc<dyn AuditSink>, String> {
@@ -73,26 +73,20 @@ pub fn factory(config: &AuditDeviceConfig) -> Result<Arc<dyn AuditSink>, String>
         target,
         mode,
         fsync,
-        file: Mutex::new(None),
+        file: Reopening::new(None),
     };
     if let Target::File(p) = &device.target {
-        let mut slot = device.lock();
-        *slot = Some(device.open().map_err(|e| {
+        device.file.reopen(|| device.open()).map_err(|e| {
             format!(
                 "sanity check failed; unable to open {:?} for writing: {e}",
                 p.display().to_string()
             )
-        })?);
+        })?;
     }
     Ok(Arc::new(device))
 }
 
 impl FileDevice {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<File>> {
-        // A panic while holding the lock leaves at worst a closed file, which the next write reopens.
-        self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     fn open(&self) -> std::io::Result<File> {
         let Target::File(path) = &self.target else {
             return Err(std::io::Error::other("not a file"));
@@ -112,12 +106,41 @@ impl FileDevice {
         Ok(file)
     }
 
+    /// Append `line`; when it cannot be written whole (a full file system), what was written of it is cut off
+    /// again, so the file never holds half an entry that the next one would continue.
     fn write_to(&self, file: &mut File, line: &[u8]) -> std::io::Result<()> {
-        file.write_all(line)?;
+        let mut written = 0;
+        while written < line.len() {
+            match file.write(&line[written..]) {
+                Ok(0) => {
+                    Self::cut_off(file, written);
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    Self::cut_off(file, written);
+                    return Err(e);
+                }
+            }
+        }
         if self.fsync {
             file.sync_data()?;
         }
         Ok(())
+    }
+
+    /// Remove the last `partial` bytes (an entry written in part; the device's lock keeps other entries out).
+    fn cut_off(file: &File, partial: usize) {
+        if partial == 0 {
+            return;
+        }
+        let cut = file
+            .metadata()
+            .and_then(|m| file.set_len(m.len().saturating_sub(partial as u64)));
+        if let Err(e) = cut {
+            log::error!("audit: a partly written entry could not be removed: {e}");
+        }
     }
 }
 
@@ -130,20 +153,8 @@ impl AuditSink for FileDevice {
                 out.write_all(line)?;
                 out.flush()
             }
-            Target::File(_) => {
-                let mut slot = self.lock();
-                if let Some(file) = slot.as_mut() {
-                    if self.write_to(file, line).is_ok() {
-                        return Ok(());
-                    }
-                }
-                // No file, or the write failed: reopen once and retry (the file may have been moved or removed).
-                *slot = None;
-                let mut file = self.open()?;
-                self.write_to(&mut file, line)?;
-                *slot = Some(file);
-                Ok(())
-            }
+            // A failed write reopens the file once and retries (it may have been moved or removed).
+            Target::File(_) => self.file.write(|| self.open(), |file| self.write_to(file, line)),
         }
     }
 
@@ -168,22 +179,16 @@ impl AuditSink for FileDevice {
         if !matches!(self.target, Target::File(_)) {
             return Ok(());
         }
-        let mut slot = self.lock();
-        *slot = None;
-        *slot = Some(self.open()?);
-        Ok(())
+        self.file.reopen(|| self.open())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn make(options: &[(&str, &str)]) -> Result<Arc<dyn AuditSink>, String> {
-        let options: BTreeMap<String, String> = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        factory(&AuditDeviceConfig { options: &options })
+        crate::logical::testing::audit_device(factory, options)
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! client tokens, accessors (unless `hmac_accessor=false`), wrapping tokens, and every string in request and
 //! response data except RFC 3339 timestamps and the mount's non-HMAC keys. `log_raw` writes everything in clear.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use hmac::Mac;
@@ -10,7 +11,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use super::AuditedHeaders;
 use crate::core::{Operation, Request, Response};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// Common options of every device type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,18 +46,6 @@ impl FormatOptions {
             elide_list_responses: flag("elide_list_responses", false)?,
             prefix: options.get("prefix").cloned().unwrap_or_default(),
         })
-    }
-}
-
-/// `hmac-sha256:<hex>` of `data` under `salt` (OpenBao's `GetIdentifiedHMAC`).
-pub fn identified_hmac(salt: &[u8], data: &str) -> String {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail.
-    match <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(salt) {
-        Ok(mut mac) => {
-            mac.update(data.as_bytes());
-            format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()))
-        }
-        Err(_) => "hmac-sha256:".to_string(),
     }
 }
 
@@ -108,6 +100,68 @@ fn is_empty_str(s: &str) -> bool {
 fn is_zero(n: &i64) -> bool {
     *n == 0
 }
+fn is_empty_slice<T>(s: &&[T]) -> bool {
+    s.is_empty()
+}
+fn is_empty_map<K, V>(m: &&BTreeMap<K, V>) -> bool {
+    m.is_empty()
+}
+
+/// A device's salt, keyed once: each HMAC then starts from the keyed state instead of hashing the key again.
+#[derive(Clone)]
+pub struct SaltHmac(HmacSha256);
+
+impl SaltHmac {
+    pub fn new(salt: &[u8]) -> Self {
+        // HMAC takes keys of any length: `new_from_slice` cannot fail.
+        let mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(salt)
+            .unwrap_or_else(|_| <HmacSha256 as hmac::KeyInit>::new(&Default::default()));
+        SaltHmac(mac)
+    }
+
+    /// `hmac-sha256:<hex>` of `data` (OpenBao's `GetIdentifiedHMAC`).
+    pub fn identified(&self, data: &str) -> String {
+        const PREFIX: &str = "hmac-sha256:";
+        let mut mac = self.0.clone();
+        mac.update(data.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let mut hex_tag = [0u8; 64];
+        // 32 bytes always fit 64 hex digits.
+        let _ = hex::encode_to_slice(tag, &mut hex_tag);
+        let mut out = String::with_capacity(PREFIX.len() + hex_tag.len());
+        out.push_str(PREFIX);
+        out.extend(hex_tag.iter().map(|b| *b as char));
+        out
+    }
+}
+
+/// `hmac-sha256:<hex>` of `data` under `salt` (OpenBao's `GetIdentifiedHMAC`).
+pub fn identified_hmac(salt: &[u8], data: &str) -> String {
+    SaltHmac::new(salt).identified(data)
+}
+
+/// How strings are written: HMAC'd under the device's salt, or in clear (`log_raw`, or an accessor with
+/// `hmac_accessor=false`).
+#[derive(Clone, Copy)]
+struct Hash<'a>(Option<&'a SaltHmac>);
+
+impl<'a> Hash<'a> {
+    fn apply<'s>(self, s: &'s str) -> Cow<'s, str> {
+        match self.0 {
+            Some(key) => Cow::Owned(key.identified(s)),
+            None => Cow::Borrowed(s),
+        }
+    }
+
+    /// Empty stays empty (and is then omitted).
+    fn nonempty<'s>(self, s: &'s str) -> Cow<'s, str> {
+        if s.is_empty() {
+            Cow::Borrowed("")
+        } else {
+            self.apply(s)
+        }
+    }
+}
 
 #[derive(Serialize)]
 struct Entry<'a> {
@@ -115,12 +169,12 @@ struct Entry<'a> {
     time: String,
     #[serde(rename = "type")]
     kind: &'a str,
-    auth: AuthOut,
+    auth: AuthOut<'a>,
     request: RequestOut<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    response: Option<ResponseOut>,
-    #[serde(skip_serializing_if = "is_empty_str")]
-    error: String,
+    response: Option<ResponseOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -128,34 +182,34 @@ struct PolicyResults {
     allowed: bool,
 }
 
-#[derive(Serialize, Default)]
-struct AuthOut {
+#[derive(Serialize)]
+struct AuthOut<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    client_token: Cow<'a, str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    accessor: Cow<'a, str>,
     #[serde(skip_serializing_if = "is_empty_str")]
-    client_token: String,
-    #[serde(skip_serializing_if = "is_empty_str")]
-    accessor: String,
-    #[serde(skip_serializing_if = "is_empty_str")]
-    display_name: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    policies: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    token_policies: Vec<String>,
+    display_name: &'a str,
+    #[serde(skip_serializing_if = "is_empty_slice")]
+    policies: &'a [String],
+    #[serde(skip_serializing_if = "is_empty_slice")]
+    token_policies: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     policy_results: Option<PolicyResults>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_empty_map")]
+    metadata: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "is_zero")]
     num_uses: i64,
     #[serde(skip_serializing_if = "is_zero")]
     remaining_uses: i64,
     #[serde(skip_serializing_if = "is_empty_str")]
-    entity_id: String,
+    entity_id: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    token_type: String,
+    token_type: &'a str,
     #[serde(skip_serializing_if = "is_zero")]
     token_ttl: i64,
     #[serde(skip_serializing_if = "is_empty_str")]
-    token_issue_time: String,
+    token_issue_time: &'a str,
 }
 
 #[derive(Serialize)]
@@ -168,72 +222,74 @@ struct RequestOut<'a> {
     id: &'a str,
     operation: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    mount_point: String,
+    mount_point: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    mount_type: String,
+    mount_type: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    mount_accessor: String,
+    mount_accessor: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    mount_running_version: String,
+    mount_running_version: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
     mount_class: &'static str,
-    #[serde(skip_serializing_if = "is_empty_str")]
-    client_token: String,
-    #[serde(skip_serializing_if = "is_empty_str")]
-    client_token_accessor: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    client_token: Cow<'a, str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    client_token_accessor: Cow<'a, str>,
     namespace: Namespace,
     path: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<Map<String, Value>>,
+    data: Option<HashedData<'a>>,
     #[serde(skip_serializing_if = "is_empty_str")]
     remote_address: String,
     #[serde(skip_serializing_if = "is_zero")]
     wrap_ttl: i64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    headers: BTreeMap<&'a str, Vec<Cow<'a, str>>>,
 }
 
 #[derive(Serialize)]
-struct SecretOut {
-    lease_id: String,
+struct SecretOut<'a> {
+    lease_id: &'a str,
 }
 
-#[derive(Serialize, Default)]
-struct WrapInfoOut {
+#[derive(Serialize)]
+struct WrapInfoOut<'a> {
     #[serde(skip_serializing_if = "is_zero")]
     ttl: i64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    token: Cow<'a, str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    accessor: Cow<'a, str>,
     #[serde(skip_serializing_if = "is_empty_str")]
-    token: String,
+    creation_time: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    accessor: String,
-    #[serde(skip_serializing_if = "is_empty_str")]
-    creation_time: String,
-    #[serde(skip_serializing_if = "is_empty_str")]
-    creation_path: String,
-    #[serde(skip_serializing_if = "is_empty_str")]
-    wrapped_accessor: String,
+    creation_path: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    wrapped_accessor: Cow<'a, str>,
 }
 
 #[derive(Serialize)]
-struct ResponseOut {
+struct ResponseOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    auth: Option<AuthOut>,
+    auth: Option<AuthOut<'a>>,
     #[serde(skip_serializing_if = "is_empty_str")]
-    mount_point: String,
+    mount_point: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    mount_type: String,
+    mount_type: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    mount_accessor: String,
+    mount_accessor: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
-    mount_running_plugin_version: String,
+    mount_running_plugin_version: &'a str,
     #[serde(skip_serializing_if = "is_empty_str")]
     mount_class: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<SecretOut>,
+    secret: Option<SecretOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<Map<String, Value>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    warnings: Vec<String>,
+    data: Option<ResponseData<'a>>,
+    #[serde(skip_serializing_if = "is_empty_slice")]
+    warnings: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
-    wrap_info: Option<WrapInfoOut>,
+    wrap_info: Option<WrapInfoOut<'a>>,
 }
 
 /// Go's `time.Time.UnmarshalText` accepts it: OpenBao leaves such strings in clear (they were times before the
@@ -243,56 +299,129 @@ fn is_rfc3339(s: &str) -> bool {
     b.len() >= 20 && b[10] == b'T' && chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 
-/// HMAC every string below `value` (not object keys), except timestamps and values under an ignored key.
-fn hash_strings(value: &mut Value, key: &str, ignored: &[String], hash: &dyn Fn(&str) -> String) {
-    match value {
-        Value::String(s) if !is_rfc3339(s) && !ignored.iter().any(|k| k == key) => *s = hash(s),
-        Value::Array(items) => items.iter_mut().for_each(|v| hash_strings(v, key, ignored, hash)),
-        Value::Object(map) => map.iter_mut().for_each(|(k, v)| hash_strings(v, k, ignored, hash)),
-        _ => {}
-    }
+/// Request or response data as written: every string below it (not object keys) HMAC'd, except timestamps and
+/// values under an ignored key; with `elide`, a listing's `keys` and `key_info` replaced by their lengths. Serialized
+/// straight from the data: no copy of the tree is made.
+#[derive(Clone, Copy)]
+struct HashedData<'a> {
+    data: &'a Map<String, Value>,
+    ignored: &'a [String],
+    elide: bool,
+    hash: Option<&'a SaltHmac>,
 }
 
-fn hashed_data(
-    data: &Map<String, Value>,
-    ignored: &[String],
-    elide: bool,
-    hash: Option<&dyn Fn(&str) -> String>,
-) -> Map<String, Value> {
-    let mut copy = data.clone();
-    if elide {
-        for (k, v) in copy.iter_mut() {
-            match (k.as_str(), &*v) {
-                ("keys", Value::Array(a)) => *v = Value::from(a.len()),
-                ("key_info", Value::Object(m)) => *v = Value::from(m.len()),
-                _ => {}
+/// One value below [`HashedData`], with the key it sits under.
+struct HashedValue<'a> {
+    value: &'a Value,
+    key: &'a str,
+    ignored: &'a [String],
+    hash: Option<&'a SaltHmac>,
+}
+
+impl Serialize for HashedValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let ignored = self.ignored;
+        let hash = self.hash;
+        fn child<'v>(
+            value: &'v Value,
+            key: &'v str,
+            ignored: &'v [String],
+            hash: Option<&'v SaltHmac>,
+        ) -> HashedValue<'v> {
+            HashedValue {
+                value,
+                key,
+                ignored,
+                hash,
             }
         }
-    }
-    if let Some(hash) = hash {
-        for (k, v) in copy.iter_mut() {
-            hash_strings(v, k, ignored, hash);
+        match (self.value, self.hash) {
+            (Value::String(s), Some(key)) if !is_rfc3339(s) && !self.ignored.iter().any(|k| k == self.key) => {
+                serializer.serialize_str(&key.identified(s))
+            }
+            (Value::Array(items), Some(_)) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&child(item, self.key, ignored, hash))?;
+                }
+                seq.end()
+            }
+            (Value::Object(map), Some(_)) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    out.serialize_entry(k, &child(v, k, ignored, hash))?;
+                }
+                out.end()
+            }
+            (other, _) => other.serialize(serializer),
         }
     }
-    copy
 }
 
-fn auth_out(auth: &AuthView, hash: &dyn Fn(&str) -> String, hash_accessor: &dyn Fn(&str) -> String) -> AuthOut {
-    let nonempty = |s: &str, f: &dyn Fn(&str) -> String| if s.is_empty() { String::new() } else { f(s) };
+impl Serialize for HashedData<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut out = serializer.serialize_map(Some(self.data.len()))?;
+        for (k, v) in self.data {
+            match (self.elide, k.as_str(), v) {
+                (true, "keys", Value::Array(a)) => out.serialize_entry(k, &a.len())?,
+                (true, "key_info", Value::Object(m)) => out.serialize_entry(k, &m.len())?,
+                _ => out.serialize_entry(
+                    k,
+                    &HashedValue {
+                        value: v,
+                        key: k,
+                        ignored: self.ignored,
+                        hash: self.hash,
+                    },
+                )?,
+            }
+        }
+        out.end()
+    }
+}
+
+/// A response's data, or, for an error with no data, `{"error": <hashed error>}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ResponseData<'a> {
+    Data(HashedData<'a>),
+    Error { error: Cow<'a, str> },
+}
+
+/// The request's client token and accessor as already written in the entry: the `auth` block repeats them, and an
+/// HMAC is the costly part of an entry.
+struct Known<'a> {
+    token: (&'a str, Cow<'a, str>),
+    accessor: (&'a str, Cow<'a, str>),
+}
+
+impl<'a> Known<'a> {
+    fn reuse(known: &(&str, Cow<'a, str>), s: &'a str, hash: Hash) -> Cow<'a, str> {
+        if !s.is_empty() && s == known.0 {
+            known.1.clone()
+        } else {
+            hash.nonempty(s)
+        }
+    }
+}
+
+fn auth_out<'a>(auth: &'a AuthView, hash: Hash, hash_accessor: Hash, known: &Known<'a>) -> AuthOut<'a> {
     AuthOut {
-        client_token: nonempty(&auth.client_token, hash),
-        accessor: nonempty(&auth.accessor, hash_accessor),
-        display_name: auth.display_name.clone(),
-        policies: auth.policies.clone(),
-        token_policies: auth.token_policies.clone(),
+        client_token: Known::reuse(&known.token, &auth.client_token, hash),
+        accessor: Known::reuse(&known.accessor, &auth.accessor, hash_accessor),
+        display_name: &auth.display_name,
+        policies: &auth.policies,
+        token_policies: &auth.token_policies,
         policy_results: auth.policy_allowed.map(|allowed| PolicyResults { allowed }),
-        metadata: auth.metadata.clone(),
+        metadata: &auth.metadata,
         num_uses: auth.num_uses,
         remaining_uses: auth.remaining_uses,
-        entity_id: auth.entity_id.clone(),
-        token_type: auth.token_type.clone(),
+        entity_id: &auth.entity_id,
+        token_type: &auth.token_type,
         token_ttl: auth.token_ttl,
-        token_issue_time: auth.token_issue_time.clone(),
+        token_issue_time: &auth.token_issue_time,
     }
 }
 
@@ -317,33 +446,68 @@ pub fn auth_view_of(auth: &crate::logical::Auth) -> AuthView {
     }
 }
 
-fn wrap_info_out(info: &Value, hash: &dyn Fn(&str) -> String, hash_accessor: &dyn Fn(&str) -> String) -> WrapInfoOut {
-    let text = |k: &str| info.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let nonempty = |s: String, f: &dyn Fn(&str) -> String| if s.is_empty() { s } else { f(&s) };
+fn wrap_info_out<'a>(info: &'a Value, hash: Hash, hash_accessor: Hash) -> WrapInfoOut<'a> {
+    let text = |k: &str| info.get(k).and_then(Value::as_str).unwrap_or("");
     WrapInfoOut {
         ttl: info.get("ttl").and_then(Value::as_i64).unwrap_or(0),
-        token: nonempty(text("token"), hash),
-        accessor: nonempty(text("accessor"), hash_accessor),
+        token: hash.nonempty(text("token")),
+        accessor: hash_accessor.nonempty(text("accessor")),
         creation_time: text("creation_time"),
         creation_path: text("creation_path"),
-        wrapped_accessor: nonempty(text("wrapped_accessor"), hash_accessor),
+        wrapped_accessor: hash_accessor.nonempty(text("wrapped_accessor")),
     }
 }
 
+/// The configured request headers, HMAC'd where their setting says so (under the device's salt even with `log_raw`,
+/// as OpenBao's `ApplyConfig`).
+fn headers_out<'a>(
+    req: &'a Request,
+    audited: &AuditedHeaders,
+    key: &'a SaltHmac,
+) -> BTreeMap<&'a str, Vec<Cow<'a, str>>> {
+    req.headers
+        .iter()
+        .filter_map(|(name, values)| {
+            let setting = audited.get(name)?;
+            let values = values
+                .iter()
+                .map(|v| {
+                    if setting.hmac {
+                        Cow::Owned(key.identified(v))
+                    } else {
+                        Cow::Borrowed(v.as_str())
+                    }
+                })
+                .collect();
+            Some((name.as_str(), values))
+        })
+        .collect()
+}
+
 /// One entry, as the line a device writes (prefix, JSON, newline).
-pub fn entry_line(input: &AuditInput, response_entry: bool, options: &FormatOptions, salt: &[u8]) -> Vec<u8> {
-    let hmac = |s: &str| identified_hmac(salt, s);
-    let clear = |s: &str| s.to_string();
-    let hash: &dyn Fn(&str) -> String = if options.raw { &clear } else { &hmac };
-    let hash_accessor: &dyn Fn(&str) -> String = if options.hmac_accessor { hash } else { &clear };
-    let data_hash: Option<&dyn Fn(&str) -> String> = if options.raw { None } else { Some(hash) };
+pub fn entry_line(
+    input: &AuditInput,
+    response_entry: bool,
+    options: &FormatOptions,
+    key: &SaltHmac,
+    audited: &AuditedHeaders,
+) -> Vec<u8> {
+    let hash = Hash((!options.raw).then_some(key));
+    let hash_accessor = if options.hmac_accessor { hash } else { Hash(None) };
+    let data_hash = hash.0;
     let req = input.req;
-    let mount = input.mount.cloned().unwrap_or_default();
-    let client_token = req.client_token.as_ref().map(|t| hash(t.as_str())).unwrap_or_default();
-    let client_token_accessor = if client_token.is_empty() || input.auth.accessor.is_empty() {
-        String::new()
+    let no_mount = MountView::default();
+    let mount = input.mount.unwrap_or(&no_mount);
+    let token_clear = req.client_token.as_ref().map_or("", |t| t.as_str());
+    let known = Known {
+        token: (token_clear, hash.nonempty(token_clear)),
+        accessor: (&input.auth.accessor, hash_accessor.nonempty(&input.auth.accessor)),
+    };
+    let client_token = known.token.1.clone();
+    let client_token_accessor = if client_token.is_empty() {
+        Cow::Borrowed("")
     } else {
-        hash_accessor(&input.auth.accessor)
+        known.accessor.1.clone()
     };
     let response_auth = input.response.and_then(|r| r.auth.as_ref()).map(auth_view_of);
     let top_auth = match (&response_auth, input.login && response_entry) {
@@ -353,43 +517,59 @@ pub fn entry_line(input: &AuditInput, response_entry: bool, options: &FormatOpti
     let request = RequestOut {
         id: &req.id,
         operation: req.operation.as_str(),
-        mount_point: mount.point.clone(),
-        mount_type: mount.kind.clone(),
-        mount_accessor: mount.accessor.clone(),
-        mount_running_version: mount.running_version.clone(),
+        mount_point: &mount.point,
+        mount_type: &mount.kind,
+        mount_accessor: &mount.accessor,
+        mount_running_version: &mount.running_version,
         mount_class: mount.class,
         client_token,
         client_token_accessor,
         namespace: Namespace { id: "root" },
         path: &req.path,
-        data: (!req.data.is_empty()).then(|| hashed_data(&req.data, &mount.non_hmac_request_keys, false, data_hash)),
+        data: (!req.data.is_empty()).then_some(HashedData {
+            data: &req.data,
+            ignored: &mount.non_hmac_request_keys,
+            elide: false,
+            hash: data_hash,
+        }),
         remote_address: req.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
         wrap_ttl: req.wrap_ttl.map_or(0, |t| t.as_secs() as i64),
+        headers: if req.headers.is_empty() {
+            BTreeMap::new()
+        } else {
+            headers_out(req, audited, key)
+        },
     };
     let response = response_entry.then(|| {
         let resp = input.response;
         let elide = options.elide_list_responses && req.operation == Operation::List;
-        let mut data = resp
-            .and_then(|r| r.data.as_ref())
-            .filter(|d| !d.is_empty())
-            .map(|d| hashed_data(d, &mount.non_hmac_response_keys, elide, data_hash));
-        if let (None, Some(error)) = (&data, &input.error) {
-            let mut m = Map::new();
-            m.insert("error".into(), Value::String(hash(error)));
-            data = Some(m);
-        }
-        ResponseOut {
-            auth: response_auth.as_ref().map(|a| auth_out(a, hash, hash_accessor)),
-            mount_point: mount.point.clone(),
-            mount_type: mount.kind.clone(),
-            mount_accessor: mount.accessor.clone(),
-            mount_running_plugin_version: mount.running_version.clone(),
-            mount_class: mount.class,
-            secret: resp.filter(|r| !r.lease_id.is_empty()).map(|r| SecretOut {
-                lease_id: r.lease_id.clone(),
+        let data = match (
+            resp.and_then(|r| r.data.as_ref()).filter(|d| !d.is_empty()),
+            &input.error,
+        ) {
+            (Some(data), _) => Some(ResponseData::Data(HashedData {
+                data,
+                ignored: &mount.non_hmac_response_keys,
+                elide,
+                hash: data_hash,
+            })),
+            (None, Some(error)) => Some(ResponseData::Error {
+                error: hash.apply(error),
             }),
+            (None, None) => None,
+        };
+        ResponseOut {
+            auth: response_auth.as_ref().map(|a| auth_out(a, hash, hash_accessor, &known)),
+            mount_point: &mount.point,
+            mount_type: &mount.kind,
+            mount_accessor: &mount.accessor,
+            mount_running_plugin_version: &mount.running_version,
+            mount_class: mount.class,
+            secret: resp
+                .filter(|r| !r.lease_id.is_empty())
+                .map(|r| SecretOut { lease_id: &r.lease_id }),
             data,
-            warnings: resp.map(|r| r.warnings.clone()).unwrap_or_default(),
+            warnings: resp.map_or(&[][..], |r| &r.warnings[..]),
             wrap_info: resp
                 .and_then(|r| r.wrap_info.as_ref())
                 .map(|w| wrap_info_out(w, hash, hash_accessor)),
@@ -398,12 +578,14 @@ pub fn entry_line(input: &AuditInput, response_entry: bool, options: &FormatOpti
     let entry = Entry {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         kind: if response_entry { "response" } else { "request" },
-        auth: auth_out(top_auth, hash, hash_accessor),
+        auth: auth_out(top_auth, hash, hash_accessor, &known),
         request,
         response,
-        error: input.error.clone().unwrap_or_default(),
+        error: input.error.as_deref().filter(|e| !e.is_empty()),
     };
-    let mut line = options.prefix.as_bytes().to_vec();
+    // Most entries fit: one allocation.
+    let mut line = Vec::with_capacity(2048);
+    line.extend_from_slice(options.prefix.as_bytes());
     // Serializing maps of strings and JSON values cannot fail.
     if serde_json::to_writer(&mut line, &entry).is_err() {
         line.truncate(options.prefix.len());
@@ -429,6 +611,7 @@ mod tests {
             wrap_ttl: None,
             remote_addr: Some("127.0.0.1".parse().unwrap()),
             secret: None,
+            headers: Default::default(),
         }
     }
 
@@ -464,7 +647,9 @@ mod tests {
             login: false,
         };
         let salt = [7u8; 32];
-        let line = entry_line(&input, true, &options(false, true), &salt);
+        let key = SaltHmac::new(&salt);
+        let none = AuditedHeaders::new();
+        let line = entry_line(&input, true, &options(false, true), &key, &none);
         let text = String::from_utf8(line.clone()).unwrap();
         assert!(
             !text.contains("topsecret") && !text.contains("hunter2") && !text.contains("acc123"),
@@ -481,11 +666,11 @@ mod tests {
         assert_eq!(v["auth"]["policy_results"], json!({"allowed": true}));
         assert_eq!(v["request"]["namespace"], json!({"id": "root"}));
 
-        let line = entry_line(&input, false, &options(false, false), &salt);
+        let line = entry_line(&input, false, &options(false, false), &key, &none);
         let v: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["auth"]["accessor"], "acc123");
         assert!(v.get("response").is_none());
-        let v: Value = serde_json::from_slice(&entry_line(&input, false, &options(true, true), &salt)).unwrap();
+        let v: Value = serde_json::from_slice(&entry_line(&input, false, &options(true, true), &key, &none)).unwrap();
         assert_eq!(v["request"]["data"]["data"]["password"], "hunter2");
     }
 
@@ -507,7 +692,12 @@ mod tests {
             .as_object()
             .cloned()
             .unwrap();
-        let elided = hashed_data(&data, &[], true, None);
-        assert_eq!(Value::Object(elided), json!({"keys": 2, "key_info": 1}));
+        let elided = HashedData {
+            data: &data,
+            ignored: &[],
+            elide: true,
+            hash: None,
+        };
+        assert_eq!(serde_json::to_value(elided).unwrap(), json!({"keys": 2, "key_info": 1}));
     }
 }

@@ -75,6 +75,8 @@ pub struct Device {
     pub entry: AuditTableEntry,
     sink: Arc<dyn AuditSink>,
     salt: SecretKey,
+    /// The salt keyed once for HMAC.
+    key: format::SaltHmac,
     format: FormatOptions,
     /// With `hmac_chain = "true"`: the chain key and the last entry's chain value (held while an entry is written,
     /// so the file's order is the chain's).
@@ -98,9 +100,22 @@ impl Device {
     }
 }
 
+/// `sys/config/auditing/request-headers/:header`: whether a header's values are HMAC'd in entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderSetting {
+    pub hmac: bool,
+}
+
+/// The request headers that entries record, by lower-case name (OpenBao's `AuditedHeadersConfig`).
+pub type AuditedHeaders = BTreeMap<String, HeaderSetting>;
+
+/// The audited headers' record in the `core` tree (behind the barrier).
+const AUDITED_HEADERS_KEY: &[u8] = b"audited-headers";
+
 #[derive(Default)]
 pub struct AuditState {
     devices: ArcSwap<Vec<Arc<Device>>>,
+    headers: ArcSwap<AuditedHeaders>,
     /// Serializes table changes, so the table in memory is the one on disk.
     change: tokio::sync::Mutex<()>,
 }
@@ -135,6 +150,7 @@ fn build(entry: &AuditTableEntry, salt: SecretKey) -> Result<Device, String> {
     Ok(Device {
         entry: entry.clone(),
         sink,
+        key: format::SaltHmac::new(&salt[..]),
         salt,
         format,
         chain,
@@ -155,6 +171,7 @@ fn probe(device: &Device) -> Result<(), String> {
         wrap_ttl: None,
         remote_addr: None,
         secret: None,
+        headers: Default::default(),
     };
     let auth = format::AuthView {
         token_type: "default".into(),
@@ -169,7 +186,13 @@ fn probe(device: &Device) -> Result<(), String> {
         login: false,
     };
     device
-        .write(format::entry_line(&input, false, &device.format, &device.salt[..]))
+        .write(format::entry_line(
+            &input,
+            false,
+            &device.format,
+            &device.key,
+            &AuditedHeaders::new(),
+        ))
         .map_err(|e| format!("audit backend failed test message: {e}"))
 }
 
@@ -185,9 +208,10 @@ impl Core {
         if devices.is_empty() {
             return Ok(());
         }
+        let headers = self.audit.headers.load();
         let mut recorded = false;
         for device in devices.iter() {
-            let line = format::entry_line(input, response_entry, &device.format, &device.salt[..]);
+            let line = format::entry_line(input, response_entry, &device.format, &device.key, &headers);
             match device.write(line) {
                 Ok(()) => recorded = true,
                 Err(e) => log::error!(
@@ -230,7 +254,7 @@ impl Core {
             .iter()
             .find(|d| d.entry.path == path)
             .ok_or_else(|| invalid(format!("unknown audit backend {path:?}")))?;
-        Ok(format::identified_hmac(&device.salt[..], input))
+        Ok(device.key.identified(input))
     }
 
     /// `sys/audit-chain-key/:path`: the key that verifies a chaining device's entries (`vault audit verify`).
@@ -262,9 +286,49 @@ impl Core {
         self.audit.devices.store(Arc::new(devices));
     }
 
-    /// Forget the devices (at seal).
+    /// Forget the devices and the audited headers (at seal).
     pub(crate) fn unload_audit(&self) {
         self.install_devices(Vec::new());
+        self.audit.headers.store(Arc::new(AuditedHeaders::new()));
+    }
+
+    /// The request headers entries record (`sys/config/auditing/request-headers`).
+    pub fn audited_headers(&self) -> Arc<AuditedHeaders> {
+        self.audit.headers.load_full()
+    }
+
+    fn read_audited_headers(&self) -> Result<AuditedHeaders, CoreError> {
+        let stored: AuditedHeaders = match self.storage.get_raw(Tree::Core, AUDITED_HEADERS_KEY)? {
+            None => AuditedHeaders::new(),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(codec)?,
+        };
+        Ok(stored.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect())
+    }
+
+    /// Add, change (`Some`) or remove (`None`) an audited header; durable before it applies.
+    pub async fn set_audited_header(&self, header: &str, setting: Option<HeaderSetting>) -> Result<(), CoreError> {
+        let _guard = self.audit.change.lock().await;
+        let mut headers = (*self.audited_headers()).clone();
+        let name = header.to_ascii_lowercase();
+        match setting {
+            Some(setting) => {
+                headers.insert(name, setting);
+            }
+            None => {
+                if headers.remove(&name).is_none() {
+                    return Ok(());
+                }
+            }
+        }
+        let encoded = serde_json::to_vec(&headers).map_err(codec)?;
+        self.storage
+            .write(move |tx| {
+                tx.put_raw(Tree::Core, AUDITED_HEADERS_KEY, &encoded)?;
+                Ok::<_, TxError<CoreError>>(())
+            })
+            .await??;
+        self.audit.headers.store(Arc::new(headers));
+        Ok(())
     }
 
     fn read_audit_table(&self) -> Result<Vec<AuditTableEntry>, CoreError> {
@@ -303,6 +367,7 @@ impl Core {
         if !table.is_empty() && devices.is_empty() {
             return Err(CoreError::Internal("failed to setup audit table".into()));
         }
+        self.audit.headers.store(Arc::new(self.read_audited_headers()?));
         self.install_devices(devices);
         self.reconcile_declared_audit()
     }

@@ -1,4 +1,5 @@
-//! `sys/audit` (list), `sys/audit/:path` (enable, disable) and `sys/audit-hash/:path`, with OpenBao 2.7.2's texts;
+//! `sys/audit` (list), `sys/audit/:path` (enable, disable), `sys/audit-hash/:path` and
+//! `sys/config/auditing/request-headers[/:header]` (which request headers entries record), with OpenBao 2.7.2's texts;
 //! `sys/audit-chain-key/:path` (ours, root only) exports the key that verifies a chaining device's entries.
 //! Enabling through the API is refused unless the configuration sets `unsafe_allow_api_audit_creation`: an
 //! API-created file device lets whoever holds a root token write files on the server.
@@ -6,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::is_write;
-use crate::core::audit::DeclaredDevice;
+use crate::core::audit::{DeclaredDevice, HeaderSetting};
 use crate::core::{fields, Core, CoreError, Operation, Request, Response};
 
 /// Serve `path` (relative to `sys/`) if it is an audit endpoint; `None` for every other path.
@@ -35,6 +36,41 @@ pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Resp
             })
         } else {
             Err(CoreError::UnsupportedOperation)
+        });
+    }
+    if path == "config/auditing/request-headers" {
+        return Some(if op == Operation::Read {
+            Ok(list_headers(core))
+        } else {
+            Err(CoreError::UnsupportedOperation)
+        });
+    }
+    if let Some(header) = path
+        .strip_prefix("config/auditing/request-headers/")
+        .filter(|h| !h.is_empty())
+    {
+        return Some(match op {
+            Operation::Read => read_header(core, header),
+            _ if is_write(op) => {
+                let hmac = fields::boolean(&req.data, "hmac");
+                match hmac {
+                    Ok(hmac) => core
+                        .set_audited_header(
+                            header,
+                            Some(HeaderSetting {
+                                hmac: hmac.unwrap_or(false),
+                            }),
+                        )
+                        .await
+                        .map(|()| Response::no_content()),
+                    Err(e) => Err(e),
+                }
+            }
+            Operation::Delete => core
+                .set_audited_header(header, None)
+                .await
+                .map(|()| Response::no_content()),
+            _ => Err(CoreError::UnsupportedOperation),
         });
     }
     if let Some(device) = path.strip_prefix("audit-hash/") {
@@ -84,6 +120,29 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, Core
     }
     core.enable_audit(path, &declared).await?;
     Ok(Response::no_content())
+}
+
+/// `GET sys/config/auditing/request-headers`: every audited header with its setting.
+fn list_headers(core: &Core) -> Response {
+    let headers: Map<String, Value> = core
+        .audited_headers()
+        .iter()
+        .map(|(name, setting)| (name.clone(), json!({"hmac": setting.hmac})))
+        .collect();
+    let mut data = Map::new();
+    data.insert("headers".into(), Value::Object(headers));
+    Response::legacy(data)
+}
+
+/// `GET sys/config/auditing/request-headers/:header`: keyed by the name as asked (OpenBao's shape).
+fn read_header(core: &Core, header: &str) -> Result<Response, CoreError> {
+    let headers = core.audited_headers();
+    let setting = headers
+        .get(&header.to_ascii_lowercase())
+        .ok_or_else(|| CoreError::InvalidRequest("Could not find header in config".into()))?;
+    let mut data = Map::new();
+    data.insert(header.to_string(), json!({"hmac": setting.hmac}));
+    Ok(Response::legacy(data))
 }
 
 fn hash(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {

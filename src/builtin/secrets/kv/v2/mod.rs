@@ -297,6 +297,7 @@ mod tests {
                 wrap_ttl: None,
                 remote_addr: None,
                 secret: None,
+                headers: Default::default(),
             };
             crate::logical::testing::block_on(crate::logical::Backend::existence(&kv, &ctx, &req)).unwrap()
         };
