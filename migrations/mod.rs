@@ -17,6 +17,8 @@ mod m0005_token_entries_with_role;
 mod m0006_leases;
 #[path = "0007_token_bound_cidrs.rs"]
 mod m0007_token_bound_cidrs;
+#[path = "0008_token_role_bound_cidrs.rs"]
+mod m0008_token_role_bound_cidrs;
 
 #[cfg(test)]
 mod testing;
@@ -30,4 +32,5 @@ pub const ALL: &[Migration] = &[
     m0005_token_entries_with_role::MIGRATION,
     m0006_leases::MIGRATION,
     m0007_token_bound_cidrs::MIGRATION,
+    m0008_token_role_bound_cidrs::MIGRATION,
 ];

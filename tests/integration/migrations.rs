@@ -389,7 +389,7 @@ fn fixture_from_format_3_is_migrated_and_every_secret_is_readable() {
     // Recorded: the current format, the old server's records unchanged, the new migration's record added.
     let after = meta_records(&data);
     assert_eq!(format_version(&after), vault::storage::migrate::supported_version());
-    assert_eq!(format_version(&after), 7);
+    assert_eq!(format_version(&after), 8);
     for v in 1..=3 {
         let key = format!("migration/{v:04}");
         assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
@@ -539,7 +539,7 @@ fn fixture_from_early_format_2_runs_three_migrations_and_every_token_works() {
     assert!(server.terminate().success());
 
     let after = meta_records(&data);
-    assert_eq!(format_version(&after), 7);
+    assert_eq!(format_version(&after), 8);
     for v in 1..=2 {
         let key = format!("migration/{v:04}");
         assert_eq!(meta_value(&after, &key), meta_value(&before, &key), "{key}");
@@ -646,7 +646,7 @@ fn failed_unseal_migration_refuses_the_unseal_and_rewrites_nothing() {
     let app = s(&fx["tokens"]["app"], "token");
     assert_eq!(server.client.get("sys/policies/acl/app-read", Some(app)).0, 200);
     assert!(server.terminate().success());
-    assert_eq!(format_version(&meta_records(&data)), 7);
+    assert_eq!(format_version(&meta_records(&data)), 8);
 }
 
 /// A snapshot file holding `data`'s records exactly as stored, declared as storage format `format` (what a server of

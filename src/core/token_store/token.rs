@@ -732,12 +732,13 @@ impl Core {
             renewable: req.renewable.unwrap_or(true) && ttl > 0,
             renewed: false,
             role: role.map(|r| r.name.clone()),
-            // A child made without a role inherits its parent's binding (OpenBao: through a role it gets the role's,
-            // and token roles bind nothing here yet); a token that never expires is not bound.
-            bound_cidrs: if orphan || role.is_some() || ttl == 0 {
-                Vec::new()
-            } else {
-                parent.bound_cidrs.clone()
+            // Through a role the token gets the role's binding; a child made without one inherits its parent's; a
+            // token that never expires is not bound (OpenBao's rules).
+            bound_cidrs: match role {
+                _ if ttl == 0 => Vec::new(),
+                Some(role) => role.token_bound_cidrs.clone(),
+                None if orphan => Vec::new(),
+                None => parent.bound_cidrs.clone(),
             },
         };
         let stored = entry.clone();

@@ -23,6 +23,8 @@ pub struct TokenRole {
     pub legacy_period: u64,
     pub token_no_default_policy: bool,
     pub token_num_uses: i64,
+    /// Addresses the tokens it creates may be used from, as `framework::cidr::parse_addrs` keeps them.
+    pub token_bound_cidrs: Vec<String>,
 }
 
 /// Go's `%q` of a string list: `["a" "b"]`.
@@ -103,6 +105,12 @@ impl TokenRole {
             }
             self.token_num_uses = v;
         }
+        for key in ["token_bound_cidrs", "bound_cidrs"] {
+            if let Some(list) = fields::string_list(data, key)? {
+                self.token_bound_cidrs = crate::framework::cidr::parse_addrs(&list)
+                    .map_err(|e| CoreError::InvalidRequest(format!("error parsing role fields: {e}")))?;
+            }
+        }
         match fields::string(data, "token_type")?.as_deref() {
             None | Some("") | Some("service") | Some("default-service") | Some("default") => Ok(()),
             Some("batch") | Some("default-batch") => Err(CoreError::InvalidRequest(
@@ -132,7 +140,16 @@ impl TokenRole {
             "token_type": "default-service",
         });
         match data {
-            Value::Object(m) => m,
+            Value::Object(mut m) => {
+                // OpenBao shows these two only when set.
+                if self.token_num_uses == 0 {
+                    m.remove("token_num_uses");
+                }
+                if !self.token_bound_cidrs.is_empty() {
+                    m.insert("token_bound_cidrs".into(), json!(self.token_bound_cidrs));
+                }
+                m
+            }
             _ => Map::new(),
         }
     }
