@@ -60,7 +60,9 @@ fn level_for(target: &str) -> LevelFilter {
     if let Some(name) = logger_of(target) {
         let mut best: Option<(usize, LevelFilter)> = None;
         for (logger, level) in &levels.overrides {
-            let matches = name == *logger || name.starts_with(&format!("{logger}."));
+            let matches = name
+                .strip_prefix(logger.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
             if matches && best.is_none_or(|(len, _)| logger.len() > len) {
                 best = Some((logger.len(), *level));
             }

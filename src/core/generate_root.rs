@@ -13,7 +13,6 @@ use crate::seal::{self, Share};
 
 /// Length of a root token and so of its one-time pad: `s.` and 24 characters.
 pub const OTP_LENGTH: usize = 26;
-const OTP_CHARS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A root token generation in progress.
 pub struct RootGeneration {
@@ -37,13 +36,7 @@ fn bad(message: impl Into<String>) -> CoreError {
 
 /// A random base62 one-time pad of [`OTP_LENGTH`].
 pub fn generate_otp() -> Zeroizing<String> {
-    use rand::RngExt;
-    let mut rng = rand::rng();
-    Zeroizing::new(
-        (0..OTP_LENGTH)
-            .map(|_| OTP_CHARS[rng.random_range(0..OTP_CHARS.len())] as char)
-            .collect(),
-    )
+    Zeroizing::new(token::random_chars(OTP_LENGTH))
 }
 
 /// XOR two equally long byte strings (OpenBao's `xor.XORBytes`).

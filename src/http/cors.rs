@@ -21,7 +21,10 @@ pub async fn cors(
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let config = req.app_data::<web::Data<AppState>>().map(|state| state.core.cors());
+    let config = origin
+        .as_ref()
+        .and_then(|_| req.app_data::<web::Data<AppState>>())
+        .map(|state| state.core.cors());
     let (Some(origin), Some(config)) = (origin, config.filter(|c| c.enabled)) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };

@@ -170,7 +170,9 @@ pub async fn rekey(
                 Err(e) => Err(e),
                 Ok(key) => match core.rekey_verify(&key, &nonce_field(&data)).await {
                     Ok(None) => core.rekey_verify_status().map(|s| ok(keys::verify_status(&s))),
-                    Ok(Some(nonce)) => Ok(ok(keys_map(json!({"nonce": nonce, "complete": true})))),
+                    Ok(Some(nonce)) => Ok(ok(crate::core::system::object(
+                        json!({"nonce": nonce, "complete": true}),
+                    ))),
                     Err(e) => Err(e),
                 },
             }
@@ -182,13 +184,6 @@ pub async fn rekey(
         }
     };
     answer.map_err(legacy_rekey_error).unwrap_or_else(fail)
-}
-
-fn keys_map(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
 }
 
 /// A root generation status in the legacy shape: every field of OpenBao's `GenerateRootStatusResponse`.

@@ -39,22 +39,32 @@ fn wait_unsealed(c: &Client) -> Value {
     }
 }
 
+/// Send `shares` one by one to an `update` endpoint (generate-root, rekey) with `nonce`; the last answer, or the
+/// first that is not a 200.
+fn submit_shares(c: &Client, token: &str, path: &str, nonce: &Value, shares: &[String]) -> (u16, Value) {
+    let mut last = (200, Value::Null);
+    for key in shares {
+        last = c.put(path, Some(token), json!({"key": key, "nonce": nonce}));
+        if last.0 != 200 {
+            break;
+        }
+    }
+    last
+}
+
 /// Generate a root token with these shares; returns it.
 fn generate_root(c: &Client, token: &str, shares: &[String]) -> String {
     let otp = "abcdefghijklmnopqrstuvwxyz";
     let (status, body) = c.put("sys/generate-root-token/attempt", Some(token), json!({ "otp": otp }));
     assert_eq!(status, 200, "{body}");
-    let nonce = body["data"]["nonce"].clone();
-    let mut last = Value::Null;
-    for key in shares {
-        let (status, body) = c.put(
-            "sys/generate-root-token/update",
-            Some(token),
-            json!({"key": key, "nonce": nonce}),
-        );
-        assert_eq!(status, 200, "{body}");
-        last = body;
-    }
+    let (status, last) = submit_shares(
+        c,
+        token,
+        "sys/generate-root-token/update",
+        &body["data"]["nonce"],
+        shares,
+    );
+    assert_eq!(status, 200, "{last}");
     assert_eq!(last["data"]["complete"], true, "{last}");
     let (_, decoded) = c.put(
         "sys/decode-token",
@@ -123,16 +133,12 @@ fn a_static_seal_unseals_at_start_and_recovery_keys_stand_in_for_unseal_keys() {
         Some(&root),
         json!({"secret_shares": 2, "secret_threshold": 2}),
     );
-    let nonce = started["data"]["nonce"].clone();
-    c.put(
+    let (status, done) = submit_shares(
+        c,
+        &root,
         "sys/rotate/recovery/update",
-        Some(&root),
-        json!({"key": recovery[0], "nonce": nonce}),
-    );
-    let (status, done) = c.put(
-        "sys/rotate/recovery/update",
-        Some(&root),
-        json!({"key": recovery[1], "nonce": nonce}),
+        &started["data"]["nonce"],
+        &recovery[..2],
     );
     assert_eq!(status, 200, "{done}");
     let new_recovery = strings(&done["data"]["keys"]);
@@ -143,19 +149,14 @@ fn a_static_seal_unseals_at_start_and_recovery_keys_stand_in_for_unseal_keys() {
     wait_unsealed(c);
     let (status, started) = c.put("sys/generate-root-token/attempt", Some(&root), json!({}));
     assert_eq!(status, 200, "{started}");
-    let nonce = started["data"]["nonce"].clone();
-    c.put(
+    let (status, _) = submit_shares(
+        c,
+        &root,
         "sys/generate-root-token/update",
-        Some(&root),
-        json!({"key": recovery[0], "nonce": nonce}),
-    );
-    let (status, _) = c.put(
-        "sys/generate-root-token/update",
-        Some(&root),
-        json!({"key": recovery[1], "nonce": nonce}),
+        &started["data"]["nonce"],
+        &recovery[..2],
     );
     assert_eq!(status, 400, "the old recovery shares no longer work");
-    c.put("sys/generate-root-token/attempt", Some(&root), json!({}));
     c.call("DELETE", "sys/generate-root-token/attempt", Some(&root), None);
     generate_root(c, &root, &new_recovery);
 }

@@ -1,6 +1,6 @@
 //! `sys/config/cors`: read, enable (origins, extra headers, credentials) and disable CORS (see `core::cors`).
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use crate::core::{fields, Core, CoreError, Operation, Request, Response};
 
@@ -17,12 +17,7 @@ pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Resp
     })
 }
 
-fn data(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
+use super::object as data;
 
 fn cors_config(core: &Core) -> Response {
     let config = core.cors();

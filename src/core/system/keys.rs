@@ -13,12 +13,7 @@ use crate::core::rekey::{RekeyRequest, RekeyResult, RekeyStatus, VerifyStatus};
 use crate::core::{fields, token_store::token::rfc3339_ns, Core, CoreError, Operation, Request, Response};
 use crate::seal::Share;
 
-fn data(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
+use super::object as data;
 
 fn required_string(req: &Request, key: &str) -> Result<String, CoreError> {
     match fields::string(&req.data, key)? {

@@ -22,6 +22,14 @@ fn is_write(op: Operation) -> bool {
     matches!(op, Operation::Update | Operation::Create)
 }
 
+/// A JSON object built with `json!` as the `data` map of a response.
+pub(crate) fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 /// OpenBao's 405 "unsupported operation" unless `ok`.
 fn require(ok: bool) -> Result<(), CoreError> {
     if ok {

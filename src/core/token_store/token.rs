@@ -45,7 +45,8 @@ impl TokenSalt {
     }
 }
 
-fn random_chars(n: usize) -> String {
+/// `n` random base62 characters (token ids, accessors, one-time pads).
+pub(crate) fn random_chars(n: usize) -> String {
     let mut rng = rand::rng();
     (0..n)
         .map(|_| ID_CHARS[rng.random_range(0..ID_CHARS.len())] as char)
