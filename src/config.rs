@@ -338,7 +338,9 @@ fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, 
     if options.connection_url.is_empty() {
         return Err("storage \"postgresql\": missing required key \"connection_url\"".into());
     }
-    options.quoted_table().map_err(|e| format!("storage \"postgresql\": {e}"))?;
+    options
+        .quoted_table()
+        .map_err(|e| format!("storage \"postgresql\": {e}"))?;
     Ok(options)
 }
 

@@ -170,7 +170,11 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     let _ = writeln!(out, "==> Vault server configuration:\n");
     match (storage.path(), &config.postgresql) {
         (Some(path), _) => {
-            let _ = writeln!(out, "             Storage: sled (path: {:?})", path.display().to_string());
+            let _ = writeln!(
+                out,
+                "             Storage: sled (path: {:?})",
+                path.display().to_string()
+            );
         }
         (None, pg) => {
             let table = pg.as_ref().map(|p| p.table.as_str()).unwrap_or_default();

@@ -217,9 +217,9 @@ fn run_batch(database: &Database, jobs: &[Job]) -> Result<(), StorageError> {
                 Ok(succeeded) => succeeded,
                 Err(TxBackendError::Sled(e)) => return Err(e.into()),
                 Err(TxBackendError::Postgres(e)) => {
-                    return Err(sled::transaction::ConflictableTransactionError::Storage(sled::Error::Unsupported(
-                        format!("a PostgreSQL error in a sled transaction: {e}"),
-                    )))
+                    return Err(sled::transaction::ConflictableTransactionError::Storage(
+                        sled::Error::Unsupported(format!("a PostgreSQL error in a sled transaction: {e}")),
+                    ))
                 }
             };
             if succeeded {

@@ -238,7 +238,9 @@ impl ConnSlot {
                 }
             }
         }
-        Err(StorageError::Unavailable("storage is unavailable: PostgreSQL connection lost".into()))
+        Err(StorageError::Unavailable(
+            "storage is unavailable: PostgreSQL connection lost".into(),
+        ))
     }
 }
 
@@ -519,10 +521,9 @@ impl PgStore {
 
     /// Replace every record with those `next` yields, in one SERIALIZABLE transaction, then set the `meta`
     /// records in `meta_overrides` (value, or removed). Runs on a reader thread.
-    #[allow(clippy::type_complexity)]
     pub(super) fn replace_all(
         &self,
-        mut next: Box<dyn FnMut() -> Result<Option<(String, Vec<u8>, Vec<u8>)>, StorageError> + Send>,
+        mut next: RecordSource,
         meta_overrides: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     ) -> Result<(), StorageError> {
         let table = self.table.clone();
@@ -534,7 +535,8 @@ impl PgStore {
                 .isolation_level(IsolationLevel::Serializable)
                 .start()
                 .map_err(|e| classify(&e))?;
-            tx.execute(&format!("DELETE FROM {table}"), &[]).map_err(|e| classify(&e))?;
+            tx.execute(&format!("DELETE FROM {table}"), &[])
+                .map_err(|e| classify(&e))?;
             let insert = format!(
                 "INSERT INTO {table} (tree, key, value) SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::bytea[])"
             );
@@ -550,7 +552,8 @@ impl PgStore {
                     chunk.2.push(value);
                 }
                 if !chunk.0.is_empty() && (done || chunk.0.len() >= 1000 || chunk_bytes >= 8 << 20) {
-                    tx.execute(&insert, &[&chunk.0, &chunk.1, &chunk.2]).map_err(|e| classify(&e))?;
+                    tx.execute(&insert, &[&chunk.0, &chunk.1, &chunk.2])
+                        .map_err(|e| classify(&e))?;
                     chunk = Default::default();
                     chunk_bytes = 0;
                 }
@@ -635,7 +638,9 @@ fn run_batch(conn: &mut Conn, jobs: &[Job]) -> Result<(), BatchFailure> {
             }
             Ok(false) => {}
             Err(TxBackendError::Postgres(e)) => return Err(e.into()),
-            Err(TxBackendError::Sled(_)) => return Err(BatchFailure::Internal("a sled error in a PostgreSQL transaction")),
+            Err(TxBackendError::Sled(_)) => {
+                return Err(BatchFailure::Internal("a sled error in a PostgreSQL transaction"))
+            }
         }
     }
     let tx = reader.tx.into_inner();
@@ -684,9 +689,15 @@ fn initialize_format(client: &mut Client, table: &str) -> Result<(), StorageErro
     }
 }
 
+/// Yields a snapshot's records in turn, `(tree, key, value)`, then `None`.
+pub(super) type RecordSource = Box<dyn FnMut() -> Result<Option<(String, Vec<u8>, Vec<u8>)>, StorageError> + Send>;
+
+/// A `meta` record: key and value.
+type MetaRecord = (Vec<u8>, Vec<u8>);
+
 /// The `meta` records a new sled store holds once every migration ran (none reads a record: the store is empty,
 /// so the throwaway keyring decrypts nothing).
-fn fresh_meta_records() -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+fn fresh_meta_records() -> Result<Vec<MetaRecord>, StorageError> {
     let db = sled::Config::new().temporary(true).open()?;
     let mut trees = vec![db.open_tree(META_TREE)?];
     for tree in super::Tree::ALL {
