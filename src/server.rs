@@ -110,6 +110,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         ..CoreSettings::default()
     };
     let core = Arc::new(Core::new(storage.clone(), settings));
+    core.follow_remote_changes();
 
     // Bind every listener before announcing anything, so a taken port is a clean startup error.
     let mut bound = Vec::new();

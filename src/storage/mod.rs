@@ -584,6 +584,14 @@ impl Storage {
         }
     }
 
+    /// Have `handler` told about changes other servers sharing the storage commit (PostgreSQL; sled has no
+    /// other servers).
+    pub fn on_remote_change(&self, handler: postgres::ChangeHandler) {
+        if let Backend::Postgres(pg) = &self.backend {
+            pg.on_remote_change(handler);
+        }
+    }
+
     /// The data directory, for sled storage.
     pub fn path(&self) -> Option<&Path> {
         self.sled().map(|s| s.path.as_path())

@@ -20,6 +20,7 @@
 
 use std::cell::RefCell;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,6 +29,126 @@ use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 use super::batch::{BatchRunner, Durable, Job, Overlay};
 use super::{migrate, Keyring, StorageError, TxBackendError, TxRead, META_TREE};
+
+/// What another server sharing the table changed, as its committed transaction announced it (`NOTIFY`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteChange {
+    /// Everything may have changed (notifications may have been missed while the listener reconnected).
+    pub everything: bool,
+    /// The trees written (`meta` included), with the keys written for the trees of [`KEYED_TREES`] (`None`: too
+    /// many to name, any key of the tree).
+    pub trees: std::collections::BTreeMap<String, Option<Vec<Vec<u8>>>>,
+}
+
+impl RemoteChange {
+    pub fn everything() -> RemoteChange {
+        RemoteChange {
+            everything: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn touches(&self, tree: &str) -> bool {
+        self.everything || self.trees.contains_key(tree)
+    }
+
+    /// Whether `key` of `tree` may have changed.
+    pub fn touches_key(&self, tree: &str, key: &[u8]) -> bool {
+        self.everything
+            || match self.trees.get(tree) {
+                None => false,
+                Some(None) => true,
+                Some(Some(keys)) => keys.iter().any(|k| k == key),
+            }
+    }
+
+    /// The keys of `tree` that changed: `None` for "any" (or everything), empty when the tree was not written.
+    pub fn keys(&self, tree: &str) -> Option<&[Vec<u8>]> {
+        if self.everything {
+            return None;
+        }
+        match self.trees.get(tree) {
+            None => Some(&[]),
+            Some(keys) => keys.as_deref(),
+        }
+    }
+}
+
+/// The trees whose written keys a notice names: those servers cache from. The token, lease and wrapping trees
+/// take most writes and are never cached, so their names alone go out.
+pub const KEYED_TREES: &[&str] = &["meta", "core", "mounts", "policies", "logical"];
+
+/// Told about other servers' changes, on the listener thread.
+pub type ChangeHandler = Arc<dyn Fn(&RemoteChange) + Send + Sync>;
+
+/// The `NOTIFY` payload of a committed batch (PostgreSQL's limit is 8,000 bytes; past ours the keys are left out).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChangeNotice {
+    /// The server that committed it.
+    origin: String,
+    /// Tree name -> hex keys written, or `None` (not named).
+    trees: std::collections::BTreeMap<String, Option<Vec<String>>>,
+}
+
+const NOTICE_LIMIT: usize = 6000;
+
+/// What a batch wrote, for its notice.
+#[derive(Default)]
+struct Written {
+    trees: std::collections::BTreeMap<&'static str, Option<Vec<Vec<u8>>>>,
+    key_bytes: usize,
+}
+
+impl Written {
+    fn note(&mut self, tree: &'static str, key: &[u8]) {
+        let keyed = KEYED_TREES.contains(&tree);
+        let entry = self.trees.entry(tree).or_insert_with(|| keyed.then(Vec::new));
+        if let Some(keys) = entry {
+            self.key_bytes += key.len() * 2 + 3;
+            if self.key_bytes > NOTICE_LIMIT {
+                *entry = None;
+            } else {
+                keys.push(key.to_vec());
+            }
+        }
+    }
+
+    fn notice(&self, origin: &str) -> String {
+        let notice = ChangeNotice {
+            origin: origin.to_string(),
+            trees: self
+                .trees
+                .iter()
+                .map(|(tree, keys)| {
+                    let keys = if KEYED_TREES.contains(tree) {
+                        keys.as_ref().map(|k| k.iter().map(hex::encode).collect())
+                    } else {
+                        None
+                    };
+                    (tree.to_string(), keys)
+                })
+                .collect(),
+        };
+        serde_json::to_string(&notice).unwrap_or_default()
+    }
+}
+
+/// The channel a table's changes are announced on: one per table, an identifier of at most 63 bytes.
+fn channel_of(table: &str) -> String {
+    let plain: String = table
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut channel = format!("vault_changes_{plain}");
+    channel.truncate(63);
+    channel
+}
 
 /// Keys of `meta` that exist only for sled's crash check (the marker file); a PostgreSQL commit needs none.
 const SLED_ONLY_META: &[&[u8]] = &[super::WRITE_SEQ_KEY];
@@ -331,6 +452,12 @@ pub struct PgStore {
     options: Arc<PgOptions>,
     table: Arc<str>,
     readers: ReaderPool,
+    /// This server's id in change notices (its own are ignored).
+    server_id: Arc<str>,
+    channel: Arc<str>,
+    handler: Arc<std::sync::RwLock<Option<ChangeHandler>>>,
+    listener_stop: Arc<AtomicBool>,
+    listener: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl PgStore {
@@ -346,11 +473,40 @@ impl PgStore {
             .join()
             .map_err(|_| StorageError::Io("the PostgreSQL setup thread failed".into()))??;
         let readers = ReaderPool::start(&options, &table, options.max_parallel.clamp(1, PgOptions::MAX_READERS))?;
+        let channel: Arc<str> = channel_of(&options.table).into();
+        let server_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+        let handler: Arc<std::sync::RwLock<Option<ChangeHandler>>> = Arc::default();
+        let listener_stop = Arc::new(AtomicBool::new(false));
+        let listener = {
+            let (options, channel, server_id, handler, stop) = (
+                options.clone(),
+                channel.clone(),
+                server_id.clone(),
+                handler.clone(),
+                listener_stop.clone(),
+            );
+            std::thread::Builder::new()
+                .name("vault-pg-listen".into())
+                .spawn(move || listen(&options, &channel, &server_id, &handler, &stop))
+                .map_err(|e| StorageError::Io(format!("starting the PostgreSQL listener thread: {e}")))?
+        };
         Ok(PgStore {
             options,
             table,
             readers,
+            server_id,
+            channel,
+            handler,
+            listener_stop,
+            listener: Mutex::new(Some(listener)),
         })
+    }
+
+    /// Have `handler` told about every change another server commits to the table.
+    pub fn on_remote_change(&self, handler: ChangeHandler) {
+        if let Ok(mut slot) = self.handler.write() {
+            *slot = Some(handler);
+        }
     }
 
     /// Create the table if asked, check its columns, and give a new table its format records.
@@ -387,11 +543,12 @@ impl PgStore {
     /// The committer's runner: each batch is one SERIALIZABLE transaction, rerun on a serialization failure.
     pub(super) fn batch_runner(&self) -> BatchRunner {
         let mut slot = ConnSlot::new(self.options.clone(), self.table.clone());
+        let (channel, server_id) = (self.channel.clone(), self.server_id.clone());
         Box::new(move |jobs| {
             let mut attempt = 0u32;
             loop {
                 let conn = slot.get()?;
-                match run_batch(conn, jobs) {
+                match run_batch(conn, jobs, &channel, &server_id) {
                     Ok(()) => return Ok(Durable::Committed),
                     Err(BatchFailure::Internal(why)) => return Err(StorageError::Io(why.into())),
                     Err(BatchFailure::Postgres(e)) if retryable(&e) && attempt < 200 => {
@@ -592,10 +749,11 @@ impl TxRead for PgTxRead<'_, '_> {
 }
 
 impl PgTxRead<'_, '_> {
-    fn apply(&self, overlay: Overlay) -> Result<(), postgres::Error> {
+    fn apply(&self, overlay: Overlay, written: &mut Written) -> Result<(), postgres::Error> {
         let mut tx = self.tx.borrow_mut();
         for (slot, key, value) in overlay.into_writes() {
             let tree = super::slot_name(slot);
+            written.note(tree, &key);
             match value {
                 Some(v) => tx.execute(&self.stmts.put, &[&tree, &key, &v])?,
                 None => tx.execute(&self.stmts.delete, &[&tree, &key])?,
@@ -618,7 +776,7 @@ impl From<postgres::Error> for BatchFailure {
 
 /// Every job of a batch in one SERIALIZABLE transaction. A closure's database error fails (and, when retryable,
 /// reruns) the whole batch.
-fn run_batch(conn: &mut Conn, jobs: &[Job]) -> Result<(), BatchFailure> {
+fn run_batch(conn: &mut Conn, jobs: &[Job], channel: &str, server_id: &str) -> Result<(), BatchFailure> {
     let Conn { client, stmts } = conn;
     let tx = client
         .build_transaction()
@@ -629,11 +787,12 @@ fn run_batch(conn: &mut Conn, jobs: &[Job]) -> Result<(), BatchFailure> {
         stmts,
     };
     let mut applied = false;
+    let mut written = Written::default();
     for job in jobs {
         let overlay = RefCell::new(Overlay::default());
         match (job.run)(&reader, &overlay) {
             Ok(true) => {
-                reader.apply(overlay.into_inner())?;
+                reader.apply(overlay.into_inner(), &mut written)?;
                 applied = true;
             }
             Ok(false) => {}
@@ -643,13 +802,99 @@ fn run_batch(conn: &mut Conn, jobs: &[Job]) -> Result<(), BatchFailure> {
             }
         }
     }
-    let tx = reader.tx.into_inner();
+    let mut tx = reader.tx.into_inner();
     if applied {
+        // Delivered to the other servers' listeners when (and only if) the transaction commits.
+        tx.execute("SELECT pg_notify($1, $2)", &[&channel, &written.notice(server_id)])?;
         tx.commit()?;
     } else {
         tx.rollback()?;
     }
     Ok(())
+}
+
+/// The listener thread: `LISTEN` on the table's channel and hand other servers' notices to the handler. After a
+/// lost connection it reconnects and reports "everything" (notices sent meanwhile are gone).
+fn listen(
+    options: &PgOptions,
+    channel: &str,
+    server_id: &str,
+    handler: &std::sync::RwLock<Option<ChangeHandler>>,
+    stop: &AtomicBool,
+) {
+    let dispatch = |change: &RemoteChange| {
+        let handler = handler.read().ok().and_then(|h| h.clone());
+        if let Some(handler) = handler {
+            handler(change);
+        }
+    };
+    let mut connected_before = false;
+    while !stop.load(Ordering::SeqCst) {
+        let client = postgres::Config::from_str(&options.connection_url).and_then(|mut config| {
+            config.connect_timeout(Duration::from_secs(5));
+            config.connect(NoTls)
+        });
+        let mut client = match client {
+            Ok(c) => c,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        if client.batch_execute(&format!("LISTEN \"{channel}\"")).is_err() {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        if connected_before {
+            log::info!("storage: listening for other servers' changes again; reloading what is cached");
+            dispatch(&RemoteChange::everything());
+        }
+        connected_before = true;
+        while !stop.load(Ordering::SeqCst) {
+            let next = {
+                let mut notifications = client.notifications();
+                let mut waiting = notifications.timeout_iter(Duration::from_millis(250));
+                postgres::fallible_iterator::FallibleIterator::next(&mut waiting)
+            };
+            match next {
+                Ok(Some(n)) => {
+                    let Ok(notice) = serde_json::from_str::<ChangeNotice>(n.payload()) else {
+                        continue;
+                    };
+                    if notice.origin == server_id {
+                        continue;
+                    }
+                    let change = RemoteChange {
+                        everything: false,
+                        trees: notice
+                            .trees
+                            .into_iter()
+                            .map(|(tree, keys)| {
+                                let keys = keys.map(|keys| keys.iter().filter_map(|k| hex::decode(k).ok()).collect());
+                                (tree, keys)
+                            })
+                            .collect(),
+                    };
+                    dispatch(&change);
+                }
+                Ok(None) => {
+                    if client.is_closed() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener_stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.listener.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A new table gets the `meta` records of a fresh, fully migrated sled store; an existing one must be at this

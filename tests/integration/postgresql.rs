@@ -448,3 +448,94 @@ fn postgresql_stopped_and_started_again_under_load() {
     let (status, _) = kv_get(&server, &root, "secret/data/load0");
     assert_eq!(status, 200);
 }
+
+/// Two unsealed servers on one table (the second started with the first's data path, so the same table).
+fn two_servers(dir: &Path) -> (TestServer, TestServer, String) {
+    let (a, root, keys) = TestServer::start_unsealed(dir);
+    let second_dir = dir.join("second");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    let b = start_sharing(&second_dir, &dir.join("data"));
+    b.client.unseal_with(&keys);
+    (a, b, root)
+}
+
+/// Poll `check` for up to 5 s (a change notice takes milliseconds).
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn what_one_server_changes_is_in_force_on_the_other() {
+    let _pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let (a, b, root) = two_servers(dir.path());
+
+    // A mount made on A serves on B.
+    enable_kv2(&a, &root);
+    kv_put(&a, &root, "secret/data/x", "1");
+    eventually("B serves the mount A made", || {
+        kv_get(&b, &root, "secret/data/x").0 == 200
+    });
+
+    // A policy narrowed on A denies on B (B had the wide one cached).
+    let (status, body) = a.client.put(
+        "sys/policies/acl/reader",
+        Some(&root),
+        json!({"policy": "path \"secret/data/*\" { capabilities = [\"read\"] }"}),
+    );
+    assert_eq!(status, 204, "{body}");
+    let (_, created) = a
+        .client
+        .put("auth/token/create", Some(&root), json!({"policies": ["reader"]}));
+    let token = created["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(kv_get(&b, &token, "secret/data/x").0, 200);
+    let (status, _) = a.client.put(
+        "sys/policies/acl/reader",
+        Some(&root),
+        json!({"policy": "path \"other/*\" { capabilities = [\"read\"] }"}),
+    );
+    assert_eq!(status, 204);
+    eventually("B denies once A narrowed the policy", || {
+        kv_get(&b, &token, "secret/data/x").0 == 403
+    });
+
+    // A keyring rotated on A: B reads what A writes under the new term, and writes under it itself.
+    let (status, body) = a.client.put("sys/rotate", Some(&root), json!({}));
+    assert_eq!(status, 204, "{body}");
+    kv_put(&a, &root, "secret/data/after-rotation", "2");
+    eventually("B reads a record sealed under the new term", || {
+        kv_get(&b, &root, "secret/data/after-rotation").0 == 200
+    });
+    let term = |s: &TestServer| s.client.get("sys/key-status", Some(&root)).1["data"]["term"].clone();
+    assert_eq!(term(&a), term(&b));
+    kv_put(&b, &root, "secret/data/from-b", "3");
+    assert_eq!(kv_get(&a, &root, "secret/data/from-b").0, 200);
+
+    // A transit key rotated on A: B encrypts with the new version (it had the old one cached).
+    let (status, _) = a
+        .client
+        .put("sys/mounts/transit", Some(&root), json!({"type": "transit"}));
+    assert_eq!(status, 204);
+    let (status, _) = a.client.put("transit/keys/k", Some(&root), json!({}));
+    assert!(status == 200 || status == 204);
+    let encrypt = |s: &TestServer| {
+        let (status, body) = s
+            .client
+            .put("transit/encrypt/k", Some(&root), json!({"plaintext": "aGk="}));
+        assert_eq!(status, 200, "{body}");
+        body["data"]["ciphertext"].as_str().unwrap().to_string()
+    };
+    eventually("B serves the transit mount", || {
+        b.client.get("transit/keys/k", Some(&root)).0 == 200
+    });
+    assert!(encrypt(&b).starts_with("vault:v1:"));
+    let (status, _) = a.client.put("transit/keys/k/rotate", Some(&root), json!({}));
+    assert!(status == 200 || status == 204);
+    eventually("B encrypts with the version A rotated to", || {
+        encrypt(&b).starts_with("vault:v2:")
+    });
+}
