@@ -294,13 +294,20 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
 /// `storage "postgresql"`, as OpenBao's stanza; `BAO_PG_CONNECTION_URL` (or `VAULT_PG_CONNECTION_URL`) overrides
 /// `connection_url`, as in OpenBao.
 fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, String> {
-    use crate::storage::postgres::PgOptions;
+    use crate::storage::postgres::{HaOptions, PgOptions};
     no_blocks("storage \"postgresql\"", body)?;
     let mut options = PgOptions {
         connection_url: String::new(),
         table: PgOptions::DEFAULT_TABLE.into(),
         max_parallel: 128,
         skip_create_table: false,
+        ha: None,
+    };
+    let mut ha_enabled = false;
+    let mut ha = HaOptions {
+        table: HaOptions::DEFAULT_TABLE.into(),
+        lock_ttl: HaOptions::DEFAULT_LOCK_TTL,
+        retry_interval: HaOptions::DEFAULT_RETRY_INTERVAL,
     };
     for attr in body.attributes() {
         let key = attr.key();
@@ -318,14 +325,10 @@ fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, 
                 as_i64(&qualified, &value)?;
             }
             "skip_create_table" => options.skip_create_table = as_bool(&qualified, &value)?,
-            "ha_enabled" => {
-                if as_bool(&qualified, &value)? {
-                    return Err("storage \"postgresql\": ha_enabled is not supported yet by this server".into());
-                }
-            }
-            "ha_table" => {
-                as_string(&qualified, &value)?;
-            }
+            "ha_enabled" => ha_enabled = as_bool(&qualified, &value)?,
+            "ha_table" => ha.table = as_string(&qualified, &value)?,
+            "ha_lock_ttl" => ha.lock_ttl = as_duration(&qualified, &value)?,
+            "ha_retry_interval" => ha.retry_interval = as_duration(&qualified, &value)?,
             other => return Err(format!("unknown key {other:?} in storage \"postgresql\" block")),
         }
     }
@@ -341,6 +344,14 @@ fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, 
     options
         .quoted_table()
         .map_err(|e| format!("storage \"postgresql\": {e}"))?;
+    if ha_enabled {
+        crate::storage::postgres::quote_identifier_path(&ha.table)
+            .map_err(|e| format!("storage \"postgresql\": ha_table: {e}"))?;
+        if ha.retry_interval.is_zero() || ha.lock_ttl <= ha.retry_interval * 2 {
+            return Err("storage \"postgresql\": ha_lock_ttl must be more than twice ha_retry_interval".into());
+        }
+        options.ha = Some(ha);
+    }
     Ok(options)
 }
 

@@ -7,6 +7,7 @@ pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
 pub mod generate_root;
+pub mod ha;
 pub mod invalidation;
 pub mod lease_index;
 pub mod lockout;
@@ -167,6 +168,8 @@ pub struct Core {
     root_generation: Mutex<Option<generate_root::RootGeneration>>,
     /// The CORS settings (see `cors`).
     cors: cors::CorsState,
+    /// This server's part in HA (`ha_enabled` on PostgreSQL), see `ha`.
+    ha: Option<ha::Ha>,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -210,7 +213,21 @@ impl Core {
             rekey: Mutex::new(None),
             root_generation: Mutex::new(None),
             cors: cors::CorsState::default(),
+            ha: None,
         }
+    }
+
+    /// Take part in HA with these addresses (before the server starts serving).
+    pub fn with_ha(mut self, api_address: String, cluster_address: String) -> Self {
+        if let Some(options) = self.storage.postgres().and_then(|pg| pg.ha()) {
+            self.ha = Some(ha::Ha::new(
+                api_address,
+                cluster_address,
+                options.lock_ttl,
+                options.retry_interval,
+            ));
+        }
+        self
     }
 
     pub fn seal_config(&self) -> Result<Option<SealConfig>, CoreError> {

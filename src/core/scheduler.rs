@@ -22,7 +22,8 @@ impl Core {
         let mut last_key_check = Instant::now();
         loop {
             ticker.tick().await;
-            if self.is_sealed() {
+            // A standby leaves the background work to the active server.
+            if self.is_sealed() || !self.is_active() {
                 continue;
             }
             if let Err(e) = self.finish_pending_deletes().await {

@@ -592,6 +592,14 @@ impl Storage {
         }
     }
 
+    /// The PostgreSQL store, for what only it offers (HA).
+    pub fn postgres(&self) -> Option<&postgres::PgStore> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sled(_) => None,
+        }
+    }
+
     /// The data directory, for sled storage.
     pub fn path(&self) -> Option<&Path> {
         self.sled().map(|s| s.path.as_path())

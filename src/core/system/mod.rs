@@ -265,6 +265,36 @@ impl SystemBackend {
                 data.insert("key_info".into(), Value::Object(key_info));
                 Ok(Response::with_data(data))
             }
+            "step-down" => {
+                if !is_write(op) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                core.step_down()?;
+                Ok(Response::no_content())
+            }
+            "ha-status" => {
+                if op != Operation::Read {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let nodes: Vec<Value> = core
+                    .ha_nodes()?
+                    .into_iter()
+                    .map(|(node, active)| {
+                        json!({
+                            "hostname": node.hostname,
+                            "api_address": node.api_address,
+                            "cluster_address": node.cluster_address,
+                            "active_node": active,
+                            // OpenBao reports no echo for the active node itself.
+                            "last_echo": if active { Value::Null } else { json!(node.last_echo) },
+                            "version": node.version,
+                        })
+                    })
+                    .collect();
+                let mut data = Map::new();
+                data.insert("nodes".into(), json!(nodes));
+                Ok(Response::legacy(data))
+            }
             "loggers" => loggers(None, req),
             other if other.starts_with("loggers/") => loggers(other.strip_prefix("loggers/"), req),
             "internal/ui/resultant-acl" => {
