@@ -35,6 +35,11 @@ pub trait CoreBackend: Send + Sync {
     fn periodic<'a>(&'a self, _core: &'a Core) -> CorePeriodicFuture<'a> {
         Box::pin(async { Ok(()) })
     }
+
+    /// The OpenAPI document of the backend's paths (see [`logical::Backend::openapi`]).
+    fn openapi(&self, _default_prefix: &str) -> Option<logical::openapi::Document> {
+        None
+    }
 }
 
 pub type CorePeriodicFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CoreError>> + Send + 'a>>;
@@ -191,6 +196,14 @@ impl Mount {
         match &self.handler {
             Handler::Core(_) => None,
             Handler::Logical(mount) => Some(&mount.system),
+        }
+    }
+
+    /// The backend's OpenAPI document (its paths relative to the mount), if it documents them.
+    pub fn openapi(&self, default_prefix: &str) -> Option<logical::openapi::Document> {
+        match &self.handler {
+            Handler::Core(backend) => backend.openapi(default_prefix),
+            Handler::Logical(mount) => mount.backend.openapi(default_prefix),
         }
     }
 
