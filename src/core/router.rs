@@ -14,8 +14,8 @@ use crate::storage::{Storage, Tree};
 
 pub type CoreBackendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, CoreError>> + Send + 'a>>;
 
-/// A backend that is part of the core and sees all of it (the system backend and, until it moves onto the SDK,
-/// the token store). Every other backend is a [`logical::Backend`].
+/// A backend that is part of the core and sees all of it: the system backend (routed by hand) and the token store
+/// (routed by its path table, whose handlers see the core). Every other backend is a [`logical::Backend`].
 pub trait CoreBackend: Send + Sync {
     fn handle<'a>(
         &'a self,

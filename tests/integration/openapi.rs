@@ -110,6 +110,17 @@ fn openapi_document_validates_and_names_operations_as_openbao() {
     assert_eq!(login["x-vault-unauthenticated"], true);
     assert_eq!(login["post"]["operationId"], "userpass-login");
     assert_eq!(login["post"]["tags"], json!(["auth"]));
+    // The token store's path table: its root paths are marked, its fields typed.
+    assert_eq!(
+        doc["paths"]["/auth/token/create"]["post"]["operationId"],
+        "token-create"
+    );
+    assert_eq!(doc["paths"]["/auth/token/accessors"]["x-vault-sudo"], true);
+    assert_eq!(doc["paths"]["/auth/token/revoke-orphan"]["x-vault-sudo"], true);
+    assert_eq!(
+        doc["components"]["schemas"]["TokenWriteRoleRequest"]["properties"]["token_period"]["format"],
+        "seconds"
+    );
     let user = &doc["components"]["schemas"]["UserpassWriteUserRequest"]["properties"];
     assert_eq!(user["token_ttl"]["type"], "integer");
     assert_eq!(user["token_ttl"]["format"], "seconds");
@@ -202,6 +213,7 @@ fn openapi_shows_what_the_caller_may_see_and_generic_mount_paths() {
     assert_eq!(parameter["schema"]["default"], "kv2");
     assert!(generic["paths"]["/auth/{userpass_mount_path}/users/{username}"].is_object());
     assert!(generic["paths"]["/cubbyhole/{path}"].is_object());
+    assert!(generic["paths"]["/auth/token/create"].is_object());
     assert!(generic["paths"].get("/kv2/data/{path}").is_none());
 
     // The same through a POST body; a field that does not decode is refused as any field is.
