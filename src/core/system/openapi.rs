@@ -26,7 +26,8 @@ pub async fn route(core: &Core, caller: &Caller, path: &str, req: &Request) -> O
     }
     Some(match req.operation {
         Operation::Read | Operation::Update | Operation::Create => document(core, caller, req),
-        _ => Err(CoreError::UnsupportedOperation),
+        // The system backend's own text (no multierror wrapping), as OpenBao answers it.
+        _ => Err(CoreError::LoginUnsupportedOperation),
     })
 }
 
