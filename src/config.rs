@@ -291,6 +291,60 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
     Ok(listener)
 }
 
+/// A storage `operator migrate` reads from or writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageTarget {
+    Sled(PathBuf),
+    Postgres(crate::storage::postgres::PgOptions),
+}
+
+/// `operator migrate`'s configuration, as OpenBao's: `storage_source` and `storage_destination` blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrateConfig {
+    pub source: StorageTarget,
+    pub destination: StorageTarget,
+}
+
+impl MigrateConfig {
+    pub fn parse(text: &str) -> Result<MigrateConfig, String> {
+        let body: Body = hcl::from_str(text).map_err(|e| format!("invalid HCL: {e}"))?;
+        for attr in body.attributes() {
+            match attr.key() {
+                // OpenBao's migrate takes it for raft destinations; nothing here needs it.
+                "cluster_addr" => {}
+                other => return Err(format!("unknown key {other:?}")),
+            }
+        }
+        let (mut source, mut destination) = (None, None);
+        for block in body.blocks() {
+            let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+            let target = match labels[..] {
+                ["sled"] => StorageTarget::Sled(parse_storage(block.body())?),
+                ["postgresql"] => StorageTarget::Postgres(parse_postgresql(block.body())?),
+                _ => {
+                    return Err(format!(
+                        "unsupported storage {labels:?}; use \"sled\" or \"postgresql\""
+                    ))
+                }
+            };
+            let slot = match block.identifier() {
+                "storage_source" => &mut source,
+                "storage_destination" => &mut destination,
+                other => return Err(format!("unknown block {other:?}")),
+            };
+            if slot.replace(target).is_some() {
+                return Err(format!("only one {} block may be given", block.identifier()));
+            }
+        }
+        let source = source.ok_or("missing storage_source")?;
+        let destination = destination.ok_or("missing storage_destination")?;
+        if source == destination {
+            return Err("storage_source and storage_destination are the same".into());
+        }
+        Ok(MigrateConfig { source, destination })
+    }
+}
+
 /// `storage "postgresql"`, as OpenBao's stanza; `BAO_PG_CONNECTION_URL` (or `VAULT_PG_CONNECTION_URL`) overrides
 /// `connection_url`, as in OpenBao.
 fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, String> {

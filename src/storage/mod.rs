@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod snapshot;
 pub mod space;
+pub mod transfer;
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -829,6 +830,47 @@ impl Storage {
             out.push(k.to_vec());
         }
         Ok(out)
+    }
+
+    /// Up to `limit` records of a tree (by name, `meta` included) after `after`, as stored: for `operator migrate`,
+    /// which needs no keyring.
+    pub fn raw_page(
+        &self,
+        tree: &'static str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let slot = transfer::slot_of(tree).ok_or_else(|| StorageError::Io(format!("no tree {tree}")))?;
+        match &self.backend {
+            Backend::Sled(sled) => {
+                let t = sled.shared.current.load().trees[slot].clone();
+                let range = match after {
+                    Some(after) => t.range((std::ops::Bound::Excluded(after.to_vec()), std::ops::Bound::Unbounded)),
+                    None => t.iter(),
+                };
+                range
+                    .take(limit)
+                    .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StorageError::from))
+                    .collect()
+            }
+            Backend::Postgres(pg) => pg.raw_page(tree, after, limit),
+        }
+    }
+
+    /// Store records exactly as given (already sealed), bypassing the barrier and the committer: for
+    /// `operator migrate` into a store no server runs on. Durable once [`Storage::flush`] returns.
+    pub fn put_raw_page(&self, tree: &'static str, records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StorageError> {
+        let slot = transfer::slot_of(tree).ok_or_else(|| StorageError::Io(format!("no tree {tree}")))?;
+        match &self.backend {
+            Backend::Sled(sled) => {
+                let t = sled.shared.current.load().trees[slot].clone();
+                for (key, value) in records {
+                    t.insert(key, value)?;
+                }
+                Ok(())
+            }
+            Backend::Postgres(pg) => pg.put_raw_page(tree, records),
+        }
     }
 
     /// Every raw value in a tree, as stored (tests use this to check nothing is in clear text).

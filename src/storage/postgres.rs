@@ -814,6 +814,56 @@ impl PgStore {
         })
     }
 
+    /// Up to `limit` records of `tree` after `after`, in key order (`operator migrate`).
+    pub(super) fn raw_page(
+        &self,
+        tree: &'static str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let table = self.table.clone();
+        let after = after.map(<[u8]>::to_vec);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let rows = match &after {
+                    Some(after) => c.client.query(
+                        &format!("SELECT key, value FROM {table} WHERE tree = $1 AND key > $2 ORDER BY key LIMIT $3"),
+                        &[&tree, after, &limit],
+                    )?,
+                    None => c.client.query(
+                        &format!("SELECT key, value FROM {table} WHERE tree = $1 ORDER BY key LIMIT $2"),
+                        &[&tree, &limit],
+                    )?,
+                };
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            })
+        })
+    }
+
+    /// Upsert records as given, in one transaction (`operator migrate`).
+    pub(super) fn put_raw_page(
+        &self,
+        tree: &'static str,
+        records: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), StorageError> {
+        let table = self.table.clone();
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let (keys, values): (Vec<Vec<u8>>, Vec<Vec<u8>>) = records.iter().cloned().unzip();
+                let trees: Vec<&str> = vec![tree; keys.len()];
+                c.client.execute(
+                    &format!(
+                        "INSERT INTO {table} (tree, key, value) SELECT * FROM UNNEST($1::text[], $2::bytea[], \
+                         $3::bytea[]) ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value"
+                    ),
+                    &[&trees, &keys, &values],
+                )?;
+                Ok(())
+            })
+        })
+    }
+
     /// Every record of every tree (`trees` in order), read in one REPEATABLE READ transaction so the set is
     /// consistent, handed to `record` with `state` tree by tree, in key order. Runs on a reader thread; `state`
     /// comes back.

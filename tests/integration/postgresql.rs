@@ -701,3 +701,128 @@ fn eventually_within(what: &str, limit: Duration, mut check: impl FnMut() -> boo
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+fn migrate(dir: &Path, source: &str, destination: &str, start: Option<&str>) -> (i32, String, String) {
+    let config = dir.join(format!("migrate-{}.hcl", std::process::id()));
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n{}\n",
+            source.replacen("storage ", "storage_source ", 1),
+            destination.replacen("storage ", "storage_destination ", 1)
+        ),
+    )
+    .unwrap();
+    let config = format!("-config={}", config.display());
+    let mut args = vec!["operator", "migrate", config.as_str()];
+    let start = start.map(|s| format!("-start={s}"));
+    if let Some(s) = &start {
+        args.push(s);
+    }
+    crate::common::run_vault(&args)
+}
+
+fn sled_stanza(data: &Path) -> String {
+    format!("storage \"sled\" {{\n  path = \"{}\"\n}}\n", data.display())
+}
+
+/// A server on sled in `data`, whatever storage the test's other servers use.
+fn start_on_sled(dir: &Path, data: &Path) -> TestServer {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("vault.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\n{}",
+            sled_stanza(data)
+        ),
+    )
+    .unwrap();
+    TestServer::start_with_config(dir, &config, "http", None)
+}
+
+fn copied(out: &str) -> u64 {
+    out.lines()
+        .last()
+        .and_then(|l| l.split('(').nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {out}"))
+}
+
+#[test]
+fn operator_migrate_copies_a_stopped_store_to_postgresql_and_back() {
+    let pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let sled_data = dir.path().join("sled-data");
+    let pg_data = dir.path().join("pg-data");
+    let back_data = dir.path().join("back-data");
+
+    // A sled server with a secret and a wrapped token, then stopped.
+    let server = start_on_sled(&dir.path().join("sled"), &sled_data);
+    let (keys, root) = server.client.init(1, 1);
+    server.client.unseal_with(&keys);
+    enable_kv2(&server, &root);
+    kv_put(&server, &root, "secret/data/moved", "by-migrate");
+    let wrapped = wrap_on(&server.client.base, &root, json!({"carried": "along"}));
+
+    // Refused while the server holds the directory.
+    let pg_stanza = crate::common::storage_stanza(&pg_data);
+    let (code, _, err) = migrate(dir.path(), &sled_stanza(&sled_data), &pg_stanza, None);
+    assert_ne!(code, 0);
+    assert!(err.contains("in use"), "{err}");
+    assert!(server.terminate().success());
+
+    let (code, out, err) = migrate(dir.path(), &sled_stanza(&sled_data), &pg_stanza, None);
+    assert_eq!(code, 0, "{out}{err}");
+    let total = copied(&out);
+    assert!(total > 5, "{out}");
+    // Again: a resumed copy is the same upserts.
+    let (code, out, err) = migrate(dir.path(), &sled_stanza(&sled_data), &pg_stanza, None);
+    assert_eq!((code, copied(&out)), (0, total), "{err}");
+    // From a position on: fewer records.
+    let (code, out, err) = migrate(dir.path(), &sled_stanza(&sled_data), &pg_stanza, Some("tokens/"));
+    assert_eq!(code, 0, "{err}");
+    assert!(copied(&out) < total, "{out}");
+
+    // A server on the PostgreSQL copy unseals with the same keys and serves the same data.
+    let pg_dir = dir.path().join("pg");
+    std::fs::create_dir_all(&pg_dir).unwrap();
+    let server = start_sharing(&pg_dir, &pg_data);
+    assert_eq!(
+        server.client.get("sys/seal-status", None).1["storage_type"],
+        "postgresql"
+    );
+    server.client.unseal_with(&keys);
+    let (status, body) = kv_get(&server, &root, "secret/data/moved");
+    assert_eq!(
+        (status, body["data"]["data"]["v"].clone()),
+        (200, json!("by-migrate")),
+        "{body}"
+    );
+    kv_put(&server, &root, "secret/data/written-on-pg", "too");
+    drop(server);
+
+    // A destination holding another store is refused.
+    let other_data = dir.path().join("other-data");
+    let other = start_on_sled(&dir.path().join("other"), &other_data);
+    other.client.init(1, 1);
+    drop(other);
+    let (code, _, err) = migrate(dir.path(), &pg_stanza, &sled_stanza(&other_data), None);
+    assert_ne!(code, 0);
+    assert!(err.contains("another initialized store"), "{err}");
+
+    // And back to sled.
+    let (code, out, err) = migrate(dir.path(), &pg_stanza, &sled_stanza(&back_data), None);
+    assert_eq!(code, 0, "{out}{err}");
+    let server = start_on_sled(&dir.path().join("back"), &back_data);
+    server.client.unseal_with(&keys);
+    assert_eq!(kv_get(&server, &root, "secret/data/written-on-pg").0, 200);
+    let (status, body) = server.client.put("sys/wrapping/unwrap", Some(&wrapped), json!({}));
+    assert_eq!(
+        (status, body["data"]["carried"].clone()),
+        (200, json!("along")),
+        "{body}"
+    );
+    drop(pg);
+}
