@@ -199,6 +199,9 @@ impl Tree {
     }
 }
 
+/// A record as stored: key and (sealed) value.
+pub type RawRecord = (Vec<u8>, Vec<u8>);
+
 /// Name of the plain (unencrypted) tree: format version, migrations, seal configuration, sealed keyring.
 pub const META_TREE: &str = "meta";
 
@@ -839,7 +842,7 @@ impl Storage {
         tree: &'static str,
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Vec<RawRecord>, StorageError> {
         let slot = transfer::slot_of(tree).ok_or_else(|| StorageError::Io(format!("no tree {tree}")))?;
         match &self.backend {
             Backend::Sled(sled) => {
@@ -859,7 +862,7 @@ impl Storage {
 
     /// Store records exactly as given (already sealed), bypassing the barrier and the committer: for
     /// `operator migrate` into a store no server runs on. Durable once [`Storage::flush`] returns.
-    pub fn put_raw_page(&self, tree: &'static str, records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StorageError> {
+    pub fn put_raw_page(&self, tree: &'static str, records: Vec<RawRecord>) -> Result<(), StorageError> {
         let slot = transfer::slot_of(tree).ok_or_else(|| StorageError::Io(format!("no tree {tree}")))?;
         match &self.backend {
             Backend::Sled(sled) => {

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 use super::batch::{BatchRunner, Durable, Job, Overlay};
-use super::{migrate, Keyring, StorageError, TxBackendError, TxRead, META_TREE};
+use super::{migrate, Keyring, RawRecord, StorageError, TxBackendError, TxRead, META_TREE};
 
 /// What another server sharing the table changed, as its committed transaction announced it (`NOTIFY`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -820,7 +820,7 @@ impl PgStore {
         tree: &'static str,
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Vec<RawRecord>, StorageError> {
         let table = self.table.clone();
         let after = after.map(<[u8]>::to_vec);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
