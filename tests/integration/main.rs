@@ -38,6 +38,7 @@ mod leases;
 mod lockout;
 mod migrations;
 mod mounts;
+mod observability;
 mod operator_keys;
 mod policies;
 mod raw_http;

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod leases;
 pub mod lockout;
 pub mod mounts;
+pub mod tools;
 
 use serde_json::{json, Map, Value};
 
@@ -150,6 +151,9 @@ impl SystemBackend {
             return answer;
         }
         if let Some(answer) = cors::route(core, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = tools::route(path, req) {
             return answer;
         }
         let op = req.operation;

@@ -384,21 +384,21 @@ const PATHS: PathTable<Transit> = PathTable {
         },
         PathSpec {
             pattern: "hash",
-            fields: ops::HASH_FIELDS,
+            fields: crate::framework::tools::HASH_FIELDS,
             operations: &[(Operation::Update, Transit::hash), (Operation::Create, Transit::hash)],
             existence: None,
             help: "Generate a hash sum for input data",
         },
         PathSpec {
             pattern: "hash/{*urlalgorithm}",
-            fields: ops::HASH_FIELDS,
+            fields: crate::framework::tools::HASH_FIELDS,
             operations: &[(Operation::Update, Transit::hash), (Operation::Create, Transit::hash)],
             existence: None,
             help: "Generate a hash sum for input data",
         },
         PathSpec {
             pattern: "random",
-            fields: ops::RANDOM_FIELDS,
+            fields: crate::framework::tools::RANDOM_FIELDS,
             operations: &[
                 (Operation::Update, Transit::random),
                 (Operation::Create, Transit::random),
@@ -407,18 +407,8 @@ const PATHS: PathTable<Transit> = PathTable {
             help: "Generate random bytes",
         },
         PathSpec {
-            pattern: "random/{source}",
-            fields: ops::RANDOM_FIELDS,
-            operations: &[
-                (Operation::Update, Transit::random),
-                (Operation::Create, Transit::random),
-            ],
-            existence: None,
-            help: "Generate random bytes",
-        },
-        PathSpec {
-            pattern: "random/{source}/{urlbytes}",
-            fields: ops::RANDOM_FIELDS,
+            pattern: "random/{*rest}",
+            fields: crate::framework::tools::RANDOM_FIELDS,
             operations: &[
                 (Operation::Update, Transit::random),
                 (Operation::Create, Transit::random),
