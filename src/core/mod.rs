@@ -7,6 +7,7 @@ pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
 pub mod generate_root;
+pub mod in_flight;
 pub mod lease_index;
 pub mod lockout;
 pub mod mounts;
@@ -71,6 +72,8 @@ pub struct CoreSettings {
     pub user_lockout: lockout::UserLockoutSettings,
     /// The configured auto-unseal seals (none: Shamir).
     pub seals: auto_unseal::SealSettings,
+    /// The server configuration without secrets, as `sys/config/state/sanitized` shows it (built by `config`).
+    pub sanitized_config: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for CoreSettings {
@@ -84,6 +87,7 @@ impl Default for CoreSettings {
             audit: audit::AuditSettings::default(),
             user_lockout: lockout::UserLockoutSettings::default(),
             seals: auto_unseal::SealSettings::default(),
+            sanitized_config: serde_json::Map::new(),
         }
     }
 }
@@ -166,6 +170,8 @@ pub struct Core {
     root_generation: Mutex<Option<generate_root::RootGeneration>>,
     /// The CORS settings (see `cors`).
     cors: cors::CorsState,
+    /// The requests being served (`sys/in-flight-req`), registered by the HTTP layer.
+    pub in_flight: in_flight::InFlightRequests,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -209,6 +215,7 @@ impl Core {
             rekey: Mutex::new(None),
             root_generation: Mutex::new(None),
             cors: cors::CorsState::default(),
+            in_flight: in_flight::InFlightRequests::default(),
         }
     }
 

@@ -643,6 +643,7 @@ scenarios! {
     differential_auto_unseal_static => "auto_unseal_static.json",
     differential_cors => "cors.json",
     differential_tools => "tools.json",
+    differential_observability => "observability.json",
 }
 
 /// A scenario file without a test would be silently skipped.

@@ -98,3 +98,315 @@ fn tools_hash_matches_the_digests_and_transits_hash() {
     let (status, _) = c.put("sys/tools/random", Some(&user), json!({}));
     assert_eq!(status, 403);
 }
+
+/// A server with `extra` in its configuration, initialized and unsealed, with `VAULT_LOG_LEVEL` set to `level` and
+/// `args` added to `vault server`.
+fn start_configured(
+    dir: &std::path::Path,
+    extra: &str,
+    level: &str,
+    args: &[&str],
+) -> (TestServer, String, Vec<String>) {
+    let config = crate::common::write_config(dir, &dir.join("data"), extra, "  tls_disable = true");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let level = level.to_string();
+    let server = TestServer::try_start_with(dir, &config, "http", None, move |cmd| {
+        cmd.args(&args).env("VAULT_LOG_LEVEL", &level);
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (keys, root) = server.client.init(1, 1);
+    server.client.unseal_with(&keys);
+    (server, root, keys)
+}
+
+/// The server's log lines so far, waiting (up to 5 s) until one contains `needle`.
+fn log_with(server: &TestServer, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let log = server.stderr();
+        if log.contains(needle) || std::time::Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn host_info_reads_this_hosts_cpus_memory_and_disks() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let (status, body) = server.client.get("sys/host-info", Some(&root));
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let processors = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    assert_eq!(data["cpu"].as_array().unwrap().len(), processors);
+    assert_eq!(data["cpu_times"].as_array().unwrap().len(), processors);
+    assert_eq!(data["cpu_times"][0]["cpu"], "cpu0");
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kb: u64 = meminfo
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(data["memory"]["total"], json!(total_kb * 1024));
+    let disks = data["disk"].as_array().unwrap();
+    assert!(disks.iter().any(|d| d["path"] == "/"), "{disks:?}");
+    for disk in disks {
+        assert!(disk["total"].as_u64().unwrap() >= disk["used"].as_u64().unwrap());
+    }
+    assert_eq!(data["host"]["os"], "linux");
+    assert_eq!(
+        data["host"]["kernelVersion"],
+        json!(std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap().trim())
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(data["timestamp"].as_str().unwrap()).is_ok());
+}
+
+/// Starts a request that stays in flight: its head is sent, its body never finishes. Dropped: the client goes away.
+fn pending_request(addr: &str, token: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "PUT /v1/sys/tools/hash HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {token}\r\nContent-Length: 100\r\n\r\n{{"
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    stream
+}
+
+fn in_flight(client: &crate::common::Client, token: &str) -> serde_json::Map<String, serde_json::Value> {
+    let (status, body) = client.get("sys/in-flight-req", Some(token));
+    assert_eq!(status, 200, "{body}");
+    body.as_object().unwrap().clone()
+}
+
+#[test]
+fn in_flight_requests_list_what_is_being_served_as_openbao_does() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    let alone = in_flight(c, &root);
+    assert_eq!(alone.len(), 1, "only this request: {alone:?}");
+    let (id, entry) = alone.iter().next().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok());
+    assert_eq!(entry["request_path"], "/v1/sys/in-flight-req");
+    assert_eq!(entry["request_method"], "GET");
+    // OpenBao's client id of a root token (sha256 of its policies and namespace), as bao 2.7.2 shows it.
+    assert_eq!(entry["client_id"], "0DHqvq2D77kL2/JTPSZkTMJbkFVmUu0TzMi0jiXcFy8=");
+    assert!(entry["client_remote_address"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+
+    let pending = pending_request(&server.addr, &root);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let listed = loop {
+        let listed = in_flight(c, &root);
+        if listed.len() == 2 || std::time::Instant::now() > deadline {
+            break listed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        listed
+            .values()
+            .any(|e| e["request_path"] == "/v1/sys/tools/hash" && e["request_method"] == "PUT"),
+        "{listed:?}"
+    );
+    drop(pending);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while in_flight(c, &root).len() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a request whose client left stays listed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // The same keys as OpenBao's entries.
+    let reference = crate::tools::ReferenceServer::start();
+    let bao = crate::common::Client::new(&reference.addr);
+    let (keys, bao_root) = bao.init(1, 1);
+    bao.unseal_with(&keys);
+    let (status, bao_listed) = bao.get("sys/in-flight-req", Some(&bao_root));
+    assert_eq!(status, 200, "{bao_listed}");
+    let key_set = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let theirs = bao_listed.as_object().expect("bao answers a map");
+    assert_eq!(theirs.len(), 1, "{bao_listed}");
+    assert_eq!(key_set(theirs.values().next().unwrap()), key_set(entry));
+}
+
+fn put_id(server: &TestServer, path: &str, token: &str, body: serde_json::Value) -> String {
+    let (status, answer) = server.client.put(path, Some(token), body);
+    assert!(status < 300, "{path}: {status} {answer}");
+    answer["request_id"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn json_log_format_writes_one_object_per_line_and_a_line_per_request() {
+    let dir = temp_dir();
+    let (server, root, _) = start_configured(dir.path(), "log_format = \"json\"", "info", &[]);
+    let id = put_id(&server, "sys/tools/hash", &root, json!({"input": "aGVsbG8="}));
+    let log = log_with(&server, &id);
+    let mut request_lines = 0;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let mut keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["@level", "@message", "@module", "@timestamp"], "{line}");
+        assert!(chrono::DateTime::parse_from_rfc3339(value["@timestamp"].as_str().unwrap()).is_ok());
+        let message = value["@message"].as_str().unwrap();
+        if message.contains(&id) {
+            request_lines += 1;
+            assert_eq!(value["@level"], "info");
+            assert_eq!(value["@module"], "http.request");
+            for part in [
+                "completed_request:",
+                "method=PUT",
+                "path=/v1/sys/tools/hash",
+                "status=200",
+                "client_address=127.0.0.1:",
+            ] {
+                assert!(message.contains(part), "{part} missing: {message}");
+            }
+        }
+        assert!(!line.contains(&root), "the root token was logged: {line}");
+    }
+    assert_eq!(request_lines, 1, "{log}");
+}
+
+#[test]
+fn the_log_format_flag_and_switching_request_lines_off() {
+    let dir = temp_dir();
+    let (server, root, _) = start_configured(
+        dir.path(),
+        "log_requests_level = \"off\"",
+        "info",
+        &["-log-format=json"],
+    );
+    let id = put_id(&server, "sys/tools/hash", &root, json!({"input": "aGVsbG8="}));
+    // Something is logged after the request (a policy write logs nothing; an audit-less mount does).
+    let (status, _) = server
+        .client
+        .put("sys/mounts/kv-marker", Some(&root), json!({"type": "kv"}));
+    assert_eq!(status, 204);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let log = server.stderr();
+    assert!(
+        !log.contains(&id),
+        "a request line with log_requests_level = off: {log}"
+    );
+    assert!(!log.contains("completed_request"), "{log}");
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "-log-format=json: {line}"
+        );
+    }
+    let (status, body) = server.client.get("sys/config/state/sanitized", Some(&root));
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["log_requests_level"], "");
+
+    // The standard format, with the request line at debug when asked.
+    let dir = temp_dir();
+    let (server, root, _) = start_configured(dir.path(), "log_requests_level = \"debug\"", "debug", &[]);
+    let id = put_id(&server, "sys/tools/hash", &root, json!({"input": "aGVsbG8="}));
+    let log = log_with(&server, &id);
+    let line = log.lines().find(|l| l.contains(&id)).unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        line.starts_with('[') && line.contains("DEBUG") && line.contains("vault::http::request"),
+        "{line}"
+    );
+    let (_, body) = server.client.get("sys/config/state/sanitized", Some(&root));
+    assert_eq!(body["data"]["log_requests_level"], "debug");
+}
+
+/// `bao monitor` against our server: a read on `sys/monitor` is enough (no sudo, as OpenBao); the lines come at
+/// the asked level and format.
+#[test]
+fn bao_monitor_streams_our_log() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let addr = server.client.base.clone();
+    let (status, _) = server.client.put(
+        "sys/policies/acl/monitor",
+        Some(&root),
+        json!({"policy": "path \"sys/monitor\" { capabilities = [\"read\"] }"}),
+    );
+    assert_eq!(status, 204);
+    let (_, created) = server
+        .client
+        .put("auth/token/create", Some(&root), json!({"policies": ["monitor"]}));
+    let reader = created["auth"]["client_token"].as_str().unwrap().to_string();
+    let (_, created) = server
+        .client
+        .put("auth/token/create", Some(&root), json!({"policies": ["default"]}));
+    let stranger = created["auth"]["client_token"].as_str().unwrap().to_string();
+
+    for (format, json_lines) in [("standard", false), ("json", true)] {
+        let out = dir.path().join(format!("monitor-{format}.out"));
+        let mut child = std::process::Command::new(crate::tools::bao())
+            .args(["monitor", "-log-level=debug", &format!("-log-format={format}")])
+            .env("BAO_ADDR", &addr)
+            .env("BAO_TOKEN", &reader)
+            .env("HOME", std::env::temp_dir())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Requests until one shows in the monitor's output (it subscribes a moment after it starts).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let (id, text) = loop {
+            let id = put_id(&server, "sys/tools/hash", &root, json!({"input": "aGVsbG8="}));
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if text.contains(&id) || std::time::Instant::now() > deadline {
+                break (id, text);
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        let line = text
+            .lines()
+            .find(|l| l.contains(&id))
+            .unwrap_or_else(|| panic!("{format}: {text}"));
+        assert!(line.contains("completed_request"), "{line}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            json_lines,
+            "{line}"
+        );
+        assert!(
+            !text.contains(&root) && !text.contains(&reader),
+            "a token in the monitor's output"
+        );
+    }
+
+    let (code, _, err) = crate::tools::run_bao(&addr, Some(&stranger), &["monitor"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    let (code, _, err) = crate::tools::run_bao(&addr, Some(&root), &["monitor", "-log-level=bogus"]);
+    assert_ne!(code, 0, "{err}");
+    // The endpoint's own refusals, as OpenBao's.
+    for (query, message) in [
+        ("log_level=bogus", "unknown log level"),
+        ("log_format=xml", "unknown log format"),
+    ] {
+        let (status, body) = server.client.get(&format!("sys/monitor?{query}"), Some(&root));
+        assert_eq!((status, body["errors"][0].as_str()), (400, Some(message)));
+    }
+    let (status, _) = server.client.put("sys/monitor", Some(&root), json!({}));
+    assert_eq!(status, 405);
+}

@@ -4,10 +4,12 @@
 
 pub mod audit;
 pub mod cors;
+pub mod host_info;
 pub mod keys;
 pub mod leases;
 pub mod lockout;
 pub mod mounts;
+pub mod observability;
 pub mod tools;
 
 use serde_json::{json, Map, Value};
@@ -154,6 +156,9 @@ impl SystemBackend {
             return answer;
         }
         if let Some(answer) = tools::route(path, req) {
+            return answer;
+        }
+        if let Some(answer) = observability::route(core, path, req) {
             return answer;
         }
         let op = req.operation;
