@@ -410,3 +410,198 @@ fn bao_monitor_streams_our_log() {
     let (status, _) = server.client.put("sys/monitor", Some(&root), json!({}));
     assert_eq!(status, 405);
 }
+
+/// Reads `sys/monitor` at trace level into a shared buffer until the connection ends.
+fn capture_monitor(addr: &str, token: &str) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::{Read, Write};
+    let captured = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /v1/sys/monitor?log_level=trace HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {token}\r\n\r\n"
+    )
+    .unwrap();
+    let sink = captured.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut text) = sink.lock() {
+                text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    });
+    captured
+}
+
+/// A whole session at trace level (init, unseal, tokens, K/V, wrapping, userpass, transit), with a trace monitor
+/// attached: neither the server's log nor the monitor's stream may hold a token, an unseal key, a secret value or a
+/// password, in any encoding a client sent or received it.
+#[test]
+fn no_secret_reaches_the_log_at_trace_level() {
+    let dir = temp_dir();
+    let (server, root, keys) = start_configured(dir.path(), "", "trace", &[]);
+    let c = &server.client;
+    let monitor = capture_monitor(&server.addr, &root);
+    let mut secrets: Vec<String> = vec![root.clone()];
+    for key in &keys {
+        secrets.push(key.clone());
+        secrets.push(b64(&hex::decode(key).unwrap()));
+    }
+    let ok = |(status, body): (u16, serde_json::Value), what: &str| {
+        assert!(status < 300, "{what}: {status} {body}");
+        body
+    };
+
+    // Tokens.
+    let child = ok(
+        c.put("auth/token/create", Some(&root), json!({"policies": ["default"]})),
+        "token",
+    );
+    let child = child["auth"]["client_token"].as_str().unwrap().to_string();
+    ok(c.get("auth/token/lookup-self", Some(&child)), "lookup-self");
+    ok(
+        c.put("auth/token/lookup", Some(&root), json!({"token": child})),
+        "lookup",
+    );
+    secrets.push(child.clone());
+
+    // K/V (both versions) with known secret values.
+    let kv_value = "kv-secret-value-5d41402abc4b2a76";
+    let kv1_value = "kv1-secret-value-7e2b9c";
+    ok(
+        c.put(
+            "sys/mounts/secret",
+            Some(&root),
+            json!({"type": "kv", "options": {"version": "2"}}),
+        ),
+        "mount kv2",
+    );
+    ok(c.put("sys/mounts/kv1", Some(&root), json!({"type": "kv"})), "mount kv1");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    ok(
+        c.put("secret/data/app", Some(&root), json!({"data": {"password": kv_value}})),
+        "kv2 write",
+    );
+    let read = ok(c.get("secret/data/app", Some(&root)), "kv2 read");
+    assert_eq!(read["data"]["data"]["password"], kv_value);
+    ok(
+        c.put("kv1/app", Some(&root), json!({"api_key": kv1_value})),
+        "kv1 write",
+    );
+    ok(c.get("kv1/app", Some(&root)), "kv1 read");
+    ok(
+        c.put("cubbyhole/note", Some(&child), json!({"pin": "cubby-pin-310777"})),
+        "cubbyhole",
+    );
+    secrets.extend([
+        kv_value.to_string(),
+        kv1_value.to_string(),
+        "cubby-pin-310777".to_string(),
+    ]);
+
+    // Wrapping: a wrapped secret and its token, unwrapped.
+    let wrapped_value = "wrapped-value-c4ca4238a0b9";
+    let (status, wrapped) = c
+        .try_call(
+            "PUT",
+            "sys/wrapping/wrap",
+            Some(&root),
+            &[("X-Vault-Wrap-TTL", "300")],
+            Some(json!({"wrapped": wrapped_value}).to_string().into_bytes()),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{wrapped}");
+    let wrapping_token = wrapped["wrap_info"]["token"].as_str().unwrap().to_string();
+    let unwrapped = ok(
+        c.put("sys/wrapping/unwrap", Some(&root), json!({"token": wrapping_token})),
+        "unwrap",
+    );
+    assert_eq!(unwrapped["data"]["wrapped"], wrapped_value);
+    secrets.extend([wrapped_value.to_string(), wrapping_token]);
+
+    // userpass with a known password, a failed login too.
+    let password = "Correct-Horse-Battery-91f3";
+    ok(
+        c.put("sys/auth/userpass", Some(&root), json!({"type": "userpass"})),
+        "enable userpass",
+    );
+    ok(
+        c.put(
+            "auth/userpass/users/alice",
+            Some(&root),
+            json!({"password": password, "policies": "default"}),
+        ),
+        "user",
+    );
+    let login = ok(
+        c.put("auth/userpass/login/alice", None, json!({"password": password})),
+        "login",
+    );
+    let login_token = login["auth"]["client_token"].as_str().unwrap().to_string();
+    let (status, _) = c.put(
+        "auth/userpass/login/alice",
+        None,
+        json!({"password": "Wrong-Password-0a1b"}),
+    );
+    assert_eq!(status, 400);
+    secrets.extend([password.to_string(), "Wrong-Password-0a1b".to_string(), login_token]);
+
+    // Transit: encrypt and decrypt a known plaintext.
+    let plaintext = "transit-plaintext-e4da3b7fbbce";
+    ok(
+        c.put("sys/mounts/transit", Some(&root), json!({"type": "transit"})),
+        "mount transit",
+    );
+    ok(c.put("transit/keys/k", Some(&root), json!({})), "transit key");
+    let encrypted = ok(
+        c.put(
+            "transit/encrypt/k",
+            Some(&root),
+            json!({"plaintext": b64(plaintext.as_bytes())}),
+        ),
+        "enc",
+    );
+    let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_string();
+    let decrypted = ok(
+        c.put("transit/decrypt/k", Some(&root), json!({"ciphertext": ciphertext})),
+        "decrypt",
+    );
+    assert_eq!(decrypted["data"]["plaintext"], json!(b64(plaintext.as_bytes())));
+    secrets.extend([plaintext.to_string(), b64(plaintext.as_bytes())]);
+
+    // Seal and unseal again with the key.
+    ok(c.put("sys/seal", Some(&root), json!({})), "seal");
+    c.unseal_with(&keys);
+
+    let log = log_with(&server, "sys/seal");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let monitored = monitor.lock().unwrap().clone();
+    // The logs are real: trace-level records and a line per request, in both.
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "no debug or trace record: {log}"
+    );
+    assert!(log.matches("completed_request").count() >= 20, "{log}");
+    assert!(
+        monitored.contains("completed_request"),
+        "the monitor saw nothing: {monitored}"
+    );
+    for path in [
+        "/v1/secret/data/app",
+        "/v1/auth/userpass/login/alice",
+        "/v1/transit/encrypt/k",
+        "/v1/sys/wrapping/unwrap",
+    ] {
+        assert!(log.contains(path) && monitored.contains(path), "{path} was not logged");
+    }
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "the server log holds {secret:?}");
+        assert!(
+            !monitored.contains(secret.as_str()),
+            "the monitor's stream holds {secret:?}"
+        );
+    }
+}
