@@ -192,8 +192,11 @@ pub fn random_captures(rest: &str) -> Option<(&str, &str)> {
     let after = rest.strip_prefix('/')?;
     let segment = after.split('/').next().unwrap_or("");
     for end in (1..=segment.len()).rev() {
+        if !after.is_char_boundary(end) {
+            continue;
+        }
         let (source, tail) = after.split_at(end);
-        if !after.is_char_boundary(end) || !is_generic_name(source) {
+        if !is_generic_name(source) {
             continue;
         }
         if tail.is_empty() {
@@ -300,6 +303,8 @@ mod tests {
         assert_eq!(random_captures("/-3"), Some(("", "-3")));
         assert_eq!(random_captures("/abc-/5"), Some(("", "abc-/5")));
         assert_eq!(random_captures("/a.b/5"), Some(("a.b", "5")));
+        assert_eq!(random_captures("/é8/2"), Some(("", "é8/2")));
+        assert_eq!(random_captures("/aé/2"), Some(("", "aé/2")));
         assert_eq!(random_captures("/"), None);
         assert_eq!(random_captures("x"), None);
     }
