@@ -138,6 +138,8 @@ struct Monitor {
     level: LevelFilter,
     json: bool,
     sender: tokio::sync::mpsc::Sender<String>,
+    /// Lines lost because the client read too slowly, reported (as OpenBao does) before the next one.
+    dropped: u64,
 }
 
 static MONITORS: Mutex<Vec<Monitor>> = Mutex::new(Vec::new());
@@ -182,6 +184,7 @@ pub fn subscribe(level: LevelFilter, json: bool, buffer: usize) -> Subscription 
             level,
             json,
             sender,
+            dropped: 0,
         });
         MONITOR_COUNT.store(monitors.len() as u64, Ordering::Relaxed);
     }
@@ -193,13 +196,27 @@ fn send_to_monitors(record: &Record) {
     if MONITOR_COUNT.load(Ordering::Relaxed) == 0 {
         return;
     }
-    let Ok(mut monitors) = MONITORS.try_lock() else {
+    // sled's records are capped at warn, as in the server's own log.
+    if record.target().starts_with("sled") && record.level() > log::Level::Warn {
+        return;
+    }
+    // Nothing below logs, so holding the lock cannot deadlock on a record of our own.
+    let Ok(mut monitors) = MONITORS.lock() else {
         return;
     };
-    // A record logged while formatting for a monitor (none today) cannot deadlock: `try_lock` above.
     let mut text = None;
     let mut json = None;
     for monitor in monitors.iter_mut().filter(|m| record.level() <= m.level) {
+        if monitor.dropped > 0 {
+            let warning = format!("Monitor dropped {} logs during monitor request\n", monitor.dropped);
+            match monitor.sender.try_send(warning) {
+                Ok(()) => monitor.dropped = 0,
+                Err(_) => {
+                    monitor.dropped += 1;
+                    continue;
+                }
+            }
+        }
         let line = if monitor.json {
             json.get_or_insert_with(|| format_json(record) + "\n").clone()
         } else {
@@ -209,7 +226,9 @@ fn send_to_monitors(record: &Record) {
             })
             .clone()
         };
-        let _ = monitor.sender.try_send(line);
+        if monitor.sender.try_send(line).is_err() {
+            monitor.dropped += 1;
+        }
     }
 }
 
@@ -336,6 +355,38 @@ pub fn install(inner: Box<dyn Log>, configured: LevelFilter) -> Result<(), log::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record_line(message: &str) {
+        send_to_monitors(
+            &Record::builder()
+                .level(log::Level::Info)
+                .target("vault::core")
+                .args(format_args!("{message}"))
+                .build(),
+        );
+    }
+
+    #[test]
+    fn a_slow_monitor_loses_lines_and_is_told_how_many() {
+        let mut sub = subscribe(LevelFilter::Info, true, 1);
+        record_line("first monitored line");
+        record_line("second monitored line");
+        record_line("third monitored line");
+        let first: serde_json::Value = serde_json::from_str(sub.lines.try_recv().unwrap().trim()).unwrap();
+        assert_eq!(first["@message"], "first monitored line");
+        assert_eq!(first["@module"], "core");
+        assert!(sub.lines.try_recv().is_err());
+        record_line("fourth monitored line");
+        assert_eq!(
+            sub.lines.try_recv().unwrap(),
+            "Monitor dropped 2 logs during monitor request\n"
+        );
+        record_line("fifth monitored line");
+        let fifth = sub.lines.try_recv().unwrap();
+        assert!(fifth.starts_with("Monitor dropped 1 logs"), "{fifth}");
+        drop(sub);
+        assert_eq!(monitor_max_level(), LevelFilter::Off);
+    }
 
     #[test]
     fn the_most_specific_override_wins() {

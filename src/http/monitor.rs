@@ -77,11 +77,18 @@ pub async fn monitor(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         loop {
             let next = actix_web::rt::time::timeout(Duration::from_secs(1), subscription.lines.recv()).await;
             match next {
-                Ok(Some(line)) => {
+                Ok(Some(mut line)) => {
+                    // Whatever else is waiting goes out in the same chunk.
+                    while line.len() < 64 * 1024 {
+                        match subscription.lines.try_recv() {
+                            Ok(more) => line.push_str(&more),
+                            Err(_) => break,
+                        }
+                    }
                     return Some((
                         Ok::<_, std::io::Error>(web::Bytes::from(line)),
                         Some((subscription, core)),
-                    ))
+                    ));
                 }
                 Ok(None) => return None,
                 Err(_) if core.is_sealed() => {

@@ -1,7 +1,8 @@
 //! Every request, from arrival to answer: registered in the core's in-flight list (`sys/in-flight-req`) under the
 //! request id the client is answered with, and, unless `log_requests_level = "off"`, logged once answered as one
-//! line: `completed_request` with the request id, method, path (no query string), status, duration and client
-//! address. Never a token, a header or a body: nothing a client sends besides the path reaches this line.
+//! line: OpenBao's `completed_request` (start time, duration, client id, client address, status code, path without
+//! the query string, method) with the request id. Never a token, a header or a body: nothing a client sends
+//! besides the path reaches this line.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,17 +67,20 @@ pub async fn track(
             Ok(resp) => resp.status().as_u16(),
             Err(e) => e.as_response_error().status_code().as_u16(),
         };
+        // OpenBao's `completed_request` fields and names (`Core.LogCompletedRequests`), with the request id first.
         log::log!(
             target: "vault::http::request",
             level,
-            "completed_request: request_id={} method={} path={} status={} duration={}ms client_address={} client_id={}",
+            "completed_request: request_id={} start_time={} duration={}ms client_id={} client_address={} \
+             status_code={} request_path={} request_method={}",
             tracked.id,
-            entry.method,
-            entry.path,
-            status,
+            entry.start_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             entry.started.elapsed().as_millis(),
+            entry.client_id,
             entry.remote_address,
-            entry.client_id
+            status,
+            entry.path,
+            entry.method
         );
     }
     result

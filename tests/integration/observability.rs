@@ -272,10 +272,11 @@ fn json_log_format_writes_one_object_per_line_and_a_line_per_request() {
             assert_eq!(value["@module"], "http.request");
             for part in [
                 "completed_request:",
-                "method=PUT",
-                "path=/v1/sys/tools/hash",
-                "status=200",
+                "request_method=PUT",
+                "request_path=/v1/sys/tools/hash",
+                "status_code=200",
                 "client_address=127.0.0.1:",
+                "client_id=0DHqvq2D77kL2/JTPSZkTMJbkFVmUu0TzMi0jiXcFy8=",
             ] {
                 assert!(message.contains(part), "{part} missing: {message}");
             }
@@ -411,7 +412,7 @@ fn bao_monitor_streams_our_log() {
     assert_eq!(status, 405);
 }
 
-/// Reads `sys/monitor` at trace level into a shared buffer until the connection ends.
+/// Reads `sys/monitor` at trace level into a shared buffer until the connection ends; returns once subscribed.
 fn capture_monitor(addr: &str, token: &str) -> std::sync::Arc<std::sync::Mutex<String>> {
     use std::io::{Read, Write};
     let captured = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -433,6 +434,12 @@ fn capture_monitor(addr: &str, token: &str) -> std::sync::Arc<std::sync::Mutex<S
             }
         }
     });
+    // Subscribed once the answer's head is back (the server subscribes before it answers).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !captured.lock().unwrap().contains("200 OK") {
+        assert!(std::time::Instant::now() < deadline, "sys/monitor did not answer");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     captured
 }
 
@@ -595,7 +602,11 @@ fn no_secret_reaches_the_log_at_trace_level() {
         "/v1/transit/encrypt/k",
         "/v1/sys/wrapping/unwrap",
     ] {
-        assert!(log.contains(path) && monitored.contains(path), "{path} was not logged");
+        assert!(log.contains(path), "{path} was not logged");
+        assert!(
+            monitored.contains(path),
+            "{path} did not reach the monitor: {monitored}"
+        );
     }
     for secret in &secrets {
         assert!(!log.contains(secret.as_str()), "the server log holds {secret:?}");
