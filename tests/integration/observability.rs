@@ -165,6 +165,15 @@ fn host_info_reads_this_hosts_cpus_memory_and_disks() {
         json!(std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap().trim())
     );
     assert!(chrono::DateTime::parse_from_rfc3339(data["timestamp"].as_str().unwrap()).is_ok());
+    // OpenBao's CLI reads it.
+    let (code, out, err) = crate::tools::run_bao(
+        &server.client.base,
+        Some(&root),
+        &["read", "-format=json", "sys/host-info"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let read: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(read["data"]["host"]["os"], "linux");
 }
 
 /// Starts a request that stays in flight: its head is sent, its body never finishes. Dropped: the client goes away.
