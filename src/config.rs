@@ -72,6 +72,11 @@ pub struct Config {
     pub default_lease_ttl: Duration,
     pub max_lease_ttl: Duration,
     pub log_level: Option<String>,
+    /// `log_format`: "standard" (one text line per record) or "json" (one JSON object per line).
+    pub log_format: Option<String>,
+    /// `log_requests_level` (OpenBao's name): the level of the line logged per answered request; `None` when
+    /// "off" or "" (no such line). Absent from the file: info.
+    pub log_requests_level: Option<log::Level>,
     pub disable_mlock: bool,
     /// Bytes; 0 means no limit.
     pub max_request_size: usize,
@@ -110,6 +115,8 @@ impl Default for Config {
             default_lease_ttl: DEFAULT_LEASE_TTL,
             max_lease_ttl: DEFAULT_LEASE_TTL,
             log_level: None,
+            log_format: None,
+            log_requests_level: Some(log::Level::Info),
             disable_mlock: false,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             max_request_json_memory: DEFAULT_MAX_JSON_MEMORY,
@@ -155,6 +162,8 @@ impl Config {
                 "default_lease_ttl" => config.default_lease_ttl = as_duration(key, &value)?,
                 "max_lease_ttl" => config.max_lease_ttl = as_duration(key, &value)?,
                 "log_level" => config.log_level = Some(as_log_level(key, &value)?),
+                "log_format" => config.log_format = Some(as_log_format(key, &value)?),
+                "log_requests_level" => config.log_requests_level = as_requests_level(key, &value)?,
                 "disable_mlock" => config.disable_mlock = as_bool(key, &value)?,
                 "wrapping_tombstone_retention" => config.wrapping_tombstone_retention = as_duration(key, &value)?,
                 "unsafe_allow_api_audit_creation" => config.audit.allow_api_creation = as_bool(key, &value)?,
@@ -658,6 +667,111 @@ fn as_duration(key: &str, value: &Value) -> Result<Duration, String> {
             .ok_or_else(|| type_error(key, "a non-negative duration", value)),
         Value::String(s) => parse_duration(s).map_err(|e| format!("key {key:?}: {e}")),
         other => Err(type_error(key, "a duration", other)),
+    }
+}
+
+/// `log_format` (and `-log-format`): "standard" or "json", any case.
+pub fn parse_log_format(text: &str) -> Result<String, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "standard" => Ok("standard".into()),
+        "json" => Ok("json".into()),
+        other => Err(format!("unknown log format {other:?}: use \"standard\" or \"json\"")),
+    }
+}
+
+fn as_log_format(key: &str, value: &Value) -> Result<String, String> {
+    parse_log_format(&as_string(key, value)?).map_err(|e| format!("{key}: {e}"))
+}
+
+fn as_requests_level(key: &str, value: &Value) -> Result<Option<log::Level>, String> {
+    match as_string(key, value)?.trim().to_ascii_lowercase().as_str() {
+        "" | "off" => Ok(None),
+        "trace" => Ok(Some(log::Level::Trace)),
+        "debug" => Ok(Some(log::Level::Debug)),
+        "info" => Ok(Some(log::Level::Info)),
+        "warn" | "warning" => Ok(Some(log::Level::Warn)),
+        "error" => Ok(Some(log::Level::Error)),
+        other => Err(format!(
+            "{key}: unknown level {other:?}: use trace, debug, info, warn, error or off"
+        )),
+    }
+}
+
+impl Config {
+    /// The configuration without secrets, as `sys/config/state/sanitized` shows it: OpenBao's keys (durations in
+    /// seconds, `listeners`, `storage`, `seals`, `audits`) for the settings this server has, and its own settings
+    /// under their own names. Paths to certificates are shown, never a key or a seal's secret.
+    pub fn sanitized(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let listeners: Vec<serde_json::Value> = self
+            .listeners
+            .iter()
+            .map(|l| {
+                let mut config = json!({
+                    "address": l.address,
+                    "tls_disable": l.tls_disable,
+                    "tls_min_version": match l.tls_min_version {
+                        TlsMinVersion::Tls12 => "tls12",
+                        TlsMinVersion::Tls13 => "tls13",
+                    },
+                    "http_read_timeout": l.http_read_timeout.as_secs(),
+                    "max_connections_per_client": l.max_connections_per_client,
+                    "disable_unauthed_rekey_endpoints": l.disable_unauthed_rekey_endpoints,
+                    "disable_unauthed_generate_root_endpoints": l.disable_unauthed_generate_root_endpoints,
+                });
+                if let Some(cert) = &l.tls_cert_file {
+                    config["tls_cert_file"] = json!(cert.display().to_string());
+                }
+                if let Some(key) = &l.tls_key_file {
+                    config["tls_key_file"] = json!(key.display().to_string());
+                }
+                json!({ "type": "tcp", "config": config })
+            })
+            .collect();
+        let seals: Vec<serde_json::Value> = if self.seals.is_empty() {
+            vec![json!({ "type": "shamir", "disabled": false })]
+        } else {
+            self.seals
+                .iter()
+                .map(|s| json!({ "type": s.seal.seal_type(), "disabled": s.disabled }))
+                .collect()
+        };
+        let mut out = crate::core::system::object(json!({
+            "api_addr": self.api_addr.clone().unwrap_or_default(),
+            "cluster_addr": self.cluster_addr.clone().unwrap_or_default(),
+            "cluster_name": self.cluster_name.clone().unwrap_or_default(),
+            "enable_ui": self.ui,
+            "default_lease_ttl": self.default_lease_ttl.as_secs(),
+            "max_lease_ttl": self.max_lease_ttl.as_secs(),
+            "log_level": self.log_level.clone().unwrap_or_default(),
+            "log_format": self.log_format.clone().unwrap_or_default(),
+            "log_requests_level": self.log_requests_level.map(|l| l.as_str().to_ascii_lowercase()).unwrap_or_default(),
+            "unsafe_allow_api_audit_creation": self.audit.allow_api_creation,
+            "allow_audit_log_prefixing": self.audit.allow_prefixing,
+            "listeners": listeners,
+            "storage": {
+                "type": "sled",
+                "redirect_addr": "",
+                "cluster_addr": "",
+                "disable_clustering": false,
+            },
+            "seals": seals,
+            "disable_mlock": self.disable_mlock,
+            "max_request_size": self.max_request_size,
+            "max_request_json_memory": self.max_request_json_memory,
+            "max_request_json_strings": self.max_request_json_strings,
+            "wrapping_tombstone_retention": self.wrapping_tombstone_retention.as_secs(),
+        }));
+        if !self.audit.declared.is_empty() {
+            let audits: Vec<serde_json::Value> = self
+                .audit
+                .declared
+                .iter()
+                .map(|a| json!({ "path": a.path, "type": a.kind, "description": a.description }))
+                .collect();
+            out.insert("audits".into(), json!(audits));
+        }
+        out
     }
 }
 

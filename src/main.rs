@@ -93,6 +93,9 @@ struct ServerArgs {
     /// Log level: trace, debug, info, warn, error (overrides the configuration's log_level).
     #[arg(long = "log-level", env = "VAULT_LOG_LEVEL")]
     log_level: Option<String>,
+    /// Log format: standard or json (overrides the configuration's log_format).
+    #[arg(long = "log-format", env = "VAULT_LOG_FORMAT")]
+    log_format: Option<String>,
 }
 
 /// Vault's flags are single-dash (`-dev`, `-config=FILE`); accept them as clap's double-dash long flags.
@@ -109,36 +112,35 @@ fn normalize_args() -> Vec<String> {
         .collect()
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, json: bool) {
+    use std::io::Write;
     let filter = level.parse().unwrap_or(log::LevelFilter::Info);
     // env_logger writes; the levels (changeable at runtime through sys/loggers) are decided by vault::logging.
     let output = env_logger::Builder::new()
         .filter_level(log::LevelFilter::Trace)
-        .format(|out, record| {
-            let timestamp = out.timestamp_millis();
-            write_record(out, &timestamp, record)
+        .format(move |out, record| {
+            if json {
+                writeln!(out, "{}", vault::logging::format_json(record))
+            } else {
+                let timestamp = out.timestamp_millis();
+                write_record(out, &timestamp, record)
+            }
         })
         .build();
+    vault::logging::set_json_format(json);
     let _ = vault::logging::install(Box::new(output), filter);
 }
 
 /// One log record on one line, in env_logger's layout (`[time LEVEL target] message`). Log messages carry what
 /// clients sent (paths, names, what a snapshot says about itself): every character that is not printable is
-/// escaped here, for every record of every module, so no client can start a forged line, hide text or reorder it
-/// with bidirectional controls.
+/// escaped (`vault::logging::format_standard`), for every record of every module, so no client can start a forged
+/// line, hide text or reorder it with bidirectional controls.
 fn write_record(
     out: &mut impl std::io::Write,
     timestamp: &dyn std::fmt::Display,
     record: &log::Record,
 ) -> std::io::Result<()> {
-    let message = record.args().to_string();
-    writeln!(
-        out,
-        "[{timestamp} {:<5} {}] {}",
-        record.level(),
-        record.target(),
-        vault::printable::escape_non_printable(&message)
-    )
+    writeln!(out, "{}", vault::logging::format_standard(timestamp, record))
 }
 
 fn main() -> ExitCode {
@@ -334,7 +336,18 @@ fn server(args: ServerArgs) -> ExitCode {
         .log_level
         .or_else(|| options.config.log_level.clone())
         .unwrap_or_else(|| "info".into());
-    init_logging(&level);
+    let format = match args.log_format.as_deref().or(options.config.log_format.as_deref()) {
+        Some(text) => match vault::config::parse_log_format(text) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: -log-format: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => "standard".into(),
+    };
+    let json = format == "json";
+    init_logging(&level, json);
     let result = actix_web::rt::System::new().block_on(vault::server::run(options));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -107,6 +107,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
                 .find(|s| s.disabled)
                 .map(|s| Arc::new(s.seal.clone())),
         },
+        sanitized_config: config.sanitized(),
         ..CoreSettings::default()
     };
     // Bind every listener before announcing anything, so a taken port is a clean startup error.
@@ -166,12 +167,14 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
             max_memory: config.max_request_json_memory,
             max_strings: config.max_request_json_strings,
         },
+        log_requests: config.log_requests_level,
     });
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(actix_web::middleware::from_fn(http::cors::cors))
             .wrap(actix_web::middleware::from_fn(http::guard::guard))
+            .wrap(actix_web::middleware::from_fn(http::request_log::track))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Cache-Control", "no-store"))

@@ -8,6 +8,7 @@ pub mod expiration;
 pub mod fields;
 pub mod generate_root;
 pub mod ha;
+pub mod in_flight;
 pub mod invalidation;
 pub mod lease_index;
 pub mod lockout;
@@ -73,6 +74,8 @@ pub struct CoreSettings {
     pub user_lockout: lockout::UserLockoutSettings,
     /// The configured auto-unseal seals (none: Shamir).
     pub seals: auto_unseal::SealSettings,
+    /// The server configuration without secrets, as `sys/config/state/sanitized` shows it (built by `config`).
+    pub sanitized_config: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for CoreSettings {
@@ -86,6 +89,7 @@ impl Default for CoreSettings {
             audit: audit::AuditSettings::default(),
             user_lockout: lockout::UserLockoutSettings::default(),
             seals: auto_unseal::SealSettings::default(),
+            sanitized_config: serde_json::Map::new(),
         }
     }
 }
@@ -170,6 +174,8 @@ pub struct Core {
     cors: cors::CorsState,
     /// This server's part in HA (`ha_enabled` on PostgreSQL), see `ha`.
     ha: Option<ha::Ha>,
+    /// The requests being served (`sys/in-flight-req`), registered by the HTTP layer.
+    pub in_flight: in_flight::InFlightRequests,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -214,6 +220,7 @@ impl Core {
             root_generation: Mutex::new(None),
             cors: cors::CorsState::default(),
             ha: None,
+            in_flight: in_flight::InFlightRequests::default(),
         }
     }
 

@@ -99,6 +99,10 @@ impl Core {
         };
         let mut last_use = None;
         let plan = self.authorize(&mut req, &mut auth, &mut last_use).await;
+        if let Ok(Plan::Run(caller, _)) = &plan {
+            let client_id = super::in_flight::client_id(&caller.entry.policies);
+            self.in_flight.set_client_id(&req.id, client_id);
+        }
         let login = matches!(plan, Ok(Plan::Login(_)));
 
         // The audit point before: only with devices enabled is the mount looked up and an entry formatted.
@@ -297,6 +301,8 @@ impl Core {
                 if let Some(token) = token {
                     *auth = audit_auth(token.as_str(), &entry);
                 }
+                self.in_flight
+                    .set_client_id(request_id, super::in_flight::client_id(&entry.policies));
                 let acl = self.acl_for(&entry.policies)?;
                 let decision = acl.allow_request(operation, path, &serde_json::Map::new(), None);
                 let verdict = permit(&decision, self.router.is_root_path(path), false);

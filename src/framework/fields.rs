@@ -351,7 +351,7 @@ fn string_slice(value: &Value) -> Result<Vec<String>, String> {
 }
 
 /// Go's `strconv.Quote` for the ASCII text that appears in duration errors.
-fn go_quote(text: &str) -> String {
+pub(crate) fn go_quote(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {

@@ -2,11 +2,13 @@
 //! Go-compatible decoder, `fields`) and JSON records.
 
 pub mod cidr;
+pub mod encoding;
 pub mod fields;
 pub mod json;
 pub mod openapi;
 pub mod path;
 pub mod token_params;
+pub mod tools;
 
 pub use fields::*;
 pub use json::{decode_json, encode_json};

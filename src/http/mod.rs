@@ -6,14 +6,16 @@ pub mod error;
 pub mod guard;
 pub mod json_limits;
 mod legacy_keys;
+pub mod monitor;
 pub mod request;
+pub mod request_log;
 pub mod response;
 pub mod snapshot;
 
 use std::sync::Arc;
 
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use base64::Engine;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -28,6 +30,8 @@ pub struct AppState {
     pub unauthed_key_endpoints: UnauthedKeyEndpoints,
     /// OpenBao's limits on a JSON body's complexity (`max_request_json_memory`, `max_request_json_strings`).
     pub json_limits: json_limits::JsonLimits,
+    /// The level of the line logged per answered request (`log_requests_level`); `None`: no such line.
+    pub log_requests: Option<log::Level>,
 }
 
 /// The listeners (by bound address) that serve the legacy unauthenticated key endpoints; on the others those paths
@@ -47,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/sys/leader").to(sys_leader))
         .service(web::resource("/v1/sys/storage/raft/snapshot").to(snapshot::snapshot))
         .service(web::resource("/v1/sys/storage/raft/snapshot-force").to(snapshot::snapshot_force))
+        .service(web::resource("/v1/sys/monitor").to(monitor::monitor))
         .service(web::resource("/v1/sys/rekey/{step}").to(legacy_keys::rekey))
         .service(web::resource("/v1/sys/generate-root/{step}").to(legacy_keys::generate_root))
         .service(web::resource("/v1/{path:.*}").to(dispatch))
@@ -101,7 +106,11 @@ pub(crate) async fn dispatch(
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let request_id = new_request_id();
+    // The id `request_log::track` registered the request under, so the log line and the answer agree.
+    let request_id = match req.extensions().get::<request_log::RequestId>() {
+        Some(id) => id.0.clone(),
+        None => new_request_id(),
+    };
     let mut core_req = match request::to_core_request(&req, &path, &body, request_id.clone(), state.json_limits) {
         Ok(r) => r,
         Err(e) => return error::render(&e, &request_id),

@@ -644,6 +644,8 @@ scenarios! {
     differential_cors => "cors.json",
     differential_openapi => "openapi.json",
     differential_token_path_table => "token_path_table.json",
+    differential_tools => "tools.json",
+    differential_observability => "observability.json",
 }
 
 /// A scenario file without a test would be silently skipped.

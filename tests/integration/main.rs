@@ -39,6 +39,7 @@ mod leases;
 mod lockout;
 mod migrations;
 mod mounts;
+mod observability;
 mod openapi;
 mod operator_keys;
 mod policies;

@@ -4,11 +4,14 @@
 
 pub mod audit;
 pub mod cors;
+pub mod host_info;
 pub mod keys;
 pub mod leases;
 pub mod lockout;
 pub mod mounts;
+pub mod observability;
 pub mod openapi;
+pub mod tools;
 
 use serde_json::{json, Map, Value};
 
@@ -154,6 +157,12 @@ impl SystemBackend {
             return answer;
         }
         if let Some(answer) = openapi::route(core, caller, path, req).await {
+            return answer;
+        }
+        if let Some(answer) = tools::route(path, req) {
+            return answer;
+        }
+        if let Some(answer) = observability::route(core, path, req) {
             return answer;
         }
         let op = req.operation;
@@ -418,7 +427,9 @@ const ROOT_PATHS: &[&str] = &[
     "raw",
     "raw/*",
     "remount",
-    "config/*",
+    "config/cors",
+    "config/auditing/*",
+    "config/ui/headers/*",
     "leases",
     "leases/revoke-prefix/*",
     "leases/revoke-force/*",

@@ -5,7 +5,6 @@
 //! the cryptography; this module encodes, selects and checks.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
-use hmac::{Hmac, Mac};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::BoxedUint;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
@@ -24,88 +23,7 @@ pub fn random_bytes(n: usize) -> Zeroizing<Vec<u8>> {
     out
 }
 
-/// OpenBao's `HashType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashType {
-    None,
-    Sha1,
-    Sha2_224,
-    Sha2_256,
-    Sha2_384,
-    Sha2_512,
-    Sha3_224,
-    Sha3_256,
-    Sha3_384,
-    Sha3_512,
-}
-
-impl HashType {
-    pub fn parse(name: &str) -> Option<HashType> {
-        Some(match name {
-            "none" => HashType::None,
-            "sha1" => HashType::Sha1,
-            "sha2-224" => HashType::Sha2_224,
-            "sha2-256" => HashType::Sha2_256,
-            "sha2-384" => HashType::Sha2_384,
-            "sha2-512" => HashType::Sha2_512,
-            "sha3-224" => HashType::Sha3_224,
-            "sha3-256" => HashType::Sha3_256,
-            "sha3-384" => HashType::Sha3_384,
-            "sha3-512" => HashType::Sha3_512,
-            _ => return None,
-        })
-    }
-
-    /// The digest of `data`; `None` for `none`.
-    pub fn digest(self, data: &[u8]) -> Option<Vec<u8>> {
-        Some(match self {
-            HashType::None => return None,
-            HashType::Sha1 => sha1::Sha1::digest(data).to_vec(),
-            HashType::Sha2_224 => Sha224::digest(data).to_vec(),
-            HashType::Sha2_256 => Sha256::digest(data).to_vec(),
-            HashType::Sha2_384 => Sha384::digest(data).to_vec(),
-            HashType::Sha2_512 => Sha512::digest(data).to_vec(),
-            HashType::Sha3_224 => Sha3_224::digest(data).to_vec(),
-            HashType::Sha3_256 => Sha3_256::digest(data).to_vec(),
-            HashType::Sha3_384 => Sha3_384::digest(data).to_vec(),
-            HashType::Sha3_512 => Sha3_512::digest(data).to_vec(),
-        })
-    }
-
-    pub fn size(self) -> usize {
-        match self {
-            HashType::None => 0,
-            HashType::Sha1 => 20,
-            HashType::Sha2_224 | HashType::Sha3_224 => 28,
-            HashType::Sha2_256 | HashType::Sha3_256 => 32,
-            HashType::Sha2_384 | HashType::Sha3_384 => 48,
-            HashType::Sha2_512 | HashType::Sha3_512 => 64,
-        }
-    }
-
-    /// HMAC of `data` under `key`; `None` for `none`.
-    pub fn hmac(self, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
-        macro_rules! mac {
-            ($d:ty) => {{
-                let mut m = <Hmac<$d> as hmac::KeyInit>::new_from_slice(key).ok()?;
-                m.update(data);
-                m.finalize().into_bytes().to_vec()
-            }};
-        }
-        Some(match self {
-            HashType::None => return None,
-            HashType::Sha1 => mac!(sha1::Sha1),
-            HashType::Sha2_224 => mac!(Sha224),
-            HashType::Sha2_256 => mac!(Sha256),
-            HashType::Sha2_384 => mac!(Sha384),
-            HashType::Sha2_512 => mac!(Sha512),
-            HashType::Sha3_224 => mac!(Sha3_224),
-            HashType::Sha3_256 => mac!(Sha3_256),
-            HashType::Sha3_384 => mac!(Sha3_384),
-            HashType::Sha3_512 => mac!(Sha3_512),
-        })
-    }
-}
+pub use crate::framework::tools::HashType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Marshaling {

@@ -449,7 +449,7 @@ const PATHS: PathTable<Transit> = PathTable {
         },
         PathSpec {
             pattern: "hash",
-            fields: ops::HASH_FIELDS,
+            fields: crate::framework::tools::HASH_FIELDS,
             operations: &[(Operation::Update, Transit::hash), (Operation::Create, Transit::hash)],
             existence: None,
             help: "Generate a hash sum for input data",
@@ -457,7 +457,7 @@ const PATHS: PathTable<Transit> = PathTable {
         },
         PathSpec {
             pattern: "hash/{*urlalgorithm}",
-            fields: ops::HASH_FIELDS,
+            fields: crate::framework::tools::HASH_FIELDS,
             operations: &[(Operation::Update, Transit::hash), (Operation::Create, Transit::hash)],
             existence: None,
             help: "Generate a hash sum for input data",
@@ -465,7 +465,7 @@ const PATHS: PathTable<Transit> = PathTable {
         },
         PathSpec {
             pattern: "random",
-            fields: ops::RANDOM_FIELDS,
+            fields: crate::framework::tools::RANDOM_FIELDS,
             operations: &[
                 (Operation::Update, Transit::random),
                 (Operation::Create, Transit::random),
@@ -474,20 +474,11 @@ const PATHS: PathTable<Transit> = PathTable {
             help: "Generate random bytes",
             display: Display::new("transit", "generate", "random"),
         },
+        // Two segments or more first: `{*source}` below takes whatever else follows `random/` ("-3" is a count,
+        // OpenBao's matching in `tools::random_captures` decides).
         PathSpec {
-            pattern: "random/{source}",
-            fields: ops::RANDOM_FIELDS,
-            operations: &[
-                (Operation::Update, Transit::random),
-                (Operation::Create, Transit::random),
-            ],
-            existence: None,
-            help: "Generate random bytes",
-            display: Display::new("transit", "generate", "random-with-source"),
-        },
-        PathSpec {
-            pattern: "random/{source}/{urlbytes}",
-            fields: ops::RANDOM_FIELDS,
+            pattern: "random/{source}/{*urlbytes}",
+            fields: crate::framework::tools::RANDOM_FIELDS,
             operations: &[
                 (Operation::Update, Transit::random),
                 (Operation::Create, Transit::random),
@@ -495,6 +486,17 @@ const PATHS: PathTable<Transit> = PathTable {
             existence: None,
             help: "Generate random bytes",
             display: Display::new("transit", "generate", "random-with-source-and-bytes"),
+        },
+        PathSpec {
+            pattern: "random/{*source}",
+            fields: crate::framework::tools::RANDOM_FIELDS,
+            operations: &[
+                (Operation::Update, Transit::random),
+                (Operation::Create, Transit::random),
+            ],
+            existence: None,
+            help: "Generate random bytes",
+            display: Display::new("transit", "generate", "random-with-source"),
         },
     ],
 };

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::crypto::{HashType, Marshaling, SignOptions, SALT_AUTO, SALT_EQUALS_HASH};
 use super::policy::{KeyType, NewKey, OpError, Policy};
 use super::{encoding, invalid, op_error, with_warnings, Transit};
-use crate::framework::{field, Captures, FieldDefault, Fields, Kind, Schema};
+use crate::framework::{field, tools, Captures, FieldDefault, Fields, Kind, Schema};
 use crate::logical::{BackendFuture, Context, Error, Operation, Request, Response};
 
 pub const ENCRYPT_FIELDS: Schema = &[
@@ -91,28 +91,6 @@ pub const VERIFY_FIELDS: Schema = &[
     field("batch_input", Kind::Raw).desc("Specifies a list of items to be processed in a single batch. When this parameter is set, if the parameter 'input' is also set, it will be ignored. Any batch output will preserve the order of the batch input."),
 ];
 
-pub const HASH_FIELDS: Schema = &[
-    field("input", Kind::Str).desc("The base64-encoded input data"),
-    field("algorithm", Kind::Str).desc("Algorithm to use (POST body parameter). Valid values are: * sha2-224 * sha2-256 * sha2-384 * sha2-512 * sha3-224 * sha3-256 * sha3-384 * sha3-512 Defaults to \"sha2-256\".").default(FieldDefault::Str("sha2-256")),
-    field("urlalgorithm", Kind::Str).desc("Algorithm to use (POST URL parameter)"),
-    field("format", Kind::Str).desc("Encoding format to use. Can be \"hex\" or \"base64\". Defaults to \"base64\".").default(FieldDefault::Str("hex")),
-];
-
-pub const RANDOM_FIELDS: Schema = &[
-    field("urlbytes", Kind::Str).desc("The number of bytes to generate (POST URL parameter)"),
-    field("bytes", Kind::Int)
-        .desc("The number of bytes to generate (POST body parameter). Defaults to 32 (256 bits).")
-        .default(FieldDefault::Int(32)),
-    field("format", Kind::Str)
-        .desc("Encoding format to use. Can be \"hex\" or \"base64\". Defaults to \"base64\".")
-        .default(FieldDefault::Str("hex")),
-    field("source", Kind::Str)
-        .desc("Which system to source random data from, ether \"platform\", \"seal\", or \"all\".")
-        .default(FieldDefault::Str("platform")),
-];
-
-/// Most bytes `random` returns (OpenBao's `APIMaxBytes`).
-const RANDOM_MAX_BYTES: i64 = 128 * 1024;
 /// Most items in one `batch_input` (bad input must not pin the server).
 const MAX_BATCH_ITEMS: usize = 100_000;
 
@@ -773,112 +751,23 @@ impl Transit {
         })
     }
 
+    /// `hash[/:algorithm]`: the shared tool (`crate::framework::tools`), with OpenBao's transit-only "input missing".
     pub(super) fn hash<'a>(&'a self, _ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
-        Box::pin(async move {
-            let f = Fields::new(&req.data, HASH_FIELDS);
-            let Some(input) = req.data.get("input").filter(|v| !v.is_null()).and(f.str("input")) else {
-                return Err(invalid("input missing"));
-            };
-            let format = f
-                .str("format")
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "hex".into());
-            let url = m.get("urlalgorithm");
-            let algorithm = if url.is_empty() {
-                f.str("algorithm")
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or_else(|| "sha2-256".into())
-            } else {
-                url.to_string()
-            };
-            let input =
-                encoding::decode(&input).map_err(|e| invalid(format!("unable to decode input as base64: {e}")))?;
-            if format != "hex" && format != "base64" {
-                return Err(invalid(format!(
-                    "unsupported encoding format {format}; must be \"hex\" or \"base64\""
-                )));
-            }
-            let hash = match HashType::parse(&algorithm) {
-                Some(h) if !matches!(h, HashType::None | HashType::Sha1) => h,
-                _ => return Err(invalid(format!("unsupported algorithm {algorithm}"))),
-            };
-            let sum = hash.digest(&input).unwrap_or_default();
-            let text = if format == "hex" {
-                hex::encode(sum)
-            } else {
-                encoding::encode(&sum)
-            };
-            let mut data = Map::new();
-            data.insert("sum".into(), json!(text));
-            Ok(with_warnings(data, f.warnings(&["urlalgorithm"])))
-        })
+        Box::pin(async move { tools::hash(&req.data, m.get("urlalgorithm"), tools::Input::Required) })
     }
 
+    /// `random[/:source][/:bytes]`: the shared tool (`crate::framework::tools`).
     pub(super) fn random<'a>(&'a self, _ctx: &'a Context<'a>, req: &'a Request, m: Captures<'a>) -> BackendFuture<'a> {
         Box::pin(async move {
-            let f = Fields::new(&req.data, RANDOM_FIELDS);
-            let (source_seg, bytes_seg) = (m.get("source"), m.get("urlbytes"));
-            let body_bytes = || {
-                if f.has("bytes") {
-                    f.int("bytes").unwrap_or(0)
-                } else {
-                    32
-                }
+            // The path table splits `random/:source/:bytes...` as OpenBao documents it; OpenBao's own matching
+            // (`tools::random_captures`) decides what each segment is.
+            let rest = match (m.get("source"), m.get("urlbytes")) {
+                ("", _) => String::new(),
+                (source, "") => format!("/{source}"),
+                (source, bytes) => format!("/{source}/{bytes}"),
             };
-            let parse_count = |text: &str| {
-                super::crypto::go_atoi(text).ok_or_else(|| {
-                    invalid(format!(
-                        "error parsing url-set byte count: strconv.Atoi: parsing {text:?}: invalid syntax"
-                    ))
-                })
-            };
-            let valid_source = |s: &str| matches!(s, "" | "platform" | "seal" | "all");
-            let (mut source, count) = if source_seg.is_empty() {
-                (String::new(), body_bytes())
-            } else if bytes_seg.is_empty() && valid_source(source_seg) {
-                (source_seg.to_string(), body_bytes())
-            } else if bytes_seg.is_empty() {
-                (String::new(), parse_count(source_seg)?)
-            } else {
-                (source_seg.to_string(), parse_count(bytes_seg)?)
-            };
-            if source.is_empty() && source_seg.is_empty() {
-                source = f.str("source").unwrap_or_default();
-            }
-            if count < 1 {
-                return Err(invalid("'bytes' cannot be less than 1"));
-            }
-            if count > RANDOM_MAX_BYTES {
-                return Err(invalid(format!("'bytes' should be less than {RANDOM_MAX_BYTES}")));
-            }
-            let format = f
-                .str("format")
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "base64".into());
-            if format != "hex" && format != "base64" {
-                return Err(invalid(format!(
-                    "unsupported encoding format {format:?}; must be \"hex\" or \"base64\""
-                )));
-            }
-            let mut warnings = f.warnings(&["source", "urlbytes"]);
-            match source.as_str() {
-                "" | "platform" | "all" => {}
-                "seal" => warnings.push("no seal/entropy augmentation available, using platform entropy source".into()),
-                other => {
-                    return Err(invalid(format!(
-                        "unsupported entropy source {other:?}; must be \"platform\" or \"seal\", or \"all\""
-                    )))
-                }
-            }
-            let bytes = super::crypto::random_bytes(count as usize);
-            let text = if format == "hex" {
-                hex::encode(&bytes[..])
-            } else {
-                encoding::encode(&bytes)
-            };
-            let mut data = Map::new();
-            data.insert("random_bytes".into(), json!(text));
-            Ok(with_warnings(data, warnings))
+            let (source, bytes) = tools::random_captures(&rest).ok_or(Error::UnsupportedPath)?;
+            tools::random(&req.data, source, bytes)
         })
     }
 }

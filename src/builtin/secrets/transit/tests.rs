@@ -535,6 +535,18 @@ fn hmac_hash_random_and_datakeys() {
         e.fail_write("random/x", json!({})),
         "error parsing url-set byte count: strconv.Atoi: parsing \"x\": invalid syntax"
     );
+    // As OpenBao's regexp: a segment that cannot be a source is the byte count's text, and `-3` is no source.
+    assert_eq!(
+        e.fail_write("random/platform/4/5", json!({})),
+        "error parsing url-set byte count: strconv.Atoi: parsing \"4/5\": invalid syntax"
+    );
+    assert_eq!(
+        e.write("random/-3", json!({"format": "hex"}))["random_bytes"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
 
     let dk = e.write("datakey/plaintext/k", json!({"bits": 128}));
     let plain = dk["plaintext"].as_str().unwrap();
