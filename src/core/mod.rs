@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod mounts;
 pub mod pipeline;
 pub mod policies;
+pub mod quotas;
 pub mod registry;
 pub mod rekey;
 pub mod rotation;
@@ -19,6 +20,7 @@ pub mod router;
 pub mod scheduler;
 pub mod snapshot;
 pub mod system;
+pub mod telemetry;
 pub mod token_store;
 pub mod version_history;
 pub mod wrapping;
@@ -71,6 +73,8 @@ pub struct CoreSettings {
     pub user_lockout: lockout::UserLockoutSettings,
     /// The configured auto-unseal seals (none: Shamir).
     pub seals: auto_unseal::SealSettings,
+    /// The configuration's `telemetry` block.
+    pub telemetry: crate::telemetry::TelemetryConfig,
 }
 
 impl Default for CoreSettings {
@@ -84,6 +88,7 @@ impl Default for CoreSettings {
             audit: audit::AuditSettings::default(),
             user_lockout: lockout::UserLockoutSettings::default(),
             seals: auto_unseal::SealSettings::default(),
+            telemetry: crate::telemetry::TelemetryConfig::default(),
         }
     }
 }
@@ -166,6 +171,10 @@ pub struct Core {
     root_generation: Mutex<Option<generate_root::RootGeneration>>,
     /// The CORS settings (see `cors`).
     cors: cors::CorsState,
+    /// Counters kept across restarts (see `telemetry`).
+    durable: telemetry::DurableCounters,
+    /// Rate limit quotas (see `quotas`).
+    quotas: quotas::QuotaState,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -209,6 +218,8 @@ impl Core {
             rekey: Mutex::new(None),
             root_generation: Mutex::new(None),
             cors: cors::CorsState::default(),
+            durable: telemetry::DurableCounters::default(),
+            quotas: quotas::QuotaState::default(),
         }
     }
 
@@ -445,6 +456,8 @@ impl Core {
         self.load_mounts()?;
         self.load_audit()?;
         self.load_cors()?;
+        self.load_durable_counters()?;
+        self.load_quotas()?;
         self.record_version()?;
         if let Ok(mut slot) = self.unsealed.write() {
             *slot = Some(Arc::new(state));
@@ -488,6 +501,7 @@ impl Core {
         self.unload_mounts();
         self.unload_audit();
         self.unload_cors();
+        self.unload_quotas();
         log::info!("core: vault is sealed");
     }
 

@@ -36,6 +36,8 @@ pub struct AppState {
 pub struct UnauthedKeyEndpoints {
     pub rekey: Vec<std::net::SocketAddr>,
     pub generate_root: Vec<std::net::SocketAddr>,
+    /// Listeners with `telemetry { unauthenticated_metrics_access = true }`: `GET sys/metrics` without a token.
+    pub metrics: Vec<std::net::SocketAddr>,
 }
 
 /// Register every route. Shared by the server and the in-process tests.
@@ -98,11 +100,22 @@ pub(crate) async fn dispatch(
         Ok(b) => b,
         Err(resp) => return resp,
     };
+    if path.as_str() == "sys/metrics" {
+        if let Some(resp) = unauthenticated_metrics(&req, &state) {
+            return resp;
+        }
+    }
     let request_id = new_request_id();
     let mut core_req = match request::to_core_request(&req, &path, &body, request_id.clone(), state.json_limits) {
         Ok(r) => r,
         Err(e) => return error::render(&e, &request_id),
     };
+    if path.as_str() == "sys/metrics" && !core_req.data.contains_key("format") {
+        let format = metrics_format_from_accept(&req);
+        if !format.is_empty() {
+            core_req.data.insert("format".into(), json!(format));
+        }
+    }
     let audited = state.core.audited_headers();
     if !audited.is_empty() {
         core_req.headers = request::audited_headers(&req, &audited);
@@ -110,6 +123,46 @@ pub(crate) async fn dispatch(
     match state.core.handle_request(core_req).await {
         Ok(resp) => response::render(resp, &request_id),
         Err(e) => error::render(&e, &request_id),
+    }
+}
+
+/// `sys/metrics` on a listener with `unauthenticated_metrics_access` (served without a token, sealed or not, as
+/// OpenBao's `handleMetricsUnauthenticated`); `None` elsewhere. The format comes from `?format=` or, as OpenBao,
+/// from an `Accept` header asking for OpenMetrics or `prometheus/telemetry`.
+fn unauthenticated_metrics(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if !state
+        .unauthed_key_endpoints
+        .metrics
+        .contains(&req.app_config().local_addr())
+    {
+        return None;
+    }
+    if req.method() != Method::GET {
+        return Some(method_not_allowed());
+    }
+    let query = request::query_pairs(req);
+    let mut format = query
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if format.is_empty() {
+        format = metrics_format_from_accept(req).to_string();
+    }
+    Some(response::render(state.core.metrics_response(&format), ""))
+}
+
+/// OpenBao's `FormatFromRequest`.
+pub(crate) fn metrics_format_from_accept(req: &HttpRequest) -> &'static str {
+    let accept: Vec<&str> = req
+        .headers()
+        .get_all(actix_web::http::header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    match accept.first() {
+        Some(first) if first.starts_with("application/openmetrics-text") => "prometheus",
+        Some(_) if accept.iter().any(|h| h.contains("prometheus/telemetry")) => "prometheus",
+        _ => "",
     }
 }
 

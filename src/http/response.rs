@@ -5,14 +5,30 @@ use serde_json::{json, Value};
 
 use crate::core::Response;
 
-pub fn render(resp: Response, request_id: &str) -> HttpResponse {
+pub fn render(mut resp: Response, request_id: &str) -> HttpResponse {
+    let headers = std::mem::take(&mut resp.headers);
+    let mut rendered = render_body(resp, request_id);
+    for (name, value) in &headers {
+        if let (Ok(name), Ok(value)) = (
+            actix_web::http::header::HeaderName::try_from(name.as_str()),
+            actix_web::http::header::HeaderValue::try_from(value.as_str()),
+        ) {
+            rendered.headers_mut().insert(name, value);
+        }
+    }
+    rendered
+}
+
+fn render_body(resp: Response, request_id: &str) -> HttpResponse {
     if resp.is_empty() {
         return HttpResponse::NoContent().finish();
     }
-    if let Some((content_type, body)) = resp.raw {
-        return HttpResponse::Ok().content_type(content_type).body(body);
-    }
     let status = resp.status.and_then(|s| actix_web::http::StatusCode::from_u16(s).ok());
+    if let Some((content_type, body)) = resp.raw {
+        return HttpResponse::build(status.unwrap_or(actix_web::http::StatusCode::OK))
+            .content_type(content_type)
+            .body(body);
+    }
     let mut builder = HttpResponse::build(status.unwrap_or(actix_web::http::StatusCode::OK));
     // A wrapped answer carries no request id, as in OpenBao.
     let request_id = if resp.wrap_info.is_some() { "" } else { request_id };

@@ -81,6 +81,8 @@ struct Inbox {
     cv: Condvar,
     /// Sled transactions run so far, each a batch of one or more requests' transactions.
     batches: std::sync::atomic::AtomicU64,
+    /// Requests' transactions run in those batches.
+    transactions: std::sync::atomic::AtomicU64,
 }
 
 pub(super) struct Committer {
@@ -94,6 +96,7 @@ impl Committer {
             queue: Mutex::new(Queue::default()),
             cv: Condvar::new(),
             batches: std::sync::atomic::AtomicU64::new(0),
+            transactions: std::sync::atomic::AtomicU64::new(0),
         });
         let thread_inbox = inbox.clone();
         let thread = std::thread::Builder::new()
@@ -120,6 +123,10 @@ impl Committer {
 
     pub(super) fn batch_count(&self) -> u64 {
         self.inbox.batches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(super) fn transaction_count(&self) -> u64 {
+        self.inbox.transactions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(super) fn stop(&self) {
@@ -154,8 +161,14 @@ fn committer_loop(shared: &Shared, inbox: &Inbox) {
         let (database, outcome) = {
             let _gate = shared.shared_gate();
             let database = shared.current.load_full();
+            let started = std::time::Instant::now();
             let outcome = run_batch(&database, &jobs);
+            crate::telemetry::measure_since("vault.sled.commit", started);
             inbox.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inbox
+                .transactions
+                .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            metrics::histogram!("vault.storage.batch_size").record(jobs.len() as f64);
             (database, outcome)
         };
         match outcome {

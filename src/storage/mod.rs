@@ -430,6 +430,7 @@ impl<E> Txn<'_, E> {
     }
 
     pub fn put_raw(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<(), TxError<E>> {
+        let _timer = crate::telemetry::Timer::start("vault.barrier.put");
         let sealed = self
             .keyring
             .encrypt(&barrier::aad(tree.name(), key), value)
@@ -451,6 +452,7 @@ impl<E> Txn<'_, E> {
     }
 
     pub fn remove(&self, tree: Tree, key: &[u8]) -> Result<bool, TxError<E>> {
+        let _timer = crate::telemetry::Timer::start("vault.barrier.delete");
         let existed = self.read_slot(tree.slot(), key)?.is_some();
         self.overlay.borrow_mut().remove(tree.slot(), key);
         Ok(existed)
@@ -542,8 +544,12 @@ impl Storage {
 
     /// Read and decrypt one record's bytes outside a transaction.
     pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
+        let _timer = crate::telemetry::Timer::start("vault.barrier.get");
         let keyring = self.keyring()?;
-        match self.shared.current.load().trees[tree.slot()].get(key)? {
+        let read = crate::telemetry::Timer::start("vault.sled.get");
+        let sealed = self.shared.current.load().trees[tree.slot()].get(key)?;
+        drop(read);
+        match sealed {
             None => Ok(None),
             Some(sealed) => Ok(Some(keyring.decrypt(&barrier::aad(tree.name(), key), &sealed)?)),
         }
@@ -591,6 +597,11 @@ impl Storage {
         self.shared.current.load().commit.flush_count()
     }
 
+    /// Transactions the committer has run inside its batches (successful or not).
+    pub fn transaction_count(&self) -> u64 {
+        self.committer.transaction_count()
+    }
+
     /// Atomically write one transaction and wait until it is durable. It runs in the committer's next batch.
     pub async fn write<R, E>(
         self: &Arc<Self>,
@@ -614,6 +625,7 @@ impl Storage {
         R: Send + 'static,
         E: Send + 'static,
     {
+        let _timer = crate::telemetry::Timer::start("vault.sled.transaction");
         let (done, committed) = tokio::sync::oneshot::channel();
         self.submit(keyring, f, move |outcome| {
             let _ = done.send(outcome);
@@ -684,6 +696,10 @@ impl Storage {
     /// The immediate children of the folder `prefix` in a tree, as OpenBao lists a folder: leaf names and sub-folder
     /// names ending in `/`, in byte order, each once. A sub-folder's contents are skipped over, not read.
     pub fn list_children(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let (_barrier, _sled) = (
+            crate::telemetry::Timer::start("vault.barrier.list"),
+            crate::telemetry::Timer::start("vault.sled.list"),
+        );
         let t = self.tree(tree);
         let mut out = Vec::new();
         let mut start = prefix.to_vec();
