@@ -685,6 +685,10 @@ impl Storage {
 
     /// Keys under `prefix` in a tree (index trees hold no secrets in their keys), in order.
     pub fn keys_with_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let (_barrier, _sled) = (
+            crate::telemetry::Timer::start("vault.barrier.list"),
+            crate::telemetry::Timer::start("vault.sled.list"),
+        );
         let mut out = Vec::new();
         for item in self.tree(tree).scan_prefix(prefix) {
             let (k, _) = item?;

@@ -642,6 +642,7 @@ scenarios! {
     differential_operator_keys => "operator_keys.json",
     differential_auto_unseal_static => "auto_unseal_static.json",
     differential_cors => "cors.json",
+    differential_quotas_and_metrics => "quotas_and_metrics.json",
 }
 
 /// A scenario file without a test would be silently skipped.

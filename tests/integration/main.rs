@@ -36,6 +36,7 @@ mod kv;
 mod layering;
 mod leases;
 mod lockout;
+mod metrics;
 mod migrations;
 mod mounts;
 mod operator_keys;

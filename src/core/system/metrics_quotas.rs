@@ -51,7 +51,7 @@ fn valid_name(name: &str) -> bool {
 
 fn metrics(core: &Core, req: &Request) -> Result<Response, CoreError> {
     if req.operation != Operation::Read {
-        return Err(CoreError::MethodNotAllowed);
+        return Err(CoreError::UnsupportedOperation);
     }
     let format = fields::string(&req.data, "format")?.unwrap_or_default();
     Ok(core.metrics_response(&format))
