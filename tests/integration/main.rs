@@ -41,6 +41,7 @@ mod migrations;
 mod mounts;
 mod operator_keys;
 mod policies;
+mod quotas;
 mod raw_http;
 mod seal;
 mod snapshots;

@@ -165,7 +165,11 @@ fn prometheus_text_parses_and_has_openbaos_metrics() {
     }
     // The parser reads a counter's sample as `<name>_total`.
     assert!(sample(&families, "vault_storage_flushes", "vault_storage_flushes_total") > 0.0);
-    let batches = sample(&families, "vault_storage_write_batches", "vault_storage_write_batches_total");
+    let batches = sample(
+        &families,
+        "vault_storage_write_batches",
+        "vault_storage_write_batches_total",
+    );
     let transactions = sample(
         &families,
         "vault_storage_batched_transactions",
