@@ -432,14 +432,37 @@ impl Telemetry {
     }
 }
 
+/// Histograms by name, registered once: recording then costs a map lookup, not a registration (which allocates the
+/// series' key in both sinks).
+static HISTOGRAMS: OnceLock<std::sync::RwLock<HashMap<String, Histogram>>> = OnceLock::new();
+
+fn histogram(name: &str) -> Histogram {
+    // A handle taken before the recorder is installed would stay a no-op.
+    global();
+    let cache = HISTOGRAMS.get_or_init(Default::default);
+    if let Some(h) = cache.read().ok().and_then(|c| c.get(name).cloned()) {
+        return h;
+    }
+    let h = metrics::histogram!(name.to_string());
+    if let Ok(mut c) = cache.write() {
+        c.insert(name.to_string(), h.clone());
+    }
+    h
+}
+
 /// Record the time since `start` in milliseconds under `name` (OpenBao's `MeasureSince`).
-pub fn measure_since(name: &'static str, start: Instant) {
-    metrics::histogram!(name).record(start.elapsed().as_secs_f64() * 1000.0);
+pub fn measure_since(name: &str, start: Instant) {
+    histogram(name).record(start.elapsed().as_secs_f64() * 1000.0);
+}
+
+/// Record `value` in the histogram `name` (a batch size).
+pub fn record(name: &str, value: f64) {
+    histogram(name).record(value);
 }
 
 /// Like [`measure_since`] with a name built at run time.
 pub fn measure_since_named(name: String, start: Instant) {
-    metrics::histogram!(name).record(start.elapsed().as_secs_f64() * 1000.0);
+    measure_since(&name, start);
 }
 
 /// Times its scope: records under `name` when dropped.

@@ -168,7 +168,7 @@ fn committer_loop(shared: &Shared, inbox: &Inbox) {
             inbox
                 .transactions
                 .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            metrics::histogram!("vault.storage.batch_size").record(jobs.len() as f64);
+            crate::telemetry::record("vault.storage.batch_size", jobs.len() as f64);
             (database, outcome)
         };
         match outcome {
