@@ -70,21 +70,31 @@ impl Core {
     /// In order: refuse when sealed; authorize (the wrapping token, a login, or the client token: one use consumed,
     /// ACL, `sudo`); **audit the request** (refused, with nothing done, when no audit device recorded it); run it;
     /// revoke a token whose last use this was; **audit the response**.
-    pub async fn handle_request(&self, mut req: Request) -> Result<Response, CoreError> {
+    pub async fn handle_request(&self, req: Request) -> Result<Response, CoreError> {
+        self.handle_request_with_headers(req).await.0
+    }
+
+    /// [`Core::handle_request`], with the HTTP headers the rate limit quota adds to the answer, whatever it is
+    /// (`X-Ratelimit-*` when `enable_rate_limit_response_headers` is on; a refusal carries its own).
+    pub async fn handle_request_with_headers(
+        &self,
+        mut req: Request,
+    ) -> (Result<Response, CoreError>, Vec<(String, String)>) {
         let started = std::time::Instant::now();
         if self.is_sealed() {
             // Sealing a sealed server is a no-op success, as in OpenBao.
             let seal_request = req.path.trim_start_matches('/') == "sys/seal"
                 && matches!(req.operation, super::Operation::Update | super::Operation::Create);
-            return if seal_request {
+            let answer = if seal_request {
                 Ok(Response::no_content())
             } else {
                 Err(CoreError::Sealed)
             };
+            return (answer, vec![]);
         }
         let path = req.path.trim_start_matches('/').to_string();
         if path.split('/').any(|segment| segment == "..") {
-            return Err(CoreError::InvalidRequest("invalid path".into()));
+            return (Err(CoreError::InvalidRequest("invalid path".into())), vec![]);
         }
         req.path = path;
 
@@ -94,14 +104,10 @@ impl Core {
             Err(refused) => {
                 let refused = CoreError::RateLimited(Box::new(refused));
                 self.audit_rate_limited(&req, &refused);
-                return Err(refused);
+                return (Err(refused), vec![]);
             }
         };
-        let result = self.handle_admitted(req, started).await;
-        result.map(|mut resp| {
-            resp.headers.extend(admitted.headers);
-            resp
-        })
+        (self.handle_admitted(req, started).await, admitted.headers)
     }
 
     /// A refused request's audit entry, when `enable_rate_limit_audit_logging` is on (a failure to record it is

@@ -5,21 +5,7 @@ use serde_json::{json, Value};
 
 use crate::core::Response;
 
-pub fn render(mut resp: Response, request_id: &str) -> HttpResponse {
-    let headers = std::mem::take(&mut resp.headers);
-    let mut rendered = render_body(resp, request_id);
-    for (name, value) in &headers {
-        if let (Ok(name), Ok(value)) = (
-            actix_web::http::header::HeaderName::try_from(name.as_str()),
-            actix_web::http::header::HeaderValue::try_from(value.as_str()),
-        ) {
-            rendered.headers_mut().insert(name, value);
-        }
-    }
-    rendered
-}
-
-fn render_body(resp: Response, request_id: &str) -> HttpResponse {
+pub fn render(resp: Response, request_id: &str) -> HttpResponse {
     if resp.is_empty() {
         return HttpResponse::NoContent().finish();
     }
@@ -121,5 +107,17 @@ mod tests {
             "data": {"a": {"n": 1}, "b": "x\"y"}, "wrap_info": null, "warnings": ["w"], "auth": null,
         });
         assert_eq!(body, serde_json::to_vec(&tree).unwrap());
+    }
+}
+
+/// Add headers the core asked for (a rate limit quota's `X-Ratelimit-*`), on any answer.
+pub fn add_headers(resp: &mut HttpResponse, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            actix_web::http::header::HeaderName::try_from(name.as_str()),
+            actix_web::http::header::HeaderValue::try_from(value.as_str()),
+        ) {
+            resp.headers_mut().insert(name, value);
+        }
     }
 }

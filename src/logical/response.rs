@@ -25,8 +25,6 @@ pub struct Response {
     /// What a wrapping of this response shows as `wrapped_accessor` when it carries no token (OpenBao shows an
     /// AppRole secret ID's accessor there, so an orchestrator can track the secret ID it handed out).
     pub wrapped_accessor: Option<String>,
-    /// HTTP headers the pipeline adds to the answer (the rate limit quota's `X-Ratelimit-*` when enabled).
-    pub headers: Vec<(String, String)>,
 }
 
 impl Response {

@@ -81,6 +81,9 @@ fn over_the_quota_is_429_with_openbaos_text_and_headers_when_enabled() {
     let (status, headers, _) = get(base, "sys/mounts", Some(&root));
     assert_eq!((status, headers["x-ratelimit-limit"].as_str()), (200, "1000"));
     assert_eq!(headers["x-ratelimit-remaining"], "999");
+    // On refusals of other kinds too (OpenBao sets them before anything else runs).
+    let (status, headers, _) = get(base, "sys/mounts", Some("not-a-token"));
+    assert_eq!((status, headers["x-ratelimit-remaining"].as_str()), (403, "998"));
     // The kv quota is still the one for kv (the most specific wins).
     assert_eq!(get(base, "kv/a", Some(&root)).0, 429);
     // Violations are counted, by quota.
@@ -150,6 +153,10 @@ fn exempt_paths_are_never_limited() {
     // A global quota covers `sys/` too, the quota endpoints included.
     let (status, _, _) = get(&c.base, "sys/quotas/config", Some(&root));
     assert_eq!(status, 429);
+    // And the endpoints served outside the pipeline that are not exempt.
+    assert_eq!(get(&c.base, "sys/leader", None).0, 429);
+    assert_eq!(get(&c.base, "sys/init", None).0, 429);
+    assert_eq!(get(&c.base, "sys/health", None).0, 200);
 }
 
 #[test]
