@@ -84,6 +84,18 @@ fn legacy_body(resp: &Response, request_id: &str) -> serde_json::Map<String, Val
     body
 }
 
+/// Add headers the core asked for (a rate limit quota's `X-Ratelimit-*`), on any answer.
+pub fn add_headers(resp: &mut HttpResponse, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            actix_web::http::header::HeaderName::try_from(name.as_str()),
+            actix_web::http::header::HeaderValue::try_from(value.as_str()),
+        ) {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,17 +119,5 @@ mod tests {
             "data": {"a": {"n": 1}, "b": "x\"y"}, "wrap_info": null, "warnings": ["w"], "auth": null,
         });
         assert_eq!(body, serde_json::to_vec(&tree).unwrap());
-    }
-}
-
-/// Add headers the core asked for (a rate limit quota's `X-Ratelimit-*`), on any answer.
-pub fn add_headers(resp: &mut HttpResponse, headers: &[(String, String)]) {
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            actix_web::http::header::HeaderName::try_from(name.as_str()),
-            actix_web::http::header::HeaderValue::try_from(value.as_str()),
-        ) {
-            resp.headers_mut().insert(name, value);
-        }
     }
 }
