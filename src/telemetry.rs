@@ -321,7 +321,8 @@ impl HistogramFn for Handle {
 }
 
 struct Fanout {
-    prometheus: PrometheusRecorder,
+    /// `None` when Prometheus is not enabled: nothing is recorded for it.
+    prometheus: Option<PrometheusRecorder>,
     inmem: Arc<Inmem>,
 }
 
@@ -339,56 +340,78 @@ impl Fanout {
 
 impl metrics::Recorder for Fanout {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.prometheus.describe_counter(key, unit, description);
+        if let Some(p) = &self.prometheus {
+            p.describe_counter(key, unit, description);
+        }
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.prometheus.describe_gauge(key, unit, description);
+        if let Some(p) = &self.prometheus {
+            p.describe_gauge(key, unit, description);
+        }
     }
 
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.prometheus.describe_histogram(key, unit, description);
+        if let Some(p) = &self.prometheus {
+            p.describe_histogram(key, unit, description);
+        }
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
         let mut h = self.handle(key);
-        h.counter = Some(self.prometheus.register_counter(key, metadata));
+        h.counter = self.prometheus.as_ref().map(|p| p.register_counter(key, metadata));
         Counter::from_arc(Arc::new(h))
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
         let mut h = self.handle(key);
-        h.gauge = Some(self.prometheus.register_gauge(key, metadata));
+        h.gauge = self.prometheus.as_ref().map(|p| p.register_gauge(key, metadata));
         Gauge::from_arc(Arc::new(h))
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
         let mut h = self.handle(key);
-        h.histogram = Some(self.prometheus.register_histogram(key, metadata));
+        h.histogram = self.prometheus.as_ref().map(|p| p.register_histogram(key, metadata));
         Histogram::from_arc(Arc::new(h))
     }
 }
 
 /// The installed recorder's two outputs.
 pub struct Telemetry {
-    prometheus: PrometheusHandle,
+    prometheus: Option<PrometheusHandle>,
     inmem: Arc<Inmem>,
     started: Instant,
 }
 
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
 
-/// Install the process-wide recorder (the first call wins: its retention applies; later calls get the same one).
+/// How often the Prometheus recorder folds recorded samples into its summaries and drops series idle past the
+/// retention (without it, samples would pile up between scrapes).
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Install the process-wide recorder (the first call wins: its configuration applies; later calls get the same one).
 pub fn install(config: &TelemetryConfig) -> &'static Telemetry {
     GLOBAL.get_or_init(|| {
-        let retention = config.prometheus_retention.unwrap_or(DEFAULT_PROMETHEUS_RETENTION);
-        let builder = PrometheusBuilder::new().idle_timeout(metrics_util_mask_all(), Some(retention));
-        let builder = match builder.set_quantiles(&[0.5, 0.9, 0.99]) {
-            Ok(b) => b,
-            Err(_) => PrometheusBuilder::new(),
-        };
-        let prometheus = builder.build_recorder();
-        let handle = prometheus.handle();
+        let prometheus = config.prometheus_retention.map(|retention| {
+            let builder = PrometheusBuilder::new().idle_timeout(metrics_util_mask_all(), Some(retention));
+            match builder.set_quantiles(&[0.5, 0.9, 0.99]) {
+                Ok(b) => b,
+                Err(_) => PrometheusBuilder::new(),
+            }
+            .build_recorder()
+        });
+        let handle = prometheus.as_ref().map(PrometheusRecorder::handle);
+        if let Some(upkept) = handle.clone() {
+            let spawned = std::thread::Builder::new()
+                .name("vault-metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkept.run_upkeep();
+                });
+            if let Err(e) = spawned {
+                log::warn!("telemetry: could not start the Prometheus upkeep thread: {e}");
+            }
+        }
         let inmem = Arc::new(Inmem::default());
         let fanout = Fanout {
             prometheus,
@@ -415,10 +438,11 @@ pub fn global() -> &'static Telemetry {
 }
 
 impl Telemetry {
-    /// Prometheus' text exposition format (version 0.0.4).
-    pub fn render_prometheus(&self) -> String {
-        self.prometheus.run_upkeep();
-        self.prometheus.render()
+    /// Prometheus' text exposition format (version 0.0.4); `None` when Prometheus is not enabled.
+    pub fn render_prometheus(&self) -> Option<String> {
+        let prometheus = self.prometheus.as_ref()?;
+        prometheus.run_upkeep();
+        Some(prometheus.render())
     }
 
     /// OpenBao's JSON summary.
@@ -549,9 +573,11 @@ mod tests {
         metrics::counter!("vault.test.telemetry_unit", "kind" => "x").increment(2);
         metrics::histogram!("vault.test.telemetry_unit_ms").record(4.0);
         metrics::gauge!("vault.test.telemetry_unit_gauge").set(7.0);
-        let text = t.render_prometheus();
-        assert!(text.contains("vault_test_telemetry_unit{kind=\"x\"} 2"), "{text}");
-        assert!(text.contains("vault_test_telemetry_unit_ms_count 1"), "{text}");
+        assert_eq!(
+            t.render_prometheus(),
+            None,
+            "no telemetry block: nothing kept for Prometheus"
+        );
         let state = t.inmem.state.lock().unwrap();
         let current = state.intervals.back().unwrap();
         let key = (

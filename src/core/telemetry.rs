@@ -140,21 +140,18 @@ impl Core {
     pub fn metrics_response(&self, format: &str) -> Response {
         self.refresh_scrape_metrics();
         let telemetry = crate::telemetry::global();
-        let (status, content_type, body) = match format {
-            "prometheus" if self.settings.telemetry.prometheus_retention.is_none() => {
-                (400, "text/plain", PROMETHEUS_NOT_ENABLED.as_bytes().to_vec())
-            }
-            "prometheus" => (
-                200,
-                "text/plain; version=0.0.4; charset=utf-8",
-                telemetry.render_prometheus().into_bytes(),
-            ),
-            "" => (
+        let prometheus = (format == "prometheus" && self.settings.telemetry.prometheus_retention.is_some())
+            .then(|| telemetry.render_prometheus())
+            .flatten();
+        let (status, content_type, body) = match (format, prometheus) {
+            ("prometheus", None) => (400, "text/plain", PROMETHEUS_NOT_ENABLED.as_bytes().to_vec()),
+            ("prometheus", Some(text)) => (200, "text/plain; version=0.0.4; charset=utf-8", text.into_bytes()),
+            ("", _) => (
                 200,
                 "application/json",
                 telemetry.render_json().to_string().into_bytes(),
             ),
-            other => (
+            (other, _) => (
                 400,
                 "text/plain",
                 format!("metric response format {other:?} unknown").into_bytes(),
