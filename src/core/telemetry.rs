@@ -43,6 +43,8 @@ pub struct DurableCounters {
 struct DurableState {
     offsets: BTreeMap<&'static str, i128>,
     persisted: BTreeMap<String, u64>,
+    /// The cluster name last seen unsealed: its seal gauges go to 0 while sealed (not left at 1).
+    last_cluster: Option<String>,
 }
 
 impl Core {
@@ -106,10 +108,23 @@ impl Core {
 
     /// The gauges a scrape shows as they are now, and the durable counters' totals.
     fn refresh_scrape_metrics(&self) {
-        let cluster = self.unsealed().map(|u| u.cluster.name.clone()).unwrap_or_default();
-        let unsealed = if self.is_sealed() { 0.0 } else { 1.0 };
-        metrics::gauge!("vault.core.unsealed", "cluster" => cluster.clone()).set(unsealed);
-        metrics::gauge!("vault.core.active", "cluster" => cluster).set(unsealed);
+        let cluster = self.unsealed().map(|u| u.cluster.name.clone()).ok();
+        let unsealed = if cluster.is_some() { 1.0 } else { 0.0 };
+        let last = {
+            let mut state = self.durable.state.lock().unwrap_or_else(|e| e.into_inner());
+            if cluster.is_some() {
+                state.last_cluster = cluster.clone();
+            }
+            state.last_cluster.clone()
+        };
+        // Sealed, OpenBao reports the seal under an empty cluster name.
+        let label = cluster.unwrap_or_default();
+        metrics::gauge!("vault.core.unsealed", "cluster" => label.clone()).set(unsealed);
+        metrics::gauge!("vault.core.active", "cluster" => label.clone()).set(unsealed);
+        if let Some(last) = last.filter(|l| *l != label) {
+            metrics::gauge!("vault.core.unsealed", "cluster" => last.clone()).set(0.0);
+            metrics::gauge!("vault.core.active", "cluster" => last).set(0.0);
+        }
         metrics::gauge!("vault.core.uptime_seconds").set(crate::telemetry::global().uptime().as_secs_f64().floor());
         if !self.is_sealed() {
             for (name, total) in self.durable_counters() {
