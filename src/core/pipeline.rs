@@ -99,7 +99,7 @@ impl Core {
         req.path = path;
 
         // Rate limit quotas: a refused request is not authorized, routed or run (audited only when asked).
-        let admitted = match self.apply_quotas(&req.path, req.remote_addr) {
+        let admitted = match self.apply_request_quotas(&req).await {
             Ok(admitted) => admitted,
             Err(refused) => {
                 let refused = CoreError::RateLimited(Box::new(refused));

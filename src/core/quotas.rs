@@ -213,8 +213,25 @@ impl Active {
         })
     }
 
-    /// The most specific quota for a request to `path` routed to `mount` (OpenBao's `queryQuota`).
-    fn query(&self, path: &str, mount: &str) -> Option<&Arc<Limiter>> {
+    /// Whether a role-based quota is set on `mount` (then its logins' roles are resolved).
+    fn has_role_quota(&self, mount: &str) -> bool {
+        self.limiters
+            .values()
+            .any(|l| !l.quota.role.is_empty() && l.quota.mount_path == mount)
+    }
+
+    /// The most specific quota for a request to `path` routed to `mount`, a login for `role` (OpenBao's
+    /// `queryQuota`): the mount's quota for that role, then by path suffix, prefix, mount, and the global one.
+    fn query(&self, path: &str, mount: &str, role: &str) -> Option<&Arc<Limiter>> {
+        if !role.is_empty() {
+            if let Some(l) = self
+                .limiters
+                .values()
+                .find(|l| l.quota.mount_path == mount && l.quota.role == role)
+            {
+                return Some(l);
+            }
+        }
         let find = |suffix: &str, mount: &str| {
             self.limiters
                 .values()
@@ -314,19 +331,55 @@ impl Core {
         }
     }
 
-    /// Pipeline step 1: the rate limit quotas' verdict on a request to `path` (already normalized) from `client`.
+    /// The rate limit quotas' verdict on a request to `path` (normalized) from `client`, for the endpoints served
+    /// outside the pipeline (none of them a login: role-based quotas do not apply).
     pub fn apply_quotas(&self, path: &str, client: Option<IpAddr>) -> Result<Admitted, RateLimited> {
         let active = self.active_quotas();
-        let none = || Admitted { headers: vec![] };
         if active.limiters.is_empty() || active.exempt(path) {
-            return Ok(none());
+            return Ok(Admitted { headers: vec![] });
         }
         let mount = self.router.route(path).map(|(m, _)| m.path.clone()).unwrap_or_default();
-        let Some(limiter) = active.query(path, &mount) else {
-            return Ok(none());
+        self.admit(&active, path, &mount, "", client)
+    }
+
+    /// Pipeline step 1: [`Core::apply_quotas`] for a request, with the role a login is for when the mount has
+    /// role-based quotas.
+    pub async fn apply_request_quotas(&self, req: &super::Request) -> Result<Admitted, RateLimited> {
+        let active = self.active_quotas();
+        if active.limiters.is_empty() || active.exempt(&req.path) {
+            return Ok(Admitted { headers: vec![] });
+        }
+        let routed = self.router.route(&req.path);
+        let mount = routed.as_ref().map(|(m, _)| m.path.clone()).unwrap_or_default();
+        let mut role = String::new();
+        if let Some((m, relative)) = &routed {
+            if active.has_role_quota(&m.path) && m.is_unauthenticated(relative) {
+                // A role that cannot be resolved (unknown role ID, a storage error) is no role: the login itself
+                // fails or is limited by the other quotas.
+                role = m
+                    .resolve_role(self, relative, req)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+            }
+        }
+        self.admit(&active, &req.path, &mount, &role, req.remote_addr)
+    }
+
+    fn admit(
+        &self,
+        active: &Active,
+        path: &str,
+        mount: &str,
+        role: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Admitted, RateLimited> {
+        let Some(limiter) = active.query(path, mount, role) else {
+            return Ok(Admitted { headers: vec![] });
         };
         let now = Instant::now();
-        self.purge_limiters(&active, now);
+        self.purge_limiters(active, now);
         let verdict = limiter.allow(client, now);
         let headers = if active.config.enable_rate_limit_response_headers {
             owned(verdict.headers)
@@ -383,6 +436,13 @@ impl Core {
 
     pub fn rate_limit_quota_names(&self) -> Vec<String> {
         self.active_quotas().limiters.keys().cloned().collect()
+    }
+
+    /// Whether `mount` (a mount's path) takes role-based quotas.
+    pub fn mount_resolves_roles(&self, mount: &str) -> bool {
+        self.router
+            .route(mount)
+            .is_some_and(|(m, _)| m.path == mount && m.resolves_roles())
     }
 
     /// Where a quota's `path` points: the mount serving it and the suffix below it (OpenBao: "invalid mount path").
@@ -512,7 +572,7 @@ mod tests {
         ] {
             active.limiters.insert(q.name.clone(), Arc::new(Limiter::new(q)));
         }
-        let name = |path: &str, mount: &str| active.query(path, mount).map(|l| l.quota.name.clone());
+        let name = |path: &str, mount: &str| active.query(path, mount, "").map(|l| l.quota.name.clone());
         assert_eq!(name("kv/a/b", "kv/").as_deref(), Some("kv/a/b"));
         assert_eq!(name("kv/a/c", "kv/").as_deref(), Some("kv/a/*"));
         assert_eq!(name("kv/x", "kv/").as_deref(), Some("kv/"));

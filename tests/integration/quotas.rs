@@ -233,3 +233,47 @@ fn quotas_and_settings_survive_kill_9() {
     assert_eq!(status, 429);
     assert_eq!(headers["retry-after"], "599");
 }
+
+#[test]
+fn an_approle_role_quota_limits_that_roles_logins_only() {
+    let dir = temp_dir();
+    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    assert_eq!(
+        c.put("sys/auth/approle", Some(&root), json!({"type": "approle"})).0,
+        204
+    );
+    let mut creds = BTreeMap::new();
+    for role in ["web", "api"] {
+        assert_eq!(
+            c.put(&format!("auth/approle/role/{role}"), Some(&root), json!({})).0,
+            204
+        );
+        let (_, id) = c.get(&format!("auth/approle/role/{role}/role-id"), Some(&root));
+        let (_, secret) = c.put(&format!("auth/approle/role/{role}/secret-id"), Some(&root), json!({}));
+        creds.insert(
+            role,
+            json!({"role_id": id["data"]["role_id"], "secret_id": secret["data"]["secret_id"]}),
+        );
+    }
+    let quota = json!({"rate": 2, "interval": "1h", "path": "auth/approle", "role": "web"});
+    assert_eq!(c.put("sys/quotas/rate-limit/web", Some(&root), quota).0, 204);
+    let login = |role: &str| c.put("auth/approle/login", None, creds[role].clone());
+    let (status, body) = login("web");
+    assert_eq!(status, 200, "{body}");
+    assert!(body["auth"]["client_token"].is_string());
+    assert_eq!(login("web").0, 200);
+    let (status, body) = login("web");
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(
+        body,
+        json!({"errors": ["request path \"auth/approle/login\": rate limit quota exceeded"]})
+    );
+    for _ in 0..3 {
+        assert_eq!(login("api").0, 200, "another role is not limited");
+    }
+    // The mount's other paths are not logins: the role quota does not apply to them.
+    for _ in 0..3 {
+        assert_eq!(c.get("auth/approle/role/web", Some(&root)).0, 200);
+    }
+}

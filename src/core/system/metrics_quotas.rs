@@ -168,10 +168,11 @@ async fn write(core: &Core, name: &str, req: &Request) -> Result<Response, CoreE
                  role-based quotas"
             )));
         }
-        // Resolving a login's role is not implemented for any auth method here (OpenBao supports it for AppRole).
-        return Err(CoreError::InvalidRequest(format!(
-            "Mount path {mount_path:?} does not support use with role-based quotas"
-        )));
+        if !core.mount_resolves_roles(&mount_path) {
+            return Err(CoreError::InvalidRequest(format!(
+                "Mount path {mount_path:?} does not support use with role-based quotas"
+            )));
+        }
     }
     let quota = RateLimitQuota {
         name: name.to_string(),
