@@ -72,13 +72,20 @@ impl Core {
             .collect()
     }
 
-    /// At unseal (and after a snapshot restore): take the stored totals as the base of the in-process counts.
+    /// At unseal (and after a snapshot restore): take the stored totals as the base of the in-process counts. A
+    /// process unsealed before keeps the totals it counted if they are ahead of what was last stored (sealing does
+    /// not wait for the next persist).
     pub(super) fn load_durable_counters(&self) -> Result<(), CoreError> {
         let stored: BTreeMap<String, u64> = self.storage.get(Tree::Core, COUNTERS_KEY)?.unwrap_or_default();
+        let counted: BTreeMap<&str, u64> = self.durable_counters().into_iter().collect();
         let mut state = self.durable.state.lock().unwrap_or_else(|e| e.into_inner());
+        let loaded_before = !state.offsets.is_empty();
         for name in DURABLE {
-            let saved = stored.get(*name).copied().unwrap_or(0) as i128;
-            state.offsets.insert(name, saved - self.raw_count(name) as i128);
+            let mut total = stored.get(*name).copied().unwrap_or(0);
+            if loaded_before {
+                total = total.max(counted.get(name).copied().unwrap_or(0));
+            }
+            state.offsets.insert(name, total as i128 - self.raw_count(name) as i128);
         }
         state.persisted = stored;
         Ok(())
