@@ -479,6 +479,23 @@ pub fn measure_since(name: &str, start: Instant) {
     histogram(name).record(start.elapsed().as_secs_f64() * 1000.0);
 }
 
+static COUNTERS: OnceLock<std::sync::RwLock<HashMap<String, Counter>>> = OnceLock::new();
+
+/// Add `n` to the counter `name` (registered once, as [`histogram`]).
+pub fn count(name: &str, n: u64) {
+    global();
+    let cache = COUNTERS.get_or_init(Default::default);
+    if let Some(c) = cache.read().ok().and_then(|c| c.get(name).cloned()) {
+        c.increment(n);
+        return;
+    }
+    let c = metrics::counter!(name.to_string());
+    c.increment(n);
+    if let Ok(mut cache) = cache.write() {
+        cache.insert(name.to_string(), c);
+    }
+}
+
 /// Record `value` in the histogram `name` (a batch size).
 pub fn record(name: &str, value: f64) {
     histogram(name).record(value);

@@ -38,10 +38,18 @@ pub fn get_text(base: &str, path: &str, token: Option<&str>, headers: &[(&str, &
 }
 
 fn start_with_telemetry(dir: &std::path::Path, listener_extra: &str) -> (TestServer, String, Vec<String>) {
+    start_with_telemetry_and(dir, "", listener_extra)
+}
+
+fn start_with_telemetry_and(
+    dir: &std::path::Path,
+    extra: &str,
+    listener_extra: &str,
+) -> (TestServer, String, Vec<String>) {
     let config = write_config(
         dir,
         &dir.join("data"),
-        "telemetry {\n  prometheus_retention_time = \"1h\"\n  disable_hostname = true\n}",
+        &format!("telemetry {{\n  prometheus_retention_time = \"1h\"\n  disable_hostname = true\n}}\n{extra}"),
         &format!("  tls_disable = true\n{listener_extra}"),
     );
     let server = TestServer::start_with_config(dir, &config, "http", None);
@@ -90,7 +98,8 @@ fn sample(families: &Value, family: &str, sample: &str) -> f64 {
 #[test]
 fn prometheus_text_parses_and_has_openbaos_metrics() {
     let dir = temp_dir();
-    let (server, root, _) = start_with_telemetry(dir.path(), "");
+    let audit = "audit \"file\" \"f\" {\n  options {\n    file_path = \"discard\"\n  }\n}";
+    let (server, root, _) = start_with_telemetry_and(dir.path(), audit, "");
     let c = &server.client;
     assert_eq!(c.put("sys/mounts/kv", Some(&root), json!({"type": "kv"})).0, 204);
     for i in 0..3 {
@@ -134,6 +143,8 @@ fn prometheus_text_parses_and_has_openbaos_metrics() {
         "vault_sled_transaction",
         "vault_sled_flush",
         "vault_storage_batch_size",
+        "vault_audit_log_request",
+        "vault_audit_log_response",
     ] {
         assert_eq!(kind(summary), "summary", "{summary}: {}", families[summary]);
     }
@@ -144,6 +155,14 @@ fn prometheus_text_parses_and_has_openbaos_metrics() {
     assert_eq!(
         sample(&families, "vault_route_create_kv_", "vault_route_create_kv__count"),
         3.0
+    );
+    assert_eq!(
+        sample(
+            &families,
+            "vault_audit_log_request_failure",
+            "vault_audit_log_request_failure_total"
+        ),
+        0.0
     );
     assert_eq!(kind("vault_token_creation"), "counter");
     let creation = &families["vault_token_creation"]["samples"][0];
