@@ -64,8 +64,10 @@ impl Default for ListenerConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub listeners: Vec<ListenerConfig>,
-    /// Data directory of the `sled` storage; `None` only in dev mode.
+    /// Data directory of the `sled` storage; `None` in dev mode and with PostgreSQL.
     pub storage_path: Option<PathBuf>,
+    /// The `storage "postgresql"` stanza, instead of sled.
+    pub postgresql: Option<crate::storage::postgres::PgOptions>,
     pub api_addr: Option<String>,
     pub cluster_addr: Option<String>,
     pub cluster_name: Option<String>,
@@ -105,6 +107,7 @@ impl Default for Config {
         Config {
             listeners: vec![],
             storage_path: None,
+            postgresql: None,
             api_addr: None,
             cluster_addr: None,
             cluster_name: None,
@@ -204,12 +207,16 @@ impl Config {
                         return Err("only one storage block may be given".into());
                     }
                     storage_seen = true;
-                    if labels != ["sled"] {
-                        return Err(format!(
-                            "unsupported storage backend {labels:?}; this server stores data in storage \"sled\""
-                        ));
+                    match labels[..] {
+                        ["sled"] => config.storage_path = Some(parse_storage(block.body())?),
+                        ["postgresql"] => config.postgresql = Some(parse_postgresql(block.body())?),
+                        _ => {
+                            return Err(format!(
+                                "unsupported storage backend {labels:?}; this server stores data in storage \"sled\" \
+                                 or storage \"postgresql\""
+                            ))
+                        }
                     }
-                    config.storage_path = Some(parse_storage(block.body())?);
                 }
                 "audit" => config.audit.declared.push(parse_audit(&labels, block.body())?),
                 "user_lockout" => {
@@ -231,7 +238,7 @@ impl Config {
         if config.listeners.is_empty() {
             return Err("no listener \"tcp\" block".into());
         }
-        if config.storage_path.is_none() {
+        if config.storage_path.is_none() && config.postgresql.is_none() {
             return Err("no storage \"sled\" block".into());
         }
         if config.default_lease_ttl > config.max_lease_ttl {
@@ -338,6 +345,59 @@ fn parse_telemetry(body: &Body) -> Result<crate::telemetry::TelemetryConfig, Str
         }
     }
     Ok(telemetry)
+}
+
+/// `storage "postgresql"`, as OpenBao's stanza; `BAO_PG_CONNECTION_URL` (or `VAULT_PG_CONNECTION_URL`) overrides
+/// `connection_url`, as in OpenBao.
+fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, String> {
+    use crate::storage::postgres::PgOptions;
+    no_blocks("storage \"postgresql\"", body)?;
+    let mut options = PgOptions {
+        connection_url: String::new(),
+        table: PgOptions::DEFAULT_TABLE.into(),
+        max_parallel: 128,
+        skip_create_table: false,
+    };
+    for attr in body.attributes() {
+        let key = attr.key();
+        let value = Value::from(attr.expr().clone());
+        let qualified = format!("storage.postgresql.{key}");
+        match key {
+            "connection_url" => options.connection_url = as_string(&qualified, &value)?,
+            "table" => options.table = as_string(&qualified, &value)?,
+            "max_parallel" => {
+                let n = as_i64(&qualified, &value)?;
+                options.max_parallel =
+                    usize::try_from(n).map_err(|_| type_error(&qualified, "a non-negative integer", &value))?;
+            }
+            "max_idle_connections" => {
+                as_i64(&qualified, &value)?;
+            }
+            "skip_create_table" => options.skip_create_table = as_bool(&qualified, &value)?,
+            "ha_enabled" => {
+                if as_bool(&qualified, &value)? {
+                    return Err("storage \"postgresql\": ha_enabled is not supported yet by this server".into());
+                }
+            }
+            "ha_table" => {
+                as_string(&qualified, &value)?;
+            }
+            other => return Err(format!("unknown key {other:?} in storage \"postgresql\" block")),
+        }
+    }
+    for var in ["BAO_PG_CONNECTION_URL", "VAULT_PG_CONNECTION_URL"] {
+        if let Some(url) = std::env::var(var).ok().filter(|u| !u.is_empty()) {
+            options.connection_url = url;
+            break;
+        }
+    }
+    if options.connection_url.is_empty() {
+        return Err("storage \"postgresql\": missing required key \"connection_url\"".into());
+    }
+    options
+        .quoted_table()
+        .map_err(|e| format!("storage \"postgresql\": {e}"))?;
+    Ok(options)
 }
 
 fn parse_storage(body: &Body) -> Result<PathBuf, String> {

@@ -88,16 +88,17 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         ),
         None => None,
     };
-    let data_path = match (&temp_dir, &config.storage_path) {
-        (Some(dir), _) => dir.path().to_path_buf(),
-        (None, Some(path)) => path.clone(),
-        (None, None) => return Err("no storage \"sled\" block in the configuration".into()),
+    let storage = match (&temp_dir, &config.storage_path, &config.postgresql) {
+        (Some(dir), _, _) => Storage::open(dir.path()),
+        (None, Some(path), _) => Storage::open(path),
+        (None, None, Some(pg)) => Storage::open_postgres(pg.clone()),
+        (None, None, None) => return Err("no storage \"sled\" block in the configuration".into()),
     };
-    let storage = Arc::new(Storage::open(&data_path).map_err(|e| e.to_string())?);
+    let storage = Arc::new(storage.map_err(|e| e.to_string())?);
     let settings = CoreSettings {
         default_lease_ttl: config.default_lease_ttl,
         max_lease_ttl: config.max_lease_ttl,
-        storage_type: "sled",
+        storage_type: storage.kind(),
         wrapping_tombstone_retention: config.wrapping_tombstone_retention,
         audit: config.audit.clone(),
         user_lockout: config.user_lockout.clone(),
@@ -117,6 +118,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         ..CoreSettings::default()
     };
     let core = Arc::new(Core::new(storage.clone(), settings));
+    core.follow_remote_changes();
 
     // Bind every listener before announcing anything, so a taken port is a clean startup error.
     let mut bound = Vec::new();
@@ -178,11 +180,19 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
 
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "==> Vault server configuration:\n");
-    let _ = writeln!(
-        out,
-        "             Storage: sled (path: {:?})",
-        data_path.display().to_string()
-    );
+    match (storage.path(), &config.postgresql) {
+        (Some(path), _) => {
+            let _ = writeln!(
+                out,
+                "             Storage: sled (path: {:?})",
+                path.display().to_string()
+            );
+        }
+        (None, pg) => {
+            let table = pg.as_ref().map(|p| p.table.as_str()).unwrap_or_default();
+            let _ = writeln!(out, "             Storage: postgresql (table: {table:?})");
+        }
+    }
     let _ = writeln!(out, "             Version: vault v{}", crate::core::VERSION);
     for (i, (socket, tls)) in bound.into_iter().enumerate() {
         let addr = socket.local_addr().map_err(|e| e.to_string())?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Core, CoreError};
 use crate::storage::Tree;
 
-const CORS_KEY: &[u8] = b"cors";
+pub(crate) const CORS_KEY: &[u8] = b"cors";
 
 /// The headers browsers may always send, in OpenBao's order.
 pub const DEFAULT_ALLOWED_HEADERS: &[&str] = &[

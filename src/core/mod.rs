@@ -7,6 +7,7 @@ pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
 pub mod generate_root;
+pub mod invalidation;
 pub mod lease_index;
 pub mod lockout;
 pub mod mounts;

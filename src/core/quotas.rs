@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::{Core, CoreError};
 use crate::storage::{Tree, TxError};
 
-const QUOTAS_KEY: &[u8] = b"quotas";
+pub(crate) const QUOTAS_KEY: &[u8] = b"quotas";
 
 /// OpenBao's default `rate_limit_exempt_paths`.
 pub const DEFAULT_EXEMPT_PATHS: &[&str] = &[

@@ -355,6 +355,18 @@ impl Router {
         self.snapshot()
     }
 
+    /// Tell the backend of the mount with `uuid` (every mount's, for `None`) that its record `key` (`None`: any)
+    /// changed in storage behind its back.
+    pub fn invalidate(&self, uuid: Option<&str>, key: Option<&str>) {
+        for mount in self.snapshot().iter() {
+            if let Handler::Logical(logical) = &mount.handler {
+                if uuid.is_none_or(|u| u == mount.uuid) {
+                    logical.backend.invalidate(key);
+                }
+            }
+        }
+    }
+
     /// Replace every non-built-in mount.
     pub fn install(&self, mounts: Vec<Arc<Mount>>) {
         let mut all: Vec<Arc<Mount>> = self.builtins.to_vec();

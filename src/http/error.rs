@@ -26,7 +26,7 @@ pub fn status_of(error: &CoreError) -> StatusCode {
         }
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CoreError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-        CoreError::Storage(StorageError::Sealed) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::Storage(StorageError::Sealed | StorageError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
         CoreError::Storage(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -44,6 +44,11 @@ pub fn render(error: &CoreError, request_id: &str) -> HttpResponse {
         // fixed text or the operating system's words, never a key or a value: say it, so operators can act on it.
         // Logged once by the space guard when it starts refusing, not for every write.
         CoreError::Storage(StorageError::NoSpace(why)) => vec![why.clone()],
+        // Fixed text and PostgreSQL's own words about the connection (never the connection URL).
+        CoreError::Storage(e @ StorageError::Unavailable(_)) => {
+            log::warn!("request {request_id}: {e}");
+            vec![e.to_string()]
+        }
         CoreError::Storage(e @ (StorageError::Io(_) | StorageError::Corrupted(_) | StorageError::Barrier(_))) => {
             log::error!("request {request_id}: storage error: {e}");
             vec![e.to_string()]

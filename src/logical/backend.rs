@@ -133,6 +133,10 @@ pub trait Backend: Send + Sync {
     /// Called once when the instance stops serving for good: after it was unmounted, at seal, or when a tune
     /// rebuilt it, once no request holds it any more. Drop caches and key material here; storage is out of reach.
     fn cleanup(&self) {}
+
+    /// Another server sharing the storage changed the mount's record `key` (`None`: any of them): forget what was
+    /// cached from it. Called on a thread of its own, never inside a request.
+    fn invalidate(&self, _key: Option<&str>) {}
 }
 
 #[cfg(test)]

@@ -270,7 +270,9 @@ impl StorageView for MemoryView {
                     Ok(()) => txn.writes.into_inner(),
                     Err(TxError::Abort(e)) => return Err(e),
                     Err(TxError::Storage(e)) => return Err(Error::Storage(e)),
-                    Err(TxError::Sled(e)) => return Err(Error::Storage(storage::StorageError::Io(format!("{e:?}")))),
+                    Err(TxError::Backend(e)) => {
+                        return Err(Error::Storage(storage::StorageError::Io(format!("{e:?}"))))
+                    }
                 }
             };
             for (key, value) in writes {

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use sled::transaction::{TransactionError, TransactionalTree, UnabortableTransactionError};
 use sled::Transactional;
 
-use super::{Database, Shared, StorageError};
+use super::{Database, Shared, StorageError, TxBackendError, TxRead};
 
 /// Slots of a transaction: the `meta` tree and every encrypted tree.
 const SLOTS: usize = super::Tree::ALL.len() + 1;
@@ -40,6 +40,14 @@ impl Overlay {
         self.writes[slot].insert(key.to_vec(), None);
     }
 
+    /// Every write, by slot then key: `(slot, key, Some(value))` to store, `(slot, key, None)` to remove.
+    pub(super) fn into_writes(self) -> impl Iterator<Item = (usize, Vec<u8>, Option<Vec<u8>>)> {
+        self.writes
+            .into_iter()
+            .enumerate()
+            .flat_map(|(slot, writes)| writes.into_iter().map(move |(k, v)| (slot, k, v)))
+    }
+
     pub(super) fn apply(self, trees: &[TransactionalTree]) -> Result<(), UnabortableTransactionError> {
         for (tree, writes) in trees.iter().zip(self.writes) {
             for (key, value) in writes {
@@ -58,12 +66,32 @@ impl Overlay {
 }
 
 /// Runs one request's closure on its overlay: `Ok(true)` when it succeeded (apply the overlay), `Ok(false)` when it
-/// aborted (its outcome is kept by the job itself), `Err` for a sled error that fails the whole batch. Runs again
-/// if sled retries the transaction.
-pub(super) type JobRun =
-    Box<dyn Fn(&[TransactionalTree], &RefCell<Overlay>) -> Result<bool, UnabortableTransactionError> + Send>;
-/// Told the batch's outcome: the database it committed to, or why the batch failed.
-pub(super) type JobFinish = Box<dyn FnOnce(Result<Arc<Database>, StorageError>) + Send>;
+/// aborted (its outcome is kept by the job itself), `Err` for a database error that fails (or retries) the whole
+/// batch. Runs again if the database retries the transaction.
+pub(super) type JobRun = Box<dyn Fn(&dyn TxRead, &RefCell<Overlay>) -> Result<bool, TxBackendError> + Send>;
+/// Told the batch's outcome: how it becomes durable, or why the batch failed.
+pub(super) type JobFinish = Box<dyn FnOnce(Result<Durable, StorageError>) + Send>;
+
+/// How a committed batch becomes durable.
+pub(super) enum Durable {
+    /// After the next group-commit flush of this sled database.
+    AfterFlush(Arc<Database>),
+    /// Already: the database synced it before the commit returned (PostgreSQL).
+    Committed,
+}
+
+/// Runs a batch of jobs as one database transaction.
+pub(super) type BatchRunner = Box<dyn FnMut(&[Job]) -> Result<Durable, StorageError> + Send>;
+
+/// The sled runner: each batch is one sled transaction on the current database, under the shared write gate.
+pub(super) fn sled_runner(shared: Arc<Shared>) -> BatchRunner {
+    Box::new(move |jobs| {
+        let _gate = shared.shared_gate();
+        let database = shared.current.load_full();
+        run_batch(&database, jobs)?;
+        Ok(Durable::AfterFlush(database))
+    })
+}
 
 pub(super) struct Job {
     pub(super) run: JobRun,
@@ -91,7 +119,7 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    pub(super) fn start(shared: Arc<Shared>) -> Self {
+    pub(super) fn start(runner: BatchRunner) -> Self {
         let inbox = Arc::new(Inbox {
             queue: Mutex::new(Queue::default()),
             cv: Condvar::new(),
@@ -101,7 +129,7 @@ impl Committer {
         let thread_inbox = inbox.clone();
         let thread = std::thread::Builder::new()
             .name("vault-committer".into())
-            .spawn(move || committer_loop(&shared, &thread_inbox))
+            .spawn(move || committer_loop(runner, &thread_inbox))
             .ok();
         Committer {
             inbox,
@@ -146,7 +174,7 @@ impl Drop for Committer {
     }
 }
 
-fn committer_loop(shared: &Shared, inbox: &Inbox) {
+fn committer_loop(mut runner: BatchRunner, inbox: &Inbox) {
     loop {
         let jobs = {
             let mut queue = inbox.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,30 +186,32 @@ fn committer_loop(shared: &Shared, inbox: &Inbox) {
             }
             std::mem::take(&mut queue.jobs)
         };
-        let (database, outcome) = {
-            let _gate = shared.shared_gate();
-            let database = shared.current.load_full();
-            let started = std::time::Instant::now();
-            let outcome = run_batch(&database, &jobs);
-            crate::telemetry::measure_since("vault.sled.commit", started);
-            inbox.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            inbox
-                .transactions
-                .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            crate::telemetry::record("vault.storage.batch_size", jobs.len() as f64);
-            (database, outcome)
-        };
+        let started = std::time::Instant::now();
+        let outcome = runner(&jobs);
+        crate::telemetry::measure_since("vault.storage.commit", started);
+        inbox.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        inbox
+            .transactions
+            .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        crate::telemetry::record("vault.storage.batch_size", jobs.len() as f64);
         match outcome {
-            Ok(()) => {
+            Ok(durable) => {
                 for job in jobs {
-                    (job.finish)(Ok(database.clone()));
+                    let durable = match &durable {
+                        Durable::AfterFlush(database) => Durable::AfterFlush(database.clone()),
+                        Durable::Committed => Durable::Committed,
+                    };
+                    (job.finish)(Ok(durable));
                 }
             }
             Err(e) => {
-                let text = e.to_string();
-                log::error!("a batch of {} storage transactions failed: {text}", jobs.len());
+                log::error!("a batch of {} storage transactions failed: {e}", jobs.len());
                 for job in jobs {
-                    (job.finish)(Err(StorageError::Io(text.clone())));
+                    let error = match &e {
+                        StorageError::Unavailable(why) => StorageError::Unavailable(why.clone()),
+                        other => StorageError::Io(other.to_string()),
+                    };
+                    (job.finish)(Err(error));
                 }
             }
         }
@@ -193,9 +223,19 @@ fn committer_loop(shared: &Shared, inbox: &Inbox) {
 fn run_batch(database: &Database, jobs: &[Job]) -> Result<(), StorageError> {
     let result = database.trees[..].transaction(|trees| {
         let mut applied = false;
+        let reader = super::SledTxRead(trees);
         for job in jobs {
             let overlay = RefCell::new(Overlay::default());
-            if (job.run)(trees, &overlay)? {
+            let succeeded = match (job.run)(&reader, &overlay) {
+                Ok(succeeded) => succeeded,
+                Err(TxBackendError::Sled(e)) => return Err(e.into()),
+                Err(TxBackendError::Postgres(e)) => {
+                    return Err(sled::transaction::ConflictableTransactionError::Storage(
+                        sled::Error::Unsupported(format!("a PostgreSQL error in a sled transaction: {e}")),
+                    ))
+                }
+            };
+            if succeeded {
                 overlay.into_inner().apply(trees)?;
                 applied = true;
             }

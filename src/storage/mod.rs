@@ -6,6 +6,7 @@ mod batch;
 pub mod commit;
 pub mod marker;
 pub mod migrate;
+pub mod postgres;
 pub mod snapshot;
 pub mod space;
 
@@ -28,6 +29,9 @@ use commit::GroupCommit;
 pub enum StorageError {
     #[error("storage is sealed")]
     Sealed,
+    /// The storage server (PostgreSQL) cannot be reached; requests are refused until it answers again.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("storage I/O error: {0}")]
     Io(String),
     #[error("data directory {0} is in use by another process (its lock is held); stop that server first")]
@@ -356,11 +360,22 @@ impl Shared {
     }
 }
 
-pub struct Storage {
+/// A data directory's sled database.
+struct SledStore {
     path: PathBuf,
     shared: Arc<Shared>,
-    keyring: RwLock<Option<Arc<Keyring>>>,
     space: space::SpaceGuard,
+}
+
+/// Where the records live.
+enum Backend {
+    Sled(SledStore),
+    Postgres(postgres::PgStore),
+}
+
+pub struct Storage {
+    backend: Backend,
+    keyring: RwLock<Option<Arc<Keyring>>>,
     committer: batch::Committer,
 }
 
@@ -381,12 +396,52 @@ pub enum TxError<E> {
     /// A domain outcome: nothing was written, the caller gets `Ok(Err(e))`.
     Abort(E),
     Storage(StorageError),
+    /// The database's own failure inside the transaction (a conflict it retries, or an I/O error): handed back to
+    /// the committer unchanged, never to the caller.
+    Backend(TxBackendError),
+}
+
+/// A failure of the transaction itself, by database.
+#[derive(Debug)]
+pub enum TxBackendError {
     Sled(UnabortableTransactionError),
+    Postgres(::postgres::Error),
 }
 
 impl<E> From<UnabortableTransactionError> for TxError<E> {
     fn from(e: UnabortableTransactionError) -> Self {
-        TxError::Sled(e)
+        TxError::Backend(TxBackendError::Sled(e))
+    }
+}
+
+impl<E> From<TxBackendError> for TxError<E> {
+    fn from(e: TxBackendError) -> Self {
+        TxError::Backend(e)
+    }
+}
+
+/// What a transaction reads through: the database's view inside its transaction, by tree slot (0 is `meta`).
+pub(crate) trait TxRead {
+    fn read(&self, slot: usize, key: &[u8]) -> Result<Option<Vec<u8>>, TxBackendError>;
+}
+
+/// sled's transactional trees, `meta` first, then `Tree::ALL` in order.
+struct SledTxRead<'a>(&'a [TransactionalTree]);
+
+impl TxRead for SledTxRead<'_> {
+    fn read(&self, slot: usize, key: &[u8]) -> Result<Option<Vec<u8>>, TxBackendError> {
+        self.0[slot]
+            .get(key)
+            .map(|v| v.map(|v| v.to_vec()))
+            .map_err(TxBackendError::Sled)
+    }
+}
+
+/// The name a tree slot is stored under (0 is `meta`).
+pub(crate) fn slot_name(slot: usize) -> &'static str {
+    match slot.checked_sub(1) {
+        None => META_TREE,
+        Some(i) => Tree::ALL[i].name(),
     }
 }
 
@@ -401,7 +456,7 @@ impl<E> From<StorageError> for TxError<E> {
 /// Writes go to the closure's own overlay first and join the sled transaction only when the closure succeeds
 /// (several closures share one sled transaction, see `batch`).
 pub struct Txn<'a, E> {
-    trees: &'a [TransactionalTree],
+    reader: &'a dyn TxRead,
     keyring: &'a Keyring,
     overlay: &'a RefCell<batch::Overlay>,
     _abort: PhantomData<E>,
@@ -413,7 +468,7 @@ impl<E> Txn<'_, E> {
         if let Some(mine) = self.overlay.borrow().lookup(slot, key) {
             return Ok(mine.map(<[u8]>::to_vec));
         }
-        Ok(self.trees[slot].get(key)?.map(|v| v.to_vec()))
+        Ok(self.reader.read(slot, key)?)
     }
 
     pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, TxError<E>> {
@@ -496,27 +551,65 @@ impl Storage {
             write_gate: RwLock::new(()),
         });
         Ok(Storage {
-            path: path.to_path_buf(),
-            committer: batch::Committer::start(shared.clone()),
-            shared,
+            committer: batch::Committer::start(batch::sled_runner(shared.clone())),
+            backend: Backend::Sled(SledStore {
+                path: path.to_path_buf(),
+                shared,
+                space: space::SpaceGuard::new(path),
+            }),
             keyring: RwLock::new(None),
-            space: space::SpaceGuard::new(path),
         })
     }
 
-    fn tree(&self, tree: Tree) -> sled::Tree {
-        self.shared.current.load().trees[tree.slot()].clone()
+    /// Connect to PostgreSQL, create the table if it is missing (unless told not to) and check its format version.
+    pub fn open_postgres(options: postgres::PgOptions) -> Result<Self, StorageError> {
+        let store = postgres::PgStore::open(options)?;
+        Ok(Storage {
+            committer: batch::Committer::start(store.batch_runner()),
+            backend: Backend::Postgres(store),
+            keyring: RwLock::new(None),
+        })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The storage type's name, as `sys/seal-status` and `sys/health` report it.
+    pub fn kind(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sled(_) => "sled",
+            Backend::Postgres(_) => "postgresql",
+        }
+    }
+
+    fn sled(&self) -> Option<&SledStore> {
+        match &self.backend {
+            Backend::Sled(sled) => Some(sled),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Have `handler` told about changes other servers sharing the storage commit (PostgreSQL; sled has no
+    /// other servers).
+    pub fn on_remote_change(&self, handler: postgres::ChangeHandler) {
+        if let Backend::Postgres(pg) = &self.backend {
+            pg.on_remote_change(handler);
+        }
+    }
+
+    /// The data directory, for sled storage.
+    pub fn path(&self) -> Option<&Path> {
+        self.sled().map(|s| s.path.as_path())
     }
 
     /// Run the migrations that need the keyring (see [`migrate::Phase::Unseal`]); call it before installing it.
     pub fn migrate_unsealed(&self, keyring: &Keyring) -> Result<(), StorageError> {
-        let _gate = self.shared.exclusive_gate();
-        let database = self.shared.current.load();
-        migrate::run_pending_unsealed(&database.db, &database.trees, keyring)
+        match &self.backend {
+            Backend::Sled(sled) => {
+                let _gate = sled.shared.exclusive_gate();
+                let database = sled.shared.current.load();
+                migrate::run_pending_unsealed(&database.db, &database.trees, keyring)
+            }
+            // A PostgreSQL store is created at the current format (see `PgStore::open`): nothing to migrate.
+            Backend::Postgres(_) => Ok(()),
+        }
     }
 
     /// Install the keyring (unseal) or remove it (seal).
@@ -538,18 +631,24 @@ impl Storage {
         self.keyring.read().map(|k| k.is_some()).unwrap_or(false)
     }
 
+    /// One stored value as it is on disk, by slot (0 is `meta`).
+    fn read_slot(&self, slot: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let _timer = crate::telemetry::Timer::start(self.physical_metric("get"));
+        match &self.backend {
+            Backend::Sled(sled) => Ok(sled.shared.current.load().trees[slot].get(key)?.map(|v| v.to_vec())),
+            Backend::Postgres(pg) => pg.get(slot_name(slot), key),
+        }
+    }
+
     pub fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.shared.current.load().trees[0].get(key)?.map(|v| v.to_vec()))
+        self.read_slot(0, key)
     }
 
     /// Read and decrypt one record's bytes outside a transaction.
     pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
         let _timer = crate::telemetry::Timer::start("vault.barrier.get");
         let keyring = self.keyring()?;
-        let read = crate::telemetry::Timer::start("vault.sled.get");
-        let sealed = self.shared.current.load().trees[tree.slot()].get(key)?;
-        drop(read);
-        match sealed {
+        match self.read_slot(tree.slot(), key)? {
             None => Ok(None),
             Some(sealed) => Ok(Some(keyring.decrypt(&barrier::aad(tree.name(), key), &sealed)?)),
         }
@@ -582,19 +681,36 @@ impl Storage {
         Ok(outcome)
     }
 
-    /// Synchronous flush for start-up and shutdown paths.
+    /// Synchronous flush for start-up and shutdown paths. (A PostgreSQL commit is durable when it returns.)
     pub fn flush(&self) -> Result<(), StorageError> {
-        self.shared.current.load().db.flush()?;
+        if let Some(sled) = self.sled() {
+            sled.shared.current.load().db.flush()?;
+        }
         Ok(())
     }
 
-    /// Sled transactions the committer has run (each a batch of requests' transactions).
+    /// Database transactions the committer has run (each a batch of requests' transactions).
     pub fn batch_count(&self) -> u64 {
         self.committer.batch_count()
     }
 
+    /// Flushes to disk so far (on PostgreSQL every committed batch is one).
     pub fn flush_count(&self) -> u64 {
-        self.shared.current.load().commit.flush_count()
+        match &self.backend {
+            Backend::Sled(sled) => sled.shared.current.load().commit.flush_count(),
+            Backend::Postgres(_) => self.committer.batch_count(),
+        }
+    }
+
+    /// The timing name of a physical operation on this backend, as OpenBao names its backends' (`vault.postgres.get`;
+    /// `vault.sled.get` is ours).
+    fn physical_metric(&self, op: &'static str) -> &'static str {
+        match (&self.backend, op) {
+            (Backend::Sled(_), "get") => "vault.sled.get",
+            (Backend::Sled(_), _) => "vault.sled.list",
+            (Backend::Postgres(_), "get") => "vault.postgres.get",
+            (Backend::Postgres(_), _) => "vault.postgres.list",
+        }
     }
 
     /// Transactions the committer has run inside its batches (successful or not).
@@ -625,40 +741,42 @@ impl Storage {
         R: Send + 'static,
         E: Send + 'static,
     {
-        let _timer = crate::telemetry::Timer::start("vault.sled.transaction");
+        let _timer = crate::telemetry::Timer::start("vault.storage.transaction");
         let (done, committed) = tokio::sync::oneshot::channel();
         self.submit(keyring, f, move |outcome| {
             let _ = done.send(outcome);
         })?;
-        let (database, outcome) = committed.await.map_err(|_| committer_stopped())??;
+        let (durable, outcome) = committed.await.map_err(|_| committer_stopped())??;
         // The flush awaited is the one of the database the batch committed to, even if a restore swapped in
         // another one since.
-        if outcome.is_ok() {
+        if let (Ok(_), batch::Durable::AfterFlush(database)) = (&outcome, durable) {
             database.commit.wait_durable().await?;
         }
         Ok(outcome)
     }
 
-    /// Queue `f` for the committer's next batch; `deliver` gets its outcome and the database it committed to once
+    /// Queue `f` for the committer's next batch; `deliver` gets its outcome and how the batch becomes durable once
     /// the batch has committed (or why the batch failed).
     fn submit<R, E>(
         &self,
         keyring: Arc<Keyring>,
         f: impl Fn(&Txn<E>) -> Result<R, TxError<E>> + Send + 'static,
-        deliver: impl FnOnce(Result<(Arc<Database>, Result<R, E>), StorageError>) + Send + 'static,
+        deliver: impl FnOnce(Result<(batch::Durable, Result<R, E>), StorageError>) + Send + 'static,
     ) -> Result<(), StorageError>
     where
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.space.check()?;
-        // The closure's outcome, kept by the job: it may run more than once if sled retries the batch.
+        if let Some(sled) = self.sled() {
+            sled.space.check()?;
+        }
+        // The closure's outcome, kept by the job: it may run more than once if the database retries the batch.
         type Slot<R, E> = Arc<Mutex<Option<Result<Result<R, E>, StorageError>>>>;
         let slot: Slot<R, E> = Arc::new(Mutex::new(None));
         let run_slot = slot.clone();
-        let run: batch::JobRun = Box::new(move |trees, overlay| {
+        let run: batch::JobRun = Box::new(move |reader, overlay| {
             let txn = Txn {
-                trees,
+                reader,
                 keyring: &keyring,
                 overlay,
                 _abort: PhantomData,
@@ -667,16 +785,16 @@ impl Storage {
                 Ok(r) => (true, Ok(Ok(r))),
                 Err(TxError::Abort(e)) => (false, Ok(Err(e))),
                 Err(TxError::Storage(e)) => (false, Err(e)),
-                Err(TxError::Sled(e)) => return Err(e),
+                Err(TxError::Backend(e)) => return Err(e),
             };
             *run_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
             Ok(succeeded)
         });
         let finish: batch::JobFinish = Box::new(move |batch| {
-            deliver(batch.and_then(|database| {
+            deliver(batch.and_then(|durable| {
                 let outcome = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
                 let outcome = outcome.ok_or_else(|| StorageError::Io("a batched transaction did not run".into()))?;
-                outcome.map(|o| (database, o))
+                outcome.map(|o| (durable, o))
             }))
         });
         self.committer.submit(batch::Job { run, finish });
@@ -685,12 +803,16 @@ impl Storage {
 
     /// Keys under `prefix` in a tree (index trees hold no secrets in their keys), in order.
     pub fn keys_with_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
-        let (_barrier, _sled) = (
+        let _timers = (
             crate::telemetry::Timer::start("vault.barrier.list"),
-            crate::telemetry::Timer::start("vault.sled.list"),
+            crate::telemetry::Timer::start(self.physical_metric("list")),
         );
+        let sled = match &self.backend {
+            Backend::Sled(sled) => sled,
+            Backend::Postgres(pg) => return pg.keys_with_prefix(tree.name(), prefix),
+        };
         let mut out = Vec::new();
-        for item in self.tree(tree).scan_prefix(prefix) {
+        for item in sled.tree(tree).scan_prefix(prefix) {
             let (k, _) = item?;
             out.push(k.to_vec());
         }
@@ -700,35 +822,30 @@ impl Storage {
     /// The immediate children of the folder `prefix` in a tree, as OpenBao lists a folder: leaf names and sub-folder
     /// names ending in `/`, in byte order, each once. A sub-folder's contents are skipped over, not read.
     pub fn list_children(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
-        let (_barrier, _sled) = (
+        let _timers = (
             crate::telemetry::Timer::start("vault.barrier.list"),
-            crate::telemetry::Timer::start("vault.sled.list"),
+            crate::telemetry::Timer::start(self.physical_metric("list")),
         );
-        let t = self.tree(tree);
-        let mut out = Vec::new();
-        let mut start = prefix.to_vec();
-        while let Some(item) = t.range(start.clone()..).next() {
-            let (key, _) = item?;
-            let Some(rest) = key.strip_prefix(prefix) else { break };
-            match rest.iter().position(|b| *b == b'/') {
-                Some(slash) => {
-                    out.push(rest[..=slash].to_vec());
-                    // Every key below `folder/` sorts before `folder0` ('0' follows '/').
-                    start = [prefix, &rest[..slash], b"0"].concat();
-                }
-                None => {
-                    out.push(rest.to_vec());
-                    start = [&key[..], &[0u8][..]].concat();
-                }
+        match &self.backend {
+            Backend::Sled(sled) => {
+                let t = sled.tree(tree);
+                list_children_with(prefix, |start| match t.range(start.to_vec()..).next() {
+                    Some(item) => Ok(Some(item?.0.to_vec())),
+                    None => Ok(None),
+                })
             }
+            Backend::Postgres(pg) => pg.list_children(tree.name(), prefix),
         }
-        Ok(out)
     }
 
     /// Keys in a tree strictly below `end`, in order, at most `limit`.
     pub fn keys_below(&self, tree: Tree, end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, StorageError> {
+        let sled = match &self.backend {
+            Backend::Sled(sled) => sled,
+            Backend::Postgres(pg) => return pg.keys_below(tree.name(), end, limit),
+        };
         let mut out = Vec::new();
-        for item in self.tree(tree).range(..end.to_vec()).take(limit) {
+        for item in sled.tree(tree).range(..end.to_vec()).take(limit) {
             let (k, _) = item?;
             out.push(k.to_vec());
         }
@@ -737,13 +854,48 @@ impl Storage {
 
     /// Every raw value in a tree, as stored (tests use this to check nothing is in clear text).
     pub fn raw_values(&self, tree: Tree) -> Result<Vec<Vec<u8>>, StorageError> {
+        let sled = match &self.backend {
+            Backend::Sled(sled) => sled,
+            Backend::Postgres(pg) => return pg.raw_values(tree.name()),
+        };
         let mut out = Vec::new();
-        for item in self.tree(tree).iter() {
+        for item in sled.tree(tree).iter() {
             let (_, v) = item?;
             out.push(v.to_vec());
         }
         Ok(out)
     }
+}
+
+impl SledStore {
+    fn tree(&self, tree: Tree) -> sled::Tree {
+        self.shared.current.load().trees[tree.slot()].clone()
+    }
+}
+
+/// The immediate children of the folder `prefix`, given `first_from(start)`: the first key at or after `start`.
+/// Each sub-folder costs one lookup, whatever it holds.
+pub(crate) fn list_children_with(
+    prefix: &[u8],
+    mut first_from: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, StorageError>,
+) -> Result<Vec<Vec<u8>>, StorageError> {
+    let mut out = Vec::new();
+    let mut start = prefix.to_vec();
+    while let Some(key) = first_from(&start)? {
+        let Some(rest) = key.strip_prefix(prefix) else { break };
+        match rest.iter().position(|b| *b == b'/') {
+            Some(slash) => {
+                out.push(rest[..=slash].to_vec());
+                // Every key below `folder/` sorts before `folder0` ('0' follows '/').
+                start = [prefix, &rest[..slash], b"0"].concat();
+            }
+            None => {
+                out.push(rest.to_vec());
+                start = [&key[..], &[0u8][..]].concat();
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::space::{SpaceBudget, SpaceGuard};
-use super::{migrate, Database, Storage, StorageError, Tree, META_TREE};
+use super::{migrate, Backend, Database, Storage, StorageError, Tree, META_TREE};
 
 pub const FORMAT: &str = "vault-sled-snapshot";
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -247,19 +247,46 @@ impl Storage {
         let mut trees = BTreeMap::new();
         let mut entries = 0u64;
         let storage_format_version;
-        {
-            let _gate = self.shared.exclusive_gate();
-            let database = self.shared.current.load();
-            storage_format_version = migrate::recorded_version(&database.trees[0])?;
-            for (name, tree) in tree_names().into_iter().zip(database.trees.iter()) {
-                let mut count = 0u64;
-                for item in tree.iter() {
-                    let (key, value) = item?;
-                    write_record(&mut state, name, &key, &value).map_err(|e| io_error("writing the snapshot", e))?;
-                    count += 1;
+        match &self.backend {
+            Backend::Sled(sled) => {
+                let _gate = sled.shared.exclusive_gate();
+                let database = sled.shared.current.load();
+                storage_format_version = migrate::recorded_version(&database.trees[0])?;
+                for (name, tree) in tree_names().into_iter().zip(database.trees.iter()) {
+                    let mut count = 0u64;
+                    for item in tree.iter() {
+                        let (key, value) = item?;
+                        write_record(&mut state, name, &key, &value)
+                            .map_err(|e| io_error("writing the snapshot", e))?;
+                        count += 1;
+                    }
+                    entries += count;
+                    trees.insert(name.to_string(), count);
                 }
-                entries += count;
-                trees.insert(name.to_string(), count);
+            }
+            Backend::Postgres(pg) => {
+                let counts: BTreeMap<String, u64> = tree_names().iter().map(|n| (n.to_string(), 0)).collect();
+                let (returned, counts, format) = pg.export(
+                    tree_names(),
+                    (state, counts, None::<Vec<u8>>),
+                    |(state, counts, format): &mut (_, BTreeMap<String, u64>, Option<Vec<u8>>), tree, key, value| {
+                        write_record(state, tree, key, value)?;
+                        if let Some(n) = counts.get_mut(tree) {
+                            *n += 1;
+                        }
+                        if tree == META_TREE && key == migrate::FORMAT_VERSION_KEY {
+                            *format = Some(value.to_vec());
+                        }
+                        Ok(())
+                    },
+                )?;
+                state = returned;
+                storage_format_version = format
+                    .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(0);
+                entries = counts.values().sum();
+                trees = counts;
             }
         }
         let state_digest = state.hasher.finalize();
@@ -310,7 +337,15 @@ impl Storage {
     /// Where snapshots are staged: beside the data directory (its parent), so on its file system and under its space
     /// guard, never in a `$TMPDIR` that may be small or in memory.
     fn staging_dir(&self) -> Result<PathBuf, StorageError> {
-        Ok(RestorePaths::of(&self.path)?.parent)
+        match &self.backend {
+            Backend::Sled(sled) => Ok(RestorePaths::of(&sled.path)?.parent),
+            // No data directory: the system's temporary directory.
+            Backend::Postgres(_) => Ok(std::env::temp_dir()),
+        }
+    }
+
+    fn space(&self) -> Option<&SpaceGuard> {
+        self.sled().map(|s| &s.space)
     }
 
     /// Read and verify a snapshot (see [`read_snapshot_staged`]), staged beside the data directory.
@@ -320,7 +355,7 @@ impl Storage {
             input,
             &Staging {
                 dir: &dir,
-                space: Some(&self.space),
+                space: self.space(),
             },
         )
     }
@@ -358,14 +393,18 @@ impl Storage {
         unsealed_with: Option<&super::Keyring>,
         keep_meta: &[&[u8]],
     ) -> Result<(), StorageError> {
-        let paths = RestorePaths::of(&self.path)?;
+        let sled = match &self.backend {
+            Backend::Sled(sled) => sled,
+            Backend::Postgres(pg) => return restore_into_postgres(self, pg, snapshot, keep_meta),
+        };
+        let paths = RestorePaths::of(&sled.path)?;
         remove_dir_if_present(&paths.staging)?;
         remove_dir_if_present(&paths.old)?;
         let kept: Vec<(&[u8], Option<sled::IVec>)> = keep_meta
             .iter()
-            .map(|key| Ok((*key, self.shared.current.load().trees[0].get(key)?)))
+            .map(|key| Ok((*key, sled.shared.current.load().trees[0].get(key)?)))
             .collect::<Result<_, StorageError>>()?;
-        if let Err(e) = build_store(&paths.staging, &mut snapshot.state, &self.space, &kept) {
+        if let Err(e) = build_store(&paths.staging, &mut snapshot.state, &sled.space, &kept) {
             // Give the room back now (a full disk, most likely), not at the next start.
             let _ = remove_dir_if_present(&paths.staging);
             return Err(e);
@@ -373,21 +412,21 @@ impl Storage {
         sync_dir(&paths.parent)?;
 
         let previous = {
-            let _gate = self.shared.exclusive_gate();
-            self.shared.current.load().db.flush()?;
-            let moved_to = swap_in(&self.path, &paths)?;
-            let opened = Database::open(&self.path).and_then(|database| match unsealed_with {
+            let _gate = sled.shared.exclusive_gate();
+            sled.shared.current.load().db.flush()?;
+            let moved_to = swap_in(&sled.path, &paths)?;
+            let opened = Database::open(&sled.path).and_then(|database| match unsealed_with {
                 Some(keyring) => {
                     migrate::run_pending_unsealed(&database.db, &database.trees, keyring).map(|()| database)
                 }
                 None => Ok(database),
             });
             match opened {
-                Ok(database) => (self.shared.current.swap(Arc::new(database)), moved_to),
+                Ok(database) => (sled.shared.current.swap(Arc::new(database)), moved_to),
                 Err(e) => {
                     // The live database is still open on the moved directory: put it back and keep serving it.
                     log::error!("snapshot restore: opening the restored store failed, keeping the old one: {e}");
-                    swap_back(&self.path, &paths, &moved_to)?;
+                    swap_back(&sled.path, &paths, &moved_to)?;
                     return Err(e);
                 }
             }
@@ -407,7 +446,9 @@ pub struct SnapshotSpool {
 
 impl SnapshotSpool {
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), StorageError> {
-        self.budget.take(&self.storage.space, chunk.len() as u64)?;
+        if let Some(space) = self.storage.space() {
+            self.budget.take(space, chunk.len() as u64)?;
+        }
         self.file
             .write_all(chunk)
             .map_err(|e| io_error("spooling the snapshot", e))
@@ -506,6 +547,42 @@ fn build_store(
     drop(trees);
     drop(db);
     super::marker::ensure(path)
+}
+
+/// A PostgreSQL restore: every record replaced in one transaction (a failure leaves the old records), the kept
+/// `meta` records written back. The records must be at this build's format: PostgreSQL stores are not migrated.
+fn restore_into_postgres(
+    storage: &Storage,
+    pg: &super::postgres::PgStore,
+    mut snapshot: VerifiedSnapshot,
+    keep_meta: &[&[u8]],
+) -> Result<(), StorageError> {
+    let supported = migrate::supported_version();
+    if snapshot.header.storage_format_version != supported {
+        return Err(StorageError::Io(format!(
+            "the snapshot holds storage format {} and this server's PostgreSQL store needs {supported}: restore it \
+             into a sled server of this version first, then take a new snapshot there",
+            snapshot.header.storage_format_version
+        )));
+    }
+    let kept = keep_meta
+        .iter()
+        .map(|key| Ok((key.to_vec(), storage.meta_get(key)?)))
+        .collect::<Result<Vec<_>, StorageError>>()?;
+    snapshot
+        .state
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| io_error("reading the snapshot", e))?;
+    let mut input = BufReader::new(snapshot.state);
+    let next = Box::new(move || loop {
+        match read_record(&mut input).map_err(|e| StorageError::Io(e.to_string()))? {
+            None => return Ok(None),
+            // sled's crash counter has no meaning in PostgreSQL.
+            Some(r) if r.tree == META_TREE && r.key == super::WRITE_SEQ_KEY => continue,
+            Some(r) => return Ok(Some((r.tree, r.key, r.value))),
+        }
+    });
+    pg.replace_all(next, kept)
 }
 
 /// Put the staged store in place of the live one; returns where the live one's directory went.

@@ -141,10 +141,8 @@ pub struct TestServer {
 }
 
 pub fn write_config(dir: &Path, data: &Path, extra: &str, listener_extra: &str) -> PathBuf {
-    let config = format!(
-        "{extra}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n{listener_extra}\n}}\nstorage \"sled\" {{\n  path = \"{}\"\n}}\n",
-        data.display()
-    );
+    let storage = storage_stanza(data);
+    let config = format!("{extra}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n{listener_extra}\n}}\n{storage}");
     let path = dir.join("vault.hcl");
     std::fs::write(&path, config).unwrap();
     path
@@ -326,6 +324,34 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// What a server whose data would live in `data` has stored, as `(where, bytes)` pairs to grep for plaintext: every
+/// file of the sled directory, or every record (key and value) of its PostgreSQL table. Never empty for a server
+/// that was initialized.
+pub fn stored_bytes(data: &Path) -> Vec<(String, Vec<u8>)> {
+    let out: Vec<(String, Vec<u8>)> = match PG_PREFIX.with(|p| p.borrow().clone()) {
+        None => files_below(data)
+            .into_iter()
+            .map(|f| (f.display().to_string(), std::fs::read(&f).unwrap()))
+            .collect(),
+        Some(prefix) => {
+            let table = pg_table(&prefix, data);
+            pg_client()
+                .query(&format!("SELECT tree, key, value FROM \"{table}\""), &[])
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    let tree: String = row.get(0);
+                    let mut bytes: Vec<u8> = row.get(1);
+                    bytes.extend_from_slice(row.get::<_, &[u8]>(2));
+                    (format!("table {table}, tree {tree}"), bytes)
+                })
+                .collect()
+        }
+    };
+    assert!(!out.is_empty(), "nothing stored for {}", data.display());
+    out
+}
+
 /// A gzip'd tar of `files` in order (the snapshot container), for tests that build or alter snapshots.
 pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
     use std::io::Write;
@@ -373,4 +399,101 @@ pub fn proc_line(pid: u32, file: &str, label: &str) -> String {
         .unwrap_or_else(|| panic!("no {label} in /proc/{pid}/{file}: {text}"))
         .trim()
         .to_string()
+}
+
+/// The shared PostgreSQL server of this machine (and of CI), trust auth.
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
+
+thread_local! {
+    /// Set while a test runs on PostgreSQL: the prefix of the tables its servers store in.
+    static PG_PREFIX: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The storage stanza for a server whose data would live in `data`: sled there, or, while the test runs
+/// [`OnPostgres`], a PostgreSQL table of its own derived from that path (so a restart on the same directory finds
+/// the same data, and two servers on two directories do not share).
+pub fn storage_stanza(data: &Path) -> String {
+    match PG_PREFIX.with(|p| p.borrow().clone()) {
+        Some(prefix) => format!(
+            "storage \"postgresql\" {{\n  connection_url = \"{PG_URL}\"\n  table = \"{}\"\n}}\n",
+            pg_table(&prefix, data)
+        ),
+        None => format!("storage \"sled\" {{\n  path = \"{}\"\n}}\n", data.display()),
+    }
+}
+
+/// The table of the server whose data directory would be `data`, within a test's prefix.
+pub fn pg_table(prefix: &str, data: &Path) -> String {
+    // FNV-1a of the path: stable, short, and distinct for the few directories one test uses.
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in data.as_os_str().as_encoded_bytes() {
+        hash = (hash ^ u64::from(*b)).wrapping_mul(0x100000001b3);
+    }
+    format!("{prefix}_{hash:016x}")
+}
+
+/// A client of the shared PostgreSQL server, or a panic saying it is not there.
+pub fn pg_client() -> postgres::Client {
+    postgres::Client::connect(PG_URL, postgres::NoTls).unwrap_or_else(|e| {
+        panic!(
+            "these tests need PostgreSQL at 127.0.0.1:5432 (user postgres, database test, trust auth): {e}; start it \
+             with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
+    })
+}
+
+/// While alive, the servers this thread starts store in PostgreSQL, in tables dropped when it goes.
+pub struct OnPostgres {
+    prefix: String,
+}
+
+impl OnPostgres {
+    pub fn enter() -> OnPostgres {
+        drop(pg_client());
+        let mut id = [0u8; 6];
+        getrandom::fill(&mut id).unwrap();
+        let prefix = format!("vt_{}", hex::encode(id));
+        PG_PREFIX.with(|p| *p.borrow_mut() = Some(prefix.clone()));
+        OnPostgres { prefix }
+    }
+
+    /// The prefix of this test's tables (see [`pg_table`]).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+impl Drop for OnPostgres {
+    fn drop(&mut self) {
+        PG_PREFIX.with(|p| *p.borrow_mut() = None);
+        let Ok(mut client) = postgres::Client::connect(PG_URL, postgres::NoTls) else {
+            return;
+        };
+        let Ok(rows) = client.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE $1",
+            &[&format!("{}\\_%", self.prefix)],
+        ) else {
+            return;
+        };
+        for row in rows {
+            let table: String = row.get(0);
+            let _ = client.batch_execute(&format!("DROP TABLE IF EXISTS \"{table}\""));
+        }
+    }
+}
+
+/// Run the named tests of the calling module again with their servers on PostgreSQL, as
+/// `<module>::on_postgresql::<name>`: the storage is a parameter, the test is not copied.
+macro_rules! on_postgresql {
+    ($($name:ident),* $(,)?) => {
+        mod on_postgresql {
+            $(
+                #[test]
+                fn $name() {
+                    let _pg = crate::common::OnPostgres::enter();
+                    super::$name()
+                }
+            )*
+        }
+    };
 }

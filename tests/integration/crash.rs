@@ -663,3 +663,5 @@ fn kill_9_during_mixed_writes() {
         started.elapsed().as_secs_f64()
     );
 }
+
+on_postgresql!(kill_9_during_rewrap_streams, kill_9_during_mixed_writes);

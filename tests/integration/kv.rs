@@ -934,12 +934,10 @@ fn kv_writes_survive_kill9_and_stay_encrypted() {
     expect(c, "POST", "cubbyhole/k", r, Some(json!({"v": secret_value})), 204);
     server.kill9();
 
-    for file in crate::common::files_below(&dir.path().join("data")) {
-        let bytes = std::fs::read(&file).unwrap();
+    for (place, bytes) in crate::common::stored_bytes(&dir.path().join("data")) {
         assert!(
             !bytes.windows(secret_value.len()).any(|w| w == secret_value.as_bytes()),
-            "plaintext secret in {}",
-            file.display()
+            "plaintext secret in {place}"
         );
     }
 
@@ -953,3 +951,16 @@ fn kv_writes_survive_kill9_and_stay_encrypted() {
     assert_eq!(expect(c, "GET", "old/k", r, None, 200)["data"]["v"], secret_value);
     assert_eq!(expect(c, "GET", "cubbyhole/k", r, None, 200)["data"]["v"], secret_value);
 }
+
+on_postgresql!(
+    kv2_versions_cas_and_reads,
+    kv2_delete_undelete_destroy_and_metadata,
+    kv2_version_window_and_delete_version_after,
+    kv2_metadata_settings_and_lists,
+    kv1_crud_lists_and_lease_hints,
+    kv_writes_are_create_or_update_for_the_acl,
+    kv1_upgrades_to_kv2_by_tune,
+    kv_wrapped_read_unwraps_to_the_secret,
+    kv_concurrent_writes_get_distinct_versions,
+    kv_writes_survive_kill9_and_stay_encrypted
+);

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per feature. Every test runs the real server on a temporary sled
 //! directory.
 
+#[macro_use]
 mod common;
 mod tools;
 
@@ -41,6 +42,7 @@ mod migrations;
 mod mounts;
 mod operator_keys;
 mod policies;
+mod postgresql;
 mod quotas;
 mod raw_http;
 mod seal;

@@ -811,3 +811,16 @@ fn a_restore_rebuilds_backends_that_cache() {
     let (status, _) = c.put("transit/decrypt/k", Some(&root), json!({"ciphertext": v2}));
     assert_eq!(status, 400);
 }
+
+// Not here: the tests of the data directory's staging files and space guard (sled only).
+on_postgresql!(
+    bao_snapshot_save_and_restore_round_trip,
+    damaged_snapshots_are_refused_before_anything_changes,
+    foreign_snapshot_needs_force_then_seals_with_its_own_keys,
+    a_forced_restore_logs_what_the_snapshot_says_on_one_line,
+    snapshot_endpoints_are_root_only,
+    snapshot_is_consistent_under_concurrent_writes,
+    kill_9_during_restore_leaves_the_old_or_the_new_store,
+    hvac_takes_and_restores_snapshots,
+    a_restore_rebuilds_backends_that_cache
+);

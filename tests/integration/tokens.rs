@@ -451,3 +451,12 @@ fn roles_and_tidy() {
         .unwrap()
         .starts_with("Tidy operation successfully started"));
 }
+
+on_postgresql!(
+    create_lookup_renew_revoke,
+    creation_rules,
+    parent_revocation_cascades_but_orphans_survive,
+    limited_use_token_under_concurrency,
+    expiry_and_restart,
+    roles_and_tidy
+);

@@ -368,12 +368,10 @@ fn rewrap_chain_survives_kill_9_and_stays_encrypted() {
     server.kill9();
 
     // The secret is nowhere in clear on disk.
-    for entry in crate::common::files_below(&dir.path().join("data")) {
-        let bytes = std::fs::read(&entry).unwrap();
+    for (place, bytes) in crate::common::stored_bytes(&dir.path().join("data")) {
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "plaintext in {}",
-            entry.display()
+            "plaintext in {place}"
         );
     }
 
@@ -493,3 +491,13 @@ fn wrapped_secrets_survive_graceful_restarts() {
         json!({"kept": "after rewrap"})
     );
 }
+
+on_postgresql!(
+    wrap_lookup_unwrap_rewrap,
+    wrapped_token_creation_and_misuse,
+    policy_wrapping_ttl_bounds_refuse,
+    exactly_once_under_concurrency,
+    rewrap_chain_survives_kill_9_and_stays_encrypted,
+    reuse_of_a_used_token_is_reported_to_operators,
+    wrapped_secrets_survive_graceful_restarts
+);

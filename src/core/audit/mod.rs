@@ -20,7 +20,7 @@ use crate::logical::{AuditDeviceConfig, AuditSink};
 use crate::storage::{barrier, SecretKey, StorageError, Tree, TxError, KEY_LEN};
 
 /// The audit table's record in the `mounts` tree.
-const AUDIT_TABLE_KEY: &[u8] = b"audit";
+pub(crate) const AUDIT_TABLE_KEY: &[u8] = b"audit";
 /// Table of a device enabled through the API; `audit-config` for one declared in the configuration.
 pub const API_TABLE: &str = "audit";
 pub const CONFIG_TABLE: &str = "audit-config";
@@ -110,7 +110,7 @@ pub struct HeaderSetting {
 pub type AuditedHeaders = BTreeMap<String, HeaderSetting>;
 
 /// The audited headers' record in the `core` tree (behind the barrier).
-const AUDITED_HEADERS_KEY: &[u8] = b"audited-headers";
+pub(crate) const AUDITED_HEADERS_KEY: &[u8] = b"audited-headers";
 
 #[derive(Default)]
 pub struct AuditState {

@@ -1259,6 +1259,20 @@ impl Backend for Transit {
     fn periodic<'a>(&'a self, ctx: &'a Context<'a>) -> PeriodicFuture<'a> {
         Box::pin(self.auto_rotate(ctx.storage))
     }
+
+    /// Another server changed a key (`policy/<name>`), the cache size (`config/cache`) or anything: forget it here.
+    fn invalidate(&self, key: Option<&str>) {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        match key.and_then(|k| k.strip_prefix("policy/")) {
+            Some(name) => {
+                cache.remove(name);
+            }
+            None => {
+                cache.clear();
+                *self.cache_size.write().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,541 @@
+//! PostgreSQL storage beyond the parametrized suites (`on_postgresql` in wrapping, tokens, kv, snapshots, crash):
+//! snapshots moved between sled and PostgreSQL both ways, two servers sharing one table (exactly-once unwrap
+//! across them), the stanza's errors, and a private PostgreSQL stopped and started again under load.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{temp_dir, write_config, OnPostgres, TestServer};
+use crate::snapshots::{restore, save};
+
+fn kv_put(server: &TestServer, root: &str, path: &str, value: &str) {
+    let (status, body) = server.client.put(path, Some(root), json!({ "data": { "v": value } }));
+    assert_eq!(status, 200, "{body}");
+}
+
+fn kv_get(server: &TestServer, root: &str, path: &str) -> (u16, Value) {
+    server.client.get(path, Some(root))
+}
+
+fn enable_kv2(server: &TestServer, root: &str) {
+    let (status, body) = server.client.put(
+        "sys/mounts/secret",
+        Some(root),
+        json!({"type": "kv", "options": {"version": "2"}}),
+    );
+    assert_eq!(status, 204, "{body}");
+}
+
+/// Save a snapshot on a server of one storage and force-restore it into a server of the other: the second seals
+/// (another initialization), unseals with the first one's keys, and serves the first one's secrets.
+fn move_snapshot(source_on_pg: bool) {
+    let dir = temp_dir();
+    let source_dir = dir.path().join("source");
+    let target_dir = dir.path().join("target");
+    std::fs::create_dir_all(&source_dir).unwrap();
+    std::fs::create_dir_all(&target_dir).unwrap();
+
+    let pg = source_on_pg.then(OnPostgres::enter);
+    let (source, root, keys) = TestServer::start_unsealed(&source_dir);
+    enable_kv2(&source, &root);
+    kv_put(&source, &root, "secret/data/moved", "across-storages");
+    let (status, snapshot) = save(&source.client, Some(&root));
+    assert_eq!(status, 200);
+    drop(source);
+    drop(pg);
+
+    let pg = (!source_on_pg).then(OnPostgres::enter);
+    let (target, target_root, _) = TestServer::start_unsealed(&target_dir);
+    let (status, body) = restore(&target.client, &target_root, &snapshot, true);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("different initialization"),
+        "{body}"
+    );
+    assert_eq!(target.client.get("sys/seal-status", None).1["sealed"], true);
+    target.client.unseal_with(&keys);
+    let (status, body) = kv_get(&target, &root, "secret/data/moved");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["data"]["v"], "across-storages");
+    let storage_type = target.client.get("sys/seal-status", None).1["storage_type"].clone();
+    assert_eq!(storage_type, if source_on_pg { "sled" } else { "postgresql" });
+    drop(target);
+    drop(pg);
+}
+
+#[test]
+fn a_snapshot_moves_from_sled_to_postgresql() {
+    move_snapshot(false);
+}
+
+#[test]
+fn a_snapshot_moves_from_postgresql_to_sled() {
+    move_snapshot(true);
+}
+
+/// Start a second server on the same PostgreSQL table as a first one (`data` names the table).
+fn start_sharing(dir: &Path, data: &Path) -> TestServer {
+    let config = write_config(dir, data, "", "  tls_disable = true");
+    TestServer::start_with_config(dir, &config, "http", None)
+}
+
+#[test]
+fn two_servers_on_one_table_unwrap_a_token_exactly_once() {
+    let _pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let (a, root, keys) = TestServer::start_unsealed(dir.path());
+    // Mounted before the second server unseals: servers do not yet tell each other about mount-table changes.
+    enable_kv2(&a, &root);
+    let second_dir = dir.path().join("second");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    let b = start_sharing(&second_dir, &data);
+    assert_eq!(b.client.get("sys/seal-status", None).1["initialized"], true);
+    b.client.unseal_with(&keys);
+
+    // A write on one server is read on the other.
+    kv_put(&a, &root, "secret/data/shared", "one");
+    let (status, body) = kv_get(&b, &root, "secret/data/shared");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["data"]["v"], "one");
+
+    for round in 0..3 {
+        let token = wrap_on(&a.client.base, &root, json!({"round": round}));
+        let successes = Arc::new(AtomicUsize::new(0));
+        let barrier = Arc::new(std::sync::Barrier::new(100));
+        let threads: Vec<_> = (0..100)
+            .map(|i| {
+                let base = if i % 2 == 0 {
+                    a.client.base.clone()
+                } else {
+                    b.client.base.clone()
+                };
+                let (token, successes, barrier) = (token.clone(), successes.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let client = crate::common::Client::new(&base);
+                    barrier.wait();
+                    let (status, body) = client.put("sys/wrapping/unwrap", Some(&token), json!({}));
+                    match status {
+                        200 => {
+                            assert_eq!(body["data"]["round"], round);
+                            successes.fetch_add(1, Ordering::SeqCst);
+                        }
+                        400 => assert_eq!(body["errors"][0], "wrapping token is not valid or does not exist"),
+                        other => panic!("unexpected {other}: {body}"),
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(successes.load(Ordering::SeqCst), 1, "round {round}");
+    }
+}
+
+fn wrap_on(base: &str, token: &str, payload: Value) -> String {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut resp = agent
+        .post(format!("{base}/v1/sys/wrapping/wrap"))
+        .header("X-Vault-Token", token)
+        .header("X-Vault-Wrap-TTL", "1h")
+        .send(payload.to_string())
+        .unwrap();
+    let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    body["wrap_info"]["token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_stanza_is_checked_before_anything_starts() {
+    let dir = temp_dir();
+    let cases = [
+        (
+            "connection_url = \"postgres://postgres@127.0.0.1:5432/test\"\n  ha_enabled = \"true\"",
+            "ha_enabled is not supported yet",
+        ),
+        (
+            "connection_url = \"postgres://postgres@127.0.0.1:5432/test\"\n  table = \"x; drop table y\"",
+            "invalid table name",
+        ),
+        ("table = \"t\"", "missing required key \"connection_url\""),
+        (
+            "connection_url = \"postgres://postgres@127.0.0.1:5432/test\"\n  skip_create_table = \"true\"\n  \
+             table = \"vault_no_such_table_here\"",
+            "is missing or is not a table of this server",
+        ),
+        (
+            // Nothing listens on port 1.
+            "connection_url = \"postgres://postgres@127.0.0.1:1/test?connect_timeout=2\"",
+            "storage is unavailable: PostgreSQL",
+        ),
+    ];
+    for (i, (body, expected)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.hcl"));
+        std::fs::write(
+            &path,
+            format!(
+                "listener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\nstorage \"postgresql\" \
+                 {{\n  {body}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let failure = match TestServer::try_start(dir.path(), &path, "http", None) {
+            Ok(_) => panic!("case {i} started"),
+            Err(e) => e,
+        };
+        assert!(failure.contains(expected), "case {i}: {failure}");
+        assert!(!failure.contains("panicked"), "case {i}: {failure}");
+    }
+}
+
+#[test]
+fn the_connection_url_can_come_from_the_environment() {
+    let pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let path = dir.path().join("env.hcl");
+    let table = crate::common::pg_table(pg.prefix(), &dir.path().join("data"));
+    std::fs::write(
+        &path,
+        format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\nstorage \"postgresql\" {{\n  \
+             connection_url = \"postgres://nobody@127.0.0.1:1/none\"\n  table = \"{table}\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    let server = TestServer::try_start_with(dir.path(), &path, "http", None, |cmd| {
+        cmd.env("BAO_PG_CONNECTION_URL", crate::common::PG_URL);
+    })
+    .map_err(|f| f.to_string())
+    .unwrap();
+    assert_eq!(
+        server.client.get("sys/seal-status", None).1["storage_type"],
+        "postgresql"
+    );
+    let stored: i64 = crate::common::pg_client()
+        .query_one(&format!("SELECT count(*) FROM \"{table}\""), &[])
+        .unwrap()
+        .get(0);
+    assert!(stored > 0, "the format records are in the table named by the stanza");
+}
+
+/// A PostgreSQL server of the test's own, in a temporary directory, to stop and start.
+struct PrivatePostgres {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    as_postgres_user: bool,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    fn start() -> PrivatePostgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| {
+                versions
+                    .flatten()
+                    .map(|v| v.path().join("bin"))
+                    .find(|b| b.join("initdb").exists())
+            })
+            .expect("PostgreSQL's server binaries (initdb, pg_ctl) under /usr/lib/postgresql/<version>/bin");
+        let dir = tempfile::Builder::new().prefix("vault-pg-").tempdir().unwrap();
+        let data = dir.path().join("pgdata");
+        let as_postgres_user = unsafe { libc::geteuid() } == 0;
+        if as_postgres_user {
+            // initdb refuses to run as root: the cluster belongs to the postgres user.
+            let status = Command::new("chown")
+                .args(["postgres", &dir.path().display().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let pg = PrivatePostgres {
+            bin,
+            data,
+            port,
+            as_postgres_user,
+            _dir: dir,
+        };
+        pg.run(
+            "initdb",
+            &["-D", &pg.data.display().to_string(), "-A", "trust", "-U", "postgres"],
+        );
+        pg.ctl_start();
+        pg
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let tool = self.bin.join(tool).display().to_string();
+        let output = if self.as_postgres_user {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--", &tool])
+                .args(args)
+                .output()
+        } else {
+            Command::new(&tool).args(args).output()
+        }
+        .unwrap();
+        assert!(
+            output.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn ctl_start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.data.display()
+        );
+        let log = self.data.join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data.display().to_string(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    fn ctl_stop(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data.display().to_string(), "-m", "immediate", "-w", "stop"],
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = Command::new(if self.as_postgres_user { "runuser" } else { "sh" })
+            .args(if self.as_postgres_user {
+                vec!["-u".to_string(), "postgres".into(), "--".into()]
+            } else {
+                vec!["-c".to_string(), "true".into()]
+            })
+            .args([
+                self.bin.join("pg_ctl").display().to_string(),
+                "-D".into(),
+                self.data.display().to_string(),
+                "-m".into(),
+                "immediate".into(),
+                "stop".into(),
+            ])
+            .output();
+    }
+}
+
+#[test]
+fn postgresql_stopped_and_started_again_under_load() {
+    let pg = PrivatePostgres::start();
+    let dir = temp_dir();
+    let path = dir.path().join("vault.hcl");
+    std::fs::write(
+        &path,
+        format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\nstorage \"postgresql\" {{\n  \
+             connection_url = \"{}\"\n}}\n",
+            pg.url()
+        ),
+    )
+    .unwrap();
+    let server = TestServer::start_with_config(dir.path(), &path, "http", None);
+    let (keys, root) = server.client.init(1, 1);
+    server.client.unseal_with(&keys);
+    enable_kv2(&server, &root);
+    kv_put(&server, &root, "secret/data/before", "kept");
+
+    // Load: a writer and a reader, counting what they saw.
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(u16, String)>::new()));
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let (base, root, stop, seen) = (server.client.base.clone(), root.clone(), stop.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let client = crate::common::Client::new(&base);
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let (status, body) = if w == 0 {
+                        client.put(&format!("secret/data/load{i}"), Some(&root), json!({"data": {"i": i}}))
+                    } else {
+                        client.get("secret/data/before", Some(&root))
+                    };
+                    let error = body["errors"][0].as_str().unwrap_or_default().to_string();
+                    seen.lock().unwrap().push((status, error));
+                    i += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(500));
+    pg.ctl_stop();
+    let down_at = seen.lock().unwrap().len();
+    // While it is down: 503 with a clear error, promptly (no request hangs for long).
+    let started = Instant::now();
+    let (status, body) = kv_get(&server, &root, "secret/data/before");
+    assert_eq!(status, 503, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let error = body["errors"][0].as_str().unwrap();
+    assert!(error.starts_with("storage is unavailable: PostgreSQL"), "{error}");
+    assert!(!error.contains("postgres://"), "{error}");
+    std::thread::sleep(Duration::from_millis(1500));
+
+    pg.ctl_start();
+    // Service resumes without a restart.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = kv_get(&server, &root, "secret/data/before");
+        if status == 200 {
+            assert_eq!(body["data"]["data"]["v"], "kept");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {status} {body} after PostgreSQL came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen[down_at..].iter().any(|(s, _)| *s == 503),
+        "the load saw the outage"
+    );
+    for (status, error) in seen.iter() {
+        assert!(
+            matches!(status, 200 | 503),
+            "only successes and 503s under the outage, got {status}: {error}"
+        );
+        if *status == 503 {
+            assert!(error.starts_with("storage is unavailable"), "{error}");
+        }
+    }
+    assert_eq!(seen.last().unwrap().0, 200, "the load succeeds again at the end");
+    // What was acknowledged before the outage is still there; the server was never restarted.
+    let (status, _) = kv_get(&server, &root, "secret/data/load0");
+    assert_eq!(status, 200);
+}
+
+/// Two unsealed servers on one table (the second started with the first's data path, so the same table).
+fn two_servers(dir: &Path) -> (TestServer, TestServer, String) {
+    let (a, root, keys) = TestServer::start_unsealed(dir);
+    let second_dir = dir.join("second");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    let b = start_sharing(&second_dir, &dir.join("data"));
+    b.client.unseal_with(&keys);
+    (a, b, root)
+}
+
+/// Poll `check` for up to 5 s (a change notice takes milliseconds).
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn what_one_server_changes_is_in_force_on_the_other() {
+    let _pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let (a, b, root) = two_servers(dir.path());
+
+    // A mount made on A serves on B.
+    enable_kv2(&a, &root);
+    kv_put(&a, &root, "secret/data/x", "1");
+    eventually("B serves the mount A made", || {
+        kv_get(&b, &root, "secret/data/x").0 == 200
+    });
+
+    // A policy narrowed on A denies on B (B had the wide one cached).
+    let (status, body) = a.client.put(
+        "sys/policies/acl/reader",
+        Some(&root),
+        json!({"policy": "path \"secret/data/*\" { capabilities = [\"read\"] }"}),
+    );
+    assert_eq!(status, 204, "{body}");
+    let (_, created) = a
+        .client
+        .put("auth/token/create", Some(&root), json!({"policies": ["reader"]}));
+    let token = created["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(kv_get(&b, &token, "secret/data/x").0, 200);
+    let (status, _) = a.client.put(
+        "sys/policies/acl/reader",
+        Some(&root),
+        json!({"policy": "path \"other/*\" { capabilities = [\"read\"] }"}),
+    );
+    assert_eq!(status, 204);
+    eventually("B denies once A narrowed the policy", || {
+        kv_get(&b, &token, "secret/data/x").0 == 403
+    });
+
+    // A keyring rotated on A: B reads what A writes under the new term, and writes under it itself.
+    let (status, body) = a.client.put("sys/rotate", Some(&root), json!({}));
+    assert_eq!(status, 204, "{body}");
+    kv_put(&a, &root, "secret/data/after-rotation", "2");
+    eventually("B reads a record sealed under the new term", || {
+        kv_get(&b, &root, "secret/data/after-rotation").0 == 200
+    });
+    let term = |s: &TestServer| s.client.get("sys/key-status", Some(&root)).1["data"]["term"].clone();
+    assert_eq!(term(&a), term(&b));
+    kv_put(&b, &root, "secret/data/from-b", "3");
+    assert_eq!(kv_get(&a, &root, "secret/data/from-b").0, 200);
+
+    // A transit key rotated on A: B encrypts with the new version (it had the old one cached).
+    let (status, _) = a
+        .client
+        .put("sys/mounts/transit", Some(&root), json!({"type": "transit"}));
+    assert_eq!(status, 204);
+    let (status, _) = a.client.put("transit/keys/k", Some(&root), json!({}));
+    assert!(status == 200 || status == 204);
+    let encrypt = |s: &TestServer| {
+        let (status, body) = s
+            .client
+            .put("transit/encrypt/k", Some(&root), json!({"plaintext": "aGk="}));
+        assert_eq!(status, 200, "{body}");
+        body["data"]["ciphertext"].as_str().unwrap().to_string()
+    };
+    eventually("B serves the transit mount", || {
+        b.client.get("transit/keys/k", Some(&root)).0 == 200
+    });
+    assert!(encrypt(&b).starts_with("vault:v1:"));
+    let (status, _) = a.client.put("transit/keys/k/rotate", Some(&root), json!({}));
+    assert!(status == 200 || status == 204);
+    eventually("B encrypts with the version A rotated to", || {
+        encrypt(&b).starts_with("vault:v2:")
+    });
+}
