@@ -277,3 +277,28 @@ fn an_approle_role_quota_limits_that_roles_logins_only() {
         assert_eq!(c.get("auth/approle/role/web", Some(&root)).0, 200);
     }
 }
+
+/// Two servers on one PostgreSQL table: a quota set on one is enforced by the other (each limits on its own, as
+/// OpenBao's servers each keep their own limiter state).
+#[test]
+fn a_quota_set_on_one_server_applies_on_another_sharing_its_postgresql_table() {
+    let _pg = crate::common::OnPostgres::enter();
+    let dir = temp_dir();
+    let (a, b, root) = crate::postgresql::two_servers(dir.path());
+    assert_eq!(a.client.put("sys/mounts/kv", Some(&root), json!({"type": "kv"})).0, 204);
+    assert_eq!(a.client.put("kv/a", Some(&root), json!({"v": "1"})).0, 204);
+    let quota = json!({"rate": 1, "interval": "1h", "path": "kv/"});
+    assert_eq!(a.client.put("sys/quotas/rate-limit/kv", Some(&root), quota).0, 204);
+    crate::postgresql::eventually("B has A's quota", || {
+        b.client.get("sys/quotas/rate-limit/kv", Some(&root)).0 == 200
+    });
+    assert_eq!(get(&b.client.base, "kv/a", Some(&root)).0, 200);
+    assert_eq!(get(&b.client.base, "kv/a", Some(&root)).0, 429);
+    assert_eq!(
+        a.client.call("DELETE", "sys/quotas/rate-limit/kv", Some(&root), None).0,
+        204
+    );
+    crate::postgresql::eventually("B drops the quota A deleted", || {
+        get(&b.client.base, "kv/a", Some(&root)).0 == 200
+    });
+}
