@@ -4,9 +4,9 @@
 //!
 //! Durable counters (wrapping-token reuse, group-commit flushes, write batches and the transactions in them, tokens
 //! revoked by the expiry sweep) count since the data directory was created, not since the process started: their
-//! totals are kept behind the barrier (`Core` tree, `telemetry_counters`), loaded at unseal, and persisted every
-//! [`PERSIST_INTERVAL`] by the scheduler and at a graceful shutdown. A kill -9 loses at most the last interval's
-//! counts (they are statistics, not acknowledged writes).
+//! totals are kept behind the barrier (`Core` tree, `telemetry_counters`), loaded at unseal, and what was counted
+//! since is added to them every [`PERSIST_INTERVAL`] by the scheduler and at a graceful shutdown. A kill -9 loses at
+//! most the last interval's counts (they are statistics, not acknowledged writes).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -32,8 +32,8 @@ const DURABLE: &[&str] = &[
     "vault.expire.revoked_tokens",
 ];
 
-/// Per durable counter: the stored total minus the in-process count when it was loaded, and the last total
-/// persisted.
+/// The durable counters' state: the stored totals as last read or written, and each in-process count when they
+/// were (what was counted since is added at the next persist).
 #[derive(Default)]
 pub struct DurableCounters {
     state: Mutex<DurableState>,
@@ -41,10 +41,26 @@ pub struct DurableCounters {
 
 #[derive(Default)]
 struct DurableState {
-    offsets: BTreeMap<&'static str, i128>,
-    persisted: BTreeMap<String, u64>,
+    /// The stored totals (every server's counts when several share a PostgreSQL table).
+    stored: BTreeMap<String, u64>,
+    /// The in-process count already in `stored`, per counter; empty until the first unseal.
+    marks: BTreeMap<&'static str, u64>,
     /// The cluster name last seen unsealed: its seal gauges go to 0 while sealed (not left at 1).
     last_cluster: Option<String>,
+}
+
+impl DurableState {
+    fn pending(&self, name: &str, raw: u64) -> u64 {
+        raw.saturating_sub(self.marks.get(name).copied().unwrap_or(raw))
+    }
+}
+
+/// A persist's own write: one transaction in one batch, made durable by a flush; not counted.
+fn own_effect(name: &str) -> u64 {
+    match name {
+        "vault.storage.flushes" | "vault.storage.write_batches" | "vault.storage.batched_transactions" => 1,
+        _ => 0,
+    }
 }
 
 impl Core {
@@ -65,51 +81,64 @@ impl Core {
         DURABLE
             .iter()
             .map(|name| {
-                let offset = state.offsets.get(name).copied().unwrap_or(0);
-                let total = (offset + self.raw_count(name) as i128).clamp(0, u64::MAX as i128) as u64;
-                (*name, total)
+                let stored = state.stored.get(*name).copied().unwrap_or(0);
+                (*name, stored.saturating_add(state.pending(name, self.raw_count(name))))
             })
             .collect()
     }
 
-    /// At unseal (and after a snapshot restore): take the stored totals as the base of the in-process counts. A
-    /// process unsealed before keeps the totals it counted if they are ahead of what was last stored (sealing does
-    /// not wait for the next persist).
+    /// At unseal (and after a snapshot restore): read the stored totals. Counts not persisted yet stay pending (a
+    /// seal does not wait for the next persist), so nothing counted in this process is lost.
     pub(super) fn load_durable_counters(&self) -> Result<(), CoreError> {
         let stored: BTreeMap<String, u64> = self.storage.get(Tree::Core, COUNTERS_KEY)?.unwrap_or_default();
-        let counted: BTreeMap<&str, u64> = self.durable_counters().into_iter().collect();
         let mut state = self.durable.state.lock().unwrap_or_else(|e| e.into_inner());
-        let loaded_before = !state.offsets.is_empty();
-        for name in DURABLE {
-            let mut total = stored.get(*name).copied().unwrap_or(0);
-            if loaded_before {
-                total = total.max(counted.get(name).copied().unwrap_or(0));
+        if state.marks.is_empty() {
+            for name in DURABLE {
+                state.marks.insert(name, self.raw_count(name));
             }
-            state.offsets.insert(name, total as i128 - self.raw_count(name) as i128);
         }
-        state.persisted = stored;
+        state.stored = stored;
         Ok(())
     }
 
-    /// Store the durable counters' totals if they changed since they were last stored.
+    /// Add what was counted since the last persist to the stored totals, in one transaction (so servers sharing a
+    /// PostgreSQL table add up rather than overwrite each other). Nothing is written when nothing was counted: the
+    /// persist's own write is not counted, so an idle server stays idle.
     pub async fn persist_durable_counters(&self) -> Result<(), CoreError> {
         self.unsealed()?;
-        let totals: BTreeMap<String, u64> = self
-            .durable_counters()
-            .into_iter()
-            .map(|(name, total)| (name.to_string(), total))
-            .collect();
-        {
+        let before: BTreeMap<&'static str, u64> = DURABLE.iter().map(|n| (*n, self.raw_count(n))).collect();
+        let pending: BTreeMap<String, u64> = {
             let state = self.durable.state.lock().unwrap_or_else(|e| e.into_inner());
-            if state.persisted == totals {
+            if state.marks.is_empty() {
                 return Ok(());
             }
+            before
+                .iter()
+                .map(|(name, raw)| (name.to_string(), state.pending(name, *raw)))
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        };
+        if pending.is_empty() {
+            return Ok(());
         }
-        let record = totals.clone();
-        self.storage
-            .write::<_, CoreError>(move |tx| tx.put(Tree::Core, COUNTERS_KEY, &record))
+        let stored = self
+            .storage
+            .write::<_, CoreError>(move |tx| {
+                let mut record: BTreeMap<String, u64> = tx.get(Tree::Core, COUNTERS_KEY)?.unwrap_or_default();
+                for (name, n) in &pending {
+                    let total = record.entry(name.clone()).or_insert(0);
+                    *total = total.saturating_add(*n);
+                }
+                tx.put(Tree::Core, COUNTERS_KEY, &record)?;
+                Ok(record)
+            })
             .await??;
-        self.durable.state.lock().unwrap_or_else(|e| e.into_inner()).persisted = totals;
+        let mut state = self.durable.state.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, raw_before) in before {
+            let grew = self.raw_count(name).saturating_sub(raw_before);
+            state.marks.insert(name, raw_before + grew.min(own_effect(name)));
+        }
+        state.stored = stored;
         Ok(())
     }
 
@@ -184,5 +213,48 @@ impl Core {
             raw: Some((content_type.into(), body)),
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::CoreSettings;
+    use crate::storage::Storage;
+
+    fn total(core: &Core, name: &str) -> u64 {
+        core.durable_counters().into_iter().find(|(n, _)| *n == name).unwrap().1
+    }
+
+    #[actix_web::test]
+    async fn persisting_adds_what_was_counted_and_does_not_count_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(Storage::open(&dir.path().join("data")).unwrap());
+        let core = Core::new(storage, CoreSettings::default());
+        core.dev_init(None).await.unwrap();
+        let batches = total(&core, "vault.storage.write_batches");
+        assert!(batches > 0, "dev init wrote");
+        core.persist_durable_counters().await.unwrap();
+        // Its own write is not counted: the totals are what they were, and a second persist writes nothing.
+        assert_eq!(total(&core, "vault.storage.write_batches"), batches);
+        let raw = core.storage.batch_count();
+        core.persist_durable_counters().await.unwrap();
+        assert_eq!(core.storage.batch_count(), raw, "nothing new counted: nothing written");
+        // Another server sharing the table added its counts: they are kept, ours are added to them.
+        let mut stored: BTreeMap<String, u64> = core.storage.get(Tree::Core, COUNTERS_KEY).unwrap().unwrap();
+        *stored.get_mut("vault.storage.write_batches").unwrap() += 100;
+        core.storage
+            .write::<_, CoreError>(move |tx| tx.put(Tree::Core, COUNTERS_KEY, &stored))
+            .await
+            .unwrap()
+            .unwrap();
+        core.load_durable_counters().unwrap();
+        // That write itself is pending (one batch): ours now.
+        assert_eq!(total(&core, "vault.storage.write_batches"), batches + 100 + 1);
+        core.persist_durable_counters().await.unwrap();
+        let stored: BTreeMap<String, u64> = core.storage.get(Tree::Core, COUNTERS_KEY).unwrap().unwrap();
+        assert_eq!(stored["vault.storage.write_batches"], batches + 100 + 1);
     }
 }
