@@ -347,16 +347,77 @@ fn parse_telemetry(body: &Body) -> Result<crate::telemetry::TelemetryConfig, Str
     Ok(telemetry)
 }
 
+/// A storage `operator migrate` reads from or writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageTarget {
+    Sled(PathBuf),
+    Postgres(crate::storage::postgres::PgOptions),
+}
+
+/// `operator migrate`'s configuration, as OpenBao's: `storage_source` and `storage_destination` blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrateConfig {
+    pub source: StorageTarget,
+    pub destination: StorageTarget,
+}
+
+impl MigrateConfig {
+    pub fn parse(text: &str) -> Result<MigrateConfig, String> {
+        let body: Body = hcl::from_str(text).map_err(|e| format!("invalid HCL: {e}"))?;
+        for attr in body.attributes() {
+            match attr.key() {
+                // OpenBao's migrate takes it for raft destinations; nothing here needs it.
+                "cluster_addr" => {}
+                other => return Err(format!("unknown key {other:?}")),
+            }
+        }
+        let (mut source, mut destination) = (None, None);
+        for block in body.blocks() {
+            let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+            let target = match labels[..] {
+                ["sled"] => StorageTarget::Sled(parse_storage(block.body())?),
+                ["postgresql"] => StorageTarget::Postgres(parse_postgresql(block.body())?),
+                _ => {
+                    return Err(format!(
+                        "unsupported storage {labels:?}; use \"sled\" or \"postgresql\""
+                    ))
+                }
+            };
+            let slot = match block.identifier() {
+                "storage_source" => &mut source,
+                "storage_destination" => &mut destination,
+                other => return Err(format!("unknown block {other:?}")),
+            };
+            if slot.replace(target).is_some() {
+                return Err(format!("only one {} block may be given", block.identifier()));
+            }
+        }
+        let source = source.ok_or("missing storage_source")?;
+        let destination = destination.ok_or("missing storage_destination")?;
+        if source == destination {
+            return Err("storage_source and storage_destination are the same".into());
+        }
+        Ok(MigrateConfig { source, destination })
+    }
+}
+
 /// `storage "postgresql"`, as OpenBao's stanza; `BAO_PG_CONNECTION_URL` (or `VAULT_PG_CONNECTION_URL`) overrides
 /// `connection_url`, as in OpenBao.
 fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, String> {
-    use crate::storage::postgres::PgOptions;
+    use crate::storage::postgres::{HaOptions, PgOptions};
     no_blocks("storage \"postgresql\"", body)?;
     let mut options = PgOptions {
         connection_url: String::new(),
         table: PgOptions::DEFAULT_TABLE.into(),
         max_parallel: 128,
         skip_create_table: false,
+        ha: None,
+    };
+    let mut ha_enabled = false;
+    let mut ha = HaOptions {
+        table: HaOptions::DEFAULT_TABLE.into(),
+        lock_ttl: HaOptions::DEFAULT_LOCK_TTL,
+        retry_interval: HaOptions::DEFAULT_RETRY_INTERVAL,
     };
     for attr in body.attributes() {
         let key = attr.key();
@@ -374,14 +435,10 @@ fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, 
                 as_i64(&qualified, &value)?;
             }
             "skip_create_table" => options.skip_create_table = as_bool(&qualified, &value)?,
-            "ha_enabled" => {
-                if as_bool(&qualified, &value)? {
-                    return Err("storage \"postgresql\": ha_enabled is not supported yet by this server".into());
-                }
-            }
-            "ha_table" => {
-                as_string(&qualified, &value)?;
-            }
+            "ha_enabled" => ha_enabled = as_bool(&qualified, &value)?,
+            "ha_table" => ha.table = as_string(&qualified, &value)?,
+            "ha_lock_ttl" => ha.lock_ttl = as_duration(&qualified, &value)?,
+            "ha_retry_interval" => ha.retry_interval = as_duration(&qualified, &value)?,
             other => return Err(format!("unknown key {other:?} in storage \"postgresql\" block")),
         }
     }
@@ -397,6 +454,14 @@ fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, 
     options
         .quoted_table()
         .map_err(|e| format!("storage \"postgresql\": {e}"))?;
+    if ha_enabled {
+        crate::storage::postgres::quote_identifier_path(&ha.table)
+            .map_err(|e| format!("storage \"postgresql\": ha_table: {e}"))?;
+        if ha.retry_interval.is_zero() || ha.lock_ttl <= ha.retry_interval * 2 {
+            return Err("storage \"postgresql\": ha_lock_ttl must be more than twice ha_retry_interval".into());
+        }
+        options.ha = Some(ha);
+    }
     Ok(options)
 }
 

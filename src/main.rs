@@ -47,6 +47,16 @@ enum OperatorCommand {
     /// Snapshot files (taken with `bao operator raft snapshot save` or GET sys/storage/raft/snapshot).
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Copy a stopped server's data from one storage to another (sled and PostgreSQL, either way), records as they
+    /// are (still encrypted). Running it again resumes a copy cut short.
+    Migrate {
+        /// HCL with a `storage_source` and a `storage_destination` block.
+        #[arg(long)]
+        config: PathBuf,
+        /// Only copy records at or after this position (`<tree>/<hex key>`, as the progress lines print it).
+        #[arg(long)]
+        start: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -145,6 +155,48 @@ fn main() -> ExitCode {
             inspect_snapshot(&file, &format)
         }
         Command::Audit(AuditCommand::Verify { key, files }) => verify_audit(&key, &files),
+        Command::Operator(OperatorCommand::Migrate { config, start }) => migrate(&config, start.as_deref()),
+    }
+}
+
+/// `vault operator migrate -config FILE [-start POSITION]`.
+fn migrate(config: &std::path::Path, start: Option<&str>) -> ExitCode {
+    use vault::config::{MigrateConfig, StorageTarget};
+    use vault::storage::Storage;
+    let run = || -> Result<u64, String> {
+        let text = std::fs::read_to_string(config).map_err(|e| format!("reading {}: {e}", config.display()))?;
+        let parsed = MigrateConfig::parse(&text).map_err(|e| format!("error loading {}: {e}", config.display()))?;
+        let open = |target: &StorageTarget, is_source: bool| match target {
+            StorageTarget::Sled(path) => {
+                if is_source && !path.exists() {
+                    return Err(format!("the source directory {} does not exist", path.display()));
+                }
+                Storage::open(path).map_err(|e| e.to_string())
+            }
+            StorageTarget::Postgres(options) => {
+                let mut options = options.clone();
+                // A missing source table is an error, not something to create.
+                options.skip_create_table |= is_source;
+                options.ha = None;
+                Storage::open_postgres(options).map_err(|e| e.to_string())
+            }
+        };
+        let source = open(&parsed.source, true)?;
+        let destination = open(&parsed.destination, false)?;
+        vault::storage::transfer::copy_records(&source, &destination, start, |position, copied| {
+            println!("copied {copied} records, up to {position}");
+        })
+        .map_err(|e| e.to_string())
+    };
+    match run() {
+        Ok(copied) => {
+            println!("Success! All of the keys have been migrated ({copied} records).");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error migrating: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -117,9 +117,6 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         },
         ..CoreSettings::default()
     };
-    let core = Arc::new(Core::new(storage.clone(), settings));
-    core.follow_remote_changes();
-
     // Bind every listener before announcing anything, so a taken port is a clean startup error.
     let mut bound = Vec::new();
     for listener in &config.listeners {
@@ -132,6 +129,23 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         };
         bound.push((socket, tls));
     }
+
+    let mut core = Core::new(storage.clone(), settings);
+    if storage.postgres().and_then(|pg| pg.ha()).is_some() {
+        // OpenBao's rule: the address other servers and redirected clients reach this one at; without `api_addr`,
+        // the first listener's.
+        let api_address = match &config.api_addr {
+            Some(addr) => addr.clone(),
+            None => {
+                let (socket, tls) = bound.first().ok_or("no listener")?;
+                let addr = socket.local_addr().map_err(|e| e.to_string())?;
+                format!("{}://{addr}", if tls.is_some() { "https" } else { "http" })
+            }
+        };
+        core = core.with_ha(api_address, config.cluster_addr.clone().unwrap_or_default());
+    }
+    let core = Arc::new(core);
+    core.follow_remote_changes();
 
     let dev_result = match &options.dev {
         Some(dev) => Some(
@@ -246,6 +260,20 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     let scheduler = actix_web::rt::spawn(core.clone().run_scheduler());
     // SIGHUP reopens the audit devices' files (log rotation), as in OpenBao.
     let hangup = reopen_audit_on_hangup(core.clone())?;
+    // HA: take or renew the lock, on a thread of its own (its storage calls block).
+    let ha_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ha_thread = match core.ha() {
+        Some(_) => {
+            let (core, stop) = (core.clone(), ha_stop.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("vault-ha".into())
+                    .spawn(move || core.run_ha(stop))
+                    .map_err(|e| format!("starting the HA thread: {e}"))?,
+            )
+        }
+        None => None,
+    };
 
     // actix handles SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then return.
     let result = server.run().await.map_err(|e| format!("server error: {e}"));
@@ -261,6 +289,11 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     let _ = auto_unsealer.await;
     hangup.abort();
     let _ = hangup.await;
+    ha_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(thread) = ha_thread {
+        // Releases the lock if held, so a standby takes over at once.
+        let _ = actix_web::rt::task::spawn_blocking(move || thread.join()).await;
+    }
     if let Err(e) = storage.flush() {
         log::error!("final flush failed: {e}");
     }

@@ -243,6 +243,6 @@ pub fn is_client_invocation(args: &[String]) -> bool {
     let words: Vec<&str> = args.iter().take(3).map(String::as_str).collect();
     !matches!(
         words.as_slice(),
-        ["server", ..] | ["operator", "snapshot", "inspect"] | ["audit", "verify", ..]
+        ["server", ..] | ["operator", "snapshot", "inspect"] | ["operator", "migrate", ..] | ["audit", "verify", ..]
     )
 }

@@ -7,6 +7,7 @@ pub mod cubbyholes;
 pub mod expiration;
 pub mod fields;
 pub mod generate_root;
+pub mod ha;
 pub mod invalidation;
 pub mod lease_index;
 pub mod lockout;
@@ -176,6 +177,8 @@ pub struct Core {
     durable: telemetry::DurableCounters,
     /// Rate limit quotas (see `quotas`).
     quotas: quotas::QuotaState,
+    /// This server's part in HA (`ha_enabled` on PostgreSQL), see `ha`.
+    ha: Option<ha::Ha>,
 }
 
 /// The authenticated caller of a request, as backends see it.
@@ -221,7 +224,21 @@ impl Core {
             cors: cors::CorsState::default(),
             durable: telemetry::DurableCounters::default(),
             quotas: quotas::QuotaState::default(),
+            ha: None,
         }
+    }
+
+    /// Take part in HA with these addresses (before the server starts serving).
+    pub fn with_ha(mut self, api_address: String, cluster_address: String) -> Self {
+        if let Some(options) = self.storage.postgres().and_then(|pg| pg.ha()) {
+            self.ha = Some(ha::Ha::new(
+                api_address,
+                cluster_address,
+                options.lock_ttl,
+                options.retry_interval,
+            ));
+        }
+        self
     }
 
     pub fn seal_config(&self) -> Result<Option<SealConfig>, CoreError> {

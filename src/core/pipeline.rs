@@ -6,10 +6,16 @@ use super::audit::format::{AuditInput, AuthView, MountView};
 use super::{Caller, Core, CoreError, Request, Response};
 use crate::core::token_store::token::TokenEntry;
 
-/// `sys/internal/ui/mounts[/:path]`: never refused by the ACL, it filters by it (the list is even readable without
-/// a token).
+/// `sys/internal/ui/mounts[/:path]` and the OpenAPI document: never refused by the ACL, they filter by it (the
+/// list and the document are even readable without a token).
 fn is_unauthenticated_ui_path(path: &str, op: super::Operation) -> bool {
-    op == super::Operation::Read && (path == "sys/internal/ui/mounts" || path.starts_with("sys/internal/ui/mounts/"))
+    (op == super::Operation::Read && (path == "sys/internal/ui/mounts" || path.starts_with("sys/internal/ui/mounts/")))
+        || is_openapi_request(path, op)
+}
+
+fn is_openapi_request(path: &str, op: super::Operation) -> bool {
+    use super::Operation::{Create, Read, Update};
+    path == "sys/internal/specs/openapi" && matches!(op, Read | Update | Create)
 }
 
 /// The ACL's verdict on a request: root-protected paths (as the backend serving them declares) need `sudo` on top;
@@ -232,7 +238,9 @@ impl Core {
 
         // The UI mount listing is unauthenticated in OpenBao (the `bao kv` commands ask it first); without a token it
         // shows only what every caller may see.
-        if req.client_token.is_none() && req.operation == super::Operation::Read && req.path == "sys/internal/ui/mounts"
+        if req.client_token.is_none()
+            && ((req.operation == super::Operation::Read && req.path == "sys/internal/ui/mounts")
+                || is_openapi_request(&req.path, req.operation))
         {
             let caller = Caller {
                 token_hash: vec![],

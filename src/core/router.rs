@@ -14,8 +14,8 @@ use crate::storage::{Storage, Tree};
 
 pub type CoreBackendFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, CoreError>> + Send + 'a>>;
 
-/// A backend that is part of the core and sees all of it (the system backend and, until it moves onto the SDK,
-/// the token store). Every other backend is a [`logical::Backend`].
+/// A backend that is part of the core and sees all of it: the system backend (routed by hand) and the token store
+/// (routed by its path table, whose handlers see the core). Every other backend is a [`logical::Backend`].
 pub trait CoreBackend: Send + Sync {
     fn handle<'a>(
         &'a self,
@@ -34,6 +34,11 @@ pub trait CoreBackend: Send + Sync {
 
     fn periodic<'a>(&'a self, _core: &'a Core) -> CorePeriodicFuture<'a> {
         Box::pin(async { Ok(()) })
+    }
+
+    /// The OpenAPI document of the backend's paths (see [`logical::Backend::openapi`]).
+    fn openapi(&self, _default_prefix: &str) -> Option<logical::openapi::Document> {
+        None
     }
 }
 
@@ -191,6 +196,14 @@ impl Mount {
         match &self.handler {
             Handler::Core(_) => None,
             Handler::Logical(mount) => Some(&mount.system),
+        }
+    }
+
+    /// The backend's OpenAPI document (its paths relative to the mount), if it documents them.
+    pub fn openapi(&self, default_prefix: &str) -> Option<logical::openapi::Document> {
+        match &self.handler {
+            Handler::Core(backend) => backend.openapi(default_prefix),
+            Handler::Logical(mount) => mount.backend.openapi(default_prefix),
         }
     }
 

@@ -24,7 +24,8 @@ impl Core {
         let mut last_usage: Option<Instant> = None;
         loop {
             ticker.tick().await;
-            if self.is_sealed() {
+            // A standby leaves the background work to the active server.
+            if self.is_sealed() || !self.is_active() {
                 continue;
             }
             if let Err(e) = self.finish_pending_deletes().await {

@@ -34,17 +34,75 @@ pub enum Kind {
     Raw,
 }
 
-/// A path's fields: name and type.
-pub type Schema = &'static [(&'static str, Kind)];
+/// A field's default as documented (OpenBao's `FieldSchema.Default`); handlers apply their defaults themselves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldDefault {
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+}
+
+/// One field of a path: its name and type (what the decoder needs) and what the OpenAPI document shows of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub description: &'static str,
+    pub default: Option<FieldDefault>,
+    pub required: bool,
+    pub deprecated: bool,
+    /// Read from the query string of a GET (an OpenAPI query parameter rather than a body field).
+    pub query: bool,
+}
+
+/// A field named `name` of type `kind`, undocumented; the builder methods add the rest.
+pub const fn field(name: &'static str, kind: Kind) -> Field {
+    Field {
+        name,
+        kind,
+        description: "",
+        default: None,
+        required: false,
+        deprecated: false,
+        query: false,
+    }
+}
+
+impl Field {
+    pub const fn desc(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+
+    pub const fn default(mut self, default: FieldDefault) -> Self {
+        self.default = Some(default);
+        self
+    }
+
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub const fn deprecated(mut self) -> Self {
+        self.deprecated = true;
+        self
+    }
+
+    pub const fn query(mut self) -> Self {
+        self.query = true;
+        self
+    }
+}
+
+/// A path's fields.
+pub type Schema = &'static [Field];
 
 /// Two lists of fields as one, at compile time: a path's own fields and shared ones (`TOKEN_FIELD_LIST`). `N` must
 /// be `A + B` (a compile error otherwise).
-pub const fn concat_fields<const A: usize, const B: usize, const N: usize>(
-    a: [(&'static str, Kind); A],
-    b: [(&'static str, Kind); B],
-) -> [(&'static str, Kind); N] {
+pub const fn concat_fields<const A: usize, const B: usize, const N: usize>(a: [Field; A], b: [Field; B]) -> [Field; N] {
     assert!(A + B == N, "concat_fields: N must be A + B");
-    let mut out = [("", Kind::Str); N];
+    let mut out = [field("", Kind::Str); N];
     let mut i = 0;
     while i < A {
         out[i] = a[i];
@@ -525,7 +583,7 @@ impl<'a> Fields<'a> {
     /// Check every field in the schema decodes. `prefixed` adds OpenBao's "Field validation failed: " (its request
     /// handler does; the existence check before a create or update does not).
     pub fn validate(&self, prefixed: bool) -> Result<(), Error> {
-        for (name, kind) in self.schema {
+        for Field { name, kind, .. } in self.schema {
             if let Some(value) = self.data.get(*name) {
                 if let Err(why) = check(name, *kind, value) {
                     let message = format!("error converting input for field {name:?}: {why}");
@@ -541,7 +599,7 @@ impl<'a> Fields<'a> {
     }
 
     fn get(&self, name: &str) -> Option<Decoded> {
-        let kind = self.schema.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)?;
+        let kind = self.schema.iter().find(|f| f.name == name).map(|f| f.kind)?;
         let value = self.data.get(name)?;
         decode(name, kind, value).ok()
     }
@@ -614,7 +672,7 @@ impl<'a> Fields<'a> {
             .data
             .keys()
             .map(String::as_str)
-            .filter(|k| !self.schema.iter().any(|(n, _)| n == k))
+            .filter(|k| !self.schema.iter().any(|f| f.name == *k))
             .collect();
         if let Some(warning) = ignored_parameters_warning(&ignored) {
             out.push(warning);
@@ -749,13 +807,14 @@ mod tests {
 
     #[test]
     fn weak_decoding_like_mapstructure() {
-        let schema: Schema = &[
-            ("b", Kind::Bool),
-            ("i", Kind::Int),
-            ("m", Kind::Map),
-            ("o", Kind::KvPairs),
-            ("v", Kind::CommaInts),
+        const SCHEMA: Schema = &[
+            field("b", Kind::Bool),
+            field("i", Kind::Int),
+            field("m", Kind::Map),
+            field("o", Kind::KvPairs),
+            field("v", Kind::CommaInts),
         ];
+        let schema = SCHEMA;
         let data = json!({"b": "t", "i": true, "m": [], "o": ["a=b"], "v": "1,2"});
         let data = data.as_object().unwrap();
         let f = Fields::new(data, schema);

@@ -29,12 +29,51 @@ impl<'p> Captures<'p> {
 pub type Handler<B> = for<'a> fn(&'a B, &'a Context<'a>, &'a Request, Captures<'a>) -> BackendFuture<'a>;
 pub type ExistenceCheck<B> = for<'a> fn(&'a B, &'a Context<'a>, &'a Request, Captures<'a>) -> ExistenceFuture<'a>;
 
-pub struct PathSpec<B: 'static> {
+/// How the OpenAPI document names a path's operations (OpenBao's `DisplayAttributes` operation hints): an
+/// operation's id is `prefix-verb-suffix`, each part falling back as OpenBao's `constructOperationID` does (the
+/// prefix to the mount's type, the verb to the operation, the suffix to the path). `per_op` overrides the verb and
+/// suffix of single operations (an empty text keeps the path's).
+#[derive(Debug, Clone, Copy)]
+pub struct Display {
+    pub prefix: &'static str,
+    pub verb: &'static str,
+    pub suffix: &'static str,
+    /// (operation, verb, suffix)
+    pub per_op: &'static [(Operation, &'static str, &'static str)],
+    /// Left out of the document (a catch-all that only answers with a hint, as OpenBao's `Unpublished`).
+    pub unpublished: bool,
+}
+
+impl Display {
+    /// No hints: every part falls back.
+    pub const NONE: Display = Display {
+        prefix: "",
+        verb: "",
+        suffix: "",
+        per_op: &[],
+        unpublished: false,
+    };
+
+    pub const fn new(prefix: &'static str, verb: &'static str, suffix: &'static str) -> Display {
+        Display {
+            prefix,
+            verb,
+            suffix,
+            per_op: &[],
+            unpublished: false,
+        }
+    }
+}
+
+/// One path of a backend. `H` is the handler type: a [`logical::Backend`](crate::logical::Backend)'s by default;
+/// a backend of the core (the token store) calls its handlers with more than a [`Context`] and names its own.
+pub struct PathSpec<B: 'static, H: 'static = Handler<B>> {
     pub pattern: &'static str,
     pub fields: Schema,
-    pub operations: &'static [(Operation, Handler<B>)],
+    pub operations: &'static [(Operation, H)],
     pub existence: Option<ExistenceCheck<B>>,
     pub help: &'static str,
+    pub display: Display,
 }
 
 /// OpenBao's `GenericNameRegex`: `\w([\w-.]*\w)?` with ASCII word characters.
@@ -83,17 +122,50 @@ pub fn match_pattern<'p>(pattern: &'static str, path: &'p str) -> Option<Capture
 }
 
 /// A backend's paths, in the order they are tried.
-pub struct PathTable<B: 'static> {
-    pub paths: &'static [PathSpec<B>],
+pub struct PathTable<B: 'static, H: 'static = Handler<B>> {
+    pub paths: &'static [PathSpec<B, H>],
 }
 
-impl<B: Sync + 'static> PathTable<B> {
-    fn find<'p>(&self, path: &'p str) -> Option<(&'static PathSpec<B>, Captures<'p>)> {
+impl<B: 'static, H: Copy + 'static> PathTable<B, H> {
+    fn find<'p>(&self, path: &'p str) -> Option<(&'static PathSpec<B, H>, Captures<'p>)> {
         self.paths
             .iter()
             .find_map(|spec| match_pattern(spec.pattern, path).map(|c| (spec, c)))
     }
 
+    /// Route a request to its handler: the checks of [`handle`](PathTable::handle) (a write to a folder, an
+    /// unknown path, an operation the path does not declare, fields that do not decode), without calling it.
+    pub fn route<'p>(&self, operation: Operation, path: &'p str, req: &Request) -> Result<Routed<'p, H>, Error> {
+        super::fields::refuse_write_to_folder(operation, &req.path)?;
+        let (spec, captures) = self.find(path).ok_or(Error::UnsupportedPath)?;
+        let handler = spec
+            .operations
+            .iter()
+            .find(|(op, _)| *op == operation)
+            .map(|(_, h)| *h)
+            .ok_or(Error::UnsupportedOperation)?;
+        Fields::new(&req.data, spec.fields).validate(true)?;
+        Ok(Routed {
+            handler,
+            captures,
+            fields: spec.fields,
+        })
+    }
+
+    /// The help text of the path serving `path`.
+    pub fn help(&self, path: &str) -> Option<&'static str> {
+        self.find(path).map(|(spec, _)| spec.help)
+    }
+}
+
+/// What [`PathTable::route`] found: the handler to call, what the pattern captured and the path's fields.
+pub struct Routed<'p, H> {
+    pub handler: H,
+    pub captures: Captures<'p>,
+    pub fields: Schema,
+}
+
+impl<B: Sync + 'static> PathTable<B> {
     /// Route a request: a write to a folder (a path ending in `/`) is refused first, as OpenBao does; a path no pattern matches is OpenBao's "unsupported path", an operation the path does not
     /// declare "unsupported operation"; fields are validated against the path's schema before the handler runs
     /// (with OpenBao's "Field validation failed" prefix).
@@ -103,16 +175,8 @@ impl<B: Sync + 'static> PathTable<B> {
         ctx: &Context<'_>,
         req: &Request,
     ) -> Result<crate::logical::Response, Error> {
-        super::fields::refuse_write_to_folder(req.operation, &req.path)?;
-        let (spec, captures) = self.find(ctx.path).ok_or(Error::UnsupportedPath)?;
-        let handler = spec
-            .operations
-            .iter()
-            .find(|(op, _)| *op == req.operation)
-            .map(|(_, h)| *h)
-            .ok_or(Error::UnsupportedOperation)?;
-        Fields::new(&req.data, spec.fields).validate(true)?;
-        handler(backend, ctx, req, captures).await
+        let routed = self.route(req.operation, ctx.path, req)?;
+        (routed.handler)(backend, ctx, req, routed.captures).await
     }
 
     /// The path's existence check, if it has one.
@@ -128,11 +192,6 @@ impl<B: Sync + 'static> PathTable<B> {
             },
             None => Ok(None),
         }
-    }
-
-    /// The help text of the path serving `path`.
-    pub fn help(&self, path: &str) -> Option<&'static str> {
-        self.find(path).map(|(spec, _)| spec.help)
     }
 }
 

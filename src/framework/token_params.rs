@@ -4,23 +4,23 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::fields::{Fields, Kind, Schema};
+use super::fields::{field, Field, FieldDefault, Fields, Kind, Schema};
 use crate::logical::{Auth, Error};
 
 /// The `token_*` fields, to add to a path's own with `concat_fields`.
 pub const TOKEN_FIELDS: Schema = &TOKEN_FIELD_LIST;
 
-pub const TOKEN_FIELD_LIST: [(&str, Kind); 10] = [
-    ("token_bound_cidrs", Kind::CommaStrings),
-    ("token_explicit_max_ttl", Kind::Duration),
-    ("token_max_ttl", Kind::Duration),
-    ("token_no_default_policy", Kind::Bool),
-    ("token_num_uses", Kind::Int),
-    ("token_period", Kind::Duration),
-    ("token_policies", Kind::CommaStrings),
-    ("token_type", Kind::Str),
-    ("token_ttl", Kind::Duration),
-    ("token_strictly_bind_ip", Kind::Bool),
+pub const TOKEN_FIELD_LIST: [Field; 10] = [
+    field("token_bound_cidrs", Kind::CommaStrings).desc("Comma separated string or JSON list of CIDR blocks. If set, specifies the blocks of IP addresses which are allowed to use the generated token."),
+    field("token_explicit_max_ttl", Kind::Duration).desc("If set, tokens created via this role carry an explicit maximum TTL. During renewal, the current maximum TTL values of the role and the mount are not checked for changes, and any updates to these values will have no effect on the token being renewed."),
+    field("token_max_ttl", Kind::Duration).desc("The maximum lifetime of the generated token"),
+    field("token_no_default_policy", Kind::Bool).desc("If true, the 'default' policy will not automatically be added to generated tokens"),
+    field("token_num_uses", Kind::Int).desc("The maximum number of times a token may be used, a value of zero means unlimited"),
+    field("token_period", Kind::Duration).desc("If set, tokens created via this role will have no max lifetime; instead, their renewal period will be fixed to this value. This takes an integer number of seconds, or a string duration (e.g. \"24h\")."),
+    field("token_policies", Kind::CommaStrings).desc("Comma-separated list of policies"),
+    field("token_type", Kind::Str).desc("The type of token to generate, service or batch").default(FieldDefault::Str("default-service")),
+    field("token_ttl", Kind::Duration).desc("The initial ttl of the token to generate"),
+    field("token_strictly_bind_ip", Kind::Bool).desc("If true, CIDRs for the token will be strictly bound to the source IP address of the login request"),
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

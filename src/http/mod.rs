@@ -138,6 +138,9 @@ pub(crate) async fn dispatch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    if let Some(redirect) = standby_redirect(&req, &path, &state.core) {
+        return redirect;
+    }
     let body = match read_body(payload, state.max_request_size).await {
         Ok(b) => b,
         Err(resp) => return resp,
@@ -215,6 +218,35 @@ pub(crate) fn metrics_format_from_accept(req: &HttpRequest) -> &'static str {
         Some(_) if accept.iter().any(|h| h.contains("prometheus/telemetry")) => "prometheus",
         _ => "",
     }
+}
+
+/// Paths a standby serves itself whatever the method: its own seal state.
+const STANDBY_LOCAL_PATHS: &[&str] = &["sys/seal", "sys/unseal", "sys/init", "sys/health", "sys/seal-status"];
+
+/// On an unsealed HA standby, a write (anything but GET, HEAD and LIST) goes to the active server: 307 to the same
+/// path and query at its `api_addr`, as OpenBao answers when it cannot forward. Reads are answered here.
+fn standby_redirect(req: &HttpRequest, path: &str, core: &crate::core::Core) -> Option<HttpResponse> {
+    core.ha()?;
+    let read = matches!(req.method().as_str(), "GET" | "HEAD" | "LIST");
+    if read || core.is_active() || core.is_sealed() || STANDBY_LOCAL_PATHS.contains(&path.trim_end_matches('/')) {
+        return None;
+    }
+    let leader = match core.active_address() {
+        Ok(Some(address)) => address,
+        Ok(None) => {
+            return Some(error::errors_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec!["local node not active but active cluster node not found".into()],
+            ))
+        }
+        Err(e) => return Some(fail(e)),
+    };
+    let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    Some(
+        HttpResponse::TemporaryRedirect()
+            .insert_header(("Location", format!("{}{target}", leader.trim_end_matches('/'))))
+            .finish(),
+    )
 }
 
 async fn sys_init(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
@@ -406,10 +438,16 @@ async fn sys_health(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    let standby = !status.sealed && state.core.is_standby();
+    let standby_ok = query
+        .iter()
+        .any(|(k, v)| k == "standbyok" && v.parse::<bool>().unwrap_or(v.is_empty()));
     let code = if !status.initialized {
         health_code(&query, "uninitcode", 501)
     } else if status.sealed {
         health_code(&query, "sealedcode", 503)
+    } else if standby && !standby_ok {
+        health_code(&query, "standbycode", 429)
     } else {
         health_code(&query, "activecode", 200)
     };
@@ -432,7 +470,7 @@ async fn sys_health(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     let mut body = json!({
         "initialized": status.initialized,
         "sealed": status.sealed,
-        "standby": status.sealed,
+        "standby": status.sealed || standby,
         "replication_performance_mode": if status.sealed { "unknown" } else { "disabled" },
         "replication_dr_mode": if status.sealed { "unknown" } else { "disabled" },
         "server_time_utc": chrono::Utc::now().timestamp(),
@@ -445,10 +483,36 @@ async fn sys_health(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     HttpResponse::build(status_code).json(body)
 }
 
-async fn sys_leader(req: HttpRequest) -> HttpResponse {
+async fn sys_leader(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if req.method() != Method::GET {
         return method_not_allowed();
     }
-    // A single server without HA answers like OpenBao on a non-HA storage backend, sealed or not.
-    HttpResponse::Ok().json(json!({ "ha_enabled": false }))
+    if state.core.ha().is_none() {
+        // A single server without HA answers like OpenBao on a non-HA storage backend, sealed or not.
+        return HttpResponse::Ok().json(json!({ "ha_enabled": false }));
+    }
+    if state.core.is_sealed() {
+        return HttpResponse::Ok().json(json!({
+            "ha_enabled": true,
+            "is_self": false,
+            "leader_address": "",
+            "leader_cluster_address": "",
+        }));
+    }
+    match state.core.leader_status() {
+        Ok(Some(leader)) => {
+            let mut body = json!({
+                "ha_enabled": true,
+                "is_self": leader.is_self,
+                "leader_address": leader.leader_address,
+                "leader_cluster_address": leader.leader_cluster_address,
+            });
+            if let Some(at) = leader.active_time {
+                body["active_time"] = json!(at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+            }
+            HttpResponse::Ok().json(body)
+        }
+        Ok(None) => HttpResponse::Ok().json(json!({ "ha_enabled": false })),
+        Err(e) => fail(e),
+    }
 }

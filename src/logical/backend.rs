@@ -113,6 +113,13 @@ pub trait Backend: Send + Sync {
         SpecialPaths::default()
     }
 
+    /// The OpenAPI document of the backend's paths (relative to its mount), built from its path table;
+    /// `default_prefix` (the mount's type) starts the operation ids whose path names no prefix. `None`: the
+    /// backend documents nothing.
+    fn openapi(&self, _default_prefix: &str) -> Option<super::openapi::Document> {
+        None
+    }
+
     /// How often the core's scheduler runs [`periodic`](Self::periodic) while unsealed; `None`: never.
     fn periodic_interval(&self) -> Option<Duration> {
         None

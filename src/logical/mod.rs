@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod error;
+pub mod openapi;
 pub mod request;
 pub mod response;
 pub mod secret;

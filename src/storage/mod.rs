@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod snapshot;
 pub mod space;
+pub mod transfer;
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -197,6 +198,9 @@ impl Tree {
         }
     }
 }
+
+/// A record as stored: key and (sealed) value.
+pub type RawRecord = (Vec<u8>, Vec<u8>);
 
 /// Name of the plain (unencrypted) tree: format version, migrations, seal configuration, sealed keyring.
 pub const META_TREE: &str = "meta";
@@ -594,6 +598,14 @@ impl Storage {
         }
     }
 
+    /// The PostgreSQL store, for what only it offers (HA).
+    pub fn postgres(&self) -> Option<&postgres::PgStore> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sled(_) => None,
+        }
+    }
+
     /// The data directory, for sled storage.
     pub fn path(&self) -> Option<&Path> {
         self.sled().map(|s| s.path.as_path())
@@ -850,6 +862,47 @@ impl Storage {
             out.push(k.to_vec());
         }
         Ok(out)
+    }
+
+    /// Up to `limit` records of a tree (by name, `meta` included) after `after`, as stored: for `operator migrate`,
+    /// which needs no keyring.
+    pub fn raw_page(
+        &self,
+        tree: &'static str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<RawRecord>, StorageError> {
+        let slot = transfer::slot_of(tree).ok_or_else(|| StorageError::Io(format!("no tree {tree}")))?;
+        match &self.backend {
+            Backend::Sled(sled) => {
+                let t = sled.shared.current.load().trees[slot].clone();
+                let range = match after {
+                    Some(after) => t.range((std::ops::Bound::Excluded(after.to_vec()), std::ops::Bound::Unbounded)),
+                    None => t.iter(),
+                };
+                range
+                    .take(limit)
+                    .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StorageError::from))
+                    .collect()
+            }
+            Backend::Postgres(pg) => pg.raw_page(tree, after, limit),
+        }
+    }
+
+    /// Store records exactly as given (already sealed), bypassing the barrier and the committer: for
+    /// `operator migrate` into a store no server runs on. Durable once [`Storage::flush`] returns.
+    pub fn put_raw_page(&self, tree: &'static str, records: Vec<RawRecord>) -> Result<(), StorageError> {
+        let slot = transfer::slot_of(tree).ok_or_else(|| StorageError::Io(format!("no tree {tree}")))?;
+        match &self.backend {
+            Backend::Sled(sled) => {
+                let t = sled.shared.current.load().trees[slot].clone();
+                for (key, value) in records {
+                    t.insert(key, value)?;
+                }
+                Ok(())
+            }
+            Backend::Postgres(pg) => pg.put_raw_page(tree, records),
+        }
     }
 
     /// Every raw value in a tree, as stored (tests use this to check nothing is in clear text).

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 use super::batch::{BatchRunner, Durable, Job, Overlay};
-use super::{migrate, Keyring, StorageError, TxBackendError, TxRead, META_TREE};
+use super::{migrate, Keyring, RawRecord, StorageError, TxBackendError, TxRead, META_TREE};
 
 /// What another server sharing the table changed, as its committed transaction announced it (`NOTIFY`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,7 +165,51 @@ pub struct PgOptions {
     pub max_parallel: usize,
     /// Do not create the table; it must exist.
     pub skip_create_table: bool,
+    /// `ha_enabled`: the lock table and its timings.
+    pub ha: Option<HaOptions>,
 }
+
+/// High availability: one server holds a lock row with a lifetime (OpenBao's `ha_table` schema), renewing it; when
+/// it stops renewing (a crash, a lost connection) the row expires and a standby takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HaOptions {
+    pub table: String,
+    /// How long the lock outlives its last renewal: the longest a crashed active server keeps the others waiting.
+    pub lock_ttl: Duration,
+    /// How often a server renews the lock it holds, or tries to take a free one.
+    pub retry_interval: Duration,
+}
+
+impl HaOptions {
+    pub const DEFAULT_TABLE: &'static str = "vault_ha_locks";
+    pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(4);
+    pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_millis(500);
+}
+
+/// A server taking part in HA, as `sys/ha-status` lists it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct HaNode {
+    pub identity: String,
+    pub hostname: String,
+    pub api_address: String,
+    pub cluster_address: String,
+    pub version: String,
+    /// RFC 3339: when it last renewed its registration.
+    pub last_echo: String,
+}
+
+/// The lock's holder, as the lock row names it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct HaLeader {
+    pub identity: String,
+    pub api_address: String,
+    pub cluster_address: String,
+    /// RFC 3339: when it became active.
+    pub active_since: String,
+}
+
+const LOCK_KEY: &str = "core/lock";
+const NODE_PREFIX: &str = "node/";
 
 impl std::fmt::Debug for PgOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,6 +218,7 @@ impl std::fmt::Debug for PgOptions {
             .field("table", &self.table)
             .field("max_parallel", &self.max_parallel)
             .field("skip_create_table", &self.skip_create_table)
+            .field("ha", &self.ha)
             .finish()
     }
 }
@@ -185,7 +230,18 @@ impl PgOptions {
 
     /// The table name quoted for SQL, after checking it is one or two plain identifiers.
     pub fn quoted_table(&self) -> Result<String, String> {
-        let parts: Vec<&str> = self.table.split('.').collect();
+        quote_identifier_path(&self.table)
+    }
+}
+
+fn quote_table(name: &str) -> Result<String, StorageError> {
+    quote_identifier_path(name).map_err(StorageError::Io)
+}
+
+/// `name` (`table` or `schema.table`) quoted for SQL, after checking each part is a plain identifier.
+pub fn quote_identifier_path(name: &str) -> Result<String, String> {
+    {
+        let parts: Vec<&str> = name.split('.').collect();
         let plain = |p: &str| {
             !p.is_empty()
                 && p.len() <= 63
@@ -194,8 +250,7 @@ impl PgOptions {
         };
         if parts.len() > 2 || !parts.iter().all(|p| plain(p)) {
             return Err(format!(
-                "invalid table name {:?}: use letters, digits and underscores, optionally schema.table",
-                self.table
+                "invalid table name {name:?}: use letters, digits and underscores, optionally schema.table"
             ));
         }
         Ok(parts.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join("."))
@@ -502,6 +557,110 @@ impl PgStore {
         })
     }
 
+    /// Whether `ha_enabled` is set.
+    pub fn ha(&self) -> Option<&HaOptions> {
+        self.options.ha.as_ref()
+    }
+
+    fn ha_table(&self) -> Result<String, StorageError> {
+        let ha = self
+            .options
+            .ha
+            .as_ref()
+            .ok_or_else(|| StorageError::Io("HA is not enabled".into()))?;
+        quote_table(&ha.table)
+    }
+
+    /// Take the lock, or renew it if `leader.identity` holds it: `true` when held for another `lock_ttl`.
+    pub fn ha_try_lock(&self, leader: &HaLeader, ttl: Duration) -> Result<bool, StorageError> {
+        let table = self.ha_table()?;
+        let value = serde_json::to_string(leader).map_err(|e| StorageError::Codec(e.to_string()))?;
+        let identity = leader.identity.clone();
+        let seconds = ttl.as_secs_f64();
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let sql = format!(
+                    "INSERT INTO {table} AS l (ha_key, ha_identity, ha_value, valid_until) \
+                     VALUES ($1, $2, $3, now() + make_interval(secs => $4)) \
+                     ON CONFLICT (ha_key) DO UPDATE SET ha_identity = EXCLUDED.ha_identity, \
+                     ha_value = CASE WHEN l.ha_identity = EXCLUDED.ha_identity THEN l.ha_value ELSE EXCLUDED.ha_value END, \
+                     valid_until = EXCLUDED.valid_until \
+                     WHERE l.valid_until < now() OR l.ha_identity = EXCLUDED.ha_identity"
+                );
+                let rows = c.client.execute(&sql, &[&LOCK_KEY, &identity, &value, &seconds])?;
+                Ok(rows == 1)
+            })
+        })
+    }
+
+    /// Give the lock up if `identity` holds it.
+    pub fn ha_release(&self, identity: &str) -> Result<(), StorageError> {
+        let table = self.ha_table()?;
+        let identity = identity.to_string();
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let sql = format!("DELETE FROM {table} WHERE ha_key = $1 AND ha_identity = $2");
+                c.client.execute(&sql, &[&LOCK_KEY, &identity])?;
+                Ok(())
+            })
+        })
+    }
+
+    /// The lock's live holder, if any.
+    pub fn ha_leader(&self) -> Result<Option<HaLeader>, StorageError> {
+        let table = self.ha_table()?;
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let sql = format!("SELECT ha_value FROM {table} WHERE ha_key = $1 AND valid_until > now()");
+                Ok(c.client
+                    .query_opt(&sql, &[&LOCK_KEY])?
+                    .and_then(|row| row.get::<_, Option<String>>(0))
+                    .and_then(|v| serde_json::from_str(&v).ok()))
+            })
+        })
+    }
+
+    /// Register (or renew) this server among the HA nodes for `ttl`.
+    pub fn ha_register(&self, node: &HaNode, ttl: Duration) -> Result<(), StorageError> {
+        let table = self.ha_table()?;
+        let value = serde_json::to_string(node).map_err(|e| StorageError::Codec(e.to_string()))?;
+        let key = format!("{NODE_PREFIX}{}", node.identity);
+        let identity = node.identity.clone();
+        let seconds = ttl.as_secs_f64();
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let sql = format!(
+                    "INSERT INTO {table} (ha_key, ha_identity, ha_value, valid_until) \
+                     VALUES ($1, $2, $3, now() + make_interval(secs => $4)) \
+                     ON CONFLICT (ha_key) DO UPDATE SET ha_value = EXCLUDED.ha_value, valid_until = EXCLUDED.valid_until"
+                );
+                c.client.execute(&sql, &[&key, &identity, &value, &seconds])?;
+                // Registrations long expired are removed by whoever registers.
+                let sql = format!("DELETE FROM {table} WHERE ha_key LIKE 'node/%' AND valid_until < now() - interval '1 hour'");
+                c.client.execute(&sql, &[])?;
+                Ok(())
+            })
+        })
+    }
+
+    /// The live registrations.
+    pub fn ha_nodes(&self) -> Result<Vec<HaNode>, StorageError> {
+        let table = self.ha_table()?;
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let sql = format!(
+                    "SELECT ha_value FROM {table} WHERE ha_key LIKE 'node/%' AND valid_until > now() ORDER BY ha_key"
+                );
+                Ok(c.client
+                    .query(&sql, &[])?
+                    .iter()
+                    .filter_map(|row| row.get::<_, Option<String>>(0))
+                    .filter_map(|v| serde_json::from_str(&v).ok())
+                    .collect())
+            })
+        })
+    }
+
     /// Have `handler` told about every change another server commits to the table.
     pub fn on_remote_change(&self, handler: ChangeHandler) {
         if let Ok(mut slot) = self.handler.write() {
@@ -526,6 +685,22 @@ impl PgStore {
             if let Err(e) = client.batch_execute(&create) {
                 if client.batch_execute(&create).is_err() {
                     return Err(classify(&e));
+                }
+            }
+        }
+        if let Some(ha) = &options.ha {
+            let ha_table = quote_table(&ha.table)?;
+            if !options.skip_create_table {
+                let constraint = format!("\"{}_pkey\"", ha.table.replace('.', "_"));
+                let create = format!(
+                    "CREATE TABLE IF NOT EXISTS {ha_table} (ha_key TEXT COLLATE \"C\" NOT NULL, ha_identity TEXT \
+                     COLLATE \"C\" NOT NULL, ha_value TEXT COLLATE \"C\", valid_until TIMESTAMP WITH TIME ZONE NOT \
+                     NULL, CONSTRAINT {constraint} PRIMARY KEY (ha_key))"
+                );
+                if let Err(e) = client.batch_execute(&create) {
+                    if client.batch_execute(&create).is_err() {
+                        return Err(classify(&e));
+                    }
                 }
             }
         }
@@ -635,6 +810,56 @@ impl PgStore {
             slot.run(|c| {
                 let rows = c.client.query(&c.stmts.values, &[&tree])?;
                 Ok(rows.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect())
+            })
+        })
+    }
+
+    /// Up to `limit` records of `tree` after `after`, in key order (`operator migrate`).
+    pub(super) fn raw_page(
+        &self,
+        tree: &'static str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<RawRecord>, StorageError> {
+        let table = self.table.clone();
+        let after = after.map(<[u8]>::to_vec);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let rows = match &after {
+                    Some(after) => c.client.query(
+                        &format!("SELECT key, value FROM {table} WHERE tree = $1 AND key > $2 ORDER BY key LIMIT $3"),
+                        &[&tree, after, &limit],
+                    )?,
+                    None => c.client.query(
+                        &format!("SELECT key, value FROM {table} WHERE tree = $1 ORDER BY key LIMIT $2"),
+                        &[&tree, &limit],
+                    )?,
+                };
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            })
+        })
+    }
+
+    /// Upsert records as given, in one transaction (`operator migrate`).
+    pub(super) fn put_raw_page(
+        &self,
+        tree: &'static str,
+        records: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), StorageError> {
+        let table = self.table.clone();
+        self.readers.run(move |slot| {
+            slot.run(|c| {
+                let (keys, values): (Vec<Vec<u8>>, Vec<Vec<u8>>) = records.iter().cloned().unzip();
+                let trees: Vec<&str> = vec![tree; keys.len()];
+                c.client.execute(
+                    &format!(
+                        "INSERT INTO {table} (tree, key, value) SELECT * FROM UNNEST($1::text[], $2::bytea[], \
+                         $3::bytea[]) ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value"
+                    ),
+                    &[&trees, &keys, &values],
+                )?;
+                Ok(())
             })
         })
     }
@@ -978,6 +1203,7 @@ mod tests {
             table: "vault_store".into(),
             max_parallel: 4,
             skip_create_table: false,
+            ha: None,
         };
         assert_eq!(o.quoted_table().unwrap(), "\"vault_store\"");
         o.table = "s.t".into();

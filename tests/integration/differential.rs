@@ -642,6 +642,8 @@ scenarios! {
     differential_operator_keys => "operator_keys.json",
     differential_auto_unseal_static => "auto_unseal_static.json",
     differential_cors => "cors.json",
+    differential_openapi => "openapi.json",
+    differential_token_path_table => "token_path_table.json",
     differential_quotas_and_metrics => "quotas_and_metrics.json",
 }
 

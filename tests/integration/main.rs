@@ -40,6 +40,7 @@ mod lockout;
 mod metrics;
 mod migrations;
 mod mounts;
+mod openapi;
 mod operator_keys;
 mod policies;
 mod postgresql;

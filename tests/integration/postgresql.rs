@@ -161,8 +161,9 @@ fn the_stanza_is_checked_before_anything_starts() {
     let dir = temp_dir();
     let cases = [
         (
-            "connection_url = \"postgres://postgres@127.0.0.1:5432/test\"\n  ha_enabled = \"true\"",
-            "ha_enabled is not supported yet",
+            "connection_url = \"postgres://postgres@127.0.0.1:5432/test\"\n  ha_enabled = \"true\"\n  \
+             ha_lock_ttl = \"1s\"",
+            "ha_lock_ttl must be more than twice ha_retry_interval",
         ),
         (
             "connection_url = \"postgres://postgres@127.0.0.1:5432/test\"\n  table = \"x; drop table y\"",
@@ -538,4 +539,290 @@ fn what_one_server_changes_is_in_force_on_the_other() {
     eventually("B encrypts with the version A rotated to", || {
         encrypt(&b).starts_with("vault:v2:")
     });
+}
+
+/// A server with HA on, in `dir`, sharing the table named after `data`.
+fn start_ha(dir: &Path, data: &Path) -> TestServer {
+    std::fs::create_dir_all(dir).unwrap();
+    // The lock table is the test's own too (named after the data table), so tests running at once do not share it.
+    let stanza = crate::common::storage_stanza(data);
+    let table = stanza
+        .split("table = \"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap_or_default();
+    let storage = stanza.replace(
+        "storage \"postgresql\" {\n",
+        &format!(
+            "storage \"postgresql\" {{\n  ha_enabled = \"true\"\n  ha_table = \"{table}_ha\"\n  ha_lock_ttl = \"3s\"\n  \
+             ha_retry_interval = \"250ms\"\n"
+        ),
+    );
+    assert!(storage.contains("ha_enabled"), "run under OnPostgres");
+    let path = dir.join("vault.hcl");
+    std::fs::write(
+        &path,
+        format!("listener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\n{storage}"),
+    )
+    .unwrap();
+    TestServer::start_with_config(dir, &path, "http", None)
+}
+
+fn leader(server: &TestServer) -> Value {
+    let (status, body) = server.client.get("sys/leader", None);
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn is_active(server: &TestServer) -> bool {
+    leader(server)["is_self"] == true
+}
+
+/// A `PUT` that does not follow redirects: (status, Location).
+fn put_no_follow(base: &str, path: &str, token: &str, body: Value) -> (u16, Option<String>) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent();
+    let resp = agent
+        .put(format!("{base}/v1/{path}"))
+        .header("X-Vault-Token", token)
+        .send(body.to_string())
+        .unwrap();
+    let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    (resp.status().as_u16(), location)
+}
+
+#[test]
+fn ha_one_active_server_standbys_redirect_writes_and_serve_reads() {
+    let _pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let a = start_ha(&dir.path().join("a"), &data);
+    let (keys, root) = a.client.init(1, 1);
+    a.client.unseal_with(&keys);
+    eventually("the first unsealed server becomes active", || is_active(&a));
+    let b = start_ha(&dir.path().join("b"), &data);
+    b.client.unseal_with(&keys);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(!is_active(&b), "one active server");
+
+    // sys/leader names the active server on both; sys/health tells the standby apart.
+    let leader_b = leader(&b);
+    assert_eq!(leader_b["ha_enabled"], true);
+    assert_eq!(leader_b["leader_address"], a.client.base.as_str());
+    assert!(leader_b.get("active_time").is_none());
+    assert!(leader(&a)["active_time"].is_string());
+    let (status, health) = b.client.get("sys/health", None);
+    assert_eq!((status, health["standby"].clone()), (429, json!(true)));
+    assert_eq!(b.client.get("sys/health?standbyok=true", None).0, 200);
+    let (status, health) = a.client.get("sys/health", None);
+    assert_eq!((status, health["standby"].clone()), (200, json!(false)));
+
+    // sys/ha-status lists both, the active one marked.
+    let (status, ha) = b.client.get("sys/ha-status", Some(&root));
+    assert_eq!(status, 200, "{ha}");
+    let nodes = ha["data"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{ha}");
+    let active: Vec<&Value> = nodes.iter().filter(|n| n["active_node"] == true).collect();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["api_address"], a.client.base.as_str());
+    assert_eq!(
+        ha["nodes"], ha["data"]["nodes"],
+        "OpenBao repeats the nodes at the top level"
+    );
+
+    // A write on the standby is redirected to the active server; a read is answered there.
+    enable_kv2(&a, &root);
+    let (status, location) = put_no_follow(
+        &b.client.base,
+        "secret/data/redirected?x=1",
+        &root,
+        json!({"data": {"v": "w"}}),
+    );
+    assert_eq!(status, 307);
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("{}/v1/secret/data/redirected?x=1", a.client.base).as_str())
+    );
+    // bao follows the redirect: a write through the standby lands, and the standby reads it back at once.
+    let (code, out, err) = crate::tools::run_bao(
+        &b.client.base,
+        Some(&root),
+        &["kv", "put", "-mount=secret", "via-bao", "v=1"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(kv_get(&a, &root, "secret/data/via-bao").0, 200);
+    let (status, body) = kv_get(&b, &root, "secret/data/via-bao");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["data"]["v"], "1");
+
+    // Step-down hands the lock over: the standby takes it.
+    let (status, body) = a.client.put("sys/step-down", Some(&root), json!({}));
+    assert_eq!(status, 204, "{body}");
+    eventually("the standby becomes active after the step-down", || is_active(&b));
+    assert!(!is_active(&a));
+    assert_eq!(leader(&a)["leader_address"], b.client.base.as_str());
+}
+
+#[test]
+fn ha_failover_after_kill_9_of_the_active_server() {
+    let _pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let a = start_ha(&dir.path().join("a"), &data);
+    let (keys, root) = a.client.init(1, 1);
+    a.client.unseal_with(&keys);
+    eventually("a becomes active", || is_active(&a));
+    let b = start_ha(&dir.path().join("b"), &data);
+    b.client.unseal_with(&keys);
+    enable_kv2(&a, &root);
+    for i in 0..20 {
+        kv_put(&a, &root, &format!("secret/data/k{i}"), &format!("v{i}"));
+    }
+    a.kill9();
+    let killed_at = Instant::now();
+    eventually_within("the standby takes over", Duration::from_secs(8), || is_active(&b));
+    let took = killed_at.elapsed();
+    assert!(took < Duration::from_secs(5), "failover took {took:?} (lock TTL 3 s)");
+    for i in 0..20 {
+        let (status, body) = kv_get(&b, &root, &format!("secret/data/k{i}"));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["data"]["v"], format!("v{i}"));
+    }
+    kv_put(&b, &root, "secret/data/after-failover", "x");
+}
+
+fn eventually_within(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn migrate(dir: &Path, source: &str, destination: &str, start: Option<&str>) -> (i32, String, String) {
+    let config = dir.join(format!("migrate-{}.hcl", std::process::id()));
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n{}\n",
+            source.replacen("storage ", "storage_source ", 1),
+            destination.replacen("storage ", "storage_destination ", 1)
+        ),
+    )
+    .unwrap();
+    let config = format!("-config={}", config.display());
+    let mut args = vec!["operator", "migrate", config.as_str()];
+    let start = start.map(|s| format!("-start={s}"));
+    if let Some(s) = &start {
+        args.push(s);
+    }
+    crate::common::run_vault(&args)
+}
+
+fn sled_stanza(data: &Path) -> String {
+    format!("storage \"sled\" {{\n  path = \"{}\"\n}}\n", data.display())
+}
+
+/// A server on sled in `data`, whatever storage the test's other servers use.
+fn start_on_sled(dir: &Path, data: &Path) -> TestServer {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("vault.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\n{}",
+            sled_stanza(data)
+        ),
+    )
+    .unwrap();
+    TestServer::start_with_config(dir, &config, "http", None)
+}
+
+fn copied(out: &str) -> u64 {
+    out.lines()
+        .last()
+        .and_then(|l| l.split('(').nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {out}"))
+}
+
+#[test]
+fn operator_migrate_copies_a_stopped_store_to_postgresql_and_back() {
+    let pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let sled_data = dir.path().join("sled-data");
+    let pg_data = dir.path().join("pg-data");
+    let back_data = dir.path().join("back-data");
+
+    // A sled server with a secret and a wrapped token, then stopped.
+    let server = start_on_sled(&dir.path().join("sled"), &sled_data);
+    let (keys, root) = server.client.init(1, 1);
+    server.client.unseal_with(&keys);
+    enable_kv2(&server, &root);
+    kv_put(&server, &root, "secret/data/moved", "by-migrate");
+    let wrapped = wrap_on(&server.client.base, &root, json!({"carried": "along"}));
+
+    // Refused while the server holds the directory.
+    let pg_stanza = crate::common::storage_stanza(&pg_data);
+    let (code, _, err) = migrate(dir.path(), &sled_stanza(&sled_data), &pg_stanza, None);
+    assert_ne!(code, 0);
+    assert!(err.contains("in use"), "{err}");
+    assert!(server.terminate().success());
+
+    let (code, out, err) = migrate(dir.path(), &sled_stanza(&sled_data), &pg_stanza, None);
+    assert_eq!(code, 0, "{out}{err}");
+    let total = copied(&out);
+    assert!(total > 5, "{out}");
+    // Again: a resumed copy is the same upserts.
+    let (code, out, err) = migrate(dir.path(), &sled_stanza(&sled_data), &pg_stanza, None);
+    assert_eq!((code, copied(&out)), (0, total), "{err}");
+    // From a position on: fewer records.
+    let (code, out, err) = migrate(dir.path(), &sled_stanza(&sled_data), &pg_stanza, Some("tokens/"));
+    assert_eq!(code, 0, "{err}");
+    assert!(copied(&out) < total, "{out}");
+
+    // A server on the PostgreSQL copy unseals with the same keys and serves the same data.
+    let pg_dir = dir.path().join("pg");
+    std::fs::create_dir_all(&pg_dir).unwrap();
+    let server = start_sharing(&pg_dir, &pg_data);
+    assert_eq!(
+        server.client.get("sys/seal-status", None).1["storage_type"],
+        "postgresql"
+    );
+    server.client.unseal_with(&keys);
+    let (status, body) = kv_get(&server, &root, "secret/data/moved");
+    assert_eq!(
+        (status, body["data"]["data"]["v"].clone()),
+        (200, json!("by-migrate")),
+        "{body}"
+    );
+    kv_put(&server, &root, "secret/data/written-on-pg", "too");
+    drop(server);
+
+    // A destination holding another store is refused.
+    let other_data = dir.path().join("other-data");
+    let other = start_on_sled(&dir.path().join("other"), &other_data);
+    other.client.init(1, 1);
+    drop(other);
+    let (code, _, err) = migrate(dir.path(), &pg_stanza, &sled_stanza(&other_data), None);
+    assert_ne!(code, 0);
+    assert!(err.contains("another initialized store"), "{err}");
+
+    // And back to sled.
+    let (code, out, err) = migrate(dir.path(), &pg_stanza, &sled_stanza(&back_data), None);
+    assert_eq!(code, 0, "{out}{err}");
+    let server = start_on_sled(&dir.path().join("back"), &back_data);
+    server.client.unseal_with(&keys);
+    assert_eq!(kv_get(&server, &root, "secret/data/written-on-pg").0, 200);
+    let (status, body) = server.client.put("sys/wrapping/unwrap", Some(&wrapped), json!({}));
+    assert_eq!(
+        (status, body["data"]["carried"].clone()),
+        (200, json!("along")),
+        "{body}"
+    );
+    drop(pg);
 }

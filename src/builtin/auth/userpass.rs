@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use crate::framework::{
-    concat_fields, parse_policies, upgrade_legacy, Captures, Fields, Kind, PathSpec, PathTable, Schema, TokenParams,
-    TOKEN_FIELD_LIST,
+    concat_fields, field, parse_policies, upgrade_legacy, Captures, Display, Field, Fields, Kind, PathSpec, PathTable,
+    Schema, TokenParams, TOKEN_FIELD_LIST,
 };
 use crate::logical::{
     AliasFuture, Auth, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response,
@@ -21,30 +21,34 @@ const MIN_GIVEN_COST: u32 = 5;
 const MAX_GIVEN_COST: u32 = 12;
 
 /// A user's own fields (the legacy ones among them), then the `token_*` ones every auth method has.
-const USER_FIELD_LIST: [(&str, Kind); 17] = concat_fields(
+const USER_FIELD_LIST: [Field; 17] = concat_fields(
     [
-        ("username", Kind::Str),
-        ("password", Kind::Str),
-        ("password_hash", Kind::Str),
-        ("policies", Kind::CommaStrings),
-        ("ttl", Kind::Duration),
-        ("max_ttl", Kind::Duration),
-        ("bound_cidrs", Kind::CommaStrings),
+        field("username", Kind::Str).desc("Username for this user."),
+        field("password", Kind::Str).desc("Password for this user."),
+        field("password_hash", Kind::Str).desc("Pre-hashed bcrypt password for this user. Mutually exclusive with password."),
+        field("policies", Kind::CommaStrings).desc("Use \"token_policies\" instead. If this and \"token_policies\" are both specified, only \"token_policies\" will be used.").deprecated(),
+        field("ttl", Kind::Duration).desc("Use \"token_ttl\" instead. If this and \"token_ttl\" are both specified, only \"token_ttl\" will be used.").deprecated(),
+        field("max_ttl", Kind::Duration).desc("Use \"token_max_ttl\" instead. If this and \"token_max_ttl\" are both specified, only \"token_max_ttl\" will be used.").deprecated(),
+        field("bound_cidrs", Kind::CommaStrings).desc("Use \"token_bound_cidrs\" instead. If this and \"token_bound_cidrs\" are both specified, only \"token_bound_cidrs\" will be used.").deprecated(),
     ],
     TOKEN_FIELD_LIST,
 );
 const USER_FIELDS: Schema = &USER_FIELD_LIST;
-const PASSWORD_FIELDS: &[(&str, Kind)] = &[
-    ("username", Kind::Str),
-    ("password", Kind::Str),
-    ("password_hash", Kind::Str),
+const PASSWORD_FIELDS: &[Field] = &[
+    field("username", Kind::Str).desc("Username for this user."),
+    field("password", Kind::Str).desc("Password for this user."),
+    field("password_hash", Kind::Str)
+        .desc("Pre-hashed bcrypt password for this user. Mutually exclusive with password."),
 ];
-const POLICIES_FIELDS: &[(&str, Kind)] = &[
-    ("username", Kind::Str),
-    ("policies", Kind::CommaStrings),
-    ("token_policies", Kind::CommaStrings),
+const POLICIES_FIELDS: &[Field] = &[
+    field("username", Kind::Str).desc("Username for this user."),
+    field("policies", Kind::CommaStrings).desc("Use \"token_policies\" instead. If this and \"token_policies\" are both specified, only \"token_policies\" will be used.").deprecated(),
+    field("token_policies", Kind::CommaStrings).desc("Comma-separated list of policies"),
 ];
-const LOGIN_FIELDS: &[(&str, Kind)] = &[("username", Kind::Str), ("password", Kind::Str)];
+const LOGIN_FIELDS: &[Field] = &[
+    field("username", Kind::Str).desc("Username for this user."),
+    field("password", Kind::Str).desc("Password for this user."),
+];
 
 pub struct Userpass;
 
@@ -56,6 +60,7 @@ const PATHS: PathTable<Userpass> = PathTable {
             operations: &[(Operation::List, Userpass::list)],
             existence: None,
             help: "Manage users allowed to authenticate.",
+            display: Display::new("userpass", "", "users"),
         },
         PathSpec {
             pattern: "users/",
@@ -63,6 +68,7 @@ const PATHS: PathTable<Userpass> = PathTable {
             operations: &[(Operation::List, Userpass::list)],
             existence: None,
             help: "Manage users allowed to authenticate.",
+            display: Display::new("userpass", "", "users"),
         },
         PathSpec {
             pattern: "users/{username}",
@@ -75,6 +81,7 @@ const PATHS: PathTable<Userpass> = PathTable {
             ],
             existence: Some(Userpass::exists),
             help: "Manage users allowed to authenticate.",
+            display: Display::new("userpass", "", "user"),
         },
         PathSpec {
             pattern: "users/{username}/password",
@@ -82,6 +89,7 @@ const PATHS: PathTable<Userpass> = PathTable {
             operations: &[(Operation::Update, Userpass::set_password)],
             existence: None,
             help: "Reset user's password.",
+            display: Display::new("userpass", "reset", "password"),
         },
         PathSpec {
             pattern: "users/{username}/policies",
@@ -89,6 +97,7 @@ const PATHS: PathTable<Userpass> = PathTable {
             operations: &[(Operation::Update, Userpass::set_policies)],
             existence: None,
             help: "Update the policies associated with the username.",
+            display: Display::new("userpass", "update", "policies"),
         },
         PathSpec {
             pattern: "login/{username}",
@@ -96,6 +105,7 @@ const PATHS: PathTable<Userpass> = PathTable {
             operations: &[(Operation::Update, Userpass::login)],
             existence: None,
             help: "Log in with a username and password.",
+            display: Display::new("userpass", "login", ""),
         },
     ],
 };
@@ -371,6 +381,10 @@ impl Backend for Userpass {
 
     fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
         Box::pin(PATHS.existence(self, ctx, req))
+    }
+
+    fn openapi(&self, default_prefix: &str) -> Option<crate::logical::openapi::Document> {
+        Some(PATHS.openapi(&self.special_paths(), default_prefix))
     }
 
     fn special_paths(&self) -> SpecialPaths {

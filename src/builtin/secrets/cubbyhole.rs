@@ -3,7 +3,7 @@
 //! with the token.
 
 use crate::framework::{
-    as_folder, decode_json, encode_json, keys_response, Captures, Fields, PathSpec, PathTable, Schema,
+    as_folder, decode_json, encode_json, keys_response, Captures, Display, Fields, PathSpec, PathTable, Schema,
 };
 use crate::logical::{
     Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response, StorageScope,
@@ -26,6 +26,7 @@ const PATHS: PathTable<Cubbyhole> = PathTable {
         ],
         existence: Some(Cubbyhole::exists),
         help: "Pass-through secret storage to a token-specific cubbyhole in the storage backend, allowing you to read/write arbitrary data into secret storage.",
+        display: Display { per_op: &[(Operation::Read, "read", ""), (Operation::List, "list", ""), (Operation::Create, "write", ""), (Operation::Update, "write", ""), (Operation::Delete, "delete", "")], ..Display::new("cubbyhole", "", "") },
     }],
 };
 
@@ -100,6 +101,10 @@ impl Backend for Cubbyhole {
 
     fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
         Box::pin(PATHS.existence(self, ctx, req))
+    }
+
+    fn openapi(&self, default_prefix: &str) -> Option<crate::logical::openapi::Document> {
+        Some(PATHS.openapi(&self.special_paths(), default_prefix))
     }
 
     fn storage_scope(&self) -> StorageScope {

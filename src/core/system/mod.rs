@@ -9,6 +9,7 @@ pub mod leases;
 pub mod lockout;
 pub mod metrics_quotas;
 pub mod mounts;
+pub mod openapi;
 
 use serde_json::{json, Map, Value};
 
@@ -156,6 +157,9 @@ impl SystemBackend {
         if let Some(answer) = metrics_quotas::route(core, path, req).await {
             return answer;
         }
+        if let Some(answer) = openapi::route(core, caller, path, req).await {
+            return answer;
+        }
         let op = req.operation;
         match path {
             "seal" => {
@@ -262,6 +266,36 @@ impl SystemBackend {
                 data.insert("keys".into(), json!(keys));
                 data.insert("key_info".into(), Value::Object(key_info));
                 Ok(Response::with_data(data))
+            }
+            "step-down" => {
+                if !is_write(op) {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                core.step_down()?;
+                Ok(Response::no_content())
+            }
+            "ha-status" => {
+                if op != Operation::Read {
+                    return Err(CoreError::UnsupportedOperation);
+                }
+                let nodes: Vec<Value> = core
+                    .ha_nodes()?
+                    .into_iter()
+                    .map(|(node, active)| {
+                        json!({
+                            "hostname": node.hostname,
+                            "api_address": node.api_address,
+                            "cluster_address": node.cluster_address,
+                            "active_node": active,
+                            // OpenBao reports no echo for the active node itself.
+                            "last_echo": if active { Value::Null } else { json!(node.last_echo) },
+                            "version": node.version,
+                        })
+                    })
+                    .collect();
+                let mut data = Map::new();
+                data.insert("nodes".into(), json!(nodes));
+                Ok(Response::legacy(data))
             }
             "loggers" => loggers(None, req),
             other if other.starts_with("loggers/") => loggers(other.strip_prefix("loggers/"), req),

@@ -13,41 +13,41 @@ use crate::core::mounts::{
 };
 use crate::core::registry::{self, BackendKind};
 use crate::core::{Caller, Core, CoreError, Operation, Request, Response};
-use crate::framework::{parse_duration_second, parse_go_int, refuse_write_to_folder, Fields, Kind, Schema};
+use crate::framework::{field, parse_duration_second, parse_go_int, refuse_write_to_folder, Fields, Kind, Schema};
 use crate::policy::Acl;
 
 const MOUNT_SCHEMA: Schema = &[
-    ("path", Kind::Str),
-    ("type", Kind::Str),
-    ("description", Kind::Str),
-    ("config", Kind::Map),
-    ("local", Kind::Bool),
-    ("seal_wrap", Kind::Bool),
-    ("external_entropy_access", Kind::Bool),
-    ("plugin_name", Kind::Str),
-    ("options", Kind::KvPairs),
-    ("plugin_version", Kind::Str),
+    field("path", Kind::Str),
+    field("type", Kind::Str),
+    field("description", Kind::Str),
+    field("config", Kind::Map),
+    field("local", Kind::Bool),
+    field("seal_wrap", Kind::Bool),
+    field("external_entropy_access", Kind::Bool),
+    field("plugin_name", Kind::Str),
+    field("options", Kind::KvPairs),
+    field("plugin_version", Kind::Str),
 ];
 
 const TUNE_SCHEMA: Schema = &[
-    ("path", Kind::Str),
-    ("default_lease_ttl", Kind::Str),
-    ("max_lease_ttl", Kind::Str),
-    ("description", Kind::Str),
-    ("audit_non_hmac_request_keys", Kind::CommaStrings),
-    ("audit_non_hmac_response_keys", Kind::CommaStrings),
-    ("options", Kind::KvPairs),
-    ("listing_visibility", Kind::Str),
-    ("passthrough_request_headers", Kind::CommaStrings),
-    ("allowed_response_headers", Kind::CommaStrings),
-    ("token_type", Kind::Str),
-    ("plugin_version", Kind::Str),
-    ("user_lockout_config", Kind::Map),
+    field("path", Kind::Str),
+    field("default_lease_ttl", Kind::Str),
+    field("max_lease_ttl", Kind::Str),
+    field("description", Kind::Str),
+    field("audit_non_hmac_request_keys", Kind::CommaStrings),
+    field("audit_non_hmac_response_keys", Kind::CommaStrings),
+    field("options", Kind::KvPairs),
+    field("listing_visibility", Kind::Str),
+    field("passthrough_request_headers", Kind::CommaStrings),
+    field("allowed_response_headers", Kind::CommaStrings),
+    field("token_type", Kind::Str),
+    field("plugin_version", Kind::Str),
+    field("user_lockout_config", Kind::Map),
 ];
 
-const REMOUNT_SCHEMA: Schema = &[("from", Kind::Str), ("to", Kind::Str)];
-const PATH_SCHEMA: Schema = &[("path", Kind::Str)];
-const MIGRATION_SCHEMA: Schema = &[("migration_id", Kind::Str)];
+const REMOUNT_SCHEMA: Schema = &[field("from", Kind::Str), field("to", Kind::Str)];
+const PATH_SCHEMA: Schema = &[field("path", Kind::Str)];
+const MIGRATION_SCHEMA: Schema = &[field("migration_id", Kind::Str)];
 
 fn invalid(message: impl Into<String>) -> CoreError {
     CoreError::InvalidRequest(message.into())
@@ -635,7 +635,7 @@ async fn tune_write(core: &Core, path: &str, req: &Request) -> Result<Response, 
         let allowed = ["path", "audit_non_hmac_request_keys", "audit_non_hmac_response_keys"];
         let refused = TUNE_SCHEMA
             .iter()
-            .map(|(name, _)| *name)
+            .map(|f| f.name)
             .filter(|name| req.data.contains_key(*name) && !allowed.contains(name))
             .min();
         if let Some(field) = refused {
@@ -776,7 +776,7 @@ async fn tune_write(core: &Core, path: &str, req: &Request) -> Result<Response, 
 
 /// OpenBao's `hasMountAccess`: a token sees a mount if any capability (other than deny) of its ACL applies at or
 /// below the mount's path.
-fn has_mount_access(acl: &Acl, path: &str) -> bool {
+pub(super) fn has_mount_access(acl: &Acl, path: &str) -> bool {
     if !acl.capabilities(path).contains(&"deny") {
         return true;
     }

@@ -27,7 +27,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::framework::{Kind, PathSpec, PathTable, TOKEN_FIELD_LIST};
+use crate::framework::{field, Display, Field, FieldDefault, Kind, PathSpec, PathTable, TOKEN_FIELD_LIST};
 use crate::logical::{
     AliasFuture, Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, PeriodicFuture, Request,
     SpecialPaths, StorageView, TxFail, ViewTxn,
@@ -58,69 +58,106 @@ impl AppRole {
     }
 }
 
-const ROLE_FIELD_LIST: [(&str, Kind); 20] = crate::framework::concat_fields(
+const ROLE_FIELD_LIST: [Field; 20] = crate::framework::concat_fields(
     [
-        ("role_name", Kind::Str),
-        ("bind_secret_id", Kind::Bool),
-        ("bound_cidr_list", Kind::CommaStrings),
-        ("secret_id_bound_cidrs", Kind::CommaStrings),
-        ("policies", Kind::CommaStrings),
-        ("secret_id_num_uses", Kind::Int),
-        ("secret_id_ttl", Kind::Duration),
-        ("period", Kind::Duration),
-        ("role_id", Kind::Str),
-        ("local_secret_ids", Kind::Bool),
+        field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+        field("bind_secret_id", Kind::Bool).desc("Impose secret_id to be presented when logging in using this role.").default(FieldDefault::Bool(true)),
+        field("bound_cidr_list", Kind::CommaStrings).desc("Deprecated: Please use \"secret_id_bound_cidrs\" instead. Comma separated string or list of CIDR blocks. If set, specifies the blocks of IP addresses which can perform the login operation.").deprecated(),
+        field("secret_id_bound_cidrs", Kind::CommaStrings).desc("Comma separated string or list of CIDR blocks. If set, specifies the blocks of IP addresses which can perform the login operation."),
+        field("policies", Kind::CommaStrings).desc("Use \"token_policies\" instead. If this and \"token_policies\" are both specified, only \"token_policies\" will be used.").deprecated(),
+        field("secret_id_num_uses", Kind::Int).desc("Number of times a SecretID can access the role, after which the SecretID will expire. Defaults to 0 meaning that the the secret_id is of unlimited use."),
+        field("secret_id_ttl", Kind::Duration).desc("Duration in seconds after which the issued SecretID should expire. Defaults to 0, meaning no expiration."),
+        field("period", Kind::Duration).desc("Use \"token_period\" instead. If this and \"token_period\" are both specified, only \"token_period\" will be used.").deprecated(),
+        field("role_id", Kind::Str).desc("Identifier of the role. Defaults to a UUID."),
+        field("local_secret_ids", Kind::Bool).desc("If set, the secret IDs generated using this role will be cluster local. This can only be set during role creation and once set, it can't be reset later."),
     ],
     TOKEN_FIELD_LIST,
 );
 const ROLE_FIELDS: crate::framework::Schema = &ROLE_FIELD_LIST;
-const LIST_FIELDS: crate::framework::Schema = &[("after", Kind::Str), ("limit", Kind::Int)];
-const NAME_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str)];
-const ROLE_ID_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("role_id", Kind::Str)];
+const LIST_FIELDS: crate::framework::Schema = &[
+    field("after", Kind::Str)
+        .desc("Optional entry to list begin listing after, not required to exist. Only used in list operations."),
+    field("limit", Kind::Int)
+        .desc("Optional number of entries to return; defaults to all entries. Only used in list operations."),
+];
+const NAME_FIELDS: crate::framework::Schema =
+    &[field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes.")];
+const ROLE_ID_FIELDS: crate::framework::Schema = &[
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("role_id", Kind::Str).desc("Identifier of the role. Defaults to a UUID."),
+];
 const SECRET_ID_FIELDS: crate::framework::Schema = &[
-    ("role_name", Kind::Str),
-    ("metadata", Kind::Str),
-    ("cidr_list", Kind::CommaStrings),
-    ("token_bound_cidrs", Kind::CommaStrings),
-    ("num_uses", Kind::Int),
-    ("ttl", Kind::Duration),
-    ("after", Kind::Str),
-    ("limit", Kind::Int),
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("metadata", Kind::Str).desc("Metadata to be tied to the SecretID. This should be a JSON formatted string containing metadata in key value pairs."),
+    field("cidr_list", Kind::CommaStrings).desc("Comma separated string or list of CIDR blocks enforcing secret IDs to be used from specific set of IP addresses. If 'bound_cidr_list' is set on the role, then the list of CIDR blocks listed here should be a subset of the CIDR blocks listed on the role."),
+    field("token_bound_cidrs", Kind::CommaStrings).desc("Comma separated string or JSON list of CIDR blocks. If set, specifies the blocks of IP addresses which are allowed to use the generated token."),
+    field("num_uses", Kind::Int).desc("Number of times this SecretID can be used, after which the SecretID expires. Overrides secret_id_num_uses role option when supplied. May not be higher than role's secret_id_num_uses."),
+    field("ttl", Kind::Duration).desc("Duration in seconds after which this SecretID expires. Overrides secret_id_ttl role option when supplied. May not be longer than role's secret_id_ttl."),
+    field("after", Kind::Str).desc("Optional entry to list begin listing after, not required to exist. Only used in list operations."),
+    field("limit", Kind::Int).desc("Optional number of entries to return; defaults to all entries. Only used in list operations."),
 ];
 const CUSTOM_SECRET_ID_FIELDS: crate::framework::Schema = &[
-    ("role_name", Kind::Str),
-    ("secret_id", Kind::Str),
-    ("metadata", Kind::Str),
-    ("cidr_list", Kind::CommaStrings),
-    ("token_bound_cidrs", Kind::CommaStrings),
-    ("num_uses", Kind::Int),
-    ("ttl", Kind::Duration),
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("secret_id", Kind::Str).desc("SecretID attached to the role.").default(FieldDefault::Str("")),
+    field("metadata", Kind::Str).desc("Metadata to be tied to the SecretID. This should be a JSON formatted string containing metadata in key value pairs."),
+    field("cidr_list", Kind::CommaStrings).desc("Comma separated string or list of CIDR blocks enforcing secret IDs to be used from specific set of IP addresses. If 'bound_cidr_list' is set on the role, then the list of CIDR blocks listed here should be a subset of the CIDR blocks listed on the role."),
+    field("token_bound_cidrs", Kind::CommaStrings).desc("Comma separated string or JSON list of CIDR blocks. If set, specifies the blocks of IP addresses which are allowed to use the generated token."),
+    field("num_uses", Kind::Int).desc("Number of times this SecretID can be used, after which the SecretID expires. Overrides secret_id_num_uses role option when supplied. May not be higher than role's secret_id_num_uses."),
+    field("ttl", Kind::Duration).desc("Duration in seconds after which this SecretID expires. Overrides secret_id_ttl role option when supplied. May not be longer than role's secret_id_ttl."),
 ];
-const SECRET_ID_VALUE_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("secret_id", Kind::Str)];
-const ACCESSOR_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("secret_id_accessor", Kind::Str)];
-const LOGIN_FIELDS: crate::framework::Schema = &[("role_id", Kind::Str), ("secret_id", Kind::Str)];
+const SECRET_ID_VALUE_FIELDS: crate::framework::Schema = &[
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("secret_id", Kind::Str)
+        .desc("SecretID attached to the role.")
+        .default(FieldDefault::Str("")),
+];
+const ACCESSOR_FIELDS: crate::framework::Schema = &[
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("secret_id_accessor", Kind::Str).desc("Accessor of the SecretID"),
+];
+const LOGIN_FIELDS: crate::framework::Schema = &[
+    field("role_id", Kind::Str).desc("Identifier of the role. Defaults to a UUID."),
+    field("secret_id", Kind::Str)
+        .desc("SecretID attached to the role.")
+        .default(FieldDefault::Str("")),
+];
 const POLICIES_FIELDS: crate::framework::Schema = &[
-    ("role_name", Kind::Str),
-    ("policies", Kind::CommaStrings),
-    ("token_policies", Kind::CommaStrings),
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("policies", Kind::CommaStrings).desc("Use \"token_policies\" instead. If this and \"token_policies\" are both specified, only \"token_policies\" will be used.").deprecated(),
+    field("token_policies", Kind::CommaStrings).desc("Comma-separated list of policies"),
 ];
 const PERIOD_FIELDS: crate::framework::Schema = &[
-    ("role_name", Kind::Str),
-    ("period", Kind::Duration),
-    ("token_period", Kind::Duration),
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("period", Kind::Duration).desc("Use \"token_period\" instead. If this and \"token_period\" are both specified, only \"token_period\" will be used.").deprecated(),
+    field("token_period", Kind::Duration).desc("If set, tokens created via this role will have no max lifetime; instead, their renewal period will be fixed to this value. This takes an integer number of seconds, or a string duration (e.g. \"24h\")."),
 ];
 const CIDR_FIELDS: crate::framework::Schema = &[
-    ("role_name", Kind::Str),
-    ("secret_id_bound_cidrs", Kind::CommaStrings),
-    ("bound_cidr_list", Kind::CommaStrings),
-    ("token_bound_cidrs", Kind::CommaStrings),
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("secret_id_bound_cidrs", Kind::CommaStrings).desc("Comma separated string or list of CIDR blocks. If set, specifies the blocks of IP addresses which can perform the login operation."),
+    field("bound_cidr_list", Kind::CommaStrings).desc("Deprecated: Please use \"secret_id_bound_cidrs\" instead. Comma separated string or list of CIDR blocks. If set, specifies the blocks of IP addresses which can perform the login operation.").deprecated(),
+    field("token_bound_cidrs", Kind::CommaStrings).desc("Comma separated string or JSON list of CIDR blocks. If set, specifies the blocks of IP addresses which are allowed to use the generated token."),
 ];
 const SECRET_ID_NUM_USES_FIELDS: crate::framework::Schema =
-    &[("role_name", Kind::Str), ("secret_id_num_uses", Kind::Int)];
-const SECRET_ID_TTL_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("secret_id_ttl", Kind::Duration)];
-const TOKEN_NUM_USES_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("token_num_uses", Kind::Int)];
-const TOKEN_TTL_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("token_ttl", Kind::Duration)];
-const TOKEN_MAX_TTL_FIELDS: crate::framework::Schema = &[("role_name", Kind::Str), ("token_max_ttl", Kind::Duration)];
+    &[field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."), field("secret_id_num_uses", Kind::Int).desc("Number of times a SecretID can access the role, after which the SecretID will expire. Defaults to 0 meaning that the the secret_id is of unlimited use.")];
+const SECRET_ID_TTL_FIELDS: crate::framework::Schema = &[
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("secret_id_ttl", Kind::Duration).desc(
+        "Duration in seconds after which the issued SecretID should expire. Defaults to 0, meaning no expiration.",
+    ),
+];
+const TOKEN_NUM_USES_FIELDS: crate::framework::Schema = &[
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("token_num_uses", Kind::Int)
+        .desc("The maximum number of times a token may be used, a value of zero means unlimited"),
+];
+const TOKEN_TTL_FIELDS: crate::framework::Schema = &[
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("token_ttl", Kind::Duration).desc("The initial ttl of the token to generate"),
+];
+const TOKEN_MAX_TTL_FIELDS: crate::framework::Schema = &[
+    field("role_name", Kind::Str).desc("Name of the role. Must be less than 4096 bytes."),
+    field("token_max_ttl", Kind::Duration).desc("The maximum lifetime of the generated token"),
+];
 
 /// A role's setting sub-endpoint (`role/:name/secret-id-ttl`, ...), described by `role::SETTINGS[$setting]`.
 macro_rules! setting_path {
@@ -131,6 +168,7 @@ macro_rules! setting_path {
             operations: &[$(setting_operation!($op, $setting)),+],
             existence: None,
             help: role::SETTINGS[$setting].help,
+            display: Display::new("app-role", "", role::SETTINGS[$setting].suffix),
         }
     };
 }
@@ -155,6 +193,7 @@ const PATHS: PathTable<AppRole> = PathTable {
             operations: &[(Operation::List, AppRole::list_roles)],
             existence: None,
             help: "Lists all the roles registered with the backend.",
+            display: Display::new("app-role", "", "roles"),
         },
         PathSpec {
             pattern: "role/",
@@ -162,6 +201,7 @@ const PATHS: PathTable<AppRole> = PathTable {
             operations: &[(Operation::List, AppRole::list_roles)],
             existence: None,
             help: "Lists all the roles registered with the backend.",
+            display: Display::new("app-role", "", "roles"),
         },
         PathSpec {
             pattern: "role/{role_name}",
@@ -174,6 +214,7 @@ const PATHS: PathTable<AppRole> = PathTable {
             ],
             existence: Some(AppRole::role_exists),
             help: "Register an role with the backend.",
+            display: Display::new("app-role", "", "role"),
         },
         setting_path!(role::ROLE_ID, [Read, Update]),
         setting_path!(role::LOCAL_SECRET_IDS, [Read]),
@@ -196,6 +237,10 @@ const PATHS: PathTable<AppRole> = PathTable {
             ],
             existence: None,
             help: "Generate a SecretID against this role.",
+            display: Display {
+                per_op: &[(Operation::List, "", "secret-ids")],
+                ..Display::new("app-role", "", "secret-id")
+            },
         },
         PathSpec {
             pattern: "role/{role_name}/secret-id/",
@@ -203,6 +248,10 @@ const PATHS: PathTable<AppRole> = PathTable {
             operations: &[(Operation::List, AppRole::list_secret_ids)],
             existence: None,
             help: "Generate a SecretID against this role.",
+            display: Display {
+                per_op: &[(Operation::List, "", "secret-ids")],
+                ..Display::new("app-role", "", "secret-id")
+            },
         },
         PathSpec {
             pattern: "role/{role_name}/secret-id/lookup",
@@ -210,6 +259,7 @@ const PATHS: PathTable<AppRole> = PathTable {
             operations: &[(Operation::Update, AppRole::lookup_secret_id)],
             existence: None,
             help: "Read the properties of an issued secret_id",
+            display: Display::new("app-role", "look-up", "secret-id"),
         },
         PathSpec {
             pattern: "role/{role_name}/secret-id/destroy",
@@ -220,6 +270,10 @@ const PATHS: PathTable<AppRole> = PathTable {
             ],
             existence: None,
             help: "Invalidate an issued secret_id",
+            display: Display {
+                per_op: &[(Operation::Delete, "", "secret-id2")],
+                ..Display::new("app-role", "destroy", "secret-id")
+            },
         },
         PathSpec {
             pattern: "role/{role_name}/secret-id-accessor/lookup",
@@ -227,6 +281,7 @@ const PATHS: PathTable<AppRole> = PathTable {
             operations: &[(Operation::Update, AppRole::lookup_accessor)],
             existence: None,
             help: "Read an issued secret_id, using its accessor",
+            display: Display::new("app-role", "look-up", "secret-id-by-accessor"),
         },
         PathSpec {
             pattern: "role/{role_name}/secret-id-accessor/destroy",
@@ -237,6 +292,10 @@ const PATHS: PathTable<AppRole> = PathTable {
             ],
             existence: None,
             help: "Invalidate an issued secret_id, using its accessor",
+            display: Display {
+                per_op: &[(Operation::Delete, "", "secret-id-by-accessor2")],
+                ..Display::new("app-role", "destroy", "secret-id-by-accessor")
+            },
         },
         PathSpec {
             pattern: "role/{role_name}/custom-secret-id",
@@ -244,6 +303,7 @@ const PATHS: PathTable<AppRole> = PathTable {
             operations: &[(Operation::Update, AppRole::custom_secret_id)],
             existence: None,
             help: "Assign a SecretID of choice against the role.",
+            display: Display::new("app-role", "", "custom-secret-id"),
         },
         PathSpec {
             pattern: "login",
@@ -251,6 +311,7 @@ const PATHS: PathTable<AppRole> = PathTable {
             operations: &[(Operation::Update, AppRole::login)],
             existence: None,
             help: "Issue a token based on the credentials supplied",
+            display: Display::new("app-role", "login", ""),
         },
         PathSpec {
             pattern: "tidy/secret-id",
@@ -258,6 +319,7 @@ const PATHS: PathTable<AppRole> = PathTable {
             operations: &[(Operation::Update, AppRole::tidy_endpoint)],
             existence: None,
             help: "Trigger the clean-up of expired SecretID entries.",
+            display: Display::new("app-role", "tidy", "secret-id"),
         },
     ],
 };
@@ -269,6 +331,10 @@ impl Backend for AppRole {
 
     fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
         Box::pin(PATHS.existence(self, ctx, req))
+    }
+
+    fn openapi(&self, default_prefix: &str) -> Option<crate::logical::openapi::Document> {
+        Some(PATHS.openapi(&self.special_paths(), default_prefix))
     }
 
     fn special_paths(&self) -> SpecialPaths {

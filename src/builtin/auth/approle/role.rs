@@ -411,6 +411,8 @@ type CheckUpdate = fn(&Fields, &RoleEntry, &Context) -> Result<Option<Change>, E
 /// [`AppRole::update_setting`] and [`AppRole::delete_setting`] serve them all.
 pub(super) struct Setting {
     pub pattern: &'static str,
+    /// The operation ids' suffix in the OpenAPI document (the last segment of the pattern).
+    pub suffix: &'static str,
     pub fields: Schema,
     pub help: &'static str,
     /// What a read shows.
@@ -440,6 +442,7 @@ pub(super) const TOKEN_MAX_TTL: usize = 11;
 pub(super) const SETTINGS: [Setting; 12] = [
     Setting {
         pattern: "role/{role_name}/role-id",
+        suffix: "role-id",
         fields: super::ROLE_ID_FIELDS,
         help: "Returns the 'role_id' of the role.",
         show: |r| one("role_id", json!(r.role_id)),
@@ -460,6 +463,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/local-secret-ids",
+        suffix: "local-secret-ids",
         fields: super::NAME_FIELDS,
         help: "Enables cluster local secret IDs",
         show: |r| one("local_secret_ids", json!(r.secret_id_prefix == SECRET_ID_LOCAL_PREFIX)),
@@ -469,6 +473,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/policies",
+        suffix: "policies",
         fields: super::POLICIES_FIELDS,
         help: "Policies of the role.",
         show: |r| {
@@ -505,6 +510,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/secret-id-bound-cidrs",
+        suffix: "secret-id-bound-cidrs",
         fields: super::CIDR_FIELDS,
         help: "Comma separated list of CIDR blocks, if set, specifies blocks of IP addresses which can perform the login operation",
         show: |r| one("secret_id_bound_cidrs", cidrs_value(&r.secret_id_bound_cidrs)),
@@ -515,6 +521,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     // The deprecated name of `secret_id_bound_cidrs`; its legacy value is always upgraded, so it reads as `null`.
     Setting {
         pattern: "role/{role_name}/bound-cidr-list",
+        suffix: "bound-cidr-list",
         fields: super::CIDR_FIELDS,
         help: "Deprecated: Comma separated list of CIDR blocks, if set, specifies blocks of IP addresses which can perform the login operation",
         show: |_| one("bound_cidr_list", Value::Null),
@@ -526,6 +533,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/token-bound-cidrs",
+        suffix: "token-bound-cidrs",
         fields: super::CIDR_FIELDS,
         help: "Comma separated string or list of CIDR blocks. If set, specifies the blocks of IP addresses which can use the returned token.",
         show: |role| one("token_bound_cidrs", json!(role.token.token_bound_cidrs)),
@@ -535,6 +543,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/secret-id-num-uses",
+        suffix: "secret-id-num-uses",
         fields: super::SECRET_ID_NUM_USES_FIELDS,
         help: "Use limit of the SecretID generated against the role.",
         show: |r| one("secret_id_num_uses", json!(r.secret_id_num_uses)),
@@ -547,6 +556,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/secret-id-ttl",
+        suffix: "secret-id-ttl",
         fields: super::SECRET_ID_TTL_FIELDS,
         help: "Duration in seconds of the SecretID generated against the role.",
         show: |r| one("secret_id_ttl", json!(r.secret_id_ttl)),
@@ -559,6 +569,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/period",
+        suffix: "period",
         fields: super::PERIOD_FIELDS,
         help: "Updates the value of 'period' on the role",
         show: |r| {
@@ -595,6 +606,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/token-num-uses",
+        suffix: "token-num-uses",
         fields: super::TOKEN_NUM_USES_FIELDS,
         help: "Number of times issued tokens can be used",
         show: |r| one("token_num_uses", json!(r.token.token_num_uses)),
@@ -607,6 +619,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/token-ttl",
+        suffix: "token-ttl",
         fields: super::TOKEN_TTL_FIELDS,
         help: "Duration in seconds, the lifetime of the token issued by using the SecretID that is generated against this role, before which the token needs to be renewed.",
         show: |r| one("token_ttl", json!(r.token.token_ttl)),
@@ -622,6 +635,7 @@ pub(super) const SETTINGS: [Setting; 12] = [
     },
     Setting {
         pattern: "role/{role_name}/token-max-ttl",
+        suffix: "token-max-ttl",
         fields: super::TOKEN_MAX_TTL_FIELDS,
         help: "Duration in seconds, the maximum lifetime of the tokens issued by using the SecretIDs that were generated against this role, after which the tokens are not allowed to be renewed.",
         show: |r| one("token_max_ttl", json!(r.token.token_max_ttl)),

@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 use super::{key, list_folder, V1_DATA};
 use crate::framework::{
-    as_folder, decode_json, encode_json, keys_response, parse_duration_second, Captures, Fields, PathSpec, PathTable,
-    Schema,
+    as_folder, decode_json, encode_json, keys_response, parse_duration_second, Captures, Display, Fields, PathSpec,
+    PathTable, Schema,
 };
 use crate::logical::{Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, Request, Response};
 
@@ -27,6 +27,7 @@ const PATHS: PathTable<KvV1> = PathTable {
         ],
         existence: Some(KvV1::exists),
         help: "Pass-through secret storage to the storage backend, allowing you to read/write arbitrary data into secret storage.",
+        display: Display::NONE,
     }],
 };
 
@@ -103,5 +104,9 @@ impl Backend for KvV1 {
 
     fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
         Box::pin(PATHS.existence(self, ctx, req))
+    }
+
+    fn openapi(&self, default_prefix: &str) -> Option<crate::logical::openapi::Document> {
+        Some(PATHS.openapi(&self.special_paths(), default_prefix))
     }
 }

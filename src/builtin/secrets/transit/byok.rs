@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::policy::{KeyEntry, KeyType, NewKey, OpError, Policy, HMAC_MAX_KEY_SIZE, HMAC_MIN_KEY_SIZE};
 use super::{encoding, invalid, op_error, Transit};
-use crate::framework::{now_ns, rfc3339_nano, Captures, Fields, Kind, Schema};
+use crate::framework::{field, now_ns, rfc3339_nano, Captures, FieldDefault, Fields, Kind, Schema};
 use crate::logical::{BackendFuture, Context, Error, Request, Response, StorageView};
 
 /// The policy holding the wrapping key (OpenBao stores it as a key named `import/wrapping-key`).
@@ -25,42 +25,45 @@ const WRAPPING_KEY_NAME: &str = "import/wrapping-key";
 const ENCRYPTED_KEY_BYTES: usize = 512;
 
 pub const IMPORT_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("type", Kind::Str),
-    ("ciphertext", Kind::Str),
-    ("public_key", Kind::Str),
-    ("hash_function", Kind::Str),
-    ("derived", Kind::Bool),
-    ("context", Kind::Str),
-    ("exportable", Kind::Bool),
-    ("allow_plaintext_backup", Kind::Bool),
-    ("auto_rotate_period", Kind::Duration),
-    ("allow_rotation", Kind::Bool),
-    ("convergent_encryption", Kind::Bool),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("type", Kind::Str).desc("Type of key to export (encryption-key, signing-key, hmac-key, public-key)").default(FieldDefault::Str("aes256-gcm96")),
+    field("ciphertext", Kind::Str).desc("The base64-encoded ciphertext of the keys. The AES key should be encrypted using OAEP with the wrapping key and then concatenated with the import key, wrapped by the AES key."),
+    field("public_key", Kind::Str).desc("The plaintext PEM public key to be imported. If \"ciphertext\" is set, this field is ignored."),
+    field("hash_function", Kind::Str).desc("The hash function used as a random oracle in the OAEP wrapping of the user-generated, ephemeral AES key. Can be one of \"SHA1\", \"SHA224\", \"SHA256\" (default), \"SHA384\", or \"SHA512\"").default(FieldDefault::Str("SHA256")),
+    field("derived", Kind::Bool).desc("Enables key derivation mode. This allows for per-transaction unique keys for encryption operations."),
+    field("context", Kind::Str).desc("Base64 encoded context for key derivation. Required if key derivation is enabled; currently only available with ed25519 keys."),
+    field("exportable", Kind::Bool).desc("Enables keys to be exportable. This allows for all the valid keys in the key ring to be exported."),
+    field("allow_plaintext_backup", Kind::Bool).desc("Enables taking a backup of the named key in plaintext format. Once set, this cannot be disabled."),
+    field("auto_rotate_period", Kind::Duration).desc("Amount of time the key should live before being automatically rotated. A value of 0 (default) disables automatic rotation for the key.").default(FieldDefault::Int(0)),
+    field("allow_rotation", Kind::Bool).desc("True if the imported key may be rotated within OpenBao; false otherwise."),
+    field("convergent_encryption", Kind::Bool).desc("Whether to support convergent encryption. This is only supported when using a key with key derivation enabled and will require all requests to carry both a context and 96-bit (12-byte) nonce. The given nonce will be used in place of a randomly generated nonce. As a result, when the same context and nonce are supplied, the same ciphertext is generated. It is *very important* when using this mode that you ensure that all nonces are unique for a given context. Failing to do so will severely impact the ciphertext's security."),
 ];
 
 pub const BYOK_EXPORT_FIELDS: Schema = &[
-    ("destination", Kind::Str),
-    ("source", Kind::Str),
-    ("version", Kind::Str),
-    ("hash", Kind::Str),
+    field("destination", Kind::Str)
+        .desc("Destination key to export to; usually the public wrapping key of another Transit instance."),
+    field("source", Kind::Str)
+        .desc("Which system to source random data from, ether \"platform\", \"seal\", or \"all\".")
+        .default(FieldDefault::Str("platform")),
+    field("version", Kind::Str).desc("Optional version of the key to export, else all key versions are exported."),
+    field("hash", Kind::Str),
 ];
 
 pub const DERIVE_KEY_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("key_derivation_algorithm", Kind::Str),
-    ("peer_public_key", Kind::Str),
-    ("base_key_name", Kind::Str),
-    ("base_key_version", Kind::Int),
-    ("derived_key_type", Kind::Str),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("key_derivation_algorithm", Kind::Str).desc("Key derivation algorithm to use. Valid values are: * ecdh Defaults to \"ecdh\".").default(FieldDefault::Str("ecdh")),
+    field("peer_public_key", Kind::Str).desc("The pem-encoded other party's ECC public key"),
+    field("base_key_name", Kind::Str).desc("Name of the base key to use for derivation (own private key for ECDH)"),
+    field("base_key_version", Kind::Int).desc("The version of the base key to use for derivation. Must be 0 (for latest) or a value greater than or equal to the min_derivation_version configured on the key."),
+    field("derived_key_type", Kind::Str).desc("The type of the output derived key. Currently, \"aes128-gcm96\" , \"aes256-gcm96\", \"chacha20-poly1305\", \"xchacha20-poly1305\" are supported. Defaults to \"aes256-gcm96\".").default(FieldDefault::Str("aes256-gcm96")),
 ];
 
 pub const IMPORT_VERSION_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("ciphertext", Kind::Str),
-    ("public_key", Kind::Str),
-    ("hash_function", Kind::Str),
-    ("version", Kind::Int),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("ciphertext", Kind::Str).desc("The base64-encoded ciphertext of the keys. The AES key should be encrypted using OAEP with the wrapping key and then concatenated with the import key, wrapped by the AES key."),
+    field("public_key", Kind::Str).desc("The plaintext PEM public key to be imported. If \"ciphertext\" is set, this field is ignored."),
+    field("hash_function", Kind::Str).desc("The hash function used as a random oracle in the OAEP wrapping of the user-generated, ephemeral AES key. Can be one of \"SHA1\", \"SHA224\", \"SHA256\" (default), \"SHA384\", or \"SHA512\"").default(FieldDefault::Str("SHA256")),
+    field("version", Kind::Int).desc("Optional version of the key to export, else all key versions are exported."),
 ];
 
 macro_rules! with_oaep_hash {

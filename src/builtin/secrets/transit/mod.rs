@@ -22,7 +22,10 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use crate::framework::{keys_response, now_ns, rfc3339_nano, Captures, Fields, Kind, PathSpec, PathTable, Schema};
+use crate::framework::{
+    field, keys_response, now_ns, rfc3339_nano, Captures, Display, FieldDefault, Fields, Kind, PathSpec, PathTable,
+    Schema,
+};
 use crate::logical::{
     Backend, BackendFuture, Context, Error, ExistenceFuture, Operation, PeriodicFuture, Request, Response, StorageView,
 };
@@ -69,44 +72,58 @@ fn with_warnings(data: Map<String, Value>, warnings: Vec<String>) -> Response {
     }
 }
 
-const NAME_ONLY: Schema = &[("name", Kind::Str)];
+const NAME_ONLY: Schema = &[field("name", Kind::Str).desc("Name of the key")];
 
 const KEYS_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("type", Kind::Str),
-    ("derived", Kind::Bool),
-    ("convergent_encryption", Kind::Bool),
-    ("exportable", Kind::Bool),
-    ("allow_plaintext_backup", Kind::Bool),
-    ("context", Kind::Str),
-    ("auto_rotate_period", Kind::Duration),
-    ("key_size", Kind::Int),
-    ("external_key_ref", Kind::Str),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("type", Kind::Str).desc("Type of key to export (encryption-key, signing-key, hmac-key, public-key)").default(FieldDefault::Str("aes256-gcm96")),
+    field("derived", Kind::Bool).desc("Enables key derivation mode. This allows for per-transaction unique keys for encryption operations."),
+    field("convergent_encryption", Kind::Bool).desc("Whether to support convergent encryption. This is only supported when using a key with key derivation enabled and will require all requests to carry both a context and 96-bit (12-byte) nonce. The given nonce will be used in place of a randomly generated nonce. As a result, when the same context and nonce are supplied, the same ciphertext is generated. It is *very important* when using this mode that you ensure that all nonces are unique for a given context. Failing to do so will severely impact the ciphertext's security."),
+    field("exportable", Kind::Bool).desc("Enables keys to be exportable. This allows for all the valid keys in the key ring to be exported."),
+    field("allow_plaintext_backup", Kind::Bool).desc("Enables taking a backup of the named key in plaintext format. Once set, this cannot be disabled."),
+    field("context", Kind::Str).desc("Base64 encoded context for key derivation. Required if key derivation is enabled; currently only available with ed25519 keys."),
+    field("auto_rotate_period", Kind::Duration).desc("Amount of time the key should live before being automatically rotated. A value of 0 (default) disables automatic rotation for the key.").default(FieldDefault::Int(0)),
+    field("key_size", Kind::Int).desc("The key size in bytes for the algorithm. Only applies to HMAC and must be no fewer than 32 bytes and no more than 512").default(FieldDefault::Int(0)),
+    field("external_key_ref", Kind::Str).desc("Reference to the external key to use. This follows the format <config name>:<key name>, uniquely identifying the key configured under sys/external-keys/configs/<config name>/keys/<key name>."),
 ];
 
-const LIST_FIELDS: Schema = &[("after", Kind::Str), ("limit", Kind::Int)];
+const LIST_FIELDS: Schema = &[field("after", Kind::Str), field("limit", Kind::Int)];
 
 const CONFIG_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("min_decryption_version", Kind::Int),
-    ("min_encryption_version", Kind::Int),
-    ("deletion_allowed", Kind::Bool),
-    ("exportable", Kind::Bool),
-    ("allow_plaintext_backup", Kind::Bool),
-    ("auto_rotate_period", Kind::Duration),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("min_decryption_version", Kind::Int).desc("If set, the minimum version of the key allowed to be decrypted. For signing keys, the minimum version allowed to be used for verification."),
+    field("min_encryption_version", Kind::Int).desc("If set, the minimum version of the key allowed to be used for encryption; or for signing keys, to be used for signing. If set to zero, only the latest version of the key is allowed."),
+    field("deletion_allowed", Kind::Bool).desc("Whether to allow deletion of the key"),
+    field("exportable", Kind::Bool).desc("Enables keys to be exportable. This allows for all the valid keys in the key ring to be exported."),
+    field("allow_plaintext_backup", Kind::Bool).desc("Enables taking a backup of the named key in plaintext format. Once set, this cannot be disabled."),
+    field("auto_rotate_period", Kind::Duration).desc("Amount of time the key should live before being automatically rotated. A value of 0 (default) disables automatic rotation for the key.").default(FieldDefault::Int(0)),
 ];
 
-const ROTATE_FIELDS: Schema = &[("name", Kind::Str), ("external_key_ref", Kind::Str)];
-const TRIM_FIELDS: Schema = &[("name", Kind::Str), ("min_available_version", Kind::Int)];
-const RESTORE_FIELDS: Schema = &[("backup", Kind::Str), ("name", Kind::Str), ("force", Kind::Bool)];
-const EXPORT_FIELDS: Schema = &[
-    ("type", Kind::Str),
-    ("name", Kind::Str),
-    ("version", Kind::Str),
-    ("format", Kind::Str),
+const ROTATE_FIELDS: Schema = &[field("name", Kind::Str).desc("Name of the key"), field("external_key_ref", Kind::Str).desc("Reference to the external key to use. This follows the format <config name>:<key name>, uniquely identifying the key configured under sys/external-keys/configs/<config name>/keys/<key name>.")];
+const TRIM_FIELDS: Schema = &[field("name", Kind::Str).desc("Name of the key"), field("min_available_version", Kind::Int).desc("The minimum available version for the key ring. All versions before this version will be permanently deleted. This value can at most be equal to the lesser of 'min_decryption_version' and 'min_encryption_version'. This is not allowed to be set when either 'min_encryption_version' or 'min_decryption_version' is set to zero.")];
+const RESTORE_FIELDS: Schema = &[
+    field("backup", Kind::Str)
+        .desc("Backed up key data to be restored. This should be the output from the 'backup/' endpoint."),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("force", Kind::Bool)
+        .desc("If set and a key by the given name exists, force the restore operation and override the key.")
+        .default(FieldDefault::Bool(false)),
 ];
-const CACHE_FIELDS: Schema = &[("size", Kind::Int)];
-const KEYS_CONFIG_FIELDS: Schema = &[("disable_upsert", Kind::Bool)];
+const EXPORT_FIELDS: Schema = &[
+    field("type", Kind::Str)
+        .desc("Type of key to export (encryption-key, signing-key, hmac-key, public-key)")
+        .default(FieldDefault::Str("aes256-gcm96")),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("version", Kind::Str).desc("Optional version of the key to export, else all key versions are exported."),
+    field("format", Kind::Str)
+        .desc("Encoding format to use. Can be \"hex\" or \"base64\". Defaults to \"base64\".")
+        .default(FieldDefault::Str("hex")),
+];
+const CACHE_FIELDS: Schema = &[field("size", Kind::Int)
+    .desc("Size of cache, use 0 for an unlimited cache size, defaults to 0")
+    .default(FieldDefault::Int(0))];
+const KEYS_CONFIG_FIELDS: Schema = &[field("disable_upsert", Kind::Bool)
+    .desc("Whether to allow automatic upserting (creation) of keys on the encrypt endpoint.")];
 
 const PATHS: PathTable<Transit> = PathTable {
     paths: &[
@@ -116,6 +133,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::List, Transit::list_keys)],
             existence: None,
             help: "Managed named encryption keys",
+            display: Display::new("transit", "", "keys"),
         },
         PathSpec {
             pattern: "keys/",
@@ -123,6 +141,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::List, Transit::list_keys)],
             existence: None,
             help: "Managed named encryption keys",
+            display: Display::new("transit", "", "keys"),
         },
         PathSpec {
             pattern: "keys/{name}/config",
@@ -133,6 +152,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Configure a named encryption key",
+            display: Display::new("transit", "configure", "key"),
         },
         PathSpec {
             pattern: "keys/{name}/rotate",
@@ -143,6 +163,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Rotate named encryption key",
+            display: Display::new("transit", "rotate", "key"),
         },
         PathSpec {
             pattern: "keys/{name}/trim",
@@ -150,6 +171,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Update, Transit::trim), (Operation::Create, Transit::trim)],
             existence: None,
             help: "Trim key versions of a named key",
+            display: Display::new("transit", "trim", "key"),
         },
         PathSpec {
             pattern: "keys/{name}/soft-delete",
@@ -157,6 +179,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Delete, Transit::soft_delete)],
             existence: None,
             help: "Managed named encryption keys",
+            display: Display::new("transit", "soft-delete", "key"),
         },
         PathSpec {
             pattern: "keys/{name}/soft-delete-restore",
@@ -167,6 +190,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Managed named encryption keys",
+            display: Display::new("transit", "soft-delete-restore", "key"),
         },
         PathSpec {
             pattern: "keys/{name}/import",
@@ -177,6 +201,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Imports an externally-generated key into a new transit key",
+            display: Display::new("transit", "import", "key"),
         },
         PathSpec {
             pattern: "keys/{name}/import_version",
@@ -187,6 +212,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Imports an externally-generated key into an existing imported key",
+            display: Display::new("transit", "import", "key-version"),
         },
         PathSpec {
             pattern: "byok-export/{destination}/{source}",
@@ -194,6 +220,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Read, Transit::byok_export)],
             existence: None,
             help: "Securely export named encryption or signing key",
+            display: Display::new("transit", "byok", "key"),
         },
         PathSpec {
             pattern: "byok-export/{destination}/{source}/{version}",
@@ -201,6 +228,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Read, Transit::byok_export)],
             existence: None,
             help: "Securely export named encryption or signing key",
+            display: Display::new("transit", "byok", "key-version"),
         },
         PathSpec {
             pattern: "derive-key/{name}",
@@ -211,6 +239,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Derives a new key from a base key",
+            display: Display::new("transit", "derive", "key"),
         },
         PathSpec {
             pattern: "wrapping_key",
@@ -218,6 +247,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Read, Transit::read_wrapping_key)],
             existence: None,
             help: "Returns the public key to use for wrapping imported keys",
+            display: Display::new("transit", "read", "wrapping-key"),
         },
         PathSpec {
             pattern: "keys/{name}",
@@ -230,6 +260,10 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Managed named encryption keys",
+            display: Display {
+                per_op: &[(Operation::Create, "create", ""), (Operation::Update, "create", "")],
+                ..Display::new("transit", "", "key")
+            },
         },
         PathSpec {
             pattern: "export/{type}/{name}",
@@ -237,6 +271,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Read, Transit::export)],
             existence: None,
             help: "Export named encryption or signing key",
+            display: Display::new("transit", "export", "key"),
         },
         PathSpec {
             pattern: "export/{type}/{name}/{version}",
@@ -244,6 +279,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Read, Transit::export)],
             existence: None,
             help: "Export named encryption or signing key",
+            display: Display::new("transit", "export", "key-version"),
         },
         PathSpec {
             pattern: "backup/{name}",
@@ -251,6 +287,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Read, Transit::backup)],
             existence: None,
             help: "Backup the named key",
+            display: Display::new("transit", "back-up", "key"),
         },
         PathSpec {
             pattern: "restore",
@@ -261,6 +298,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Restore the named key",
+            display: Display::new("transit", "restore", "key"),
         },
         PathSpec {
             pattern: "restore/{*name}",
@@ -271,6 +309,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Restore the named key",
+            display: Display::new("transit", "restore-and-rename", "key"),
         },
         PathSpec {
             pattern: "cache-config",
@@ -282,6 +321,14 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Returns the size of the active cache",
+            display: Display {
+                per_op: &[
+                    (Operation::Read, "read", "cache-configuration"),
+                    (Operation::Create, "configure", "cache"),
+                    (Operation::Update, "configure", "cache"),
+                ],
+                ..Display::new("transit", "", "")
+            },
         },
         PathSpec {
             pattern: "config/keys",
@@ -293,6 +340,14 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Configuration common across all keys",
+            display: Display {
+                per_op: &[
+                    (Operation::Read, "read", "keys-configuration"),
+                    (Operation::Create, "configure", "keys"),
+                    (Operation::Update, "configure", "keys"),
+                ],
+                ..Display::new("transit", "", "")
+            },
         },
         PathSpec {
             pattern: "encrypt/{name}",
@@ -303,6 +358,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: Some(Transit::key_exists),
             help: "Encrypt a plaintext value or a batch of plaintext blocks using a named key",
+            display: Display::new("transit", "encrypt", ""),
         },
         PathSpec {
             pattern: "decrypt/{name}",
@@ -313,6 +369,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Decrypt a ciphertext value using a named key",
+            display: Display::new("transit", "decrypt", ""),
         },
         PathSpec {
             pattern: "rewrap/{name}",
@@ -323,6 +380,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Rewrap ciphertext",
+            display: Display::new("transit", "rewrap", ""),
         },
         PathSpec {
             pattern: "datakey/{plaintext}/{name}",
@@ -333,6 +391,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Generate a data key",
+            display: Display::new("transit", "generate", "data-key"),
         },
         PathSpec {
             pattern: "hmac/{name}",
@@ -340,6 +399,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Update, Transit::hmac), (Operation::Create, Transit::hmac)],
             existence: None,
             help: "Generate an HMAC for input data using the named key",
+            display: Display::new("transit", "generate", "hmac"),
         },
         PathSpec {
             pattern: "hmac/{name}/{*urlalgorithm}",
@@ -347,6 +407,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Update, Transit::hmac), (Operation::Create, Transit::hmac)],
             existence: None,
             help: "Generate an HMAC for input data using the named key",
+            display: Display::new("transit", "generate", "hmac-with-algorithm"),
         },
         PathSpec {
             pattern: "sign/{name}",
@@ -354,6 +415,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Update, Transit::sign), (Operation::Create, Transit::sign)],
             existence: None,
             help: "Generate a signature for input data using the named key",
+            display: Display::new("transit", "sign", ""),
         },
         PathSpec {
             pattern: "sign/{name}/{*urlalgorithm}",
@@ -361,6 +423,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Update, Transit::sign), (Operation::Create, Transit::sign)],
             existence: None,
             help: "Generate a signature for input data using the named key",
+            display: Display::new("transit", "sign", "with-algorithm"),
         },
         PathSpec {
             pattern: "verify/{name}",
@@ -371,6 +434,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Verify a signature or HMAC for input data created using the named key",
+            display: Display::new("transit", "verify", ""),
         },
         PathSpec {
             pattern: "verify/{name}/{*urlalgorithm}",
@@ -381,6 +445,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Verify a signature or HMAC for input data created using the named key",
+            display: Display::new("transit", "verify", "with-algorithm"),
         },
         PathSpec {
             pattern: "hash",
@@ -388,6 +453,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Update, Transit::hash), (Operation::Create, Transit::hash)],
             existence: None,
             help: "Generate a hash sum for input data",
+            display: Display::new("transit", "hash", ""),
         },
         PathSpec {
             pattern: "hash/{*urlalgorithm}",
@@ -395,6 +461,7 @@ const PATHS: PathTable<Transit> = PathTable {
             operations: &[(Operation::Update, Transit::hash), (Operation::Create, Transit::hash)],
             existence: None,
             help: "Generate a hash sum for input data",
+            display: Display::new("transit", "hash", "with-algorithm"),
         },
         PathSpec {
             pattern: "random",
@@ -405,6 +472,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Generate random bytes",
+            display: Display::new("transit", "generate", "random"),
         },
         PathSpec {
             pattern: "random/{source}",
@@ -415,6 +483,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Generate random bytes",
+            display: Display::new("transit", "generate", "random-with-source"),
         },
         PathSpec {
             pattern: "random/{source}/{urlbytes}",
@@ -425,6 +494,7 @@ const PATHS: PathTable<Transit> = PathTable {
             ],
             existence: None,
             help: "Generate random bytes",
+            display: Display::new("transit", "generate", "random-with-source-and-bytes"),
         },
     ],
 };
@@ -1249,6 +1319,10 @@ impl Backend for Transit {
 
     fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
         Box::pin(PATHS.existence(self, ctx, req))
+    }
+
+    fn openapi(&self, default_prefix: &str) -> Option<crate::logical::openapi::Document> {
+        Some(PATHS.openapi(&self.special_paths(), default_prefix))
     }
 
     fn periodic_interval(&self) -> Option<Duration> {

@@ -10,99 +10,105 @@ use zeroize::Zeroizing;
 use super::crypto::{HashType, Marshaling, SignOptions, SALT_AUTO, SALT_EQUALS_HASH};
 use super::policy::{KeyType, NewKey, OpError, Policy};
 use super::{encoding, invalid, op_error, with_warnings, Transit};
-use crate::framework::{Captures, Fields, Kind, Schema};
+use crate::framework::{field, Captures, FieldDefault, Fields, Kind, Schema};
 use crate::logical::{BackendFuture, Context, Error, Operation, Request, Response};
 
 pub const ENCRYPT_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("plaintext", Kind::Str),
-    ("context", Kind::Str),
-    ("type", Kind::Str),
-    ("convergent_encryption", Kind::Bool),
-    ("key_version", Kind::Int),
-    ("partial_failure_response_code", Kind::Int),
-    ("associated_data", Kind::Str),
-    ("batch_input", Kind::Raw),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("plaintext", Kind::Str).desc("\"plaintext\" will return the key in both plaintext and ciphertext; \"wrapped\" will return the ciphertext only."),
+    field("context", Kind::Str).desc("Base64 encoded context for key derivation. Required if key derivation is enabled; currently only available with ed25519 keys."),
+    field("type", Kind::Str).desc("Type of key to export (encryption-key, signing-key, hmac-key, public-key)").default(FieldDefault::Str("aes256-gcm96")),
+    field("convergent_encryption", Kind::Bool).desc("Whether to support convergent encryption. This is only supported when using a key with key derivation enabled and will require all requests to carry both a context and 96-bit (12-byte) nonce. The given nonce will be used in place of a randomly generated nonce. As a result, when the same context and nonce are supplied, the same ciphertext is generated. It is *very important* when using this mode that you ensure that all nonces are unique for a given context. Failing to do so will severely impact the ciphertext's security."),
+    field("key_version", Kind::Int).desc("The version of the key to use for encryption. Must be 0 (for latest) or a value greater than or equal to the min_encryption_version configured on the key."),
+    field("partial_failure_response_code", Kind::Int).desc("Ordinarily, if a batch item fails to decrypt due to a bad input, but other batch items succeed, the HTTP response code is 400 (Bad Request). Some applications may want to treat partial failures differently. Providing the parameter returns the given response code integer instead of a 400 in this case. If all values fail HTTP 400 is still returned."),
+    field("associated_data", Kind::Str).desc("When using an AEAD cipher mode, such as AES-GCM, this parameter allows passing associated data (AD/AAD) into the encryption function; this data must be passed on subsequent decryption requests but can be transited in plaintext. On successful decryption, both the ciphertext and the associated data are attested not to have been tampered with."),
+    field("batch_input", Kind::Raw).desc("Specifies a list of items to be processed in a single batch. When this parameter is set, if the parameter 'input' is also set, it will be ignored. Any batch output will preserve the order of the batch input."),
 ];
 
 pub const DECRYPT_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("ciphertext", Kind::Str),
-    ("context", Kind::Str),
-    ("partial_failure_response_code", Kind::Int),
-    ("associated_data", Kind::Str),
-    ("batch_input", Kind::Raw),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("ciphertext", Kind::Str).desc("The base64-encoded ciphertext of the keys. The AES key should be encrypted using OAEP with the wrapping key and then concatenated with the import key, wrapped by the AES key."),
+    field("context", Kind::Str).desc("Base64 encoded context for key derivation. Required if key derivation is enabled; currently only available with ed25519 keys."),
+    field("partial_failure_response_code", Kind::Int).desc("Ordinarily, if a batch item fails to decrypt due to a bad input, but other batch items succeed, the HTTP response code is 400 (Bad Request). Some applications may want to treat partial failures differently. Providing the parameter returns the given response code integer instead of a 400 in this case. If all values fail HTTP 400 is still returned."),
+    field("associated_data", Kind::Str).desc("When using an AEAD cipher mode, such as AES-GCM, this parameter allows passing associated data (AD/AAD) into the encryption function; this data must be passed on subsequent decryption requests but can be transited in plaintext. On successful decryption, both the ciphertext and the associated data are attested not to have been tampered with."),
+    field("batch_input", Kind::Raw).desc("Specifies a list of items to be processed in a single batch. When this parameter is set, if the parameter 'input' is also set, it will be ignored. Any batch output will preserve the order of the batch input."),
 ];
 
 pub const REWRAP_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("ciphertext", Kind::Str),
-    ("context", Kind::Str),
-    ("key_version", Kind::Int),
-    ("batch_input", Kind::Raw),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("ciphertext", Kind::Str).desc("The base64-encoded ciphertext of the keys. The AES key should be encrypted using OAEP with the wrapping key and then concatenated with the import key, wrapped by the AES key."),
+    field("context", Kind::Str).desc("Base64 encoded context for key derivation. Required if key derivation is enabled; currently only available with ed25519 keys."),
+    field("key_version", Kind::Int).desc("The version of the key to use for encryption. Must be 0 (for latest) or a value greater than or equal to the min_encryption_version configured on the key."),
+    field("batch_input", Kind::Raw).desc("Specifies a list of items to be processed in a single batch. When this parameter is set, if the parameter 'input' is also set, it will be ignored. Any batch output will preserve the order of the batch input."),
 ];
 
 pub const DATAKEY_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("plaintext", Kind::Str),
-    ("context", Kind::Str),
-    ("bits", Kind::Int),
-    ("key_version", Kind::Int),
-    ("associated_data", Kind::Str),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("plaintext", Kind::Str).desc("\"plaintext\" will return the key in both plaintext and ciphertext; \"wrapped\" will return the ciphertext only."),
+    field("context", Kind::Str).desc("Base64 encoded context for key derivation. Required if key derivation is enabled; currently only available with ed25519 keys."),
+    field("bits", Kind::Int).desc("Number of bits for the key; currently 128, 256, and 512 bits are supported. Defaults to 256.").default(FieldDefault::Int(256)),
+    field("key_version", Kind::Int).desc("The version of the key to use for encryption. Must be 0 (for latest) or a value greater than or equal to the min_encryption_version configured on the key."),
+    field("associated_data", Kind::Str).desc("When using an AEAD cipher mode, such as AES-GCM, this parameter allows passing associated data (AD/AAD) into the encryption function; this data must be passed on subsequent decryption requests but can be transited in plaintext. On successful decryption, both the ciphertext and the associated data are attested not to have been tampered with."),
 ];
 
 pub const HMAC_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("input", Kind::Str),
-    ("algorithm", Kind::Str),
-    ("urlalgorithm", Kind::Str),
-    ("key_version", Kind::Int),
-    ("batch_input", Kind::Raw),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("input", Kind::Str).desc("The base64-encoded input data"),
+    field("algorithm", Kind::Str).desc("Algorithm to use (POST body parameter). Valid values are: * sha2-224 * sha2-256 * sha2-384 * sha2-512 * sha3-224 * sha3-256 * sha3-384 * sha3-512 Defaults to \"sha2-256\".").default(FieldDefault::Str("sha2-256")),
+    field("urlalgorithm", Kind::Str).desc("Algorithm to use (POST URL parameter)"),
+    field("key_version", Kind::Int).desc("The version of the key to use for encryption. Must be 0 (for latest) or a value greater than or equal to the min_encryption_version configured on the key."),
+    field("batch_input", Kind::Raw).desc("Specifies a list of items to be processed in a single batch. When this parameter is set, if the parameter 'input' is also set, it will be ignored. Any batch output will preserve the order of the batch input."),
 ];
 
 pub const SIGN_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("input", Kind::Str),
-    ("context", Kind::Str),
-    ("key_version", Kind::Int),
-    ("hash_algorithm", Kind::Str),
-    ("algorithm", Kind::Str),
-    ("urlalgorithm", Kind::Str),
-    ("prehashed", Kind::Bool),
-    ("signature_algorithm", Kind::Str),
-    ("marshaling_algorithm", Kind::Str),
-    ("salt_length", Kind::Str),
-    ("batch_input", Kind::Raw),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("input", Kind::Str).desc("The base64-encoded input data"),
+    field("context", Kind::Str).desc("Base64 encoded context for key derivation. Required if key derivation is enabled; currently only available with ed25519 keys."),
+    field("key_version", Kind::Int).desc("The version of the key to use for encryption. Must be 0 (for latest) or a value greater than or equal to the min_encryption_version configured on the key."),
+    field("hash_algorithm", Kind::Str).desc("Hash algorithm to use (POST body parameter). Valid values are: * sha1 * sha2-224 * sha2-256 * sha2-384 * sha2-512 * sha3-224 * sha3-256 * sha3-384 * sha3-512 * mldsa-mu * none Defaults to \"sha2-256\" for RSA- and ECDSA-type keys, and \"none\" otherwise. Not valid for all key types, including Ed25519 and ML-DSA. Using \"none\" with a key type that otherwise requires a hash function requires setting prehashed=true and signature_algorithm=pkcs1v15, yielding a PKCSv1_5_NoOID instead of the usual PKCSv1_5_DERnull signature. \"mldsa-mu\" is only valid for prehashed input for MLDSA-type keys."),
+    field("algorithm", Kind::Str).desc("Algorithm to use (POST body parameter). Valid values are: * sha2-224 * sha2-256 * sha2-384 * sha2-512 * sha3-224 * sha3-256 * sha3-384 * sha3-512 Defaults to \"sha2-256\".").default(FieldDefault::Str("sha2-256")),
+    field("urlalgorithm", Kind::Str).desc("Algorithm to use (POST URL parameter)"),
+    field("prehashed", Kind::Bool).desc("Set to 'true' when the input is already hashed. If the key type is 'rsa-2048', 'rsa-3072' or 'rsa-4096', then the algorithm used to hash the input should be indicated by the 'algorithm' parameter."),
+    field("signature_algorithm", Kind::Str).desc("The signature algorithm to use for signing. Currently only applies to RSA key types. Options are 'pss' or 'pkcs1v15'. Defaults to 'pss'"),
+    field("marshaling_algorithm", Kind::Str).desc("The method by which to marshal the signature. The default is 'asn1' which is used by openssl and X.509. It can also be set to 'jws' which is used for JWT signatures; setting it to this will also cause the encoding of the signature to be url-safe base64 instead of using standard base64 encoding. Currently only valid for ECDSA P-256 key types\".").default(FieldDefault::Str("asn1")),
+    field("salt_length", Kind::Str).desc("The salt length used to sign. Currently only applies to the RSA PSS signature scheme. Options are 'auto' (the default used by Golang, causing the salt to be as large as possible when signing), 'hash' (causes the salt length to equal the length of the hash used in the signature), or an integer between the minimum and the maximum permissible salt lengths for the given RSA key size. Defaults to 'auto'.").default(FieldDefault::Str("auto")),
+    field("batch_input", Kind::Raw).desc("Specifies a list of items to be processed in a single batch. When this parameter is set, if the parameter 'input' is also set, it will be ignored. Any batch output will preserve the order of the batch input."),
 ];
 
 pub const VERIFY_FIELDS: Schema = &[
-    ("name", Kind::Str),
-    ("input", Kind::Str),
-    ("context", Kind::Str),
-    ("signature", Kind::Str),
-    ("hmac", Kind::Str),
-    ("hash_algorithm", Kind::Str),
-    ("algorithm", Kind::Str),
-    ("urlalgorithm", Kind::Str),
-    ("prehashed", Kind::Bool),
-    ("signature_algorithm", Kind::Str),
-    ("marshaling_algorithm", Kind::Str),
-    ("salt_length", Kind::Str),
-    ("batch_input", Kind::Raw),
+    field("name", Kind::Str).desc("Name of the key"),
+    field("input", Kind::Str).desc("The base64-encoded input data"),
+    field("context", Kind::Str).desc("Base64 encoded context for key derivation. Required if key derivation is enabled; currently only available with ed25519 keys."),
+    field("signature", Kind::Str).desc("The signature, including OpenBao header/key version"),
+    field("hmac", Kind::Str).desc("The HMAC, including OpenBao header/key version"),
+    field("hash_algorithm", Kind::Str).desc("Hash algorithm to use (POST body parameter). Valid values are: * sha1 * sha2-224 * sha2-256 * sha2-384 * sha2-512 * sha3-224 * sha3-256 * sha3-384 * sha3-512 * mldsa-mu * none Defaults to \"sha2-256\" for RSA- and ECDSA-type keys, and \"none\" otherwise. Not valid for all key types, including Ed25519 and ML-DSA. Using \"none\" with a key type that otherwise requires a hash function requires setting prehashed=true and signature_algorithm=pkcs1v15, yielding a PKCSv1_5_NoOID instead of the usual PKCSv1_5_DERnull signature. \"mldsa-mu\" is only valid for prehashed input for MLDSA-type keys."),
+    field("algorithm", Kind::Str).desc("Algorithm to use (POST body parameter). Valid values are: * sha2-224 * sha2-256 * sha2-384 * sha2-512 * sha3-224 * sha3-256 * sha3-384 * sha3-512 Defaults to \"sha2-256\".").default(FieldDefault::Str("sha2-256")),
+    field("urlalgorithm", Kind::Str).desc("Algorithm to use (POST URL parameter)"),
+    field("prehashed", Kind::Bool).desc("Set to 'true' when the input is already hashed. If the key type is 'rsa-2048', 'rsa-3072' or 'rsa-4096', then the algorithm used to hash the input should be indicated by the 'algorithm' parameter."),
+    field("signature_algorithm", Kind::Str).desc("The signature algorithm to use for signing. Currently only applies to RSA key types. Options are 'pss' or 'pkcs1v15'. Defaults to 'pss'"),
+    field("marshaling_algorithm", Kind::Str).desc("The method by which to marshal the signature. The default is 'asn1' which is used by openssl and X.509. It can also be set to 'jws' which is used for JWT signatures; setting it to this will also cause the encoding of the signature to be url-safe base64 instead of using standard base64 encoding. Currently only valid for ECDSA P-256 key types\".").default(FieldDefault::Str("asn1")),
+    field("salt_length", Kind::Str).desc("The salt length used to sign. Currently only applies to the RSA PSS signature scheme. Options are 'auto' (the default used by Golang, causing the salt to be as large as possible when signing), 'hash' (causes the salt length to equal the length of the hash used in the signature), or an integer between the minimum and the maximum permissible salt lengths for the given RSA key size. Defaults to 'auto'.").default(FieldDefault::Str("auto")),
+    field("batch_input", Kind::Raw).desc("Specifies a list of items to be processed in a single batch. When this parameter is set, if the parameter 'input' is also set, it will be ignored. Any batch output will preserve the order of the batch input."),
 ];
 
 pub const HASH_FIELDS: Schema = &[
-    ("input", Kind::Str),
-    ("algorithm", Kind::Str),
-    ("urlalgorithm", Kind::Str),
-    ("format", Kind::Str),
+    field("input", Kind::Str).desc("The base64-encoded input data"),
+    field("algorithm", Kind::Str).desc("Algorithm to use (POST body parameter). Valid values are: * sha2-224 * sha2-256 * sha2-384 * sha2-512 * sha3-224 * sha3-256 * sha3-384 * sha3-512 Defaults to \"sha2-256\".").default(FieldDefault::Str("sha2-256")),
+    field("urlalgorithm", Kind::Str).desc("Algorithm to use (POST URL parameter)"),
+    field("format", Kind::Str).desc("Encoding format to use. Can be \"hex\" or \"base64\". Defaults to \"base64\".").default(FieldDefault::Str("hex")),
 ];
 
 pub const RANDOM_FIELDS: Schema = &[
-    ("urlbytes", Kind::Str),
-    ("bytes", Kind::Int),
-    ("format", Kind::Str),
-    ("source", Kind::Str),
+    field("urlbytes", Kind::Str).desc("The number of bytes to generate (POST URL parameter)"),
+    field("bytes", Kind::Int)
+        .desc("The number of bytes to generate (POST body parameter). Defaults to 32 (256 bits).")
+        .default(FieldDefault::Int(32)),
+    field("format", Kind::Str)
+        .desc("Encoding format to use. Can be \"hex\" or \"base64\". Defaults to \"base64\".")
+        .default(FieldDefault::Str("hex")),
+    field("source", Kind::Str)
+        .desc("Which system to source random data from, ether \"platform\", \"seal\", or \"all\".")
+        .default(FieldDefault::Str("platform")),
 ];
 
 /// Most bytes `random` returns (OpenBao's `APIMaxBytes`).

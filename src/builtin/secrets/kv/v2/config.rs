@@ -4,14 +4,14 @@ use serde_json::{json, Map};
 
 use super::store::{self, KvConfig, DELETE_VERSION_AFTER_DISABLED};
 use super::KvV2;
-use crate::framework::{go_duration_string, Fields, Kind, Schema};
+use crate::framework::{field, go_duration_string, Fields, Kind, Schema};
 use crate::logical::{Error, Operation, Request, Response, StorageView, TxFail};
 
 pub const SCHEMA: Schema = &[
-    ("max_versions", Kind::Int),
-    ("cas_required", Kind::Bool),
-    ("metadata_cas_required", Kind::Bool),
-    ("delete_version_after", Kind::SignedDuration),
+    field("max_versions", Kind::Int).desc("The number of versions to keep. If not set, the backend’s configured max version is used."),
+    field("cas_required", Kind::Bool).desc("If true the key will require the cas parameter to be set on all write requests. If false, the backend’s configuration will be used."),
+    field("metadata_cas_required", Kind::Bool).desc("If true the key will require the cas parameter to be set on all metadata update requests. If false, the backend's configuration will be used."),
+    field("delete_version_after", Kind::SignedDuration).desc("The length of time before a version is deleted. If not set, the backend's configured delete_version_after is used. Cannot be greater than the backend's delete_version_after. A zero duration clears the current setting. A negative duration will cause an error."),
 ];
 
 fn config_data(config: &KvConfig) -> Map<String, serde_json::Value> {
@@ -37,7 +37,7 @@ impl KvV2 {
                 Ok(resp)
             }
             Operation::Create | Operation::Update => {
-                if !SCHEMA.iter().any(|(name, _)| fields.has(name)) {
+                if !SCHEMA.iter().any(|f| fields.has(f.name)) {
                     return Ok(Response::no_content());
                 }
                 let max_versions = fields.int("max_versions");

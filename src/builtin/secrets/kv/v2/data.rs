@@ -5,16 +5,16 @@ use serde_json::{json, Map, Value};
 
 use super::store::{self, KeyMetadata};
 use super::KvV2;
-use crate::framework::{decode_json, encode_json};
+use crate::framework::{decode_json, encode_json, field};
 use crate::framework::{now_ns, Fields, Kind, Schema};
 use crate::logical::{Error, Operation, Request, Response, StorageView};
 use crate::storage::TxError;
 
 pub const SCHEMA: Schema = &[
-    ("path", Kind::Str),
-    ("version", Kind::Int),
-    ("options", Kind::Map),
-    ("data", Kind::Map),
+    field("path", Kind::Str).desc("Location of the secret."),
+    field("version", Kind::Int).desc("If provided during a read, the value at the version number will be returned"),
+    field("options", Kind::Map).desc("Options for writing a KV entry. Set the \"cas\" value to use a Check-And-Set operation. If not set the write will be allowed. If set to 0 a write will only be allowed if the key doesn’t exist. If the index is non-zero the write will only be allowed if the key’s current version matches the version specified in the cas parameter."),
+    field("data", Kind::Map).desc("The contents of the data map will be stored and returned on read."),
 ];
 
 /// OpenBao's `validateCheckAndSetOption`.
@@ -27,7 +27,8 @@ pub(super) fn check_and_set(
         Some(raw) => {
             let mut probe = Map::new();
             probe.insert("cas".into(), raw.clone());
-            let cas = Fields::new(&probe, &[("cas", Kind::Int)])
+            const CAS: &[crate::framework::Field] = &[field("cas", Kind::Int)];
+            let cas = Fields::new(&probe, CAS)
                 .int("cas")
                 .ok_or_else(|| Error::InvalidRequest("error parsing check-and-set parameter".into()))?;
             if cas as u64 != meta.current_version {

@@ -9,23 +9,29 @@ use serde_json::{json, Map, Value};
 use super::store::{self, KeyMetadata};
 use super::KvV2;
 use crate::builtin::secrets::kv::list_folder;
-use crate::framework::{now_ns, Fields, Kind, Schema};
+use crate::framework::{field, now_ns, Fields, Kind, Schema};
 use crate::logical::{Error, Operation, Request, Response, StorageView, TxFail};
 use crate::storage::TxError;
 
 pub const SCHEMA: Schema = &[
-    ("path", Kind::Str),
-    ("cas_required", Kind::Bool),
-    ("metadata_cas_required", Kind::Bool),
-    ("max_versions", Kind::Int),
-    ("delete_version_after", Kind::Duration),
-    ("custom_metadata", Kind::Map),
-    ("metadata_cas", Kind::Int),
-    ("after", Kind::Str),
-    ("limit", Kind::Int),
+    field("path", Kind::Str).desc("Location of the secret."),
+    field("cas_required", Kind::Bool).desc("If true the key will require the cas parameter to be set on all write requests. If false, the backend’s configuration will be used."),
+    field("metadata_cas_required", Kind::Bool).desc("If true the key will require the cas parameter to be set on all metadata update requests. If false, the backend's configuration will be used."),
+    field("max_versions", Kind::Int).desc("The number of versions to keep. If not set, the backend’s configured max version is used."),
+    field("delete_version_after", Kind::Duration).desc("The length of time before a version is deleted. If not set, the backend's configured delete_version_after is used. Cannot be greater than the backend's delete_version_after. A zero duration clears the current setting. A negative duration will cause an error."),
+    field("custom_metadata", Kind::Map).desc("User-provided key-value pairs that are used to describe arbitrary and version-agnostic information about a secret."),
+    field("metadata_cas", Kind::Int).desc("Check-and-set parameter for metadata updates. Must match the current metadata version for the update to succeed. Set to 0 for initial metadata creation."),
+    field("after", Kind::Str).desc("Optional entry to list begin listing after, not required to exist. Only used for listing."),
+    field("limit", Kind::Int).desc("Optional number of entries to return; defaults to all entries. Only used for listing."),
 ];
 
-pub const DETAILED_SCHEMA: Schema = &[("path", Kind::Str), ("after", Kind::Str), ("limit", Kind::Int)];
+pub const DETAILED_SCHEMA: Schema = &[
+    field("path", Kind::Str).desc("Location of the secret."),
+    field("after", Kind::Str)
+        .desc("Optional entry to list begin listing after, not required to exist. Only used for listing."),
+    field("limit", Kind::Int)
+        .desc("Optional number of entries to return; defaults to all entries. Only used for listing."),
+];
 
 const PREFIX: &str = "custom_metadata validation failed";
 const MAX_KEYS: usize = 64;

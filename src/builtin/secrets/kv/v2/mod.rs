@@ -9,7 +9,7 @@ pub mod store;
 pub mod subkeys;
 pub mod versions;
 
-use crate::framework::{Captures, Fields, PathSpec, PathTable};
+use crate::framework::{Captures, Display, Fields, PathSpec, PathTable};
 use crate::logical::{Backend, BackendFuture, Context, ExistenceFuture, Operation, Request, Response};
 
 pub struct KvV2;
@@ -53,6 +53,7 @@ const PATHS: PathTable<KvV2> = PathTable {
             ],
             existence: None,
             help: "Configures settings for the KV store.",
+            display: Display::NONE,
         },
         PathSpec {
             pattern: "data/{*path}",
@@ -66,6 +67,7 @@ const PATHS: PathTable<KvV2> = PathTable {
             ],
             existence: Some(KvV2::exists),
             help: "Write, Patch, Read, and Delete data in the Key-Value Store.",
+            display: Display::NONE,
         },
         PathSpec {
             pattern: "metadata/{*path}",
@@ -80,6 +82,7 @@ const PATHS: PathTable<KvV2> = PathTable {
             ],
             existence: Some(KvV2::exists),
             help: "Configures settings for the KV store.",
+            display: Display::NONE,
         },
         PathSpec {
             pattern: "detailed-metadata/{*path}",
@@ -87,6 +90,7 @@ const PATHS: PathTable<KvV2> = PathTable {
             operations: &[(Operation::List, KvV2::on_detailed_metadata)],
             existence: None,
             help: "Lists keys with their metadata.",
+            display: Display::NONE,
         },
         PathSpec {
             pattern: "subkeys/{*path}",
@@ -94,6 +98,7 @@ const PATHS: PathTable<KvV2> = PathTable {
             operations: &[(Operation::Read, KvV2::on_subkeys)],
             existence: None,
             help: "Read the structure of a secret entry from the Key-Value store with the values removed.",
+            display: Display::NONE,
         },
         PathSpec {
             pattern: "delete/{*path}",
@@ -104,6 +109,7 @@ const PATHS: PathTable<KvV2> = PathTable {
             ],
             existence: None,
             help: "Marks one or more versions as deleted in the KV store.",
+            display: Display::NONE,
         },
         PathSpec {
             pattern: "undelete/{*path}",
@@ -114,6 +120,7 @@ const PATHS: PathTable<KvV2> = PathTable {
             ],
             existence: None,
             help: "Undeletes one or more versions from the KV store.",
+            display: Display::NONE,
         },
         PathSpec {
             pattern: "destroy/{*path}",
@@ -124,6 +131,7 @@ const PATHS: PathTable<KvV2> = PathTable {
             ],
             existence: None,
             help: "Permanently removes one or more versions in the KV store",
+            display: Display::NONE,
         },
         PathSpec {
             pattern: "{*path}",
@@ -138,6 +146,10 @@ const PATHS: PathTable<KvV2> = PathTable {
             ],
             existence: None,
             help: "This path is not a part of the versioned K/V API.",
+            display: Display {
+                unpublished: true,
+                ..Display::NONE
+            },
         },
     ],
 };
@@ -211,6 +223,10 @@ impl Backend for KvV2 {
 
     fn existence<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> ExistenceFuture<'a> {
         Box::pin(PATHS.existence(self, ctx, req))
+    }
+
+    fn openapi(&self, default_prefix: &str) -> Option<crate::logical::openapi::Document> {
+        Some(PATHS.openapi(&self.special_paths(), default_prefix))
     }
 }
 

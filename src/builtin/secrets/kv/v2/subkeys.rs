@@ -3,10 +3,14 @@
 use serde_json::{Map, Value};
 
 use super::KvV2;
-use crate::framework::{Fields, Kind, Schema};
+use crate::framework::{field, Fields, Kind, Schema};
 use crate::logical::{Error, Operation, Request, Response, StorageView};
 
-pub const SCHEMA: Schema = &[("path", Kind::Str), ("depth", Kind::Int), ("version", Kind::Int)];
+pub const SCHEMA: Schema = &[
+    field("path", Kind::Str).desc("Location of the secret."),
+    field("depth", Kind::Int),
+    field("version", Kind::Int).desc("If provided during a read, the value at the version number will be returned"),
+];
 
 /// OpenBao's `removeValues`: leaves become null; a non-empty map deeper than `max_depth` (0: no limit) too.
 fn remove_values(map: &mut Map<String, Value>, depth: i64, max_depth: i64) {

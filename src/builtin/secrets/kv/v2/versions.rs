@@ -3,10 +3,10 @@
 
 use super::store::{self, deletion_time};
 use super::KvV2;
-use crate::framework::{now_ns, Fields, Kind, Schema};
+use crate::framework::{field, now_ns, Fields, Kind, Schema};
 use crate::logical::{Error, Operation, Request, Response, StorageView, TxFail};
 
-pub const SCHEMA: Schema = &[("path", Kind::Str), ("versions", Kind::CommaInts)];
+pub const SCHEMA: Schema = &[field("path", Kind::Str).desc("Location of the secret."), field("versions", Kind::CommaInts).desc("The versions to be archived. The versioned data will not be deleted, but it will no longer be returned in normal get requests.")];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
