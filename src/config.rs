@@ -40,6 +40,8 @@ pub struct ListenerConfig {
     pub disable_unauthed_rekey_endpoints: bool,
     /// OpenBao 2.5+: the unauthenticated `sys/generate-root/*` endpoints are off unless this is set to false.
     pub disable_unauthed_generate_root_endpoints: bool,
+    /// `telemetry { unauthenticated_metrics_access = true }`: `GET sys/metrics` needs no token on this listener.
+    pub unauthenticated_metrics_access: bool,
 }
 
 impl Default for ListenerConfig {
@@ -54,6 +56,7 @@ impl Default for ListenerConfig {
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             disable_unauthed_rekey_endpoints: true,
             disable_unauthed_generate_root_endpoints: true,
+            unauthenticated_metrics_access: false,
         }
     }
 }
@@ -92,6 +95,8 @@ pub struct Config {
     pub user_lockout: crate::core::lockout::UserLockoutSettings,
     /// The `seal` stanzas: at most one enabled, and one with `disabled = true` to migrate away from.
     pub seals: Vec<SealStanza>,
+    /// The `telemetry` block (without one: Prometheus is not enabled).
+    pub telemetry: crate::telemetry::TelemetryConfig,
 }
 
 /// One `seal "<type>" { ... }` stanza.
@@ -125,6 +130,7 @@ impl Default for Config {
             audit: crate::core::audit::AuditSettings::default(),
             user_lockout: crate::core::lockout::UserLockoutSettings::default(),
             seals: vec![],
+            telemetry: crate::telemetry::TelemetryConfig::default(),
         }
     }
 }
@@ -227,6 +233,7 @@ impl Config {
                     config.user_lockout.blocks.insert(name, lockout);
                 }
                 "seal" => config.seals.push(parse_seal(&labels, block.body())?),
+                "telemetry" => config.telemetry = parse_telemetry(block.body())?,
                 other => return Err(format!("unknown block {other:?}")),
             }
         }
@@ -251,8 +258,27 @@ impl Config {
 }
 
 fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
-    no_blocks("listener \"tcp\"", body)?;
     let mut listener = ListenerConfig::default();
+    for block in body.blocks() {
+        if block.identifier() != "telemetry" {
+            return Err(format!(
+                "unknown block {:?} in listener \"tcp\" block",
+                block.identifier()
+            ));
+        }
+        no_blocks("listener \"tcp\" telemetry", block.body())?;
+        for attr in block.body().attributes() {
+            let key = attr.key();
+            let value = Value::from(attr.expr().clone());
+            match key {
+                "unauthenticated_metrics_access" => {
+                    listener.unauthenticated_metrics_access =
+                        as_bool("listener.tcp.telemetry.unauthenticated_metrics_access", &value)?
+                }
+                other => return Err(format!("unknown key {other:?} in listener \"tcp\" telemetry block")),
+            }
+        }
+    }
     for attr in body.attributes() {
         let key = attr.key();
         let value = Value::from(attr.expr().clone());
@@ -298,6 +324,36 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
         return Err("listener \"tcp\": tls_cert_file and tls_key_file are required unless tls_disable = true".into());
     }
     Ok(listener)
+}
+
+/// The `telemetry` block, with OpenBao's defaults for what it leaves out (a block without
+/// `prometheus_retention_time` enables Prometheus for 24 hours; `0` disables it).
+fn parse_telemetry(body: &Body) -> Result<crate::telemetry::TelemetryConfig, String> {
+    no_blocks("telemetry", body)?;
+    let mut telemetry = crate::telemetry::TelemetryConfig {
+        prometheus_retention: Some(crate::telemetry::DEFAULT_PROMETHEUS_RETENTION),
+        ..Default::default()
+    };
+    for attr in body.attributes() {
+        let key = attr.key();
+        let value = Value::from(attr.expr().clone());
+        let qualified = format!("telemetry.{key}");
+        match key {
+            "prometheus_retention_time" => {
+                let retention = as_duration(&qualified, &value)?;
+                telemetry.prometheus_retention = (!retention.is_zero()).then_some(retention);
+            }
+            "disable_hostname" => telemetry.disable_hostname = as_bool(&qualified, &value)?,
+            "usage_gauge_period" => {
+                telemetry.usage_gauge_period = match &value {
+                    Value::String(s) if s == "none" => None,
+                    _ => Some(as_duration(&qualified, &value)?).filter(|p| !p.is_zero()),
+                }
+            }
+            other => return Err(format!("unknown key {other:?} in telemetry block")),
+        }
+    }
+    Ok(telemetry)
 }
 
 /// A storage `operator migrate` reads from or writes to.
@@ -854,8 +910,8 @@ mod tests {
         assert!(e.contains("\"ui\" must be a boolean"), "{e}");
         let e = Config::parse(&FULL.replace("max_lease_ttl = \"768h\"", "max_lease_ttl = \"forever\"")).unwrap_err();
         assert!(e.contains("max_lease_ttl"), "{e}");
-        let e = Config::parse(&format!("{FULL}\ntelemetry {{\n}}\n")).unwrap_err();
-        assert!(e.contains("unknown block \"telemetry\""), "{e}");
+        let e = Config::parse(&format!("{FULL}\nservice_registration {{\n}}\n")).unwrap_err();
+        assert!(e.contains("unknown block \"service_registration\""), "{e}");
         let e = Config::parse(&FULL.replace("storage \"sled\"", "storage \"raft\"")).unwrap_err();
         assert!(e.contains("raft"), "{e}");
     }
@@ -932,5 +988,27 @@ mod tests {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("-1m").is_err());
         assert!(parse_duration("abc").is_err());
+    }
+
+    #[test]
+    fn telemetry_blocks() {
+        let c = Config::parse(FULL).unwrap();
+        assert_eq!(c.telemetry.prometheus_retention, None, "no block: Prometheus off");
+        let c = Config::parse(&format!("{FULL}\ntelemetry {{\n  disable_hostname = true\n}}\n")).unwrap();
+        assert_eq!(c.telemetry.prometheus_retention, Some(Duration::from_secs(86400)));
+        assert!(c.telemetry.disable_hostname);
+        let c = Config::parse(&format!(
+            "{FULL}\ntelemetry {{\n  prometheus_retention_time = \"30s\"\n  usage_gauge_period = \"none\"\n}}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.telemetry.prometheus_retention, Some(Duration::from_secs(30)));
+        assert_eq!(c.telemetry.usage_gauge_period, None);
+        let c = Config::parse(&format!("{FULL}\ntelemetry {{\n  prometheus_retention_time = 0\n}}\n")).unwrap();
+        assert_eq!(c.telemetry.prometheus_retention, None);
+        let e = Config::parse(&format!("{FULL}\ntelemetry {{\n  statsd = 1\n}}\n")).unwrap_err();
+        assert!(e.contains("unknown key \"statsd\" in telemetry block"), "{e}");
+        let listener = "listener \"tcp\" {\n  address = \"127.0.0.1:1\"\n  tls_disable = true\n  telemetry {\n    unauthenticated_metrics_access = true\n  }\n}\nstorage \"sled\" {\n  path = \"/tmp/x\"\n}\n";
+        let c = Config::parse(listener).unwrap();
+        assert!(c.listeners[0].unauthenticated_metrics_access);
     }
 }

@@ -18,6 +18,7 @@ pub mod printable;
 pub mod seal;
 pub mod server;
 pub mod storage;
+pub mod telemetry;
 
 #[path = "../migrations/mod.rs"]
 pub mod migrations;

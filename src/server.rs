@@ -29,9 +29,15 @@ pub fn dev_config(listen_address: &str) -> Config {
         listeners: vec![ListenerConfig {
             address: listen_address.to_string(),
             tls_disable: true,
+            // As OpenBao's dev mode: metrics readable without a token, in Prometheus' format too.
+            unauthenticated_metrics_access: true,
             ..ListenerConfig::default()
         }],
         disable_mlock: true,
+        telemetry: crate::telemetry::TelemetryConfig {
+            prometheus_retention: Some(crate::telemetry::DEFAULT_PROMETHEUS_RETENTION),
+            ..Default::default()
+        },
         ..Config::default()
     }
 }
@@ -68,6 +74,7 @@ fn tls_config(listener: &ListenerConfig) -> Result<rustls::ServerConfig, String>
 pub async fn run(options: ServerOptions) -> Result<(), String> {
     let config = options.config;
     crate::hardening::apply(config.disable_mlock)?;
+    crate::telemetry::install(&config.telemetry);
     // Dev mode keeps its data in a temporary directory removed at exit.
     let temp_dir = match options.dev {
         Some(_) => Some(
@@ -95,6 +102,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         wrapping_tombstone_retention: config.wrapping_tombstone_retention,
         audit: config.audit.clone(),
         user_lockout: config.user_lockout.clone(),
+        telemetry: config.telemetry.clone(),
         seals: crate::core::auto_unseal::SealSettings {
             active: config
                 .seals
@@ -157,6 +165,9 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         }
         if !listener.disable_unauthed_generate_root_endpoints {
             unauthed_key_endpoints.generate_root.push(addr);
+        }
+        if listener.unauthenticated_metrics_access {
+            unauthed_key_endpoints.metrics.push(addr);
         }
     }
     let state = web::Data::new(AppState {
@@ -272,6 +283,11 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     log::info!("shutting down: flushing storage");
     scheduler.abort();
     let _ = scheduler.await;
+    if !core.is_sealed() {
+        if let Err(e) = core.persist_durable_counters().await {
+            log::warn!("shutdown: storing the metrics counters failed: {e}");
+        }
+    }
     auto_unsealer.abort();
     let _ = auto_unsealer.await;
     hangup.abort();

@@ -73,6 +73,11 @@ impl Core {
                 log::error!("core: reloading the CORS settings another server changed failed: {e}");
             }
         }
+        if change.touches_key(Tree::Core.name(), super::quotas::QUOTAS_KEY) {
+            if let Err(e) = self.load_quotas() {
+                log::error!("core: reloading the rate limit quotas another server changed failed: {e}");
+            }
+        }
         match change.keys(Tree::Logical.name()) {
             Some([]) => {}
             Some(keys) => {

@@ -15,6 +15,7 @@ pub mod lockout;
 pub mod mounts;
 pub mod pipeline;
 pub mod policies;
+pub mod quotas;
 pub mod registry;
 pub mod rekey;
 pub mod rotation;
@@ -22,6 +23,7 @@ pub mod router;
 pub mod scheduler;
 pub mod snapshot;
 pub mod system;
+pub mod telemetry;
 pub mod token_store;
 pub mod version_history;
 pub mod wrapping;
@@ -76,6 +78,8 @@ pub struct CoreSettings {
     pub seals: auto_unseal::SealSettings,
     /// The server configuration without secrets, as `sys/config/state/sanitized` shows it (built by `config`).
     pub sanitized_config: serde_json::Map<String, serde_json::Value>,
+    /// The configuration's `telemetry` block.
+    pub telemetry: crate::telemetry::TelemetryConfig,
 }
 
 impl Default for CoreSettings {
@@ -90,6 +94,7 @@ impl Default for CoreSettings {
             user_lockout: lockout::UserLockoutSettings::default(),
             seals: auto_unseal::SealSettings::default(),
             sanitized_config: serde_json::Map::new(),
+            telemetry: crate::telemetry::TelemetryConfig::default(),
         }
     }
 }
@@ -172,6 +177,10 @@ pub struct Core {
     root_generation: Mutex<Option<generate_root::RootGeneration>>,
     /// The CORS settings (see `cors`).
     cors: cors::CorsState,
+    /// Counters kept across restarts (see `telemetry`).
+    durable: telemetry::DurableCounters,
+    /// Rate limit quotas (see `quotas`).
+    quotas: quotas::QuotaState,
     /// This server's part in HA (`ha_enabled` on PostgreSQL), see `ha`.
     ha: Option<ha::Ha>,
     /// The requests being served (`sys/in-flight-req`), registered by the HTTP layer.
@@ -219,6 +228,8 @@ impl Core {
             rekey: Mutex::new(None),
             root_generation: Mutex::new(None),
             cors: cors::CorsState::default(),
+            durable: telemetry::DurableCounters::default(),
+            quotas: quotas::QuotaState::default(),
             ha: None,
             in_flight: in_flight::InFlightRequests::default(),
         }
@@ -470,6 +481,8 @@ impl Core {
         self.load_mounts()?;
         self.load_audit()?;
         self.load_cors()?;
+        self.load_durable_counters()?;
+        self.load_quotas()?;
         self.record_version()?;
         if let Ok(mut slot) = self.unsealed.write() {
             *slot = Some(Arc::new(state));
@@ -513,6 +526,7 @@ impl Core {
         self.unload_mounts();
         self.unload_audit();
         self.unload_cors();
+        self.unload_quotas();
         log::info!("core: vault is sealed");
     }
 

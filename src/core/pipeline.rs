@@ -76,34 +76,88 @@ impl Core {
     /// In order: refuse when sealed; authorize (the wrapping token, a login, or the client token: one use consumed,
     /// ACL, `sudo`); **audit the request** (refused, with nothing done, when no audit device recorded it); run it;
     /// revoke a token whose last use this was; **audit the response**.
-    pub async fn handle_request(&self, mut req: Request) -> Result<Response, CoreError> {
+    pub async fn handle_request(&self, req: Request) -> Result<Response, CoreError> {
+        self.handle_request_with_headers(req).await.0
+    }
+
+    /// [`Core::handle_request`], with the HTTP headers the rate limit quota adds to the answer, whatever it is
+    /// (`X-Ratelimit-*` when `enable_rate_limit_response_headers` is on; a refusal carries its own).
+    pub async fn handle_request_with_headers(
+        &self,
+        mut req: Request,
+    ) -> (Result<Response, CoreError>, Vec<(String, String)>) {
+        let started = std::time::Instant::now();
         if self.is_sealed() {
             // Sealing a sealed server is a no-op success, as in OpenBao.
             let seal_request = req.path.trim_start_matches('/') == "sys/seal"
                 && matches!(req.operation, super::Operation::Update | super::Operation::Create);
-            return if seal_request {
+            let answer = if seal_request {
                 Ok(Response::no_content())
             } else {
                 Err(CoreError::Sealed)
             };
+            return (answer, vec![]);
         }
         let path = req.path.trim_start_matches('/').to_string();
         if path.split('/').any(|segment| segment == "..") {
-            return Err(CoreError::InvalidRequest("invalid path".into()));
+            return (Err(CoreError::InvalidRequest("invalid path".into())), vec![]);
         }
         req.path = path;
 
+        // Rate limit quotas: a refused request is not authorized, routed or run (audited only when asked).
+        let admitted = match self.apply_request_quotas(&req).await {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                let refused = CoreError::RateLimited(Box::new(refused));
+                self.audit_rate_limited(&req, &refused);
+                return (Err(refused), vec![]);
+            }
+        };
+        (self.handle_admitted(req, started).await, admitted.headers)
+    }
+
+    /// A refused request's audit entry, when `enable_rate_limit_audit_logging` is on (a failure to record it is
+    /// logged, as in OpenBao: the request is refused either way).
+    fn audit_rate_limited(&self, req: &Request, refused: &CoreError) {
+        if !self.has_audit_devices() || !self.rate_limit_audit_logging() {
+            return;
+        }
+        let auth = AuthView {
+            token_type: "default".into(),
+            ..AuthView::default()
+        };
+        let mount = self.audit_mount_of(&req.path);
+        let input = AuditInput {
+            req,
+            auth: &auth,
+            mount: mount.as_ref(),
+            error: Some(refused.to_string()),
+            response: None,
+            login: false,
+        };
+        if let Err(e) = self.audit_request(&input) {
+            log::warn!("failed to audit log request rejection caused by rate limit quota violation: {e}");
+        }
+    }
+
+    /// Everything after the quotas; `started` is when the request arrived (`vault.core.handle_request`).
+    async fn handle_admitted(&self, mut req: Request, started: std::time::Instant) -> Result<Response, CoreError> {
         let mut auth = AuthView {
             token_type: "default".into(),
             ..AuthView::default()
         };
         let mut last_use = None;
+        let checked = std::time::Instant::now();
         let plan = self.authorize(&mut req, &mut auth, &mut last_use).await;
         if let Ok(Plan::Run(caller, _)) = &plan {
             let client_id = super::in_flight::client_id(&caller.entry.policies);
             self.in_flight.set_client_id(&req.id, client_id);
         }
         let login = matches!(plan, Ok(Plan::Login(_)));
+        if !login {
+            crate::telemetry::measure_since("vault.core.check_token", checked);
+        }
+        let started = TimedRequest { started, login };
 
         // The audit point before: only with devices enabled is the mount looked up and an entry formatted.
         let audit_mount = self.has_audit_devices().then(|| self.audit_mount_of(&req.path));
@@ -146,6 +200,7 @@ impl Core {
             };
             self.audit_response(&input)?;
         }
+        drop(started);
         result
     }
 
@@ -423,15 +478,49 @@ impl Core {
         routed: Option<&Routed>,
     ) -> Result<Response, CoreError> {
         let routed = routed.ok_or_else(|| CoreError::NoHandler(req.path.clone()))?;
-        let resp = routed.mount.handle(self, caller, routed.relative(req), req).await?;
-        let resp = self.register_secret(&routed.mount, caller, req, resp).await?;
+        let route_started = std::time::Instant::now();
+        let resp = routed.mount.handle(self, caller, routed.relative(req), req).await;
+        measure_route(req, &routed.mount.path, route_started);
+        let resp = self.register_secret(&routed.mount, caller, req, resp?).await?;
+        if let Some(auth) = &resp.auth {
+            self.count_token_creation(&routed.mount.path, auth.lease_duration, None);
+        }
         self.wrap_if_asked(resp, req).await
+    }
+
+    /// OpenBao's `vault.token.creation` counter: by auth method, mount, TTL bucket and token type.
+    fn count_token_creation(&self, mount_path: &str, ttl_secs: u64, auth_method: Option<&'static str>) {
+        let method = match auth_method {
+            Some(m) => m.to_string(),
+            None => self
+                .matching_mount(mount_path)
+                .map(|(entry, _)| entry.kind)
+                .unwrap_or_else(|| "token".into()),
+        };
+        let cluster = self.unsealed().map(|u| u.cluster.name.clone()).unwrap_or_default();
+        metrics::counter!("vault.token.creation",
+            "auth_method" => method,
+            "cluster" => cluster,
+            "creation_ttl" => crate::telemetry::ttl_bucket(std::time::Duration::from_secs(ttl_secs)),
+            "mount_point" => mount_path.to_string(),
+            "namespace" => "root",
+            "token_type" => "service")
+        .increment(1);
     }
 
     /// Errors and empty answers are never wrapped.
     async fn wrap_if_asked(&self, resp: Response, req: &Request) -> Result<Response, CoreError> {
         match req.wrap_ttl {
-            Some(ttl) if !resp.is_empty() && resp.wrap_info.is_none() => self.wrap_response(resp, ttl, &req.path).await,
+            Some(ttl) if !resp.is_empty() && resp.wrap_info.is_none() => {
+                let wrapped = self.wrap_response(resp, ttl, &req.path).await?;
+                let mount = self
+                    .router
+                    .route(&req.path)
+                    .map(|(m, _)| m.path.clone())
+                    .unwrap_or_default();
+                self.count_token_creation(&mount, ttl.as_secs(), Some("response_wrapping"));
+                Ok(wrapped)
+            }
             _ => Ok(resp),
         }
     }
@@ -447,7 +536,10 @@ impl Core {
         };
         // User lockout: a locked-out alias is refused before the backend checks anything.
         let lockout = self.check_lockout(mount, relative, req).await?;
-        let mut resp = match mount.handle(self, &caller, relative, req).await {
+        let route_started = std::time::Instant::now();
+        let handled = mount.handle(self, &caller, relative, req).await;
+        measure_route(req, &mount.path, route_started);
+        let mut resp = match handled {
             Err(CoreError::UnsupportedOperation) => return Err(CoreError::LoginUnsupportedOperation),
             Err(CoreError::InvalidCredentials(message)) => {
                 if let Some(guard) = &lockout {
@@ -462,6 +554,7 @@ impl Core {
                 .system_view()
                 .ok_or_else(|| CoreError::InvalidRequest("this backend cannot log in".into()))?;
             let (issued, warnings) = self.issue_login_token(asked, &mount.path, system, &req.path).await?;
+            self.count_token_creation(&mount.path, issued.lease_duration, None);
             resp.auth = Some(issued);
             resp.warnings.extend(warnings);
             if let Some(guard) = &lockout {
@@ -507,6 +600,35 @@ impl Core {
             };
         }
         self.unwrap_token(&header.unwrap_or_default(), req.wrap_ttl).await
+    }
+}
+
+/// OpenBao's `vault.route.<operation>.<mount with dashes>` timing of a backend's handling.
+fn measure_route(req: &Request, mount_path: &str, started: std::time::Instant) {
+    crate::telemetry::measure_since_named(
+        format!(
+            "vault.route.{}.{}",
+            req.operation.as_str(),
+            mount_path.replace('/', "-")
+        ),
+        started,
+    );
+}
+
+/// Records `vault.core.handle_request` (or `handle_login_request`) when the request is done.
+struct TimedRequest {
+    started: std::time::Instant,
+    login: bool,
+}
+
+impl Drop for TimedRequest {
+    fn drop(&mut self) {
+        let name = if self.login {
+            "vault.core.handle_login_request"
+        } else {
+            "vault.core.handle_request"
+        };
+        crate::telemetry::measure_since(name, self.started);
     }
 }
 

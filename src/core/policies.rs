@@ -65,6 +65,7 @@ pub fn normalize_name(name: &str) -> String {
 impl Core {
     /// The stored record of a policy, with the built-ins' defaults when never written.
     pub fn read_policy(&self, name: &str) -> Result<Option<PolicyRecord>, CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.policy.get_policy");
         let name = normalize_name(name);
         if let Some(record) = self.storage.get::<PolicyRecord>(Tree::Policies, name.as_bytes())? {
             return Ok(Some(record));
@@ -168,6 +169,7 @@ impl Core {
     /// A parsed policy (cached when no clear happened since `generation` was read, before the storage read). Unknown
     /// names yield `None`; a token may name a policy that does not exist yet.
     fn parsed_policy(&self, name: &str, generation: u64) -> Result<Option<Arc<Policy>>, CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.policy.get_policy");
         if let Some(hit) = self.policy_cache.read().parsed.get(name) {
             return Ok(hit.clone());
         }

@@ -274,6 +274,36 @@ impl Mount {
         }
     }
 
+    /// Whether role-based rate limit quotas may be set on this mount (see `Backend::resolves_roles`).
+    pub fn resolves_roles(&self) -> bool {
+        match &self.handler {
+            Handler::Core(_) => false,
+            Handler::Logical(mount) => mount.backend.resolves_roles(),
+        }
+    }
+
+    /// The role a login on this mount is for (see `Backend::resolve_role`).
+    pub async fn resolve_role(
+        &self,
+        core: &Core,
+        relative_path: &str,
+        req: &Request,
+    ) -> Result<Option<String>, CoreError> {
+        match &self.handler {
+            Handler::Core(_) => Ok(None),
+            Handler::Logical(mount) => {
+                mount.backend.ensure_initialized(mount, &self.path).await;
+                let view = mount.view_for(&core.storage, &[]);
+                let ctx = logical::Context {
+                    path: relative_path,
+                    storage: view.get(),
+                    system: &mount.system,
+                };
+                mount.backend.resolve_role(&ctx, req).await
+            }
+        }
+    }
+
     /// The operation a request really is: a create or update becomes a create when the backend's existence check
     /// says the item does not exist yet, else an update (as OpenBao decides before checking the ACL).
     pub async fn checked_operation(

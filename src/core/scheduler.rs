@@ -20,6 +20,8 @@ impl Core {
         let mut last_run: HashMap<String, Instant> = HashMap::new();
         let mut ticker = actix_web::rt::time::interval(TICK);
         let mut last_key_check = Instant::now();
+        let mut last_counters = Instant::now();
+        let mut last_usage: Option<Instant> = None;
         loop {
             ticker.tick().await;
             // A standby leaves the background work to the active server.
@@ -35,6 +37,20 @@ impl Core {
                 let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
                 if let Err(e) = self.check_keyring_rotation(now).await {
                     log::warn!("barrier key rotation check failed: {e}");
+                }
+            }
+            if last_counters.elapsed() >= super::telemetry::PERSIST_INTERVAL {
+                last_counters = Instant::now();
+                if let Err(e) = self.persist_durable_counters().await {
+                    log::warn!("storing the metrics counters failed: {e}");
+                }
+            }
+            if let Some(period) = self.settings.telemetry.usage_gauge_period {
+                if last_usage.is_none_or(|t| t.elapsed() >= period) {
+                    last_usage = Some(Instant::now());
+                    if let Err(e) = self.refresh_usage_gauges() {
+                        log::warn!("refreshing the usage gauges failed: {e}");
+                    }
                 }
             }
         }

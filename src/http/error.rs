@@ -25,6 +25,7 @@ pub fn status_of(error: &CoreError) -> StatusCode {
             StatusCode::METHOD_NOT_ALLOWED
         }
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        CoreError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         CoreError::Storage(StorageError::Sealed | StorageError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
         CoreError::Storage(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -58,6 +59,13 @@ pub fn render(error: &CoreError, request_id: &str) -> HttpResponse {
         }
         other => vec![other.to_string()],
     };
+    if let CoreError::RateLimited(refused) = error {
+        let mut builder = HttpResponse::build(status);
+        for (name, value) in &refused.headers {
+            builder.insert_header((name.as_str(), value.as_str()));
+        }
+        return builder.json(json!({ "errors": errors }));
+    }
     errors_response(status, errors)
 }
 

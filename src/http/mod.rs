@@ -40,24 +40,68 @@ pub struct AppState {
 pub struct UnauthedKeyEndpoints {
     pub rekey: Vec<std::net::SocketAddr>,
     pub generate_root: Vec<std::net::SocketAddr>,
+    /// Listeners with `telemetry { unauthenticated_metrics_access = true }`: `GET sys/metrics` without a token.
+    pub metrics: Vec<std::net::SocketAddr>,
 }
 
 /// Register every route. Shared by the server and the in-process tests.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/sys/init").to(sys_init))
-        .service(web::resource("/v1/sys/seal-status").to(sys_seal_status))
-        .service(web::resource("/v1/sys/unseal").to(sys_unseal))
-        .service(web::resource("/v1/sys/health").to(sys_health))
-        .service(web::resource("/v1/sys/leader").to(sys_leader))
-        .service(web::resource("/v1/sys/storage/raft/snapshot").to(snapshot::snapshot))
-        .service(web::resource("/v1/sys/storage/raft/snapshot-force").to(snapshot::snapshot_force))
-        .service(web::resource("/v1/sys/monitor").to(monitor::monitor))
-        .service(web::resource("/v1/sys/rekey/{step}").to(legacy_keys::rekey))
-        .service(web::resource("/v1/sys/generate-root/{step}").to(legacy_keys::generate_root))
+    // The endpoints served here rather than by the pipeline get its rate limit quotas from `quota_gate`.
+    let gate = || actix_web::middleware::from_fn(quota_gate);
+    cfg.service(web::resource("/v1/sys/init").wrap(gate()).to(sys_init))
+        .service(web::resource("/v1/sys/seal-status").wrap(gate()).to(sys_seal_status))
+        .service(web::resource("/v1/sys/unseal").wrap(gate()).to(sys_unseal))
+        .service(web::resource("/v1/sys/health").wrap(gate()).to(sys_health))
+        .service(web::resource("/v1/sys/leader").wrap(gate()).to(sys_leader))
+        .service(
+            web::resource("/v1/sys/storage/raft/snapshot")
+                .wrap(gate())
+                .to(snapshot::snapshot),
+        )
+        .service(
+            web::resource("/v1/sys/storage/raft/snapshot-force")
+                .wrap(gate())
+                .to(snapshot::snapshot_force),
+        )
+        .service(web::resource("/v1/sys/monitor").wrap(gate()).to(monitor::monitor))
+        .service(
+            web::resource("/v1/sys/rekey/{step}")
+                .wrap(gate())
+                .to(legacy_keys::rekey),
+        )
+        .service(
+            web::resource("/v1/sys/generate-root/{step}")
+                .wrap(gate())
+                .to(legacy_keys::generate_root),
+        )
         .service(web::resource("/v1/{path:.*}").to(dispatch))
         .default_service(web::to(|| async {
             error::errors_response(StatusCode::NOT_FOUND, vec![])
         }));
+}
+
+/// Rate limit quotas for an endpoint the HTTP layer serves itself (`sys/init`, `sys/health`, snapshots, ...), as the
+/// pipeline applies them to every other path: OpenBao limits every `/v1/` request (its exempt paths aside).
+async fn quota_gate(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let verdict = req.app_data::<web::Data<AppState>>().map(|state| {
+        let path = req.path().trim_start_matches("/v1/").to_string();
+        state.core.apply_quotas(&path, req.peer_addr().map(|a| a.ip()))
+    });
+    match verdict {
+        Some(Err(refused)) => {
+            let resp = error::render(&CoreError::RateLimited(Box::new(refused)), "");
+            Ok(req.into_response(resp))
+        }
+        Some(Ok(admitted)) => {
+            let mut resp = next.call(req).await?.map_into_boxed_body();
+            response::add_headers(resp.response_mut(), &admitted.headers);
+            Ok(resp)
+        }
+        None => Ok(next.call(req).await?.map_into_boxed_body()),
+    }
 }
 
 pub(crate) fn new_request_id() -> String {
@@ -106,6 +150,11 @@ pub(crate) async fn dispatch(
         Ok(b) => b,
         Err(resp) => return resp,
     };
+    if path.as_str() == "sys/metrics" {
+        if let Some(resp) = unauthenticated_metrics(&req, &state) {
+            return resp;
+        }
+    }
     // The id `request_log::track` registered the request under, so the log line and the answer agree.
     let request_id = match req.extensions().get::<request_log::RequestId>() {
         Some(id) => id.0.clone(),
@@ -115,13 +164,68 @@ pub(crate) async fn dispatch(
         Ok(r) => r,
         Err(e) => return error::render(&e, &request_id),
     };
+    if path.as_str() == "sys/metrics" && !core_req.data.contains_key("format") {
+        let format = metrics_format_from_accept(&req);
+        if !format.is_empty() {
+            core_req.data.insert("format".into(), json!(format));
+        }
+    }
     let audited = state.core.audited_headers();
     if !audited.is_empty() {
         core_req.headers = request::audited_headers(&req, &audited);
     }
-    match state.core.handle_request(core_req).await {
+    let (result, quota_headers) = state.core.handle_request_with_headers(core_req).await;
+    let mut resp = match result {
         Ok(resp) => response::render(resp, &request_id),
         Err(e) => error::render(&e, &request_id),
+    };
+    response::add_headers(&mut resp, &quota_headers);
+    resp
+}
+
+/// `sys/metrics` on a listener with `unauthenticated_metrics_access` (served without a token, sealed or not, as
+/// OpenBao's `handleMetricsUnauthenticated`); `None` elsewhere. The format comes from `?format=` or, as OpenBao,
+/// from an `Accept` header asking for OpenMetrics or `prometheus/telemetry`.
+fn unauthenticated_metrics(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if !state
+        .unauthed_key_endpoints
+        .metrics
+        .contains(&req.app_config().local_addr())
+    {
+        return None;
+    }
+    if req.method() != Method::GET {
+        return Some(method_not_allowed());
+    }
+    let admitted = match state.core.apply_quotas("sys/metrics", req.peer_addr().map(|a| a.ip())) {
+        Ok(admitted) => admitted,
+        Err(refused) => return Some(error::render(&CoreError::RateLimited(Box::new(refused)), "")),
+    };
+    let query = request::query_pairs(req);
+    let mut format = query
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if format.is_empty() {
+        format = metrics_format_from_accept(req).to_string();
+    }
+    let mut resp = response::render(state.core.metrics_response(&format), "");
+    response::add_headers(&mut resp, &admitted.headers);
+    Some(resp)
+}
+
+/// OpenBao's `FormatFromRequest`.
+pub(crate) fn metrics_format_from_accept(req: &HttpRequest) -> &'static str {
+    let accept: Vec<&str> = req
+        .headers()
+        .get_all(actix_web::http::header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    match accept.first() {
+        Some(first) if first.starts_with("application/openmetrics-text") => "prometheus",
+        Some(_) if accept.iter().any(|h| h.contains("prometheus/telemetry")) => "prometheus",
+        _ => "",
     }
 }
 

@@ -9,10 +9,12 @@ pub fn render(resp: Response, request_id: &str) -> HttpResponse {
     if resp.is_empty() {
         return HttpResponse::NoContent().finish();
     }
-    if let Some((content_type, body)) = resp.raw {
-        return HttpResponse::Ok().content_type(content_type).body(body);
-    }
     let status = resp.status.and_then(|s| actix_web::http::StatusCode::from_u16(s).ok());
+    if let Some((content_type, body)) = resp.raw {
+        return HttpResponse::build(status.unwrap_or(actix_web::http::StatusCode::OK))
+            .content_type(content_type)
+            .body(body);
+    }
     let mut builder = HttpResponse::build(status.unwrap_or(actix_web::http::StatusCode::OK));
     // A wrapped answer carries no request id, as in OpenBao.
     let request_id = if resp.wrap_info.is_some() { "" } else { request_id };
@@ -80,6 +82,18 @@ fn legacy_body(resp: &Response, request_id: &str) -> serde_json::Map<String, Val
         body.extend(fields);
     }
     body
+}
+
+/// Add headers the core asked for (a rate limit quota's `X-Ratelimit-*`), on any answer.
+pub fn add_headers(resp: &mut HttpResponse, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            actix_web::http::header::HeaderName::try_from(name.as_str()),
+            actix_web::http::header::HeaderValue::try_from(value.as_str()),
+        ) {
+            resp.headers_mut().insert(name, value);
+        }
+    }
 }
 
 #[cfg(test)]

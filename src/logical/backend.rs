@@ -93,6 +93,18 @@ pub trait Backend: Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// Whether logins on this backend are for a role that [`resolve_role`](Self::resolve_role) can name, so rate
+    /// limit quotas may be set per role (OpenBao's `ResolveRoleOperation`). The default: no roles.
+    fn resolves_roles(&self) -> bool {
+        false
+    }
+
+    /// The role a login request is for, read before anything runs (`None`: not a login, or no such role); asked by
+    /// the core only when a role-based quota is set on the mount.
+    fn resolve_role<'a>(&'a self, _ctx: &'a Context<'a>, _req: &'a Request) -> AliasFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
+
     fn storage_scope(&self) -> StorageScope {
         StorageScope::Mount
     }

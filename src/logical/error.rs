@@ -58,6 +58,9 @@ pub enum Error {
     /// the core ran it for itself, e.g. a lease revocation): 500 with this text.
     #[error("{0}")]
     Internal(String),
+    /// A request over a rate limit quota: 429 with OpenBao's text and the quota's headers.
+    #[error("{0}")]
+    RateLimited(Box<RateLimited>),
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]
@@ -67,5 +70,19 @@ pub enum Error {
 impl From<crate::storage::BarrierError> for Error {
     fn from(e: crate::storage::BarrierError) -> Self {
         Error::Storage(StorageError::Barrier(e))
+    }
+}
+
+/// A request the rate limit quotas refused: OpenBao's 429 text names its path; `headers` are sent with the answer
+/// (`Retry-After`, and the `X-Ratelimit-*` ones when enabled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimited {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for RateLimited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "request path {:?}: rate limit quota exceeded", self.path)
     }
 }

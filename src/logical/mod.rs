@@ -19,7 +19,7 @@ pub use backend::{
     AliasFuture, Backend, BackendFuture, Context, ExistenceFuture, PeriodicFuture, SpecialPaths, StorageScope,
     SystemView,
 };
-pub use error::Error;
+pub use error::{Error, RateLimited};
 pub use request::{ClientToken, Operation, Request};
 pub use response::Response;
 pub use secret::Secret;

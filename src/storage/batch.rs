@@ -109,6 +109,8 @@ struct Inbox {
     cv: Condvar,
     /// Sled transactions run so far, each a batch of one or more requests' transactions.
     batches: std::sync::atomic::AtomicU64,
+    /// Requests' transactions run in those batches.
+    transactions: std::sync::atomic::AtomicU64,
 }
 
 pub(super) struct Committer {
@@ -122,6 +124,7 @@ impl Committer {
             queue: Mutex::new(Queue::default()),
             cv: Condvar::new(),
             batches: std::sync::atomic::AtomicU64::new(0),
+            transactions: std::sync::atomic::AtomicU64::new(0),
         });
         let thread_inbox = inbox.clone();
         let thread = std::thread::Builder::new()
@@ -148,6 +151,10 @@ impl Committer {
 
     pub(super) fn batch_count(&self) -> u64 {
         self.inbox.batches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(super) fn transaction_count(&self) -> u64 {
+        self.inbox.transactions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(super) fn stop(&self) {
@@ -179,8 +186,14 @@ fn committer_loop(mut runner: BatchRunner, inbox: &Inbox) {
             }
             std::mem::take(&mut queue.jobs)
         };
+        let started = std::time::Instant::now();
         let outcome = runner(&jobs);
+        crate::telemetry::measure_since("vault.storage.commit", started);
         inbox.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        inbox
+            .transactions
+            .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        crate::telemetry::record("vault.storage.batch_size", jobs.len() as f64);
         match outcome {
             Ok(durable) => {
                 for job in jobs {

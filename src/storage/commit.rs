@@ -171,7 +171,9 @@ fn flusher_loop(db: sled::Db, shared: Arc<Shared>, done: watch::Sender<Flushed>,
         let committed = watermark.committed.load(Ordering::SeqCst);
         last_batch = target.saturating_sub(flushed_up_to);
         flushed_up_to = target;
+        let started = std::time::Instant::now();
         let result = db.flush().map_err(StorageError::from);
+        crate::telemetry::measure_since("vault.sled.flush", started);
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         if let Err(ref e) = result {
             log::error!("storage flush failed: {e}");

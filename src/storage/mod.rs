@@ -489,6 +489,7 @@ impl<E> Txn<'_, E> {
     }
 
     pub fn put_raw(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<(), TxError<E>> {
+        let _timer = crate::telemetry::Timer::start("vault.barrier.put");
         let sealed = self
             .keyring
             .encrypt(&barrier::aad(tree.name(), key), value)
@@ -510,6 +511,7 @@ impl<E> Txn<'_, E> {
     }
 
     pub fn remove(&self, tree: Tree, key: &[u8]) -> Result<bool, TxError<E>> {
+        let _timer = crate::telemetry::Timer::start("vault.barrier.delete");
         let existed = self.read_slot(tree.slot(), key)?.is_some();
         self.overlay.borrow_mut().remove(tree.slot(), key);
         Ok(existed)
@@ -643,6 +645,7 @@ impl Storage {
 
     /// One stored value as it is on disk, by slot (0 is `meta`).
     fn read_slot(&self, slot: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let _timer = crate::telemetry::Timer::start(self.physical_metric("get"));
         match &self.backend {
             Backend::Sled(sled) => Ok(sled.shared.current.load().trees[slot].get(key)?.map(|v| v.to_vec())),
             Backend::Postgres(pg) => pg.get(slot_name(slot), key),
@@ -655,6 +658,7 @@ impl Storage {
 
     /// Read and decrypt one record's bytes outside a transaction.
     pub fn get_raw(&self, tree: Tree, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
+        let _timer = crate::telemetry::Timer::start("vault.barrier.get");
         let keyring = self.keyring()?;
         match self.read_slot(tree.slot(), key)? {
             None => Ok(None),
@@ -710,6 +714,22 @@ impl Storage {
         }
     }
 
+    /// The timing name of a physical operation on this backend, as OpenBao names its backends' (`vault.postgres.get`;
+    /// `vault.sled.get` is ours).
+    fn physical_metric(&self, op: &'static str) -> &'static str {
+        match (&self.backend, op) {
+            (Backend::Sled(_), "get") => "vault.sled.get",
+            (Backend::Sled(_), _) => "vault.sled.list",
+            (Backend::Postgres(_), "get") => "vault.postgres.get",
+            (Backend::Postgres(_), _) => "vault.postgres.list",
+        }
+    }
+
+    /// Transactions the committer has run inside its batches (successful or not).
+    pub fn transaction_count(&self) -> u64 {
+        self.committer.transaction_count()
+    }
+
     /// Atomically write one transaction and wait until it is durable. It runs in the committer's next batch.
     pub async fn write<R, E>(
         self: &Arc<Self>,
@@ -733,6 +753,7 @@ impl Storage {
         R: Send + 'static,
         E: Send + 'static,
     {
+        let _timer = crate::telemetry::Timer::start("vault.storage.transaction");
         let (done, committed) = tokio::sync::oneshot::channel();
         self.submit(keyring, f, move |outcome| {
             let _ = done.send(outcome);
@@ -794,6 +815,10 @@ impl Storage {
 
     /// Keys under `prefix` in a tree (index trees hold no secrets in their keys), in order.
     pub fn keys_with_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let _timers = (
+            crate::telemetry::Timer::start("vault.barrier.list"),
+            crate::telemetry::Timer::start(self.physical_metric("list")),
+        );
         let sled = match &self.backend {
             Backend::Sled(sled) => sled,
             Backend::Postgres(pg) => return pg.keys_with_prefix(tree.name(), prefix),
@@ -809,6 +834,10 @@ impl Storage {
     /// The immediate children of the folder `prefix` in a tree, as OpenBao lists a folder: leaf names and sub-folder
     /// names ending in `/`, in byte order, each once. A sub-folder's contents are skipped over, not read.
     pub fn list_children(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let _timers = (
+            crate::telemetry::Timer::start("vault.barrier.list"),
+            crate::telemetry::Timer::start(self.physical_metric("list")),
+        );
         match &self.backend {
             Backend::Sled(sled) => {
                 let t = sled.tree(tree);

@@ -646,6 +646,7 @@ scenarios! {
     differential_token_path_table => "token_path_table.json",
     differential_tools => "tools.json",
     differential_observability => "observability.json",
+    differential_quotas_and_metrics => "quotas_and_metrics.json",
 }
 
 /// A scenario file without a test would be silently skipped.

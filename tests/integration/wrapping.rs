@@ -393,21 +393,15 @@ fn rewrap_chain_survives_kill_9_and_stays_encrypted() {
 }
 
 fn reuse_count(c: &Client, root: &str) -> u64 {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut resp = agent
-        .get(format!("{}/v1/sys/metrics?format=prometheus", c.base))
-        .header("X-Vault-Token", root)
-        .call()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let text = resp.body_mut().read_to_string().unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("vault_wrapping_token_reuse "))
+    // A durable counter: its total since the data directory was created (Prometheus needs a telemetry block).
+    let (status, body) = c.get("sys/metrics", Some(root));
+    assert_eq!(status, 200, "{body}");
+    body["Counters"]
+        .as_array()
         .unwrap()
-        .parse()
+        .iter()
+        .find(|m| m["Name"] == "vault.wrapping.token_reuse")
+        .map(|m| m["Count"].as_u64().unwrap())
         .unwrap()
 }
 

@@ -235,15 +235,20 @@ impl Core {
 
     /// Audit a request before it is processed; `Err` (refuse it) when no device recorded it.
     pub fn audit_request(&self, input: &AuditInput) -> Result<(), CoreError> {
-        self.broadcast(input, false)
-            .map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+        let _timer = crate::telemetry::Timer::start("vault.audit.log_request");
+        let outcome = self.broadcast(input, false);
+        // OpenBao's failure counter moves by 0 on success (so it exists once auditing ran).
+        crate::telemetry::count("vault.audit.log_request_failure", u64::from(outcome.is_err()));
+        outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
     }
 
     /// Audit the answer to a request; `Err` when no device recorded it (the client then gets an internal error,
     /// as in OpenBao, though what the request did stays done).
     pub fn audit_response(&self, input: &AuditInput) -> Result<(), CoreError> {
-        self.broadcast(input, true)
-            .map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+        let _timer = crate::telemetry::Timer::start("vault.audit.log_response");
+        let outcome = self.broadcast(input, true);
+        crate::telemetry::count("vault.audit.log_response_failure", u64::from(outcome.is_err()));
+        outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
     }
 
     /// `sys/audit-hash/:path`.

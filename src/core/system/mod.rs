@@ -8,6 +8,7 @@ pub mod host_info;
 pub mod keys;
 pub mod leases;
 pub mod lockout;
+pub mod metrics_quotas;
 pub mod mounts;
 pub mod observability;
 pub mod openapi;
@@ -156,6 +157,9 @@ impl SystemBackend {
         if let Some(answer) = cors::route(core, path, req).await {
             return answer;
         }
+        if let Some(answer) = metrics_quotas::route(core, path, req).await {
+            return answer;
+        }
         if let Some(answer) = openapi::route(core, caller, path, req).await {
             return answer;
         }
@@ -214,12 +218,6 @@ impl SystemBackend {
                 } else {
                     core.rewrap_token(&token).await
                 }
-            }
-            "metrics" => {
-                if op != Operation::Read {
-                    return Err(CoreError::MethodNotAllowed);
-                }
-                Ok(metrics(core, fields::string(&req.data, "format")?.as_deref()))
             }
             "capabilities-self" => {
                 if !is_write(op) {
@@ -375,41 +373,6 @@ fn loggers(name: Option<&str>, req: &Request) -> Result<Response, CoreError> {
             Ok(Response::no_content())
         }
         _ => Err(CoreError::UnsupportedOperation),
-    }
-}
-
-/// `sys/metrics`: the server's counters, as OpenBao's JSON summary or in Prometheus' text format.
-fn metrics(core: &Core, format: Option<&str>) -> Response {
-    let counters = [
-        ("vault.wrapping.token_reuse", core.wrapping_reuse_count()),
-        ("vault.storage.flushes", core.storage.flush_count()),
-        ("vault.storage.write_batches", core.storage.batch_count()),
-        ("vault.expire.revoked_tokens", core.expired_token_count()),
-    ];
-    if format == Some("prometheus") {
-        let mut text = String::new();
-        for (name, value) in counters {
-            let name = name.replace('.', "_");
-            text.push_str(&format!("# TYPE {name} counter\n{name} {value}\n"));
-        }
-        return Response {
-            raw: Some(("text/plain; version=0.0.4".into(), text.into_bytes())),
-            ..Default::default()
-        };
-    }
-    let counters: Vec<Value> = counters
-        .iter()
-        .map(|(name, value)| json!({ "Name": name, "Count": value, "Sum": value, "Labels": {} }))
-        .collect();
-    let body = json!({
-        "Timestamp": chrono::Utc::now().to_rfc3339(),
-        "Gauges": [],
-        "Counters": counters,
-        "Samples": [],
-    });
-    Response {
-        raw: Some(("application/json".into(), body.to_string().into_bytes())),
-        ..Default::default()
     }
 }
 

@@ -574,6 +574,7 @@ impl Core {
 
     /// A live (not expired) token by id.
     pub fn live_token(&self, id: &str) -> Result<Option<(Vec<u8>, TokenEntry)>, CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.token.lookup");
         Ok(self
             .token_by_id(id)?
             .filter(|(_, e)| !e.expired_at(now_ns()) && e.num_uses != LAST_USE_IN_PROGRESS))

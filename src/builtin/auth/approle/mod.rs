@@ -354,6 +354,24 @@ impl Backend for AppRole {
         Box::pin(async move { Ok(alias) })
     }
 
+    fn resolves_roles(&self) -> bool {
+        true
+    }
+
+    /// A login is for the role its role ID names (OpenBao's role resolution for role-based quotas).
+    fn resolve_role<'a>(&'a self, ctx: &'a Context<'a>, req: &'a Request) -> AliasFuture<'a> {
+        Box::pin(async move {
+            let role_id = match req.data.get("role_id").and_then(|v| v.as_str()).map(str::trim) {
+                Some(id) if ctx.path == "login" && !id.is_empty() => id,
+                _ => return Ok(None),
+            };
+            let Some(mount_key) = read_mount_key(ctx.storage)? else {
+                return Ok(None);
+            };
+            role::read_role_index(ctx.storage, &mount_key, role_id)
+        })
+    }
+
     fn periodic_interval(&self) -> Option<Duration> {
         Some(TIDY_INTERVAL)
     }
