@@ -7,7 +7,8 @@
 //! memory or start-up time.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -29,8 +30,21 @@ const REVOKE_RETRY_BASE: Duration = Duration::from_secs(10);
 pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Expiry-index time of irrevocable leases: never due, and listed together at the end of the index.
 const NEVER: u64 = u64::MAX;
-/// Secret leases revoked per sweep pass (each is its own backend call and transaction).
+/// Secret leases revoked per sweep pass (each is its own backend call and transactions).
 const SWEEP_BATCH: usize = 1000;
+/// Secret leases whose backend revoke runs at the same time in a sweep.
+const SWEEP_CONCURRENCY: usize = 32;
+
+/// The expiry worker's handle: dropping it stops the worker (see [`Core::start_expiry_worker`]).
+pub struct ExpiryWorker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for ExpiryWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
 
 /// Lease ids whose backend revoke is running in this process: a second revocation of the same lease (the sweep and
 /// an API call, two overlapping prefixes) waits for the first instead of calling the backend twice.
@@ -558,22 +572,93 @@ impl Core {
         }
     }
 
-    /// Revoke secret leases whose time has come (a batch per call): each through its backend. Returns how many
-    /// were ended.
+    /// Revoke secret leases whose time has come (a batch per call, oldest first): each through its backend, up to
+    /// [`SWEEP_CONCURRENCY`] at a time, so one slow or hanging backend (bounded by the backend timeout) does not
+    /// hold up the others and their durable writes share flushes. Returns how many were ended.
     pub async fn sweep_expired_leases(&self) -> Result<usize, CoreError> {
-        let now_secs = (now_ns() / 1_000_000_000).max(0) as u64 + 1;
+        use futures_util::StreamExt;
+        let now = now_ns();
+        let now_secs = (now / 1_000_000_000).max(0) as u64;
         let due = self
             .storage
-            .keys_below(Tree::LeaseExpiry, &now_secs.to_be_bytes(), SWEEP_BATCH)?;
-        let mut ended = 0;
+            .keys_below(Tree::LeaseExpiry, &(now_secs + 1).to_be_bytes(), SWEEP_BATCH)?;
+        let mut ids = Vec::with_capacity(due.len());
         for key in due {
             let id = String::from_utf8_lossy(&key[8..]).into_owned();
-            match self.revoke_secret(&id, false).await {
-                Ok(()) => ended += 1,
-                Err(e) => log::warn!("lease {id}: revocation failed, will retry: {e}"),
+            if key[..8] == now_secs.to_be_bytes() {
+                // Indexed under the current second: only if its time has come.
+                match self.storage.get::<LeaseRecord>(Tree::Leases, id.as_bytes())? {
+                    Some(LeaseRecord::Secret(lease)) if lease.expire_time > now => continue,
+                    _ => {}
+                }
             }
+            ids.push(id);
         }
+        let ended = futures_util::stream::iter(ids)
+            .map(|id| async move {
+                match self.revoke_secret(&id, false).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        log::warn!("lease {id}: revocation failed, will retry: {e}");
+                        false
+                    }
+                }
+            })
+            .buffer_unordered(SWEEP_CONCURRENCY)
+            .filter(|ok| std::future::ready(*ok))
+            .count()
+            .await;
         Ok(ended)
+    }
+
+    /// Start the expiration manager's worker on its own thread (not an HTTP worker's): it revokes expired tokens
+    /// and secret leases in bounded batches, in expiry order, as long as any are due, then sleeps until the next
+    /// second. It stops when the returned handle is dropped (after its current pass).
+    pub fn start_expiry_worker(self: &Arc<Self>) -> ExpiryWorker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (core, stopped) = (self.clone(), stop.clone());
+        let spawned = std::thread::Builder::new().name("vault-expiry".into()).spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                while !stopped.load(Ordering::Relaxed) {
+                    let busy = !core.is_sealed() && core.expiry_pass().await;
+                    if !busy {
+                        // Until just after the next whole second: the index is kept in seconds.
+                        let into_second = now_ns().rem_euclid(1_000_000_000) as u64;
+                        let wait = Duration::from_nanos(1_000_000_000 - into_second) + Duration::from_millis(5);
+                        actix_web::rt::time::sleep(wait).await;
+                    }
+                }
+            });
+        });
+        if let Err(e) = spawned {
+            log::error!("the expiry worker could not start: {e}");
+        }
+        ExpiryWorker { stop }
+    }
+
+    /// One pass of the worker: whether it found work (then it goes again at once).
+    async fn expiry_pass(&self) -> bool {
+        let tokens = match self.sweep_expired_tokens().await {
+            Ok(n) => n,
+            Err(e) => {
+                log::warn!("token expiry failed: {e}");
+                0
+            }
+        };
+        if tokens > 0 {
+            log::info!("expiry: revoked {tokens} expired token(s)");
+        }
+        let leases = match self.sweep_expired_leases().await {
+            Ok(n) => n,
+            Err(e) => {
+                log::warn!("lease expiry failed: {e}");
+                0
+            }
+        };
+        if leases > 0 {
+            log::info!("expiry: revoked {leases} expired lease(s)");
+        }
+        tokens > 0 || leases > 0
     }
 
     /// Irrevocable secret leases: `(lease id, mount path, last error)`, in id order.
@@ -966,6 +1051,147 @@ mod tests {
             .unwrap();
         assert!(f.lease_record(&id).is_none());
         assert!(f.core.list_leases("").unwrap().is_empty());
+    }
+
+    async fn create_token(f: &Fixture, as_token: &str, ttl: &str) -> String {
+        let resp = f
+            .call_as(as_token, Operation::Update, "auth/token/create", json!({"ttl": ttl}))
+            .await
+            .unwrap();
+        resp.auth.unwrap().client_token.as_str().to_string()
+    }
+
+    /// The token sweep ends expired tokens in bounded batches (more than one here), each with its descendants,
+    /// accessors, lease index entries and cubbyhole, and makes the secret leases they created due; it leaves tokens
+    /// that have not expired, drops index keys of tokens that are gone, and counts each revoked token once.
+    #[actix_web::test]
+    async fn the_token_sweep_ends_expired_trees_in_batches_with_what_hangs_below_them() {
+        let f = Fixture::new(DEFAULT_BACKEND_TIMEOUT).await;
+        f.behave(json!({"ttl_secs": 3600})).await;
+        let root = f.root.clone();
+        let long = create_token(&f, &root, "1h").await;
+        let mut expiring = Vec::new();
+        for _ in 0..150 {
+            expiring.push(create_token(&f, &root, "1s").await);
+        }
+        // Below one expiring token: a child that would live an hour, a secret lease the child created, a cubbyhole.
+        let child = create_token(&f, &expiring[7], "1h").await;
+        let lease = f
+            .call_as(&child, Operation::Read, "leasing/creds/kid", json!({}))
+            .await
+            .unwrap()
+            .lease_id;
+        f.call_as(&expiring[7], Operation::Update, "cubbyhole/note", json!({"x": "y"}))
+            .await
+            .unwrap();
+        assert!(!f
+            .core
+            .storage
+            .keys_with_prefix(Tree::Cubbyhole, b"")
+            .unwrap()
+            .is_empty());
+        // An index key whose token is gone (only damage leaves one).
+        let stale = expiry_key_at(1, "not-a-token-hash-of-the-store");
+        f.core
+            .storage
+            .write(move |tx: &crate::storage::Txn<()>| tx.put_raw(Tree::TokenExpiry, &stale, b""))
+            .await
+            .unwrap()
+            .unwrap();
+        let accessors_before = f.core.list_accessors().unwrap().len();
+        assert_eq!(accessors_before, 1 + 1 + 150 + 1);
+        actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+        let mut revoked = 0;
+        loop {
+            match f.core.sweep_expired_tokens().await.unwrap() {
+                0 => break,
+                n => revoked += n,
+            }
+        }
+        assert_eq!(revoked, 151, "150 expired tokens and the child below one of them");
+        assert_eq!(f.core.expired_token_count(), 151);
+        assert_eq!(
+            f.core.sweep_expired_tokens().await.unwrap(),
+            0,
+            "nothing left, counted once"
+        );
+        assert_eq!(
+            f.core.list_accessors().unwrap().len(),
+            2,
+            "the root token and the long-lived one"
+        );
+        assert!(f.core.storage.keys_with_prefix(Tree::TokenExpiry, b"").unwrap().len() == 1);
+        assert!(f
+            .core
+            .storage
+            .keys_with_prefix(Tree::Cubbyhole, b"")
+            .unwrap()
+            .is_empty());
+        assert!(f
+            .core
+            .storage
+            .keys_with_prefix(Tree::TokenLeases, b"")
+            .unwrap()
+            .is_empty());
+        for t in [&expiring[0], &expiring[149], &child] {
+            let err = f
+                .call_as(t, Operation::Read, "auth/token/lookup-self", json!({}))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, CoreError::PermissionDenied), "{err:?}");
+        }
+        f.call_as(&long, Operation::Read, "auth/token/lookup-self", json!({}))
+            .await
+            .unwrap();
+        // Auth leases went with their tokens; the child's secret lease is due and the lease sweep revokes it once.
+        assert_eq!(f.core.list_leases("auth/token/create/").unwrap().len(), 1);
+        assert!(f.lease_record(&lease).unwrap().expire_time <= now_ns());
+        assert_eq!(f.core.sweep_expired_leases().await.unwrap(), 1);
+        assert_eq!(f.revoke_calls("kid").await, 1);
+        assert!(f.lease_record(&lease).is_none());
+    }
+
+    /// A backend whose revoke hangs costs the sweep that lease only (until the backend timeout): the other due
+    /// leases are revoked meanwhile, and the hung one stays, its attempt recorded, rescheduled for a retry.
+    #[actix_web::test]
+    async fn a_hanging_backend_does_not_hold_up_the_sweep_of_other_leases() {
+        let f = Fixture::new(Duration::from_secs(4)).await;
+        f.call(Operation::Update, "sys/mounts/other", json!({"type": "test-leasing"}))
+            .await
+            .unwrap();
+        f.behave(json!({"ttl_secs": 1, "hang_revoke": true})).await;
+        f.call(Operation::Update, "other/config", json!({"ttl_secs": 1}))
+            .await
+            .unwrap();
+        let hung = f.issue("stuck").await.lease_id;
+        let mut others = Vec::new();
+        for i in 0..5 {
+            let resp = f
+                .call(Operation::Read, &format!("other/creds/o{i}"), json!({}))
+                .await
+                .unwrap();
+            others.push(resp.lease_id);
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+        let started = std::time::Instant::now();
+        let check = async {
+            // Well before the hung revoke times out, the others are gone.
+            actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+            others.iter().filter(|id| f.lease_record(id).is_some()).count()
+        };
+        let (ended, left_meanwhile) = futures_util::future::join(f.core.sweep_expired_leases(), check).await;
+        assert_eq!(left_meanwhile, 0, "the other leases waited for the hung revoke");
+        assert_eq!(ended.unwrap(), 5);
+        assert!(
+            started.elapsed() >= Duration::from_secs(4),
+            "the hung revoke ran into its timeout"
+        );
+        let lease = f.lease_record(&hung).expect("the hung lease stays");
+        assert_eq!(lease.revoke.attempts, 1);
+        assert!(lease.revoke.last_error.unwrap().contains("did not answer the revoke"));
+        assert!(lease.expire_time > now_ns(), "rescheduled");
+        // And the server keeps answering.
+        f.call(Operation::Read, "other/creds/later", json!({})).await.unwrap();
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The one scheduler of background work: every mounted backend that declares a periodic function gets it run at
 //! its interval while the server is unsealed (OpenBao's rollback manager), one mount at a time, so no backend
 //! writes its own loop. A failure is logged and retried at the next interval. It also finishes the deletion of the
-//! records of mounts disabled before a crash.
+//! records of mounts disabled before a crash, and runs the expiration manager's worker (`core::expiration`) on a
+//! thread of its own for as long as it runs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,9 @@ const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 impl Core {
     /// Run due periodic functions, forever (spawned once by the server).
     pub async fn run_scheduler(self: Arc<Self>) {
+        // Expiry has its own thread, so a mass expiry never waits on (nor holds up) the periodic work here; it
+        // stops with the scheduler.
+        let _expiry = self.start_expiry_worker();
         let mut last_run: HashMap<String, Instant> = HashMap::new();
         let mut ticker = actix_web::rt::time::interval(TICK);
         let mut last_key_check = Instant::now();

@@ -287,7 +287,7 @@ impl Database {
         remove_interrupted_sled_snapshots(path)?;
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(128 * 1024 * 1024)
+            .cache_capacity(32 * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| match e {

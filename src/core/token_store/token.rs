@@ -321,13 +321,13 @@ pub struct RemovalContext {
 }
 
 /// Remove a token, its index entries and any response it wraps (leaving a tombstone for a wrapping token);
-/// `children` lists child hashes whose parent link goes away.
-pub fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>], ctx: RemovalContext) -> Result<(), TxError<E>> {
+/// `children` lists child hashes whose parent link goes away. Whether the token was there.
+pub fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>], ctx: RemovalContext) -> Result<bool, TxError<E>> {
     for child in children {
         tx.remove(Tree::TokenParents, &parent_key(hash, child))?;
     }
     let Some(entry) = tx.get::<TokenEntry>(Tree::Tokens, hash)? else {
-        return Ok(());
+        return Ok(false);
     };
     crate::core::wrapping::bury(tx, hash, &entry, ctx)?;
     tx.remove(Tree::Tokens, hash)?;
@@ -341,7 +341,7 @@ pub fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>], ctx: RemovalCon
     if has_lease(&entry) {
         tx.remove(Tree::Leases, token_lease_id(&entry.path, hash).as_bytes())?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Request fields of `auth/token/create*`. The durations stay text (string fields in OpenBao, parsed by its handler
@@ -1028,61 +1028,141 @@ impl Core {
         self.tokens_expired.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Revoke every token whose expiry has passed (with its descendants), in batches of [`SWEEP_BATCH`] tokens per
-    /// transaction, until none is due (or [`SWEEP_BUDGET`] has passed: the rest is the next tick's). Returns how many
-    /// were revoked.
+    /// Revoke every token whose expiry has passed (with its descendants), oldest first, in bounded batches: one
+    /// transaction of at most [`SWEEP_BATCH`] expired tokens each, until none is due or [`SWEEP_BUDGET`] has passed
+    /// (the rest is the next pass's). Batches are committed back to back without waiting for each one's flush; a
+    /// flush covers them all every [`SWEEP_REPORT_EVERY`] and before this returns, and only then are they counted
+    /// (`vault.expire.revoked_tokens`) and returned: a revocation is durable before it is reported. A crash before
+    /// that flush leaves those tokens stored, and the next sweep revokes them again (once: they are then gone).
+    /// Returns how many tokens were revoked, descendants included.
     pub async fn sweep_expired_tokens(&self) -> Result<usize, CoreError> {
         let started = std::time::Instant::now();
-        let mut revoked = 0;
+        let mut last_report = started;
+        let (mut revoked, mut unreported) = (0, 0);
         loop {
-            let now = now_ns();
-            let now_secs = (now / 1_000_000_000).max(0) as u64 + 1;
+            // Only whole seconds that have passed: every token indexed under them has expired.
+            let now_secs = (now_ns() / 1_000_000_000).max(0) as u64;
             let due = self
                 .storage
                 .keys_below(Tree::TokenExpiry, &now_secs.to_be_bytes(), SWEEP_BATCH)?;
-            let mut expired = Vec::new();
-            let mut stale = Vec::new();
-            for key in &due {
-                let hash = &key[8..];
-                match self.storage.get::<TokenEntry>(Tree::Tokens, hash)? {
-                    Some(entry) if entry.expired_at(now) => expired.push(hash.to_vec()),
-                    // Expires later in this second: the next pass takes it.
-                    Some(_) => {}
-                    None => stale.push(key.clone()),
+            let batch_started = std::time::Instant::now();
+            if !due.is_empty() {
+                let (removed, late) = self.revoke_expired_batch(&due)?;
+                unreported += removed;
+                if !late.is_empty() {
+                    self.revoke_trees(&late, Removal::Expired).await?;
                 }
             }
-            if !stale.is_empty() {
-                // Index entries of tokens that are gone (only damage leaves them): drop them.
-                self.storage
-                    .write(move |tx| {
-                        for key in &stale {
-                            tx.remove(Tree::TokenExpiry, key)?;
-                        }
-                        Ok::<_, TxError<CoreError>>(())
-                    })
-                    .await??;
+            let finished = due.len() < SWEEP_BATCH || started.elapsed() >= SWEEP_BUDGET;
+            if unreported > 0 && (finished || last_report.elapsed() >= SWEEP_REPORT_EVERY) {
+                self.storage.write(|_tx| Ok::<_, TxError<CoreError>>(())).await??;
+                self.note_expired(unreported);
+                revoked += unreported;
+                unreported = 0;
+                last_report = std::time::Instant::now();
             }
-            if expired.is_empty() {
+            if finished {
                 return Ok(revoked);
             }
-            self.revoke_trees(&expired, Removal::Expired).await?;
-            revoked += expired.len();
-            self.note_expired(expired.len());
-            if due.len() < SWEEP_BATCH || started.elapsed() >= SWEEP_BUDGET {
-                return Ok(revoked);
-            }
-            // Let requests on this thread run between batches.
-            actix_web::rt::task::yield_now().await;
+            // Leave the store (a transaction holds off every read) and the CPU to requests between two batches: a
+            // pause of half the batch's time keeps the sweep to two thirds of the time.
+            actix_web::rt::time::sleep(batch_started.elapsed().mul_f64(SWEEP_PAUSE)).await;
         }
+    }
+
+    /// One batch of the expiry sweep: the tokens under `due` (keys of `Tree::TokenExpiry`) and their descendants,
+    /// with their accessors, parent links, cubbyholes, lease index entries and the secret leases they created (made
+    /// due for the expiration manager), in ONE transaction, committed but not yet flushed. The tree walk and the
+    /// index scans run before the transaction; the transaction re-checks each token (a token that is gone or no
+    /// longer expires at that time only loses the stale index key) and counts what it removed. Children, cubbyhole
+    /// records or leases that a request added between the scan and the commit: the tokens they hang below are
+    /// returned with the count, for the caller to revoke (as trees below a gone token).
+    fn revoke_expired_batch(&self, due: &[Vec<u8>]) -> Result<(usize, Vec<Vec<u8>>), CoreError> {
+        struct Doomed {
+            hash: Vec<u8>,
+            children: Vec<Vec<u8>>,
+            cubbyholes: Vec<Vec<u8>>,
+            leases: Vec<(Vec<u8>, String)>,
+        }
+        let mut seen = BTreeSet::new();
+        let mut roots: Vec<(Vec<u8>, Vec<Doomed>)> = Vec::with_capacity(due.len());
+        for key in due {
+            let Some(root) = key.get(8..).filter(|h| !h.is_empty()) else {
+                continue;
+            };
+            let mut nodes = Vec::new();
+            for (hash, children) in self.subtree(root)? {
+                if !seen.insert(hash.clone()) {
+                    continue;
+                }
+                nodes.push(Doomed {
+                    cubbyholes: self.cubbyhole_keys([hash.as_slice()])?,
+                    leases: self.secret_leases_of([hash.as_slice()])?,
+                    hash,
+                    children,
+                });
+            }
+            roots.push((key.clone(), nodes));
+        }
+        let roots = std::sync::Arc::new(roots);
+        let in_tx = roots.clone();
+        let ctx = self.removal(Removal::Expired);
+        let removed = self.storage.transact(move |tx| {
+            let mut removed = Vec::new();
+            for (key, nodes) in in_tx.iter() {
+                let Some(root) = nodes.first() else {
+                    // The whole subtree was already taken by an earlier root of this batch.
+                    continue;
+                };
+                let entry = tx.get::<TokenEntry>(Tree::Tokens, &root.hash)?;
+                let indexed = entry
+                    .as_ref()
+                    .and_then(|e| e.expires_at())
+                    .map(|e| expiry_key(e, &root.hash));
+                if indexed.as_deref() != Some(key.as_slice()) {
+                    // Gone, or renewed since the scan: only this index key is stale.
+                    tx.remove(Tree::TokenExpiry, key)?;
+                    continue;
+                }
+                if !entry.is_some_and(|e| e.expired_at(ctx.now)) {
+                    continue;
+                }
+                for node in nodes {
+                    if remove(tx, &node.hash, &node.children, ctx)? {
+                        removed.push(node.hash.clone());
+                    }
+                    for key in &node.cubbyholes {
+                        tx.remove(Tree::Cubbyhole, key)?;
+                    }
+                    expire_leases_now(tx, &node.leases, ctx.now)?;
+                }
+            }
+            Ok::<_, TxError<CoreError>>(removed)
+        })??;
+        // What raced the scan: a child, a cubbyhole record or a secret lease committed by a request that was checked
+        // before the token expired and wrote after the scan. Revoked (durably) like a tree below the gone token.
+        let mut late = Vec::new();
+        for hash in &removed {
+            if !self.children_of(hash)?.is_empty()
+                || !self.cubbyhole_keys([hash.as_slice()])?.is_empty()
+                || !self.secret_leases_of([hash.as_slice()])?.is_empty()
+            {
+                late.push(hash.clone());
+            }
+        }
+        Ok((removed.len(), late))
     }
 }
 
-/// Expired tokens revoked per transaction by the sweep. A sled transaction holds off every other read and write of
-/// the store while it commits, so a bigger batch buys throughput with the latency of concurrent requests: 256 per
-/// batch doubled the K/V read p99 against 64 for the same sweep rate (bench/leases).
+/// Expired tokens per transaction of the expiry sweep. A sled transaction holds off every other read and write of
+/// the store while it runs, so the batch bounds how long a concurrent request can wait on the sweep.
 const SWEEP_BATCH: usize = 64;
-/// How long one sweep may run before it leaves the rest to the next tick (other periodic work waits meanwhile).
+/// How long one sweep may run before it returns (the expiry worker calls it again at once while tokens are due).
 const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+/// The pause after each batch of the sweep, as a share of the time the batch took.
+const SWEEP_PAUSE: f64 = 0.5;
+/// How often a running sweep flushes what it committed and counts it.
+const SWEEP_REPORT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 #[cfg(test)]
 mod tests {

@@ -634,26 +634,14 @@ impl CoreBackend for TokenBackend {
         }
     }
 
-    /// Expired tokens are refused at once; this removes them (and their descendants) from storage, and purges the
-    /// tombstones of used wrapping tokens past their retention.
+    /// Purges the tombstones of used wrapping tokens past their retention. (Expired tokens are refused at once, and
+    /// removed from storage by the expiration manager's worker, `Core::start_expiry_worker`.)
     fn periodic_interval(&self) -> Option<std::time::Duration> {
         Some(std::time::Duration::from_secs(1))
     }
 
     fn periodic<'a>(&'a self, core: &'a Core) -> crate::core::router::CorePeriodicFuture<'a> {
-        Box::pin(async move {
-            match core.sweep_expired_tokens().await {
-                Ok(0) => {}
-                Ok(n) => log::info!("token sweep: revoked {n} expired token(s)"),
-                Err(e) => log::warn!("token sweep failed: {e}"),
-            }
-            match core.sweep_expired_leases().await {
-                Ok(0) => {}
-                Ok(n) => log::info!("lease sweep: revoked {n} expired lease(s)"),
-                Err(e) => log::warn!("lease sweep failed: {e}"),
-            }
-            core.purge_wrap_tombstones().await.map(|_| ())
-        })
+        Box::pin(async move { core.purge_wrap_tombstones().await.map(|_| ()) })
     }
 
     fn openapi(&self, default_prefix: &str) -> Option<crate::logical::openapi::Document> {
