@@ -620,7 +620,8 @@ impl Core {
         let spawned = std::thread::Builder::new().name("vault-expiry".into()).spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 while !stopped.load(Ordering::Relaxed) {
-                    let busy = !core.is_sealed() && core.expiry_pass().await;
+                    // An HA standby leaves expiry to the active server.
+                    let busy = !core.is_sealed() && core.is_active() && core.expiry_pass().await;
                     if !busy {
                         // Until just after the next whole second: the index is kept in seconds.
                         let into_second = now_ns().rem_euclid(1_000_000_000) as u64;
