@@ -96,7 +96,7 @@ impl Core {
     /// Install the keyring (and root key) another server rotated. A rekey elsewhere leaves this server's unseal key
     /// unable to open the new root key record: it is forgotten, so nothing is ever sealed under it again.
     fn reload_keys(&self, change: &RemoteChange) -> Result<(), CoreError> {
-        let unseal_key = self.unseal_key.read().ok().and_then(|k| k.clone());
+        let unseal_key = self.held_unseal_key();
         if change.touches_key(META_TREE, ROOT_KEY_KEY) {
             if let (Some(unseal_key), Some(sealed)) = (&unseal_key, self.storage.meta_get(ROOT_KEY_KEY)?) {
                 if super::open_root_key(unseal_key, &sealed).is_err() {
@@ -116,12 +116,7 @@ impl Core {
             Ok(keyring) => keyring,
             Err(_) => {
                 // The root key was rotated there too: open the new one as unseal does.
-                let unseal_key = self
-                    .unseal_key
-                    .read()
-                    .ok()
-                    .and_then(|k| k.clone())
-                    .ok_or(CoreError::Sealed)?;
+                let unseal_key = self.held_unseal_key().ok_or(CoreError::Sealed)?;
                 let (root_key, keyring) = self.open_stored_keys(&unseal_key)?;
                 self.set_root_key(Some(root_key));
                 keyring

@@ -464,6 +464,11 @@ impl Core {
         }
     }
 
+    /// The Shamir unseal key this server holds while unsealed (none with an auto seal, or after a rekey elsewhere).
+    fn held_unseal_key(&self) -> Option<Arc<SecretKey>> {
+        self.unseal_key.read().ok().and_then(|k| k.clone())
+    }
+
     /// The root key while unsealed.
     fn current_root_key(&self) -> Result<Arc<SecretKey>, CoreError> {
         self.root_key

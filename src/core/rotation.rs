@@ -107,12 +107,7 @@ impl Core {
         let sealed_keyring = keyring.seal(&new_root, &barrier::aad(crate::storage::META_TREE, KEYRING_KEY))?;
         let (record, sealed_root): (&'static [u8], Vec<u8>) = match self.seal_mode()? {
             SealMode::Shamir => {
-                let unseal_key = self
-                    .unseal_key
-                    .read()
-                    .ok()
-                    .and_then(|k| k.clone())
-                    .ok_or(CoreError::Sealed)?;
+                let unseal_key = self.held_unseal_key().ok_or(CoreError::Sealed)?;
                 (super::ROOT_KEY_KEY, super::seal_root_key(&unseal_key, &new_root)?)
             }
             SealMode::Auto(_, seal) => {

@@ -568,6 +568,18 @@ fn start_ha(dir: &Path, data: &Path) -> TestServer {
     TestServer::start_with_config(dir, &path, "http", None)
 }
 
+/// Two HA servers on one table: `a` initialized, unsealed and active first, then `b` unsealed (a standby).
+fn ha_pair(dir: &Path) -> (TestServer, TestServer, String) {
+    let data = dir.join("data");
+    let a = start_ha(&dir.join("a"), &data);
+    let (keys, root) = a.client.init(1, 1);
+    a.client.unseal_with(&keys);
+    eventually("the first unsealed server becomes active", || is_active(&a));
+    let b = start_ha(&dir.join("b"), &data);
+    b.client.unseal_with(&keys);
+    (a, b, root)
+}
+
 fn leader(server: &TestServer) -> Value {
     let (status, body) = server.client.get("sys/leader", None);
     assert_eq!(status, 200, "{body}");
@@ -598,13 +610,7 @@ fn put_no_follow(base: &str, path: &str, token: &str, body: Value) -> (u16, Opti
 fn ha_one_active_server_standbys_redirect_writes_and_serve_reads() {
     let _pg = OnPostgres::enter();
     let dir = temp_dir();
-    let data = dir.path().join("data");
-    let a = start_ha(&dir.path().join("a"), &data);
-    let (keys, root) = a.client.init(1, 1);
-    a.client.unseal_with(&keys);
-    eventually("the first unsealed server becomes active", || is_active(&a));
-    let b = start_ha(&dir.path().join("b"), &data);
-    b.client.unseal_with(&keys);
+    let (a, b, root) = ha_pair(dir.path());
     std::thread::sleep(Duration::from_millis(1000));
     assert!(!is_active(&b), "one active server");
 
@@ -670,13 +676,7 @@ fn ha_one_active_server_standbys_redirect_writes_and_serve_reads() {
 fn ha_failover_after_kill_9_of_the_active_server() {
     let _pg = OnPostgres::enter();
     let dir = temp_dir();
-    let data = dir.path().join("data");
-    let a = start_ha(&dir.path().join("a"), &data);
-    let (keys, root) = a.client.init(1, 1);
-    a.client.unseal_with(&keys);
-    eventually("a becomes active", || is_active(&a));
-    let b = start_ha(&dir.path().join("b"), &data);
-    b.client.unseal_with(&keys);
+    let (a, b, root) = ha_pair(dir.path());
     enable_kv2(&a, &root);
     for i in 0..20 {
         kv_put(&a, &root, &format!("secret/data/k{i}"), &format!("v{i}"));
