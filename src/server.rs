@@ -194,6 +194,12 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
             .configure(http::configure)
     })
     .shutdown_timeout(30);
+    // A read from PostgreSQL blocks its worker thread for the round trip: with actix's one worker per CPU, a server
+    // pinned to one CPU ran one read at a time. As many workers as reader connections keep those busy.
+    if let Some(pg) = &config.postgresql {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        server = server.workers(cpus.max(pg.reader_count()));
+    }
 
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "==> Vault server configuration:\n");

@@ -228,6 +228,11 @@ impl PgOptions {
     /// Reader connections at most, whatever `max_parallel` says (OpenBao's default of 128 is for its own pool).
     const MAX_READERS: usize = 8;
 
+    /// The reader threads (each with its own connection): `max_parallel`, at most `MAX_READERS`.
+    pub fn reader_count(&self) -> usize {
+        self.max_parallel.clamp(1, Self::MAX_READERS)
+    }
+
     /// The table name quoted for SQL, after checking it is one or two plain identifiers.
     pub fn quoted_table(&self) -> Result<String, String> {
         quote_identifier_path(&self.table)
@@ -527,7 +532,7 @@ impl PgStore {
             .map_err(|e| StorageError::Io(format!("starting the PostgreSQL setup thread: {e}")))?
             .join()
             .map_err(|_| StorageError::Io("the PostgreSQL setup thread failed".into()))??;
-        let readers = ReaderPool::start(&options, &table, options.max_parallel.clamp(1, PgOptions::MAX_READERS))?;
+        let readers = ReaderPool::start(&options, &table, options.reader_count())?;
         let channel: Arc<str> = channel_of(&options.table).into();
         let server_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let handler: Arc<std::sync::RwLock<Option<ChangeHandler>>> = Arc::default();
