@@ -78,7 +78,7 @@ pub struct Config {
     /// `log_format`: "standard" (one text line per record) or "json" (one JSON object per line).
     pub log_format: Option<String>,
     /// `log_requests_level` (OpenBao's name): the level of the line logged per answered request; `None` when
-    /// "off" or "" (no such line). Absent from the file: info.
+    /// "off" or "" (no such line). Absent from the file: off, as in OpenBao.
     pub log_requests_level: Option<log::Level>,
     pub disable_mlock: bool,
     /// Bytes; 0 means no limit.
@@ -121,7 +121,9 @@ impl Default for Config {
             max_lease_ttl: DEFAULT_LEASE_TTL,
             log_level: None,
             log_format: None,
-            log_requests_level: Some(log::Level::Info),
+            // Off unless asked, as in OpenBao: on K/V reads the line costs about a fifth of the throughput (36k vs
+            // 45k req/s, release build, 2026-12-04), every request's line going through the log's one writer.
+            log_requests_level: None,
             disable_mlock: false,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             max_request_json_memory: DEFAULT_MAX_JSON_MEMORY,

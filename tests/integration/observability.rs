@@ -264,7 +264,12 @@ fn put_id(server: &TestServer, path: &str, token: &str, body: serde_json::Value)
 #[test]
 fn json_log_format_writes_one_object_per_line_and_a_line_per_request() {
     let dir = temp_dir();
-    let (server, root, _) = start_configured(dir.path(), "log_format = \"json\"", "info", &[]);
+    let (server, root, _) = start_configured(
+        dir.path(),
+        "log_format = \"json\"\nlog_requests_level = \"info\"",
+        "info",
+        &[],
+    );
     let id = put_id(&server, "sys/tools/hash", &root, json!({"input": "aGVsbG8="}));
     let log = log_with(&server, &id);
     let mut request_lines = 0;
@@ -348,7 +353,7 @@ fn the_log_format_flag_and_switching_request_lines_off() {
 #[test]
 fn bao_monitor_streams_our_log() {
     let dir = temp_dir();
-    let (server, root, _) = TestServer::start_unsealed(dir.path());
+    let (server, root, _) = start_configured(dir.path(), "log_requests_level = \"info\"", "info", &[]);
     let addr = server.client.base.clone();
     let (status, _) = server.client.put(
         "sys/policies/acl/monitor",
@@ -458,7 +463,7 @@ fn capture_monitor(addr: &str, token: &str) -> std::sync::Arc<std::sync::Mutex<S
 #[test]
 fn no_secret_reaches_the_log_at_trace_level() {
     let dir = temp_dir();
-    let (server, root, keys) = start_configured(dir.path(), "", "trace", &[]);
+    let (server, root, keys) = start_configured(dir.path(), "log_requests_level = \"info\"", "trace", &[]);
     let c = &server.client;
     let monitor = capture_monitor(&server.addr, &root);
     let mut secrets: Vec<String> = vec![root.clone()];
