@@ -826,3 +826,37 @@ fn operator_migrate_copies_a_stopped_store_to_postgresql_and_back() {
     );
     drop(pg);
 }
+
+#[test]
+fn ha_a_standby_leaves_expiry_to_the_active_server() {
+    let _pg = OnPostgres::enter();
+    let dir = temp_dir();
+    let (a, b, root) = ha_pair(dir.path());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(is_active(&a) && !is_active(&b));
+    for _ in 0..5 {
+        let (status, body) = a.client.put("auth/token/create", Some(&root), json!({"ttl": "1s"}));
+        assert_eq!(status, 200, "{body}");
+    }
+    // Freeze the active server: its lock stays valid for up to the 3 s TTL, so for 2 s the other server is still
+    // a standby while the tokens are due. A standby that ran the expiry worker would revoke them now.
+    let frozen_at = Instant::now();
+    unsafe { libc::kill(a.pid() as i32, libc::SIGSTOP) };
+    std::thread::sleep(Duration::from_millis(2000));
+    let standby_log = b.stderr();
+    let still_standby = !is_active(&b);
+    assert!(
+        frozen_at.elapsed() < Duration::from_millis(2700),
+        "the check came too late to mean anything"
+    );
+    unsafe { libc::kill(a.pid() as i32, libc::SIGCONT) };
+    assert!(still_standby, "the standby took over before the lock could expire");
+    assert!(
+        !standby_log.contains("expiry: revoked"),
+        "a standby expired tokens: {standby_log}"
+    );
+    // The active server, running again, expires them.
+    eventually("the active server expires the tokens", || {
+        a.stderr().contains("expiry: revoked")
+    });
+}
