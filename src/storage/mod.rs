@@ -928,10 +928,10 @@ impl SledStore {
 
 /// The immediate children of the folder `prefix`, given `first_from(start)`: the first key at or after `start`.
 /// Each sub-folder costs one lookup, whatever it holds.
-pub(crate) fn list_children_with(
+pub(crate) fn list_children_with<E>(
     prefix: &[u8],
-    mut first_from: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, StorageError>,
-) -> Result<Vec<Vec<u8>>, StorageError> {
+    mut first_from: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, E>,
+) -> Result<Vec<Vec<u8>>, E> {
     let mut out = Vec::new();
     let mut start = prefix.to_vec();
     while let Some(key) = first_from(&start)? {

@@ -309,15 +309,21 @@ struct Conn {
     stmts: Statements,
 }
 
+/// A new client for `options`: the one way every thread of this module connects (5 s connect timeout, named
+/// `vault` unless the URL names it).
+fn connect(options: &PgOptions) -> Result<Client, StorageError> {
+    let mut config = postgres::Config::from_str(&options.connection_url)
+        .map_err(|e| StorageError::Io(format!("invalid PostgreSQL connection_url: {e}")))?;
+    config.connect_timeout(Duration::from_secs(5));
+    if config.get_application_name().is_none() {
+        config.application_name("vault");
+    }
+    config.connect(NoTls).map_err(|e| unavailable(&e))
+}
+
 impl Conn {
     fn open(options: &PgOptions, table: &str) -> Result<Conn, StorageError> {
-        let mut config = postgres::Config::from_str(&options.connection_url)
-            .map_err(|e| StorageError::Io(format!("invalid PostgreSQL connection_url: {e}")))?;
-        config.connect_timeout(Duration::from_secs(5));
-        if config.get_application_name().is_none() {
-            config.application_name("vault");
-        }
-        let mut client = config.connect(NoTls).map_err(|e| unavailable(&e))?;
+        let mut client = connect(options)?;
         let stmts = Statements::prepare(&mut client, table).map_err(|e| classify(&e))?;
         Ok(Conn { client, stmts })
     }
@@ -675,12 +681,7 @@ impl PgStore {
 
     /// Create the table if asked, check its columns, and give a new table its format records.
     fn set_up(options: &PgOptions, table: &str) -> Result<(), StorageError> {
-        let mut client = {
-            let mut config = postgres::Config::from_str(&options.connection_url)
-                .map_err(|e| StorageError::Io(format!("invalid PostgreSQL connection_url: {e}")))?;
-            config.connect_timeout(Duration::from_secs(5));
-            config.connect(NoTls).map_err(|e| unavailable(&e))?
-        };
+        let mut client = connect(options)?;
         if !options.skip_create_table {
             let create = format!(
                 "CREATE TABLE IF NOT EXISTS {table} (tree TEXT NOT NULL, key BYTEA NOT NULL, value BYTEA NOT NULL, \
@@ -709,13 +710,23 @@ impl PgStore {
                 }
             }
         }
-        Statements::prepare(&mut client, table).map_err(|e| {
+        // The columns' types too: every read takes them as text and bytes, and a row of other types would fail
+        // a reader thread rather than a request.
+        let not_ours = |why: String| {
             StorageError::Io(format!(
-                "PostgreSQL table {} is missing or is not a table of this server (columns tree, key, value \
-                 expected): {e}",
+                "PostgreSQL table {} is missing or is not a table of this server (columns tree text, key bytea, \
+                 value bytea expected): {why}",
                 options.table
             ))
-        })?;
+        };
+        let probe = client
+            .prepare(&format!("SELECT tree, key, value FROM {table} LIMIT 0"))
+            .map_err(|e| not_ours(e.to_string()))?;
+        let types: Vec<&postgres::types::Type> = probe.columns().iter().map(|c| c.type_()).collect();
+        use postgres::types::Type;
+        if types != [&Type::TEXT, &Type::BYTEA, &Type::BYTEA] {
+            return Err(not_ours(format!("found {types:?}")));
+        }
         initialize_format(&mut client, table)?;
         Ok(())
     }
@@ -791,21 +802,10 @@ impl PgStore {
         let prefix = prefix.to_vec();
         self.readers.run(move |slot| {
             slot.run(|c| {
-                let mut failure = None;
-                let children = super::list_children_with(&prefix, |start| {
-                    match c.client.query_opt(&c.stmts.first_from, &[&tree, &start]) {
-                        Ok(row) => Ok(row.map(|r| r.get::<_, Vec<u8>>(0))),
-                        Err(e) => {
-                            failure = Some(e);
-                            Err(StorageError::Io(String::new()))
-                        }
-                    }
-                });
-                match (children, failure) {
-                    (_, Some(e)) => Err(e),
-                    (Ok(children), None) => Ok(children),
-                    (Err(_), None) => Ok(Vec::new()),
-                }
+                super::list_children_with(&prefix, |start| {
+                    let row = c.client.query_opt(&c.stmts.first_from, &[&tree, &start])?;
+                    Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+                })
             })
         })
     }
@@ -1060,11 +1060,7 @@ fn listen(
     };
     let mut connected_before = false;
     while !stop.load(Ordering::SeqCst) {
-        let client = postgres::Config::from_str(&options.connection_url).and_then(|mut config| {
-            config.connect_timeout(Duration::from_secs(5));
-            config.connect(NoTls)
-        });
-        let mut client = match client {
+        let mut client = match connect(options) {
             Ok(c) => c,
             Err(_) => {
                 std::thread::sleep(Duration::from_millis(500));
