@@ -191,7 +191,7 @@ fn refuse_before_routing(path: &str, req: &Request) -> Result<(), CoreError> {
     if under("auth/").is_some_and(|m| !m.is_empty()) || under("mounts/").is_some() || tool {
         refuse_write_to_folder(op, &req.path)?;
     }
-    if is_write(op) && (under("leases/").is_some() || under("locked-users/").is_some()) {
+    if is_write(op) && (under("leases/").is_some() || under("locked-users/").is_some_and(|rest| !rest.is_empty())) {
         refuse_write_to_folder(op, &req.path)?;
     }
     if let Some(name) = under("quotas/rate-limit/").filter(|n| !n.is_empty()) {
