@@ -160,7 +160,10 @@ fn openapi_document_validates_and_names_operations_as_openbao() {
     assert_eq!(tune["parameters"][0]["name"], "path");
     let tune_fields = &doc["components"]["schemas"]["MountsTuneConfigurationParametersRequest"]["properties"];
     assert_eq!(tune_fields["audit_non_hmac_request_keys"]["type"], "array");
-    assert!(!tune_fields["default_lease_ttl"]["description"].as_str().unwrap().is_empty());
+    assert!(!tune_fields["default_lease_ttl"]["description"]
+        .as_str()
+        .unwrap()
+        .is_empty());
     assert_eq!(doc["paths"]["/sys/audit/{path}"]["x-vault-sudo"], true);
     assert_eq!(doc["paths"]["/sys/leases/lookup/{prefix}"]["x-vault-sudo"], true);
     assert_eq!(
