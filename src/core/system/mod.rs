@@ -143,8 +143,11 @@ impl SystemBackend {
         Ok(Response::legacy(data))
     }
 
-    /// Route a request through the areas' tables: the first path whose pattern matches serves it, with the
-    /// answers OpenBao gives before any handler (a write to a folder, an unknown path or operation) as today.
+    /// Route a request through the areas' tables: the first path whose pattern matches serves it. Not through
+    /// [`PathTable::route`]: its refusal of every write to a folder and its field validation before the handler
+    /// would change answers `sys/` gives (the handlers validate their fields themselves, in their order, and only
+    /// some areas refuse folder writes: [`refuse_before_routing`]); an operation a path does not declare is
+    /// [`unsupported_operation`].
     async fn route(&self, core: &Core, caller: &Caller, path: &str, req: &Request) -> Result<Response, CoreError> {
         refuse_before_routing(path, req)?;
         for table in TABLES {
