@@ -95,9 +95,8 @@ pub fn match_pattern<'p>(pattern: &'static str, path: &'p str) -> Option<Capture
             return None;
         }
     }
-    let parts: Vec<&'static str> = pattern.split('/').collect();
     let mut captures = Captures::default();
-    match_parts(&parts, path, &mut captures).then_some(captures)
+    match_parts(pattern.split('/'), path, &mut captures).then_some(captures)
 }
 
 /// A rest capture (`{*name}`, or `{+name}` when it must not be empty) of a pattern part.
@@ -110,12 +109,14 @@ fn rest_capture(part: &'static str) -> Option<(&'static str, bool)> {
     }
 }
 
-fn match_parts<'p>(parts: &[&'static str], rest: &'p str, captures: &mut Captures<'p>) -> bool {
-    let Some((&part, more)) = parts.split_first() else {
+/// Match the pattern parts left (`parts`) against the path left (`rest`), without allocating.
+fn match_parts<'p>(mut parts: std::str::Split<'static, char>, rest: &'p str, captures: &mut Captures<'p>) -> bool {
+    let Some(part) = parts.next() else {
         return false;
     };
+    let last = parts.clone().next().is_none();
     if let Some((name, non_empty)) = rest_capture(part) {
-        if more.is_empty() {
+        if last {
             if non_empty && rest.is_empty() {
                 return false;
             }
@@ -131,14 +132,13 @@ fn match_parts<'p>(parts: &[&'static str], rest: &'p str, captures: &mut Capture
             }
             captures.values.truncate(start);
             captures.values.push((name, &rest[..i]));
-            if match_parts(more, &rest[i + 1..], captures) {
+            if match_parts(parts.clone(), &rest[i + 1..], captures) {
                 return true;
             }
         }
         captures.values.truncate(start);
         return false;
     }
-    let last = more.is_empty();
     let (segment, after) = match rest.split_once('/') {
         Some((segment, after)) if !last => (segment, Some(after)),
         _ if last => (rest, None),
@@ -151,7 +151,7 @@ fn match_parts<'p>(parts: &[&'static str], rest: &'p str, captures: &mut Capture
         None => return false,
     }
     match after {
-        Some(after) => match_parts(more, after, captures),
+        Some(after) => match_parts(parts, after, captures),
         None => true,
     }
 }
