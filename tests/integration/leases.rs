@@ -208,3 +208,48 @@ fn kill_9_during_a_revoke_prefix_calls_each_secret_backend_revoke_once() {
         assert_eq!(revoke_calls(c, &root, &name), expected, "{name}");
     }
 }
+
+/// The same engine through a mass expiry cut by `kill -9`: after the restart expiry resumes by wall clock and
+/// revokes every credential; each was revoked through one backend call, except at most the manager's concurrency
+/// of revocations in flight at the kill, called again.
+#[test]
+fn kill_9_during_a_mass_expiry_of_secret_leases_revokes_each_once_but_those_in_flight() {
+    let dir = temp_dir();
+    let (server, root, keys) = TestServer::start_unsealed(dir.path());
+    let c = &server.client;
+    let (status, body) = c.put("sys/mounts/db", Some(&root), json!({"type": "test-leasing"}));
+    assert_eq!(status, 204, "{body}");
+    const N: usize = 1500;
+    // Every lease falls due at about the same second, once all are issued.
+    let due = Instant::now() + Duration::from_secs(12);
+    for i in 0..N {
+        let ttl = due.saturating_duration_since(Instant::now()).as_secs().max(1);
+        assert_eq!(c.put("db/config", Some(&root), json!({"ttl_secs": ttl})).0, 204);
+        let (status, body) = c.get(&format!("db/creds/u{i}"), Some(&root));
+        assert_eq!(status, 200, "{body}");
+    }
+    let wait = Instant::now() + Duration::from_secs(60);
+    while names_with_leases(c, &root).len() == N {
+        assert!(Instant::now() < wait, "expiry never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    server.kill9();
+
+    let server = TestServer::start(dir.path());
+    let c = &server.client;
+    c.unseal_with(&keys);
+    let wait = Instant::now() + Duration::from_secs(60);
+    while !names_with_leases(c, &root).is_empty() {
+        assert!(Instant::now() < wait, "expiry did not resume after the restart");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut twice = 0;
+    for i in 0..N {
+        match revoke_calls(c, &root, &format!("u{i}")) {
+            1 => {}
+            2 => twice += 1,
+            calls => panic!("u{i}: {calls} revoke calls"),
+        }
+    }
+    assert!(twice <= 32, "{twice} credentials revoked twice");
+}
