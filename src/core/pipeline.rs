@@ -142,6 +142,16 @@ impl Core {
 
     /// Everything after the quotas; `started` is when the request arrived (`vault.core.handle_request`).
     async fn handle_admitted(&self, mut req: Request, started: std::time::Instant) -> Result<Response, CoreError> {
+        // OpenBao refuses a write to a folder before anything else (no token check, no audit): for the
+        // filesystem-like backends it cannot say whether a key named `foo/` or a forgotten key was meant.
+        if req.path.ends_with('/')
+            && matches!(
+                req.operation,
+                super::Operation::Create | super::Operation::Update | super::Operation::Patch
+            )
+        {
+            return Err(CoreError::InvalidRequest("cannot write to a path ending in '/'".into()));
+        }
         let mut auth = AuthView {
             token_type: "default".into(),
             ..AuthView::default()
