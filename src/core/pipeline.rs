@@ -46,6 +46,8 @@ impl Routed {
 pub struct DirectRequest {
     req: Request,
     auth: AuthView,
+    /// Entries name the mount the path is under (not for the unauthenticated endpoints, as OpenBao's).
+    names_mount: bool,
 }
 
 impl DirectRequest {
@@ -359,6 +361,7 @@ impl Core {
                 token_type: "default".into(),
                 ..AuthView::default()
             },
+            names_mount: true,
         };
         let auth = &mut direct.auth;
         let verdict = self
@@ -395,6 +398,48 @@ impl Core {
         verdict.map(|()| direct)
     }
 
+    /// Audit a request to an unauthenticated endpoint the HTTP layer serves itself (the legacy `sys/rekey/*` and
+    /// `sys/generate-root/*`), before it runs, with its body's data HMAC'd as any request's (OpenBao's
+    /// `handleAuditNonLogical`): refused when no audit device records it. The response entry is
+    /// [`Core::finish_direct`]'s.
+    pub fn audit_unauthenticated(
+        &self,
+        request_id: &str,
+        path: &str,
+        operation: super::Operation,
+        data: serde_json::Map<String, serde_json::Value>,
+        remote_addr: Option<std::net::IpAddr>,
+        headers: std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<DirectRequest, CoreError> {
+        let direct = DirectRequest {
+            req: Request {
+                id: request_id.to_string(),
+                operation,
+                path: path.to_string(),
+                data,
+                client_token: None,
+                wrap_ttl: None,
+                remote_addr,
+                secret: None,
+                headers,
+            },
+            auth: AuthView::default(),
+            names_mount: false,
+        };
+        if self.has_audit_devices() {
+            let input = AuditInput {
+                req: &direct.req,
+                auth: &direct.auth,
+                mount: None,
+                error: None,
+                response: None,
+                login: false,
+            };
+            self.audit_request(&input)?;
+        }
+        Ok(direct)
+    }
+
     /// Audit the outcome of a request authorized by [`Core::authorize_direct`] (`Ok` carries what the client
     /// gets in the envelope, if anything). `Err` when no audit device recorded it.
     pub fn finish_direct(
@@ -405,7 +450,10 @@ impl Core {
         if !self.has_audit_devices() {
             return Ok(());
         }
-        let mount = self.audit_mount_of(&direct.req.path);
+        let mount = direct
+            .names_mount
+            .then(|| self.audit_mount_of(&direct.req.path))
+            .flatten();
         let input = AuditInput {
             req: &direct.req,
             auth: &direct.auth,
