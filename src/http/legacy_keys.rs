@@ -160,13 +160,46 @@ pub async fn rekey(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    legacy_rekey(req, step, payload, state, false).await
+}
+
+/// `sys/rekey-recovery-key/*`: the same steps for the recovery shares of an auto-unseal seal (this server's rekey
+/// replaces the recovery shares whenever the seal has them).
+pub async fn rekey_recovery(
+    req: HttpRequest,
+    step: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    legacy_rekey(req, step, payload, state, true).await
+}
+
+async fn legacy_rekey(
+    req: HttpRequest,
+    step: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    recovery: bool,
+) -> HttpResponse {
+    let base = if recovery {
+        "sys/rekey-recovery-key"
+    } else {
+        "sys/rekey"
+    };
     // Only the unauthenticated steps are switched by the listener: `sys/rekey/backup` and
     // `sys/rekey/recovery-key-backup` are ordinary authenticated `sys/` paths.
     if !matches!(step.as_str(), "init" | "update" | "verify") {
-        let path = web::Path::from(format!("sys/rekey/{}", step.as_str()));
+        let path = web::Path::from(format!("{base}/{}", step.as_str()));
         return dispatch(req, path, payload, state).await;
     }
     if !enabled_here(&req, &state.unauthed_key_endpoints.rekey) {
+        if recovery {
+            // Not a path of the `sys/` backend either: OpenBao's plain "unsupported path", token or not.
+            return super::error::errors_response(
+                actix_web::http::StatusCode::NOT_FOUND,
+                vec!["unsupported path".into()],
+            );
+        }
         return disabled();
     }
     let writes = matches!(*req.method(), Method::PUT | Method::POST);
@@ -184,12 +217,16 @@ pub async fn rekey(
         "update" => "http.RekeyUpdateRequest",
         _ => "http.RekeyVerificationUpdateRequest",
     };
-    let path = format!("sys/rekey/{}", step.as_str());
+    let path = format!("{base}/{}", step.as_str());
     let (direct, data) = match begin(&req, payload, &state, &path, go_type).await {
         Ok(begun) => begun,
         Err(refused) => return refused,
     };
     let core = &state.core;
+    if recovery && !matches!(core.seal_mode(), Ok(crate::core::auto_unseal::SealMode::Auto(..))) {
+        let refused = CoreError::InvalidRequest("recovery rekeying not supported".into());
+        return finish(&state, &direct, Err(refused));
+    }
     let status = || core.rekey_status().map(|s| rekey_status_body(keys::rekey_status(&s)));
     let answer: Answer = match (step.as_str(), req.method().clone()) {
         ("init", Method::GET) => status().map(Some),

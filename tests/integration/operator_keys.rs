@@ -387,6 +387,13 @@ fn the_legacy_key_endpoints_are_audited() {
     assert_eq!(status, 200);
     assert_eq!(c.call("DELETE", "sys/generate-root/attempt", None, None).0, 204);
 
+    // A Shamir seal has no recovery shares: OpenBao's 400, audited like the rest.
+    for step in ["init", "verify"] {
+        let (status, body) = c.get(&format!("sys/rekey-recovery-key/{step}"), None);
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body, json!({"errors": ["recovery rekeying not supported"]}));
+    }
+
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         !text.contains(&old[0]) && !text.contains(&new_key),
@@ -413,6 +420,9 @@ fn the_legacy_key_endpoints_are_audited() {
         .starts_with("hmac-sha256:"));
     assert_eq!(update_response[0]["request"]["id"], update_request[0]["request"]["id"]);
     assert_eq!(of("request", "sys/rekey/init").len(), 1);
+    let refused = of("response", "sys/rekey-recovery-key/init");
+    assert_eq!(refused.len(), 1, "{text}");
+    assert_eq!(refused[0]["error"], "recovery rekeying not supported", "{text}");
     assert_eq!(of("response", "sys/generate-root/attempt").len(), 2);
     assert_eq!(
         of("request", "sys/generate-root/attempt")
