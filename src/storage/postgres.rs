@@ -330,6 +330,9 @@ struct Statements {
     first_from: Statement,
     values: Statement,
     records: Statement,
+    /// A batch's writes, one statement each for its stores and its removals.
+    put_many: Statement,
+    delete_many: Statement,
 }
 
 struct Conn {
@@ -408,6 +411,13 @@ impl Statements {
             ))?,
             values: client.prepare(&format!("SELECT value FROM {t} WHERE tree = $1 ORDER BY key"))?,
             records: client.prepare(&format!("SELECT key, value FROM {t} WHERE tree = $1 ORDER BY key"))?,
+            put_many: client.prepare(&format!(
+                "INSERT INTO {t} (tree, key, value) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
+                 ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value"
+            ))?,
+            delete_many: client.prepare(&format!(
+                "DELETE FROM {t} WHERE (tree, key) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))"
+            ))?,
         })
     }
 }
@@ -1031,14 +1041,19 @@ impl PgStore {
     }
 }
 
-/// The database's view inside a batch's transaction.
+/// The database's view inside a batch's transaction: the table as this transaction sees it, under the writes of
+/// the batch's earlier jobs (held back to be sent in two statements at the end, instead of one round trip each).
 struct PgTxRead<'a, 'c> {
     tx: RefCell<postgres::Transaction<'c>>,
     stmts: &'a Statements,
+    pending: RefCell<Overlay>,
 }
 
 impl TxRead for PgTxRead<'_, '_> {
     fn read(&self, slot: usize, key: &[u8]) -> Result<Option<Vec<u8>>, TxBackendError> {
+        if let Some(value) = self.pending.borrow().lookup(slot, key) {
+            return Ok(value.map(<[u8]>::to_vec));
+        }
         let tree = super::slot_name(slot);
         let row = self
             .tx
@@ -1050,15 +1065,43 @@ impl TxRead for PgTxRead<'_, '_> {
 }
 
 impl PgTxRead<'_, '_> {
-    fn apply(&self, overlay: Overlay, written: &mut Written) -> Result<(), postgres::Error> {
-        let mut tx = self.tx.borrow_mut();
+    /// A job's writes join the batch's (a later write of a key replaces an earlier one).
+    fn apply(&self, overlay: Overlay, written: &mut Written) {
+        let mut pending = self.pending.borrow_mut();
         for (slot, key, value) in overlay.into_writes() {
-            let tree = super::slot_name(slot);
-            written.note(tree, &key);
+            written.note(super::slot_name(slot), &key);
             match value {
-                Some(v) => tx.execute(&self.stmts.put, &[&tree, &key, &v])?,
-                None => tx.execute(&self.stmts.delete, &[&tree, &key])?,
-            };
+                Some(v) => pending.put(slot, &key, v),
+                None => pending.remove(slot, &key),
+            }
+        }
+    }
+
+    /// Send the batch's writes: its stores in one statement, its removals in another.
+    fn flush(&self) -> Result<(), postgres::Error> {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        let (mut put_trees, mut put_keys, mut put_values) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut delete_trees, mut delete_keys) = (Vec::new(), Vec::new());
+        for (slot, key, value) in pending.into_writes() {
+            let tree = super::slot_name(slot);
+            match value {
+                Some(v) => {
+                    put_trees.push(tree);
+                    put_keys.push(key);
+                    put_values.push(v);
+                }
+                None => {
+                    delete_trees.push(tree);
+                    delete_keys.push(key);
+                }
+            }
+        }
+        let mut tx = self.tx.borrow_mut();
+        if !put_keys.is_empty() {
+            tx.execute(&self.stmts.put_many, &[&put_trees, &put_keys, &put_values])?;
+        }
+        if !delete_keys.is_empty() {
+            tx.execute(&self.stmts.delete_many, &[&delete_trees, &delete_keys])?;
         }
         Ok(())
     }
@@ -1086,6 +1129,7 @@ fn run_batch(conn: &mut Conn, jobs: &[Job], channel: &str, server_id: &str) -> R
     let reader = PgTxRead {
         tx: RefCell::new(tx),
         stmts,
+        pending: RefCell::new(Overlay::default()),
     };
     let mut applied = false;
     let mut written = Written::default();
@@ -1093,7 +1137,7 @@ fn run_batch(conn: &mut Conn, jobs: &[Job], channel: &str, server_id: &str) -> R
         let overlay = RefCell::new(Overlay::default());
         match (job.run)(&reader, &overlay) {
             Ok(true) => {
-                reader.apply(overlay.into_inner(), &mut written)?;
+                reader.apply(overlay.into_inner(), &mut written);
                 applied = true;
             }
             Ok(false) => {}
@@ -1102,6 +1146,9 @@ fn run_batch(conn: &mut Conn, jobs: &[Job], channel: &str, server_id: &str) -> R
                 return Err(BatchFailure::Internal("a sled error in a PostgreSQL transaction"))
             }
         }
+    }
+    if applied {
+        reader.flush()?;
     }
     let mut tx = reader.tx.into_inner();
     if applied {
