@@ -330,9 +330,8 @@ struct Statements {
     first_from: Statement,
     values: Statement,
     records: Statement,
-    /// A batch's writes, one statement each for its stores and its removals.
-    put_many: Statement,
-    delete_many: Statement,
+    /// A batch's writes and its change notice, in one statement (one round trip).
+    write_batch: Statement,
 }
 
 struct Conn {
@@ -411,12 +410,14 @@ impl Statements {
             ))?,
             values: client.prepare(&format!("SELECT value FROM {t} WHERE tree = $1 ORDER BY key"))?,
             records: client.prepare(&format!("SELECT key, value FROM {t} WHERE tree = $1 ORDER BY key"))?,
-            put_many: client.prepare(&format!(
-                "INSERT INTO {t} (tree, key, value) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
-                 ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value"
-            ))?,
-            delete_many: client.prepare(&format!(
-                "DELETE FROM {t} WHERE (tree, key) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))"
+            // Data-modifying CTEs run once whether or not the query reads them; a key is either stored or
+            // removed by a batch, never both, so the two (which see the same snapshot) never meet.
+            write_batch: client.prepare(&format!(
+                "WITH stored AS (INSERT INTO {t} (tree, key, value) \
+                 SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
+                 ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value), \
+                 removed AS (DELETE FROM {t} WHERE (tree, key) IN (SELECT * FROM unnest($4::text[], $5::bytea[]))) \
+                 SELECT pg_notify($6, $7)"
             ))?,
         })
     }
@@ -1077,8 +1078,9 @@ impl PgTxRead<'_, '_> {
         }
     }
 
-    /// Send the batch's writes: its stores in one statement, its removals in another.
-    fn flush(&self) -> Result<(), postgres::Error> {
+    /// Send the batch's writes with its change notice (delivered to the other servers' listeners when, and only if,
+    /// the transaction commits), in one statement.
+    fn flush(&self, channel: &str, notice: &str) -> Result<(), postgres::Error> {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
         let (mut put_trees, mut put_keys, mut put_values) = (Vec::new(), Vec::new(), Vec::new());
         let (mut delete_trees, mut delete_keys) = (Vec::new(), Vec::new());
@@ -1096,13 +1098,10 @@ impl PgTxRead<'_, '_> {
                 }
             }
         }
-        let mut tx = self.tx.borrow_mut();
-        if !put_keys.is_empty() {
-            tx.execute(&self.stmts.put_many, &[&put_trees, &put_keys, &put_values])?;
-        }
-        if !delete_keys.is_empty() {
-            tx.execute(&self.stmts.delete_many, &[&delete_trees, &delete_keys])?;
-        }
+        self.tx.borrow_mut().execute(
+            &self.stmts.write_batch,
+            &[&put_trees, &put_keys, &put_values, &delete_trees, &delete_keys, &channel, &notice],
+        )?;
         Ok(())
     }
 }
@@ -1148,12 +1147,10 @@ fn run_batch(conn: &mut Conn, jobs: &[Job], channel: &str, server_id: &str) -> R
         }
     }
     if applied {
-        reader.flush()?;
+        reader.flush(channel, &written.notice(server_id))?;
     }
-    let mut tx = reader.tx.into_inner();
+    let tx = reader.tx.into_inner();
     if applied {
-        // Delivered to the other servers' listeners when (and only if) the transaction commits.
-        tx.execute("SELECT pg_notify($1, $2)", &[&channel, &written.notice(server_id)])?;
         tx.commit()?;
     } else {
         tx.rollback()?;
