@@ -42,6 +42,21 @@ pub struct ListenerConfig {
     pub disable_unauthed_generate_root_endpoints: bool,
     /// `telemetry { unauthenticated_metrics_access = true }`: `GET sys/metrics` needs no token on this listener.
     pub unauthenticated_metrics_access: bool,
+    /// OpenBao's `x_forwarded_for_*` settings: in force when `authorized_addrs` is not empty.
+    pub x_forwarded_for: ForwardedForConfig,
+}
+
+/// A listener's `X-Forwarded-For` trust (OpenBao's names and defaults; see `http::forwarded_for`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForwardedForConfig {
+    /// `x_forwarded_for_authorized_addrs`: the proxies whose header is believed.
+    pub authorized_addrs: Vec<crate::framework::cidr::Cidr>,
+    /// `x_forwarded_for_hop_skips`: entries skipped from the rear of the chain.
+    pub hop_skips: u64,
+    /// `x_forwarded_for_reject_not_authorized`: refuse a header from another address (else ignore it).
+    pub reject_not_authorized: bool,
+    /// `x_forwarded_for_reject_not_present`: refuse a request without the header (else serve it as it came).
+    pub reject_not_present: bool,
 }
 
 impl Default for ListenerConfig {
@@ -57,6 +72,7 @@ impl Default for ListenerConfig {
             disable_unauthed_rekey_endpoints: true,
             disable_unauthed_generate_root_endpoints: true,
             unauthenticated_metrics_access: false,
+            x_forwarded_for: ForwardedForConfig::default(),
         }
     }
 }
@@ -314,6 +330,33 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
                     listener.http_read_timeout = timeout;
                 }
             }
+            "x_forwarded_for_authorized_addrs" => {
+                let entries: Vec<String> = match &value {
+                    Value::String(s) => s.split(',').map(str::to_string).collect(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|v| as_string(&qualified, v))
+                        .collect::<Result<_, _>>()?,
+                    other => return Err(type_error(&qualified, "a string or a list of strings", other)),
+                };
+                listener.x_forwarded_for.authorized_addrs = entries
+                    .iter()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| crate::framework::cidr::Cidr::parse_addr(e))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("error parsing x_forwarded_for_authorized_addrs: {e}"))?;
+            }
+            "x_forwarded_for_hop_skips" => {
+                let n = as_i64(&qualified, &value)?;
+                listener.x_forwarded_for.hop_skips = u64::try_from(n)
+                    .map_err(|_| format!("x_forwarded_for_hop_skips cannot be negative but set to {n}"))?;
+            }
+            "x_forwarded_for_reject_not_authorized" => {
+                listener.x_forwarded_for.reject_not_authorized = as_bool(&qualified, &value)?
+            }
+            "x_forwarded_for_reject_not_present" => {
+                listener.x_forwarded_for.reject_not_present = as_bool(&qualified, &value)?
+            }
             "max_connections_per_client" => {
                 let n = as_i64(&qualified, &value)?;
                 listener.max_connections_per_client =
@@ -351,6 +394,18 @@ fn parse_telemetry(body: &Body) -> Result<crate::telemetry::TelemetryConfig, Str
                     Value::String(s) if s == "none" => None,
                     _ => Some(as_duration(&qualified, &value)?).filter(|p| !p.is_zero()),
                 }
+            }
+            "lease_metrics_epsilon" => telemetry.lease_metrics_epsilon = as_duration(&qualified, &value)?,
+            "num_lease_metrics_buckets" => {
+                telemetry.num_lease_metrics_buckets = match &value {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) => s.parse().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| format!("{qualified}: expected a non-negative integer"))?
+            }
+            "add_lease_metrics_namespace_labels" => {
+                telemetry.add_lease_metrics_namespace_labels = as_bool(&qualified, &value)?
             }
             other => return Err(format!("unknown key {other:?} in telemetry block")),
         }

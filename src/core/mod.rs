@@ -25,6 +25,7 @@ pub mod snapshot;
 pub mod system;
 pub mod telemetry;
 pub mod token_store;
+mod usage_gauges;
 pub mod version_history;
 pub mod wrapping;
 
@@ -302,6 +303,7 @@ impl Core {
                 identity.write(tx)
             })
             .await??;
+        crate::telemetry::count("vault.token.create_root", 1);
         log::info!(
             "core: initialized with {} key shares, threshold {}",
             config.secret_shares,
@@ -355,6 +357,7 @@ impl Core {
             self.reset_progress();
             return self.seal_status();
         }
+        let _timer = crate::telemetry::Timer::start("vault.core.unseal");
         let mode = self.seal_mode()?;
         let config = self.key_holders_config(&mode)?.ok_or(CoreError::NotInitialized)?;
         if mode.is_migration() != migrate && self.is_sealed() {
@@ -481,6 +484,7 @@ impl Core {
     /// Load what lives only while unsealed (token salt, cluster identity, mount table) from the store, through the
     /// installed keyring, and make it current: at unseal, and after a snapshot restore.
     fn load_from_store(&self) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.core.post_unseal");
         let state = self.load_unsealed_state()?;
         self.load_encryption_count(&*self.storage.keyring()?)?;
         self.load_mounts()?;
@@ -519,6 +523,7 @@ impl Core {
 
     /// Drop every key from memory. In-flight requests that already hold the state finish; new ones see sealed.
     pub fn seal(&self) {
+        let _timer = crate::telemetry::Timer::start("vault.core.seal-internal");
         if let Ok(mut slot) = self.unsealed.write() {
             *slot = None;
         }

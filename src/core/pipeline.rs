@@ -257,6 +257,8 @@ impl Core {
 
         // The use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
         let token = req.client_token.clone().ok_or(CoreError::PermissionDenied)?;
+        // OpenBao's `vault.core.fetch_acl_and_token`: the token's lookup through its ACL (its use included here).
+        let fetched = std::time::Instant::now();
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
         // A token bound to client addresses is refused elsewhere before it is used (no use consumed).
         if !entry.usable_from(req.remote_addr) {
@@ -271,6 +273,7 @@ impl Core {
             *auth = audit_auth(token.as_str(), &entry);
         }
         let caller = self.authorize_token(hash, entry, req, routed.as_ref()).await;
+        crate::telemetry::measure_since("vault.core.fetch_acl_and_token", fetched);
         auth.policy_allowed = match &caller {
             Ok(_) => Some(true),
             Err(CoreError::AclDenied) => Some(false),

@@ -51,6 +51,22 @@ impl Cidr {
         Ok(Cidr { network: addr, prefix })
     }
 
+    /// An address (a single-host block) or a block, as OpenBao's `parseutil.ParseAddrs` reads each entry.
+    pub fn parse_addr(text: &str) -> Result<Cidr, String> {
+        let text = text.trim();
+        match text.parse::<IpAddr>() {
+            Ok(addr) => Ok(Cidr {
+                network: addr,
+                prefix: width(addr),
+            }),
+            Err(_) => Cidr::parse(text).map_err(|_| {
+                format!(
+                    "error parsing address {text:?}: Unable to convert {text:?} to an IPv4 or IPv6 address, or a UNIX Socket"
+                )
+            }),
+        }
+    }
+
     fn same_family(&self, addr: IpAddr) -> Option<IpAddr> {
         let addr = addr.to_canonical();
         (addr.is_ipv4() == self.network.is_ipv4()).then_some(addr)

@@ -37,7 +37,7 @@ pub async fn monitor(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         None => super::new_request_id(),
     };
     let token = request::client_token(&req);
-    let remote = req.peer_addr().map(|a| a.ip());
+    let remote = super::forwarded_for::client_ip(&req);
     let headers = request::audited_headers(&req, &state.core.audited_headers());
     let direct = match state
         .core

@@ -43,7 +43,7 @@ async fn authorize(
 ) -> Result<DirectRequest, HttpResponse> {
     let id = super::new_request_id();
     let token = request::client_token(req);
-    let remote = req.peer_addr().map(|a| a.ip());
+    let remote = super::forwarded_for::client_ip(req);
     let headers = request::audited_headers(req, &state.core.audited_headers());
     match state
         .core
