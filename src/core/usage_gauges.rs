@@ -2,11 +2,12 @@
 //! `core::telemetry`): `vault.expire.num_leases`, `vault.expire.num_irrevocable_leases`,
 //! `vault.expire.leases.by_expiration` (leases due within `num_lease_metrics_buckets` x `lease_metrics_epsilon`, by
 //! the expiry rounded to the epsilon), and the token counts `vault.token.count`, `.by_policy`, `.by_auth`,
-//! `.by_ttl` (every token, as OpenBao's expiration manager walks them: those that never expire too, with their
-//! TTL of zero in the `+Inf` bucket and Go's zero time as their expiry). `vault.secret.kv.count` (OpenBao lists
+//! `.by_ttl` (every token with a lease, as OpenBao's expiration manager walks them: those that never expire too,
+//! with their TTL of zero in the `+Inf` bucket and Go's zero time as their expiry; not the root tokens `sys/init`
+//! mints). `vault.secret.kv.count` (OpenBao lists
 //! every KV mount through its backend for it) is not given.
 //!
-//! One walk reads every lease record and every token entry: it runs on the scheduler's
+//! One walk reads every lease record and the token entry of every token lease: it runs on the scheduler's
 //! thread, never on a request's path. Each refresh replaces the gauges it sets (a bucket that emptied disappears from
 //! the JSON form, as in OpenBao's per-interval sink).
 
@@ -79,27 +80,37 @@ impl Core {
                 *tally.by_expiration.entry(expiry_bucket_label(at, epsilon)).or_insert(0) += 1;
             }
         };
-        // Every lease: the tokens' (pointers to their entries) and the secrets'.
-        for key in self.storage.keys_with_prefix(Tree::Leases, b"")? {
-            tally.leases += 1;
-            if let Some(LeaseRecord::Secret(lease)) = self.storage.get::<LeaseRecord>(Tree::Leases, &key)? {
-                if lease.revoke.irrevocable {
-                    // Kept apart by OpenBao's expiration manager: counted, but in no expiry bucket.
-                    tally.irrevocable += 1;
-                } else {
-                    bucket(&mut tally, i128::from(lease.expire_time));
-                }
-            }
-        }
-        // Every token, those that never expire too (OpenBao walks them with the leases: their expiry is Go's zero
-        // time, which lands in the first bucket).
+        // Every lease: the secrets', and the tokens' (pointers to their entries). All tokens have one but the root
+        // tokens `sys/init` and root generation mint, which OpenBao's expiration manager never sees either. A token
+        // that never expires is walked (its expiry is Go's zero time, in the first bucket) but, as in OpenBao, not
+        // counted in `num_leases`.
         let mut methods: BTreeMap<String, String> = BTreeMap::new();
-        for hash in self.storage.keys_with_prefix(Tree::Tokens, b"")? {
-            let Some(entry) = self.storage.get::<TokenEntry>(Tree::Tokens, &hash)? else {
-                continue;
-            };
-            self.tally_token(&entry, &mut tally, &mut methods);
-            bucket(&mut tally, entry.expires_at().map_or(GO_ZERO_TIME_NS, i128::from));
+        for key in self.storage.keys_with_prefix(Tree::Leases, b"")? {
+            match self.storage.get::<LeaseRecord>(Tree::Leases, &key)? {
+                Some(LeaseRecord::Secret(lease)) => {
+                    tally.leases += 1;
+                    if lease.revoke.irrevocable {
+                        // Kept apart by OpenBao's expiration manager: counted, but in no expiry bucket.
+                        tally.irrevocable += 1;
+                    } else {
+                        bucket(&mut tally, i128::from(lease.expire_time));
+                    }
+                }
+                Some(LeaseRecord::Token { hash }) => {
+                    let Some(entry) = self.storage.get::<TokenEntry>(Tree::Tokens, &hash)? else {
+                        continue;
+                    };
+                    self.tally_token(&entry, &mut tally, &mut methods);
+                    match entry.expires_at() {
+                        Some(at) => {
+                            tally.leases += 1;
+                            bucket(&mut tally, i128::from(at));
+                        }
+                        None => bucket(&mut tally, GO_ZERO_TIME_NS),
+                    }
+                }
+                None => {}
+            }
         }
         self.publish_usage(tally);
         Ok(())
