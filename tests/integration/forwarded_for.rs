@@ -129,9 +129,8 @@ fn a_trusted_proxy_names_the_client_and_refusals_are_openbaos() {
     let mut answers: Vec<Vec<(u16, Option<String>, String)>> = Vec::new();
     for (base, root, log) in &sides {
         let mut seen = Vec::new();
-        // No header: served as it came (`x_forwarded_for_reject_not_present` is off; its refusal is a unit test,
-        // since the test servers' readiness probe sends no header). One entry with a hop to skip: refused, naming
-        // the header lines.
+        // No header: served as it came (`x_forwarded_for_reject_not_present` is off here; see the test below). One
+        // entry with a hop to skip: refused, naming the header lines.
         let (status, _, _) = get(base, "sys/mounts", Some(root), &[]);
         seen.push((status, None, String::new()));
         seen.push(get(base, "sys/mounts", Some(root), &[("X-Forwarded-For", "1.1.1.1")]));
@@ -267,4 +266,57 @@ fn bad_settings_are_refused_at_start() {
         };
         assert!(err.contains(expected), "{setting}: {err}");
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A second listener that requires the header (the first, plain one lets the test servers' readiness probe in).
+fn strict_listener(port: u16) -> String {
+    format!(
+        "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n  \
+         x_forwarded_for_authorized_addrs = \"127.0.0.1\"\n  x_forwarded_for_reject_not_present = true\n}}\n"
+    )
+}
+
+#[test]
+fn a_request_without_the_header_is_refused_where_it_is_required() {
+    let dir = temp_dir();
+    let (ours_port, bao_port) = (free_port(), free_port());
+    let config = dir.path().join("vault.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\n{}{}",
+            strict_listener(ours_port),
+            crate::common::storage_stanza(&dir.path().join("data"))
+        ),
+    )
+    .unwrap();
+    let ours = TestServer::start_with_config(dir.path(), &config, "http", None);
+    let bao = ReferenceServer::start_with(&strict_listener(bao_port));
+    let mut answers = Vec::new();
+    for port in [ours_port, bao_port] {
+        let base = format!("http://127.0.0.1:{port}");
+        let missing = get(&base, "sys/seal-status", None, &[]);
+        let (status, _, body) = get(&base, "sys/seal-status", None, &[("X-Forwarded-For", "4.4.4.4")]);
+        assert_eq!(status, 200, "{base}: {body}");
+        answers.push(missing);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        answers[0],
+        (
+            400,
+            None,
+            "{\"errors\":[\"missing x-forwarded-for header and configured to reject when not present\"]}".into()
+        )
+    );
+    // The plain listener of the same server is not affected.
+    assert_eq!(get(&ours.client.base, "sys/seal-status", None, &[]).0, 200);
 }
