@@ -55,6 +55,9 @@ impl Core {
                     if let Err(e) = self.refresh_usage_gauges() {
                         log::warn!("refreshing the usage gauges failed: {e}");
                     }
+                    if let Err(e) = self.refresh_kv_gauges().await {
+                        log::warn!("counting the K/V secrets failed: {e}");
+                    }
                 }
             }
         }

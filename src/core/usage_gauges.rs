@@ -14,9 +14,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
 use super::lease_index::LeaseRecord;
 use super::token_store::token::{now_ns, TokenEntry};
-use super::{Core, CoreError};
+use super::{Caller, Core, CoreError, Operation, Request};
 use crate::storage::Tree;
 
 /// Seconds from Go's zero time (January 1, year 1, UTC) to the Unix epoch: Go rounds times from its zero time.
@@ -113,6 +117,77 @@ impl Core {
             }
         }
         self.publish_usage(tally);
+        Ok(())
+    }
+
+    /// `vault.secret.kv.count`: every K/V mount listed through its backend (as the core: no token, no ACL), folder
+    /// by folder, its leaves counted. A mount that cannot be listed (empty, or gone meanwhile) counts what was found.
+    pub async fn refresh_kv_gauges(&self) -> Result<(), CoreError> {
+        let disabled = ["BAO_DISABLE_KV_GAUGE", "VAULT_DISABLE_KV_GAUGE"]
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|x| !x.is_empty()));
+        if disabled {
+            return Ok(());
+        }
+        self.unsealed()?;
+        let caller = Caller {
+            token_hash: vec![],
+            entry: TokenEntry::anonymous(),
+            acl: self.acl_for(&[])?,
+            root_privs: false,
+        };
+        let tables = self.mount_tables();
+        let mut counts = Vec::new();
+        for entry in tables.secret.iter().filter(|e| e.kind == "kv" || e.kind == "generic") {
+            let version = entry
+                .options
+                .as_ref()
+                .and_then(|o| o.get("version"))
+                .map(String::as_str)
+                .unwrap_or("1");
+            let first = if version == "1" {
+                entry.path.clone()
+            } else {
+                format!("{}metadata/", entry.path)
+            };
+            let mut secrets = 0u64;
+            let mut folders = VecDeque::from([first]);
+            while let Some(folder) = folders.pop_front() {
+                let Some((mount, relative)) = self.router.route(&folder) else {
+                    break;
+                };
+                let req = Request {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    operation: Operation::List,
+                    path: folder.clone(),
+                    data: Default::default(),
+                    client_token: None,
+                    wrap_ttl: None,
+                    remote_addr: None,
+                    secret: None,
+                    headers: Default::default(),
+                };
+                let keys = match mount.handle(self, &caller, relative, &req).await {
+                    Ok(resp) => resp.data.and_then(|mut d| d.remove("keys")),
+                    Err(_) => None,
+                };
+                for key in keys.as_ref().and_then(Value::as_array).into_iter().flatten() {
+                    match key.as_str() {
+                        Some(k) if k.ends_with('/') => folders.push_back(format!("{folder}{k}")),
+                        Some(_) => secrets += 1,
+                        None => {}
+                    }
+                }
+            }
+            counts.push((entry.path.clone(), secrets));
+        }
+        let cluster = self.cluster_label();
+        crate::telemetry::forget_gauges("vault.secret.kv.count");
+        for (mount_point, n) in counts {
+            metrics::gauge!("vault.secret.kv.count", "cluster" => cluster.clone(), "mount_point" => mount_point,
+                "namespace" => "root")
+            .set(n as f64);
+        }
         Ok(())
     }
 

@@ -299,7 +299,7 @@ fn a_request_without_the_header_is_refused_where_it_is_required() {
     )
     .unwrap();
     let ours = TestServer::start_with_config(dir.path(), &config, "http", None);
-    let bao = ReferenceServer::start_with(&strict_listener(bao_port));
+    let _bao = ReferenceServer::start_with(&strict_listener(bao_port));
     let mut answers = Vec::new();
     for port in [ours_port, bao_port] {
         let base = format!("http://127.0.0.1:{port}");

@@ -420,6 +420,19 @@ fn metrics_workload(c: &Client, root: &str) {
     assert_eq!(c.put("sys/mounts/kv", Some(root), json!({"type": "kv"})).0, 204);
     assert_eq!(c.put("kv/a", Some(root), json!({"v": 1})).0, 204);
     assert_eq!(c.get("kv/a", Some(root)).0, 200);
+    assert_eq!(c.put("kv/dir/b", Some(root), json!({"v": 2})).0, 204);
+    let v2 = json!({"type": "kv", "options": {"version": "2"}});
+    assert_eq!(c.put("sys/mounts/kv2", Some(root), v2).0, 204);
+    // K/V v2 sets itself up after the mount: retry its first write briefly.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.put("kv2/data/x", Some(root), json!({"data": {"v": 1}})).0 != 200 {
+        assert!(Instant::now() < deadline, "kv2 never accepted a write");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for path in ["kv2/data/d/y", "kv2/data/d/e/z"] {
+        assert_eq!(c.put(path, Some(root), json!({"data": {"v": 1}})).0, 200, "{path}");
+    }
+    assert_eq!(c.put("sys/mounts/empty", Some(root), json!({"type": "kv"})).0, 204);
     let (status, hour) = c.put("auth/token/create", Some(root), json!({"ttl": "1h"}));
     assert_eq!(status, 200, "{hour}");
     let (status, _) = c.put("auth/token/create", Some(root), json!({"period": "2h"}));
@@ -537,6 +550,7 @@ fn openbaos_metric_names_types_and_usage_gauges_match() {
         ("vault_token_count_by_policy", "gauge"),
         ("vault_token_count_by_auth", "gauge"),
         ("vault_token_count_by_ttl", "gauge"),
+        ("vault_secret_kv_count", "gauge"),
         ("process_cpu_seconds_total", "counter"),
         ("process_open_fds", "gauge"),
         ("process_max_fds", "gauge"),
@@ -576,6 +590,15 @@ fn openbaos_metric_names_types_and_usage_gauges_match() {
     assert_eq!(
         by_labels(&ours, "vault_token_count", &["namespace"]),
         by_labels(&bao, "vault_token_count", &["namespace"])
+    );
+    // Secrets per K/V mount, nested folders included (v1: 2, v2: 3, an empty mount: 0).
+    assert_eq!(
+        by_labels(&ours, "vault_secret_kv_count", &["mount_point"]),
+        by_labels(&bao, "vault_secret_kv_count", &["mount_point"])
+    );
+    assert_eq!(
+        by_labels(&ours, "vault_secret_kv_count", &["mount_point"]).get("kv2/"),
+        Some(&3.0)
     );
     let leases = |f: &Value| sample(f, "vault_expire_num_leases", "vault_expire_num_leases");
     assert_eq!(leases(&ours), leases(&bao));
