@@ -533,10 +533,12 @@ impl Core {
         self.reset_progress();
         self.cancel_key_operations();
         self.policy_cache.clear();
+        let pre_seal = crate::telemetry::Timer::start("vault.core.pre_seal");
         self.unload_mounts();
         self.unload_audit();
         self.unload_cors();
         self.unload_quotas();
+        drop(pre_seal);
         log::info!("core: vault is sealed");
     }
 

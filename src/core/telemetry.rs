@@ -216,6 +216,9 @@ impl Core {
             }
         }
         self.refresh_lease_and_token_gauges()?;
+        // OpenBao's count of the aliases locked out now (every auth mount).
+        let locked: usize = self.locked_users(None)?.values().map(Vec::len).sum();
+        metrics::gauge!("vault.core.locked_users").set(locked as f64);
         Ok(())
     }
 

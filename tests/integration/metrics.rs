@@ -260,6 +260,10 @@ fn unauthenticated_access_is_per_listener_and_works_while_sealed() {
     assert_eq!(unsealed.len(), 2, "{unsealed:?}");
     assert!(unsealed.iter().all(|(_, v)| *v == 0.0), "{unsealed:?}");
     assert!(unsealed.iter().any(|(c, _)| c.is_empty()), "{unsealed:?}");
+    // The seal was timed as OpenBao times it: the whole, and the teardown before it.
+    for family in ["vault_core_seal_internal", "vault_core_pre_seal"] {
+        assert_eq!(families[family]["type"], "summary", "{family}");
+    }
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -551,6 +555,7 @@ fn openbaos_metric_names_types_and_usage_gauges_match() {
         ("vault_token_count_by_auth", "gauge"),
         ("vault_token_count_by_ttl", "gauge"),
         ("vault_secret_kv_count", "gauge"),
+        ("vault_core_locked_users", "gauge"),
         ("process_cpu_seconds_total", "counter"),
         ("process_open_fds", "gauge"),
         ("process_max_fds", "gauge"),
