@@ -592,6 +592,23 @@ pub fn measure_since_named(name: String, start: Instant) {
     measure_since(&name, start);
 }
 
+/// OpenBao's accounting of a seal call (`vault.seal.<op>` and `vault.seal.<seal type>.<op>` counted, their
+/// `.time` measured, `.error` counted on failure), around `call`. `op` is `encrypt` or `decrypt`; `seal_type` is
+/// OpenBao's wrapper type (`shamir`, `static`, `transit`).
+pub fn seal_call<T, E>(seal_type: &str, op: &str, call: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    let started = Instant::now();
+    count(&format!("vault.seal.{op}"), 1);
+    count(&format!("vault.seal.{seal_type}.{op}"), 1);
+    let result = call();
+    measure_since_named(format!("vault.seal.{op}.time"), started);
+    measure_since_named(format!("vault.seal.{seal_type}.{op}.time"), started);
+    if result.is_err() {
+        count(&format!("vault.seal.{op}.error"), 1);
+        count(&format!("vault.seal.{seal_type}.{op}.error"), 1);
+    }
+    result
+}
+
 /// Times its scope: records under `name` when dropped.
 pub struct Timer {
     name: &'static str,

@@ -602,22 +602,27 @@ impl NewStoreIdentity {
 }
 
 /// The root key sealed under the unseal key, for the `root_key` record.
+/// The key shares' key is OpenBao's Shamir seal: its calls are accounted as `vault.seal.shamir.*`.
 fn seal_root_key(unseal_key: &SecretKey, root_key: &SecretKey) -> Result<Vec<u8>, CoreError> {
-    Ok(barrier::seal_with(
-        unseal_key,
-        0,
-        &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
-        &root_key[..],
-    )?)
+    Ok(crate::telemetry::seal_call("shamir", "encrypt", || {
+        barrier::seal_with(
+            unseal_key,
+            0,
+            &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
+            &root_key[..],
+        )
+    })?)
 }
 
 /// Open the `root_key` record with the unseal key; a wrong key is the unseal's "wrong key" error.
 fn open_root_key(unseal_key: &SecretKey, sealed: &[u8]) -> Result<SecretKey, CoreError> {
-    let plain = barrier::open_with(
-        unseal_key,
-        &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
-        sealed,
-    )
+    let plain = crate::telemetry::seal_call("shamir", "decrypt", || {
+        barrier::open_with(
+            unseal_key,
+            &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
+            sealed,
+        )
+    })
     .map_err(|_| seal::SealError::WrongKey)?;
     if plain.len() != KEY_LEN {
         return Err(seal::SealError::WrongKey.into());

@@ -556,6 +556,14 @@ fn openbaos_metric_names_types_and_usage_gauges_match() {
         ("vault_token_count_by_ttl", "gauge"),
         ("vault_secret_kv_count", "gauge"),
         ("vault_core_locked_users", "gauge"),
+        ("vault_seal_encrypt", "counter"),
+        ("vault_seal_decrypt", "counter"),
+        ("vault_seal_shamir_encrypt", "counter"),
+        ("vault_seal_shamir_decrypt", "counter"),
+        ("vault_seal_encrypt_time", "summary"),
+        ("vault_seal_decrypt_time", "summary"),
+        ("vault_seal_shamir_encrypt_time", "summary"),
+        ("vault_seal_shamir_decrypt_time", "summary"),
         ("process_cpu_seconds_total", "counter"),
         ("process_open_fds", "gauge"),
         ("process_max_fds", "gauge"),
@@ -626,6 +634,15 @@ fn openbaos_metric_names_types_and_usage_gauges_match() {
             .copied()
     };
     assert_eq!((zero_bucket(&ours), zero_bucket(&bao)), (Some(1.0), Some(1.0)));
+    // One Shamir encryption of the root key at init, one decryption at unseal.
+    for family in ["vault_seal_shamir_encrypt", "vault_seal_shamir_decrypt"] {
+        let total = format!("{family}_total");
+        assert_eq!(
+            (sample(&ours, family, &total), sample(&bao, family, &total)),
+            (1.0, 1.0),
+            "{family}"
+        );
+    }
     // Root tokens: the one init made and the children of root (they hold the root policy).
     assert_eq!(
         sample(&ours, "vault_token_create_root", "vault_token_create_root_total"),
