@@ -55,6 +55,14 @@ pub fn prometheus_text() -> String {
         "gauge",
         boot + stat.start_ticks as f64 / ticks,
     );
+    // Not in Go's process collector (its `go_threads` is the runtime's view); Rust's `prometheus` crate names it so.
+    family(
+        &mut out,
+        "process_threads",
+        "Number of OS threads in the process.",
+        "gauge",
+        stat.threads as f64,
+    );
     family(
         &mut out,
         "process_virtual_memory_bytes",
@@ -82,6 +90,7 @@ struct Stat {
     utime: u64,
     stime: u64,
     start_ticks: u64,
+    threads: u64,
     vsize: u64,
     rss_pages: u64,
 }
@@ -96,6 +105,7 @@ fn read_stat() -> Option<Stat> {
     Some(Stat {
         utime: field(14)?,
         stime: field(15)?,
+        threads: field(20)?,
         start_ticks: field(22)?,
         vsize: field(23)?,
         rss_pages: field(24)?,
@@ -131,6 +141,7 @@ mod tests {
             "process_open_fds",
             "process_resident_memory_bytes",
             "process_start_time_seconds",
+            "process_threads",
             "process_virtual_memory_bytes",
         ] {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing:\n{text}");
@@ -142,5 +153,20 @@ mod tests {
             .parse()
             .unwrap();
         assert!(rss > 1e6, "{rss}");
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(value("process_threads") >= 1.0);
+        // Started within the last day, not at the epoch.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let start = value("process_start_time_seconds");
+        assert!(start <= now + 1.0 && start > now - 86400.0, "{start} vs {now}");
     }
 }

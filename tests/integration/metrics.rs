@@ -174,6 +174,11 @@ fn prometheus_text_parses_and_has_openbaos_metrics() {
     assert_eq!(kind("vault_core_unsealed"), "gauge");
     assert_eq!(families["vault_core_unsealed"]["samples"][0][2], 1.0);
     assert_eq!(kind("vault_core_uptime_seconds"), "gauge");
+    // The process collector's metrics (ours adds the thread count).
+    for gauge in ["process_threads", "process_resident_memory_bytes", "process_open_fds"] {
+        assert_eq!(kind(gauge), "gauge", "{gauge}");
+    }
+    assert_eq!(kind("process_cpu_seconds"), "counter");
     for counter in [
         "vault_wrapping_token_reuse",
         "vault_storage_flushes",
