@@ -376,6 +376,7 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
 fn parse_telemetry(body: &Body) -> Result<crate::telemetry::TelemetryConfig, String> {
     no_blocks("telemetry", body)?;
     let mut telemetry = crate::telemetry::TelemetryConfig {
+        configured: true,
         prometheus_retention: Some(crate::telemetry::DEFAULT_PROMETHEUS_RETENTION),
         ..Default::default()
     };
@@ -838,6 +839,14 @@ impl Config {
                 if let Some(key) = &l.tls_key_file {
                     config["tls_key_file"] = json!(key.display().to_string());
                 }
+                let xff = &l.x_forwarded_for;
+                if !xff.authorized_addrs.is_empty() {
+                    let addrs: Vec<String> = xff.authorized_addrs.iter().map(ToString::to_string).collect();
+                    config["x_forwarded_for_authorized_addrs"] = json!(addrs.join(","));
+                    config["x_forwarded_for_hop_skips"] = json!(xff.hop_skips);
+                    config["x_forwarded_for_reject_not_authorized"] = json!(xff.reject_not_authorized);
+                    config["x_forwarded_for_reject_not_present"] = json!(xff.reject_not_present);
+                }
                 json!({ "type": "tcp", "config": config })
             })
             .collect();
@@ -875,6 +884,21 @@ impl Config {
             "max_request_json_strings": self.max_request_json_strings,
             "wrapping_tombstone_retention": self.wrapping_tombstone_retention.as_secs(),
         }));
+        if self.telemetry.configured {
+            // OpenBao's keys for the settings this server has, durations in nanoseconds as OpenBao shows them.
+            let t = &self.telemetry;
+            out.insert(
+                "telemetry".into(),
+                json!({
+                    "add_lease_metrics_namespace_labels": t.add_lease_metrics_namespace_labels,
+                    "disable_hostname": t.disable_hostname,
+                    "lease_metrics_epsilon": t.lease_metrics_epsilon.as_nanos() as u64,
+                    "num_lease_metrics_buckets": t.num_lease_metrics_buckets,
+                    "prometheus_retention_time": t.prometheus_retention.map_or(0, |d| d.as_nanos() as u64),
+                    "usage_gauge_period": t.usage_gauge_period.map_or(0, |d| d.as_nanos() as u64),
+                }),
+            );
+        }
         if !self.audit.declared.is_empty() {
             let audits: Vec<serde_json::Value> = self
                 .audit

@@ -35,6 +35,7 @@ pub fn dev_config(listen_address: &str) -> Config {
         }],
         disable_mlock: true,
         telemetry: crate::telemetry::TelemetryConfig {
+            configured: true,
             prometheus_retention: Some(crate::telemetry::DEFAULT_PROMETHEUS_RETENTION),
             ..Default::default()
         },

@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 /// The configuration's `telemetry` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetryConfig {
+    /// The configuration has a `telemetry` block (dev mode has OpenBao's): `sys/config/state/sanitized` shows it.
+    pub configured: bool,
     /// How long an idle Prometheus series is kept; `None`: Prometheus is not enabled (no `telemetry` block).
     pub prometheus_retention: Option<Duration>,
     /// Accepted for OpenBao compatibility: names never carry the host name here (OpenBao 2.7.2 shows none either).
@@ -46,6 +48,7 @@ impl Default for TelemetryConfig {
     /// No `telemetry` block: Prometheus off, usage gauges every 10 minutes.
     fn default() -> Self {
         TelemetryConfig {
+            configured: false,
             prometheus_retention: None,
             disable_hostname: false,
             usage_gauge_period: Some(DEFAULT_USAGE_GAUGE_PERIOD),

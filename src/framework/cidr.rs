@@ -86,6 +86,17 @@ impl Cidr {
     }
 }
 
+impl std::fmt::Display for Cidr {
+    /// As OpenBao shows a parsed address: a single-host block as the bare address.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.prefix == width(self.network) {
+            write!(f, "{}", self.network)
+        } else {
+            write!(f, "{}/{}", self.network, self.prefix)
+        }
+    }
+}
+
 /// OpenBao's `parseutil.ParseAddrs` for `token_bound_cidrs`: each entry an address (a single host) or a block, in
 /// the form OpenBao keeps and shows (a single-host block as the bare address). The error names the first entry that
 /// is neither, in OpenBao's words.
