@@ -399,6 +399,7 @@ impl Core {
             client_token: None,
             wrap_ttl: None,
             remote_addr: None,
+            remote_port: None,
             secret: Some(secret),
             headers: Default::default(),
         };
@@ -747,6 +748,7 @@ mod tests {
             client_token: token.map(ClientToken::new),
             wrap_ttl: None,
             remote_addr: None,
+            remote_port: None,
             secret: None,
             headers: Default::default(),
         }

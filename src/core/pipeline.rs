@@ -330,7 +330,7 @@ impl Core {
         request_id: &str,
         path: &str,
         operation: super::Operation,
-        remote_addr: Option<std::net::IpAddr>,
+        (remote_addr, remote_port): (Option<std::net::IpAddr>, Option<u16>),
         headers: std::collections::BTreeMap<String, Vec<String>>,
     ) -> Result<DirectRequest, CoreError> {
         if self.is_sealed() {
@@ -345,6 +345,7 @@ impl Core {
                 client_token: token.cloned(),
                 wrap_ttl: None,
                 remote_addr,
+                remote_port,
                 secret: None,
                 headers,
             },

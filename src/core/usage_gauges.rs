@@ -164,6 +164,7 @@ impl Core {
                     client_token: None,
                     wrap_ttl: None,
                     remote_addr: None,
+                    remote_port: None,
                     secret: None,
                     headers: Default::default(),
                 };

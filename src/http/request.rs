@@ -189,6 +189,7 @@ pub fn to_core_request(
         client_token: client_token(req),
         wrap_ttl: wrap_ttl(req)?,
         remote_addr: super::forwarded_for::client_ip(req),
+        remote_port: super::forwarded_for::client_addr(req).map(|a| a.port),
         secret: None,
         headers: Default::default(),
     })

@@ -143,6 +143,15 @@ fn a_trusted_proxy_names_the_client_and_refusals_are_openbaos() {
             ["2.2.2.2"],
             "{base}"
         );
+        // With the port of the proxy's connection (OpenBao keeps it).
+        let ports: Vec<u64> = std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["type"] == "request" && e["request"]["path"] == "sys/policies/acl/default")
+            .filter_map(|e| e["request"]["remote_port"].as_u64())
+            .collect();
+        assert!(ports.len() == 1 && ports[0] > 0, "{base}: {ports:?}");
 
         // A token bound (through its role) to the client's block works for it through the proxy, and not for
         // another client.
