@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -22,6 +23,9 @@ use super::lease_index::LeaseRecord;
 use super::token_store::token::{now_ns, TokenEntry};
 use super::{Caller, Core, CoreError, Operation, Request};
 use crate::storage::Tree;
+
+/// A K/V walk is under way (one at a time in the process).
+static KV_WALK_RUNNING: AtomicBool = AtomicBool::new(false);
 
 /// Seconds from Go's zero time (January 1, year 1, UTC) to the Unix epoch: Go rounds times from its zero time.
 const GO_ZERO_TO_UNIX_SECS: i128 = 62_135_596_800;
@@ -118,6 +122,26 @@ impl Core {
         }
         self.publish_usage(tally);
         Ok(())
+    }
+
+    /// Run [`Core::refresh_kv_gauges`] on its own task, unless a previous walk is still going.
+    pub fn spawn_kv_gauges(self: std::sync::Arc<Self>) {
+        if KV_WALK_RUNNING.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        /// Clears the flag however the walk ends (a backend's panic included).
+        struct Done;
+        impl Drop for Done {
+            fn drop(&mut self) {
+                KV_WALK_RUNNING.store(false, Ordering::Release);
+            }
+        }
+        actix_web::rt::spawn(async move {
+            let _done = Done;
+            if let Err(e) = self.refresh_kv_gauges().await {
+                log::warn!("counting the K/V secrets failed: {e}");
+            }
+        });
     }
 
     /// `vault.secret.kv.count`: every K/V mount listed through its backend (as the core: no token, no ACL), folder
