@@ -477,6 +477,8 @@ fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, 
         connection_url: String::new(),
         table: PgOptions::DEFAULT_TABLE.into(),
         max_parallel: 128,
+        max_idle: None,
+        connect_tries: 1,
         skip_create_table: false,
         ha: None,
     };
@@ -499,6 +501,19 @@ fn parse_postgresql(body: &Body) -> Result<crate::storage::postgres::PgOptions, 
                     usize::try_from(n).map_err(|_| type_error(&qualified, "a non-negative integer", &value))?;
             }
             "max_idle_connections" => {
+                let n = as_i64(&qualified, &value)?;
+                // Go's `SetMaxIdleConns`: zero or less keeps no idle connection.
+                options.max_idle = Some(usize::try_from(n).unwrap_or(0));
+            }
+            "max_connect_retries" => {
+                let n = as_i64(&qualified, &value)?;
+                options.connect_tries = u32::try_from(n)
+                    .map_err(|_| type_error(&qualified, "a non-negative integer", &value))?
+                    .max(1);
+            }
+            // OpenBao's cap on concurrent transactions. Ours are group-committed, one batch at a time on one
+            // connection, so any value is already honoured; the key is accepted so OpenBao's stanzas start.
+            "transaction_max_parallel" => {
                 as_i64(&qualified, &value)?;
             }
             "skip_create_table" => options.skip_create_table = as_bool(&qualified, &value)?,

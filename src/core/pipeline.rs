@@ -46,6 +46,8 @@ impl Routed {
 pub struct DirectRequest {
     req: Request,
     auth: AuthView,
+    /// Entries name the mount the path is under (not for the unauthenticated endpoints, as OpenBao's).
+    names_mount: bool,
 }
 
 impl DirectRequest {
@@ -142,6 +144,16 @@ impl Core {
 
     /// Everything after the quotas; `started` is when the request arrived (`vault.core.handle_request`).
     async fn handle_admitted(&self, mut req: Request, started: std::time::Instant) -> Result<Response, CoreError> {
+        // OpenBao refuses a write to a folder before anything else (no token check, no audit): for the
+        // filesystem-like backends it cannot say whether a key named `foo/` or a forgotten key was meant.
+        if req.path.ends_with('/')
+            && matches!(
+                req.operation,
+                super::Operation::Create | super::Operation::Update | super::Operation::Patch
+            )
+        {
+            return Err(CoreError::InvalidRequest("cannot write to a path ending in '/'".into()));
+        }
         let mut auth = AuthView {
             token_type: "default".into(),
             ..AuthView::default()
@@ -353,6 +365,7 @@ impl Core {
                 token_type: "default".into(),
                 ..AuthView::default()
             },
+            names_mount: true,
         };
         let auth = &mut direct.auth;
         let verdict = self
@@ -389,6 +402,48 @@ impl Core {
         verdict.map(|()| direct)
     }
 
+    /// Audit a request to an unauthenticated endpoint the HTTP layer serves itself (the legacy `sys/rekey/*` and
+    /// `sys/generate-root/*`), before it runs, with its body's data HMAC'd as any request's (OpenBao's
+    /// `handleAuditNonLogical`): refused when no audit device records it. The response entry is
+    /// [`Core::finish_direct`]'s.
+    pub fn audit_unauthenticated(
+        &self,
+        request_id: &str,
+        path: &str,
+        operation: super::Operation,
+        data: serde_json::Map<String, serde_json::Value>,
+        remote_addr: Option<std::net::IpAddr>,
+        headers: std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<DirectRequest, CoreError> {
+        let direct = DirectRequest {
+            req: Request {
+                id: request_id.to_string(),
+                operation,
+                path: path.to_string(),
+                data,
+                client_token: None,
+                wrap_ttl: None,
+                remote_addr,
+                secret: None,
+                headers,
+            },
+            auth: AuthView::default(),
+            names_mount: false,
+        };
+        if self.has_audit_devices() {
+            let input = AuditInput {
+                req: &direct.req,
+                auth: &direct.auth,
+                mount: None,
+                error: None,
+                response: None,
+                login: false,
+            };
+            self.audit_request(&input)?;
+        }
+        Ok(direct)
+    }
+
     /// Audit the outcome of a request authorized by [`Core::authorize_direct`] (`Ok` carries what the client
     /// gets in the envelope, if anything). `Err` when no audit device recorded it.
     pub fn finish_direct(
@@ -399,7 +454,10 @@ impl Core {
         if !self.has_audit_devices() {
             return Ok(());
         }
-        let mount = self.audit_mount_of(&direct.req.path);
+        let mount = direct
+            .names_mount
+            .then(|| self.audit_mount_of(&direct.req.path))
+            .flatten();
         let input = AuditInput {
             req: &direct.req,
             auth: &direct.auth,

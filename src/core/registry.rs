@@ -127,7 +127,7 @@ pub const SINGLETON_TYPES: &[&str] = &[
 ];
 
 /// Backends that exist only in test builds (never in a release binary).
-#[cfg(test)]
+#[cfg(any(test, feature = "test-backends"))]
 const TEST_ONLY: &[Registration] = &[Registration {
     kind: BackendKind::SecretEngine,
     type_name: "test-leasing",
@@ -135,7 +135,7 @@ const TEST_ONLY: &[Registration] = &[Registration {
     upgrade: None,
     catalog_plugin: false,
 }];
-#[cfg(not(test))]
+#[cfg(not(any(test, feature = "test-backends")))]
 const TEST_ONLY: &[Registration] = &[];
 
 pub fn lookup(kind: BackendKind, type_name: &str) -> Option<&'static Registration> {

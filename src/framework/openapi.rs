@@ -14,10 +14,10 @@ use crate::logical::openapi::{
 };
 use crate::logical::{Operation, SpecialPaths};
 
-/// The OpenAPI path of a pattern: `{*rest}` becomes `{rest}`; a trailing `/` (a pattern that lists a folder) is
-/// dropped.
+/// The OpenAPI path of a pattern: `{*rest}` and `{+rest}` become `{rest}`; a trailing `/` (a pattern that lists a
+/// folder) is dropped.
 pub fn openapi_path(pattern: &str) -> String {
-    pattern.trim_end_matches('/').replace("{*", "{")
+    pattern.trim_end_matches('/').replace("{*", "{").replace("{+", "{")
 }
 
 /// The captures of a pattern, in order.
@@ -25,7 +25,7 @@ fn captures(pattern: &str) -> Vec<&str> {
     pattern
         .split('/')
         .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
-        .map(|name| name.trim_start_matches('*'))
+        .map(|name| name.trim_start_matches(['*', '+']))
         .collect()
 }
 
@@ -324,5 +324,7 @@ mod tests {
         assert_eq!(title_case("kv-write-data-path"), "KvWriteDataPath");
         assert_eq!(openapi_path("restore/{*name}"), "restore/{name}");
         assert_eq!(openapi_path("users/"), "users");
+        assert_eq!(openapi_path("mounts/{+path}/tune"), "mounts/{path}/tune");
+        assert_eq!(captures("mounts/{+path}/tune"), vec!["path"]);
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Patterns are `/`-separated literals and captures: `{name}` captures one segment that is a name as OpenBao's
 //! `GenericNameRegex` allows (word characters, `-` and `.`, starting and ending with a word character), `{*name}`
-//! the rest of the path (possibly empty, slashes included) and must come last. The first path that matches wins.
+//! the rest of the path (possibly empty, slashes included), `{+name}` the same but not empty. A rest capture
+//! followed by more of the pattern (`mounts/{+path}/tune`) takes the shortest run of whole segments after which the
+//! rest matches, as OpenBao's `(?P<path>.+?)/tune`. The first path that matches wins.
 
 use super::fields::{Fields, Schema};
 use crate::logical::{BackendFuture, Context, Error, ExistenceFuture, Operation, Request};
@@ -94,31 +96,64 @@ pub fn match_pattern<'p>(pattern: &'static str, path: &'p str) -> Option<Capture
         }
     }
     let mut captures = Captures::default();
-    let mut rest = path;
-    let mut parts = pattern.split('/').peekable();
-    while let Some(part) = parts.next() {
-        let last = parts.peek().is_none();
-        if let Some(name) = part.strip_prefix("{*").and_then(|p| p.strip_suffix('}')) {
-            captures.values.push((name, rest));
-            return last.then_some(captures);
-        }
-        let (segment, after) = match rest.split_once('/') {
-            Some((segment, after)) if !last => (segment, Some(after)),
-            _ if last => (rest, None),
-            _ => return None,
-        };
-        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if is_generic_name(segment) => captures.values.push((name, segment)),
-            Some(_) => return None,
-            None if segment == part => {}
-            None => return None,
-        }
-        match after {
-            Some(after) => rest = after,
-            None => return Some(captures),
-        }
+    match_parts(pattern.split('/'), path, &mut captures).then_some(captures)
+}
+
+/// A rest capture (`{*name}`, or `{+name}` when it must not be empty) of a pattern part.
+fn rest_capture(part: &'static str) -> Option<(&'static str, bool)> {
+    let inner = part.strip_prefix('{')?.strip_suffix('}')?;
+    match (inner.strip_prefix('*'), inner.strip_prefix('+')) {
+        (Some(name), _) => Some((name, false)),
+        (_, Some(name)) => Some((name, true)),
+        _ => None,
     }
-    None
+}
+
+/// Match the pattern parts left (`parts`) against the path left (`rest`), without allocating.
+fn match_parts<'p>(mut parts: std::str::Split<'static, char>, rest: &'p str, captures: &mut Captures<'p>) -> bool {
+    let Some(part) = parts.next() else {
+        return false;
+    };
+    let last = parts.clone().next().is_none();
+    if let Some((name, non_empty)) = rest_capture(part) {
+        if last {
+            if non_empty && rest.is_empty() {
+                return false;
+            }
+            captures.values.push((name, rest));
+            return true;
+        }
+        // Followed by more of the pattern: the shortest capture (whole segments) after which the rest matches, as
+        // OpenBao's `(?P<name>.+?)/tune`.
+        let start = captures.values.len();
+        for (i, _) in rest.match_indices('/') {
+            if non_empty && i == 0 {
+                continue;
+            }
+            captures.values.truncate(start);
+            captures.values.push((name, &rest[..i]));
+            if match_parts(parts.clone(), &rest[i + 1..], captures) {
+                return true;
+            }
+        }
+        captures.values.truncate(start);
+        return false;
+    }
+    let (segment, after) = match rest.split_once('/') {
+        Some((segment, after)) if !last => (segment, Some(after)),
+        _ if last => (rest, None),
+        _ => return false,
+    };
+    match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+        Some(name) if is_generic_name(segment) => captures.values.push((name, segment)),
+        Some(_) => return false,
+        None if segment == part => {}
+        None => return false,
+    }
+    match after {
+        Some(after) => match_parts(parts, after, captures),
+        None => true,
+    }
 }
 
 /// A backend's paths, in the order they are tried.
@@ -127,7 +162,8 @@ pub struct PathTable<B: 'static, H: 'static = Handler<B>> {
 }
 
 impl<B: 'static, H: Copy + 'static> PathTable<B, H> {
-    fn find<'p>(&self, path: &'p str) -> Option<(&'static PathSpec<B, H>, Captures<'p>)> {
+    /// The first path whose pattern matches `path`, and what it captured.
+    pub fn find<'p>(&self, path: &'p str) -> Option<(&'static PathSpec<B, H>, Captures<'p>)> {
         self.paths
             .iter()
             .find_map(|spec| match_pattern(spec.pattern, path).map(|c| (spec, c)))
@@ -221,5 +257,21 @@ mod tests {
         assert!(match_pattern("config", "config").is_some());
         assert!(match_pattern("config", "configx").is_none());
         assert_eq!(match_pattern("{*path}", "").unwrap().get("path"), "");
+        assert!(match_pattern("auth/{+path}", "auth/").is_none());
+        assert_eq!(match_pattern("auth/{+path}", "auth/a/b").unwrap().get("path"), "a/b");
+        let m = match_pattern("mounts/{+path}/tune", "mounts/a/b/tune").unwrap();
+        assert_eq!(m.get("path"), "a/b");
+        assert_eq!(
+            match_pattern("mounts/{+path}/tune", "mounts/tune/tune")
+                .unwrap()
+                .get("path"),
+            "tune"
+        );
+        assert!(match_pattern("mounts/{+path}/tune", "mounts//tune").is_none());
+        assert!(match_pattern("mounts/{+path}/tune", "mounts/tune").is_none());
+        assert!(match_pattern("mounts/{+path}/tune", "mounts/a/tune/x").is_none());
+        let m = match_pattern("locked-users/{+a}/unlock/{+b}", "locked-users/x/y/unlock/p/unlock/q").unwrap();
+        assert_eq!((m.get("a"), m.get("b")), ("x/y", "p/unlock/q"));
+        assert!(match_pattern("locked-users/{+a}/unlock/{+b}", "locked-users/x/unlock/").is_none());
     }
 }

@@ -73,6 +73,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .to(legacy_keys::rekey),
         )
         .service(
+            web::resource("/v1/sys/rekey-recovery-key/{step}")
+                .wrap(gate())
+                .to(legacy_keys::rekey_recovery),
+        )
+        .service(
             web::resource("/v1/sys/generate-root/{step}")
                 .wrap(gate())
                 .to(legacy_keys::generate_root),

@@ -7,6 +7,7 @@ pub mod commit;
 pub mod marker;
 pub mod migrate;
 pub mod postgres;
+mod postgres_tls;
 pub mod snapshot;
 pub mod space;
 pub mod transfer;

@@ -20,7 +20,7 @@
 
 use std::cell::RefCell;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -163,6 +163,12 @@ pub struct PgOptions {
     pub table: String,
     /// Connections used for reads outside transactions.
     pub max_parallel: usize,
+    /// `max_idle_connections`: how many of the reader connections stay open while idle (`None`: all of them); a
+    /// reader beyond that closes its connection when it has nothing to do and opens one on its next read.
+    pub max_idle: Option<usize>,
+    /// `max_connect_retries`: tries of the first connection at start (OpenBao's default 1: no retry), with
+    /// exponential backoff from 15 ms to 5 s between them.
+    pub connect_tries: u32,
     /// Do not create the table; it must exist.
     pub skip_create_table: bool,
     /// `ha_enabled`: the lock table and its timings.
@@ -217,6 +223,8 @@ impl std::fmt::Debug for PgOptions {
             .field("connection_url", &"<redacted>")
             .field("table", &self.table)
             .field("max_parallel", &self.max_parallel)
+            .field("max_idle", &self.max_idle)
+            .field("connect_tries", &self.connect_tries)
             .field("skip_create_table", &self.skip_create_table)
             .field("ha", &self.ha)
             .finish()
@@ -266,6 +274,26 @@ fn unavailable(e: impl std::fmt::Display) -> StorageError {
     StorageError::Unavailable(format!("storage is unavailable: PostgreSQL: {e}"))
 }
 
+/// An error as an operator can act on it: the client's `Display` says only "db error" or "error connecting to
+/// server", so the server's message and SQLSTATE (never the statement's values: those are in `detail`) or the
+/// underlying cause (TLS, I/O) follow.
+fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// What a PostgreSQL error means for the caller: the server gone (503) or a failure of the request's storage (500).
 fn classify(e: &postgres::Error) -> StorageError {
     use postgres::error::SqlState;
@@ -280,9 +308,9 @@ fn classify(e: &postgres::Error) -> StorageError {
                 || *c == SqlState::READ_ONLY_SQL_TRANSACTION
         );
     if down {
-        unavailable(e)
+        unavailable(describe(e))
     } else {
-        StorageError::Io(format!("PostgreSQL: {e}"))
+        StorageError::Io(format!("PostgreSQL: {}", describe(e)))
     }
 }
 
@@ -312,13 +340,41 @@ struct Conn {
 /// A new client for `options`: the one way every thread of this module connects (5 s connect timeout, named
 /// `vault` unless the URL names it).
 fn connect(options: &PgOptions) -> Result<Client, StorageError> {
-    let mut config = postgres::Config::from_str(&options.connection_url)
-        .map_err(|e| StorageError::Io(format!("invalid PostgreSQL connection_url: {e}")))?;
+    let invalid = |e: &dyn std::fmt::Display| StorageError::Io(format!("invalid PostgreSQL connection_url: {e}"));
+    let (client_url, tls) = super::postgres_tls::split(&options.connection_url).map_err(|e| invalid(&e))?;
+    let mut config = postgres::Config::from_str(&client_url).map_err(|e| invalid(&e))?;
     config.connect_timeout(Duration::from_secs(5));
+    config.ssl_mode(tls.client_mode());
     if config.get_application_name().is_none() {
         config.application_name("vault");
     }
-    config.connect(NoTls).map_err(|e| unavailable(&e))
+    match tls.client_config().map_err(StorageError::Io)? {
+        None => config.connect(NoTls),
+        Some(tls) => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls)),
+    }
+    .map_err(|e| unavailable(describe(&e)))
+}
+
+/// The first connection at start: `max_connect_retries` tries, backing off exponentially from 15 ms to 5 s (as
+/// OpenBao's), so a server started with its database can wait for it.
+fn connect_with_retries(options: &PgOptions) -> Result<Client, StorageError> {
+    let mut delay = Duration::from_millis(15);
+    let mut tries = 1;
+    loop {
+        match connect(options) {
+            Ok(client) => return Ok(client),
+            Err(e @ StorageError::Unavailable(_)) if tries < options.connect_tries => {
+                log::warn!(
+                    "storage: PostgreSQL is not ready (try {tries} of {}): {e}",
+                    options.connect_tries
+                );
+                std::thread::sleep(delay);
+                delay = (delay * 3 / 2).min(Duration::from_secs(5));
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl Conn {
@@ -443,17 +499,32 @@ impl ReaderPool {
     fn start(options: &Arc<PgOptions>, table: &Arc<str>, count: usize) -> Result<ReaderPool, StorageError> {
         let (sender, receiver) = mpsc::channel::<ReadJob>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let max_idle = options.max_idle.unwrap_or(usize::MAX);
+        // Readers waiting for work with their connection open.
+        let idle_open = Arc::new(AtomicUsize::new(0));
         let mut threads = Vec::new();
         for i in 0..count {
             let receiver = receiver.clone();
+            let idle_open = idle_open.clone();
             let mut slot = ConnSlot::new(options.clone(), table.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("vault-pg-read-{i}"))
                 .spawn(move || loop {
+                    // Keep the connection through the wait only while fewer than `max_idle` others do.
+                    let counted = slot.conn.is_some()
+                        && idle_open
+                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max_idle).then_some(n + 1))
+                            .is_ok();
+                    if !counted {
+                        slot.conn = None;
+                    }
                     let job = match receiver.lock() {
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
+                    if counted {
+                        idle_open.fetch_sub(1, Ordering::AcqRel);
+                    }
                     match job {
                         Ok(job) => job(&mut slot),
                         Err(_) => return,
@@ -681,7 +752,7 @@ impl PgStore {
 
     /// Create the table if asked, check its columns, and give a new table its format records.
     fn set_up(options: &PgOptions, table: &str) -> Result<(), StorageError> {
-        let mut client = connect(options)?;
+        let mut client = connect_with_retries(options)?;
         if !options.skip_create_table {
             let create = format!(
                 "CREATE TABLE IF NOT EXISTS {table} (tree TEXT NOT NULL, key BYTEA NOT NULL, value BYTEA NOT NULL, \
@@ -1203,6 +1274,8 @@ mod tests {
             connection_url: "postgres://u:secret@h/db".into(),
             table: "vault_store".into(),
             max_parallel: 4,
+            max_idle: None,
+            connect_tries: 1,
             skip_create_table: false,
             ha: None,
         };

@@ -647,6 +647,7 @@ scenarios! {
     differential_tools => "tools.json",
     differential_observability => "observability.json",
     differential_quotas_and_metrics => "quotas_and_metrics.json",
+    differential_sys_path_table => "sys_path_table.json",
 }
 
 /// A scenario file without a test would be silently skipped.

@@ -350,3 +350,85 @@ fn rand_delay_ms() -> u64 {
             % 50,
     )
 }
+
+/// The legacy unauthenticated key endpoints are audited as OpenBao's `handleAuditNonLogical` does: a request entry
+/// before the step runs and a response entry after it, shares and new keys HMAC'd (fail-closed through the same
+/// `audit_request` as every request, tested in `audit_devices`).
+#[test]
+fn the_legacy_key_endpoints_are_audited() {
+    let dir = temp_dir();
+    let log = dir.path().join("audit").join("audit.log");
+    let audit = format!(
+        "audit \"file\" \"file\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+        log.display()
+    );
+    let config = write_config(
+        dir.path(),
+        &dir.path().join("data"),
+        &audit,
+        "  tls_disable = true\n  disable_unauthed_rekey_endpoints = false\n  disable_unauthed_generate_root_endpoints = false",
+    );
+    let server = TestServer::start_with_config(dir.path(), &config, "http", None);
+    let c = &server.client;
+    let (old, _root) = c.init(1, 1);
+    c.unseal_with(&old);
+
+    let (status, body) = c.put(
+        "sys/rekey/init",
+        None,
+        json!({"secret_shares": 1, "secret_threshold": 1}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let nonce = body["nonce"].as_str().unwrap().to_string();
+    let (status, body) = c.put("sys/rekey/update", None, json!({"nonce": nonce, "key": old[0]}));
+    assert_eq!(status, 200, "{body}");
+    let new_key = body["keys"][0].as_str().unwrap().to_string();
+    let (status, _) = c.put("sys/generate-root/attempt", None, json!({}));
+    assert_eq!(status, 200);
+    assert_eq!(c.call("DELETE", "sys/generate-root/attempt", None, None).0, 204);
+
+    // A Shamir seal has no recovery shares: OpenBao's 400, audited like the rest.
+    for step in ["init", "verify"] {
+        let (status, body) = c.get(&format!("sys/rekey-recovery-key/{step}"), None);
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body, json!({"errors": ["recovery rekeying not supported"]}));
+    }
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains(&old[0]) && !text.contains(&new_key),
+        "a key share in clear in the audit log"
+    );
+    let entries: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let of = |kind: &str, path: &str| -> Vec<&Value> {
+        entries
+            .iter()
+            .filter(|e| e["type"] == kind && e["request"]["path"] == path)
+            .collect()
+    };
+    let update_request = of("request", "sys/rekey/update");
+    let update_response = of("response", "sys/rekey/update");
+    assert_eq!((update_request.len(), update_response.len()), (1, 1), "{text}");
+    assert!(update_request[0]["request"]["data"]["key"]
+        .as_str()
+        .unwrap()
+        .starts_with("hmac-sha256:"));
+    assert_eq!(update_request[0]["request"]["operation"], "update");
+    assert!(update_response[0]["response"]["data"]["keys"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("hmac-sha256:"));
+    assert_eq!(update_response[0]["request"]["id"], update_request[0]["request"]["id"]);
+    assert_eq!(of("request", "sys/rekey/init").len(), 1);
+    let refused = of("response", "sys/rekey-recovery-key/init");
+    assert_eq!(refused.len(), 1, "{text}");
+    assert_eq!(refused[0]["error"], "recovery rekeying not supported", "{text}");
+    assert_eq!(of("response", "sys/generate-root/attempt").len(), 2);
+    assert_eq!(
+        of("request", "sys/generate-root/attempt")
+            .iter()
+            .map(|e| e["request"]["operation"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["update", "delete"]
+    );
+}

@@ -239,8 +239,47 @@ struct PrivatePostgres {
     _dir: tempfile::TempDir,
 }
 
+/// PEM texts for a PostgreSQL that requires TLS: the CA, the server's certificate and key, and a client's.
+struct TlsFiles {
+    ca_cert: String,
+    server_cert: String,
+    server_key: String,
+    client_cert: String,
+    client_key: String,
+}
+
+impl TlsFiles {
+    fn generate() -> TlsFiles {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "vault test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params.distinguished_name.push(DnType::CommonName, "certuser");
+        let client = client_params.signed_by(&client_key, &ca).unwrap();
+        TlsFiles {
+            ca_cert: ca.pem(),
+            server_cert: server.pem(),
+            server_key: server_key.serialize_pem(),
+            client_cert: client.pem(),
+            client_key: client_key.serialize_pem(),
+        }
+    }
+}
+
 impl PrivatePostgres {
     fn start() -> PrivatePostgres {
+        Self::start_with(None)
+    }
+
+    fn start_with(tls: Option<&TlsFiles>) -> PrivatePostgres {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .and_then(|versions| {
@@ -276,8 +315,43 @@ impl PrivatePostgres {
             "initdb",
             &["-D", &pg.data.display().to_string(), "-A", "trust", "-U", "postgres"],
         );
+        if let Some(tls) = tls {
+            pg.require_tls(tls);
+        }
         pg.ctl_start();
         pg
+    }
+
+    /// TLS only, as a production server is set up: a certificate for `127.0.0.1` signed by the test CA, plain TCP
+    /// connections rejected by `pg_hba.conf`, and a client certificate (`cert` authentication) required of the
+    /// user `certuser`.
+    fn require_tls(&self, tls: &TlsFiles) {
+        let put = |name: &str, text: &str| {
+            let path = self.data.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            if self.as_postgres_user {
+                assert!(Command::new("chown")
+                    .args(["postgres", &path.display().to_string()])
+                    .status()
+                    .unwrap()
+                    .success());
+            }
+        };
+        put("server.crt", &tls.server_cert);
+        put("server.key", &tls.server_key);
+        put("root.crt", &tls.ca_cert);
+        put(
+            "pg_hba.conf",
+            "local all all trust\nhostssl all certuser 127.0.0.1/32 cert\nhostssl all all 127.0.0.1/32 trust\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        );
+        let conf = self.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str(
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'root.crt'\n",
+        );
+        std::fs::write(&conf, text).unwrap();
     }
 
     fn run(&self, tool: &str, args: &[&str]) {
@@ -329,7 +403,32 @@ impl PrivatePostgres {
     }
 
     fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable", self.port)
+        self.url_with("postgres", "sslmode=disable")
+    }
+
+    fn url_with(&self, user: &str, query: &str) -> String {
+        format!("postgres://{user}@127.0.0.1:{}/postgres?{query}", self.port)
+    }
+
+    /// Sessions of the server, encrypted or not, by application name (PostgreSQL's own view of them).
+    fn sessions(&self) -> Vec<(String, bool)> {
+        let mut client = postgres::Config::new()
+            .host(&self.data.display().to_string())
+            .port(self.port)
+            .user("postgres")
+            .dbname("postgres")
+            .connect(postgres::NoTls)
+            .unwrap();
+        client
+            .query(
+                "SELECT a.application_name, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s ON s.pid = a.pid \
+                 WHERE a.backend_type = 'client backend' AND a.application_name = 'vault'",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
     }
 }
 
@@ -859,4 +958,139 @@ fn ha_a_standby_leaves_expiry_to_the_active_server() {
     eventually("the active server expires the tokens", || {
         a.stderr().contains("expiry: revoked")
     });
+}
+
+/// Start a server on `url` with `extra` stanza lines; `Err` with its output when it does not start.
+fn try_start_on(dir: &Path, name: &str, url: &str, extra: &str) -> Result<TestServer, String> {
+    let path = dir.join(format!("{name}.hcl"));
+    std::fs::write(
+        &path,
+        format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\nstorage \"postgresql\" {{\n  \
+             connection_url = \"{url}\"\n{extra}}}\n"
+        ),
+    )
+    .unwrap();
+    TestServer::try_start(dir, &path, "http", None)
+}
+
+#[test]
+fn tls_to_postgresql_with_libpq_sslmodes_and_a_client_certificate() {
+    let tls = TlsFiles::generate();
+    let pg = PrivatePostgres::start_with(Some(&tls));
+    let dir = temp_dir();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let ca = file("ca.pem", &tls.ca_cert);
+    let other_ca = file("other-ca.pem", &TlsFiles::generate().ca_cert);
+    let client_cert = file("client.pem", &tls.client_cert);
+    let client_key = file("client.key", &tls.client_key);
+
+    // Refused before anything starts: plain TCP (pg_hba rejects it), a certificate of another CA, a verify mode
+    // without a root certificate.
+    let refusals = [
+        ("sslmode=disable", "storage is unavailable: PostgreSQL"),
+        (
+            &*format!("sslmode=verify-full&sslrootcert={other_ca}"),
+            "storage is unavailable: PostgreSQL",
+        ),
+        ("sslmode=verify-ca", "need sslrootcert"),
+        ("sslmode=maybe", "invalid sslmode value"),
+    ];
+    for (i, (query, expected)) in refusals.iter().enumerate() {
+        let failure = match try_start_on(dir.path(), &format!("r{i}"), &pg.url_with("postgres", query), "") {
+            Ok(_) => panic!("{query}: started"),
+            Err(e) => e,
+        };
+        assert!(failure.contains(expected), "{query}: {failure}");
+        assert!(!failure.contains("panicked"), "{query}: {failure}");
+    }
+
+    // Each mode that should connect does, encrypted; the store written through one is read through the next.
+    let accepted = [
+        ("postgres", "sslmode=prefer".to_string()),
+        ("postgres", "sslmode=require".to_string()),
+        ("postgres", format!("sslmode=verify-ca&sslrootcert={ca}")),
+        ("postgres", format!("sslmode=verify-full&sslrootcert={ca}")),
+        (
+            "certuser",
+            format!("sslmode=verify-full&sslrootcert={ca}&sslcert={client_cert}&sslkey={client_key}"),
+        ),
+    ];
+    let mut unseal = None;
+    for (i, (user, query)) in accepted.iter().enumerate() {
+        if *user == "certuser" {
+            let mut admin = postgres::Config::new()
+                .host(&pg.data.display().to_string())
+                .port(pg.port)
+                .user("postgres")
+                .dbname("postgres")
+                .connect(postgres::NoTls)
+                .unwrap();
+            admin
+                .batch_execute("CREATE ROLE certuser LOGIN; GRANT ALL ON SCHEMA public TO certuser; GRANT ALL ON TABLE vault_store TO certuser")
+                .unwrap();
+        }
+        let server = try_start_on(dir.path(), &format!("a{i}"), &pg.url_with(user, query), "")
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        let root = match &unseal {
+            None => {
+                let (keys, root) = server.client.init(1, 1);
+                server.client.unseal_with(&keys);
+                enable_kv2(&server, &root);
+                unseal = Some((keys, root.clone()));
+                root
+            }
+            Some((keys, root)) => {
+                server.client.unseal_with(keys);
+                root.clone()
+            }
+        };
+        kv_put(&server, &root, &format!("secret/data/mode{i}"), query);
+        let (status, body) = kv_get(&server, &root, "secret/data/mode0");
+        assert_eq!(status, 200, "{query}: {body}");
+        let sessions = pg.sessions();
+        assert!(!sessions.is_empty(), "{query}");
+        assert!(sessions.iter().all(|(_, ssl)| *ssl), "{query}: {sessions:?}");
+    }
+}
+
+#[test]
+fn max_idle_connections_closes_idle_reader_connections() {
+    let pg = PrivatePostgres::start();
+    let dir = temp_dir();
+    let server = try_start_on(
+        dir.path(),
+        "idle",
+        &pg.url(),
+        "  max_parallel = 4\n  max_idle_connections = 1\n  max_connect_retries = 3\n  transaction_max_parallel = 8\n",
+    )
+    .unwrap();
+    let (keys, root) = server.client.init(1, 1);
+    server.client.unseal_with(&keys);
+    enable_kv2(&server, &root);
+    kv_put(&server, &root, "secret/data/x", "y");
+    // Parallel reads use several reader connections at once.
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, root) = (server.client.base.clone(), root.clone());
+            std::thread::spawn(move || {
+                let client = crate::common::Client::new(&base);
+                for _ in 0..50 {
+                    assert_eq!(client.get("secret/data/x", Some(&root)).0, 200);
+                }
+            })
+        })
+        .collect();
+    for r in readers {
+        r.join().unwrap();
+    }
+    // Idle again: one reader keeps its connection; the writer and the listener keep theirs.
+    std::thread::sleep(Duration::from_millis(300));
+    let open = pg.sessions().len();
+    assert!(open <= 3, "{open} connections open while idle");
+    assert_eq!(kv_get(&server, &root, "secret/data/x").0, 200);
 }

@@ -1,4 +1,5 @@
-//! A secrets engine that exists only in test builds (`cfg(test)`), for the expiration manager's tests: it issues
+//! A secrets engine that exists only in test builds (`cfg(test)`, and the binary `cargo test` builds with the
+//! `test-backends` feature), for the expiration manager's tests: it issues
 //! leased credentials and records every revoke call, and can be told to fail, hang or panic on renew and revoke.
 //! Like OpenBao's test-only "leased KV" backend, it is never in a release binary.
 

@@ -2,6 +2,6 @@
 
 pub mod cubbyhole;
 pub mod kv;
-#[cfg(test)]
+#[cfg(any(test, feature = "test-backends"))]
 pub mod leasing_test;
 pub mod transit;

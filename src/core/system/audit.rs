@@ -6,82 +6,130 @@
 
 use serde_json::{json, Map, Value};
 
-use super::is_write;
+use super::{Handler, SystemBackend};
 use crate::core::audit::{DeclaredDevice, HeaderSetting};
 use crate::core::{fields, Core, CoreError, Operation, Request, Response};
+use crate::framework::{field, Display, Field, FieldDefault, Kind, PathSpec, PathTable};
 
-/// Serve `path` (relative to `sys/`) if it is an audit endpoint; `None` for every other path.
-pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Response, CoreError>> {
-    let op = req.operation;
-    if path == "audit" || path == "audit/" {
-        return Some(if op == Operation::Read {
-            Ok(list(core))
-        } else {
-            Err(CoreError::UnsupportedOperation)
-        });
+const DEVICE_PATH: Field =
+    field("path", Kind::Str).desc("The name of the backend. Cannot be delimited. Example: \"mysql\"");
+
+/// The audit endpoints.
+pub(super) const PATHS: PathTable<SystemBackend, Handler> = PathTable {
+    paths: &[
+        PathSpec {
+            pattern: "audit",
+            fields: &[],
+            operations: &[(Operation::Read, list_devices)],
+            existence: None,
+            help: "List the currently enabled audit backends.",
+            display: Display::new("auditing", "list", "enabled-devices"),
+        },
+        PathSpec {
+            pattern: "audit/",
+            fields: &[],
+            operations: &[(Operation::Read, list_devices)],
+            existence: None,
+            help: "List the currently enabled audit backends.",
+            display: Display::new("auditing", "list", "enabled-devices"),
+        },
+        PathSpec {
+            pattern: "audit/{+path}",
+            fields: &[
+                DEVICE_PATH,
+                field("type", Kind::Str).desc("The type of the backend. Example: \"mysql\""),
+                field("description", Kind::Str).desc("User-friendly description for this audit backend."),
+                field("options", Kind::KvPairs).desc("Configuration options for the audit backend."),
+                field("local", Kind::Bool)
+                    .desc("Mark the mount as a local mount, which is not replicated and is unaffected by replication.")
+                    .default(FieldDefault::Bool(false)),
+            ],
+            operations: &[(Operation::Update, enable_device), (Operation::Delete, disable_device)],
+            existence: None,
+            help: "Enable or disable audit backends.",
+            display: Display {
+                per_op: &[
+                    (Operation::Update, "enable", "device"),
+                    (Operation::Delete, "disable", "device"),
+                ],
+                ..Display::new("auditing", "", "")
+            },
+        },
+        PathSpec {
+            pattern: "audit-chain-key/{*path}",
+            fields: &[DEVICE_PATH],
+            operations: &[(Operation::Read, chain_key)],
+            existence: None,
+            help: "The key that verifies the chain of a chaining audit device's entries (root only).",
+            display: Display::new("auditing", "read", "chain-key"),
+        },
+        PathSpec {
+            pattern: "config/auditing/request-headers",
+            fields: &[],
+            operations: &[(Operation::Read, list_request_headers)],
+            existence: None,
+            help: "Lists the headers configured to be audited.",
+            display: Display::new("auditing", "list", "request-headers"),
+        },
+        PathSpec {
+            pattern: "config/auditing/request-headers/{+header}",
+            fields: &[
+                field("header", Kind::Str).desc("The name of the header."),
+                field("hmac", Kind::Bool).desc("Whether the header's value is HMAC'ed in the audit logs."),
+            ],
+            operations: &[
+                (Operation::Read, read_request_header),
+                (Operation::Update, set_request_header),
+                (Operation::Delete, unset_request_header),
+            ],
+            existence: None,
+            help: "Configures the headers sent to the audit logs.",
+            display: Display {
+                per_op: &[
+                    (Operation::Read, "read", "request-header-information"),
+                    (Operation::Update, "enable", "request-header"),
+                    (Operation::Delete, "disable", "request-header"),
+                ],
+                ..Display::new("auditing", "", "")
+            },
+        },
+        PathSpec {
+            pattern: "audit-hash/{*path}",
+            fields: &[DEVICE_PATH, field("input", Kind::Str).desc("The string to hash.")],
+            operations: &[(Operation::Update, hash_input)],
+            existence: None,
+            help: "The hash of the given string via the given audit backend",
+            display: Display::new("auditing", "calculate", "hash"),
+        },
+    ],
+};
+
+handler!(list_devices, |core, _, _, _| Ok(list(core)));
+handler!(enable_device, |core, _, req, m| enable(core, m.get("path"), req).await);
+handler!(disable_device, |core, _, _, m| core
+    .disable_audit(m.get("path"))
+    .await
+    .map(|()| Response::no_content()));
+handler!(chain_key, |core, _, _, m| core.audit_chain_key(m.get("path")).map(
+    |key| {
+        let mut data = Map::new();
+        data.insert("key".into(), Value::String(key));
+        Response::with_data(data)
     }
-    if let Some(device) = path.strip_prefix("audit/") {
-        return Some(match op {
-            _ if is_write(op) => enable(core, device, req).await,
-            Operation::Delete => core.disable_audit(device).await.map(|()| Response::no_content()),
-            _ => Err(CoreError::UnsupportedOperation),
-        });
-    }
-    if let Some(device) = path.strip_prefix("audit-chain-key/") {
-        return Some(if op == Operation::Read {
-            core.audit_chain_key(device).map(|key| {
-                let mut data = Map::new();
-                data.insert("key".into(), Value::String(key));
-                Response::with_data(data)
-            })
-        } else {
-            Err(CoreError::UnsupportedOperation)
-        });
-    }
-    if path == "config/auditing/request-headers" {
-        return Some(if op == Operation::Read {
-            Ok(list_headers(core))
-        } else {
-            Err(CoreError::UnsupportedOperation)
-        });
-    }
-    if let Some(header) = path
-        .strip_prefix("config/auditing/request-headers/")
-        .filter(|h| !h.is_empty())
-    {
-        return Some(match op {
-            Operation::Read => read_header(core, header),
-            _ if is_write(op) => {
-                let hmac = fields::boolean(&req.data, "hmac");
-                match hmac {
-                    Ok(hmac) => core
-                        .set_audited_header(
-                            header,
-                            Some(HeaderSetting {
-                                hmac: hmac.unwrap_or(false),
-                            }),
-                        )
-                        .await
-                        .map(|()| Response::no_content()),
-                    Err(e) => Err(e),
-                }
-            }
-            Operation::Delete => core
-                .set_audited_header(header, None)
-                .await
-                .map(|()| Response::no_content()),
-            _ => Err(CoreError::UnsupportedOperation),
-        });
-    }
-    if let Some(device) = path.strip_prefix("audit-hash/") {
-        return Some(if is_write(op) {
-            hash(core, device, req)
-        } else {
-            Err(CoreError::UnsupportedOperation)
-        });
-    }
-    None
-}
+));
+handler!(list_request_headers, |core, _, _, _| Ok(list_headers(core)));
+handler!(read_request_header, |core, _, _, m| read_header(core, m.get("header")));
+handler!(set_request_header, |core, _, req, m| {
+    let hmac = fields::boolean(&req.data, "hmac")?.unwrap_or(false);
+    core.set_audited_header(m.get("header"), Some(HeaderSetting { hmac }))
+        .await
+        .map(|()| Response::no_content())
+});
+handler!(unset_request_header, |core, _, _, m| core
+    .set_audited_header(m.get("header"), None)
+    .await
+    .map(|()| Response::no_content()));
+handler!(hash_input, |core, _, req, m| hash(core, m.get("path"), req));
 
 fn list(core: &Core) -> Response {
     let mut data = Map::new();

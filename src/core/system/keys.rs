@@ -14,6 +14,8 @@ use crate::core::{fields, token_store::token::rfc3339_ns, Core, CoreError, Opera
 use crate::seal::Share;
 
 use super::object as data;
+use super::{Handler, SystemBackend};
+use crate::framework::{field, Display, Kind, PathSpec, PathTable, Schema};
 
 fn required_string(req: &Request, key: &str) -> Result<String, CoreError> {
     match fields::string(&req.data, key)? {
@@ -22,75 +24,302 @@ fn required_string(req: &Request, key: &str) -> Result<String, CoreError> {
     }
 }
 
-/// The answer of one of these paths, or `None` when `path` is not one of them.
-pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Response, CoreError>> {
-    let op = req.operation;
-    let write = matches!(op, Operation::Update | Operation::Create);
-    let answer = match path {
-        "key-status" => match op {
-            Operation::Read => key_status(core),
-            _ => Err(CoreError::UnsupportedOperation),
+const ROTATION_CONFIG: Schema = &[
+    field("max_operations", Kind::Int)
+        .desc("The number of encryption operations performed before the barrier key is automatically rotated."),
+    field("interval", Kind::Duration)
+        .desc("How long after installation of an active key term that the key will be automatically rotated."),
+    field("enabled", Kind::Bool).desc("Whether automatic rotation is enabled."),
+];
+const REKEY_INIT: Schema = &[
+    field("secret_shares", Kind::Int).desc("Specifies the number of shares to split the root key into."),
+    field("secret_threshold", Kind::Int).desc("Specifies the number of shares required to reconstruct the root key."),
+    field("pgp_keys", Kind::CommaStrings).desc("Specifies an array of PGP public keys used to encrypt the output unseal keys."),
+    field("backup", Kind::Bool).desc("Specifies if using PGP-encrypted keys, whether OpenBao should also store a plaintext backup of the said keys."),
+    field("require_verification", Kind::Bool).desc("Enables verification which after successful authorization with the current unseal keys, ensures the new unseal keys are returned but the root key is not actually rotated."),
+];
+const REKEY_UPDATE: Schema = &[
+    field("key", Kind::Str).desc("Specifies a single unseal key share."),
+    field("nonce", Kind::Str).desc("Specifies the nonce of the rotation attempt."),
+];
+const REKEY_VERIFY: Schema = &[
+    field("key", Kind::Str).desc("Specifies a single unseal share key from the new set of shares."),
+    field("nonce", Kind::Str).desc("Specifies the nonce of the rotation verification operation."),
+];
+const GENERATE_ROOT_INIT: Schema = &[
+    field("otp", Kind::Str).desc("One-time password for encoding the root token."),
+    field("pgp_key", Kind::Str).desc("PGP key for encrypting the root token."),
+];
+const GENERATE_ROOT_UPDATE: Schema = &[
+    field("key", Kind::Str).desc("Unseal key share."),
+    field("nonce", Kind::Str).desc("Nonce for the generation operation."),
+];
+
+const REKEY_INIT_HELP: &str =
+    "Initialize, read status or cancel the process of the rotation of the root or recovery key.";
+const REKEY_UPDATE_HELP: &str = "Progress the rotation process by providing a single key share.";
+const REKEY_VERIFY_HELP: &str = "Read status of, progress or cancel the verification process of the rotation attempt.";
+const BACKUP_HELP: &str = "Allows fetching or deleting the backup of the rotated unseal keys.";
+
+/// A read, a write and a delete named `prefix-verb-suffix` each.
+const fn read_write_delete(prefix: &'static str, ops: &'static [(Operation, &'static str, &'static str)]) -> Display {
+    Display {
+        per_op: ops,
+        ..Display::new(prefix, "", "")
+    }
+}
+
+/// The operator key endpoints.
+pub(super) const PATHS: PathTable<SystemBackend, Handler> = PathTable {
+    paths: &[
+        PathSpec {
+            pattern: "key-status",
+            fields: &[],
+            operations: &[(Operation::Read, read_key_status)],
+            existence: None,
+            help: "Provides information about the backend encryption key.",
+            display: Display::new("", "status", "encryption-key"),
         },
-        "rotate" | "rotate/keyring" => match write {
-            true => core.rotate_keyring().await.map(|_| Response::no_content()),
-            false => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rotate",
+            fields: &[],
+            operations: &[(Operation::Update, rotate_keyring)],
+            existence: None,
+            help: "Rotates the backend encryption key used to persist data.",
+            display: Display::new("", "rotate", "encryption-key"),
         },
-        "rotate/root" => match write {
-            true => core.rotate_root_key().await.map(|()| Response::no_content()),
-            false => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rotate/keyring",
+            fields: &[],
+            operations: &[(Operation::Update, rotate_keyring)],
+            existence: None,
+            help: "Rotates the backend encryption key used to persist data.",
+            display: Display::new("rotate", "rotate", "keyring"),
         },
-        "rotate/config" | "rotate/keyring/config" => match op {
-            Operation::Read => rotation_config(core),
-            _ if write => set_rotation_config(core, req).await,
-            _ => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rotate/root",
+            fields: &[],
+            operations: &[(Operation::Update, rotate_root)],
+            existence: None,
+            help: "Rotates the root key.",
+            display: Display::new("root-key", "rotate", ""),
         },
-        "rotate/root/init" | "rotate/recovery/init" => match op {
-            Operation::Read => core.rekey_status().map(|s| Response::with_data(rekey_status(&s))),
-            Operation::Delete => core.rekey_cancel().map(|()| Response::no_content()),
-            _ if write => rekey_init(core, req).map(|s| Response::with_data(rekey_status(&s))),
-            _ => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rotate/config",
+            fields: ROTATION_CONFIG,
+            operations: &[(Operation::Read, read_rotation_config), (Operation::Update, write_rotation_config)],
+            existence: None,
+            help: "Configures settings related to the backend encryption key management.",
+            display: read_write_delete(
+                "",
+                &[(Operation::Read, "read", "encryption-key-config"), (Operation::Update, "configure", "encryption-key-config")],
+            ),
         },
-        "rotate/root/update" | "rotate/recovery/update" => match write {
-            true => rekey_update(core, req).await,
-            false => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rotate/keyring/config",
+            fields: ROTATION_CONFIG,
+            operations: &[(Operation::Read, read_rotation_config), (Operation::Update, write_rotation_config)],
+            existence: None,
+            help: "Configures settings related to the backend encryption key management.",
+            display: read_write_delete(
+                "",
+                &[(Operation::Read, "read", "rotate-keyring-config"), (Operation::Update, "configure", "rotate-keyring-config")],
+            ),
         },
-        "rotate/root/verify" | "rotate/recovery/verify" => match op {
-            Operation::Read => core
-                .rekey_verify_status()
-                .map(|s| Response::with_data(verify_status(&s))),
-            Operation::Delete => core
-                .rekey_verify_restart()
-                .map(|s| Response::with_data(verify_status(&s))),
-            _ if write => rekey_verify(core, req).await,
-            _ => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rotate/root/init",
+            fields: REKEY_INIT,
+            operations: &[(Operation::Read, rekey_read), (Operation::Update, rekey_start), (Operation::Delete, rekey_cancel)],
+            existence: None,
+            help: REKEY_INIT_HELP,
+            display: read_write_delete(
+                "rotate",
+                &[(Operation::Read, "attempt", "read-progress"), (Operation::Update, "attempt", "initialize"), (Operation::Delete, "attempt", "cancel")],
+            ),
+        },
+        PathSpec {
+            pattern: "rotate/recovery/init",
+            fields: REKEY_INIT,
+            operations: &[(Operation::Read, rekey_read), (Operation::Update, rekey_start), (Operation::Delete, rekey_cancel)],
+            existence: None,
+            help: REKEY_INIT_HELP,
+            display: read_write_delete(
+                "rotate",
+                &[
+                    (Operation::Read, "attempt", "read-rotate-recovery-init"),
+                    (Operation::Update, "attempt", "initialize-rotate-recovery-init"),
+                    (Operation::Delete, "attempt", "cancel-rotate-recovery-init"),
+                ],
+            ),
+        },
+        PathSpec {
+            pattern: "rotate/root/update",
+            fields: REKEY_UPDATE,
+            operations: &[(Operation::Update, rekey_progress)],
+            existence: None,
+            help: REKEY_UPDATE_HELP,
+            display: Display::new("rotate", "attempt", "update"),
+        },
+        PathSpec {
+            pattern: "rotate/recovery/update",
+            fields: REKEY_UPDATE,
+            operations: &[(Operation::Update, rekey_progress)],
+            existence: None,
+            help: REKEY_UPDATE_HELP,
+            display: Display::new("rotate", "attempt", "update-rotate-recovery-update"),
+        },
+        PathSpec {
+            pattern: "rotate/root/verify",
+            fields: REKEY_VERIFY,
+            operations: &[(Operation::Read, verify_read), (Operation::Update, verify_progress), (Operation::Delete, verify_restart)],
+            existence: None,
+            help: REKEY_VERIFY_HELP,
+            display: read_write_delete(
+                "rotate",
+                &[(Operation::Read, "verification", "read-progress"), (Operation::Update, "verification", "update"), (Operation::Delete, "verification", "cancel")],
+            ),
+        },
+        PathSpec {
+            pattern: "rotate/recovery/verify",
+            fields: REKEY_VERIFY,
+            operations: &[(Operation::Read, verify_read), (Operation::Update, verify_progress), (Operation::Delete, verify_restart)],
+            existence: None,
+            help: REKEY_VERIFY_HELP,
+            display: read_write_delete(
+                "rotate",
+                &[
+                    (Operation::Read, "verification", "read-rotate-recovery-verify"),
+                    (Operation::Update, "verification", "update-rotate-recovery-verify"),
+                    (Operation::Delete, "verification", "cancel-rotate-recovery-verify"),
+                ],
+            ),
         },
         // This server never stores PGP-encrypted key shares (it refuses `pgp_keys`), so there is never a backup;
         // the answers are OpenBao's when it has none.
-        "rotate/root/backup" | "rotate/recovery/backup" | "rekey/backup" | "rekey/recovery-key-backup" => match op {
-            Operation::Read => Err(CoreError::InvalidRequest("no backed-up keys found".into())),
-            Operation::Delete => Ok(Response::no_content()),
-            _ => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rotate/root/backup",
+            fields: &[],
+            operations: &[(Operation::Read, no_backup), (Operation::Delete, delete_backup)],
+            existence: None,
+            help: BACKUP_HELP,
+            display: read_write_delete("rotate", &[(Operation::Read, "read", "backup-key"), (Operation::Delete, "delete", "backup-key")]),
         },
-        "generate-root-token/attempt" => match op {
-            Operation::Read => core
-                .generate_root_status()
-                .map(|s| Response::with_data(generate_root_status(&s, ""))),
-            Operation::Delete => core.generate_root_cancel().map(|()| Response::no_content()),
-            _ if write => generate_root_init(core, req),
-            _ => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rotate/recovery/backup",
+            fields: &[],
+            operations: &[(Operation::Read, no_backup), (Operation::Delete, delete_backup)],
+            existence: None,
+            help: BACKUP_HELP,
+            display: read_write_delete(
+                "rotate",
+                &[(Operation::Read, "read", "rotate-recovery-backup"), (Operation::Delete, "delete", "rotate-recovery-backup")],
+            ),
         },
-        "generate-root-token/update" => match write {
-            true => generate_root_update(core, req).await,
-            false => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rekey/backup",
+            fields: &[],
+            operations: &[(Operation::Read, no_backup), (Operation::Delete, delete_backup)],
+            existence: None,
+            help: BACKUP_HELP,
+            display: read_write_delete("rekey", &[(Operation::Read, "read", "backup-key"), (Operation::Delete, "delete", "backup-key")]),
         },
-        "decode-token" => match write {
-            true => decode_token(req),
-            false => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "rekey/recovery-key-backup",
+            fields: &[],
+            operations: &[(Operation::Read, no_backup), (Operation::Delete, delete_backup)],
+            existence: None,
+            help: BACKUP_HELP,
+            display: read_write_delete(
+                "rekey",
+                &[(Operation::Read, "read", "backup-recovery-key"), (Operation::Delete, "delete", "backup-recovery-key")],
+            ),
         },
-        _ => return None,
-    };
-    Some(answer)
-}
+        PathSpec {
+            pattern: "generate-root-token/attempt",
+            fields: GENERATE_ROOT_INIT,
+            operations: &[
+                (Operation::Read, generate_root_read),
+                (Operation::Update, generate_root_start),
+                (Operation::Delete, generate_root_cancel),
+            ],
+            existence: None,
+            help: "Reads status, initializes, or cancels a root token generation process.",
+            // OpenBao names all three `generate-root-token`, an id a document may only have once: the read keeps
+            // it, the others say what they do after it.
+            display: Display {
+                per_op: &[
+                    (Operation::Update, "", "root-token-initialize"),
+                    (Operation::Delete, "", "root-token-cancel"),
+                ],
+                ..Display::new("", "generate", "root-token")
+            },
+        },
+        PathSpec {
+            pattern: "generate-root-token/update",
+            fields: GENERATE_ROOT_UPDATE,
+            operations: &[(Operation::Update, generate_root_progress)],
+            existence: None,
+            help: "Reads status, initializes, or cancels a root token generation process.",
+            display: Display::new("", "update", "generation-attempt-root-token"),
+        },
+        PathSpec {
+            pattern: "decode-token",
+            fields: &[
+                field("encoded_token", Kind::Str).desc("Specifies the encoded token (result from generate-root-token call)."),
+                field("otp", Kind::Str).desc("Specifies the otp code used for decoding."),
+            ],
+            operations: &[(Operation::Update, decode)],
+            existence: None,
+            help: "Decodes encoded root token generated through `sys/generate-root-token` or unauthenticated `sys/generate-root` endpoint",
+            display: Display::new("", "decode", "root-token"),
+        },
+    ],
+};
+
+handler!(read_key_status, |core, _, _, _| key_status(core));
+handler!(rotate_keyring, |core, _, _, _| core
+    .rotate_keyring()
+    .await
+    .map(|_| Response::no_content()));
+handler!(rotate_root, |core, _, _, _| core
+    .rotate_root_key()
+    .await
+    .map(|()| Response::no_content()));
+handler!(read_rotation_config, |core, _, _, _| rotation_config(core));
+handler!(write_rotation_config, |core, _, req, _| set_rotation_config(core, req)
+    .await);
+handler!(rekey_read, |core, _, _, _| core
+    .rekey_status()
+    .map(|s| Response::with_data(rekey_status(&s))));
+handler!(rekey_start, |core, _, req, _| rekey_init(core, req)
+    .map(|s| Response::with_data(rekey_status(&s))));
+handler!(rekey_cancel, |core, _, _, _| core
+    .rekey_cancel()
+    .map(|()| Response::no_content()));
+handler!(rekey_progress, |core, _, req, _| rekey_update(core, req).await);
+handler!(verify_read, |core, _, _, _| core
+    .rekey_verify_status()
+    .map(|s| Response::with_data(verify_status(&s))));
+handler!(verify_progress, |core, _, req, _| rekey_verify(core, req).await);
+handler!(verify_restart, |core, _, _, _| core
+    .rekey_verify_restart()
+    .map(|s| Response::with_data(verify_status(&s))));
+handler!(no_backup, |_, _, _, _| Err(CoreError::InvalidRequest(
+    "no backed-up keys found".into()
+)));
+handler!(delete_backup, |_, _, _, _| Ok(Response::no_content()));
+handler!(generate_root_read, |core, _, _, _| core
+    .generate_root_status()
+    .map(|s| Response::with_data(generate_root_status(&s, ""))));
+handler!(generate_root_start, |core, _, req, _| generate_root_init(core, req));
+handler!(generate_root_cancel, |core, _, _, _| core
+    .generate_root_cancel()
+    .map(|()| Response::no_content()));
+handler!(generate_root_progress, |core, _, req, _| generate_root_update(
+    core, req
+)
+.await);
+handler!(decode, |_, _, req, _| decode_token(req));
 
 fn key_status(core: &Core) -> Result<Response, CoreError> {
     let status = core.key_status()?;

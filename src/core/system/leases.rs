@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::{json, Map};
 
-use super::{is_write, require};
+use super::{Handler, SystemBackend};
 use crate::core::token_store::token::now_ns;
 use crate::core::{fields, Core, CoreError, Operation, Request, Response};
-use crate::framework::refuse_write_to_folder;
+use crate::framework::{field, Display, Field, FieldDefault, Kind, PathSpec, PathTable};
 
 /// The lease id of a request: the `lease_id` field, else the rest of the URL.
 fn lease_id(req: &Request, from_url: Option<&str>) -> Result<String, CoreError> {
@@ -20,52 +20,142 @@ fn lease_id(req: &Request, from_url: Option<&str>) -> Result<String, CoreError> 
     })
 }
 
-/// Serve `path` (relative to `sys/`) if it is a lease endpoint; `None` for every other path.
-pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Response, CoreError>> {
-    let op = req.operation;
-    let rest = path.strip_prefix("leases")?;
-    if rest.is_empty() {
-        return Some(require(op == Operation::Read).and_then(|()| irrevocable(core, req)));
-    }
-    let rest = rest.strip_prefix('/')?;
-    let (endpoint, tail) = match rest.split_once('/') {
-        Some((endpoint, tail)) => (endpoint, Some(tail)),
-        None => (rest, None),
-    };
-    if is_write(op) {
-        if let Err(e) = refuse_write_to_folder(op, &req.path) {
-            return Some(Err(e));
-        }
-    }
-    Some(match (endpoint, tail) {
-        ("lookup", None) => match require(is_write(op)) {
-            Ok(()) => lookup(core, req),
-            Err(e) => Err(e),
+const LEASE_ID: Field =
+    field("lease_id", Kind::Str).desc("The lease identifier to renew. This is included with a lease.");
+const URL_LEASE_ID: Field =
+    field("url_lease_id", Kind::Str).desc("The lease identifier to renew. This is included with a lease.");
+const SYNC: Field = field("sync", Kind::Bool)
+    .desc("Whether or not to perform the revocation synchronously")
+    .default(FieldDefault::Bool(true));
+const INCREMENT: Field = field("increment", Kind::Duration).desc("The desired increment in seconds to the lease");
+const TYPE: Field = field("type", Kind::Str)
+    .desc("Type of leases to get counts for (currently only supporting irrevocable).")
+    .query();
+const REVOKE_PREFIX: Field =
+    field("prefix", Kind::Str).desc("The path to revoke keys under. Example: \"prod/aws/ops\"");
+
+/// The lease endpoints. (A create or update of a folder below `sys/leases/` is refused before routing; any other
+/// path below it is unknown.)
+pub(super) const PATHS: PathTable<SystemBackend, Handler> = PathTable {
+    paths: &[
+        PathSpec {
+            pattern: "leases",
+            fields: &[TYPE],
+            operations: &[(Operation::Read, list_irrevocable)],
+            existence: None,
+            help: "List leases associated with this OpenBao cluster",
+            display: Display::new("leases", "list", ""),
         },
-        ("lookup", Some(prefix)) => require(op == Operation::List).and_then(|()| list(core, prefix)),
-        ("renew", tail) => match require(is_write(op)) {
-            Ok(()) => renew(core, req, tail).await,
-            Err(e) => Err(e),
+        PathSpec {
+            pattern: "leases/lookup",
+            fields: &[LEASE_ID],
+            operations: &[(Operation::Update, read_lease)],
+            existence: None,
+            help: "View or list lease metadata.",
+            display: Display::new("leases", "read", "lease"),
         },
-        ("revoke", tail) => match require(is_write(op)) {
-            Ok(()) => revoke(core, req, tail).await,
-            Err(e) => Err(e),
+        PathSpec {
+            pattern: "leases/lookup/{*prefix}",
+            fields: &[field("prefix", Kind::Str).desc("The path to list leases under. Example: \"aws/creds/deploy\"")],
+            operations: &[(Operation::List, list_leases)],
+            existence: None,
+            help: "View or list lease metadata.",
+            display: Display::new("leases", "look-up", "with-prefix"),
         },
-        ("revoke-prefix" | "revoke-force", Some(prefix)) if !prefix.is_empty() => match require(is_write(op)) {
-            Ok(()) => core
-                .revoke_lease_prefix(prefix, endpoint == "revoke-force")
-                .await
-                .map(|_| Response::no_content()),
-            Err(e) => Err(e),
+        PathSpec {
+            pattern: "leases/renew",
+            fields: &[INCREMENT, LEASE_ID, URL_LEASE_ID],
+            operations: &[(Operation::Update, renew_lease)],
+            existence: None,
+            help: "Renew a lease on a secret",
+            display: Display::new("leases", "renew", "lease2"),
         },
-        ("tidy", None) => match require(is_write(op)) {
-            Ok(()) => tidy(core).await,
-            Err(e) => Err(e),
+        PathSpec {
+            pattern: "leases/renew/{*url_lease_id}",
+            fields: &[URL_LEASE_ID, INCREMENT, LEASE_ID],
+            operations: &[(Operation::Update, renew_lease_in_url)],
+            existence: None,
+            help: "Renew a lease on a secret",
+            display: Display::new("leases", "renew", "lease"),
         },
-        ("count", None) => require(op == Operation::Read).and_then(|()| count(core, req)),
-        _ => Err(CoreError::UnsupportedPath),
-    })
-}
+        PathSpec {
+            pattern: "leases/revoke",
+            fields: &[LEASE_ID, SYNC, URL_LEASE_ID],
+            operations: &[(Operation::Update, revoke_lease)],
+            existence: None,
+            help: "Revoke a leased secret immediately",
+            display: Display::new("leases", "revoke", "lease2"),
+        },
+        PathSpec {
+            pattern: "leases/revoke/{*url_lease_id}",
+            fields: &[URL_LEASE_ID, LEASE_ID, SYNC],
+            operations: &[(Operation::Update, revoke_lease_in_url)],
+            existence: None,
+            help: "Revoke a leased secret immediately",
+            display: Display::new("leases", "revoke", "lease"),
+        },
+        PathSpec {
+            pattern: "leases/revoke-prefix/{+prefix}",
+            fields: &[REVOKE_PREFIX, SYNC],
+            operations: &[(Operation::Update, revoke_prefix)],
+            existence: None,
+            help: "Revoke all secrets generated in a given prefix",
+            display: Display::new("leases", "revoke", "lease-with-prefix2"),
+        },
+        PathSpec {
+            pattern: "leases/revoke-force/{+prefix}",
+            fields: &[REVOKE_PREFIX],
+            operations: &[(Operation::Update, revoke_force)],
+            existence: None,
+            help: "Revoke all secrets generated in a given prefix, ignoring errors.",
+            display: Display::new("leases", "force-revoke", "lease-with-prefix2"),
+        },
+        PathSpec {
+            pattern: "leases/tidy",
+            fields: &[],
+            operations: &[(Operation::Update, tidy_leases)],
+            existence: None,
+            help: "This endpoint performs cleanup tasks that can be run if certain error conditions have occurred.",
+            display: Display::new("leases", "tidy", ""),
+        },
+        PathSpec {
+            pattern: "leases/count",
+            fields: &[TYPE],
+            operations: &[(Operation::Read, count_leases)],
+            existence: None,
+            help: "Count of leases associated with this OpenBao cluster",
+            display: Display::new("leases", "count", ""),
+        },
+    ],
+};
+
+handler!(list_irrevocable, |core, _, req, _| irrevocable(core, req));
+handler!(read_lease, |core, _, req, _| lookup(core, req));
+handler!(list_leases, |core, _, _, m| list(core, m.get("prefix")));
+handler!(renew_lease, |core, _, req, _| renew(core, req, None).await);
+handler!(renew_lease_in_url, |core, _, req, m| renew(
+    core,
+    req,
+    Some(m.get("url_lease_id"))
+)
+.await);
+handler!(revoke_lease, |core, _, req, _| revoke(core, req, None).await);
+handler!(revoke_lease_in_url, |core, _, req, m| revoke(
+    core,
+    req,
+    Some(m.get("url_lease_id"))
+)
+.await);
+handler!(revoke_prefix, |core, _, _, m| core
+    .revoke_lease_prefix(m.get("prefix"), false)
+    .await
+    .map(|_| Response::no_content()));
+handler!(revoke_force, |core, _, _, m| core
+    .revoke_lease_prefix(m.get("prefix"), true)
+    .await
+    .map(|_| Response::no_content()));
+handler!(tidy_leases, |core, _, _, _| tidy(core).await);
+handler!(count_leases, |core, _, req, _| count(core, req));
 
 fn lookup(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let id = lease_id(req, None)?;

@@ -3,37 +3,47 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{is_write, require};
+use super::{Handler, SystemBackend};
 use crate::core::{fields, Core, CoreError, Operation, Request, Response};
-use crate::framework::refuse_write_to_folder;
+use crate::framework::{field, Display, Kind, PathSpec, PathTable};
 
-/// Serve `path` (relative to `sys/`) if it is a locked-users endpoint; `None` for every other path.
-pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Response, CoreError>> {
-    let op = req.operation;
-    if path == "locked-users" {
-        // A LIST asks for `locked-users/`, a path OpenBao does not have.
-        if op == Operation::List {
-            return Some(Err(CoreError::UnsupportedPath));
-        }
-        return Some(require(op == Operation::Read).and_then(|()| list(core, req)));
-    }
-    let rest = path.strip_prefix("locked-users/")?;
-    if is_write(op) && rest.ends_with('/') {
-        return Some(refuse_write_to_folder(op, &req.path).map(|()| Response::no_content()));
-    }
-    // OpenBao's pattern `locked-users/(?P<mount_accessor>.+?)/unlock/(?P<alias_identifier>.+)`.
-    let (accessor, alias) = rest.split_once("/unlock/")?;
-    if accessor.is_empty() || alias.is_empty() {
-        return None;
-    }
-    Some(unlock(core, op, accessor, alias).await)
-}
+/// The locked-users endpoints. (A LIST of `sys/locked-users` asks for `locked-users/`, a path OpenBao does not have;
+/// a create or update of a folder below it is refused before routing.)
+pub(super) const PATHS: PathTable<SystemBackend, Handler> = PathTable {
+    paths: &[
+        PathSpec {
+            pattern: "locked-users",
+            fields: &[field("mount_accessor", Kind::Str)
+                .desc("MountAccessor is the identifier of the mount entry to which the user belongs")
+                .query()],
+            operations: &[(Operation::Read, list_locked)],
+            existence: None,
+            help: "Report the locked user count metrics",
+            display: Display::new("locked-users", "list", ""),
+        },
+        PathSpec {
+            // OpenBao's pattern `locked-users/(?P<mount_accessor>.+?)/unlock/(?P<alias_identifier>.+)`.
+            pattern: "locked-users/{+mount_accessor}/unlock/{+alias_identifier}",
+            fields: &[
+                field("mount_accessor", Kind::Str)
+                    .desc("MountAccessor is the identifier of the mount entry to which the user belongs"),
+                field("alias_identifier", Kind::Str).desc("It is the name of the alias (user). For example, if the alias belongs to userpass backend, the name should be a valid username within userpass auth method. If the alias belongs to an approle auth method, the name should be a valid RoleID"),
+            ],
+            operations: &[(Operation::Update, unlock)],
+            existence: None,
+            help: "Unlock the locked user with given mount_accessor and alias_identifier.",
+            display: Display::new("locked-users", "unlock", ""),
+        },
+    ],
+};
 
-async fn unlock(core: &Core, op: Operation, accessor: &str, alias: &str) -> Result<Response, CoreError> {
-    require(is_write(op))?;
-    core.unlock_user(accessor, alias).await?;
+handler!(list_locked, |core, _, req, _| list(core, req));
+
+handler!(unlock, |core, _, _, m| {
+    core.unlock_user(m.get("mount_accessor"), m.get("alias_identifier"))
+        .await?;
     Ok(Response::no_content())
-}
+});
 
 fn list(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let accessor = fields::string(&req.data, "mount_accessor")?.filter(|a| !a.is_empty());

@@ -3,45 +3,99 @@
 
 use serde_json::{json, Map, Value};
 
-use super::object;
+use super::{object, Handler, SystemBackend};
 use crate::core::quotas::{QuotaConfig, RateLimitQuota};
 use crate::core::{fields, Core, CoreError, Operation, Request, Response};
+use crate::framework::{field, Display, Kind, PathSpec, PathTable};
 
-/// The answer for one of these paths, or `None` for another path.
-pub async fn route(core: &Core, path: &str, req: &Request) -> Option<Result<Response, CoreError>> {
-    let op = req.operation;
-    Some(match path {
-        "metrics" => metrics(core, req),
-        "quotas/config" => match op {
-            Operation::Read => Ok(quota_config(core)),
-            Operation::Update | Operation::Create => set_quota_config(core, req).await,
-            _ => Err(CoreError::UnsupportedOperation),
+/// `sys/metrics` and the rate limit quota endpoints. (A quota name that is no name is refused as an unknown path
+/// before routing.)
+pub(super) const PATHS: PathTable<SystemBackend, Handler> = PathTable {
+    paths: &[
+        PathSpec {
+            pattern: "metrics",
+            fields: &[field("format", Kind::Str)
+                .desc("Format to export metrics into. Currently accepts only \"prometheus\".")
+                .query()],
+            operations: &[(Operation::Read, read_metrics)],
+            existence: None,
+            help: "Export the metrics aggregated for telemetry purpose.",
+            display: Display::new("", "metrics", ""),
         },
-        "quotas/rate-limit" | "quotas/rate-limit/" => match op {
-            Operation::List => list(core),
-            _ => Err(CoreError::UnsupportedOperation),
+        PathSpec {
+            pattern: "quotas/config",
+            fields: &[
+                field("rate_limit_exempt_paths", Kind::Strings).desc("Specifies the list of exempt paths from all rate limit quotas. If empty no paths will be exempt."),
+                field("enable_rate_limit_audit_logging", Kind::Bool).desc("If set, starts audit logging of requests that get rejected due to rate limit quota rule violations."),
+                field("enable_rate_limit_response_headers", Kind::Bool).desc("If set, additional rate limit quota HTTP headers will be added to responses."),
+            ],
+            operations: &[(Operation::Read, read_config), (Operation::Update, write_config)],
+            existence: None,
+            help: "Create, update and read the quota configuration.",
+            display: Display {
+                per_op: &[(Operation::Read, "read", "configuration"), (Operation::Update, "configure", "")],
+                ..Display::new("rate-limit-quotas", "", "")
+            },
         },
-        other => {
-            let name = other.strip_prefix("quotas/rate-limit/")?;
-            if !valid_name(name) {
-                return Some(Err(CoreError::UnsupportedPath));
-            }
-            match op {
-                Operation::Read => read(core, name),
-                Operation::Update | Operation::Create => write(core, name, req).await,
-                Operation::Delete => core
-                    .delete_rate_limit_quota(name)
-                    .await
-                    .map(|()| Response::no_content()),
-                _ => Err(CoreError::UnsupportedOperation),
-            }
-        }
-    })
-}
+        PathSpec {
+            pattern: "quotas/rate-limit",
+            fields: &[],
+            operations: &[(Operation::List, list_quotas)],
+            existence: None,
+            help: "Lists the names of all the rate limit quotas.",
+            display: Display::new("rate-limit-quotas", "list", ""),
+        },
+        PathSpec {
+            pattern: "quotas/rate-limit/",
+            fields: &[],
+            operations: &[(Operation::List, list_quotas)],
+            existence: None,
+            help: "Lists the names of all the rate limit quotas.",
+            display: Display::new("rate-limit-quotas", "list", ""),
+        },
+        PathSpec {
+            pattern: "quotas/rate-limit/{name}",
+            fields: &[
+                field("name", Kind::Str).desc("Name of the quota rule."),
+                field("type", Kind::Str).desc("Type of the quota rule."),
+                field("path", Kind::Str).desc("Path of the mount or namespace to apply the quota. A blank path configures a global quota. For example namespace1/ adds a quota to a full namespace, namespace1/auth/userpass adds a quota to userpass in namespace1."),
+                field("role", Kind::Str).desc("Login role to apply this quota to. Note that when set, path must be configured to a valid auth method with a concept of roles."),
+                field("rate", Kind::Str).desc("The maximum number of requests in a given interval to be allowed by the quota rule. The 'rate' must be positive."),
+                field("interval", Kind::Duration).desc("The duration to enforce rate limiting for (default '1s')."),
+                field("block_interval", Kind::Duration).desc("If set, when a client reaches a rate limit threshold, the client will be prohibited from any further requests until after the 'block_interval' has elapsed."),
+            ],
+            operations: &[
+                (Operation::Read, read_quota),
+                (Operation::Update, write_quota),
+                (Operation::Delete, delete_quota),
+            ],
+            existence: None,
+            help: "Get, create or update rate limit resource quota for an optional namespace or mount.",
+            display: Display {
+                per_op: &[
+                    (Operation::Read, "read", ""),
+                    (Operation::Update, "write", ""),
+                    (Operation::Delete, "delete", ""),
+                ],
+                ..Display::new("rate-limit-quotas", "", "")
+            },
+        },
+    ],
+};
 
-/// OpenBao's `framework.GenericNameRegex`: letters, digits, `-`, `_` and `.`, starting and ending with a letter or
-/// digit.
-fn valid_name(name: &str) -> bool {
+handler!(read_metrics, |core, _, req, _| metrics(core, req));
+handler!(read_config, |core, _, _, _| Ok(quota_config(core)));
+handler!(write_config, |core, _, req, _| set_quota_config(core, req).await);
+handler!(list_quotas, |core, _, _, _| list(core));
+handler!(read_quota, |core, _, _, m| read(core, m.get("name")));
+handler!(write_quota, |core, _, req, m| write(core, m.get("name"), req).await);
+handler!(delete_quota, |core, _, _, m| core
+    .delete_rate_limit_quota(m.get("name"))
+    .await
+    .map(|()| Response::no_content()));
+
+/// A quota name as OpenBao's pattern takes it.
+pub(super) fn valid_name(name: &str) -> bool {
     let ok = |c: char| c.is_ascii_alphanumeric();
     !name.is_empty()
         && name.chars().all(|c| ok(c) || matches!(c, '-' | '_' | '.'))
@@ -50,9 +104,6 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn metrics(core: &Core, req: &Request) -> Result<Response, CoreError> {
-    if req.operation != Operation::Read {
-        return Err(CoreError::UnsupportedOperation);
-    }
     let format = fields::string(&req.data, "format")?.unwrap_or_default();
     Ok(core.metrics_response(&format))
 }

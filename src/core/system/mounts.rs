@@ -7,139 +7,275 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::{is_write, require};
+use super::{Handler, SystemBackend};
 use crate::core::mounts::{
     sanitize_path, MountConfig, MountEntry, Table, TuneChange, PROTECTED_MOUNTS, UNTUNABLE_MOUNTS,
 };
 use crate::core::registry::{self, BackendKind};
 use crate::core::{Caller, Core, CoreError, Operation, Request, Response};
-use crate::framework::{field, parse_duration_second, parse_go_int, refuse_write_to_folder, Fields, Kind, Schema};
+use crate::framework::{
+    field, parse_duration_second, parse_go_int, Display, FieldDefault, Fields, Kind, PathSpec, PathTable, Schema,
+};
 use crate::policy::Acl;
 
+/// The fields of `sys/mounts/:path` and `sys/auth/:path` (the names the "unrecognized parameters" warning knows).
 const MOUNT_SCHEMA: Schema = &[
-    field("path", Kind::Str),
-    field("type", Kind::Str),
-    field("description", Kind::Str),
-    field("config", Kind::Map),
-    field("local", Kind::Bool),
-    field("seal_wrap", Kind::Bool),
-    field("external_entropy_access", Kind::Bool),
-    field("plugin_name", Kind::Str),
-    field("options", Kind::KvPairs),
-    field("plugin_version", Kind::Str),
+    field("path", Kind::Str).desc("The path to mount to. Example: \"aws/east\""),
+    field("type", Kind::Str).desc("The type of the backend. Example: \"passthrough\""),
+    field("description", Kind::Str).desc("User-friendly description for this mount."),
+    field("config", Kind::Map).desc("Configuration for this mount, such as default_lease_ttl and max_lease_ttl."),
+    field("local", Kind::Bool)
+        .desc("Mark the mount as a local mount, which is not replicated and is unaffected by replication.")
+        .default(FieldDefault::Bool(false)),
+    field("seal_wrap", Kind::Bool)
+        .desc("Whether to turn on seal wrapping for the mount.")
+        .default(FieldDefault::Bool(false)),
+    field("external_entropy_access", Kind::Bool)
+        .desc("Whether to give the mount access to OpenBao's external entropy.")
+        .default(FieldDefault::Bool(false)),
+    field("plugin_name", Kind::Str)
+        .desc("Name of the plugin to mount based from the name registered in the plugin catalog."),
+    field("options", Kind::KvPairs)
+        .desc("The options to pass into the backend. Should be a json object with string keys and values."),
+    field("plugin_version", Kind::Str).desc("The semantic version of the plugin to use, or \"latest\"."),
 ];
 
+/// The fields of `sys/mounts/:path/tune` and `sys/auth/:path/tune`.
 const TUNE_SCHEMA: Schema = &[
-    field("path", Kind::Str),
-    field("default_lease_ttl", Kind::Str),
-    field("max_lease_ttl", Kind::Str),
-    field("description", Kind::Str),
-    field("audit_non_hmac_request_keys", Kind::CommaStrings),
-    field("audit_non_hmac_response_keys", Kind::CommaStrings),
-    field("options", Kind::KvPairs),
-    field("listing_visibility", Kind::Str),
-    field("passthrough_request_headers", Kind::CommaStrings),
-    field("allowed_response_headers", Kind::CommaStrings),
-    field("token_type", Kind::Str),
-    field("plugin_version", Kind::Str),
-    field("user_lockout_config", Kind::Map),
+    field("path", Kind::Str).desc("The path to mount to. Example: \"aws/east\""),
+    field("default_lease_ttl", Kind::Str).desc("The default lease TTL for this mount."),
+    field("max_lease_ttl", Kind::Str).desc("The max lease TTL for this mount."),
+    field("description", Kind::Str).desc("User-friendly description for this credential backend."),
+    field("audit_non_hmac_request_keys", Kind::CommaStrings)
+        .desc("The list of keys in the request data object that will not be HMAC'ed by audit devices."),
+    field("audit_non_hmac_response_keys", Kind::CommaStrings)
+        .desc("The list of keys in the response data object that will not be HMAC'ed by audit devices."),
+    field("options", Kind::KvPairs)
+        .desc("The options to pass into the backend. Should be a json object with string keys and values."),
+    field("listing_visibility", Kind::Str).desc("Determines the visibility of the mount in the UI-specific listing endpoint. Accepted value are 'unauth' and 'hidden', with the empty default ('') behaving like 'hidden'."),
+    field("passthrough_request_headers", Kind::CommaStrings)
+        .desc("A list of headers to whitelist and pass from the request to the plugin."),
+    field("allowed_response_headers", Kind::CommaStrings)
+        .desc("A list of headers to whitelist and allow a plugin to set on responses."),
+    field("token_type", Kind::Str).desc("The type of token to issue (service or batch)."),
+    field("plugin_version", Kind::Str).desc("The semantic version of the plugin to use, or \"latest\"."),
+    field("user_lockout_config", Kind::Map).desc("The user lockout configuration to pass into the backend. Should be a json object with string keys and values."),
 ];
 
-const REMOUNT_SCHEMA: Schema = &[field("from", Kind::Str), field("to", Kind::Str)];
-const PATH_SCHEMA: Schema = &[field("path", Kind::Str)];
-const MIGRATION_SCHEMA: Schema = &[field("migration_id", Kind::Str)];
+const REMOUNT_SCHEMA: Schema = &[
+    field("from", Kind::Str).desc("The previous mount point."),
+    field("to", Kind::Str).desc("The new mount point."),
+];
+const PATH_SCHEMA: Schema = &[field("path", Kind::Str).desc("The path of the mount.")];
+const MIGRATION_SCHEMA: Schema = &[field("migration_id", Kind::Str).desc("The ID of the migration operation")];
 
 fn invalid(message: impl Into<String>) -> CoreError {
     CoreError::InvalidRequest(message.into())
 }
 
-/// Serve `path` (relative to `sys/`) if it is a mount endpoint; `None` for every other path.
-pub async fn route(core: &Core, caller: &Caller, path: &str, req: &Request) -> Option<Result<Response, CoreError>> {
-    let op = req.operation;
-    let handled = match path {
-        "mounts" => Some(require(op == Operation::Read).and_then(|()| list_mounts(core, req))),
-        "remount" => Some(match require(is_write(op)) {
-            Ok(()) => remount(core, req).await,
-            Err(e) => Err(e),
-        }),
-        "internal/ui/mounts" => Some(require(op == Operation::Read).and_then(|()| ui_mounts(core, caller, req))),
-        _ => None,
-    };
-    if handled.is_some() {
-        return handled;
-    }
-    if let Some(id) = path.strip_prefix("remount/status/").filter(|id| !id.is_empty()) {
-        return Some(require(op == Operation::Read).and_then(|()| remount_status(core, id, req)));
-    }
-    if let Some(mount) = path.strip_prefix("internal/ui/mounts/") {
-        return Some(require(op == Operation::Read).and_then(|()| ui_mount(core, caller, mount, req)));
-    }
-    if path == "auth" {
-        return Some(require(op == Operation::Read).and_then(|()| list_auth(core, req)));
-    }
-    if let Some(method) = path.strip_prefix("auth/").filter(|m| !m.is_empty()) {
-        if let Err(e) = refuse_write_to_folder(op, &req.path) {
-            return Some(Err(e));
-        }
-        return Some(match op {
-            Operation::Read => read_auth(core, method, req),
-            Operation::Create | Operation::Update => enable(core, method, req, Table::Auth).await,
-            Operation::Delete => disable_auth(core, method, req).await,
-            _ => Err(CoreError::UnsupportedOperation),
-        });
-    }
-    let rest = path.strip_prefix("mounts/")?;
-    if let Err(e) = refuse_write_to_folder(op, &req.path) {
-        return Some(Err(e));
-    }
-    if let Some(mount) = rest.strip_suffix("/tune").filter(|m| !m.is_empty()) {
-        return Some(match op {
-            Operation::Read => tune_read(core, mount, req),
-            Operation::Create | Operation::Update => tune_write(core, mount, req).await,
-            _ => Err(CoreError::UnsupportedOperation),
-        });
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    Some(match op {
-        Operation::Read => read_mount(core, rest, req),
-        Operation::Create | Operation::Update => enable(core, rest, req, Table::Secret).await,
-        Operation::Delete => disable(core, rest, req).await,
-        _ => Err(CoreError::UnsupportedOperation),
-    })
-}
+/// The mount endpoints. (A write to a folder below `sys/auth/` or `sys/mounts/` is refused before routing.)
+pub(super) const PATHS: PathTable<SystemBackend, Handler> = PathTable {
+    paths: &[
+        PathSpec {
+            pattern: "mounts",
+            fields: &[],
+            operations: &[(Operation::Read, list_mounts)],
+            existence: None,
+            help: "List the currently mounted backends.",
+            display: Display::new("mounts", "list", "secrets-engines"),
+        },
+        PathSpec {
+            pattern: "remount",
+            fields: REMOUNT_SCHEMA,
+            operations: &[(Operation::Update, remount)],
+            existence: None,
+            help: "Move the mount point of an already-mounted backend, within or across namespaces",
+            display: Display::new("", "remount", ""),
+        },
+        PathSpec {
+            pattern: "internal/ui/mounts",
+            fields: &[],
+            operations: &[(Operation::Read, ui_mounts)],
+            existence: None,
+            help: "Information about mounts returned according to their tuned visibility. Internal API; its location, inputs, and outputs may change.",
+            display: Display::new("internal-ui", "list", "enabled-visible-mounts"),
+        },
+        PathSpec {
+            pattern: "remount/status/{+migration_id}",
+            fields: MIGRATION_SCHEMA,
+            operations: &[(Operation::Read, remount_status)],
+            existence: None,
+            help: "Check the status of a mount move operation",
+            display: Display::new("remount", "status", ""),
+        },
+        PathSpec {
+            pattern: "internal/ui/mounts/{*path}",
+            fields: PATH_SCHEMA,
+            operations: &[(Operation::Read, ui_mount)],
+            existence: None,
+            help: "Information about mounts returned according to their tuned visibility. Internal API; its location, inputs, and outputs may change.",
+            display: Display::new("internal-ui", "read", "mount-information"),
+        },
+        PathSpec {
+            pattern: "auth",
+            fields: &[],
+            operations: &[(Operation::Read, list_auth)],
+            existence: None,
+            help: "List the currently enabled credential backends.",
+            display: Display::new("auth", "list", "enabled-methods"),
+        },
+        PathSpec {
+            pattern: "auth/{*path}/tune",
+            fields: TUNE_SCHEMA,
+            operations: &[(Operation::Read, auth_tune_read), (Operation::Update, auth_tune_write)],
+            existence: None,
+            help: "Tune the configuration parameters for an auth path.",
+            display: Display {
+                per_op: &[
+                    (Operation::Read, "read", "tuning-information"),
+                    (Operation::Update, "tune", "configuration-parameters"),
+                ],
+                ..Display::new("auth", "", "")
+            },
+        },
+        PathSpec {
+            pattern: "auth/{+path}",
+            fields: MOUNT_SCHEMA,
+            operations: &[
+                (Operation::Read, read_auth),
+                (Operation::Update, enable_auth),
+                (Operation::Delete, disable_auth),
+            ],
+            existence: None,
+            help: "Enable a new credential backend with a name.",
+            display: Display {
+                per_op: &[
+                    (Operation::Read, "read", "configuration"),
+                    (Operation::Update, "enable", "method"),
+                    (Operation::Delete, "disable", "method"),
+                ],
+                ..Display::new("auth", "", "")
+            },
+        },
+        PathSpec {
+            pattern: "mounts/{+path}/tune",
+            fields: TUNE_SCHEMA,
+            operations: &[(Operation::Read, tune_read), (Operation::Update, tune_write)],
+            existence: None,
+            help: "Tune backend configuration parameters for this mount.",
+            display: Display {
+                per_op: &[
+                    (Operation::Read, "read", "tuning-information"),
+                    (Operation::Update, "tune", "configuration-parameters"),
+                ],
+                ..Display::new("mounts", "", "")
+            },
+        },
+        PathSpec {
+            pattern: "mounts/{+path}",
+            fields: MOUNT_SCHEMA,
+            operations: &[
+                (Operation::Read, read_mount),
+                (Operation::Update, enable_secrets),
+                (Operation::Delete, disable),
+            ],
+            existence: None,
+            help: "Mount a new backend at a new path.",
+            display: Display {
+                per_op: &[
+                    (Operation::Read, "read", "configuration"),
+                    (Operation::Update, "enable", "secrets-engine"),
+                    (Operation::Delete, "disable", "secrets-engine"),
+                ],
+                ..Display::new("mounts", "", "")
+            },
+        },
+    ],
+};
+
+handler!(list_mounts, |core, _, req, _| list_mount_table(
+    core,
+    req,
+    Table::Secret
+));
+handler!(list_auth, |core, _, req, _| list_mount_table(core, req, Table::Auth));
+handler!(remount, |core, _, req, _| move_mount(core, req).await);
+handler!(ui_mounts, |core, caller, req, _| visible_mounts(core, caller, req));
+handler!(remount_status, |core, _, req, m| move_status(
+    core,
+    m.get("migration_id"),
+    req
+));
+handler!(ui_mount, |core, caller, req, m| visible_mount(
+    core,
+    caller,
+    m.get("path"),
+    req
+));
+handler!(auth_tune_read, |core, _, req, m| read_tune(
+    core,
+    &format!("auth/{}", m.get("path")),
+    req
+));
+handler!(auth_tune_write, |core, _, req, m| write_tune(
+    core,
+    &format!("auth/{}", m.get("path")),
+    req
+)
+.await);
+handler!(read_auth, |core, _, req, m| read_auth_mount(core, m.get("path"), req));
+handler!(enable_auth, |core, _, req, m| enable(
+    core,
+    m.get("path"),
+    req,
+    Table::Auth
+)
+.await);
+handler!(disable_auth, |core, _, req, m| disable_auth_mount(
+    core,
+    m.get("path"),
+    req
+)
+.await);
+handler!(tune_read, |core, _, req, m| read_tune(core, m.get("path"), req));
+handler!(tune_write, |core, _, req, m| write_tune(core, m.get("path"), req).await);
+handler!(read_mount, |core, _, req, m| read_secrets_mount(
+    core,
+    m.get("path"),
+    req
+));
+handler!(enable_secrets, |core, _, req, m| enable(
+    core,
+    m.get("path"),
+    req,
+    Table::Secret
+)
+.await);
+handler!(disable, |core, _, req, m| disable_secrets(core, m.get("path"), req)
+    .await);
 
 fn with_warnings(mut resp: Response, fields: &Fields, captured: &[&str]) -> Response {
     resp.warnings.extend(fields.warnings(captured));
     resp
 }
 
-fn list_mounts(core: &Core, req: &Request) -> Result<Response, CoreError> {
+/// `sys/mounts` and `sys/auth`: a mount table.
+fn list_mount_table(core: &Core, req: &Request, table: Table) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, &[]);
     let tables = core.mount_tables();
-    let data: Map<String, Value> = tables
-        .secret
+    let entries = match table {
+        Table::Secret => &tables.secret,
+        Table::Auth => &tables.auth,
+    };
+    let data: Map<String, Value> = entries
         .iter()
-        .map(|e| (e.path.clone(), Value::Object(e.info(Table::Secret))))
-        .collect();
-    Ok(with_warnings(Response::legacy(data), &fields, &[]))
-}
-
-/// `sys/auth`: the auth mount table.
-fn list_auth(core: &Core, req: &Request) -> Result<Response, CoreError> {
-    let fields = Fields::new(&req.data, &[]);
-    let tables = core.mount_tables();
-    let data: Map<String, Value> = tables
-        .auth
-        .iter()
-        .map(|e| (e.path.clone(), Value::Object(e.info(Table::Auth))))
+        .map(|e| (e.path.clone(), Value::Object(e.info(table))))
         .collect();
     Ok(with_warnings(Response::legacy(data), &fields, &[]))
 }
 
 /// `sys/auth/:path`: the auth method mounted exactly there.
-fn read_auth(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+fn read_auth_mount(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, MOUNT_SCHEMA);
     fields.validate(true)?;
     let path = sanitize_path(path);
@@ -156,7 +292,7 @@ fn read_auth(core: &Core, path: &str, req: &Request) -> Result<Response, CoreErr
 
 /// `DELETE sys/auth/:path`: disable the auth method mounted exactly there and delete its data; anything else
 /// succeeds without saying whether it exists. The token store stays.
-async fn disable_auth(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+async fn disable_auth_mount(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
     Fields::new(&req.data, PATH_SCHEMA).validate(true)?;
     let path = sanitize_path(path);
     if path == "token/" {
@@ -179,7 +315,7 @@ async fn disable_auth(core: &Core, path: &str, req: &Request) -> Result<Response
     Ok(Response::no_content())
 }
 
-fn read_mount(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+fn read_secrets_mount(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, MOUNT_SCHEMA);
     fields.validate(true)?;
     let path = sanitize_path(path);
@@ -361,7 +497,7 @@ async fn enable(core: &Core, path: &str, req: &Request, table: Table) -> Result<
     Ok(Response::no_content())
 }
 
-async fn disable(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+async fn disable_secrets(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
     Fields::new(&req.data, PATH_SCHEMA).validate(true)?;
     let path = sanitize_path(path);
     // Only a mount at exactly this path is disabled; anything else succeeds without saying whether it exists.
@@ -418,7 +554,7 @@ fn validate_mount_path(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn remount(core: &Core, req: &Request) -> Result<Response, CoreError> {
+async fn move_mount(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, REMOUNT_SCHEMA);
     fields.validate(true)?;
     let from = fields.str("from").unwrap_or_default();
@@ -468,7 +604,7 @@ async fn remount(core: &Core, req: &Request) -> Result<Response, CoreError> {
     Ok(with_warnings(resp, &fields, &[]))
 }
 
-fn remount_status(core: &Core, id: &str, req: &Request) -> Result<Response, CoreError> {
+fn move_status(core: &Core, id: &str, req: &Request) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, MIGRATION_SCHEMA);
     fields.validate(true)?;
     let info = core.migration_status(id).ok_or(CoreError::NotFound)?;
@@ -482,7 +618,7 @@ fn remount_status(core: &Core, id: &str, req: &Request) -> Result<Response, Core
 }
 
 /// The settings `sys/mounts/:path/tune` shows (effective TTLs: the mount's, else the system's).
-fn tune_read(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+fn read_tune(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, TUNE_SCHEMA);
     fields.validate(true)?;
     let path = sanitize_path(path);
@@ -627,7 +763,7 @@ fn parse_version(text: &str) -> Result<i64, String> {
     parse_go_int(text, false).map_err(|why| format!("strconv.ParseInt: parsing {text:?}: {why}"))
 }
 
-async fn tune_write(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
+async fn write_tune(core: &Core, path: &str, req: &Request) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, TUNE_SCHEMA);
     fields.validate(true)?;
     let path = sanitize_path(path);
@@ -794,7 +930,7 @@ pub(super) fn has_mount_access(acl: &Acl, path: &str) -> bool {
     })
 }
 
-fn ui_mounts(core: &Core, caller: &Caller, req: &Request) -> Result<Response, CoreError> {
+fn visible_mounts(core: &Core, caller: &Caller, req: &Request) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, &[]);
     let tables = core.mount_tables();
     let secret: Map<String, Value> = tables
@@ -817,7 +953,7 @@ fn ui_mounts(core: &Core, caller: &Caller, req: &Request) -> Result<Response, Co
     Ok(with_warnings(Response::with_data(data), &fields, &[]))
 }
 
-fn ui_mount(core: &Core, caller: &Caller, path: &str, req: &Request) -> Result<Response, CoreError> {
+fn visible_mount(core: &Core, caller: &Caller, path: &str, req: &Request) -> Result<Response, CoreError> {
     let fields = Fields::new(&req.data, PATH_SCHEMA);
     fields.validate(true)?;
     if path.is_empty() {

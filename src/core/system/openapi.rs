@@ -1,15 +1,16 @@
 //! `sys/internal/specs/openapi`: the OpenAPI 3 document of every mounted backend the caller may see (the mounts
 //! `sys/internal/ui/mounts` lists to it), each backend's own document (built from its path table) under its mount
 //! path, as OpenBao's `pathInternalOpenAPI` merges them. `generic_mount_paths` puts `{<mount>_mount_path}`
-//! parameters in place of the mount paths (the singletons, `cubbyhole/` and `auth/token/`, keep theirs). The
-//! system backend is routed by hand and documents nothing yet.
+//! parameters in place of the mount paths (the singletons, `sys/`, `cubbyhole/` and `auth/token/`, keep theirs). The
+//! system backend documents its own path tables under `sys/`, tagged `system` as OpenBao tags them.
 
 use serde_json::json;
 
 use super::mounts::has_mount_access;
+use super::{Handler, SystemBackend};
 use crate::core::mounts::{MountEntry, Table};
 use crate::core::{Caller, Core, CoreError, Operation, Request, Response, VERSION};
-use crate::framework::{field, FieldDefault, Fields, Kind, Schema};
+use crate::framework::{field, Display, FieldDefault, Fields, Kind, PathSpec, PathTable, Schema};
 use crate::logical::openapi::{Document, Parameter, Schema as OasSchema};
 
 const SCHEMA: Schema = &[
@@ -20,16 +21,22 @@ const SCHEMA: Schema = &[
         .default(FieldDefault::Bool(false)),
 ];
 
-pub async fn route(core: &Core, caller: &Caller, path: &str, req: &Request) -> Option<Result<Response, CoreError>> {
-    if path != "internal/specs/openapi" {
-        return None;
-    }
-    Some(match req.operation {
-        Operation::Read | Operation::Update | Operation::Create => document(core, caller, req),
-        // The system backend's own text (no multierror wrapping), as OpenBao answers it.
-        _ => Err(CoreError::LoginUnsupportedOperation),
-    })
-}
+/// `sys/internal/specs/openapi`.
+pub(super) const PATHS: PathTable<SystemBackend, Handler> = PathTable {
+    paths: &[PathSpec {
+        pattern: "internal/specs/openapi",
+        fields: SCHEMA,
+        operations: &[(Operation::Read, generate), (Operation::Update, generate)],
+        existence: None,
+        help: "Generate an OpenAPI 3 document of all mounted paths.",
+        display: Display {
+            per_op: &[(Operation::Update, "", "open-api-document-with-parameters")],
+            ..Display::new("internal", "generate", "open-api-document")
+        },
+    }],
+};
+
+handler!(generate, |core, caller, req, _| document(core, caller, req));
 
 /// Types mounted once by the server: their paths stay literal with `generic_mount_paths`.
 fn is_singleton(table: Table, kind: &str) -> bool {
@@ -70,7 +77,7 @@ fn document(core: &Core, caller: &Caller, req: &Request) -> Result<Response, Cor
             for (path, mut item) in backend_doc.paths {
                 for operation in item.operations_mut() {
                     if operation.tags.is_empty() {
-                        operation.tags = vec![tag.to_string()];
+                        operation.tags = vec![if entry.kind == "system" { "system" } else { tag }.to_string()];
                     }
                 }
                 if let Some(name) = &parameter {
