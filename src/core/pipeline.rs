@@ -412,7 +412,7 @@ impl Core {
         path: &str,
         operation: super::Operation,
         data: serde_json::Map<String, serde_json::Value>,
-        remote_addr: Option<std::net::IpAddr>,
+        (remote_addr, remote_port): (Option<std::net::IpAddr>, Option<u16>),
         headers: std::collections::BTreeMap<String, Vec<String>>,
     ) -> Result<DirectRequest, CoreError> {
         let direct = DirectRequest {
@@ -424,6 +424,7 @@ impl Core {
                 client_token: None,
                 wrap_ttl: None,
                 remote_addr,
+                remote_port,
                 secret: None,
                 headers,
             },
