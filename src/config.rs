@@ -42,6 +42,21 @@ pub struct ListenerConfig {
     pub disable_unauthed_generate_root_endpoints: bool,
     /// `telemetry { unauthenticated_metrics_access = true }`: `GET sys/metrics` needs no token on this listener.
     pub unauthenticated_metrics_access: bool,
+    /// OpenBao's `x_forwarded_for_*` settings: in force when `authorized_addrs` is not empty.
+    pub x_forwarded_for: ForwardedForConfig,
+}
+
+/// A listener's `X-Forwarded-For` trust (OpenBao's names and defaults; see `http::forwarded_for`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForwardedForConfig {
+    /// `x_forwarded_for_authorized_addrs`: the proxies whose header is believed.
+    pub authorized_addrs: Vec<crate::framework::cidr::Cidr>,
+    /// `x_forwarded_for_hop_skips`: entries skipped from the rear of the chain.
+    pub hop_skips: u64,
+    /// `x_forwarded_for_reject_not_authorized`: refuse a header from another address (else ignore it).
+    pub reject_not_authorized: bool,
+    /// `x_forwarded_for_reject_not_present`: refuse a request without the header (else serve it as it came).
+    pub reject_not_present: bool,
 }
 
 impl Default for ListenerConfig {
@@ -57,6 +72,7 @@ impl Default for ListenerConfig {
             disable_unauthed_rekey_endpoints: true,
             disable_unauthed_generate_root_endpoints: true,
             unauthenticated_metrics_access: false,
+            x_forwarded_for: ForwardedForConfig::default(),
         }
     }
 }
@@ -314,6 +330,33 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
                     listener.http_read_timeout = timeout;
                 }
             }
+            "x_forwarded_for_authorized_addrs" => {
+                let entries: Vec<String> = match &value {
+                    Value::String(s) => s.split(',').map(str::to_string).collect(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|v| as_string(&qualified, v))
+                        .collect::<Result<_, _>>()?,
+                    other => return Err(type_error(&qualified, "a string or a list of strings", other)),
+                };
+                listener.x_forwarded_for.authorized_addrs = entries
+                    .iter()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| crate::framework::cidr::Cidr::parse_addr(e))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("error parsing x_forwarded_for_authorized_addrs: {e}"))?;
+            }
+            "x_forwarded_for_hop_skips" => {
+                let n = as_i64(&qualified, &value)?;
+                listener.x_forwarded_for.hop_skips = u64::try_from(n)
+                    .map_err(|_| format!("x_forwarded_for_hop_skips cannot be negative but set to {n}"))?;
+            }
+            "x_forwarded_for_reject_not_authorized" => {
+                listener.x_forwarded_for.reject_not_authorized = as_bool(&qualified, &value)?
+            }
+            "x_forwarded_for_reject_not_present" => {
+                listener.x_forwarded_for.reject_not_present = as_bool(&qualified, &value)?
+            }
             "max_connections_per_client" => {
                 let n = as_i64(&qualified, &value)?;
                 listener.max_connections_per_client =
@@ -333,6 +376,7 @@ fn parse_listener(body: &Body) -> Result<ListenerConfig, String> {
 fn parse_telemetry(body: &Body) -> Result<crate::telemetry::TelemetryConfig, String> {
     no_blocks("telemetry", body)?;
     let mut telemetry = crate::telemetry::TelemetryConfig {
+        configured: true,
         prometheus_retention: Some(crate::telemetry::DEFAULT_PROMETHEUS_RETENTION),
         ..Default::default()
     };
@@ -351,6 +395,18 @@ fn parse_telemetry(body: &Body) -> Result<crate::telemetry::TelemetryConfig, Str
                     Value::String(s) if s == "none" => None,
                     _ => Some(as_duration(&qualified, &value)?).filter(|p| !p.is_zero()),
                 }
+            }
+            "lease_metrics_epsilon" => telemetry.lease_metrics_epsilon = as_duration(&qualified, &value)?,
+            "num_lease_metrics_buckets" => {
+                telemetry.num_lease_metrics_buckets = match &value {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) => s.parse().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| format!("{qualified}: expected a non-negative integer"))?
+            }
+            "add_lease_metrics_namespace_labels" => {
+                telemetry.add_lease_metrics_namespace_labels = as_bool(&qualified, &value)?
             }
             other => return Err(format!("unknown key {other:?} in telemetry block")),
         }
@@ -798,6 +854,14 @@ impl Config {
                 if let Some(key) = &l.tls_key_file {
                     config["tls_key_file"] = json!(key.display().to_string());
                 }
+                let xff = &l.x_forwarded_for;
+                if !xff.authorized_addrs.is_empty() {
+                    let addrs: Vec<String> = xff.authorized_addrs.iter().map(ToString::to_string).collect();
+                    config["x_forwarded_for_authorized_addrs"] = json!(addrs.join(","));
+                    config["x_forwarded_for_hop_skips"] = json!(xff.hop_skips);
+                    config["x_forwarded_for_reject_not_authorized"] = json!(xff.reject_not_authorized);
+                    config["x_forwarded_for_reject_not_present"] = json!(xff.reject_not_present);
+                }
                 json!({ "type": "tcp", "config": config })
             })
             .collect();
@@ -835,6 +899,21 @@ impl Config {
             "max_request_json_strings": self.max_request_json_strings,
             "wrapping_tombstone_retention": self.wrapping_tombstone_retention.as_secs(),
         }));
+        if self.telemetry.configured {
+            // OpenBao's keys for the settings this server has, durations in nanoseconds as OpenBao shows them.
+            let t = &self.telemetry;
+            out.insert(
+                "telemetry".into(),
+                json!({
+                    "add_lease_metrics_namespace_labels": t.add_lease_metrics_namespace_labels,
+                    "disable_hostname": t.disable_hostname,
+                    "lease_metrics_epsilon": t.lease_metrics_epsilon.as_nanos() as u64,
+                    "num_lease_metrics_buckets": t.num_lease_metrics_buckets,
+                    "prometheus_retention_time": t.prometheus_retention.map_or(0, |d| d.as_nanos() as u64),
+                    "usage_gauge_period": t.usage_gauge_period.map_or(0, |d| d.as_nanos() as u64),
+                }),
+            );
+        }
         if !self.audit.declared.is_empty() {
             let audits: Vec<serde_json::Value> = self
                 .audit

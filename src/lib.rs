@@ -15,6 +15,7 @@ pub mod logging;
 pub mod logical;
 pub mod policy;
 pub mod printable;
+pub mod process_metrics;
 pub mod seal;
 pub mod server;
 pub mod storage;

@@ -35,6 +35,7 @@ pub fn dev_config(listen_address: &str) -> Config {
         }],
         disable_mlock: true,
         telemetry: crate::telemetry::TelemetryConfig {
+            configured: true,
             prometheus_retention: Some(crate::telemetry::DEFAULT_PROMETHEUS_RETENTION),
             ..Default::default()
         },
@@ -170,6 +171,14 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
             unauthed_key_endpoints.metrics.push(addr);
         }
     }
+    let mut forwarded_for = Vec::new();
+    for ((socket, _), listener) in bound.iter().zip(&config.listeners) {
+        if !listener.x_forwarded_for.authorized_addrs.is_empty() {
+            let addr = socket.local_addr().map_err(|e| e.to_string())?;
+            forwarded_for.push((addr, Arc::new(listener.x_forwarded_for.clone())));
+        }
+    }
+    let trusts_proxies = !forwarded_for.is_empty();
     let state = web::Data::new(AppState {
         core: core.clone(),
         max_request_size: config.max_request_size,
@@ -179,6 +188,7 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
             max_strings: config.max_request_json_strings,
         },
         log_requests: config.log_requests_level,
+        forwarded_for,
     });
     let mut server = HttpServer::new(move || {
         App::new()
@@ -191,6 +201,11 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
                     .add(("Cache-Control", "no-store"))
                     .add(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)),
             )
+            // Outermost: a refused request meets nothing else (as OpenBao's handler); on no listener, not at all.
+            .wrap(actix_web::middleware::Condition::new(
+                trusts_proxies,
+                actix_web::middleware::from_fn(http::forwarded_for::forwarded_for),
+            ))
             .configure(http::configure)
     })
     .shutdown_timeout(30);

@@ -16,30 +16,45 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use metrics::{Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// The configuration's `telemetry` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetryConfig {
+    /// The configuration has a `telemetry` block (dev mode has OpenBao's): `sys/config/state/sanitized` shows it.
+    pub configured: bool,
     /// How long an idle Prometheus series is kept; `None`: Prometheus is not enabled (no `telemetry` block).
     pub prometheus_retention: Option<Duration>,
     /// Accepted for OpenBao compatibility: names never carry the host name here (OpenBao 2.7.2 shows none either).
     pub disable_hostname: bool,
     /// How often the usage gauges (mount table sizes, lease counts) are refreshed; `None`: never (`"none"`).
     pub usage_gauge_period: Option<Duration>,
+    /// `lease_metrics_epsilon`: the width of `vault.expire.leases.by_expiration`'s buckets.
+    pub lease_metrics_epsilon: Duration,
+    /// `num_lease_metrics_buckets`: how many buckets ahead `vault.expire.leases.by_expiration` looks.
+    pub num_lease_metrics_buckets: u64,
+    /// `add_lease_metrics_namespace_labels`: a `namespace` label on `vault.expire.leases.by_expiration`.
+    pub add_lease_metrics_namespace_labels: bool,
 }
 
 /// OpenBao's defaults when a `telemetry` block leaves a key out.
 pub const DEFAULT_PROMETHEUS_RETENTION: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_USAGE_GAUGE_PERIOD: Duration = Duration::from_secs(600);
+pub const DEFAULT_LEASE_METRICS_EPSILON: Duration = Duration::from_secs(3600);
+pub const DEFAULT_NUM_LEASE_METRICS_BUCKETS: u64 = 168;
 
 impl Default for TelemetryConfig {
     /// No `telemetry` block: Prometheus off, usage gauges every 10 minutes.
     fn default() -> Self {
         TelemetryConfig {
+            configured: false,
             prometheus_retention: None,
             disable_hostname: false,
             usage_gauge_period: Some(DEFAULT_USAGE_GAUGE_PERIOD),
+            lease_metrics_epsilon: DEFAULT_LEASE_METRICS_EPSILON,
+            num_lease_metrics_buckets: DEFAULT_NUM_LEASE_METRICS_BUCKETS,
+            add_lease_metrics_namespace_labels: false,
         }
     }
 }
@@ -93,24 +108,75 @@ impl Aggregate {
         ((n * self.sum_sq - self.sum * self.sum) / div).max(0.0).sqrt()
     }
 
-    fn to_json(self, key: &SeriesKey) -> Value {
+    fn summary(self, key: &SeriesKey) -> SampleJson<'_> {
         let mean = if self.count == 0 {
             0.0
         } else {
             self.sum / self.count as f64
         };
-        json!({
-            "Name": key.0,
-            "Count": self.count,
-            "Rate": number(self.sum / INTERVAL_SECS as f64),
-            "Sum": number(self.sum),
-            "Min": number(self.min),
-            "Max": number(self.max),
-            "Mean": number(mean),
-            "Stddev": number(self.stddev()),
-            "Labels": labels_json(&key.1),
-        })
+        SampleJson {
+            name: &key.0,
+            count: self.count,
+            rate: number(self.sum / INTERVAL_SECS as f64),
+            sum: number(self.sum),
+            min: number(self.min),
+            max: number(self.max),
+            mean: number(mean),
+            stddev: number(self.stddev()),
+            labels: labels_json(&key.1),
+        }
     }
+}
+
+/// go-metrics' `SampledValue` as its JSON encoder writes it: fields in the Go struct's order (a `json!` object would
+/// sort them), labels as a Go map (sorted by key).
+#[derive(Serialize)]
+struct SampleJson<'a> {
+    #[serde(rename = "Name")]
+    name: &'a str,
+    #[serde(rename = "Count")]
+    count: u64,
+    #[serde(rename = "Rate")]
+    rate: Value,
+    #[serde(rename = "Sum")]
+    sum: Value,
+    #[serde(rename = "Min")]
+    min: Value,
+    #[serde(rename = "Max")]
+    max: Value,
+    #[serde(rename = "Mean")]
+    mean: Value,
+    #[serde(rename = "Stddev")]
+    stddev: Value,
+    #[serde(rename = "Labels")]
+    labels: Value,
+}
+
+/// go-metrics' `GaugeValue` as JSON.
+#[derive(Serialize)]
+struct GaugeJson<'a> {
+    #[serde(rename = "Name")]
+    name: &'a str,
+    #[serde(rename = "Value")]
+    value: Value,
+    #[serde(rename = "Labels")]
+    labels: Value,
+}
+
+/// go-metrics' `MetricsSummary`: `Timestamp`, `Gauges`, `Points`, `Counters`, `Samples`, in that order.
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    #[serde(rename = "Timestamp")]
+    timestamp: String,
+    #[serde(rename = "Gauges")]
+    gauges: Vec<GaugeJson<'a>>,
+    /// go-metrics' `EmitKey` points: nothing here emits any (OpenBao neither), an empty list as OpenBao shows.
+    #[serde(rename = "Points")]
+    points: [(); 0],
+    #[serde(rename = "Counters")]
+    counters: Vec<SampleJson<'a>>,
+    #[serde(rename = "Samples")]
+    samples: Vec<SampleJson<'a>>,
 }
 
 /// A float as Go's encoder writes it: whole numbers without a fraction.
@@ -182,8 +248,9 @@ impl Inmem {
         f(&mut state);
     }
 
-    /// OpenBao's JSON summary: the last finished interval (the current one while it is the only one).
-    pub fn display(&self) -> Value {
+    /// OpenBao's JSON summary of the last finished interval (the current one while it is the only one), as the
+    /// bytes its encoder writes.
+    pub fn display(&self) -> Vec<u8> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let n = state.intervals.len();
         let shown = match n {
@@ -199,36 +266,49 @@ impl Inmem {
             .unwrap_or_default();
         let mut gauges: Vec<(&SeriesKey, f64)> = state.gauges.iter().map(|(k, v)| (&**k, *v)).collect();
         gauges.sort_by(|a, b| a.0.cmp(b.0));
-        let gauges: Vec<Value> = gauges
+        let gauges: Vec<GaugeJson> = gauges
             .into_iter()
-            .map(|(k, v)| json!({ "Name": k.0, "Value": number(v), "Labels": labels_json(&k.1) }))
+            .map(|(k, v)| GaugeJson {
+                name: &k.0,
+                value: number(v),
+                labels: labels_json(&k.1),
+            })
             .collect();
         let mut counters: Vec<(&SeriesKey, Aggregate)> = shown
             .map(|i| i.counters.iter().map(|(k, v)| (&**k, *v)).collect())
             .unwrap_or_default();
         counters.sort_by(|a, b| a.0.cmp(b.0));
-        let mut counters: Vec<Value> = counters.into_iter().map(|(k, a)| a.to_json(k)).collect();
+        let mut counters: Vec<SampleJson> = counters.into_iter().map(|(k, a)| a.summary(k)).collect();
         // Durable totals: the whole count since the data directory was created (no rate: it is not per interval).
         let mut totals: Vec<(&SeriesKey, u64)> = state.totals.iter().map(|(k, v)| (&**k, *v)).collect();
         totals.sort_by(|a, b| a.0.cmp(b.0));
         for (k, total) in totals {
-            let one = if total > 0 { 1 } else { 0 };
-            counters.push(json!({
-                "Name": k.0, "Count": total, "Rate": 0, "Sum": total, "Min": one, "Max": one, "Mean": one,
-                "Stddev": 0, "Labels": labels_json(&k.1),
-            }));
+            let one = json!(if total > 0 { 1 } else { 0 });
+            counters.push(SampleJson {
+                name: &k.0,
+                count: total,
+                rate: json!(0),
+                sum: json!(total),
+                min: one.clone(),
+                max: one.clone(),
+                mean: one,
+                stddev: json!(0),
+                labels: labels_json(&k.1),
+            });
         }
         let mut samples: Vec<(&SeriesKey, Aggregate)> = shown
             .map(|i| i.samples.iter().map(|(k, v)| (&**k, *v)).collect())
             .unwrap_or_default();
         samples.sort_by(|a, b| a.0.cmp(b.0));
-        json!({
-            "Timestamp": timestamp,
-            "Gauges": gauges,
-            "Points": [],
-            "Counters": counters,
-            "Samples": samples.into_iter().map(|(k, a)| a.to_json(k)).collect::<Vec<_>>(),
-        })
+        let summary = SummaryJson {
+            timestamp,
+            gauges,
+            points: [],
+            counters,
+            samples: samples.into_iter().map(|(k, a)| a.summary(k)).collect(),
+        };
+        // Plain strings, numbers and maps: serializing cannot fail.
+        serde_json::to_vec(&summary).unwrap_or_default()
     }
 }
 
@@ -442,11 +522,13 @@ impl Telemetry {
     pub fn render_prometheus(&self) -> Option<String> {
         let prometheus = self.prometheus.as_ref()?;
         prometheus.run_upkeep();
-        Some(prometheus.render())
+        let mut text = crate::process_metrics::prometheus_text();
+        text.push_str(&prometheus.render());
+        Some(text)
     }
 
-    /// OpenBao's JSON summary.
-    pub fn render_json(&self) -> Value {
+    /// OpenBao's JSON summary (its encoder's bytes: fields in Go's order).
+    pub fn render_json(&self) -> Vec<u8> {
         self.inmem.display()
     }
 
@@ -454,6 +536,13 @@ impl Telemetry {
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
     }
+}
+
+/// Drop every gauge named `name` from the JSON form before a usage refresh sets the current ones (OpenBao's
+/// in-memory sink keeps gauges per interval, so a label set no longer set disappears). The Prometheus form keeps a
+/// series until the retention passes without an update, as OpenBao's Prometheus sink.
+pub fn forget_gauges(name: &str) {
+    global().inmem.with_state(|s| s.gauges.retain(|k, _| k.0 != name));
 }
 
 /// Histograms by name, registered once: recording then costs a map lookup, not a registration (which allocates the
@@ -504,6 +593,23 @@ pub fn record(name: &str, value: f64) {
 /// Like [`measure_since`] with a name built at run time.
 pub fn measure_since_named(name: String, start: Instant) {
     measure_since(&name, start);
+}
+
+/// OpenBao's accounting of a seal call (`vault.seal.<op>` and `vault.seal.<seal type>.<op>` counted, their
+/// `.time` measured, `.error` counted on failure), around `call`. `op` is `encrypt` or `decrypt`; `seal_type` is
+/// OpenBao's wrapper type (`shamir`, `static`, `transit`).
+pub fn seal_call<T, E>(seal_type: &str, op: &str, call: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    let started = Instant::now();
+    count(&format!("vault.seal.{op}"), 1);
+    count(&format!("vault.seal.{seal_type}.{op}"), 1);
+    let result = call();
+    measure_since_named(format!("vault.seal.{op}.time"), started);
+    measure_since_named(format!("vault.seal.{seal_type}.{op}.time"), started);
+    if result.is_err() {
+        count(&format!("vault.seal.{op}.error"), 1);
+        count(&format!("vault.seal.{seal_type}.{op}.error"), 1);
+    }
+    result
 }
 
 /// Times its scope: records under `name` when dropped.

@@ -228,6 +228,7 @@ impl Core {
     /// `sys/leases/renew`: token leases are renewed through the token store only, as in OpenBao. A secret lease is
     /// renewed by its backend (which may refuse or grant less), within the mount's maximum TTL from its issue.
     pub async fn renew_lease(&self, lease_id: &str, increment: Duration) -> Result<Response, CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.expire.renew");
         if lease_id.is_empty() {
             return Err(CoreError::InvalidRequest("lease_id must be specified".into()));
         }
@@ -298,6 +299,7 @@ impl Core {
     /// `sys/leases/revoke`: an unknown lease is already revoked. Revoking a token's lease revokes the token and
     /// its descendants.
     pub async fn revoke_lease(&self, lease_id: &str) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.expire.revoke");
         self.revoke_lease_forced(lease_id, false).await
     }
 
@@ -317,6 +319,11 @@ impl Core {
     /// `a/b/...`, not `a/bc/...`). Token leases have no backend call that could fail, so `force` changes nothing
     /// for them.
     pub async fn revoke_lease_prefix(&self, prefix: &str, force: bool) -> Result<usize, CoreError> {
+        let _timer = crate::telemetry::Timer::start(if force {
+            "vault.expire.revoke-force"
+        } else {
+            "vault.expire.revoke-prefix"
+        });
         check_relative(prefix)?;
         let mut prefix = prefix.trim_start_matches('/').to_string();
         if !prefix.is_empty() && !prefix.ends_with('/') {
@@ -392,6 +399,7 @@ impl Core {
             client_token: None,
             wrap_ttl: None,
             remote_addr: None,
+            remote_port: None,
             secret: Some(secret),
             headers: Default::default(),
         };
@@ -429,6 +437,7 @@ impl Core {
         let Some(secret) = resp.secret.take() else {
             return Ok(resp);
         };
+        let _timer = crate::telemetry::Timer::start("vault.expire.register");
         let Some(system) = mount.system_view() else {
             return Ok(resp);
         };
@@ -486,6 +495,18 @@ impl Core {
         resp.lease_id = lease_id;
         resp.lease_duration = ttl.as_secs() as i64;
         resp.renewable = secret.renewable;
+        let cluster = self.unsealed().map(|u| u.cluster.name.clone()).unwrap_or_default();
+        let engine = self
+            .matching_mount(&mount.path)
+            .map(|(entry, _)| entry.kind)
+            .unwrap_or_default();
+        metrics::counter!("vault.secret.lease.creation",
+            "cluster" => cluster,
+            "creation_ttl" => crate::telemetry::ttl_bucket(ttl),
+            "mount_point" => mount.path.clone(),
+            "namespace" => "root",
+            "secret_engine" => engine)
+        .increment(1);
         Ok(resp)
     }
 
@@ -494,6 +515,7 @@ impl Core {
     /// `force`d). A failure reschedules the lease with backoff and, after [`MAX_REVOKE_ATTEMPTS`], makes it
     /// irrevocable. A lease whose mount is gone has nothing left to revoke and just goes.
     async fn revoke_secret(&self, lease_id: &str, force: bool) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.expire.revoke-common");
         let _claim = self.revoking.claim(lease_id).await;
         let id = lease_id.to_string();
         let started = self
@@ -585,21 +607,35 @@ impl Core {
         let mut ids = Vec::with_capacity(due.len());
         for key in due {
             let id = String::from_utf8_lossy(&key[8..]).into_owned();
-            if key[..8] == now_secs.to_be_bytes() {
+            let mut secs = [0u8; 8];
+            secs.copy_from_slice(&key[..8]);
+            let due_secs = u64::from_be_bytes(secs);
+            if due_secs == now_secs {
                 // Indexed under the current second: only if its time has come.
                 match self.storage.get::<LeaseRecord>(Tree::Leases, id.as_bytes())? {
                     Some(LeaseRecord::Secret(lease)) if lease.expire_time > now => continue,
                     _ => {}
                 }
             }
-            ids.push(id);
+            ids.push((id, due_secs));
         }
         let ended = futures_util::stream::iter(ids)
-            .map(|id| async move {
+            .map(|(id, due_secs)| async move {
                 match self.revoke_secret(&id, false).await {
-                    Ok(()) => true,
+                    Ok(()) => {
+                        self.count_lease_expirations(1);
+                        // OpenBao's time from the lease's expiry to its revocation (the index keeps seconds).
+                        let waited = now_ns().saturating_sub(due_secs.saturating_mul(1_000_000_000) as i64);
+                        metrics::histogram!("vault.expire.lease_expiration.time_in_queue",
+                            "cluster" => self.cluster_label(), "namespace" => "root")
+                        .record(waited.max(0) as f64 / 1e6);
+                        true
+                    }
                     Err(e) => {
                         log::warn!("lease {id}: revocation failed, will retry: {e}");
+                        metrics::counter!("vault.expire.lease_expiration.error",
+                            "cluster" => self.cluster_label(), "namespace" => "root")
+                        .increment(1);
                         false
                     }
                 }
@@ -712,6 +748,7 @@ mod tests {
             client_token: token.map(ClientToken::new),
             wrap_ttl: None,
             remote_addr: None,
+            remote_port: None,
             secret: None,
             headers: Default::default(),
         }

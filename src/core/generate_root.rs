@@ -188,6 +188,7 @@ impl Core {
         self.storage
             .write::<_, CoreError>(move |tx| token::insert(tx, &token_hash, &entry))
             .await??;
+        crate::telemetry::count("vault.token.create_root", 1);
         let encoded_token = encode_token(&token_id, &otp)?;
         if let Ok(mut guard) = self.root_generation.lock() {
             *guard = None;

@@ -25,6 +25,7 @@ pub mod snapshot;
 pub mod system;
 pub mod telemetry;
 pub mod token_store;
+mod usage_gauges;
 pub mod version_history;
 pub mod wrapping;
 
@@ -302,6 +303,7 @@ impl Core {
                 identity.write(tx)
             })
             .await??;
+        crate::telemetry::count("vault.token.create_root", 1);
         log::info!(
             "core: initialized with {} key shares, threshold {}",
             config.secret_shares,
@@ -355,6 +357,7 @@ impl Core {
             self.reset_progress();
             return self.seal_status();
         }
+        let _timer = crate::telemetry::Timer::start("vault.core.unseal");
         let mode = self.seal_mode()?;
         let config = self.key_holders_config(&mode)?.ok_or(CoreError::NotInitialized)?;
         if mode.is_migration() != migrate && self.is_sealed() {
@@ -481,6 +484,7 @@ impl Core {
     /// Load what lives only while unsealed (token salt, cluster identity, mount table) from the store, through the
     /// installed keyring, and make it current: at unseal, and after a snapshot restore.
     fn load_from_store(&self) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.core.post_unseal");
         let state = self.load_unsealed_state()?;
         self.load_encryption_count(&*self.storage.keyring()?)?;
         self.load_mounts()?;
@@ -519,6 +523,7 @@ impl Core {
 
     /// Drop every key from memory. In-flight requests that already hold the state finish; new ones see sealed.
     pub fn seal(&self) {
+        let _timer = crate::telemetry::Timer::start("vault.core.seal-internal");
         if let Ok(mut slot) = self.unsealed.write() {
             *slot = None;
         }
@@ -528,10 +533,12 @@ impl Core {
         self.reset_progress();
         self.cancel_key_operations();
         self.policy_cache.clear();
+        let pre_seal = crate::telemetry::Timer::start("vault.core.pre_seal");
         self.unload_mounts();
         self.unload_audit();
         self.unload_cors();
         self.unload_quotas();
+        drop(pre_seal);
         log::info!("core: vault is sealed");
     }
 
@@ -595,22 +602,27 @@ impl NewStoreIdentity {
 }
 
 /// The root key sealed under the unseal key, for the `root_key` record.
+/// The key shares' key is OpenBao's Shamir seal: its calls are accounted as `vault.seal.shamir.*`.
 fn seal_root_key(unseal_key: &SecretKey, root_key: &SecretKey) -> Result<Vec<u8>, CoreError> {
-    Ok(barrier::seal_with(
-        unseal_key,
-        0,
-        &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
-        &root_key[..],
-    )?)
+    Ok(crate::telemetry::seal_call("shamir", "encrypt", || {
+        barrier::seal_with(
+            unseal_key,
+            0,
+            &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
+            &root_key[..],
+        )
+    })?)
 }
 
 /// Open the `root_key` record with the unseal key; a wrong key is the unseal's "wrong key" error.
 fn open_root_key(unseal_key: &SecretKey, sealed: &[u8]) -> Result<SecretKey, CoreError> {
-    let plain = barrier::open_with(
-        unseal_key,
-        &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
-        sealed,
-    )
+    let plain = crate::telemetry::seal_call("shamir", "decrypt", || {
+        barrier::open_with(
+            unseal_key,
+            &barrier::aad(crate::storage::META_TREE, ROOT_KEY_KEY),
+            sealed,
+        )
+    })
     .map_err(|_| seal::SealError::WrongKey)?;
     if plain.len() != KEY_LEN {
         return Err(seal::SealError::WrongKey.into());

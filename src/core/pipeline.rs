@@ -269,6 +269,8 @@ impl Core {
 
         // The use is consumed before the ACL check, so a denied request still counts (as in OpenBao).
         let token = req.client_token.clone().ok_or(CoreError::PermissionDenied)?;
+        // OpenBao's `vault.core.fetch_acl_and_token`: the token's lookup through its ACL (its use included here).
+        let fetched = std::time::Instant::now();
         let (hash, entry) = self.live_token(token.as_str())?.ok_or(CoreError::PermissionDenied)?;
         // A token bound to client addresses is refused elsewhere before it is used (no use consumed).
         if !entry.usable_from(req.remote_addr) {
@@ -283,6 +285,7 @@ impl Core {
             *auth = audit_auth(token.as_str(), &entry);
         }
         let caller = self.authorize_token(hash, entry, req, routed.as_ref()).await;
+        crate::telemetry::measure_since("vault.core.fetch_acl_and_token", fetched);
         auth.policy_allowed = match &caller {
             Ok(_) => Some(true),
             Err(CoreError::AclDenied) => Some(false),
@@ -339,7 +342,7 @@ impl Core {
         request_id: &str,
         path: &str,
         operation: super::Operation,
-        remote_addr: Option<std::net::IpAddr>,
+        (remote_addr, remote_port): (Option<std::net::IpAddr>, Option<u16>),
         headers: std::collections::BTreeMap<String, Vec<String>>,
     ) -> Result<DirectRequest, CoreError> {
         if self.is_sealed() {
@@ -354,6 +357,7 @@ impl Core {
                 client_token: token.cloned(),
                 wrap_ttl: None,
                 remote_addr,
+                remote_port,
                 secret: None,
                 headers,
             },
@@ -408,7 +412,7 @@ impl Core {
         path: &str,
         operation: super::Operation,
         data: serde_json::Map<String, serde_json::Value>,
-        remote_addr: Option<std::net::IpAddr>,
+        (remote_addr, remote_port): (Option<std::net::IpAddr>, Option<u16>),
         headers: std::collections::BTreeMap<String, Vec<String>>,
     ) -> Result<DirectRequest, CoreError> {
         let direct = DirectRequest {
@@ -420,6 +424,7 @@ impl Core {
                 client_token: None,
                 wrap_ttl: None,
                 remote_addr,
+                remote_port,
                 secret: None,
                 headers,
             },

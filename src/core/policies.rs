@@ -88,6 +88,7 @@ impl Core {
 
     /// Names of the ACL policies, as `sys/policy` lists them: stored ones and `default`, then `root`.
     pub fn list_policies(&self) -> Result<Vec<String>, CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.policy.list_policies");
         let mut names: Vec<String> = self
             .storage
             .keys_with_prefix(Tree::Policies, b"")?
@@ -104,6 +105,7 @@ impl Core {
     }
 
     pub async fn write_policy(&self, name: &str, text: &str) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.policy.set_policy");
         let name = normalize_name(name);
         if name == policy::ROOT_POLICY_NAME || name == policy::RESPONSE_WRAPPING_POLICY_NAME {
             return Err(CoreError::InvalidRequest(format!("cannot update {name:?} policy")));
@@ -144,6 +146,7 @@ impl Core {
     }
 
     pub async fn delete_policy(&self, name: &str) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.policy.delete_policy");
         let name = normalize_name(name);
         match name.as_str() {
             policy::DEFAULT_POLICY_NAME => {

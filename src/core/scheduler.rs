@@ -55,6 +55,8 @@ impl Core {
                     if let Err(e) = self.refresh_usage_gauges() {
                         log::warn!("refreshing the usage gauges failed: {e}");
                     }
+                    // Listing large K/V mounts takes a while: on its own task, so the periodic work here goes on.
+                    Arc::clone(&self).spawn_kv_gauges();
                 }
             }
         }

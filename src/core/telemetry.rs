@@ -162,10 +162,30 @@ impl Core {
             metrics::gauge!("vault.core.active", "cluster" => last).set(0.0);
         }
         metrics::gauge!("vault.core.uptime_seconds").set(crate::telemetry::global().uptime().as_secs_f64().floor());
+        metrics::gauge!("vault.core.in_flight_requests", "cluster" => label).set(self.in_flight.count() as f64);
         if !self.is_sealed() {
             for (name, total) in self.durable_counters() {
                 metrics::counter!(name).absolute(total);
             }
+            // OpenBao counts each barrier encryption under the key term; the keyring keeps that count (persisted
+            // across restarts for automatic rotation), so it is shown as the term's total.
+            if let Ok(keyring) = self.storage.keyring() {
+                metrics::counter!("vault.barrier.estimated_encryptions", "term" => keyring.active_term().to_string())
+                    .absolute(keyring.encryptions());
+            }
+        }
+    }
+
+    /// The `cluster` label OpenBao's cluster metric sink adds (empty while sealed).
+    pub(crate) fn cluster_label(&self) -> String {
+        self.unsealed().map(|u| u.cluster.name.clone()).unwrap_or_default()
+    }
+
+    /// OpenBao's `vault.expire.lease_expiration`: leases (token or secret) ended because their time came.
+    pub(crate) fn count_lease_expirations(&self, n: u64) {
+        if n > 0 {
+            metrics::counter!("vault.expire.lease_expiration", "cluster" => self.cluster_label(), "namespace" => "root")
+                .increment(n);
         }
     }
 
@@ -181,8 +201,24 @@ impl Core {
                 .set(n as f64);
             }
         }
-        let leases = self.storage.keys_with_prefix(Tree::Leases, b"")?.len();
-        metrics::gauge!("vault.expire.num_leases").set(leases as f64);
+        for (kind, entries) in [("logical", &tables.secret), ("auth", &tables.auth)] {
+            // OpenBao's size of the stored table (JSON) per kind and locality.
+            for local in [false, true] {
+                let subset: Vec<&super::mounts::MountEntry> = entries.iter().filter(|e| e.local == local).collect();
+                let size = if subset.is_empty() {
+                    0
+                } else {
+                    serde_json::to_vec(&subset).map(|v| v.len()).unwrap_or(0)
+                };
+                metrics::gauge!("vault.core.mount_table.size", "cluster" => cluster.clone(),
+                    "local" => local.to_string(), "type" => kind)
+                .set(size as f64);
+            }
+        }
+        self.refresh_lease_and_token_gauges()?;
+        // OpenBao's count of the aliases locked out now (every auth mount).
+        let locked: usize = self.locked_users(None)?.values().map(Vec::len).sum();
+        metrics::gauge!("vault.core.locked_users").set(locked as f64);
         Ok(())
     }
 
@@ -197,11 +233,7 @@ impl Core {
         let (status, content_type, body) = match (format, prometheus) {
             ("prometheus", None) => (400, "text/plain", PROMETHEUS_NOT_ENABLED.as_bytes().to_vec()),
             ("prometheus", Some(text)) => (200, "text/plain; version=0.0.4; charset=utf-8", text.into_bytes()),
-            ("", _) => (
-                200,
-                "application/json",
-                telemetry.render_json().to_string().into_bytes(),
-            ),
+            ("", _) => (200, "application/json", telemetry.render_json()),
             (other, _) => (
                 400,
                 "text/plain",

@@ -51,6 +51,22 @@ impl Cidr {
         Ok(Cidr { network: addr, prefix })
     }
 
+    /// An address (a single-host block) or a block, as OpenBao's `parseutil.ParseAddrs` reads each entry.
+    pub fn parse_addr(text: &str) -> Result<Cidr, String> {
+        let text = text.trim();
+        match text.parse::<IpAddr>() {
+            Ok(addr) => Ok(Cidr {
+                network: addr,
+                prefix: width(addr),
+            }),
+            Err(_) => Cidr::parse(text).map_err(|_| {
+                format!(
+                    "error parsing address {text:?}: Unable to convert {text:?} to an IPv4 or IPv6 address, or a UNIX Socket"
+                )
+            }),
+        }
+    }
+
     fn same_family(&self, addr: IpAddr) -> Option<IpAddr> {
         let addr = addr.to_canonical();
         (addr.is_ipv4() == self.network.is_ipv4()).then_some(addr)
@@ -67,6 +83,17 @@ impl Cidr {
     /// `other` lies entirely inside this block.
     pub fn contains_block(&self, other: &Cidr) -> bool {
         self.prefix <= other.prefix && self.contains(other.network)
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    /// As OpenBao shows a parsed address: a single-host block as the bare address.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.prefix == width(self.network) {
+            write!(f, "{}", self.network)
+        } else {
+            write!(f, "{}/{}", self.network, self.prefix)
+        }
     }
 }
 

@@ -105,7 +105,8 @@ async fn begin(
     };
     let id = super::new_request_id();
     let headers = request::audited_headers(req, &state.core.audited_headers());
-    let remote = req.peer_addr().map(|a| a.ip());
+    let client = super::forwarded_for::client_addr(req);
+    let remote = (client.as_ref().and_then(|c| c.ip()), client.map(|c| c.port));
     state
         .core
         .audit_unauthenticated(&id, path, operation_of(req.method()), data.clone(), remote, headers)

@@ -3,6 +3,7 @@
 
 pub mod cors;
 pub mod error;
+pub mod forwarded_for;
 pub mod guard;
 pub mod json_limits;
 mod legacy_keys;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub json_limits: json_limits::JsonLimits,
     /// The level of the line logged per answered request (`log_requests_level`); `None`: no such line.
     pub log_requests: Option<log::Level>,
+    /// The listeners that trust a proxy's `X-Forwarded-For` (by bound address).
+    pub forwarded_for: forwarded_for::ForwardedForRules,
 }
 
 /// The listeners (by bound address) that serve the legacy unauthenticated key endpoints; on the others those paths
@@ -93,7 +96,7 @@ async fn quota_gate(
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let verdict = req.app_data::<web::Data<AppState>>().map(|state| {
         let path = req.path().trim_start_matches("/v1/").to_string();
-        state.core.apply_quotas(&path, req.peer_addr().map(|a| a.ip()))
+        state.core.apply_quotas(&path, forwarded_for::client_ip(req.request()))
     });
     match verdict {
         Some(Err(refused)) => {
@@ -202,7 +205,7 @@ fn unauthenticated_metrics(req: &HttpRequest, state: &AppState) -> Option<HttpRe
     if req.method() != Method::GET {
         return Some(method_not_allowed());
     }
-    let admitted = match state.core.apply_quotas("sys/metrics", req.peer_addr().map(|a| a.ip())) {
+    let admitted = match state.core.apply_quotas("sys/metrics", forwarded_for::client_ip(req)) {
         Ok(admitted) => admitted,
         Err(refused) => return Some(error::render(&CoreError::RateLimited(Box::new(refused)), "")),
     };

@@ -188,7 +188,8 @@ pub fn to_core_request(
         data,
         client_token: client_token(req),
         wrap_ttl: wrap_ttl(req)?,
-        remote_addr: req.peer_addr().map(|a| a.ip()),
+        remote_addr: super::forwarded_for::client_ip(req),
+        remote_port: super::forwarded_for::client_addr(req).map(|a| a.port),
         secret: None,
         headers: Default::default(),
     })

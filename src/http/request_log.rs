@@ -44,7 +44,9 @@ pub async fn track(
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let remote_address = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let remote_address = super::forwarded_for::client_addr(req.request())
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     state.core.in_flight.start(
         &id,
         InFlightRequest {

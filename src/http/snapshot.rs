@@ -43,7 +43,8 @@ async fn authorize(
 ) -> Result<DirectRequest, HttpResponse> {
     let id = super::new_request_id();
     let token = request::client_token(req);
-    let remote = req.peer_addr().map(|a| a.ip());
+    let client = super::forwarded_for::client_addr(req);
+    let remote = (client.as_ref().and_then(|c| c.ip()), client.map(|c| c.port));
     let headers = request::audited_headers(req, &state.core.audited_headers());
     match state
         .core

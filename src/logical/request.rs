@@ -64,8 +64,11 @@ pub struct Request {
     pub data: Map<String, Value>,
     pub client_token: Option<ClientToken>,
     pub wrap_ttl: Option<Duration>,
-    /// The client's address (the TCP peer), for CIDR bindings and audit records; `None` for in-process calls.
+    /// The client's address (the TCP peer, or the client a trusted proxy named in `X-Forwarded-For`), for CIDR
+    /// bindings and audit records; `None` for in-process calls.
     pub remote_addr: Option<IpAddr>,
+    /// The client connection's port (audit records' `remote_port`); `None` for in-process calls.
+    pub remote_port: Option<u16>,
     /// On `Renew` and `Revoke` (sent by the core's expiration manager): the lease's secret.
     pub secret: Option<super::Secret>,
     /// The HTTP request's headers that are configured to be audited (`sys/config/auditing/request-headers`), by
@@ -83,6 +86,7 @@ impl fmt::Debug for Request {
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .field("client_token", &self.client_token)
             .field("remote_addr", &self.remote_addr)
+            .field("remote_port", &self.remote_port)
             .field("header_names", &self.headers.keys().collect::<Vec<_>>())
             .finish()
     }

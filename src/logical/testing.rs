@@ -79,6 +79,7 @@ pub fn call(
         client_token: None,
         wrap_ttl: None,
         remote_addr: None,
+        remote_port: None,
         secret: None,
         headers: Default::default(),
     };

@@ -137,6 +137,10 @@ impl AutoSealConfig {
 
     /// Seal `plaintext` (blocking: the transit seal calls another server).
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        crate::telemetry::seal_call(self.seal_type(), "encrypt", || self.encrypt_untimed(plaintext))
+    }
+
+    fn encrypt_untimed(&self, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let ciphertext = match self {
             AutoSealConfig::Static(c) => static_encrypt(&c.current_key, plaintext)?,
             AutoSealConfig::Transit(c) => transit_call(
@@ -158,6 +162,10 @@ impl AutoSealConfig {
     /// Open a blob sealed by [`AutoSealConfig::encrypt`]; also says whether it should be re-sealed (it was made
     /// under a previous key).
     pub fn decrypt(&self, blob: &[u8]) -> Result<(Zeroizing<Vec<u8>>, bool), SealError> {
+        crate::telemetry::seal_call(self.seal_type(), "decrypt", || self.decrypt_untimed(blob))
+    }
+
+    fn decrypt_untimed(&self, blob: &[u8]) -> Result<(Zeroizing<Vec<u8>>, bool), SealError> {
         let blob: SealedBlob = serde_json::from_slice(blob).map_err(|_| SealError::BlobMalformed)?;
         if blob.seal_type != self.seal_type() {
             return Err(SealError::WrongSealType(blob.seal_type));

@@ -494,10 +494,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "the ACL does not report which policies granted a request",
     ),
     (
-        "/request/remote_port",
-        "the core request carries the client's address only",
-    ),
-    (
         "/request/mount_accessor",
         "OpenBao's request entry names the mount accessor only when an existence check routed the request first",
     ),

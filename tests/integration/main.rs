@@ -25,6 +25,7 @@ mod dev_mode;
 mod differential;
 mod durability;
 mod faults;
+mod forwarded_for;
 mod hardening;
 mod http_conventions;
 mod hvac_approle;

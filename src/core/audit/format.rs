@@ -241,6 +241,8 @@ struct RequestOut<'a> {
     data: Option<HashedData<'a>>,
     #[serde(skip_serializing_if = "is_empty_str")]
     remote_address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_port: Option<u16>,
     #[serde(skip_serializing_if = "is_zero")]
     wrap_ttl: i64,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -533,6 +535,7 @@ pub fn entry_line(
             hash: data_hash,
         }),
         remote_address: req.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
+        remote_port: req.remote_port,
         wrap_ttl: req.wrap_ttl.map_or(0, |t| t.as_secs() as i64),
         headers: if req.headers.is_empty() {
             BTreeMap::new()
@@ -610,6 +613,7 @@ mod tests {
             client_token: Some(ClientToken::new("s.topsecret")),
             wrap_ttl: None,
             remote_addr: Some("127.0.0.1".parse().unwrap()),
+            remote_port: Some(50000),
             secret: None,
             headers: Default::default(),
         }

@@ -170,6 +170,7 @@ fn probe(device: &Device) -> Result<(), String> {
         client_token: None,
         wrap_ttl: None,
         remote_addr: None,
+        remote_port: None,
         secret: None,
         headers: Default::default(),
     };

@@ -605,6 +605,7 @@ impl Core {
         path: &str,
         role: Option<&TokenRole>,
     ) -> Result<(Zeroizing<String>, TokenEntry, Vec<String>), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.token.create");
         let parent = creator.entry;
         // A token with limited uses could escape its limit through children. On its last use it is already on its
         // way out, and OpenBao's lookup of the parent finds nothing.
@@ -759,6 +760,9 @@ impl Core {
                 Ok(())
             })
             .await??;
+        if entry.is_root() {
+            crate::telemetry::count("vault.token.create_root", 1);
+        }
         Ok((id, entry, warnings))
     }
 
@@ -807,6 +811,7 @@ impl Core {
     /// Revoke a token and every descendant in one transaction. A child created while the tree was scanned keeps
     /// its parent link, so the scan repeats until no revoked token has children left.
     pub async fn revoke_tree(&self, hash: &[u8]) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.token.revoke-tree");
         self.revoke_tree_because(hash, Removal::Revoked).await
     }
 
@@ -866,6 +871,7 @@ impl Core {
 
     /// Revoke only this token; its children become orphans.
     pub async fn revoke_orphan(&self, hash: &[u8]) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.token.revoke");
         let children = self.children_of(hash)?;
         let cubbyhole = self.cubbyhole_keys([hash])?;
         let leases = self.secret_leases_of([hash])?;
@@ -894,6 +900,7 @@ impl Core {
 
     /// Renew a token by `increment` seconds (0: its original TTL), within its explicit max TTL and the system max.
     pub async fn renew_token(&self, hash: &[u8], increment: u64) -> Result<(TokenEntry, Vec<String>), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.expire.renew-token");
         let hash = hash.to_vec();
         let (default_ttl, max_ttl) = self.token_mount_ttls();
         let now = now_ns();
@@ -1021,6 +1028,7 @@ impl Core {
     fn note_expired(&self, n: usize) {
         self.tokens_expired
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count_lease_expirations(n as u64);
     }
 
     /// Tokens the expiry sweep revoked since start (`vault.expire.revoked_tokens` in `sys/metrics`).

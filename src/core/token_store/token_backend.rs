@@ -710,6 +710,7 @@ mod tests {
                 client_token: Some(ClientToken::new(&self.root)),
                 wrap_ttl: None,
                 remote_addr: None,
+                remote_port: None,
                 secret: None,
                 headers: Default::default(),
             };

@@ -312,6 +312,7 @@ mod tests {
                 client_token: None,
                 wrap_ttl: None,
                 remote_addr: None,
+                remote_port: None,
                 secret: None,
                 headers: Default::default(),
             };
