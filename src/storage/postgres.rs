@@ -1100,7 +1100,15 @@ impl PgTxRead<'_, '_> {
         }
         self.tx.borrow_mut().execute(
             &self.stmts.write_batch,
-            &[&put_trees, &put_keys, &put_values, &delete_trees, &delete_keys, &channel, &notice],
+            &[
+                &put_trees,
+                &put_keys,
+                &put_values,
+                &delete_trees,
+                &delete_keys,
+                &channel,
+                &notice,
+            ],
         )?;
         Ok(())
     }
