@@ -138,8 +138,13 @@ impl Core {
         }
         actix_web::rt::spawn(async move {
             let _done = Done;
-            if let Err(e) = self.refresh_kv_gauges().await {
-                log::warn!("counting the K/V secrets failed: {e}");
+            match self.refresh_kv_gauges().await {
+                Ok(()) => {}
+                // Sealed (or shutting down) while it walked: nothing is wrong, the next unseal counts again.
+                Err(CoreError::Sealed | CoreError::Storage(crate::storage::StorageError::Sealed)) => {
+                    log::debug!("counting the K/V secrets stopped: sealed meanwhile")
+                }
+                Err(e) => log::warn!("counting the K/V secrets failed: {e}"),
             }
         });
     }
