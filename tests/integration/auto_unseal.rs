@@ -389,3 +389,68 @@ fn seal_migration_from_shamir_to_transit_and_back() {
     server.client.unseal_with(&keys[1..3]);
     assert_eq!(server.client.get("auth/token/lookup-self", Some(&root)).0, 200);
 }
+
+/// The legacy `sys/rekey-recovery-key/*` (on a listener that enables the legacy endpoints) replaces the recovery
+/// shares of an auto seal, without a token, as OpenBao's: the new shares then stand in for unseal keys and the old
+/// ones no longer do.
+#[test]
+fn the_legacy_recovery_rekey_replaces_the_recovery_shares() {
+    let dir = temp_dir();
+    let config = write_config(
+        dir.path(),
+        &dir.path().join("data"),
+        &static_seal("k1", STATIC_KEY, ""),
+        "  tls_disable = true\n  disable_unauthed_rekey_endpoints = false",
+    );
+    let server = TestServer::start_with_config(dir.path(), &config, "http", None);
+    let c = &server.client;
+    let (status, init) = c.put("sys/init", None, json!({"recovery_shares": 3, "recovery_threshold": 2}));
+    assert_eq!(status, 200, "{init}");
+    let recovery = strings(&init["recovery_keys"]);
+    let root = init["root_token"].as_str().unwrap().to_string();
+    wait_unsealed(c);
+
+    let (status, body) = c.put(
+        "sys/rekey-recovery-key/init",
+        None,
+        json!({"secret_shares": 2, "secret_threshold": 2}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["started"].clone(), body["n"].clone(), body["required"].clone()),
+        (json!(true), json!(2), json!(2))
+    );
+    let nonce = body["nonce"].clone();
+    let mut done = Value::Null;
+    for key in &recovery[..2] {
+        let (status, body) = c.put(
+            "sys/rekey-recovery-key/update",
+            None,
+            json!({"key": key, "nonce": nonce}),
+        );
+        assert_eq!(status, 200, "{body}");
+        done = body;
+    }
+    assert_eq!(done["complete"], true, "{done}");
+    let new_recovery = strings(&done["keys"]);
+    assert_eq!(new_recovery.len(), 2);
+
+    let (status, _) = submit_shares(
+        c,
+        &root,
+        "sys/generate-root-token/update",
+        &c.put(
+            "sys/generate-root-token/attempt",
+            Some(&root),
+            json!({"otp": "abcdefghijklmnopqrstuvwxyz"}),
+        )
+        .1["data"]["nonce"],
+        &recovery[..2],
+    );
+    assert_eq!(status, 400, "the old recovery shares no longer work");
+    assert_eq!(
+        c.call("DELETE", "sys/generate-root-token/attempt", Some(&root), None).0,
+        204
+    );
+    generate_root(c, &root, &new_recovery);
+}
