@@ -154,6 +154,15 @@ impl Core {
         {
             return Err(CoreError::InvalidRequest("cannot write to a path ending in '/'".into()));
         }
+        // OpenBao reads the token these name before anything else (to pick its namespace): one that is not a
+        // string is refused there, whoever asks.
+        if matches!(
+            req.path.as_str(),
+            "auth/token/lookup" | "auth/token/renew" | "auth/token/revoke" | "auth/token/revoke-orphan"
+        ) && req.data.get("token").is_some_and(|t| !t.is_string())
+        {
+            return Err(CoreError::Forbidden("invalid token".into()));
+        }
         let mut auth = AuthView {
             token_type: "default".into(),
             ..AuthView::default()
