@@ -8,12 +8,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Core;
+use super::{Core, CoreError};
 
 /// How often the scheduler looks for due work: the finest interval a backend can ask for.
 pub const TICK: Duration = Duration::from_secs(1);
 /// How often the barrier key's use is checked against the rotation settings (and its count persisted).
 const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Report a failure of background work: a seal (or the shutdown) that came while it ran is no failure.
+pub(super) fn background_failure(what: &str, e: &CoreError) {
+    match e {
+        CoreError::Sealed | CoreError::Storage(crate::storage::StorageError::Sealed) => {
+            log::debug!("{what} stopped: sealed meanwhile")
+        }
+        e => log::warn!("{what} failed: {e}"),
+    }
+}
 
 impl Core {
     /// Run due periodic functions, forever (spawned once by the server).
@@ -33,27 +43,27 @@ impl Core {
                 continue;
             }
             if let Err(e) = self.finish_pending_deletes().await {
-                log::warn!("finishing the deletion of disabled mounts failed: {e}");
+                background_failure("finishing the deletion of disabled mounts", &e);
             }
             self.run_due(&mut last_run).await;
             if last_key_check.elapsed() >= KEY_CHECK_INTERVAL {
                 last_key_check = Instant::now();
                 let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
                 if let Err(e) = self.check_keyring_rotation(now).await {
-                    log::warn!("barrier key rotation check failed: {e}");
+                    background_failure("barrier key rotation check", &e);
                 }
             }
             if last_counters.elapsed() >= super::telemetry::PERSIST_INTERVAL {
                 last_counters = Instant::now();
                 if let Err(e) = self.persist_durable_counters().await {
-                    log::warn!("storing the metrics counters failed: {e}");
+                    background_failure("storing the metrics counters", &e);
                 }
             }
             if let Some(period) = self.settings.telemetry.usage_gauge_period {
                 if last_usage.is_none_or(|t| t.elapsed() >= period) {
                     last_usage = Some(Instant::now());
                     if let Err(e) = self.refresh_usage_gauges() {
-                        log::warn!("refreshing the usage gauges failed: {e}");
+                        background_failure("refreshing the usage gauges", &e);
                     }
                     // Listing large K/V mounts takes a while: on its own task, so the periodic work here goes on.
                     Arc::clone(&self).spawn_kv_gauges();
@@ -77,7 +87,7 @@ impl Core {
             }
             last_run.insert(mount.path.clone(), now);
             if let Err(e) = mount.run_periodic(self).await {
-                log::warn!("periodic work of {} failed: {e}", mount.path);
+                background_failure(&format!("periodic work of {}", mount.path), &e);
             }
         }
     }

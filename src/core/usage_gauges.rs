@@ -138,13 +138,9 @@ impl Core {
         }
         actix_web::rt::spawn(async move {
             let _done = Done;
-            match self.refresh_kv_gauges().await {
-                Ok(()) => {}
-                // Sealed (or shutting down) while it walked: nothing is wrong, the next unseal counts again.
-                Err(CoreError::Sealed | CoreError::Storage(crate::storage::StorageError::Sealed)) => {
-                    log::debug!("counting the K/V secrets stopped: sealed meanwhile")
-                }
-                Err(e) => log::warn!("counting the K/V secrets failed: {e}"),
+            if let Err(e) = self.refresh_kv_gauges().await {
+                // A seal (or the shutdown) while it walked is no failure: the next unseal counts again.
+                super::scheduler::background_failure("counting the K/V secrets", &e);
             }
         });
     }
