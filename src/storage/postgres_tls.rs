@@ -115,22 +115,10 @@ pub fn split(url: &str) -> Result<(String, TlsParams), String> {
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .ok_or("invalid percent-encoding in connection_url")?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| "invalid percent-encoding in connection_url")?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "connection_url is not UTF-8".to_string())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|v| v.into_owned())
+        .map_err(|_| "connection_url is not UTF-8".to_string())
 }
 
 /// The `key=value` form's pairs (values optionally single-quoted, with `\` escapes), each with its raw text.

@@ -497,3 +497,32 @@ macro_rules! on_postgresql {
         }
     };
 }
+
+/// A raw GET with the given request headers (a name repeated is sent as separate lines): the status, the value of
+/// the response header `wanted` and the body text.
+pub fn raw_get(
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    wanted: &str,
+) -> (u16, Option<String>, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut req = agent.get(format!("{base}/v1/{path}"));
+    if let Some(t) = token {
+        req = req.header("X-Vault-Token", t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.call().unwrap();
+    let value = resp
+        .headers()
+        .get(wanted)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (resp.status().as_u16(), value, resp.body_mut().read_to_string().unwrap())
+}

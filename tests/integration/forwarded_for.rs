@@ -9,26 +9,9 @@ use crate::tools::ReferenceServer;
 
 /// A raw GET with the given headers (repeated names are separate lines): status, Cache-Control, body.
 fn get(base: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> (u16, Option<String>, String) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut req = agent.get(format!("{base}/v1/{path}"));
-    if let Some(t) = token {
-        req = req.header("X-Vault-Token", t);
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut resp = req.call().unwrap();
-    let cache = resp
-        .headers()
-        .get("cache-control")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let (status, cache, body) = crate::common::raw_get(base, path, token, headers, "cache-control");
     // Go's encoder ends a JSON body with a newline; ours does not: the JSON is compared.
-    let body = resp.body_mut().read_to_string().unwrap().trim_end().to_string();
-    (resp.status().as_u16(), cache, body)
+    (status, cache, body.trim_end().to_string())
 }
 
 fn audit_stanza(path: &std::path::Path) -> String {

@@ -12,29 +12,8 @@ use crate::tools::{python, run_bao, ReferenceServer};
 
 /// A raw GET: status, content type and body text.
 pub fn get_text(base: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut req = agent.get(format!("{base}/v1/{path}"));
-    if let Some(t) = token {
-        req = req.header("X-Vault-Token", t);
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut resp = req.call().unwrap();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    (
-        resp.status().as_u16(),
-        content_type,
-        resp.body_mut().read_to_string().unwrap(),
-    )
+    let (status, content_type, body) = crate::common::raw_get(base, path, token, headers, "content-type");
+    (status, content_type.unwrap_or_default(), body)
 }
 
 fn start_with_telemetry(dir: &std::path::Path, listener_extra: &str) -> (TestServer, String, Vec<String>) {
