@@ -192,7 +192,7 @@ impl Core {
                 login,
             };
             // A refused request is answered with its refusal even when it could not be recorded (as in OpenBao).
-            if let (Err(refused), Ok(_)) = (self.audit_request(&input), &plan) {
+            if let (Err(refused), Ok(_)) = (self.audit_request_grouped(&input).await, &plan) {
                 self.finish_token_use(last_use, &req.id).await;
                 return Err(refused);
             }
@@ -219,7 +219,7 @@ impl Core {
                 response: result.as_ref().ok(),
                 login,
             };
-            self.audit_response(&input)?;
+            self.audit_response_grouped(&input).await?;
         }
         drop(started);
         result

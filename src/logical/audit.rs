@@ -14,6 +14,13 @@ pub trait AuditSink: Send + Sync {
     /// Record one entry (a complete line, newline included). `Err` when it could not be recorded.
     fn write_entry(&self, line: &[u8]) -> std::io::Result<()>;
 
+    /// Whether `write_entry` may be given several entries at once (lines one after another), recording all or
+    /// none of them: then concurrent requests' entries are written together. Not for a sink that needs one
+    /// message per entry (a datagram, a syslog record).
+    fn takes_batches(&self) -> bool {
+        false
+    }
+
     /// Reopen the destination (log rotation); a no-op for devices without one.
     fn reload(&self) -> std::io::Result<()>;
 

@@ -1,8 +1,9 @@
 //! The `file` audit device (OpenBao's `builtin/audit/file`): appends each entry to `file_path`, or writes it to
 //! standard output (`stdout`), or drops it (`discard`). The file is opened at creation (so a path that cannot be
 //! written is refused then), kept open, reopened once when a write fails, and reopened on `SIGHUP` so rotated logs
-//! are followed. Each entry is one `write` of a complete line on an `O_APPEND` descriptor, so concurrent entries never
-//! interleave, and an entry that cannot be written whole (a full disk) is cut off again. With `fsync = true` (not an
+//! are followed. Each write is one `write` of complete lines (an entry, or a batch of concurrent requests' entries) on
+//! an `O_APPEND` descriptor, so entries never interleave, and what cannot be written whole (a full disk) is cut off
+//! again. With `fsync = true` (not an
 //! OpenBao option) an entry is on disk before the request goes on; the default is off, as in OpenBao: the page cache
 //! survives a crash of the server, and a sync per entry costs a disk flush per request.
 
@@ -156,6 +157,11 @@ impl AuditSink for FileDevice {
             // A failed write reopens the file once and retries (it may have been moved or removed).
             Target::File(_) => self.file.write(|| self.open(), |file| self.write_to(file, line)),
         }
+    }
+
+    /// A batch is one `write` on the `O_APPEND` descriptor, cut off again whole when it cannot be written whole.
+    fn takes_batches(&self) -> bool {
+        true
     }
 
     fn last_entry(&self) -> Option<Vec<u8>> {

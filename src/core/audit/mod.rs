@@ -4,6 +4,7 @@
 //! broker that writes every entry to every device. An entry counts as recorded when at least one device wrote it;
 //! when none did, the request is refused before anything is done (fail closed).
 
+mod batch;
 pub mod chain;
 pub mod format;
 
@@ -78,25 +79,83 @@ pub struct Device {
     /// The salt keyed once for HMAC.
     key: format::SaltHmac,
     format: FormatOptions,
-    /// With `hmac_chain = "true"`: the chain key and the last entry's chain value (held while an entry is written,
-    /// so the file's order is the chain's).
-    chain: Option<Chain>,
+    /// With `hmac_chain = "true"`: the key that chains entries.
+    chain_key: Option<Zeroizing<Vec<u8>>>,
+    /// Held while entries are written, so the file's order is the order they were written in; holds the last
+    /// entry's chain value (for a chaining device).
+    write_order: std::sync::Mutex<[u8; chain::LINK_LEN]>,
+    /// For a sink that records several entries with one write: the entries waiting to be written together.
+    pending: Option<batch::Pending>,
 }
 
-/// A chaining device's key and its last entry's chain value.
-type Chain = (Zeroizing<Vec<u8>>, std::sync::Mutex<[u8; chain::LINK_LEN]>);
-
 impl Device {
-    /// Write one formatted entry, chained when the device chains its entries.
-    fn write(&self, mut line: Vec<u8>) -> std::io::Result<()> {
-        let Some((key, previous)) = &self.chain else {
-            return self.sink.write_entry(&line);
+    fn write_order(&self) -> std::sync::MutexGuard<'_, [u8; chain::LINK_LEN]> {
+        self.write_order.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Write one formatted entry now, chained when the device chains its entries.
+    fn write(&self, line: Vec<u8>) -> std::io::Result<()> {
+        let end = line.len();
+        self.write_entries(&mut self.write_order(), &line, &[end])
+    }
+
+    /// Write `lines` (entries ending at `ends`) with the write order held (`last`: the last chain value).
+    fn write_entries(&self, last: &mut [u8; chain::LINK_LEN], lines: &[u8], ends: &[usize]) -> std::io::Result<()> {
+        let Some(key) = &self.chain_key else {
+            return self.sink.write_entry(lines);
         };
-        let mut previous = previous.lock().unwrap_or_else(|p| p.into_inner());
-        let next = chain::seal_line(key, &previous, &mut line);
-        self.sink.write_entry(&line)?;
-        *previous = next;
+        let mut sealed = Vec::with_capacity(lines.len() + ends.len() * 80);
+        let (mut link, mut start) = (*last, 0);
+        for &end in ends {
+            let mut line = lines[start..end].to_vec();
+            link = chain::seal_line(key, &link, &mut line);
+            sealed.extend_from_slice(&line);
+            start = end;
+        }
+        self.sink.write_entry(&sealed)?;
+        *last = link;
         Ok(())
+    }
+
+    /// Write the batch being filled (the next entry opens a new one) and tell its requests how it went.
+    fn flush_pending(&self) {
+        let Some(pending) = &self.pending else {
+            return;
+        };
+        let (batch, mut last) = {
+            let mut open = pending.lock();
+            // Taken before the batch is let go, so batches are written in the order they were filled.
+            let last = self.write_order();
+            (std::mem::take(&mut *open), last)
+        };
+        if batch.ends.is_empty() {
+            return;
+        }
+        let written = self.write_entries(&mut last, &batch.lines, &batch.ends);
+        drop(last);
+        if let Err(e) = &written {
+            log::error!(
+                "audit: device {} failed to write {} entries: {e}",
+                self.entry.path,
+                batch.ends.len()
+            );
+        }
+        batch.outcome.settle(written.is_ok());
+    }
+}
+
+/// Writes the batches a request leads when it is done with them, or when it is dropped while it lets the others
+/// run (a client that went away): the other requests of the batch wait for it.
+struct LeadBatches<'a> {
+    devices: &'a [Arc<Device>],
+    leads: Vec<usize>,
+}
+
+impl Drop for LeadBatches<'_> {
+    fn drop(&mut self) {
+        for &i in &self.leads {
+            self.devices[i].flush_pending();
+        }
     }
 }
 
@@ -140,20 +199,18 @@ fn build(entry: &AuditTableEntry, salt: SecretKey) -> Result<Device, String> {
         Some(v) => crate::logical::audit::parse_go_bool(v)?,
         None => false,
     };
-    let chain = chained.then(|| {
-        let resume = sink.last_entry().and_then(|line| chain::last_link(&line));
-        (
-            chain::chain_key(&salt[..]),
-            std::sync::Mutex::new(resume.unwrap_or(chain::GENESIS)),
-        )
-    });
+    let last_link = chained
+        .then(|| sink.last_entry().and_then(|line| chain::last_link(&line)))
+        .flatten();
     Ok(Device {
         entry: entry.clone(),
+        pending: sink.takes_batches().then(batch::Pending::default),
         sink,
         key: format::SaltHmac::new(&salt[..]),
+        chain_key: chained.then(|| chain::chain_key(&salt[..])),
+        write_order: std::sync::Mutex::new(last_link.unwrap_or(chain::GENESIS)),
         salt,
         format,
-        chain,
     })
 }
 
@@ -213,20 +270,69 @@ impl Core {
         let mut recorded = false;
         for device in devices.iter() {
             let line = format::entry_line(input, response_entry, &device.format, &device.key, &headers);
-            match device.write(line) {
-                Ok(()) => recorded = true,
-                Err(e) => log::error!(
-                    "audit: device {} failed to log the {} of request {}: {e}",
-                    device.entry.path,
-                    if response_entry { "response" } else { "request" },
-                    input.req.id
-                ),
+            recorded |= self.write_now(device, line, input, response_entry);
+        }
+        if recorded {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    /// [`broadcast`](Self::broadcast), with the entry joining each batching device's group commit: written with
+    /// the entries of the other requests that are ready now.
+    async fn broadcast_grouped(&self, input: &AuditInput<'_>, response_entry: bool) -> Result<(), ()> {
+        let devices = self.audit.devices.load_full();
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let mut recorded = false;
+        let mut waiting = Vec::new();
+        let mut lead = LeadBatches {
+            devices: &devices,
+            leads: Vec::new(),
+        };
+        {
+            let headers = self.audit.headers.load();
+            for (i, device) in devices.iter().enumerate() {
+                let line = format::entry_line(input, response_entry, &device.format, &device.key, &headers);
+                let Some(pending) = &device.pending else {
+                    recorded |= self.write_now(device, line, input, response_entry);
+                    continue;
+                };
+                let ticket = pending.add(&line);
+                if ticket.leads {
+                    lead.leads.push(i);
+                }
+                waiting.push((i, ticket.outcome));
+            }
+        }
+        if !lead.leads.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        drop(lead);
+        for (i, outcome) in waiting {
+            if outcome.recorded().await {
+                recorded = true;
+            } else {
+                log_unrecorded(&devices[i], input, response_entry, "its batch was not written");
             }
         }
         if recorded {
             Ok(())
         } else {
             Err(())
+        }
+    }
+
+    /// Write an entry to a device that takes one at a time: `true` when it was recorded.
+    fn write_now(&self, device: &Device, line: Vec<u8>, input: &AuditInput, response_entry: bool) -> bool {
+        match device.write(line) {
+            Ok(()) => true,
+            Err(e) => {
+                log_unrecorded(device, input, response_entry, &e.to_string());
+                false
+            }
         }
     }
 
@@ -240,6 +346,24 @@ impl Core {
         let outcome = self.broadcast(input, false);
         // OpenBao's failure counter moves by 0 on success (so it exists once auditing ran).
         crate::telemetry::count("vault.audit.log_request_failure", u64::from(outcome.is_err()));
+        outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+    }
+
+    /// [`audit_request`](Self::audit_request) in the request pipeline: the entry is written with those of the other
+    /// requests ready at the same time.
+    pub async fn audit_request_grouped(&self, input: &AuditInput<'_>) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.audit.log_request");
+        let outcome = self.broadcast_grouped(input, false).await;
+        crate::telemetry::count("vault.audit.log_request_failure", u64::from(outcome.is_err()));
+        outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+    }
+
+    /// [`audit_response`](Self::audit_response) in the request pipeline, grouped as
+    /// [`audit_request_grouped`](Self::audit_request_grouped).
+    pub async fn audit_response_grouped(&self, input: &AuditInput<'_>) -> Result<(), CoreError> {
+        let _timer = crate::telemetry::Timer::start("vault.audit.log_response");
+        let outcome = self.broadcast_grouped(input, true).await;
+        crate::telemetry::count("vault.audit.log_response_failure", u64::from(outcome.is_err()));
         outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
     }
 
@@ -271,8 +395,8 @@ impl Core {
             .iter()
             .find(|d| d.entry.path == path)
             .ok_or_else(|| invalid(format!("unknown audit backend {path:?}")))?;
-        let (key, _) = device
-            .chain
+        let key = device
+            .chain_key
             .as_ref()
             .ok_or_else(|| invalid(format!("audit device {path:?} does not chain its entries (hmac_chain)")))?;
         Ok(hex::encode(&key[..]))
@@ -561,6 +685,15 @@ impl Core {
         log::info!("audit: disabled device {path}");
         Ok(())
     }
+}
+
+fn log_unrecorded(device: &Device, input: &AuditInput, response_entry: bool, why: &str) {
+    log::error!(
+        "audit: device {} failed to log the {} of request {}: {why}",
+        device.entry.path,
+        if response_entry { "response" } else { "request" },
+        input.req.id
+    );
 }
 
 fn new_entry(path: &str, declared: &DeclaredDevice, table: &str) -> AuditTableEntry {
