@@ -136,6 +136,7 @@ impl Core {
             error: Some(refused.to_string()),
             response: None,
             login: false,
+            shared: None,
         };
         if let Err(e) = self.audit_request(&input) {
             log::warn!("failed to audit log request rejection caused by rate limit quota violation: {e}");
@@ -182,6 +183,7 @@ impl Core {
 
         // The audit point before: only with devices enabled is the mount looked up and an entry formatted.
         let audit_mount = self.has_audit_devices().then(|| self.audit_mount_of(&req.path));
+        let shared_parts = super::audit::SharedParts::default();
         if let Some(mount) = &audit_mount {
             let input = AuditInput {
                 req: &req,
@@ -190,6 +192,7 @@ impl Core {
                 error: audit_error(plan.as_ref().map(|_| ())),
                 response: None,
                 login,
+                shared: Some(&shared_parts),
             };
             // A refused request is answered with its refusal even when it could not be recorded (as in OpenBao).
             if let (Err(refused), Ok(_)) = (self.audit_request_grouped(&input).await, &plan) {
@@ -218,6 +221,8 @@ impl Core {
                 error: audit_error(result.as_ref().map(|_| ())),
                 response: result.as_ref().ok(),
                 login,
+                // The parts are the request entry's unless the mount accessor was cleared above.
+                shared: ran.then_some(&shared_parts),
             };
             self.audit_response_grouped(&input).await?;
         }
@@ -400,6 +405,7 @@ impl Core {
                 error: audit_error(verdict.as_ref().map(|_| ())),
                 response: None,
                 login: false,
+                shared: None,
             };
             let recorded = self.audit_request(&input);
             if let Err(refused) = verdict {
@@ -448,6 +454,7 @@ impl Core {
                 error: None,
                 response: None,
                 login: false,
+                shared: None,
             };
             self.audit_request(&input)?;
         }
@@ -475,6 +482,7 @@ impl Core {
             error: audit_error(outcome.map(|_| ())),
             response: outcome.ok().flatten(),
             login: false,
+            shared: None,
         };
         self.audit_response(&input)
     }

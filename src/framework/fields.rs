@@ -502,13 +502,31 @@ pub fn go_duration_string(secs: i64) -> String {
 
 /// Go's `time.RFC3339Nano` of Unix nanoseconds in UTC (fraction without trailing zeros).
 pub fn rfc3339_nano(ns: i64) -> String {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    // Written field by field: this runs for every audit entry, and a strftime pattern is parsed on each use.
     let t = Utc.timestamp_nanos(ns);
-    let mut out = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let frac = ns.rem_euclid(1_000_000_000);
+    let mut out = String::with_capacity(30);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let mut frac = ns.rem_euclid(1_000_000_000);
     if frac != 0 {
-        let digits = format!("{frac:09}");
+        let mut digits = [b'0'; 9];
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        let significant = digits.iter().rposition(|d| *d != b'0').map_or(0, |i| i + 1);
         out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
+        out.extend(digits[..significant].iter().map(|d| *d as char));
     }
     out.push('Z');
     out
@@ -803,6 +821,8 @@ mod tests {
         assert_eq!(go_duration_string(-1), "-1s");
         assert_eq!(rfc3339_nano(1_700_000_000_120_000_000), "2023-11-14T22:13:20.12Z");
         assert_eq!(rfc3339_nano(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_nano(1_700_000_000_000_000_001), "2023-11-14T22:13:20.000000001Z");
+        assert_eq!(rfc3339_nano(-1), "1969-12-31T23:59:59.999999999Z");
     }
 
     #[test]

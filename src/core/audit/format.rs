@@ -92,6 +92,9 @@ pub struct AuditInput<'a> {
     pub response: Option<&'a Response>,
     /// For a response entry of a login: the `auth` block is the token issued.
     pub login: bool,
+    /// Where a request's entries share their `auth` and `request` parts: the request entry leaves them there and a
+    /// response entry with the same parts copies them (not for a login, whose response shows the token issued).
+    pub shared: Option<&'a super::SharedParts>,
 }
 
 fn is_empty_str(s: &str) -> bool {
@@ -107,22 +110,63 @@ fn is_empty_map<K, V>(m: &&BTreeMap<K, V>) -> bool {
     m.is_empty()
 }
 
-/// A device's salt, keyed once: each HMAC then starts from the keyed state instead of hashing the key again.
-#[derive(Clone)]
-pub struct SaltHmac(HmacSha256);
+/// How many tokens' HMACs a device remembers (then it starts over).
+const REMEMBERED_TOKENS: usize = 4096;
+
+/// A device's salt, keyed once: each HMAC then starts from the keyed state instead of hashing the key again. It also
+/// remembers the HMACs of recent client tokens and their accessors: every entry of a request repeats them, and
+/// applications make many requests with one token.
+pub struct SaltHmac {
+    mac: HmacSha256,
+    /// By accessor (not secret; the token is never kept): the token's HMAC and the accessor's.
+    tokens: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    /// The HMAC of the empty string (many responses hold empty strings).
+    empty: String,
+}
 
 impl SaltHmac {
     pub fn new(salt: &[u8]) -> Self {
         // HMAC takes keys of any length: `new_from_slice` cannot fail.
         let mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(salt)
             .unwrap_or_else(|_| <HmacSha256 as hmac::KeyInit>::new(&Default::default()));
-        SaltHmac(mac)
+        let mut key = SaltHmac {
+            mac,
+            tokens: Default::default(),
+            empty: String::new(),
+        };
+        key.empty = key.compute("");
+        key
+    }
+
+    /// The HMACs of `token` and of `accessor`. `own_accessor` says the accessor was read from that token's entry
+    /// (accessors are unique and never reused), so the pair may be remembered by accessor.
+    fn token_pair(&self, token: &str, accessor: &str, own_accessor: bool) -> (String, String) {
+        if !own_accessor || accessor.is_empty() {
+            return (self.identified(token), self.identified(accessor));
+        }
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pair) = tokens.get(accessor) {
+            return pair.clone();
+        }
+        let pair = (self.identified(token), self.identified(accessor));
+        if tokens.len() >= REMEMBERED_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(accessor.to_string(), pair.clone());
+        pair
     }
 
     /// `hmac-sha256:<hex>` of `data` (OpenBao's `GetIdentifiedHMAC`).
     pub fn identified(&self, data: &str) -> String {
+        if data.is_empty() {
+            return self.empty.clone();
+        }
+        self.compute(data)
+    }
+
+    fn compute(&self, data: &str) -> String {
         const PREFIX: &str = "hmac-sha256:";
-        let mut mac = self.0.clone();
+        let mut mac = self.mac.clone();
         mac.update(data.as_bytes());
         let tag = mac.finalize().into_bytes();
         let mut hex_tag = [0u8; 64];
@@ -161,20 +205,6 @@ impl<'a> Hash<'a> {
             self.apply(s)
         }
     }
-}
-
-#[derive(Serialize)]
-struct Entry<'a> {
-    #[serde(skip_serializing_if = "is_empty_str")]
-    time: String,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    auth: AuthOut<'a>,
-    request: RequestOut<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response: Option<ResponseOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -494,6 +524,20 @@ pub fn entry_line(
     key: &SaltHmac,
     audited: &AuditedHeaders,
 ) -> Vec<u8> {
+    entry_line_sharing(input, response_entry, options, key, audited, None).0
+}
+
+/// [`entry_line`], with the entry's `auth` and `request` parts copied from `shared` when given (as this device
+/// wrote them in the request's other entry) instead of formatted again. Returns the line and where those parts are
+/// in it.
+pub fn entry_line_sharing(
+    input: &AuditInput,
+    response_entry: bool,
+    options: &FormatOptions,
+    key: &SaltHmac,
+    audited: &AuditedHeaders,
+    shared: Option<&[u8]>,
+) -> (Vec<u8>, std::ops::Range<usize>) {
     let hash = Hash((!options.raw).then_some(key));
     let hash_accessor = if options.hmac_accessor { hash } else { Hash(None) };
     let data_hash = hash.0;
@@ -501,9 +545,24 @@ pub fn entry_line(
     let no_mount = MountView::default();
     let mount = input.mount.unwrap_or(&no_mount);
     let token_clear = req.client_token.as_ref().map_or("", |t| t.as_str());
-    let known = Known {
-        token: (token_clear, hash.nonempty(token_clear)),
-        accessor: (&input.auth.accessor, hash_accessor.nonempty(&input.auth.accessor)),
+    let accessor_clear = input.auth.accessor.as_str();
+    let known = match hash.0 {
+        Some(key) if !token_clear.is_empty() => {
+            let own_accessor = input.auth.client_token.as_str() == token_clear;
+            let (token, accessor) = key.token_pair(token_clear, accessor_clear, own_accessor);
+            let accessor = match hash_accessor.0 {
+                Some(_) if !accessor_clear.is_empty() => Cow::Owned(accessor),
+                _ => Cow::Borrowed(accessor_clear),
+            };
+            Known {
+                token: (token_clear, Cow::Owned(token)),
+                accessor: (accessor_clear, accessor),
+            }
+        }
+        _ => Known {
+            token: (token_clear, hash.nonempty(token_clear)),
+            accessor: (accessor_clear, hash_accessor.nonempty(accessor_clear)),
+        },
     };
     let client_token = known.token.1.clone();
     let client_token_accessor = if client_token.is_empty() {
@@ -516,7 +575,7 @@ pub fn entry_line(
         (Some(issued), true) => issued,
         _ => input.auth,
     };
-    let request = RequestOut {
+    let request = || RequestOut {
         id: &req.id,
         operation: req.operation.as_str(),
         mount_point: &mount.point,
@@ -578,23 +637,45 @@ pub fn entry_line(
                 .map(|w| wrap_info_out(w, hash, hash_accessor)),
         }
     });
-    let entry = Entry {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        kind: if response_entry { "response" } else { "request" },
-        auth: auth_out(top_auth, hash, hash_accessor, &known),
-        request,
-        response,
-        error: input.error.as_deref().filter(|e| !e.is_empty()),
-    };
-    // Most entries fit: one allocation.
+    // The fields in OpenBao's order: time, type, auth, request, response, error. Most entries fit: one allocation.
     let mut line = Vec::with_capacity(2048);
     line.extend_from_slice(options.prefix.as_bytes());
+    // Go's RFC 3339 with nanoseconds, trailing zeros dropped, as OpenBao writes it (no character to escape).
+    line.extend_from_slice(b"{\"time\":\"");
+    line.extend_from_slice(crate::framework::fields::rfc3339_nano(crate::framework::fields::now_ns()).as_bytes());
+    line.extend_from_slice(if response_entry {
+        b"\",\"type\":\"response\","
+    } else {
+        b"\",\"type\":\"request\","
+    });
+    let parts_start = line.len();
     // Serializing maps of strings and JSON values cannot fail.
-    if serde_json::to_writer(&mut line, &entry).is_err() {
+    let mut written = Ok(());
+    match shared {
+        Some(parts) => line.extend_from_slice(parts),
+        None => {
+            line.extend_from_slice(b"\"auth\":");
+            written = written.and(serde_json::to_writer(&mut line, &auth_out(top_auth, hash, hash_accessor, &known)));
+            line.extend_from_slice(b",\"request\":");
+            written = written.and(serde_json::to_writer(&mut line, &request()));
+        }
+    }
+    let parts = parts_start..line.len();
+    if let Some(response) = response {
+        line.extend_from_slice(b",\"response\":");
+        written = written.and(serde_json::to_writer(&mut line, &response));
+    }
+    if let Some(error) = input.error.as_deref().filter(|e| !e.is_empty()) {
+        line.extend_from_slice(b",\"error\":");
+        written = written.and(serde_json::to_writer(&mut line, error));
+    }
+    if written.is_err() {
         line.truncate(options.prefix.len());
+    } else {
+        line.push(b'}');
     }
     line.push(b'\n');
-    line
+    (line, parts)
 }
 
 #[cfg(test)]
@@ -649,6 +730,7 @@ mod tests {
             error: None,
             response: Some(&resp),
             login: false,
+            shared: None,
         };
         let salt = [7u8; 32];
         let key = SaltHmac::new(&salt);

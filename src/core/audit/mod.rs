@@ -144,6 +144,17 @@ impl Device {
     }
 }
 
+/// The `auth` and `request` parts of a request's entries, by device, as the request entry wrote them (see
+/// [`AuditInput::shared`]).
+#[derive(Default)]
+pub struct SharedParts(std::sync::Mutex<Vec<(Arc<Device>, Vec<u8>)>>);
+
+impl SharedParts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Device>, Vec<u8>)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Writes the batches a request leads when it is done with them, or when it is dropped while it lets the others
 /// run (a client that went away): the other requests of the batch wait for it.
 struct LeadBatches<'a> {
@@ -242,6 +253,7 @@ fn probe(device: &Device) -> Result<(), String> {
         error: None,
         response: None,
         login: false,
+        shared: None,
     };
     device
         .write(format::entry_line(
@@ -295,7 +307,7 @@ impl Core {
         {
             let headers = self.audit.headers.load();
             for (i, device) in devices.iter().enumerate() {
-                let line = format::entry_line(input, response_entry, &device.format, &device.key, &headers);
+                let line = self.format_sharing(input, response_entry, device, &headers);
                 let Some(pending) = &device.pending else {
                     recorded |= self.write_now(device, line, input, response_entry);
                     continue;
@@ -323,6 +335,34 @@ impl Core {
         } else {
             Err(())
         }
+    }
+
+    /// A device's entry; a response entry copies the parts its request entry left in `input.shared` (a login's
+    /// response entry has its own `auth`: its request entry does not share).
+    fn format_sharing(
+        &self,
+        input: &AuditInput,
+        response_entry: bool,
+        device: &Arc<Device>,
+        headers: &AuditedHeaders,
+    ) -> Vec<u8> {
+        let Some(shared) = input.shared.filter(|_| !input.login) else {
+            return format::entry_line(input, response_entry, &device.format, &device.key, headers);
+        };
+        let mut parts = shared.lock();
+        let known = parts.iter().find(|(d, _)| Arc::ptr_eq(d, device)).map(|(_, p)| &p[..]);
+        let (line, range) = format::entry_line_sharing(
+            input,
+            response_entry,
+            &device.format,
+            &device.key,
+            headers,
+            known.filter(|_| response_entry),
+        );
+        if !response_entry {
+            parts.push((device.clone(), line[range].to_vec()));
+        }
+        line
     }
 
     /// Write an entry to a device that takes one at a time: `true` when it was recorded.
