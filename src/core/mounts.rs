@@ -102,7 +102,13 @@ pub enum Table {
 
 /// The version `running_plugin_version` reports for the built-in engines.
 pub fn builtin_version() -> String {
-    format!("v{}+builtin", super::VERSION)
+    builtin_version_str().to_string()
+}
+
+/// [`builtin_version`], formatted once.
+pub fn builtin_version_str() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| format!("v{}+builtin", super::VERSION))
 }
 
 fn accessor_for(kind: &str) -> String {

@@ -340,7 +340,7 @@ impl Core {
             kind: entry.kind.clone(),
             accessor: entry.accessor.clone(),
             class,
-            running_version: super::mounts::builtin_version(),
+            running_version: super::mounts::builtin_version_str(),
             non_hmac_request_keys: entry.config.audit_non_hmac_request_keys.clone(),
             non_hmac_response_keys: entry.config.audit_non_hmac_response_keys.clone(),
         })
@@ -724,9 +724,10 @@ fn audit_auth(token: &str, entry: &TokenEntry) -> AuthView {
         metadata: entry.meta.clone(),
         token_type: "service".into(),
         token_ttl: entry.ttl as i64,
-        token_issue_time: chrono::DateTime::from_timestamp(entry.issue_time.div_euclid(1_000_000_000), 0)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default(),
+        // Whole seconds (OpenBao's `IssueTime` has no fraction here).
+        token_issue_time: crate::framework::fields::rfc3339_nano(
+            entry.issue_time.div_euclid(1_000_000_000).saturating_mul(1_000_000_000),
+        ),
         // OpenBao's uses left after this one (0 on the last, shown as nothing).
         remaining_uses: entry.num_uses.max(0),
         ..AuthView::default()

@@ -677,3 +677,82 @@ fn chained_entries_reveal_tampering() {
     let (code, _, _) = crate::common::run_vault(&["audit", "verify", "-key=00", &log.display().to_string()]);
     assert_eq!(code, 2);
 }
+
+/// Concurrent requests' entries are written together (a group commit per device): every request still has its
+/// request entry before its response entry, none is lost, cut or interleaved, and a chaining device's chain runs
+/// through the batches.
+#[test]
+fn concurrent_requests_keep_whole_ordered_chained_entries() {
+    let dir = temp_dir();
+    let chained = dir.path().join("chained.log");
+    let plain = dir.path().join("plain.log");
+    let stanza = file_stanza("c", &chained, "    hmac_chain = \"true\"") + &file_stanza("p", &plain, "");
+    let (server, root, _keys) = start(dir.path(), &stanza);
+    enable_kv(&server, &root);
+    let (threads, rounds) = (24, 15);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (base, root, barrier) = (server.client.base.clone(), root.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let client = crate::common::Client::new(&base);
+                barrier.wait();
+                for i in 0..rounds {
+                    let path = format!("secret/data/c{t}-{i}");
+                    let (s, b) = client.put(&path, Some(&root), json!({"data": {"v": SECRET}}));
+                    assert_eq!(s, 200, "{b}");
+                    let (s, b) = client.get(&path, Some(&root));
+                    assert_eq!(s, 200, "{b}");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let (s, b) = server.client.get("sys/audit-chain-key/c", Some(&root));
+    assert_eq!(s, 200, "{b}");
+    let key = b["data"]["key"].as_str().unwrap().to_string();
+    drop(server);
+
+    for file in [&chained, &plain] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(!text.contains(SECRET), "a secret in clear in {}", file.display());
+        // request id -> (line of its request entry, line of its response entry)
+        let mut seen: std::collections::HashMap<String, (Option<usize>, Option<usize>)> = Default::default();
+        for (n, e) in entries(file).iter().enumerate() {
+            if !e["request"]["path"].as_str().unwrap_or("").starts_with("secret/data/c") {
+                continue;
+            }
+            let slot = seen
+                .entry(e["request"]["id"].as_str().unwrap().to_string())
+                .or_default();
+            let place = if e["type"] == "request" {
+                &mut slot.0
+            } else {
+                &mut slot.1
+            };
+            assert!(
+                place.is_none(),
+                "two {} entries for one request in {}",
+                e["type"],
+                file.display()
+            );
+            *place = Some(n);
+        }
+        assert_eq!(seen.len(), threads * rounds * 2, "{}", file.display());
+        for (id, (request, response)) in &seen {
+            assert!(
+                request.unwrap() < response.unwrap(),
+                "{id}: the response entry before the request's"
+            );
+        }
+    }
+    let (code, out, err) = crate::common::run_vault(&[
+        "audit",
+        "verify",
+        &format!("-key={key}"),
+        &chained.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -76,7 +76,7 @@ pub struct MountView {
     pub kind: String,
     pub accessor: String,
     pub class: &'static str,
-    pub running_version: String,
+    pub running_version: &'static str,
     pub non_hmac_request_keys: Vec<String>,
     pub non_hmac_response_keys: Vec<String>,
 }
@@ -581,7 +581,7 @@ pub fn entry_line_sharing(
         mount_point: &mount.point,
         mount_type: &mount.kind,
         mount_accessor: &mount.accessor,
-        mount_running_version: &mount.running_version,
+        mount_running_version: mount.running_version,
         mount_class: mount.class,
         client_token,
         client_token_accessor,
@@ -625,7 +625,7 @@ pub fn entry_line_sharing(
             mount_point: &mount.point,
             mount_type: &mount.kind,
             mount_accessor: &mount.accessor,
-            mount_running_plugin_version: &mount.running_version,
+            mount_running_plugin_version: mount.running_version,
             mount_class: mount.class,
             secret: resp
                 .filter(|r| !r.lease_id.is_empty())
@@ -655,7 +655,10 @@ pub fn entry_line_sharing(
         Some(parts) => line.extend_from_slice(parts),
         None => {
             line.extend_from_slice(b"\"auth\":");
-            written = written.and(serde_json::to_writer(&mut line, &auth_out(top_auth, hash, hash_accessor, &known)));
+            written = written.and(serde_json::to_writer(
+                &mut line,
+                &auth_out(top_auth, hash, hash_accessor, &known),
+            ));
             line.extend_from_slice(b",\"request\":");
             written = written.and(serde_json::to_writer(&mut line, &request()));
         }
