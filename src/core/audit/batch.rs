@@ -50,14 +50,36 @@ pub(super) struct Ticket {
     pub leads: bool,
 }
 
-/// The batch being filled.
+/// The batch being filled, and the buffer of the last batch written (kept for the next one: a batch is tens of
+/// kilobytes, and allocating that for every batch made the allocator consolidate its free lists each time).
 #[derive(Default)]
-pub(super) struct Pending(Mutex<Batch>);
+pub(super) struct Pending(Mutex<Batch>, Mutex<Vec<u8>>);
 
 impl Pending {
     pub fn lock(&self) -> MutexGuard<'_, Batch> {
         // Nothing panics while the lock is held; a poisoned batch is still whole.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Take the batch being filled (held under its lock); the next entry opens a new one in the spare buffer.
+    pub fn take(&self, open: &mut Batch) -> Batch {
+        let spare = std::mem::take(&mut *self.1.lock().unwrap_or_else(|p| p.into_inner()));
+        std::mem::replace(
+            open,
+            Batch {
+                lines: spare,
+                ..Batch::default()
+            },
+        )
+    }
+
+    /// Keep a written batch's buffer for a later batch.
+    pub fn recycle(&self, mut lines: Vec<u8>) {
+        // A buffer grown by an unusually large batch is let go.
+        if lines.capacity() <= 1 << 20 {
+            lines.clear();
+            *self.1.lock().unwrap_or_else(|p| p.into_inner()) = lines;
+        }
     }
 
     pub fn add(&self, line: &[u8]) -> Ticket {
@@ -87,7 +109,7 @@ mod tests {
             let outcome = second.outcome.clone();
             async move { outcome.recorded().await }
         });
-        let batch = std::mem::take(&mut *pending.lock());
+        let batch = pending.take(&mut pending.lock());
         assert_eq!(batch.lines, b"a\nbb\n");
         assert_eq!(batch.ends, vec![2, 5]);
         // The next entry opens a new batch.

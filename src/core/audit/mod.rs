@@ -126,7 +126,7 @@ impl Device {
             let mut open = pending.lock();
             // Taken before the batch is let go, so batches are written in the order they were filled.
             let last = self.write_order();
-            (std::mem::take(&mut *open), last)
+            (pending.take(&mut open), last)
         };
         if batch.ends.is_empty() {
             return;
@@ -141,6 +141,7 @@ impl Device {
             );
         }
         batch.outcome.settle(written.is_ok());
+        pending.recycle(batch.lines);
     }
 }
 
