@@ -548,7 +548,9 @@ pub fn entry_line_sharing(
     let accessor_clear = input.auth.accessor.as_str();
     let known = match hash.0 {
         Some(key) if !token_clear.is_empty() => {
-            let own_accessor = input.auth.client_token.as_str() == token_clear;
+            // Both are this request's token (a login's auth is another's): compared in constant time all the same.
+            let own_accessor: bool =
+                subtle::ConstantTimeEq::ct_eq(input.auth.client_token.as_bytes(), token_clear.as_bytes()).into();
             let (token, accessor) = key.token_pair(token_clear, accessor_clear, own_accessor);
             let accessor = match hash_accessor.0 {
                 Some(_) if !accessor_clear.is_empty() => Cow::Owned(accessor),
