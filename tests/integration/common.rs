@@ -507,6 +507,17 @@ pub fn raw_get(
     headers: &[(&str, &str)],
     wanted: &str,
 ) -> (u16, Option<String>, String) {
+    let (status, mut answered, body) = raw_get_headers(base, path, token, headers);
+    (status, answered.remove(&wanted.to_lowercase()), body)
+}
+
+/// [`raw_get`] with every response header (lower-case names; the first value of a repeated one).
+pub fn raw_get_headers(
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, std::collections::BTreeMap<String, String>, String) {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -519,10 +530,15 @@ pub fn raw_get(
         req = req.header(*k, *v);
     }
     let mut resp = req.call().unwrap();
-    let value = resp
-        .headers()
-        .get(wanted)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    (resp.status().as_u16(), value, resp.body_mut().read_to_string().unwrap())
+    let mut answered = std::collections::BTreeMap::new();
+    for (k, v) in resp.headers() {
+        answered
+            .entry(k.as_str().to_lowercase())
+            .or_insert_with(|| v.to_str().unwrap_or_default().to_string());
+    }
+    (
+        resp.status().as_u16(),
+        answered,
+        resp.body_mut().read_to_string().unwrap(),
+    )
 }

@@ -10,27 +10,13 @@ use crate::common::{temp_dir, write_config, TestServer};
 
 /// A raw GET: status, the headers (lowercase names) and the JSON body.
 fn get(base: &str, path: &str, token: Option<&str>) -> (u16, BTreeMap<String, String>, Value) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut req = agent.get(format!("{base}/v1/{path}"));
-    if let Some(t) = token {
-        req = req.header("X-Vault-Token", t);
-    }
-    let mut resp = req.call().unwrap();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_lowercase(), v.to_str().unwrap_or_default().to_string()))
-        .collect();
-    let text = resp.body_mut().read_to_string().unwrap();
+    let (status, headers, text) = crate::common::raw_get_headers(base, path, token, &[]);
     let body = if text.is_empty() {
         Value::Null
     } else {
         serde_json::from_str(&text).unwrap()
     };
-    (resp.status().as_u16(), headers, body)
+    (status, headers, body)
 }
 
 fn setup(dir: &std::path::Path) -> (TestServer, String, Vec<String>) {

@@ -383,38 +383,29 @@ impl Core {
 
     /// Audit a request before it is processed; `Err` (refuse it) when no device recorded it.
     pub fn audit_request(&self, input: &AuditInput) -> Result<(), CoreError> {
-        let _timer = crate::telemetry::Timer::start("vault.audit.log_request");
-        let outcome = self.broadcast(input, false);
-        // OpenBao's failure counter moves by 0 on success (so it exists once auditing ran).
-        crate::telemetry::count("vault.audit.log_request_failure", u64::from(outcome.is_err()));
-        outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+        let _timer = crate::telemetry::Timer::start(entry_metrics(false).0);
+        counted(false, self.broadcast(input, false))
     }
 
     /// [`audit_request`](Self::audit_request) in the request pipeline: the entry is written with those of the other
     /// requests ready at the same time.
     pub async fn audit_request_grouped(&self, input: &AuditInput<'_>) -> Result<(), CoreError> {
-        let _timer = crate::telemetry::Timer::start("vault.audit.log_request");
-        let outcome = self.broadcast_grouped(input, false).await;
-        crate::telemetry::count("vault.audit.log_request_failure", u64::from(outcome.is_err()));
-        outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+        let _timer = crate::telemetry::Timer::start(entry_metrics(false).0);
+        counted(false, self.broadcast_grouped(input, false).await)
     }
 
     /// [`audit_response`](Self::audit_response) in the request pipeline, grouped as
     /// [`audit_request_grouped`](Self::audit_request_grouped).
     pub async fn audit_response_grouped(&self, input: &AuditInput<'_>) -> Result<(), CoreError> {
-        let _timer = crate::telemetry::Timer::start("vault.audit.log_response");
-        let outcome = self.broadcast_grouped(input, true).await;
-        crate::telemetry::count("vault.audit.log_response_failure", u64::from(outcome.is_err()));
-        outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+        let _timer = crate::telemetry::Timer::start(entry_metrics(true).0);
+        counted(true, self.broadcast_grouped(input, true).await)
     }
 
     /// Audit the answer to a request; `Err` when no device recorded it (the client then gets an internal error,
     /// as in OpenBao, though what the request did stays done).
     pub fn audit_response(&self, input: &AuditInput) -> Result<(), CoreError> {
-        let _timer = crate::telemetry::Timer::start("vault.audit.log_response");
-        let outcome = self.broadcast(input, true);
-        crate::telemetry::count("vault.audit.log_response_failure", u64::from(outcome.is_err()));
-        outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
+        let _timer = crate::telemetry::Timer::start(entry_metrics(true).0);
+        counted(true, self.broadcast(input, true))
     }
 
     /// `sys/audit-hash/:path`.
@@ -726,6 +717,22 @@ impl Core {
         log::info!("audit: disabled device {path}");
         Ok(())
     }
+}
+
+/// OpenBao's metrics of an entry kind: its timing and its failure counter.
+fn entry_metrics(response_entry: bool) -> (&'static str, &'static str) {
+    if response_entry {
+        ("vault.audit.log_response", "vault.audit.log_response_failure")
+    } else {
+        ("vault.audit.log_request", "vault.audit.log_request_failure")
+    }
+}
+
+/// Count a broadcast's outcome and answer it: `Err` (an internal error) when no device recorded the entry.
+fn counted(response_entry: bool, outcome: Result<(), ()>) -> Result<(), CoreError> {
+    // OpenBao's failure counter moves by 0 on success (so it exists once auditing ran).
+    crate::telemetry::count(entry_metrics(response_entry).1, u64::from(outcome.is_err()));
+    outcome.map_err(|()| CoreError::Internal(AUDIT_FAILED.into()))
 }
 
 fn log_unrecorded(device: &Device, input: &AuditInput, response_entry: bool, why: &str) {
