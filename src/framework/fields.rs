@@ -502,11 +502,48 @@ pub fn go_duration_string(secs: i64) -> String {
 
 /// Go's `time.RFC3339Nano` of Unix nanoseconds in UTC (fraction without trailing zeros).
 pub fn rfc3339_nano(ns: i64) -> String {
+    let mut out = Vec::with_capacity(30);
+    write_rfc3339_nano(&mut out, ns);
+    // ASCII only.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`rfc3339_nano`], appended to `out`. The date and time of day are remembered per thread for the last second
+/// written: this runs twice for every audited request, and most of them fall in the second before.
+pub fn write_rfc3339_nano(out: &mut Vec<u8>, ns: i64) {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST_SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let (second, mut frac) = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
+    LAST_SECOND.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != second || last.1.is_empty() {
+            last.1 = seconds_text(ns);
+            last.0 = second;
+        }
+        out.extend_from_slice(last.1.as_bytes());
+    });
+    if frac != 0 {
+        let mut digits = [b'0'; 9];
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        let significant = digits.iter().rposition(|d| *d != b'0').map_or(0, |i| i + 1);
+        out.push(b'.');
+        out.extend_from_slice(&digits[..significant]);
+    }
+    out.push(b'Z');
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of the second `ns` falls in.
+fn seconds_text(ns: i64) -> String {
     use chrono::{Datelike, Timelike};
     use std::fmt::Write;
-    // Written field by field: this runs for every audit entry, and a strftime pattern is parsed on each use.
+    // Written field by field: a strftime pattern is parsed on each use.
     let t = Utc.timestamp_nanos(ns);
-    let mut out = String::with_capacity(30);
+    let mut out = String::with_capacity(20);
     let _ = write!(
         out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
@@ -517,18 +554,6 @@ pub fn rfc3339_nano(ns: i64) -> String {
         t.minute(),
         t.second()
     );
-    let mut frac = ns.rem_euclid(1_000_000_000);
-    if frac != 0 {
-        let mut digits = [b'0'; 9];
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        let significant = digits.iter().rposition(|d| *d != b'0').map_or(0, |i| i + 1);
-        out.push('.');
-        out.extend(digits[..significant].iter().map(|d| *d as char));
-    }
-    out.push('Z');
     out
 }
 
@@ -826,6 +851,20 @@ mod tests {
             "2023-11-14T22:13:20.000000001Z"
         );
         assert_eq!(rfc3339_nano(-1), "1969-12-31T23:59:59.999999999Z");
+        // The remembered second is replaced when another second comes, and is not reused across it.
+        let mut out = Vec::new();
+        for ns in [
+            1_700_000_000_500_000_000,
+            1_700_000_001_000_000_000,
+            1_700_000_000_000_000_007,
+        ] {
+            write_rfc3339_nano(&mut out, ns);
+            out.push(b' ');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2023-11-14T22:13:20.5Z 2023-11-14T22:13:21Z 2023-11-14T22:13:20.000000007Z "
+        );
     }
 
     #[test]

@@ -524,12 +524,15 @@ pub fn entry_line(
     key: &SaltHmac,
     audited: &AuditedHeaders,
 ) -> Vec<u8> {
-    entry_line_sharing(input, response_entry, options, key, audited, None).0
+    let mut line = Vec::with_capacity(2048);
+    entry_line_sharing(input, response_entry, options, key, audited, None, &mut line);
+    line
 }
 
 /// [`entry_line`], with the entry's `auth` and `request` parts copied from `shared` when given (as this device
-/// wrote them in the request's other entry) instead of formatted again. Returns the line and where those parts are
-/// in it.
+/// wrote them in the request's other entry) instead of formatted again. The line replaces what `line` held (a
+/// buffer reused from entry to entry: a new one for each entry made the allocator consolidate its free lists);
+/// returns where those parts are in it.
 pub fn entry_line_sharing(
     input: &AuditInput,
     response_entry: bool,
@@ -537,7 +540,8 @@ pub fn entry_line_sharing(
     key: &SaltHmac,
     audited: &AuditedHeaders,
     shared: Option<&[u8]>,
-) -> (Vec<u8>, std::ops::Range<usize>) {
+    line: &mut Vec<u8>,
+) -> std::ops::Range<usize> {
     let hash = Hash((!options.raw).then_some(key));
     let hash_accessor = if options.hmac_accessor { hash } else { Hash(None) };
     let data_hash = hash.0;
@@ -639,12 +643,12 @@ pub fn entry_line_sharing(
                 .map(|w| wrap_info_out(w, hash, hash_accessor)),
         }
     });
-    // The fields in OpenBao's order: time, type, auth, request, response, error. Most entries fit: one allocation.
-    let mut line = Vec::with_capacity(2048);
+    // The fields in OpenBao's order: time, type, auth, request, response, error.
+    line.clear();
     line.extend_from_slice(options.prefix.as_bytes());
     // Go's RFC 3339 with nanoseconds, trailing zeros dropped, as OpenBao writes it (no character to escape).
     line.extend_from_slice(b"{\"time\":\"");
-    line.extend_from_slice(crate::framework::fields::rfc3339_nano(crate::framework::fields::now_ns()).as_bytes());
+    crate::framework::fields::write_rfc3339_nano(line, crate::framework::fields::now_ns());
     line.extend_from_slice(if response_entry {
         b"\",\"type\":\"response\","
     } else {
@@ -658,21 +662,21 @@ pub fn entry_line_sharing(
         None => {
             line.extend_from_slice(b"\"auth\":");
             written = written.and(serde_json::to_writer(
-                &mut line,
+                &mut *line,
                 &auth_out(top_auth, hash, hash_accessor, &known),
             ));
             line.extend_from_slice(b",\"request\":");
-            written = written.and(serde_json::to_writer(&mut line, &request()));
+            written = written.and(serde_json::to_writer(&mut *line, &request()));
         }
     }
     let parts = parts_start..line.len();
     if let Some(response) = response {
         line.extend_from_slice(b",\"response\":");
-        written = written.and(serde_json::to_writer(&mut line, &response));
+        written = written.and(serde_json::to_writer(&mut *line, &response));
     }
     if let Some(error) = input.error.as_deref().filter(|e| !e.is_empty()) {
         line.extend_from_slice(b",\"error\":");
-        written = written.and(serde_json::to_writer(&mut line, error));
+        written = written.and(serde_json::to_writer(&mut *line, error));
     }
     if written.is_err() {
         line.truncate(options.prefix.len());
@@ -680,7 +684,7 @@ pub fn entry_line_sharing(
         line.push(b'}');
     }
     line.push(b'\n');
-    (line, parts)
+    parts
 }
 
 #[cfg(test)]

@@ -94,9 +94,9 @@ impl Device {
     }
 
     /// Write one formatted entry now, chained when the device chains its entries.
-    fn write(&self, line: Vec<u8>) -> std::io::Result<()> {
+    fn write(&self, line: &[u8]) -> std::io::Result<()> {
         let end = line.len();
-        self.write_entries(&mut self.write_order(), &line, &[end])
+        self.write_entries(&mut self.write_order(), line, &[end])
     }
 
     /// Write `lines` (entries ending at `ends`) with the write order held (`last`: the last chain value).
@@ -169,6 +169,12 @@ impl Drop for LeadBatches<'_> {
             self.devices[i].flush_pending();
         }
     }
+}
+
+thread_local! {
+    /// The line being formatted on this thread, reused from entry to entry (its bytes are copied into a batch or
+    /// written before the next entry is formatted).
+    static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
 }
 
 /// `sys/config/auditing/request-headers/:header`: whether a header's values are HMAC'd in entries.
@@ -257,7 +263,7 @@ fn probe(device: &Device) -> Result<(), String> {
         shared: None,
     };
     device
-        .write(format::entry_line(
+        .write(&format::entry_line(
             &input,
             false,
             &device.format,
@@ -283,7 +289,7 @@ impl Core {
         let mut recorded = false;
         for device in devices.iter() {
             let line = format::entry_line(input, response_entry, &device.format, &device.key, &headers);
-            recorded |= self.write_now(device, line, input, response_entry);
+            recorded |= self.write_now(device, &line, input, response_entry);
         }
         if recorded {
             Ok(())
@@ -307,18 +313,25 @@ impl Core {
         };
         {
             let headers = self.audit.headers.load();
-            for (i, device) in devices.iter().enumerate() {
-                let line = self.format_sharing(input, response_entry, device, &headers);
-                let Some(pending) = &device.pending else {
-                    recorded |= self.write_now(device, line, input, response_entry);
-                    continue;
-                };
-                let ticket = pending.add(&line);
-                if ticket.leads {
-                    lead.leads.push(i);
+            LINE.with(|line| {
+                let mut line = line.borrow_mut();
+                for (i, device) in devices.iter().enumerate() {
+                    self.format_sharing(input, response_entry, device, &headers, &mut line);
+                    let Some(pending) = &device.pending else {
+                        recorded |= self.write_now(device, &line, input, response_entry);
+                        continue;
+                    };
+                    let ticket = pending.add(&line);
+                    if ticket.leads {
+                        lead.leads.push(i);
+                    }
+                    waiting.push((i, ticket.outcome));
                 }
-                waiting.push((i, ticket.outcome));
-            }
+                // A buffer grown by an unusually large entry is let go.
+                if line.capacity() > 1 << 20 {
+                    *line = Vec::with_capacity(4096);
+                }
+            });
         }
         if !lead.leads.is_empty() {
             tokio::task::yield_now().await;
@@ -346,28 +359,30 @@ impl Core {
         response_entry: bool,
         device: &Arc<Device>,
         headers: &AuditedHeaders,
-    ) -> Vec<u8> {
+        line: &mut Vec<u8>,
+    ) {
         let Some(shared) = input.shared.filter(|_| !input.login) else {
-            return format::entry_line(input, response_entry, &device.format, &device.key, headers);
+            format::entry_line_sharing(input, response_entry, &device.format, &device.key, headers, None, line);
+            return;
         };
         let mut parts = shared.lock();
         let known = parts.iter().find(|(d, _)| Arc::ptr_eq(d, device)).map(|(_, p)| &p[..]);
-        let (line, range) = format::entry_line_sharing(
+        let range = format::entry_line_sharing(
             input,
             response_entry,
             &device.format,
             &device.key,
             headers,
             known.filter(|_| response_entry),
+            line,
         );
         if !response_entry {
             parts.push((device.clone(), line[range].to_vec()));
         }
-        line
     }
 
     /// Write an entry to a device that takes one at a time: `true` when it was recorded.
-    fn write_now(&self, device: &Device, line: Vec<u8>, input: &AuditInput, response_entry: bool) -> bool {
+    fn write_now(&self, device: &Device, line: &[u8], input: &AuditInput, response_entry: bool) -> bool {
         match device.write(line) {
             Ok(()) => true,
             Err(e) => {
