@@ -143,7 +143,10 @@ impl ViewTxn for BarrierTxn<'_> {
     }
 
     fn delete(&self, key: &[u8]) -> Result<bool, TxFail> {
-        self.txn.remove(self.tree, &join(self.prefix, key))
+        let key = join(self.prefix, key);
+        let existed = self.txn.contains(self.tree, &key)?;
+        self.txn.remove(self.tree, &key)?;
+        Ok(existed)
     }
 }
 

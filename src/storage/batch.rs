@@ -379,19 +379,19 @@ mod tests {
             let seen = storage
                 .write(|tx: &crate::storage::Txn<()>| {
                     let before: Option<u8> = tx.get(Tree::Core, b"a")?;
-                    let existed = tx.remove(Tree::Core, b"a")?;
+                    tx.remove(Tree::Core, b"a")?;
                     let after: Option<u8> = tx.get(Tree::Core, b"a")?;
-                    let again = tx.remove(Tree::Core, b"a")?;
+                    tx.remove(Tree::Core, b"a")?;
                     tx.put(Tree::Core, b"b", &2u8)?;
                     let b: Option<u8> = tx.get(Tree::Core, b"b")?;
                     tx.meta_put(b"m", b"plain")?;
                     let m = tx.meta_get(b"m")?;
-                    Ok((before, existed, after, again, b, m))
+                    Ok((before, after, b, m))
                 })
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!(seen, (Some(1), true, None, false, Some(2), Some(b"plain".to_vec())));
+            assert_eq!(seen, (Some(1), None, Some(2), Some(b"plain".to_vec())));
         });
         assert_eq!(storage.get::<u8>(Tree::Core, b"a").unwrap(), None);
         assert_eq!(storage.get::<u8>(Tree::Core, b"b").unwrap(), Some(2));

@@ -323,13 +323,25 @@ pub struct RemovalContext {
 /// Remove a token, its index entries and any response it wraps (leaving a tombstone for a wrapping token);
 /// `children` lists child hashes whose parent link goes away. Whether the token was there.
 pub fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>], ctx: RemovalContext) -> Result<bool, TxError<E>> {
+    let entry = tx.get::<TokenEntry>(Tree::Tokens, hash)?;
+    remove_read(tx, hash, entry.as_ref(), children, ctx)
+}
+
+/// [`remove`] of a token whose entry the transaction has read already (`None`: it is not there).
+fn remove_read<E>(
+    tx: &Txn<E>,
+    hash: &[u8],
+    entry: Option<&TokenEntry>,
+    children: &[Vec<u8>],
+    ctx: RemovalContext,
+) -> Result<bool, TxError<E>> {
     for child in children {
         tx.remove(Tree::TokenParents, &parent_key(hash, child))?;
     }
-    let Some(entry) = tx.get::<TokenEntry>(Tree::Tokens, hash)? else {
+    let Some(entry) = entry else {
         return Ok(false);
     };
-    crate::core::wrapping::bury(tx, hash, &entry, ctx)?;
+    crate::core::wrapping::bury(tx, hash, entry, ctx)?;
     tx.remove(Tree::Tokens, hash)?;
     tx.remove(Tree::TokenAccessors, entry.accessor.as_bytes())?;
     if let Some(parent) = &entry.parent {
@@ -338,7 +350,7 @@ pub fn remove<E>(tx: &Txn<E>, hash: &[u8], children: &[Vec<u8>], ctx: RemovalCon
     if let Some(expires) = entry.expires_at() {
         tx.remove(Tree::TokenExpiry, &expiry_key(expires, hash))?;
     }
-    if has_lease(&entry) {
+    if has_lease(entry) {
         tx.remove(Tree::Leases, token_lease_id(&entry.path, hash).as_bytes())?;
     }
     Ok(true)
@@ -1132,11 +1144,17 @@ impl Core {
                     tx.remove(Tree::TokenExpiry, key)?;
                     continue;
                 }
-                if !entry.is_some_and(|e| e.expired_at(ctx.now)) {
+                if !entry.as_ref().is_some_and(|e| e.expired_at(ctx.now)) {
                     continue;
                 }
-                for node in nodes {
-                    if remove(tx, &node.hash, &node.children, ctx)? {
+                for (i, node) in nodes.iter().enumerate() {
+                    // The root's entry was read above; each descendant's is read here.
+                    let gone = if i == 0 {
+                        remove_read(tx, &node.hash, entry.as_ref(), &node.children, ctx)?
+                    } else {
+                        remove(tx, &node.hash, &node.children, ctx)?
+                    };
+                    if gone {
                         removed.push(node.hash.clone());
                     }
                     for key in &node.cubbyholes {
