@@ -1085,8 +1085,11 @@ impl Core {
                 return Ok(revoked);
             }
             // Leave the store (a transaction holds off every read) and the CPU to requests between two batches: a
-            // pause of half the batch's time keeps the sweep to two thirds of the time.
-            actix_web::rt::time::sleep(batch_started.elapsed().mul_f64(SWEEP_PAUSE)).await;
+            // pause of half the batch's time keeps the sweep to two thirds of the time. With no request being
+            // served there is nobody to leave them to (the sweep then runs ~1.6 times as fast).
+            if self.in_flight.count() > 0 {
+                actix_web::rt::time::sleep(batch_started.elapsed().mul_f64(SWEEP_PAUSE)).await;
+            }
         }
     }
 
