@@ -13,6 +13,7 @@ pub mod hardening;
 pub mod http;
 pub mod logging;
 pub mod logical;
+pub mod memory;
 pub mod policy;
 pub mod printable;
 pub mod process_metrics;

@@ -96,6 +96,8 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
         (None, None, None) => return Err("no storage \"sled\" block in the configuration".into()),
     };
     let storage = Arc::new(storage.map_err(|e| e.to_string())?);
+    // What the store's recovery freed goes back now, not at the process's end.
+    crate::memory::return_freed_memory();
     let settings = CoreSettings {
         default_lease_ttl: config.default_lease_ttl,
         max_lease_ttl: config.max_lease_ttl,

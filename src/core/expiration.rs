@@ -34,6 +34,8 @@ const NEVER: u64 = u64::MAX;
 const SWEEP_BATCH: usize = 1000;
 /// Secret leases whose backend revoke runs at the same time in a sweep.
 const SWEEP_CONCURRENCY: usize = 32;
+/// Revocations after which the worker, once idle again, hands the allocator's free memory back to the system.
+const TRIM_AFTER_REVOKED: usize = 10_000;
 
 /// The expiry worker's handle: dropping it stops the worker (see [`Core::start_expiry_worker`]).
 pub struct ExpiryWorker {
@@ -655,10 +657,21 @@ impl Core {
         let (core, stopped) = (self.clone(), stop.clone());
         let spawned = std::thread::Builder::new().name("vault-expiry".into()).spawn(move || {
             actix_web::rt::System::new().block_on(async move {
+                let mut revoked_since_trim = 0;
                 while !stopped.load(Ordering::Relaxed) {
                     // An HA standby leaves expiry to the active server.
-                    let busy = !core.is_sealed() && core.is_active() && core.expiry_pass().await;
-                    if !busy {
+                    let revoked = if !core.is_sealed() && core.is_active() {
+                        core.expiry_pass().await
+                    } else {
+                        0
+                    };
+                    revoked_since_trim += revoked;
+                    if revoked == 0 && revoked_since_trim >= TRIM_AFTER_REVOKED {
+                        // A mass expiry is over: what its revocations allocated is free again.
+                        crate::memory::return_freed_memory();
+                        revoked_since_trim = 0;
+                    }
+                    if revoked == 0 {
                         // Until just after the next whole second: the index is kept in seconds.
                         let into_second = now_ns().rem_euclid(1_000_000_000) as u64;
                         let wait = Duration::from_nanos(1_000_000_000 - into_second) + Duration::from_millis(5);
@@ -673,8 +686,8 @@ impl Core {
         ExpiryWorker { stop }
     }
 
-    /// One pass of the worker: whether it found work (then it goes again at once).
-    async fn expiry_pass(&self) -> bool {
+    /// One pass of the worker: how many tokens and leases it revoked (when any, it goes again at once).
+    async fn expiry_pass(&self) -> usize {
         let tokens = match self.sweep_expired_tokens().await {
             Ok(n) => n,
             Err(e) => {
@@ -695,7 +708,7 @@ impl Core {
         if leases > 0 {
             log::info!("expiry: revoked {leases} expired lease(s)");
         }
-        tokens > 0 || leases > 0
+        tokens + leases
     }
 
     /// Irrevocable secret leases: `(lease id, mount path, last error)`, in id order.
