@@ -518,7 +518,7 @@ pub fn write_rfc3339_nano(out: &mut Vec<u8>, ns: i64) {
     let (second, mut frac) = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
     LAST_SECOND.with(|last| {
         let mut last = last.borrow_mut();
-        if last.0 != second || last.1.is_empty() {
+        if last.0 != second {
             last.1 = seconds_text(ns);
             last.0 = second;
         }
