@@ -325,7 +325,14 @@ pub async fn run(options: ServerOptions) -> Result<(), String> {
     }
     // Close the store (its last flush and the marker's final durable count) before a dev directory is removed.
     release(core).await;
-    release(storage).await;
+    let sled_path = storage.path().map(std::path::Path::to_path_buf);
+    if release(storage).await {
+        if let Some(path) = sled_path.filter(|_| temp_dir.is_none()) {
+            if let Err(e) = crate::storage::refresh_sled_snapshot(&path) {
+                log::warn!("shutdown: the store's snapshot was not refreshed ({e}); the next start replays its log");
+            }
+        }
+    }
     drop(temp_dir);
     result
 }
@@ -343,13 +350,14 @@ fn reopen_audit_on_hangup(core: Arc<Core>) -> Result<actix_web::rt::task::JoinHa
 
 /// Drop `value` once this is its last reference: the listeners' workers drop theirs as they stop. Gives up (and
 /// leaves it to the process exit) after 10 s.
-async fn release<T>(mut value: Arc<T>) {
+/// Drop the last handle to `value` once the others are gone (10 s at most): whether it was dropped.
+async fn release<T>(mut value: Arc<T>) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         match Arc::try_unwrap(value) {
             Ok(sole) => {
                 drop(sole);
-                return;
+                return true;
             }
             Err(shared) if std::time::Instant::now() < deadline => {
                 value = shared;
@@ -357,7 +365,7 @@ async fn release<T>(mut value: Arc<T>) {
             }
             Err(_) => {
                 log::warn!("shutdown: storage is still in use after 10 s; it is closed at exit");
-                return;
+                return false;
             }
         }
     }
