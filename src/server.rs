@@ -349,8 +349,7 @@ fn reopen_audit_on_hangup(core: Arc<Core>) -> Result<actix_web::rt::task::JoinHa
 }
 
 /// Drop `value` once this is its last reference: the listeners' workers drop theirs as they stop. Gives up (and
-/// leaves it to the process exit) after 10 s.
-/// Drop the last handle to `value` once the others are gone (10 s at most): whether it was dropped.
+/// leaves it to the process exit) after 10 s. Whether it was dropped.
 async fn release<T>(mut value: Arc<T>) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

@@ -50,6 +50,9 @@ pub(super) struct Ticket {
     pub leads: bool,
 }
 
+/// The largest buffer kept for reuse (a larger one, grown by an unusual batch or entry, is let go).
+pub(super) const KEPT_BUFFER_MAX: usize = 1 << 20;
+
 /// The batch being filled, and the buffer of the last batch written (kept for the next one: a batch is tens of
 /// kilobytes, and allocating that for every batch made the allocator consolidate its free lists each time).
 #[derive(Default)]
@@ -75,8 +78,7 @@ impl Pending {
 
     /// Keep a written batch's buffer for a later batch.
     pub fn recycle(&self, mut lines: Vec<u8>) {
-        // A buffer grown by an unusually large batch is let go.
-        if lines.capacity() <= 1 << 20 {
+        if lines.capacity() <= KEPT_BUFFER_MAX {
             lines.clear();
             *self.1.lock().unwrap_or_else(|p| p.into_inner()) = lines;
         }

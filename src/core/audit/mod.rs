@@ -327,8 +327,7 @@ impl Core {
                     }
                     waiting.push((i, ticket.outcome));
                 }
-                // A buffer grown by an unusually large entry is let go.
-                if line.capacity() > 1 << 20 {
+                if line.capacity() > batch::KEPT_BUFFER_MAX {
                     *line = Vec::with_capacity(4096);
                 }
             });
